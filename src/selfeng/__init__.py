@@ -1,0 +1,8 @@
+"""selfeng: a self-learning, self-engineering agent framework built as an event-sourced system.
+
+The log is the only source of truth: every piece of state is a fold of the log and can be
+rebuilt by replay. See ``selfeng.schemas`` for the events, ``selfeng.core`` for the ports and
+``selfeng.projections`` for the folds.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m selfeng``: the same as the ``selfeng`` command."""
+
+from selfeng.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The ``selfeng`` command-line program."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from selfeng import __version__
+from selfeng.app import Selfeng
+from selfeng.core.backends import BackendError
+from selfeng.core.log import LogError
+from selfeng.core.settings import Settings
+
+
+class Context:
+    """What every command gets: the settings, and the runtime opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._app: Selfeng | None = None
+
+    @property
+    def app(self) -> Selfeng:
+        """The open runtime (log, store, engine)."""
+        if self._app is None:
+            self._app = Selfeng.open(self.settings)
+        return self._app
+
+    def close(self) -> None:
+        """Close the runtime if it was opened."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+
+class _Group(click.Group):
+    """Turns the errors a user can cause into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (LogError, BackendError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    envvar="SELFENG_HOME",
+    type=click.Path(file_okay=False),
+    help="Where the embedded log and store live [env SELFENG_HOME; default ~/.selfeng].",
+)
+@click.option(
+    "--log",
+    "log_url",
+    envvar="SELFENG_LOG",
+    metavar="URL",
+    help="The log: sqlite:///PATH, kafka://HOST:PORT[?namespace=..] or memory:// "
+    "[env SELFENG_LOG; default the SQLite file in the home].",
+)
+@click.option(
+    "--store",
+    "store_url",
+    envvar="SELFENG_STORE",
+    metavar="URL",
+    help="The projection store: sqlite:///PATH or memory:// [env SELFENG_STORE].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens inside.")
+@click.version_option(__version__, prog_name="selfeng")
+@click.pass_context
+def main(
+    ctx: click.Context, home: str | None, log_url: str | None, store_url: str | None, verbose: bool
+) -> None:
+    """selfeng: a self-learning, self-engineering agent on an append-only event log.
+
+    Every step is an event on the log; everything selfeng knows is a projection of it.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    context = Context(Settings.resolve(home=home, log=log_url, store=store_url))
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _register() -> None:
+    from selfeng.cli import demo, log_commands, projection_commands, schema_commands
+
+    for module in (log_commands, projection_commands, schema_commands, demo):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,65 @@
+"""Adapters chosen by URL scheme, through a lazy table of ``"module:Class"`` strings.
+
+Nothing here imports an adapter until a URL asks for it, so the embedded default never
+loads kafka-python or psycopg, and core never imports infra at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from selfeng.core.log import EventLog
+    from selfeng.core.store import ProjectionStore
+
+LOGS: Final[dict[str, str]] = {
+    "memory": "selfeng.infra.memory_log:MemoryLog",
+    "sqlite": "selfeng.infra.sqlite_log:SqliteLog",
+    "kafka": "selfeng.infra.kafka_log:KafkaLog",
+}
+"""Log adapters by URL scheme."""
+
+STORES: Final[dict[str, str]] = {
+    "memory": "selfeng.infra.memory_store:MemoryStore",
+    "sqlite": "selfeng.infra.sqlite_store:SqliteStore",
+}
+"""Projection store adapters by URL scheme."""
+
+EXTRAS: Final[dict[str, str]] = {"kafka": "kafka", "postgresql": "postgres", "docker": "docker"}
+"""The pip extra each optional backend needs."""
+
+
+class BackendError(ValueError):
+    """A URL names no known backend, or its backend's dependencies are missing."""
+
+
+def _load(table: dict[str, str], url: str, what: str) -> Any:
+    scheme = urlsplit(url).scheme
+    target = table.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}://" for s in table)
+        raise BackendError(f"no {what} backend for {url!r}; known: {known}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = EXTRAS.get(scheme, scheme)
+        raise BackendError(
+            f"{scheme}:// needs an optional dependency ({exc.name} is missing): "
+            f"pip install 'selfeng[{extra}]'"
+        ) from exc
+    return getattr(module, class_name)
+
+
+def open_log(url: str) -> EventLog:
+    """Open the log a URL names: ``memory://``, ``sqlite:///path`` or ``kafka://host:port``."""
+    log: EventLog = _load(LOGS, url, "log").from_url(url)
+    return log
+
+
+def open_store(url: str) -> ProjectionStore:
+    """Open the projection store a URL names: ``memory://`` or ``sqlite:///path``."""
+    store: ProjectionStore = _load(STORES, url, "projection store").from_url(url)
+    return store

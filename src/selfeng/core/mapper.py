@@ -1,0 +1,177 @@
+"""The mapper: events to log records and back, and dead letters for what fails.
+
+The log stores plain records and never imports the schemas; this is the one place that
+knows both. Decoding brings old schema versions up to date through the upcasters and turns
+anything it cannot read into a ``DecodeError`` that says why, from which a ``DeadLetter``
+is made: nothing a client sent is dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from selfeng.core.log import EventLog
+from selfeng.core.records import NewRecord, StoredRecord
+from selfeng.schemas import (
+    CURRENT_VERSION,
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    DeadLetter,
+    Event,
+    derived_id,
+)
+from selfeng.schemas.ops import DeadLetterReason
+from selfeng.schemas.upcasting import UpcastError, upcast
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a valid event, with the class of problem and the details."""
+
+    def __init__(self, error: DeadLetterReason, reason: str, claimed_type: str | None) -> None:
+        super().__init__(reason)
+        self.error: DeadLetterReason = error
+        self.reason = reason
+        self.claimed_type = claimed_type
+
+
+def to_record(event: Event) -> NewRecord:
+    """The record that stores ``event``."""
+    return NewRecord(
+        event_id=event.event_id.bytes,
+        topic=event.topic(),
+        key=event.key,
+        type=event.type,
+        version=event.schema_version,
+        data=event.__pydantic_serializer__.to_json(event),
+        timestamp_ms=int(event.occurred_at.timestamp() * 1000),
+    )
+
+
+def to_records(events: list[Event]) -> list[NewRecord]:
+    """The records that store ``events``, in order."""
+    return [to_record(e) for e in events]
+
+
+def from_record(record: StoredRecord) -> Event:
+    """The event a record stores, upcast to the current schema version.
+
+    Raises DecodeError when the record is not a valid event.
+    """
+    cls = EVENT_TYPES.get(record.type)
+    if cls is not None and CURRENT_VERSION[record.type] == record.version:
+        try:
+            return cls.model_validate_json(record.data)
+        except ValidationError:
+            pass  # fall through to the slow path, which says precisely what is wrong
+    return decode(record.data)
+
+
+def decode(data: bytes, *, strict: bool = False) -> Event:
+    """Decode one event from JSON bytes, upcasting old versions.
+
+    With ``strict`` (for events arriving from clients), fields the type does not have are
+    refused instead of ignored, and a missing ``key`` is filled from the type's key field.
+    """
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("invalid_json", f"not JSON: {exc}", None) from exc
+    if not isinstance(raw, dict):
+        raise DecodeError(
+            "not_an_object", f"an event is a JSON object, not {type(raw).__name__}", None
+        )
+    claimed = raw.get("type")
+    claimed_type = claimed if isinstance(claimed, str) else None
+    if claimed_type not in EVENT_TYPES:
+        known = ", ".join(sorted(EVENT_TYPES))
+        raise DecodeError(
+            "unknown_type", f"unknown event type {claimed!r}; known: {known}", claimed_type
+        )
+    version = raw.get("schema_version", CURRENT_VERSION[claimed_type])
+    if isinstance(version, int) and version > CURRENT_VERSION[claimed_type]:
+        raise DecodeError(
+            "newer_version",
+            f"{claimed_type} schema_version {version} is newer than this selfeng knows "
+            f"({CURRENT_VERSION[claimed_type]}); upgrade selfeng to read it",
+            claimed_type,
+        )
+    raw.setdefault("schema_version", version)
+    try:
+        raw = upcast(raw)
+    except UpcastError as exc:
+        raise DecodeError("upcast", str(exc), claimed_type) from exc
+    if strict:
+        _check_strict(raw, claimed_type)
+    try:
+        return EVENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise DecodeError("validation", _describe(exc, claimed_type), claimed_type) from exc
+
+
+def _check_strict(raw: dict[str, Any], type_name: str) -> None:
+    cls = EVENT_TYPES[type_name]
+    unknown = sorted(set(raw) - set(cls.model_fields))
+    if unknown:
+        raise DecodeError(
+            "validation",
+            f"{type_name} has no field(s) {', '.join(unknown)}; its fields are "
+            f"{', '.join(cls.model_fields)}",
+            type_name,
+        )
+
+
+def _describe(exc: ValidationError, type_name: str) -> str:
+    problems = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"][1:] or err["loc"]) or "(event)"
+        problems.append(f"{where}: {err['msg']}")
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return f"invalid {type_name}: " + "; ".join(problems) + more
+
+
+def dead_letter_for_record(record: StoredRecord, error: DecodeError) -> DeadLetter:
+    """The dead letter for a record in the log that cannot be decoded.
+
+    Its id derives from the record's place, so recording it again is a no-op.
+    """
+    source = record.source
+    return DeadLetter(
+        event_id=derived_id("dead-letter", source),
+        source=source,
+        error=error.error,
+        reason=error.reason,
+        raw=record.data,
+        claimed_type=error.claimed_type or record.type or None,
+        producer="selfeng.projections",
+    )
+
+
+def dead_letter_for_message(raw: bytes, error: DecodeError, client: str) -> DeadLetter:
+    """The dead letter for a message a client tried to publish."""
+    return DeadLetter(
+        source=f"publish:{client}",
+        error=error.error,
+        reason=error.reason,
+        raw=raw,
+        claimed_type=error.claimed_type,
+        producer=client,
+    )
+
+
+def event_id_of(record: StoredRecord) -> uuid.UUID:
+    """The record's event id as a UUID."""
+    return uuid.UUID(bytes=record.event_id)
+
+
+def append_events(
+    log: EventLog,
+    events: list[Event],
+    *,
+    expected_versions: dict[str, int] | None = None,
+) -> list[StoredRecord]:
+    """Append events as one atomic batch; see ``EventLog.append``."""
+    return log.append(to_records(events), expected_versions=expected_versions)

@@ -1,0 +1,154 @@
+"""The policies and their defaults: the knobs the learners and the request path read.
+
+A policy's current value is a fold of PolicyChanged events over these defaults (see
+``selfeng.projections.policies``); forks pin other values to compare them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+from pydantic import Field, JsonValue, TypeAdapter, ValidationError
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One policy: its name, default, accepted values and meaning."""
+
+    name: str
+    default: JsonValue
+    type: TypeAdapter[Any]
+    description: str
+
+    def validate(self, value: JsonValue) -> JsonValue:
+        """The value in canonical form; raises ValueError saying what is accepted."""
+        try:
+            checked: JsonValue = self.type.dump_python(
+                self.type.validate_python(value), mode="json"
+            )
+        except ValidationError as exc:
+            msg = exc.errors(include_url=False)[0]["msg"]
+            raise ValueError(f"{self.name}: {value!r} is not accepted ({msg})") from exc
+        return checked
+
+
+_weights = TypeAdapter(
+    Annotated[
+        dict[str, Annotated[float, Field(ge=0.0)]],
+        Field(min_length=1),
+    ]
+)
+
+
+def _spec(name: str, default: JsonValue, typ: Any, description: str) -> PolicySpec:
+    adapter = typ if isinstance(typ, TypeAdapter) else TypeAdapter(typ)
+    return PolicySpec(name, default, adapter, description)
+
+
+POLICIES: Final[dict[str, PolicySpec]] = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "retrieval.threshold",
+            0.4,
+            Probability,
+            "Minimum re-ranked score for a tool to be used; below it, synthesis is asked for.",
+        ),
+        _spec(
+            "retrieval.rerank",
+            True,
+            bool,
+            "Re-rank search results by similarity, success rate and frequency.",
+        ),
+        _spec(
+            "retrieval.weights",
+            {"similarity": 0.7, "success_rate": 0.2, "frequency": 0.1},
+            _weights,
+            "Weights of the re-ranking terms.",
+        ),
+        _spec("retrieval.top_k", 5, PositiveInt, "Candidates kept by a search."),
+        _spec(
+            "composite.min_frequency",
+            3,
+            PositiveInt,
+            "Completed requests a tool sequence needs before it may become a composite.",
+        ),
+        _spec(
+            "composite.min_success_rate",
+            0.8,
+            Probability,
+            "Share of those requests that must have succeeded.",
+        ),
+        _spec(
+            "composite.min_confidence",
+            0.7,
+            Probability,
+            "How often the sequence's last tool must follow the ones before it.",
+        ),
+        _spec(
+            "cache.ttl_seconds",
+            3600,
+            PositiveFloat,
+            "How long a deterministic tool's result stays in the execution cache.",
+        ),
+        _spec(
+            "cost.max_tokens_per_request", 8000, PositiveInt, "LLM tokens one request may spend."
+        ),
+        _spec("cost.max_llm_calls_per_request", 6, PositiveInt, "LLM calls one request may make."),
+        _spec(
+            "cost.max_synthesis_attempts",
+            3,
+            PositiveInt,
+            "Attempts to write a tool that passes its tests before giving up.",
+        ),
+        _spec("sandbox.timeout_seconds", 10.0, PositiveFloat, "Wall-clock limit of one tool run."),
+        _spec("sandbox.memory_mb", 256, PositiveInt, "Memory limit of one tool run."),
+        _spec(
+            "repair.deprecate_failure_rate",
+            0.5,
+            Probability,
+            "Failure rate above which a tool that cannot be repaired is deprecated.",
+        ),
+        _spec(
+            "repair.min_executions",
+            5,
+            PositiveInt,
+            "Executions a tool needs before its failure rate is judged.",
+        ),
+    )
+}
+"""Every known policy, by name."""
+
+
+def default_values() -> dict[str, JsonValue]:
+    """The default value of every known policy."""
+    return {name: spec.default for name, spec in POLICIES.items()}
+
+
+def validate_policy(name: str, value: JsonValue) -> JsonValue:
+    """Check a value for a policy; unknown policy names are accepted as they are.
+
+    Unknown names are allowed so that users' own components can keep policies in the log.
+    """
+    spec = POLICIES.get(name)
+    return spec.validate(value) if spec is not None else value
+
+
+def parse_policy_assignment(text: str) -> tuple[str, JsonValue]:
+    """Parse ``name=value`` where value is JSON (``0.5``, ``true``, ``{"a": 1}``) or a bare word."""
+    import orjson
+
+    name, eq, raw = text.partition("=")
+    if not eq or not name.strip():
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value: JsonValue = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = raw
+    name = name.strip()
+    return name, validate_policy(name, value)

@@ -1,0 +1,42 @@
+"""Where selfeng keeps things: its home, the log URL and the projection store URL.
+
+Flags win over environment variables, which win over the defaults:
+``--home`` / ``SELFENG_HOME`` (default ``~/.selfeng``), ``--log`` / ``SELFENG_LOG`` (default
+the SQLite log in the home), ``--store`` / ``SELFENG_STORE`` (default the SQLite projection
+store in the home).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations."""
+
+    home: Path
+    """The directory for the embedded log, the projection store and other local files."""
+    log_url: str
+    """The log: ``sqlite:///...``, ``kafka://host:port`` or ``memory://``."""
+    store_url: str
+    """The projection store: ``sqlite:///...`` or ``memory://``."""
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        home: str | Path | None = None,
+        log: str | None = None,
+        store: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Settings from flags, then the environment, then the defaults."""
+        env = os.environ if env is None else env
+        home_path = Path(home or env.get("SELFENG_HOME") or "~/.selfeng").expanduser()
+        log_url = log or env.get("SELFENG_LOG") or f"sqlite:///{home_path / 'log.db'}"
+        store_url = store or env.get("SELFENG_STORE") or f"sqlite:///{home_path / 'projections.db'}"
+        return cls(home=home_path, log_url=log_url, store_url=store_url)

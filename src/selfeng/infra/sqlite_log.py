@@ -1,0 +1,338 @@
+"""``sqlite:///path``: the embedded log. One file, WAL, one global order.
+
+Safe for one writer and many readers across processes: appends take SQLite's write lock
+(``BEGIN IMMEDIATE``), so concurrent writers queue rather than interleave, and readers in
+WAL mode never block them. Positions are the ``position`` column, assigned in commit order,
+so a reader never sees a gap fill in behind it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+from selfeng.core.log import (
+    ConcurrencyConflict,
+    EventLog,
+    GroupBusy,
+    GroupConsumer,
+    RecordBatch,
+)
+from selfeng.core.positions import GlobalPosition, Position
+from selfeng.core.records import NewRecord, StoredRecord
+from selfeng.infra.sqlite_common import (
+    ThreadConnections,
+    check_format,
+    check_sqlite_file,
+    sqlite_path,
+    write_transaction,
+)
+
+FORMAT = "log"
+FORMAT_VERSION = 1
+_CHUNK = 500  # bound parameters per IN (...) query
+
+_SCHEMA = """
+CREATE TABLE selfeng_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    position     INTEGER PRIMARY KEY,
+    event_id     BLOB    NOT NULL,
+    topic        TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    type         TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    data         BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX events_event_id ON events (event_id);
+CREATE INDEX events_key ON events (key);
+CREATE TABLE consumer_groups (
+    name        TEXT PRIMARY KEY,
+    position    INTEGER NOT NULL DEFAULT 0,
+    owner       TEXT,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+"""
+
+# Column order matches the records' fields: rows become StoredRecords with one C call.
+_COLUMNS = "event_id, topic, key, type, version, data, timestamp_ms, 0, position"
+_INSERT = (
+    "INSERT INTO events (event_id, topic, key, type, version, data, timestamp_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_stored = partial(tuple.__new__, StoredRecord)
+
+
+class SqliteLog(EventLog):
+    """The embedded log in one SQLite file."""
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL", url: str | None = None) -> None:
+        self.url = url or f"sqlite:///{path}"
+        self.path = path
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        check_sqlite_file(path, FORMAT)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conns = ThreadConnections(path, synchronous.upper())
+        conn = self._conns.get()
+        with write_transaction(conn):
+            if not check_format(conn, path, FORMAT, FORMAT_VERSION):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.executemany(
+                    "INSERT INTO selfeng_meta VALUES (?, ?)",
+                    [
+                        ("format", FORMAT),
+                        ("format_version", str(FORMAT_VERSION)),
+                        ("log_id", f"sqlite:{uuid.uuid4()}"),
+                    ],
+                )
+            (self._log_id,) = conn.execute(
+                "SELECT value FROM selfeng_meta WHERE name = 'log_id'"
+            ).fetchone()
+
+    @property
+    def log_id(self) -> str:
+        return str(self._log_id)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteLog:
+        """Open (creating if needed) the log a ``sqlite:///`` URL names.
+
+        Option: ``?synchronous=FULL`` to fsync every commit (default NORMAL: durable across
+        process crashes; a power cut may lose the last commits, never corrupt the file).
+        """
+        path, options = sqlite_path(url)
+        return cls(path, synchronous=options.get("synchronous", "NORMAL"), url=url)
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(
+        self,
+        records: Sequence[NewRecord],
+        *,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> list[StoredRecord]:
+        if not records:
+            return []
+        conn = self._conns.get()
+        with write_transaction(conn):
+            return self._append_locked(conn, records, expected_versions or {})
+
+    def _append_locked(
+        self,
+        conn: sqlite3.Connection,
+        records: Sequence[NewRecord],
+        expected: Mapping[str, int],
+    ) -> list[StoredRecord]:
+        ids = [r.event_id for r in records]
+        existing = self._existing(conn, ids)
+        fresh: Sequence[NewRecord] = records
+        if existing or len(set(ids)) != len(ids):
+            seen: set[bytes] = set(existing)
+            fresh = []
+            for r in records:
+                if r.event_id not in seen:
+                    seen.add(r.event_id)
+                    fresh.append(r)
+        if expected:
+            dup_keys = {r.key for r in records if r.event_id in existing}
+            for key, want in expected.items():
+                have = self._count(conn, key)
+                if key not in dup_keys and have != want:
+                    raise ConcurrencyConflict(key, want, have)
+        (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+        # The records bind as they are (their fields are the columns); under the write lock
+        # SQLite gives them the positions after ``last``, in order.
+        conn.executemany(_INSERT, fresh)
+        for position, r in enumerate(fresh, last + 1):
+            existing[r.event_id] = _stored((*r, 0, position))
+        return [existing[i] for i in ids]
+
+    def _existing(self, conn: sqlite3.Connection, ids: list[bytes]) -> dict[bytes, StoredRecord]:
+        # Fast path: time-ordered ids newer than every stored id cannot be duplicates.
+        (newest,) = conn.execute("SELECT max(event_id) FROM events").fetchone()
+        if newest is None or min(ids) > newest:
+            return {}
+        found: dict[bytes, StoredRecord] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"
+            for row in conn.execute(sql, chunk):
+                found[row[0]] = _stored(row)
+        return found
+
+    @staticmethod
+    def _count(conn: sqlite3.Connection, key: str) -> int:
+        (n,) = conn.execute("SELECT count(*) FROM events WHERE key = ?", (key,)).fetchone()
+        return int(n)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(
+        self,
+        after: Position | None = None,
+        *,
+        until: Position | None = None,
+        types: Collection[str] | None = None,
+        topics: Collection[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[RecordBatch]:
+        conn = self._conns.get()
+        start = _offset(after)
+        end = self._head_offset(conn)
+        if until is not None:
+            end = min(end, _offset(until))
+        where, params = "position > ? AND position <= ?", []
+        if types is not None:
+            type_list = list(types)
+            where += f" AND type IN ({','.join('?' * len(type_list))})"
+            params += type_list
+        if topics is not None:
+            topic_list = list(topics)
+            where += f" AND topic IN ({','.join('?' * len(topic_list))})"
+            params += topic_list
+        sql = f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT ?"
+        position = start
+        while position < end:
+            rows = conn.execute(sql, (position, end, *params, batch_size)).fetchall()
+            records = list(map(_stored, rows))
+            position = records[-1].offset if len(records) == batch_size else end
+            yield RecordBatch(records, GlobalPosition(position))
+
+    def wait_for_append(self, position: Position, timeout: float) -> None:
+        conn = self._conns.get()
+        target = _offset(position)
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        while self._head_offset(conn) <= target:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
+
+    def stream(self, key: str) -> list[StoredRecord]:
+        conn = self._conns.get()
+        sql = f"SELECT {_COLUMNS} FROM events WHERE key = ? ORDER BY position"
+        return list(map(_stored, conn.execute(sql, (key,))))
+
+    def key_version(self, key: str) -> int:
+        return self._count(self._conns.get(), key)
+
+    def start(self) -> GlobalPosition:
+        return GlobalPosition(0)
+
+    def head(self) -> GlobalPosition:
+        return GlobalPosition(self._head_offset(self._conns.get()))
+
+    @staticmethod
+    def _head_offset(conn: sqlite3.Connection) -> int:
+        (head,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+        return int(head)
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def consumer(
+        self,
+        group: str,
+        *,
+        topics: Collection[str] | None = None,
+        types: Collection[str] | None = None,
+        lease_seconds: float = 30.0,
+    ) -> GroupConsumer:
+        return _SqliteConsumer(self, group, topics, types, lease_seconds)
+
+    def close(self) -> None:
+        self._conns.close()
+
+
+class _SqliteConsumer(GroupConsumer):
+    """A group member on the embedded log. A group has one member at a time (a lease)."""
+
+    def __init__(
+        self,
+        log: SqliteLog,
+        group: str,
+        topics: Collection[str] | None,
+        types: Collection[str] | None,
+        lease_seconds: float,
+    ) -> None:
+        self._log, self._group = log, group
+        self._topics, self._types = topics, types
+        self._lease = lease_seconds
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        conn = log._conns.get()
+        with write_transaction(conn):
+            row = conn.execute(
+                "SELECT position, owner, lease_until FROM consumer_groups WHERE name = ?", (group,)
+            ).fetchone()
+            now = time.time()
+            if row is not None and row[1] and row[1] != self._owner and row[2] > now:
+                raise GroupBusy(
+                    f"consumer group {group!r} already has a member ({row[1]}); the embedded log "
+                    f"allows one per group (its lease ends in {row[2] - now:.0f} s)"
+                )
+            conn.execute(
+                "INSERT INTO consumer_groups (name, position, owner, lease_until)"
+                " VALUES (?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " lease_until = excluded.lease_until",
+                (group, self._owner, now + self._lease),
+            )
+        self._position: Position = GlobalPosition(row[0] if row else 0)
+        self._renewed = time.monotonic()
+
+    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
+        self._renew()
+        deadline = time.monotonic() + timeout
+        while True:
+            for batch in self._log.read(
+                self._position, types=self._types, topics=self._topics, batch_size=max_records
+            ):
+                self._position = batch.position
+                if batch.records:
+                    return batch
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return RecordBatch((), self._position)
+            self._log.wait_for_append(self._position, min(remaining, self._lease / 3))
+            self._renew()
+
+    def _renew(self) -> None:
+        if time.monotonic() - self._renewed > self._lease / 3:
+            self._log._conns.get().execute(
+                "UPDATE consumer_groups SET lease_until = ? WHERE name = ? AND owner = ?",
+                (time.time() + self._lease, self._group, self._owner),
+            )
+            self._renewed = time.monotonic()
+
+    def commit(self, position: Position | None = None) -> None:
+        chosen = _offset(position or self._position)
+        cur = self._log._conns.get().execute(
+            "UPDATE consumer_groups SET position = ?, lease_until = ? WHERE name = ? AND owner = ?",
+            (chosen, time.time() + self._lease, self._group, self._owner),
+        )
+        if cur.rowcount != 1:
+            raise GroupBusy(f"this member lost consumer group {self._group!r} to another one")
+
+    def close(self) -> None:
+        self._log._conns.get().execute(
+            "UPDATE consumer_groups SET owner = NULL, lease_until = 0 WHERE name = ? AND owner = ?",
+            (self._group, self._owner),
+        )
+
+
+def _offset(position: Position | None) -> int:
+    if position is None:
+        return 0
+    if not isinstance(position, GlobalPosition):
+        raise TypeError(f"the embedded log takes integer positions, not {position}")
+    return position.offset

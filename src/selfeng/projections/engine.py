@@ -1,0 +1,108 @@
+"""The projection engine: the live projections (fork ``main``) and every fork, kept current.
+
+Forks are themselves events (ForkCreated, ForkDropped) folded by the policies projection,
+so the engine learns which forks to maintain from the main line, builds a new fork from
+position 0 and keeps every live fork up to date as new events arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from selfeng.core.log import EventLog
+from selfeng.core.progress import Progress
+from selfeng.core.store import ProjectionStore
+from selfeng.projections.base import MAIN, ForkSpec
+from selfeng.projections.catalog import ProjectionFactory, default_projections
+from selfeng.projections.policies import PoliciesState, live_forks
+from selfeng.projections.runner import ProjectionRunner, dead_letters_to
+
+ProgressFactory = Callable[[], Progress]
+
+
+class ProjectionEngine:
+    """Runs one ProjectionRunner per fork over one log and one store."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        store: ProjectionStore,
+        factory: ProjectionFactory = default_projections,
+        **runner_options: Any,
+    ) -> None:
+        self.log, self.store, self.factory = log, store, factory
+        self._options = runner_options
+        self._runners: dict[str, ProjectionRunner] = {}
+
+    def runner(self, fork: ForkSpec = MAIN) -> ProjectionRunner:
+        """The runner of a fork (created on first use, from the store's checkpoints)."""
+        runner = self._runners.get(fork.name)
+        if runner is None or runner.fork != fork:
+            runner = ProjectionRunner(
+                self.log,
+                self.store,
+                self.factory(fork),
+                fork=fork,
+                dead_letters=dead_letters_to(self.log) if fork.name == MAIN.name else None,
+                **self._options,
+            )
+            self._runners[fork.name] = runner
+        return runner
+
+    @property
+    def main(self) -> ProjectionRunner:
+        """The live projections."""
+        return self.runner(MAIN)
+
+    def forks(self) -> list[ForkSpec]:
+        """The live forks, as the main line's policies projection knows them."""
+        state: PoliciesState = self.main.state("policies")
+        return live_forks(state)
+
+    def fork(self, name: str) -> ForkSpec:
+        """A live fork by name (``main`` included)."""
+        if name == MAIN.name:
+            return MAIN
+        for fork in self.forks():
+            if fork.name == name:
+                return fork
+        known = ", ".join(f.name for f in self.forks()) or "none"
+        raise KeyError(f"no fork {name!r} (live forks: {known})")
+
+    def catch_up(self, progress: ProgressFactory | None = None) -> dict[str, int]:
+        """Bring the main line and every live fork up to the end of the log.
+
+        Forks dropped since the last run lose their stored state. Returns events folded per
+        fork.
+        """
+        folded = {MAIN.name: self.main.catch_up(progress=progress() if progress else None)}
+        live = {f.name: f for f in self.forks()}
+        for fork in live.values():
+            folded[fork.name] = self.runner(fork).catch_up(
+                progress=progress() if progress else None
+            )
+        for name in self.store.forks():
+            if name != MAIN.name and name not in live:
+                self.store.drop(name)
+                self._runners.pop(name, None)
+        return folded
+
+    def run(
+        self, stop: threading.Event, *, idle: float = 0.5, progress: ProgressFactory | None = None
+    ) -> None:
+        """Keep every fork current until ``stop`` is set (``selfeng project --follow``)."""
+        self.catch_up(progress)
+        while not stop.is_set():
+            position = self.main.position
+            self.log.wait_for_append(position, idle)
+            if stop.is_set():
+                break
+            self.catch_up()
+
+    def state(self, projection: str, fork: str = MAIN.name) -> Any:
+        """A projection's state (as JSON-able data) in a fork, after catching up."""
+        runner = self.runner(self.fork(fork))
+        runner.catch_up()
+        return runner.dumped(projection)

@@ -1,0 +1,211 @@
+"""Policies, forks and experiments: current values with their full version history.
+
+Version 1 of every known policy is its default. Each PolicyChanged adds a version; a value
+that the policy does not accept is kept in the history as rejected and changes nothing.
+In a fork, pinned policies keep the fork's value; the log's changes to them are recorded in
+the history as not applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from pydantic import JsonValue
+
+from selfeng.core.policies import POLICIES, validate_policy
+from selfeng.projections.base import FoldContext, ForkSpec, Projection
+from selfeng.schemas import (
+    Event,
+    ExperimentConcluded,
+    ExperimentStarted,
+    ForkCreated,
+    ForkDropped,
+    PolicyChanged,
+    PolicyRolledBack,
+)
+
+
+class HistoryEntry(TypedDict):
+    """One version of a policy, or a change that was not applied."""
+
+    version: int | None
+    value: JsonValue
+    by: str
+    reason: str
+    at: str | None
+    event_id: str | None
+    applied: bool
+
+
+class PolicyRecord(TypedDict):
+    """A policy's value in force, its version and history."""
+
+    value: JsonValue
+    version: int
+    pinned: bool
+    history: list[HistoryEntry]
+
+
+class PoliciesState(TypedDict):
+    """The state of the policies projection."""
+
+    policies: dict[str, PolicyRecord]
+    forks: dict[str, dict[str, Any]]
+    experiments: dict[str, dict[str, Any]]
+
+
+def _entry(
+    version: int | None,
+    value: JsonValue,
+    by: str,
+    reason: str,
+    event: Event | None = None,
+    applied: bool = True,
+) -> HistoryEntry:
+    return HistoryEntry(
+        version=version,
+        value=value,
+        by=by,
+        reason=reason,
+        at=event.occurred_at.isoformat() if event else None,
+        event_id=str(event.event_id) if event else None,
+        applied=applied,
+    )
+
+
+class PoliciesProjection(Projection[PoliciesState]):
+    """Policy values and history, forks and experiments."""
+
+    name = "policies"
+    version = 1
+    handles = (
+        PolicyChanged,
+        PolicyRolledBack,
+        ForkCreated,
+        ForkDropped,
+        ExperimentStarted,
+        ExperimentConcluded,
+    )
+
+    def __init__(self, fork: ForkSpec | None = None) -> None:
+        self.fork = fork or ForkSpec()
+
+    def initial(self) -> PoliciesState:
+        policies: dict[str, PolicyRecord] = {}
+        for name, spec in POLICIES.items():
+            policies[name] = PolicyRecord(
+                value=spec.default,
+                version=1,
+                pinned=False,
+                history=[_entry(1, spec.default, "default", spec.description)],
+            )
+        for name, value in self.fork.policies.items():
+            record = policies.setdefault(
+                name, PolicyRecord(value=None, version=0, pinned=False, history=[])
+            )
+            record["version"] += 1
+            record["value"] = value
+            record["pinned"] = True
+            record["history"].append(
+                _entry(record["version"], value, "fork", f"pinned in fork {self.fork.name!r}")
+            )
+        return PoliciesState(policies=policies, forks={}, experiments={})
+
+    def apply(self, state: PoliciesState, event: Event, ctx: FoldContext) -> PoliciesState:
+        match event:
+            case PolicyChanged(name=name, value=value, reason=reason, changed_by=by):
+                self._change(state, name, value, by, reason, event)
+            case PolicyRolledBack(name=name, to_version=to_version, reason=reason):
+                record = state["policies"].get(name)
+                target = None
+                if record is not None:
+                    target = next(
+                        (h for h in record["history"] if h["version"] == to_version), None
+                    )
+                if target is None:
+                    self._not_applied(
+                        state,
+                        name,
+                        None,
+                        "rollback",
+                        f"no version {to_version} to roll back to",
+                        event,
+                    )
+                else:
+                    why = reason or f"rolled back to version {to_version}"
+                    self._change(state, name, target["value"], "rollback", why, event)
+            case ForkCreated(fork=fork, policies=policies, reason=reason):
+                state["forks"][fork] = {
+                    "policies": policies,
+                    "reason": reason,
+                    "created_at": event.occurred_at.isoformat(),
+                    "dropped_at": None,
+                }
+            case ForkDropped(fork=fork):
+                if fork in state["forks"]:
+                    state["forks"][fork]["dropped_at"] = event.occurred_at.isoformat()
+            case ExperimentStarted(experiment=name, arms=arms, split=split, metric=metric):
+                state["experiments"][name] = {
+                    "arms": arms,
+                    "split": split,
+                    "metric": metric,
+                    "started_at": event.occurred_at.isoformat(),
+                    "concluded": None,
+                }
+            case ExperimentConcluded(experiment=name, stats=stats, winner=winner):
+                experiment = state["experiments"].setdefault(name, {"arms": {}, "split": {}})
+                experiment["concluded"] = {
+                    "stats": stats,
+                    "winner": winner,
+                    "at": event.occurred_at.isoformat(),
+                }
+        return state
+
+    def _change(
+        self,
+        state: PoliciesState,
+        name: str,
+        value: JsonValue,
+        by: str,
+        reason: str,
+        event: Event,
+    ) -> None:
+        record = state["policies"].setdefault(
+            name, PolicyRecord(value=None, version=0, pinned=False, history=[])
+        )
+        if record["pinned"]:
+            self._not_applied(
+                state, name, value, by, f"pinned in fork {self.fork.name!r}: {reason}", event
+            )
+            return
+        try:
+            value = validate_policy(name, value)
+        except ValueError as exc:
+            self._not_applied(state, name, value, by, f"rejected: {exc}", event)
+            return
+        record["version"] += 1
+        record["value"] = value
+        record["history"].append(_entry(record["version"], value, by, reason, event))
+
+    @staticmethod
+    def _not_applied(
+        state: PoliciesState, name: str, value: JsonValue, by: str, reason: str, event: Event
+    ) -> None:
+        record = state["policies"].setdefault(
+            name, PolicyRecord(value=None, version=0, pinned=False, history=[])
+        )
+        record["history"].append(_entry(None, value, by, reason, event, applied=False))
+
+
+def policy_values(state: PoliciesState) -> dict[str, JsonValue]:
+    """The value in force of every policy."""
+    return {name: record["value"] for name, record in state["policies"].items()}
+
+
+def live_forks(state: PoliciesState) -> list[ForkSpec]:
+    """The forks that exist and have not been dropped."""
+    return [
+        ForkSpec(name, dict(info["policies"]))
+        for name, info in sorted(state["forks"].items())
+        if info["dropped_at"] is None
+    ]

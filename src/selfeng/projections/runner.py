@@ -1,0 +1,311 @@
+"""The projection runner: feeds log records to folds and checkpoints state with position.
+
+One runner folds several projections of one fork in a single pass over the log. Each
+projection's state and position are saved together, atomically, every ``checkpoint_every``
+events or ``checkpoint_seconds``, so a process killed at any moment resumes from the last
+checkpoint without losing or double-counting anything. Records whose types no projection
+handles are never decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import JsonValue
+
+from selfeng.core.log import EventLog, RecordBatch
+from selfeng.core.mapper import DecodeError, dead_letter_for_record, from_record
+from selfeng.core.positions import Position
+from selfeng.core.progress import Progress
+from selfeng.core.records import StoredRecord
+from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.projections.base import (
+    MAIN,
+    AnyProjection,
+    FoldContext,
+    ForkSpec,
+    Projection,
+)
+from selfeng.projections.policies import PoliciesProjection, PoliciesState
+from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
+
+log = logging.getLogger(__name__)
+
+DeadLetterSink = Callable[[DeadLetter], None]
+
+
+@dataclass
+class _Slot:
+    projection: AnyProjection
+    state: Any
+    position: Position
+    events: int
+    types: frozenset[str]  # the event types it decodes; empty for a record projection
+    on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
+    on_event: Callable[[Any, Event, FoldContext], Any] | None = None
+
+
+class ProjectionRunner:
+    """Folds one fork's projections from the log into a store."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        store: ProjectionStore | None,
+        projections: Sequence[AnyProjection],
+        *,
+        fork: ForkSpec = MAIN,
+        checkpoint_every: int = 50_000,
+        checkpoint_seconds: float = 1.0,
+        snapshot_every: int = 250_000,
+        dead_letters: DeadLetterSink | None = None,
+        seed: Iterable[Checkpoint] = (),
+    ) -> None:
+        """Load each projection's checkpoint (or ``seed``, or its initial state).
+
+        With no ``store`` the runner keeps state in memory only (replays, time travel).
+
+        ``dead_letters`` receives a DeadLetter for every record that cannot be decoded; the
+        live runner appends them to the log, replays only count them.
+        """
+        self.log, self.store, self.fork = log, store, fork
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.snapshot_every = snapshot_every
+        self.dead_letters = dead_letters
+        self.dead_letter_count = 0
+        self.rebuilt: dict[str, str] = {}
+        """Projections whose stored state was discarded, and why."""
+        if not any(isinstance(p, PoliciesProjection) for p in projections):
+            projections = [PoliciesProjection(fork), *projections]
+        seeds = {cp.projection: cp for cp in seed}
+        self._slots = [self._load(p, seeds.get(p.name)) for p in projections]
+        self._policies = next(
+            s for s in self._slots if isinstance(s.projection, PoliciesProjection)
+        )
+        self.ctx = FoldContext(fork, self._policy)
+        self._since_checkpoint = 0
+        self._since_snapshot = 0
+        self._checkpointed_at = time.monotonic()
+
+    def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
+        slot = self._initial_slot(projection, seed)
+        if isinstance(projection, Projection):
+            slot.types, slot.on_event = projection.type_names(), projection.apply
+        else:
+            slot.on_record = projection.apply
+        return slot
+
+    def _initial_slot(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
+        cp = seed
+        if cp is None and self.store is not None:
+            cp = self.store.load(self.fork.name, projection.name)
+        if cp is None:
+            return _Slot(projection, projection.initial(), self.log.start(), 0, frozenset())
+        if cp.log_id != self.log.log_id:
+            reason = f"it was folded from another log ({cp.log_id})"
+        elif cp.projection_version != projection.version:
+            reason = f"it is from version {cp.projection_version} of the projection"
+        else:
+            try:
+                state = projection.load(orjson.loads(cp.state))
+                return _Slot(projection, state, cp.position, cp.events, frozenset())
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                reason = f"it cannot be read ({type(exc).__name__}: {exc})"
+        self.rebuilt[projection.name] = reason
+        log.warning("rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason)
+        return _Slot(projection, projection.initial(), self.log.start(), 0, frozenset())
+
+    def _policy(self, name: str) -> JsonValue:
+        state: PoliciesState = self._policies.state
+        return state["policies"][name]["value"]
+
+    # -- reading state ---------------------------------------------------------------------
+
+    @property
+    def position(self) -> Position:
+        """The position every projection of this runner has reached."""
+        position = self._slots[0].position
+        for slot in self._slots[1:]:
+            position = position.earliest(slot.position)
+        return position
+
+    def names(self) -> list[str]:
+        """The projections this runner folds."""
+        return [s.projection.name for s in self._slots]
+
+    def state(self, name: str) -> Any:
+        """A projection's state as it is now (do not modify it)."""
+        return self._slot(name).state
+
+    def dumped(self, name: str) -> Any:
+        """A projection's state as JSON-able data."""
+        slot = self._slot(name)
+        return slot.projection.dump(slot.state)
+
+    def events_applied(self, name: str) -> int:
+        """How many records a projection has folded."""
+        return self._slot(name).events
+
+    def _slot(self, name: str) -> _Slot:
+        for slot in self._slots:
+            if slot.projection.name == name:
+                return slot
+        raise KeyError(f"no projection {name!r}; there are {', '.join(self.names())}")
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def catch_up(
+        self, *, until: Position | None = None, progress: Progress | None = None, save: bool = True
+    ) -> int:
+        """Fold every record up to the end of the log (or ``until``); return how many.
+
+        With ``save`` (the default, when the runner has a store) state is checkpointed as it
+        goes and at the end.
+        """
+        save = save and self.store is not None
+        start = self.position
+        total = start.events_to(until if until is not None else self.log.head())
+        if progress is not None:
+            progress.start(total, f"folding {self.fork.name}")
+        folded = 0
+        try:
+            for batch in self.log.read(start, until=until, types=self._type_filter()):
+                folded += self.fold(batch)
+                if progress is not None:
+                    progress.advance(len(batch.records))
+                if save:
+                    self._maybe_checkpoint()
+        finally:
+            if progress is not None:
+                progress.finish()
+        if save and (folded or self.position != start):
+            self.checkpoint()
+        return folded
+
+    def follow(self, stop: threading.Event, *, idle: float = 0.5) -> None:
+        """Catch up, then keep folding new records as they arrive, until ``stop`` is set."""
+        self.catch_up()
+        for batch in self.log.follow(
+            self.position, types=self._type_filter(), idle=idle, stop=stop
+        ):
+            self.fold(batch)
+            if batch.records:
+                self._maybe_checkpoint()
+            elif self._since_checkpoint:
+                self.checkpoint()
+        if self._since_checkpoint:
+            self.checkpoint()
+
+    def _type_filter(self) -> frozenset[str] | None:
+        names: set[str] = set()
+        for slot in self._slots:
+            if slot.on_record is not None:
+                return None
+            names |= slot.types
+        return frozenset(names)
+
+    def fold(self, batch: RecordBatch) -> int:
+        """Apply one batch to every projection that has not seen it; return records applied."""
+        slots = self._slots
+        ctx = self.ctx
+        uneven = any(s.position != slots[0].position for s in slots[1:])
+        applied = 0
+        for record in batch.records:
+            event: Event | None = None
+            decoded = False
+            for slot in slots:
+                if uneven and slot.position.covers(record):
+                    continue
+                if slot.on_record is not None:
+                    slot.state = slot.on_record(slot.state, record, ctx)
+                    slot.events += 1
+                elif slot.on_event is not None and record.type in slot.types:
+                    if not decoded:
+                        event, decoded = self._decode(record), True
+                    if event is not None:
+                        slot.state = slot.on_event(slot.state, event, ctx)
+                        slot.events += 1
+            if not decoded and record.type not in EVENT_TYPES:
+                self._dead_letter(
+                    record,
+                    DecodeError(
+                        "unknown_type", f"unknown event type {record.type!r}", record.type or None
+                    ),
+                )
+            applied += 1
+        for slot in slots:
+            slot.position = slot.position.latest(batch.position)
+        self._since_checkpoint += applied
+        self._since_snapshot += applied
+        return applied
+
+    def _decode(self, record: StoredRecord) -> Event | None:
+        try:
+            return from_record(record)
+        except DecodeError as error:
+            self._dead_letter(record, error)
+            return None
+
+    def _dead_letter(self, record: StoredRecord, error: DecodeError) -> None:
+        self.dead_letter_count += 1
+        log.warning("dead letter at %s: %s", record.source, error.reason)
+        if self.dead_letters is not None:
+            self.dead_letters(dead_letter_for_record(record, error))
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def _maybe_checkpoint(self) -> None:
+        if (
+            self._since_checkpoint >= self.checkpoint_every
+            or time.monotonic() - self._checkpointed_at >= self.checkpoint_seconds
+        ):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save every projection's state and position, atomically."""
+        if self.store is None:
+            return
+        snapshot = self._since_snapshot >= self.snapshot_every
+        now = time.time()
+        self.store.save(
+            [
+                Checkpoint(
+                    fork=self.fork.name,
+                    projection=slot.projection.name,
+                    log_id=self.log.log_id,
+                    projection_version=slot.projection.version,
+                    position=slot.position,
+                    events=slot.events,
+                    state=orjson.dumps(slot.projection.dump(slot.state)),
+                    saved_at=now,
+                )
+                for slot in self._slots
+            ],
+            snapshot=snapshot,
+        )
+        self._since_checkpoint = 0
+        if snapshot:
+            self._since_snapshot = 0
+        self._checkpointed_at = time.monotonic()
+
+    def snapshot(self) -> None:
+        """Checkpoint now and keep the checkpoint in the snapshot history."""
+        self._since_snapshot = self.snapshot_every
+        self.checkpoint()
+
+
+def dead_letters_to(log_: EventLog) -> DeadLetterSink:
+    """A sink that appends dead letters to the log (idempotent: their ids are derived)."""
+    from selfeng.core.mapper import append_events
+
+    def sink(letter: DeadLetter) -> None:
+        append_events(log_, [letter])
+
+    return sink

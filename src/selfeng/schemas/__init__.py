@@ -1,0 +1,97 @@
+"""Event schemas: the envelope, one frozen pydantic model per event type, upcasters, export."""
+
+from selfeng.schemas.catalogue import (
+    CURRENT_VERSION,
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    TOPIC_OF_TYPE,
+    TOPICS,
+    AnyEvent,
+)
+from selfeng.schemas.envelope import TOPIC_OF_FAMILY, Event, Family, utc_now
+from selfeng.schemas.ids import derived_id, uuid7
+from selfeng.schemas.learning import (
+    CompositeProposed,
+    CompositeRegistered,
+    FailureAnalyzed,
+    PatternDetected,
+    RepairProposed,
+    ToolRepaired,
+)
+from selfeng.schemas.ops import DeadLetter
+from selfeng.schemas.policy import (
+    ExperimentConcluded,
+    ExperimentStarted,
+    ForkCreated,
+    ForkDropped,
+    PolicyChanged,
+    PolicyRolledBack,
+)
+from selfeng.schemas.requests import (
+    ArgumentsExtracted,
+    CacheHit,
+    Candidate,
+    FeedbackGiven,
+    RequestCompleted,
+    RequestReceived,
+    ResponseSynthesized,
+    ToolExecuted,
+    ToolSearched,
+)
+from selfeng.schemas.tools import (
+    TestReport,
+    ToolDeprecated,
+    ToolProposed,
+    ToolRegistered,
+    ToolRejected,
+    ToolRolledBack,
+    ToolSpec,
+    ToolSynthesisRequested,
+    ToolVerified,
+)
+
+__all__ = [
+    "CURRENT_VERSION",
+    "EVENT_ADAPTER",
+    "EVENT_TYPES",
+    "TOPICS",
+    "TOPIC_OF_FAMILY",
+    "TOPIC_OF_TYPE",
+    "AnyEvent",
+    "ArgumentsExtracted",
+    "CacheHit",
+    "Candidate",
+    "CompositeProposed",
+    "CompositeRegistered",
+    "DeadLetter",
+    "Event",
+    "ExperimentConcluded",
+    "ExperimentStarted",
+    "FailureAnalyzed",
+    "Family",
+    "FeedbackGiven",
+    "ForkCreated",
+    "ForkDropped",
+    "PatternDetected",
+    "PolicyChanged",
+    "PolicyRolledBack",
+    "RepairProposed",
+    "RequestCompleted",
+    "RequestReceived",
+    "ResponseSynthesized",
+    "TestReport",
+    "ToolDeprecated",
+    "ToolExecuted",
+    "ToolProposed",
+    "ToolRegistered",
+    "ToolRejected",
+    "ToolRepaired",
+    "ToolRolledBack",
+    "ToolSearched",
+    "ToolSpec",
+    "ToolSynthesisRequested",
+    "ToolVerified",
+    "derived_id",
+    "utc_now",
+    "uuid7",
+]

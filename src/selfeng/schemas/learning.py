@@ -1,0 +1,120 @@
+"""The learning family: what the learners concluded from use (``selfeng.learning``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import JsonValue
+
+from selfeng.schemas.envelope import Event, Family
+from selfeng.schemas.requests import ErrorKind
+
+
+class LearningEvent(Event):
+    """Base of the learning family; the key is the tool or pattern it concerns."""
+
+    family: ClassVar[Family] = "learning"
+
+
+class PatternDetected(LearningEvent):
+    """A recurring tool sequence crossed the composite-promotion policy."""
+
+    key_field: ClassVar[str | None] = "pattern_id"
+    type: Literal["PatternDetected"] = "PatternDetected"
+    schema_version: Literal[1] = 1
+    pattern_id: str
+    """Stable id of the pattern: its tools joined by ``>``."""
+    tools: tuple[str, ...]
+    """The tool sequence."""
+    kind: Literal["sequence", "pair", "subsequence"]
+    """Whole request sequence, adjacent pair, or contiguous subsequence."""
+    support: int
+    """Completed requests that contained it."""
+    success_rate: float
+    """Share of those requests that succeeded."""
+    confidence: float
+    """How often the last tool followed the ones before it."""
+    request_ids: tuple[str, ...] = ()
+    """The requests that formed the pattern (the evidence)."""
+
+
+class CompositeProposed(LearningEvent):
+    """A composite tool was built from a pattern, not yet verified."""
+
+    key_field: ClassVar[str | None] = "tool"
+    type: Literal["CompositeProposed"] = "CompositeProposed"
+    schema_version: Literal[1] = 1
+    tool: str
+    """Name of the composite."""
+    members: tuple[str, ...]
+    """The member tools, in order, as ``name@version``."""
+    pattern_id: str
+    """The pattern it was built from."""
+
+
+class CompositeRegistered(LearningEvent):
+    """A composite passed its tests (taken from recorded executions) and was registered."""
+
+    key_field: ClassVar[str | None] = "tool"
+    type: Literal["CompositeRegistered"] = "CompositeRegistered"
+    schema_version: Literal[1] = 1
+    tool: str
+    """Name of the composite."""
+    version: int
+    """Its registered version."""
+    members: tuple[str, ...]
+    """The member tools, in order, as ``name@version``."""
+    pattern_id: str
+    """The pattern it was built from."""
+
+
+class FailureAnalyzed(LearningEvent):
+    """A failed execution was classified, with the evidence."""
+
+    key_field: ClassVar[str | None] = "tool"
+    type: Literal["FailureAnalyzed"] = "FailureAnalyzed"
+    schema_version: Literal[1] = 1
+    tool: str
+    """Tool name."""
+    version: int
+    """The version that failed."""
+    request_id: str
+    """The request whose execution failed."""
+    kind: ErrorKind
+    """The class of failure."""
+    evidence: str
+    """The error and the arguments that produced it."""
+
+
+class RepairProposed(LearningEvent):
+    """A fix for a failing tool, with a minimal test that reproduces the failure."""
+
+    key_field: ClassVar[str | None] = "tool"
+    type: Literal["RepairProposed"] = "RepairProposed"
+    schema_version: Literal[1] = 1
+    tool: str
+    """Tool name."""
+    from_version: int
+    """The failing version."""
+    code: str
+    """The fixed source."""
+    test: str
+    """A minimal test that fails on ``from_version`` and passes on the fix."""
+    rationale: str = ""
+    """Why this fixes it."""
+    details: dict[str, JsonValue] | None = None
+    """Model, tokens and other facts about how the fix was produced."""
+
+
+class ToolRepaired(LearningEvent):
+    """A repair passed every test of the tool plus its own and was registered as a new version."""
+
+    key_field: ClassVar[str | None] = "tool"
+    type: Literal["ToolRepaired"] = "ToolRepaired"
+    schema_version: Literal[1] = 1
+    tool: str
+    """Tool name."""
+    from_version: int
+    """The failing version."""
+    to_version: int
+    """The repaired version, now active."""

@@ -1,0 +1,103 @@
+"""The policy family: policy values, forks and experiments (``selfeng.policy``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, JsonValue
+
+from selfeng.schemas.envelope import Event, Family
+
+
+class PolicyEvent(Event):
+    """Base of the policy family."""
+
+    family: ClassVar[Family] = "policy"
+
+
+class PolicyChanged(PolicyEvent):
+    """A policy took a new value.
+
+    Version 1 (the seed's shape) named the policy ``policy``; version 2 calls it ``name``
+    and records why it changed. The upcaster in ``selfeng.schemas.upcasting`` converts.
+    """
+
+    key_field: ClassVar[str | None] = "name"
+    type: Literal["PolicyChanged"] = "PolicyChanged"
+    schema_version: Literal[2] = 2
+    name: str
+    """The policy, e.g. ``retrieval.threshold``."""
+    value: JsonValue
+    """The new value."""
+    reason: str = ""
+    """Why it changed."""
+    changed_by: str = "user"
+    """Who changed it: ``user``, ``auto-tuner``, ``experiment-judge``."""
+
+
+class PolicyRolledBack(PolicyEvent):
+    """A policy went back to the value it had at an earlier version."""
+
+    key_field: ClassVar[str | None] = "name"
+    type: Literal["PolicyRolledBack"] = "PolicyRolledBack"
+    schema_version: Literal[1] = 1
+    name: str
+    """The policy."""
+    to_version: int
+    """The version whose value is restored."""
+    reason: str = ""
+    """Why."""
+
+
+class ForkCreated(PolicyEvent):
+    """A named copy of the projections, built from the same log under other policy values."""
+
+    key_field: ClassVar[str | None] = "fork"
+    type: Literal["ForkCreated"] = "ForkCreated"
+    schema_version: Literal[1] = 1
+    fork: str
+    """The fork's name."""
+    policies: dict[str, JsonValue] = Field(default_factory=dict)
+    """Policy values pinned in this fork, by policy name."""
+    reason: str = ""
+    """Why it was created."""
+
+
+class ForkDropped(PolicyEvent):
+    """A fork is no longer maintained."""
+
+    key_field: ClassVar[str | None] = "fork"
+    type: Literal["ForkDropped"] = "ForkDropped"
+    schema_version: Literal[1] = 1
+    fork: str
+    """The fork's name."""
+
+
+class ExperimentStarted(PolicyEvent):
+    """An A/B test between forks began."""
+
+    key_field: ClassVar[str | None] = "experiment"
+    type: Literal["ExperimentStarted"] = "ExperimentStarted"
+    schema_version: Literal[1] = 1
+    experiment: str
+    """The experiment's name."""
+    arms: dict[str, str]
+    """Arm name -> fork name (``main`` is the live policy values)."""
+    split: dict[str, float]
+    """Arm name -> share of live traffic (sums to 1); empty for a counterfactual replay."""
+    metric: str = "success_rate"
+    """What is compared."""
+
+
+class ExperimentConcluded(PolicyEvent):
+    """An A/B test ended with statistics and, if significant, a winner."""
+
+    key_field: ClassVar[str | None] = "experiment"
+    type: Literal["ExperimentConcluded"] = "ExperimentConcluded"
+    schema_version: Literal[1] = 1
+    experiment: str
+    """The experiment's name."""
+    stats: dict[str, JsonValue] = Field(default_factory=dict)
+    """Per-arm counts and metric values, the test used and its p-value."""
+    winner: str | None = None
+    """The winning arm, or None when no difference was significant."""

@@ -1,0 +1,93 @@
+import orjson
+import pytest
+
+from selfeng.core.mapper import (
+    DecodeError,
+    dead_letter_for_record,
+    decode,
+    from_record,
+    to_record,
+)
+from selfeng.core.records import StoredRecord
+from selfeng.schemas import DeadLetter, RequestReceived, ToolRegistered
+
+
+def stored(data: bytes, type_: str = "RequestReceived", version: int = 1) -> StoredRecord:
+    return StoredRecord(b"\x01" * 16, "selfeng.requests", "k", type_, version, data, 0, 2, 17)
+
+
+def test_an_event_round_trips_through_its_record() -> None:
+    event = RequestReceived(prompt="What is 25% of 100?", client="test")
+    record = to_record(event)
+    assert (record.topic, record.key, record.type, record.version) == (
+        "selfeng.requests",
+        event.key,
+        "RequestReceived",
+        1,
+    )
+    assert record.event_id == event.event_id.bytes
+    assert record.timestamp_ms == int(event.occurred_at.timestamp() * 1000)
+    back = from_record(stored(record.data))
+    assert back == event
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "words"),
+    [
+        (b'{"type": "RequestReceived", "prompt": "trunc', "invalid_json", "not JSON"),
+        (b"\x00\xff\xfe", "invalid_json", "not JSON"),
+        (b"[1, 2]", "not_an_object", "JSON object"),
+        (b'{"type": "Teleported", "key": "k"}', "unknown_type", "unknown event type 'Teleported'"),
+        (b'{"key": "k"}', "unknown_type", "unknown event type None"),
+        (b'{"type": "RequestReceived", "key": "k", "prompt": 42}', "validation", "prompt"),
+        (
+            b'{"type": "ToolRegistered", "key": "k", "tool": "t", "version": "two"}',
+            "validation",
+            "version",
+        ),
+        (
+            b'{"type": "RequestReceived", "schema_version": 7, "key": "k", "prompt": "p"}',
+            "newer_version",
+            "newer than this selfeng knows",
+        ),
+    ],
+)
+def test_bad_bytes_give_a_clear_decode_error(data: bytes, error: str, words: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        from_record(stored(data))
+    assert info.value.error == error
+    assert words in info.value.reason
+
+
+def test_a_dead_letter_keeps_the_raw_bytes_and_has_a_stable_id() -> None:
+    record = stored(b'{"type": "RequestReceived", "prompt": "trunc')
+    with pytest.raises(DecodeError) as info:
+        from_record(record)
+    letter = dead_letter_for_record(record, info.value)
+    assert isinstance(letter, DeadLetter)
+    assert letter.raw == record.data
+    assert letter.source == "selfeng.requests/2@17"
+    assert letter.key == letter.source
+    assert letter.claimed_type == "RequestReceived"
+    assert dead_letter_for_record(record, info.value).event_id == letter.event_id
+
+
+def test_strict_decoding_refuses_unknown_fields_and_fills_the_key() -> None:
+    with pytest.raises(DecodeError, match="has no field"):
+        decode(b'{"type": "RequestReceived", "promt": "typo", "prompt": "x"}', strict=True)
+    event = decode(b'{"type": "ToolRegistered", "tool": "percent", "version": 1}', strict=True)
+    assert isinstance(event, ToolRegistered)
+    assert event.key == "percent"
+    lenient = decode(b'{"type": "RequestReceived", "key": "k", "prompt": "x", "extra": 1}')
+    assert isinstance(lenient, RequestReceived)
+
+
+def test_a_record_whose_type_column_lies_is_judged_by_its_data() -> None:
+    data = orjson.dumps({"type": "ToolRegistered", "key": "t", "tool": "t", "version": 1})
+    event = from_record(stored(data, type_="RequestReceived"))
+    assert isinstance(event, ToolRegistered)
+
+
+def test_strict_decoding_refuses_a_key_that_contradicts_the_entity() -> None:
+    with pytest.raises(DecodeError, match="differs from its name"):
+        decode(b'{"type": "PolicyChanged", "key": "a", "name": "b", "value": 1}', strict=True)

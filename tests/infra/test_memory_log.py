@@ -1,0 +1,10 @@
+"""The log contract on the in-memory log."""
+
+from selfeng.core.log import EventLog
+from selfeng.infra.memory_log import MemoryLog
+from tests.contract.log_contract import LogContract
+
+
+class TestMemoryLog(LogContract):
+    def create_log(self) -> EventLog:
+        return MemoryLog()

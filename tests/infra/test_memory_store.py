@@ -1,0 +1,10 @@
+"""The store contract on the in-memory store."""
+
+from selfeng.core.store import ProjectionStore
+from selfeng.infra.memory_store import MemoryStore
+from tests.contract.store_contract import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    def create_store(self) -> ProjectionStore:
+        return MemoryStore()

@@ -1,0 +1,119 @@
+"""Projections over the Kafka log: the same folds, the same state as on the embedded log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytest.importorskip("kafka", reason="kafka-python is not installed: pip install 'selfeng[kafka]'")
+
+from selfeng.app import Selfeng
+from selfeng.core.mapper import from_record
+from selfeng.core.positions import PartitionPosition
+from selfeng.infra.kafka_log import KafkaLog
+from selfeng.infra.memory_log import MemoryLog
+from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.sqlite_store import SqliteStore
+from selfeng.projections.base import MAIN
+from selfeng.projections.catalog import default_projections
+from selfeng.projections.replay import rebuild, state_at, verify
+from selfeng.projections.runner import ProjectionRunner
+from selfeng.schemas import (
+    DeadLetter,
+    Event,
+    FeedbackGiven,
+    ForkCreated,
+    PolicyChanged,
+    RequestReceived,
+    ToolRegistered,
+)
+from tests.kafka_broker import unique_namespace
+from tests.projections.helpers import raw_record
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def kafka_log(kafka_bootstrap: str) -> Iterator[KafkaLog]:
+    with KafkaLog.from_url(f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}") as log:
+        yield log
+
+
+def history() -> list[Event]:
+    events: list[Event] = []
+    for i in range(60):
+        events.append(RequestReceived(key=f"r{i % 9}", prompt=f"q{i}"))
+        events.append(FeedbackGiven(key=f"r{i % 9}", rating="good" if i % 4 else "bad"))
+        if i % 10 == 0:
+            events.append(PolicyChanged(name="retrieval.threshold", value=0.3 + i / 200))
+            events.append(ToolRegistered(tool=f"t{i}", version=1))
+    return events
+
+
+def dumped(runner: ProjectionRunner) -> dict[str, bytes]:
+    return {n: orjson.dumps(runner.dumped(n), option=orjson.OPT_SORT_KEYS) for n in runner.names()}
+
+
+def test_kafka_and_the_embedded_log_fold_to_the_same_state(kafka_log: KafkaLog) -> None:
+    events = history()
+    app = Selfeng(kafka_log, MemoryStore())
+    for i in range(0, len(events), 25):
+        app.append(events[i : i + 25])
+    on_kafka = rebuild(kafka_log, default_projections, MAIN)
+    memory = MemoryLog()
+    Selfeng(memory, MemoryStore()).append(events)
+    assert dumped(on_kafka) == dumped(rebuild(memory, default_projections, MAIN))
+    assert on_kafka.dumped("events")["total"] == len(events)
+
+
+def test_checkpoints_hold_partition_positions_and_resume(
+    kafka_log: KafkaLog, tmp_path: Path
+) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    app = Selfeng(kafka_log, store)
+    app.append(history()[:50])
+    first = ProjectionRunner(kafka_log, store, default_projections(MAIN))
+    first.catch_up()
+    saved = store.load("main", "events")
+    assert saved is not None
+    assert isinstance(saved.position, PartitionPosition)
+    app.append(history()[50:])
+    again = ProjectionRunner(kafka_log, store, default_projections(MAIN))
+    assert again.catch_up() == len(history()) - 50
+    assert again.dumped("events")["total"] == len(history())
+
+
+def test_replay_forks_and_time_travel_on_kafka(kafka_log: KafkaLog) -> None:
+    app = Selfeng(kafka_log, MemoryStore())
+    app.append([PolicyChanged(name="cache.ttl_seconds", value=60)])
+    before = kafka_log.head()
+    app.append([PolicyChanged(name="cache.ttl_seconds", value=120), *history()[:20]])
+    app.append([ForkCreated(fork="short", policies={"cache.ttl_seconds": 5})])
+    app.engine.catch_up()
+    assert all(r.equal for r in verify(app.engine))
+    assert all(r.equal for r in verify(app.engine, "short"))
+    assert app.engine.state("policies", "short")["policies"]["cache.ttl_seconds"]["value"] == 5
+    then = state_at(app.engine, "policies", before)
+    assert then["policies"]["cache.ttl_seconds"]["value"] == 60
+    assert app.engine.state("policies")["policies"]["cache.ttl_seconds"]["value"] == 120
+
+
+def test_a_broken_record_on_kafka_is_dead_lettered_once(kafka_bootstrap: str) -> None:
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}"
+    with KafkaLog.from_url(url) as log:
+        log.append([raw_record("PolicyChanged", b'{"type": "PolicyChanged", "na')])
+        app = Selfeng(log, MemoryStore())
+        app.append([PolicyChanged(name="retrieval.top_k", value=3)])
+        app.engine.catch_up()
+        assert app.engine.state("policies")["policies"]["retrieval.top_k"]["value"] == 3
+    with KafkaLog.from_url(url) as log:  # a restarted process rebuilds from scratch
+        Selfeng(log, MemoryStore()).engine.catch_up()
+        letters = [r for b in log.read(types={"DeadLetter"}) for r in b.records]
+    assert len(letters) == 1
+    letter = from_record(letters[0])
+    assert isinstance(letter, DeadLetter)
+    assert letter.raw == b'{"type": "PolicyChanged", "na'
+    assert letter.error == "invalid_json"

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar
+
+from selfeng.core.mapper import append_events
+from selfeng.infra.memory_log import MemoryLog
+from selfeng.infra.memory_store import MemoryStore
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.events import EventCounts
+from selfeng.projections.policies import PoliciesProjection
+from selfeng.projections.runner import ProjectionRunner, dead_letters_to
+from selfeng.schemas import DeadLetter, Event, FeedbackGiven, PolicyChanged, RequestReceived
+from tests.projections.helpers import raw_record
+
+
+class Feedback(Projection[dict[str, int]]):
+    """Counts ratings; used to see which records a runner decodes."""
+
+    name = "feedback"
+    handles = (FeedbackGiven,)
+    decoded: ClassVar[int] = 0
+
+    def initial(self) -> dict[str, int]:
+        return {}
+
+    def apply(self, state: dict[str, int], event: Event, ctx: FoldContext) -> dict[str, int]:
+        assert isinstance(event, FeedbackGiven)
+        state[event.rating] = state.get(event.rating, 0) + 1
+        return state
+
+
+def requests(n: int) -> list[Event]:
+    return [RequestReceived(prompt=f"q{i}") for i in range(n)]
+
+
+def test_catch_up_folds_everything_and_checkpoints() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, requests(5))
+    runner = ProjectionRunner(log, store, [EventCounts()])
+    assert runner.catch_up() == 5
+    assert runner.state("events")["total"] == 5
+    saved = store.load("main", "events")
+    assert saved is not None
+    assert saved.events == 5
+    assert saved.position == log.head()
+    assert store.load("main", "policies") is not None  # always folded, for the context
+
+
+def test_a_new_runner_resumes_from_the_checkpoint_without_double_counting() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, requests(5))
+    ProjectionRunner(log, store, [EventCounts()]).catch_up()
+    append_events(log, requests(3))
+    again = ProjectionRunner(log, store, [EventCounts()])
+    assert again.state("events")["total"] == 5
+    assert again.catch_up() == 3
+    assert again.state("events")["total"] == 8
+
+
+def test_records_no_projection_handles_are_not_decoded() -> None:
+    log = MemoryLog()
+    log.append([raw_record("RequestReceived", b"this is not json", topic="selfeng.requests")])
+    append_events(log, [FeedbackGiven(key="r", rating="good")])
+    letters: list[DeadLetter] = []
+    runner = ProjectionRunner(log, None, [Feedback()], dead_letters=letters.append)
+    runner.catch_up()
+    assert runner.state("feedback") == {"good": 1}
+    assert letters == []
+    assert runner.dead_letter_count == 0
+
+
+def test_a_broken_record_becomes_one_dead_letter_and_the_fold_goes_on() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, [PolicyChanged(name="retrieval.threshold", value=0.5)])
+    log.append([raw_record("PolicyChanged", b'{"type": "PolicyChanged", "name": ')])
+    log.append([raw_record("Teleported", b"{}")])
+    append_events(log, [PolicyChanged(name="retrieval.threshold", value=0.6)])
+    runner = ProjectionRunner(log, store, [EventCounts()], dead_letters=dead_letters_to(log))
+    runner.catch_up()
+    assert runner.dead_letter_count == 2
+    assert runner.state("policies")["policies"]["retrieval.threshold"]["value"] == 0.6
+    letters = [r for b in log.read(types={"DeadLetter"}) for r in b.records]
+    assert len(letters) == 2
+    # A replay from scratch meets the same broken records: their dead letters are not duplicated.
+    ProjectionRunner(log, None, [EventCounts()], dead_letters=dead_letters_to(log)).catch_up()
+    assert len([r for b in log.read(types={"DeadLetter"}) for r in b.records]) == 2
+
+
+def test_a_changed_projection_version_rebuilds_from_the_log() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, requests(4))
+    ProjectionRunner(log, store, [EventCounts()]).catch_up()
+
+    class EventCountsV2(EventCounts):
+        version = 2
+
+    runner = ProjectionRunner(log, store, [EventCountsV2()])
+    assert runner.state("events")["total"] == 0
+    runner.catch_up()
+    assert runner.state("events")["total"] == 4
+
+
+def test_state_from_another_log_is_not_trusted() -> None:
+    store = MemoryStore()
+    first = MemoryLog()
+    append_events(first, requests(4))
+    ProjectionRunner(first, store, [EventCounts()]).catch_up()
+    second = MemoryLog()
+    append_events(second, requests(2))
+    runner = ProjectionRunner(second, store, [EventCounts()])
+    runner.catch_up()
+    assert runner.state("events")["total"] == 2
+
+
+def test_a_projection_added_later_catches_up_alone() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, [*requests(3), FeedbackGiven(key="r", rating="bad")])
+    ProjectionRunner(log, store, [EventCounts()]).catch_up()
+    runner = ProjectionRunner(log, store, [EventCounts(), Feedback()])
+    runner.catch_up()
+    assert runner.state("events")["total"] == 4  # not counted twice
+    assert runner.state("feedback") == {"bad": 1}
+
+
+def test_snapshots_are_kept_every_so_many_events() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, requests(2500))
+    runner = ProjectionRunner(
+        log, store, [EventCounts()], checkpoint_every=100, snapshot_every=1000
+    )
+    runner.catch_up()
+    snapshots = store.snapshots("main", "events")
+    assert [s.events for s in snapshots] == [1000, 2000]
+
+
+def test_follow_folds_new_events_until_stopped() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    runner = ProjectionRunner(log, store, [EventCounts()])
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.follow, args=(stop,), kwargs={"idle": 0.05})
+    thread.start()
+    append_events(log, requests(3))
+    deadline = time.monotonic() + 10
+    while runner.state("events")["total"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    thread.join(10)
+    assert runner.state("events")["total"] == 3
+    saved = store.load("main", "events")
+    assert saved is not None
+    assert saved.events == 3
+
+
+def test_policy_values_reach_folds_through_the_context() -> None:
+    seen: list[Any] = []
+
+    class Threshold(Projection[None]):
+        name = "threshold"
+        handles = (RequestReceived,)
+
+        def initial(self) -> None:
+            return None
+
+        def apply(self, state: None, event: Event, ctx: FoldContext) -> None:
+            seen.append(ctx.policy("retrieval.threshold"))
+
+    log = MemoryLog()
+    append_events(
+        log,
+        [
+            RequestReceived(prompt="a"),
+            PolicyChanged(name="retrieval.threshold", value=0.7),
+            RequestReceived(prompt="b"),
+        ],
+    )
+    ProjectionRunner(log, None, [PoliciesProjection(), Threshold()]).catch_up()
+    assert seen == [0.4, 0.7]
