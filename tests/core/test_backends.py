@@ -19,3 +19,10 @@ def test_urls_choose_the_adapter(tmp_path: Path) -> None:
 def test_an_unknown_scheme_lists_the_known_ones() -> None:
     with pytest.raises(BackendError, match="known: memory://, sqlite://, kafka://"):
         open_log("cassandra://x")
+
+
+def test_a_malformed_url_names_itself() -> None:
+    with pytest.raises(BackendError, match="log URL 'sqlite://'"):
+        open_log("sqlite://")
+    with pytest.raises(BackendError, match="unknown kafka URL option"):
+        open_log("kafka://127.0.0.1:1?partitons=3")

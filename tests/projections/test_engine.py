@@ -59,3 +59,12 @@ def test_run_keeps_forks_current_until_stopped(app: Selfeng) -> None:
     stored = app.store.load("f", "events")
     assert stored is not None
     assert stored.events == 2
+
+
+def test_a_fork_created_by_another_process_is_found(app: Selfeng) -> None:
+    app.engine.catch_up()
+    app.append([ForkCreated(fork="elsewhere", policies={"retrieval.top_k": 9})])
+    # this engine's main line has not folded the ForkCreated yet
+    assert threshold(app, "elsewhere") == 0.4
+    state = app.engine.state("policies", "elsewhere")
+    assert state["policies"]["retrieval.top_k"]["value"] == 9

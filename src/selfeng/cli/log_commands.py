@@ -48,7 +48,11 @@ def _back_off(log: EventLog, last: int) -> Position:
     help="Only events of this topic (repeatable).",
 )
 @click.option(
-    "-n", "--last", default=20, show_default=True, help="Start this many events before the end."
+    "-n",
+    "--last",
+    default=20,
+    show_default=True,
+    help="Start this many events before the end (counted before --type/--topic filter).",
 )
 @click.option("--from", "from_", metavar="POSITION", help="Start after this position instead.")
 @click.option("--all", "from_start", is_flag=True, help="Start at the beginning of the log.")
@@ -74,7 +78,10 @@ def tail(
     if from_start:
         after = log.start()
     elif from_ is not None:
-        after = log.parse_position(from_)
+        try:
+            after = log.parse_position(from_)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--from") from exc
     else:
         after = _back_off(log, last)
     partitioned = not isinstance(after, GlobalPosition)

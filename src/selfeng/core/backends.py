@@ -53,13 +53,23 @@ def _load(table: dict[str, str], url: str, what: str) -> Any:
     return getattr(module, class_name)
 
 
+def _open(table: dict[str, str], url: str, what: str) -> Any:
+    cls = _load(table, url, what)
+    try:
+        return cls.from_url(url)
+    except BackendError:
+        raise
+    except ValueError as exc:  # a malformed URL or option: say which URL
+        raise BackendError(f"{what} URL {url!r}: {exc}") from exc
+
+
 def open_log(url: str) -> EventLog:
     """Open the log a URL names: ``memory://``, ``sqlite:///path`` or ``kafka://host:port``."""
-    log: EventLog = _load(LOGS, url, "log").from_url(url)
+    log: EventLog = _open(LOGS, url, "log")
     return log
 
 
 def open_store(url: str) -> ProjectionStore:
     """Open the projection store a URL names: ``memory://`` or ``sqlite:///path``."""
-    store: ProjectionStore = _load(STORES, url, "projection store").from_url(url)
+    store: ProjectionStore = _open(STORES, url, "projection store")
     return store

@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 _CHUNK = 500  # bound parameters per IN (...) query
 
 _SCHEMA = """
-CREATE TABLE selfeng_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE selfeng_meta (name TEXT PRIMARY KEY, value NOT NULL);
 CREATE TABLE events (
     position     INTEGER PRIMARY KEY,
     event_id     BLOB    NOT NULL,
@@ -50,7 +50,6 @@ CREATE TABLE events (
     timestamp_ms INTEGER NOT NULL,
     data         BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX events_event_id ON events (event_id);
 CREATE INDEX events_key ON events (key);
 CREATE TABLE consumer_groups (
     name        TEXT PRIMARY KEY,
@@ -67,6 +66,10 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _stored = partial(tuple.__new__, StoredRecord)
+_NEWEST = (
+    "SELECT (SELECT value FROM selfeng_meta WHERE name = 'max_event_id'),"
+    " (SELECT coalesce(max(position), 0) FROM events)"
+)
 
 
 class SqliteLog(EventLog):
@@ -92,6 +95,7 @@ class SqliteLog(EventLog):
                         ("format", FORMAT),
                         ("format_version", str(FORMAT_VERSION)),
                         ("log_id", f"sqlite:{uuid.uuid4()}"),
+                        ("max_event_id", b""),
                     ],
                 )
             (self._log_id,) = conn.execute(
@@ -133,7 +137,8 @@ class SqliteLog(EventLog):
         expected: Mapping[str, int],
     ) -> list[StoredRecord]:
         ids = [r.event_id for r in records]
-        existing = self._existing(conn, ids)
+        newest, last = conn.execute(_NEWEST).fetchone()
+        existing = self._existing(conn, records, newest) if min(ids) <= newest else {}
         fresh: Sequence[NewRecord] = records
         if existing or len(set(ids)) != len(ids):
             seen: set[bytes] = set(existing)
@@ -148,26 +153,36 @@ class SqliteLog(EventLog):
                 have = self._count(conn, key)
                 if key not in dup_keys and have != want:
                     raise ConcurrencyConflict(key, want, have)
-        (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
         # The records bind as they are (their fields are the columns); under the write lock
         # SQLite gives them the positions after ``last``, in order.
         conn.executemany(_INSERT, fresh)
+        top = max(ids)
+        if top > newest:
+            conn.execute("UPDATE selfeng_meta SET value = ? WHERE name = 'max_event_id'", (top,))
         for position, r in enumerate(fresh, last + 1):
             existing[r.event_id] = _stored((*r, 0, position))
         return [existing[i] for i in ids]
 
-    def _existing(self, conn: sqlite3.Connection, ids: list[bytes]) -> dict[bytes, StoredRecord]:
-        # Fast path: time-ordered ids newer than every stored id cannot be duplicates.
-        (newest,) = conn.execute("SELECT max(event_id) FROM events").fetchone()
-        if newest is None or min(ids) > newest:
-            return {}
+    @staticmethod
+    def _existing(
+        conn: sqlite3.Connection, records: Sequence[NewRecord], newest: bytes
+    ) -> dict[bytes, StoredRecord]:
+        """The stored copies of records appended before.
+
+        There is no index on event ids (it would cost a fifth of the append rate): ids are
+        time-ordered and the newest one is kept, so only records not newer than it can be
+        duplicates, and a duplicate has the same key, so the key index finds it.
+        """
+        candidates = {r.event_id: r.key for r in records if r.event_id <= newest}
+        keys = list(set(candidates.values()))
         found: dict[bytes, StoredRecord] = {}
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"
+            sql = f"SELECT {_COLUMNS} FROM events WHERE key IN ({marks})"
             for row in conn.execute(sql, chunk):
-                found[row[0]] = _stored(row)
+                if row[0] in candidates:
+                    found[row[0]] = _stored(row)
         return found
 
     @staticmethod

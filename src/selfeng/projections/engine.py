@@ -65,9 +65,12 @@ class ProjectionEngine:
         """A live fork by name (``main`` included)."""
         if name == MAIN.name:
             return MAIN
-        for fork in self.forks():
-            if fork.name == name:
-                return fork
+        for attempt in range(2):
+            for fork in self.forks():
+                if fork.name == name:
+                    return fork
+            if attempt == 0:
+                self.main.catch_up()  # it may have been created since the last checkpoint
         known = ", ".join(f.name for f in self.forks()) or "none"
         raise KeyError(f"no fork {name!r} (live forks: {known})")
 

@@ -20,7 +20,12 @@ import orjson
 from pydantic import JsonValue
 
 from selfeng.core.log import EventLog, RecordBatch
-from selfeng.core.mapper import DecodeError, dead_letter_for_record, from_record
+from selfeng.core.mapper import (
+    DecodeError,
+    append_events,
+    dead_letter_for_record,
+    from_record,
+)
 from selfeng.core.positions import Position
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
@@ -35,7 +40,7 @@ from selfeng.projections.base import (
 from selfeng.projections.policies import PoliciesProjection, PoliciesState
 from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DeadLetterSink = Callable[[DeadLetter], None]
 
@@ -119,7 +124,7 @@ class ProjectionRunner:
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 reason = f"it cannot be read ({type(exc).__name__}: {exc})"
         self.rebuilt[projection.name] = reason
-        log.warning("rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason)
+        logger.warning("rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason)
         return _Slot(projection, projection.initial(), self.log.start(), 0, frozenset())
 
     def _policy(self, name: str) -> JsonValue:
@@ -255,7 +260,7 @@ class ProjectionRunner:
 
     def _dead_letter(self, record: StoredRecord, error: DecodeError) -> None:
         self.dead_letter_count += 1
-        log.warning("dead letter at %s: %s", record.source, error.reason)
+        logger.warning("dead letter at %s: %s", record.source, error.reason)
         if self.dead_letters is not None:
             self.dead_letters(dead_letter_for_record(record, error))
 
@@ -301,11 +306,10 @@ class ProjectionRunner:
         self.checkpoint()
 
 
-def dead_letters_to(log_: EventLog) -> DeadLetterSink:
+def dead_letters_to(log: EventLog) -> DeadLetterSink:
     """A sink that appends dead letters to the log (idempotent: their ids are derived)."""
-    from selfeng.core.mapper import append_events
 
     def sink(letter: DeadLetter) -> None:
-        append_events(log_, [letter])
+        append_events(log, [letter])
 
     return sink
