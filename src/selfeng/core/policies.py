@@ -13,7 +13,7 @@ from pydantic import Field, JsonValue, TypeAdapter, ValidationError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
+PositiveNumber = Annotated[int | float, Field(gt=0)]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "cache.ttl_seconds",
             3600,
-            PositiveFloat,
+            PositiveNumber,
             "How long a deterministic tool's result stays in the execution cache.",
         ),
         _spec(
@@ -106,7 +106,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
             PositiveInt,
             "Attempts to write a tool that passes its tests before giving up.",
         ),
-        _spec("sandbox.timeout_seconds", 10.0, PositiveFloat, "Wall-clock limit of one tool run."),
+        _spec("sandbox.timeout_seconds", 10.0, PositiveNumber, "Wall-clock limit of one tool run."),
         _spec("sandbox.memory_mb", 256, PositiveInt, "Memory limit of one tool run."),
         _spec(
             "repair.deprecate_failure_rate",
