@@ -16,14 +16,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from selfeng.app import Selfeng
-from selfeng.cli import Context
 from selfeng.cli.render import console, event_line
 from selfeng.core.settings import Settings
 from selfeng.producers.publish import publish
 from selfeng.projections.replay import state_at, verify
 from selfeng.schemas import ForkCreated, PolicyChanged
-
-pass_context = click.make_pass_decorator(Context)
 
 CLIENT_MESSAGES = [
     {"type": "RequestReceived", "key": "req-1", "prompt": "What is 25% of 100?", "client": "demo"},
@@ -43,15 +40,16 @@ def _step(title: str) -> None:
 
 
 @click.command("demo")
-@pass_context
-def demo(ctx: Context) -> None:
-    """Show the event log and its projections at work, on a fresh temporary store."""
-    with tempfile.TemporaryDirectory(prefix="selfeng-demo-") as tmp:
-        settings = ctx.settings
-        if ctx.settings.log_url.startswith("sqlite:"):
-            settings = Settings.resolve(home=Path(tmp), env={})
-        with Selfeng.open(settings) as app:
-            _run(app)
+def demo() -> None:
+    """Show the event log and its projections at work, on a fresh temporary embedded store.
+
+    It never touches your own log (``--log``/``SELFENG_LOG``) or home.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="selfeng-demo-") as tmp,
+        Selfeng.open(Settings.resolve(home=Path(tmp), env={})) as app,
+    ):
+        _run(app)
 
 
 def _run(app: Selfeng) -> None:

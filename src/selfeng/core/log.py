@@ -11,6 +11,7 @@ more, because Kafka interleaves partitions arbitrarily.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,45 @@ class GroupConsumer(ABC):
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class ReadingConsumer(GroupConsumer):
+    """A group member that polls by reading the log from its own position.
+
+    For logs with one global order (memory, SQLite), where a group has one member and its
+    progress is a position; subclasses store commits and may renew a lease before polls.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        position: Position,
+        topics: Collection[str] | None,
+        types: Collection[str] | None,
+        *,
+        max_wait: float = 1.0,
+    ) -> None:
+        self._log, self._position = log, position
+        self._topics, self._types = topics, types
+        self._max_wait = max_wait
+
+    def _before_poll(self) -> None:
+        """Called before every read (a lease renewal, say)."""
+
+    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._before_poll()
+            for batch in self._log.read(
+                self._position, types=self._types, topics=self._topics, batch_size=max_records
+            ):
+                self._position = batch.position
+                if batch.records:
+                    return batch
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return RecordBatch((), self._position)
+            self._log.wait_for_append(self._position, min(remaining, self._max_wait))
 
 
 class EventLog(ABC):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
@@ -12,6 +11,7 @@ from selfeng.core.log import (
     EventLog,
     GroupBusy,
     GroupConsumer,
+    ReadingConsumer,
     RecordBatch,
 )
 from selfeng.core.positions import GlobalPosition, Position
@@ -131,7 +131,7 @@ class MemoryLog(EventLog):
         return _MemoryConsumer(self, group, topics, types)
 
 
-class _MemoryConsumer(GroupConsumer):
+class _MemoryConsumer(ReadingConsumer):
     def __init__(
         self,
         log: MemoryLog,
@@ -139,32 +139,17 @@ class _MemoryConsumer(GroupConsumer):
         topics: Collection[str] | None,
         types: Collection[str] | None,
     ) -> None:
-        self._log, self._group = log, group
-        self._topics, self._types = topics, types
-        self._position: Position = log._groups.get(group, GlobalPosition(0))
-
-    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
-        deadline = time.monotonic() + timeout
-        while True:
-            for batch in self._log.read(
-                self._position, types=self._types, topics=self._topics, batch_size=max_records
-            ):
-                self._position = batch.position
-                if batch.records:
-                    return batch
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return RecordBatch((), self._position)
-            self._log.wait_for_append(self._position, remaining)
+        super().__init__(log, log._groups.get(group, GlobalPosition(0)), topics, types)
+        self._memory, self._group = log, group
 
     def commit(self, position: Position | None = None) -> None:
         chosen = position or self._position
         assert isinstance(chosen, GlobalPosition)
-        self._log._groups[self._group] = chosen
+        self._memory._groups[self._group] = chosen
 
     def close(self) -> None:
-        with self._log._changed:
-            self._log._members.discard(self._group)
+        with self._memory._changed:
+            self._memory._members.discard(self._group)
 
 
 def _offset(position: Position | None) -> int:

@@ -22,6 +22,7 @@ from selfeng.core.log import (
     EventLog,
     GroupBusy,
     GroupConsumer,
+    ReadingConsumer,
     RecordBatch,
 )
 from selfeng.core.positions import GlobalPosition, Position
@@ -270,7 +271,7 @@ class SqliteLog(EventLog):
         self._conns.close()
 
 
-class _SqliteConsumer(GroupConsumer):
+class _SqliteConsumer(ReadingConsumer):
     """A group member on the embedded log. A group has one member at a time (a lease)."""
 
     def __init__(
@@ -281,8 +282,7 @@ class _SqliteConsumer(GroupConsumer):
         types: Collection[str] | None,
         lease_seconds: float,
     ) -> None:
-        self._log, self._group = log, group
-        self._topics, self._types = topics, types
+        self._sqlite, self._group = log, group
         self._lease = lease_seconds
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         conn = log._conns.get()
@@ -302,28 +302,14 @@ class _SqliteConsumer(GroupConsumer):
                 " lease_until = excluded.lease_until",
                 (group, self._owner, now + self._lease),
             )
-        self._position: Position = GlobalPosition(row[0] if row else 0)
+        position = GlobalPosition(row[0] if row else 0)
+        super().__init__(log, position, topics, types, max_wait=lease_seconds / 3)
         self._renewed = time.monotonic()
 
-    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
-        self._renew()
-        deadline = time.monotonic() + timeout
-        while True:
-            for batch in self._log.read(
-                self._position, types=self._types, topics=self._topics, batch_size=max_records
-            ):
-                self._position = batch.position
-                if batch.records:
-                    return batch
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return RecordBatch((), self._position)
-            self._log.wait_for_append(self._position, min(remaining, self._lease / 3))
-            self._renew()
-
-    def _renew(self) -> None:
+    def _before_poll(self) -> None:
+        """Renew the lease when a third of it has passed."""
         if time.monotonic() - self._renewed > self._lease / 3:
-            self._log._conns.get().execute(
+            self._sqlite._conns.get().execute(
                 "UPDATE consumer_groups SET lease_until = ? WHERE name = ? AND owner = ?",
                 (time.time() + self._lease, self._group, self._owner),
             )
@@ -331,7 +317,7 @@ class _SqliteConsumer(GroupConsumer):
 
     def commit(self, position: Position | None = None) -> None:
         chosen = _offset(position or self._position)
-        cur = self._log._conns.get().execute(
+        cur = self._sqlite._conns.get().execute(
             "UPDATE consumer_groups SET position = ?, lease_until = ? WHERE name = ? AND owner = ?",
             (chosen, time.time() + self._lease, self._group, self._owner),
         )
@@ -339,7 +325,7 @@ class _SqliteConsumer(GroupConsumer):
             raise GroupBusy(f"this member lost consumer group {self._group!r} to another one")
 
     def close(self) -> None:
-        self._log._conns.get().execute(
+        self._sqlite._conns.get().execute(
             "UPDATE consumer_groups SET owner = NULL, lease_until = 0 WHERE name = ? AND owner = ?",
             (self._group, self._owner),
         )
