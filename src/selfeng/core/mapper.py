@@ -74,7 +74,7 @@ def decode(data: bytes, *, strict: bool = False) -> Event:
     """Decode one event from JSON bytes, upcasting old versions.
 
     With ``strict`` (for events arriving from clients), fields the type does not have are
-    refused instead of ignored, and a missing ``key`` is filled from the type's key field.
+    refused instead of ignored. A missing ``key`` is filled from the type's key field.
     """
     try:
         raw = orjson.loads(data)

@@ -80,7 +80,7 @@ class Event(BaseModel):
         key_field = self.key_field
         if key_field is None:
             if not self.key:
-                key = self.default_key({})
+                key = self.default_key()
                 if key is None:
                     raise ValueError(f"{type(self).__name__} needs a key")
                 object.__setattr__(self, "key", key)
@@ -95,10 +95,8 @@ class Event(BaseModel):
             )
 
     @classmethod
-    def default_key(cls, data: dict[str, Any]) -> str | None:
-        """The key to use when none is given: by default the value of ``key_field``."""
-        if cls.key_field is not None and data.get(cls.key_field) is not None:
-            return str(data[cls.key_field])
+    def default_key(cls) -> str | None:
+        """A key for an event of a type without a key field when none is given (none)."""
         return None
 
     @classmethod

@@ -6,7 +6,7 @@ its correlation id.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -40,7 +40,7 @@ class RequestReceived(RequestEvent):
     """The experiment arm this request was assigned to, if an experiment is running."""
 
     @classmethod
-    def default_key(cls, data: dict[str, Any]) -> str | None:
+    def default_key(cls) -> str | None:
         """A new request id when the client gave none."""
         return str(uuid7())
 
