@@ -1,27 +1,41 @@
-"""The embedded runtime: one process holding the log, the projection store and the engine.
+"""The embedded runtime: one process holding the log, the projection store, the engine, and
+(opened on first use) the sandbox, the embedder and the request handler.
 
 This is what the command-line program and the Python client open. It wires adapters chosen
-by URL (``selfeng.core.backends``) with the projections; it holds no state of its own.
+by URL (``selfeng.core.backends``) with the projections and consumers; it holds no state of
+its own beyond caches that are rebuilt from projections.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
-from selfeng.core.backends import open_log, open_store
+from selfeng.consumers.request_handler import HandlerState, RequestHandler
+from selfeng.consumers.search import ToolSearch
+from selfeng.consumers.verifier import verify
+from selfeng.core import backends
+from selfeng.core.embedder import Embedder
 from selfeng.core.log import EventLog
 from selfeng.core.mapper import append_events
 from selfeng.core.records import StoredRecord
+from selfeng.core.sandbox import Sandbox
 from selfeng.core.settings import Settings
 from selfeng.core.store import ProjectionStore
+from selfeng.core.tooldef import ToolDefinition
+from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.engine import ProjectionEngine
-from selfeng.schemas import Event
+from selfeng.projections.policies import PoliciesState, policy_values
+from selfeng.projections.registry import RegistryState, next_version
+from selfeng.projections.runner import ProjectionRunner
+from selfeng.schemas import Event, RequestReceived, ToolOrigin, ToolProposed
 
 
 class Selfeng:
-    """An open selfeng: log, projection store and projection engine."""
+    """An open selfeng: log, projection store and engine; sandbox and search on first use."""
 
     def __init__(
         self,
@@ -30,11 +44,15 @@ class Selfeng:
         *,
         settings: Settings | None = None,
         projections: ProjectionFactory = default_projections,
+        sandbox: Sandbox | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings or Settings.resolve(env={})
         self.log = log
         self.store = store
         self.engine = ProjectionEngine(log, store, projections)
+        self._sandbox = sandbox
+        self._embedder = embedder
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Selfeng:
@@ -42,23 +60,115 @@ class Selfeng:
         settings = settings or Settings.resolve()
         if settings.log_url.startswith("sqlite:") or settings.store_url.startswith("sqlite:"):
             settings.home.mkdir(parents=True, exist_ok=True)
-        log = open_log(settings.log_url)
+        log = backends.open_log(settings.log_url)
         try:
-            store = open_store(settings.store_url)
+            store = backends.open_store(settings.store_url)
         except BaseException:
             log.close()
             raise
         return cls(log, store, settings=settings)
 
+    # -- parts opened on first use -----------------------------------------------------------
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox tools run in (the settings', or the strongest that works here)."""
+        if self._sandbox is None:
+            self._sandbox = backends.open_sandbox(self.settings.sandbox_url or "auto://")
+        return self._sandbox
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder tool search uses."""
+        if self._embedder is None:
+            self._embedder = backends.open_embedder(self.settings.embedder)
+        return self._embedder
+
+    @cached_property
+    def handler(self) -> RequestHandler:
+        """The request handler."""
+        return RequestHandler(self.sandbox, ToolSearch(self.embedder))
+
+    # -- appending ---------------------------------------------------------------------------
+
     def append(
-        self, events: list[Event], *, expected_versions: dict[str, int] | None = None
+        self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None
     ) -> list[StoredRecord]:
         """Append events atomically (see ``EventLog.append``)."""
-        return append_events(self.log, events, expected_versions=expected_versions)
+        return append_events(self.log, list(events), expected_versions=expected_versions)
+
+    # -- tools -------------------------------------------------------------------------------
+
+    def registry(self) -> RegistryState:
+        """The live registry, caught up with the log."""
+        self.engine.main.catch_up()
+        state: RegistryState = self.engine.main.state("registry")
+        return state
+
+    def add_tool(self, tool: ToolDefinition, origin: ToolOrigin = "human") -> list[Event]:
+        """Propose a tool version, run its tests in the sandbox, register it if they pass.
+
+        Returns the events appended: ToolProposed, then ToolVerified and ToolRegistered, or
+        ToolRejected with the test report.
+        """
+        version_before = self.log.key_version(tool.name)
+        proposed = ToolProposed(
+            tool=tool.name,
+            version=next_version(self.registry(), tool.name),
+            spec=tool.spec,
+            code=tool.code,
+            tests=tool.tests,
+            origin=origin,
+            producer=f"selfeng.tools.{origin}",
+        )
+        self.append([proposed], expected_versions={tool.name: version_before})
+        outcome = verify(proposed, self.sandbox)
+        self.append(outcome)
+        self.engine.main.catch_up()
+        return [proposed, *outcome]
+
+    def seed_tools(self) -> dict[str, list[Event]]:
+        """Register every starter tool whose current code is not registered yet."""
+        from selfeng.core.tooldef import parse_tool
+        from selfeng.seed_tools import seed_sources
+
+        registry = self.registry()
+        added: dict[str, list[Event]] = {}
+        for name, source in seed_sources().items():
+            tool = parse_tool(source, name)
+            known = registry["tools"].get(name)
+            if known is not None and any(
+                v["code"] == tool.code and v["status"] == "registered"
+                for v in known["versions"].values()
+            ):
+                continue
+            added[name] = self.add_tool(tool, origin="seed")
+        return added
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def handler_state(self, arm: str | None = None) -> HandlerState:
+        """The projections the handler reads, for the live policies or a fork's."""
+        runner: ProjectionRunner = self.engine.runner(self.engine.fork(arm or MAIN.name))
+        runner.catch_up()
+        policies: PoliciesState = runner.state("policies")
+        return HandlerState(
+            policies=policy_values(policies),
+            registry=runner.state("registry"),
+            cache=runner.state("cache"),
+        )
+
+    def handle(self, received: RequestReceived) -> list[Event]:
+        """Answer a request that is in the log: append and return the handler's events."""
+        events = self.handler.handle(received, self.handler_state(received.policy_arm))
+        self.append(events)
+        return events
 
     def close(self) -> None:
-        """Close the store and the log."""
+        """Close the sandbox, the store and the log."""
         try:
+            if self._sandbox is not None:
+                self._sandbox.close()
             self.store.close()
         finally:
             self.log.close()

@@ -17,6 +17,7 @@ from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild
 from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import (
+    CacheHit,
     Event,
     ExperimentStarted,
     FeedbackGiven,
@@ -24,8 +25,13 @@ from selfeng.schemas import (
     ForkDropped,
     PolicyChanged,
     PolicyRolledBack,
+    RequestCompleted,
     RequestReceived,
+    Step,
+    ToolExecuted,
+    ToolProposed,
     ToolRegistered,
+    ToolSpec,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,7 +46,43 @@ VALUES = st.one_of(
 @st.composite
 def events(draw: st.DrawFn) -> Event:
     at = T0 + timedelta(seconds=draw(st.integers(0, 3 * 86_400)))
-    kind = draw(st.integers(0, 7))
+    kind = draw(st.integers(0, 11))
+    tool = draw(st.sampled_from(["t1", "t2"]))
+    request = draw(st.sampled_from("abcd"))
+    if kind == 8:
+        return ToolProposed(
+            tool=tool,
+            version=draw(st.integers(1, 2)),
+            code="",
+            tests="",
+            spec=ToolSpec(description="d"),
+            occurred_at=at,
+        )
+    if kind == 9:
+        return ToolExecuted(
+            key=request,
+            tool=tool,
+            version=1,
+            arguments={"x": draw(VALUES)},
+            ok=draw(st.booleans()),
+            result=draw(VALUES),
+            duration_ms=1.0,
+            sandbox="s",
+            cacheable=draw(st.booleans()),
+            occurred_at=at,
+        )
+    if kind == 10:
+        return CacheHit(key=request, tool=tool, version=1, cache_key="k", occurred_at=at)
+    if kind == 11:
+        steps = (
+            Step(
+                query=draw(st.sampled_from(["flip it", "Flip  it", "more"])),
+                tool=tool,
+                version=1,
+                ok=True,
+            ),
+        )
+        return RequestCompleted(key=request, ok=True, answer="a", steps=steps, occurred_at=at)
     if kind == 0:
         return RequestReceived(key=draw(st.sampled_from("abcd")), prompt="q", occurred_at=at)
     if kind == 1:

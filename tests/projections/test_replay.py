@@ -15,7 +15,7 @@ def test_replay_equals_the_live_state(memory_app: Selfeng) -> None:
     memory_app.append([PolicyChanged(name="retrieval.threshold", value=0.5)])
     memory_app.engine.catch_up()
     results = verify(memory_app.engine)
-    assert {r.projection for r in results} == {"policies", "events"}
+    assert {r.projection for r in results} == {"policies", "events", "registry", "cache"}
     assert all(r.equal for r in results)
     assert next(r for r in results if r.projection == "events").replayed_events == 21
 

@@ -69,11 +69,31 @@ class _Group(click.Group):
     metavar="URL",
     help="The projection store: sqlite:///PATH or memory:// [env SELFENG_STORE].",
 )
+@click.option(
+    "--sandbox",
+    "sandbox_url",
+    envvar="SELFENG_SANDBOX",
+    metavar="URL",
+    help="Where tools run: bwrap://, subprocess:// or docker:// "
+    "[env SELFENG_SANDBOX; default the strongest that works here].",
+)
+@click.option(
+    "--embedder",
+    envvar="SELFENG_EMBEDDER",
+    metavar="NAME",
+    help="Tool search: lexical, minilm or openai:MODEL [env SELFENG_EMBEDDER].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens inside.")
 @click.version_option(__version__, prog_name="selfeng")
 @click.pass_context
 def main(
-    ctx: click.Context, home: str | None, log_url: str | None, store_url: str | None, verbose: bool
+    ctx: click.Context,
+    home: str | None,
+    log_url: str | None,
+    store_url: str | None,
+    sandbox_url: str | None,
+    embedder: str | None,
+    verbose: bool,
 ) -> None:
     """selfeng: a self-learning, self-engineering agent on an append-only event log.
 
@@ -83,15 +103,35 @@ def main(
         level=logging.INFO if verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    context = Context(Settings.resolve(home=home, log=log_url, store=store_url))
+    context = Context(
+        Settings.resolve(
+            home=home, log=log_url, store=store_url, sandbox=sandbox_url, embedder=embedder
+        )
+    )
     ctx.obj = context
     ctx.call_on_close(context.close)
 
 
 def _register() -> None:
-    from selfeng.cli import demo, log_commands, projection_commands, schema_commands
+    from selfeng.cli import (
+        demo,
+        doctor,
+        log_commands,
+        projection_commands,
+        request_commands,
+        schema_commands,
+        tool_commands,
+    )
 
-    for module in (log_commands, projection_commands, schema_commands, demo):
+    for module in (
+        request_commands,
+        tool_commands,
+        log_commands,
+        projection_commands,
+        schema_commands,
+        doctor,
+        demo,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

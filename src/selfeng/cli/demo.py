@@ -1,8 +1,9 @@
-"""``selfeng demo``: the event spine at work on a fresh embedded store.
+"""``selfeng demo``: the request path at work on a fresh, temporary embedded store.
 
-It publishes events as a client would (one of them invalid), folds them into projections,
-changes a policy, forks the projections under another policy value, replays the log to
-prove the live state is a fold of it, and looks at the state as of an earlier position.
+It registers the starter library through the sandbox, answers the seed's examples (one of
+them a two-step plan), answers a repeat from the execution cache, asks for a tool it does
+not have, shows the per-tool stats the registry folded from all of it, and replays the log to
+show that everything it knows is a fold of the events.
 """
 
 from __future__ import annotations
@@ -11,27 +12,29 @@ import tempfile
 from pathlib import Path
 
 import click
-import orjson
 from rich.panel import Panel
 from rich.table import Table
 
+from selfeng.agent import Agent, Answer
 from selfeng.app import Selfeng
-from selfeng.cli.render import console, event_line
+from selfeng.cli.render import console
 from selfeng.core.settings import Settings
-from selfeng.producers.publish import publish
-from selfeng.projections.replay import state_at, verify
-from selfeng.schemas import ForkCreated, PolicyChanged
+from selfeng.projections.registry import stats_of
+from selfeng.projections.replay import verify
+from selfeng.schemas import (
+    ArgumentsExtracted,
+    CacheHit,
+    ToolExecuted,
+    ToolSearched,
+    ToolSynthesisRequested,
+)
 
-CLIENT_MESSAGES = [
-    {"type": "RequestReceived", "key": "req-1", "prompt": "What is 25% of 100?", "client": "demo"},
-    {
-        "type": "RequestReceived",
-        "key": "req-2",
-        "prompt": "Reverse the string hello",
-        "client": "demo",
-    },
-    {"type": "FeedbackGiven", "key": "req-1", "rating": "good"},
-    {"type": "RequestReceived", "prompt": 42},  # invalid: a prompt is text
+EXAMPLES = [
+    "What is 25% of 100?",
+    "Reverse the string hello",
+    "Calculate 25% of 100 and reverse the result",
+    "What is 25% of 100?",
+    "Translate good morning into French",
 ]
 
 
@@ -39,9 +42,38 @@ def _step(title: str) -> None:
     console.rule(f"[bold]{title}")
 
 
+def _show(answer: Answer, prompt: str) -> None:
+    console.print(f"[bold]> {prompt}[/bold]")
+    style = "green" if answer.ok else "yellow"
+    console.print(
+        f"[{style}]{answer.text}[/{style}]  "
+        f"[dim]({answer.timings['total']:.1f} ms, tools: "
+        f"{', '.join(answer.tools) or 'none'})[/dim]"
+    )
+    table = Table("event", "what", box=None, show_header=False, padding=(0, 1))
+    for event in answer.events:
+        detail = ""
+        if isinstance(event, ToolExecuted):
+            detail = (
+                f"{event.tool}({event.arguments}) -> {event.result!r} in "
+                f"{event.duration_ms:.1f} ms, sandbox {event.sandbox}"
+            )
+        elif isinstance(event, CacheHit):
+            detail = f"{event.tool}: {event.result!r} from the cache, no sandbox run"
+        elif isinstance(event, ToolSynthesisRequested):
+            detail = f"need: {event.need!r}"
+        elif isinstance(event, ToolSearched):
+            best = event.candidates[0] if event.candidates else None
+            detail = f"best: {best.tool} {best.score:.2f}" if best else "no tool above threshold"
+        elif isinstance(event, ArgumentsExtracted):
+            detail = f"{event.tool} {event.arguments}"
+        table.add_row(f"[cyan]{event.type}[/cyan]", detail)
+    console.print(table)
+
+
 @click.command("demo")
 def demo() -> None:
-    """Show the event log and its projections at work, on a fresh temporary embedded store.
+    """Answer the seed's examples on a fresh temporary embedded store, showing every event.
 
     It never touches your own log (``--log``/``SELFENG_LOG``) or home.
     """
@@ -55,76 +87,55 @@ def demo() -> None:
 def _run(app: Selfeng) -> None:
     console.print(
         Panel.fit(
-            "selfeng keeps every step as an event on an append-only log; everything it knows is a\n"
-            f"projection of that log.  Log: {app.log.url}",
+            "Every step is an event on an append-only log; the registry, the cache and the\n"
+            f"policies are projections of it.  Log: {app.log.url}",
             title="selfeng demo",
         )
     )
+    _step(f"1. register the starter library (each tool's tests run in {app.sandbox.name})")
+    added = app.seed_tools()
+    console.print(f"{len(added)} tools proposed, tested in the sandbox and registered")
 
-    _step("1. a client publishes events as JSON; the invalid one is dead-lettered, not lost")
-    report = publish(app.log, [orjson.dumps(m) for m in CLIENT_MESSAGES], client="demo")
+    _step("2. ask: search -> arguments -> sandbox (or cache) -> answer, each step an event")
+    agent = Agent(app, client="demo")
+    answers = []
+    for prompt in EXAMPLES:
+        answer = agent.ask(prompt)
+        answers.append(answer)
+        _show(answer, prompt)
+    first, repeat = answers[0], answers[3]
     console.print(
-        f"appended {len(report.accepted)} events; {len(report.dead_letters)} dead letter(s):"
-    )
-    for letter in report.dead_letters:
-        console.print(f"  [red]{letter.error}[/red]: {letter.reason}")
-
-    _step("2. policies are events too: raise the retrieval threshold")
-    before_change = app.log.head()
-    app.append(
-        [PolicyChanged(name="retrieval.threshold", value=0.5, reason="demo: fewer, better matches")]
+        f"\nthe repeat was answered from the cache: {repeat.cached} "
+        f"({first.timings['total']:.1f} ms the first time, "
+        f"{repeat.timings['total']:.1f} ms the second)"
     )
 
-    _step("3. the log, as `selfeng tail` shows it")
-    for batch in app.log.read():
-        for record in batch.records:
-            console.print(event_line(record, str(record.offset)))
-
-    _step("4. projections fold the log: event counts and policy history")
-    engine = app.engine
-    engine.catch_up()
-    counts = engine.main.dumped("events")
-    table = Table("type", "events")
-    for name, n in sorted(counts["by_type"].items()):
-        table.add_row(name, str(n))
-    console.print(table)
-    threshold = engine.main.state("policies")["policies"]["retrieval.threshold"]
-    console.print(
-        f"retrieval.threshold = {threshold['value']} "
-        f"(version {threshold['version']}, was {threshold['history'][0]['value']})"
-    )
-
-    _step("5. fork the projections under another policy value (for an A/B test)")
-    app.append(
-        [
-            ForkCreated(
-                fork="lenient",
-                policies={"retrieval.threshold": 0.3},
-                reason="demo: compare a lower threshold",
-            )
-        ]
-    )
-    engine.catch_up()
-    for fork in engine.forks():
-        value = engine.runner(fork).state("policies")["policies"]["retrieval.threshold"]["value"]
-        console.print(
-            f"fork {fork.name!r}: retrieval.threshold = {value}, "
-            f"{engine.runner(fork).events_applied('events')} events folded"
+    _step("3. per-tool stats, folded from the events")
+    registry = app.registry()
+    table = Table("tool", "version", "runs", "successes", "cache hits", "mean ms")
+    for name in sorted({t.split("@")[0] for a in answers for t in a.tools}):
+        version = registry["tools"][name]["active"] or 0
+        stats = stats_of(registry, name, version)
+        mean = stats["total_ms"] / stats["executions"] if stats["executions"] else 0.0
+        table.add_row(
+            name,
+            str(version),
+            str(stats["executions"]),
+            str(stats["successes"]),
+            str(stats["cache_hits"]),
+            f"{mean:.1f}",
         )
+    console.print(table)
 
-    _step("6. replay: rebuild every projection from position 0 and compare with the live state")
-    for result in verify(engine):
+    _step("4. replay: rebuild every projection from the log and compare with the live state")
+    for result in verify(app.engine):
         verdict = (
             "[green]equal[/green]" if result.equal else f"[red]DIFFERENT[/red] {result.differences}"
         )
         console.print(f"{result.projection}: {result.replayed_events} events replayed, {verdict}")
-
-    _step(f"7. time travel: the state as of position {before_change}, before the change")
-    then = state_at(engine, "policies", before_change)["policies"]["retrieval.threshold"]["value"]
-    console.print(f"retrieval.threshold then = {then}, now = {threshold['value']}")
     console.print(
-        "\nTry it on your own store: `selfeng tail`, `selfeng log stats`, "
-        "`selfeng replay`, `selfeng fork create NAME --policy KEY=VALUE`."
+        '\nNext: `selfeng ask "..." --trace`, `selfeng tools list`, `selfeng tail`, '
+        "`selfeng fork create NAME --policy retrieval.threshold=0.5`."
     )
 
 

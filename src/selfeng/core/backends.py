@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from selfeng.core.embedder import Embedder
     from selfeng.core.log import EventLog
+    from selfeng.core.sandbox import Sandbox
     from selfeng.core.store import ProjectionStore
 
 LOGS: Final[dict[str, str]] = {
@@ -27,7 +29,28 @@ STORES: Final[dict[str, str]] = {
 }
 """Projection store adapters by URL scheme."""
 
-EXTRAS: Final[dict[str, str]] = {"kafka": "kafka", "postgresql": "postgres", "docker": "docker"}
+SANDBOXES: Final[dict[str, str]] = {
+    "subprocess": "selfeng.infra.sandbox_subprocess:SubprocessSandbox",
+    "bwrap": "selfeng.infra.sandbox_bwrap:BwrapSandbox",
+    "docker": "selfeng.infra.sandbox_docker:DockerSandbox",
+    "auto": "selfeng.infra.sandbox_select:StrongestSandbox",
+}
+"""Sandbox adapters by URL scheme (``auto://``: the strongest that works here)."""
+
+EMBEDDERS: Final[dict[str, str]] = {
+    "lexical": "selfeng.infra.embed_lexical:LexicalEmbedder",
+    "minilm": "selfeng.infra.embed_minilm:MiniLMEmbedder",
+    "openai": "selfeng.infra.embed_openai:OpenAIEmbedder",
+}
+"""Embedders by name: ``lexical``, ``minilm``, ``openai:<model>``."""
+
+EXTRAS: Final[dict[str, str]] = {
+    "kafka": "kafka",
+    "postgresql": "postgres",
+    "docker": "docker",
+    "minilm": "minilm",
+    "openai": "openai",
+}
 """The pip extra each optional backend needs."""
 
 
@@ -73,3 +96,20 @@ def open_store(url: str) -> ProjectionStore:
     """Open the projection store a URL names: ``memory://`` or ``sqlite:///path``."""
     store: ProjectionStore = _open(STORES, url, "projection store")
     return store
+
+
+def open_embedder(name: str) -> Embedder:
+    """Open the embedder a name selects: ``lexical``, ``minilm`` or ``openai:<model>``."""
+    url = name if ":" in name else f"{name}:"
+    embedder: Embedder = _open(EMBEDDERS, url, "embedder")
+    return embedder
+
+
+def open_sandbox(url: str) -> Sandbox:
+    """Open the sandbox a URL names: ``subprocess://``, ``bwrap://``, ``docker://``, ``auto://``.
+
+    Options go in the query (``subprocess://?workers=2``); a backend that cannot run here
+    raises ``SandboxUnavailable`` with the reason.
+    """
+    sandbox: Sandbox = _open(SANDBOXES, url, "sandbox")
+    return sandbox

@@ -3,7 +3,8 @@
 Flags win over environment variables, which win over the defaults:
 ``--home`` / ``SELFENG_HOME`` (default ``~/.selfeng``), ``--log`` / ``SELFENG_LOG`` (default
 the SQLite log in the home), ``--store`` / ``SELFENG_STORE`` (default the SQLite projection
-store in the home).
+store in the home), ``--sandbox`` / ``SELFENG_SANDBOX`` (default the strongest sandbox that
+works here) and ``--embedder`` / ``SELFENG_EMBEDDER`` (default ``lexical``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class Settings:
     """The log: ``sqlite:///...``, ``kafka://host:port`` or ``memory://``."""
     store_url: str
     """The projection store: ``sqlite:///...`` or ``memory://``."""
+    sandbox_url: str | None = None
+    """``subprocess://``, ``bwrap://``, ``docker://``; None for the strongest that works."""
+    embedder: str = "lexical"
+    """``lexical``, ``minilm`` or ``openai:<model>``."""
 
     @classmethod
     def resolve(
@@ -32,6 +37,8 @@ class Settings:
         home: str | Path | None = None,
         log: str | None = None,
         store: str | None = None,
+        sandbox: str | None = None,
+        embedder: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         """Settings from flags, then the environment, then the defaults."""
@@ -39,4 +46,10 @@ class Settings:
         home_path = Path(home or env.get("SELFENG_HOME") or "~/.selfeng").expanduser()
         log_url = log or env.get("SELFENG_LOG") or f"sqlite:///{home_path / 'log.db'}"
         store_url = store or env.get("SELFENG_STORE") or f"sqlite:///{home_path / 'projections.db'}"
-        return cls(home=home_path, log_url=log_url, store_url=store_url)
+        return cls(
+            home=home_path,
+            log_url=log_url,
+            store_url=store_url,
+            sandbox_url=sandbox or env.get("SELFENG_SANDBOX") or None,
+            embedder=embedder or env.get("SELFENG_EMBEDDER") or "lexical",
+        )

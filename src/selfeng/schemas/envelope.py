@@ -108,10 +108,13 @@ class Event(BaseModel):
     def following(cls, cause: Event, **fields: Any) -> Self:
         """A new event caused by ``cause``, in the same request (correlation) as it.
 
-        The key defaults to the cause's key unless the type derives its own from a field.
+        The key defaults to the cause's key unless the type derives its own from a field; a
+        policy arm carries over from the cause.
         """
         fields.setdefault("correlation_id", cause.correlation_id or cause.event_id)
         fields.setdefault("causation_id", cause.event_id)
+        if "policy_arm" in cls.model_fields and "policy_arm" not in fields:
+            fields["policy_arm"] = cause.__dict__.get("policy_arm")
         if "key" not in fields and (cls.key_field is None or cls.key_field not in fields):
             fields["key"] = cause.key
         return cls(**fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -60,3 +61,21 @@ def derived_id(*parts: str) -> uuid.UUID:
     ``event_id``, so a consumer that crashes and re-reads cannot duplicate it.
     """
     return uuid.uuid5(_DERIVED_NAMESPACE, "\x1f".join(parts))
+
+
+def derived_uuid7(ms: int, *parts: str) -> uuid.UUID:
+    """A UUIDv7 whose time is ``ms`` and whose other bits are a hash of ``parts``.
+
+    For events a handler derives from another: handling the same input again gives the same
+    ids, so appending its output twice stores it once, while the ids still sort by time.
+    """
+    digest = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:10], "big")
+    rand = digest & _RAND_MASK
+    value = (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 62) << 64
+        | 0b10 << 62
+        | (rand & ((1 << 62) - 1))
+    )
+    return uuid.UUID(int=value)

@@ -19,6 +19,9 @@ class RequestEvent(Event):
 
     family: ClassVar[Family] = "requests"
 
+    policy_arm: str | None = None
+    """The policy arm (fork) the request was served under; None for the live policies."""
+
     @property
     def request_id(self) -> str:
         """The request this event belongs to (its key)."""
@@ -36,8 +39,8 @@ class RequestReceived(RequestEvent):
     """A conversation the request belongs to, if the client keeps one."""
     client: str = "unknown"
     """Which producer sent it: ``cli``, ``python``, ``http`` or a client's own name."""
-    policy_arm: str | None = None
-    """The experiment arm this request was assigned to, if an experiment is running."""
+    answered_inline: bool = False
+    """The producer answers it in its own process; ``selfeng worker`` leaves it alone."""
 
     @classmethod
     def default_key(cls) -> str | None:
@@ -75,8 +78,6 @@ class ToolSearched(RequestEvent):
     """Candidates above the threshold, best first."""
     threshold: float
     """The retrieval threshold in force."""
-    policy_arm: str | None = None
-    """The policy arm (fork) whose values ranked the candidates."""
 
 
 class ArgumentsExtracted(RequestEvent):
@@ -125,6 +126,8 @@ class ToolExecuted(RequestEvent):
     """Wall-clock time of the execution."""
     sandbox: str
     """The sandbox backend that ran it (``subprocess``, ``bwrap``, ``docker``)."""
+    cacheable: bool = False
+    """The tool version is deterministic, so this result may be served from the cache."""
 
 
 class CacheHit(RequestEvent):
@@ -155,6 +158,25 @@ class ResponseSynthesized(RequestEvent):
     """The raw result the answer is about."""
 
 
+class Step(BaseModel):
+    """One step of a completed request: what it asked, which tool answered, how it went."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    query: str
+    """The text of the step (the whole request, or one part of its plan)."""
+    tool: str
+    """The tool used."""
+    version: int
+    """Its version."""
+    ok: bool
+    """Whether the step produced a result."""
+    cached: bool = False
+    """Whether the result came from the execution cache."""
+    duration_ms: float = 0.0
+    """Time the step took."""
+
+
 class RequestCompleted(RequestEvent):
     """The request is done: answered, or answered honestly that it could not be."""
 
@@ -168,6 +190,8 @@ class RequestCompleted(RequestEvent):
     """The raw result."""
     tools: tuple[str, ...] = ()
     """The tools used, in order, as ``name@version``."""
+    steps: tuple[Step, ...] = ()
+    """The steps, in order: what the registry learns phrasings from and patterns are mined on."""
     cached: bool = False
     """Whether every tool result came from the cache."""
     duration_ms: float = 0.0

@@ -1,0 +1,140 @@
+"""The Python client: ``Agent.open(url).ask(prompt)``.
+
+By default the agent answers in its own process (the embedded runtime): it appends the
+RequestReceived event, handles it and appends the answer. With ``worker=True`` it only
+publishes the request and waits for the RequestCompleted a ``selfeng worker`` appends for
+it, so any process that can write to the log (SQLite or Kafka) gets answers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal, Self
+
+from pydantic import JsonValue
+
+from selfeng.app import Selfeng
+from selfeng.core.mapper import from_record
+from selfeng.core.settings import Settings
+from selfeng.schemas import Event, FeedbackGiven, RequestCompleted, RequestReceived
+
+
+class NoAnswer(TimeoutError):
+    """No RequestCompleted arrived in time (is a worker running?)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one request."""
+
+    request_id: str
+    """The request's id (its key in the log)."""
+    ok: bool
+    """Whether a tool answered it."""
+    text: str
+    """The answer for a person."""
+    value: JsonValue
+    """The raw result."""
+    tools: tuple[str, ...]
+    """The tools used, in order, as ``name@version``."""
+    cached: bool
+    """Whether every result came from the execution cache."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds: ``total`` (as the client saw it) and ``handler`` (inside the handler)."""
+    events: tuple[Event, ...] = ()
+    """The request's events, in order (the trace)."""
+
+
+class Agent:
+    """Asks selfeng questions and gives feedback, in process or through a worker."""
+
+    def __init__(self, app: Selfeng, *, worker: bool = False, client: str = "python") -> None:
+        self.app = app
+        self.worker = worker
+        self.client = client
+
+    @classmethod
+    def open(
+        cls,
+        log: str | None = None,
+        *,
+        home: str | None = None,
+        worker: bool = False,
+        client: str = "python",
+    ) -> Agent:
+        """An agent on the log ``log`` (default: the settings' embedded log)."""
+        return cls(Selfeng.open(Settings.resolve(home=home, log=log)), worker=worker, client=client)
+
+    def ask(self, prompt: str, *, timeout: float = 60.0, session_id: str | None = None) -> Answer:
+        """Ask; the answer when the request is completed."""
+        started = time.perf_counter()
+        received = RequestReceived(
+            prompt=prompt,
+            client=self.client,
+            session_id=session_id,
+            answered_inline=not self.worker,
+        )
+        if self.worker:
+            position = self.app.log.head()
+            self.app.append([received])
+            events = [received, *self._wait_for(received, position, timeout)]
+        else:
+            self.app.append([received])
+            events = [received, *self.app.handle(received)]
+        completed = next(e for e in reversed(events) if isinstance(e, RequestCompleted))
+        return Answer(
+            request_id=received.key,
+            ok=completed.ok,
+            text=completed.answer,
+            value=completed.value,
+            tools=completed.tools,
+            cached=completed.cached,
+            timings={
+                "total": round((time.perf_counter() - started) * 1000, 3),
+                "handler": completed.duration_ms,
+            },
+            events=tuple(events),
+        )
+
+    def _wait_for(self, received: RequestReceived, after: object, timeout: float) -> list[Event]:
+        stop = threading.Event()
+        deadline = time.monotonic() + timeout
+        events: list[Event] = []
+        for batch in self.app.log.follow(after, topics={received.topic()}, idle=0.1, stop=stop):  # type: ignore[arg-type]
+            for record in batch.records:
+                if record.key != received.key or record.event_id == received.event_id.bytes:
+                    continue
+                event = from_record(record)
+                events.append(event)
+                if isinstance(event, RequestCompleted):
+                    stop.set()
+                    return events
+            if time.monotonic() > deadline:
+                stop.set()
+        raise NoAnswer(
+            f"no answer to request {received.key} within {timeout:.0f} s: "
+            "is `selfeng worker` running on this log?"
+        )
+
+    def feedback(
+        self, request_id: str, rating: Literal["good", "bad"], comment: str = ""
+    ) -> FeedbackGiven:
+        """Record a person's rating of an answer."""
+        event = FeedbackGiven(key=request_id, rating=rating, comment=comment, producer=self.client)
+        self.app.append([event])
+        return event
+
+    def close(self) -> None:
+        """Close the runtime."""
+        self.app.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,48 @@
+"""``selfeng doctor``: what this installation will use, and what works here."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import click
+
+from selfeng import __version__
+from selfeng.cli import Context
+from selfeng.cli.render import console
+from selfeng.core.backends import BackendError, open_sandbox
+from selfeng.core.sandbox import SandboxUnavailable
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.command("doctor")
+@pass_context
+def doctor(ctx: Context) -> None:
+    """Show the log, store, sandbox and embedder in use, and which sandboxes work here."""
+    s = ctx.settings
+    console.print(f"selfeng {__version__}, Python {sys.version.split()[0]}, {platform.platform()}")
+    console.print(f"home      {s.home}")
+    console.print(f"log       {s.log_url}")
+    console.print(f"store     {s.store_url}")
+    console.print(f"embedder  {s.embedder}")
+    sandbox = ctx.app.sandbox
+    console.print(
+        f"sandbox   {sandbox.describe()}"
+        + ("" if s.sandbox_url else "  (the strongest that works here)")
+    )
+    for url in ("bwrap://?workers=0", "subprocess://?workers=0", "docker://?workers=0"):
+        try:
+            with open_sandbox(url) as candidate:
+                state = f"[green]works[/green]: {candidate.describe()}"
+        except (SandboxUnavailable, BackendError) as exc:
+            state = f"[yellow]unavailable[/yellow]: {exc}"
+        console.print(f"  {url:<15} {state}")
+    llm = os.environ.get("OPENAI_BASE_URL") or (
+        "api.openai.com" if os.environ.get("OPENAI_API_KEY") else None
+    )
+    console.print(f"LLM       {llm or 'none configured (synthesis by composition only)'}")
+
+
+COMMANDS = [doctor]

@@ -1,0 +1,105 @@
+"""``selfeng ask``, ``selfeng feedback`` and ``selfeng worker``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import click
+from rich.table import Table
+
+from selfeng.agent import Agent, NoAnswer
+from selfeng.cli import Context
+from selfeng.cli.render import ENVELOPE, console, err_console, print_json
+from selfeng.consumers.worker import Worker
+from selfeng.schemas import Event
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _trace(events: tuple[Event, ...]) -> None:
+    table = Table("#", "event", "details")
+    for i, event in enumerate(events, 1):
+        fields = {
+            k: v
+            for k, v in event.model_dump(mode="json").items()
+            if k not in ENVELOPE and v not in (None, "", [], {})
+        }
+        text = ", ".join(f"{k}={v}" for k, v in fields.items())
+        table.add_row(str(i), event.type, text if len(text) < 300 else text[:297] + "...")
+    console.print(table)
+
+
+@click.command("ask")
+@click.argument("prompt")
+@click.option("--trace", is_flag=True, help="Show the request's events.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--worker", is_flag=True, help="Publish the request and wait for `selfeng worker` to answer it."
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a worker.")
+@pass_context
+def ask(
+    ctx: Context, prompt: str, trace: bool, as_json: bool, worker: bool, timeout: float
+) -> None:
+    """Ask a question; selfeng answers with its tools (seeding the starter library first)."""
+    app = ctx.app
+    if not worker and not app.registry()["tools"]:
+        app.seed_tools()
+    agent = Agent(app, worker=worker, client="cli")
+    try:
+        answer = agent.ask(prompt, timeout=timeout)
+    except NoAnswer as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        print_json(
+            {
+                "request_id": answer.request_id,
+                "ok": answer.ok,
+                "answer": answer.text,
+                "value": answer.value,
+                "tools": list(answer.tools),
+                "cached": answer.cached,
+                "timings_ms": answer.timings,
+            }
+        )
+    else:
+        console.print(answer.text, markup=False)
+        if trace:
+            _trace(answer.events)
+    if not answer.ok:
+        raise SystemExit(1)
+
+
+@click.command("feedback")
+@click.argument("request_id")
+@click.argument("rating", type=click.Choice(["good", "bad"]))
+@click.option("--comment", default="", help="What was good or bad.")
+@pass_context
+def feedback(ctx: Context, request_id: str, rating: Literal["good", "bad"], comment: str) -> None:
+    """Rate the answer to a request."""
+    if not ctx.app.log.stream(request_id):
+        raise click.ClickException(f"no request {request_id!r} in the log")
+    Agent(ctx.app, client="cli").feedback(request_id, rating, comment)
+    console.print(f"recorded: {rating}")
+
+
+@click.command("worker")
+@click.option(
+    "--group",
+    default="selfeng.worker",
+    show_default=True,
+    help="The consumer group (workers in one group share the work on Kafka).",
+)
+@pass_context
+def worker(ctx: Context, group: str) -> None:
+    """Answer requests and verify proposed tools from the log, until Ctrl-C."""
+    stop = threading.Event()
+    err_console.print(f"worker on {ctx.app.log.url} (group {group}); Ctrl-C to stop")
+    try:
+        Worker(ctx.app, group=group).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+COMMANDS = [ask, feedback, worker]

@@ -1,0 +1,323 @@
+"""The request handler: RequestReceived -> search -> arguments -> cache or sandbox -> answer.
+
+For each step of the request's plan it appends ToolSearched and ArgumentsExtracted, then a
+CacheHit (a fresh result of a deterministic tool) or a ToolExecuted (a run in the sandbox);
+then ResponseSynthesized and RequestCompleted. Every event carries the request's correlation
+id and the policy arm used. When no tool scores above the threshold it asks for one
+(ToolSynthesisRequested) and says honestly that it has none yet. A failure of any kind (no
+value for a parameter, a tool that raises or hangs, a sandbox that cannot start) ends the
+request with a clear answer and the failure in the log; nothing raises to the caller.
+
+The handler returns events; the caller appends them in one batch. Their ids derive from the
+request's event id, so handling the same request twice (a worker restarted between append
+and commit) stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import JsonValue
+
+from selfeng.consumers.search import ToolSearch
+from selfeng.core.arguments import extract, format_value
+from selfeng.core.planning import PlanStep, plan, tool_vocabulary
+from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
+from selfeng.projections.cache import CacheState, lookup
+from selfeng.projections.registry import RegistryState, active_tools
+from selfeng.schemas import (
+    ArgumentsExtracted,
+    CacheHit,
+    Candidate,
+    Event,
+    RequestCompleted,
+    RequestReceived,
+    ResponseSynthesized,
+    Step,
+    ToolExecuted,
+    ToolSearched,
+    ToolSynthesisRequested,
+)
+from selfeng.schemas.ids import derived_uuid7
+
+MAX_PROMPT = 20_000
+"""Characters of a prompt the handler reads; a longer one is answered with a refusal."""
+
+
+@dataclass
+class HandlerState:
+    """What the handler reads: the projections of the request's policy arm."""
+
+    policies: Mapping[str, JsonValue]
+    registry: RegistryState
+    cache: CacheState
+
+
+@dataclass
+class _Outcome:
+    events: list[Event] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    answer: str = ""
+    value: JsonValue = None
+    ok: bool = False
+
+
+class RequestHandler:
+    """Answers requests with registered tools; pure apart from running them in the sandbox."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        search: ToolSearch,
+        *,
+        clock: Callable[[], float] = time.time,
+        producer: str = "selfeng.request-handler",
+    ) -> None:
+        self.sandbox = sandbox
+        self.search = search
+        self.clock = clock
+        self.producer = producer
+
+    def handle(self, received: RequestReceived, state: HandlerState) -> list[Event]:
+        """The events that answer ``received`` (not yet appended)."""
+        started = time.perf_counter()
+        ids = _Ids(received)
+        out = _Outcome()
+        prompt = received.prompt.strip()
+        if not prompt:
+            out.answer = "There was no question: ask something, e.g. “What is 25% of 100?”."
+        elif len(prompt) > MAX_PROMPT:
+            out.answer = (
+                f"The request is {len(prompt):,} characters long; I read at most {MAX_PROMPT:,}."
+            )
+        else:
+            self.search.refresh(state.registry)
+            vocabulary = tool_vocabulary(active_tools(state.registry))
+            self._run_plan(received, plan(prompt, vocabulary), state, ids, out)
+        text = out.answer
+        response = ResponseSynthesized.following(
+            received, event_id=ids.next(), text=text, value=out.value, producer=self.producer
+        )
+        completed = RequestCompleted.following(
+            received,
+            event_id=ids.next(),
+            ok=out.ok,
+            answer=text,
+            value=out.value,
+            tools=tuple(f"{s.tool}@{s.version}" for s in out.steps),
+            steps=tuple(out.steps),
+            cached=bool(out.steps) and all(s.cached for s in out.steps),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            producer=self.producer,
+        )
+        return [*out.events, response, completed]
+
+    def _run_plan(
+        self,
+        received: RequestReceived,
+        steps: list[PlanStep],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> None:
+        previous: JsonValue = None
+        for index, step in enumerate(steps):
+            result = self._run_step(received, step, index, previous, state, ids, out)
+            if result is _FAILED:
+                return
+            previous = result
+        out.ok = True
+        out.value = previous
+        out.answer = format_value(previous)
+
+    def _run_step(
+        self,
+        received: RequestReceived,
+        step: PlanStep,
+        index: int,
+        previous: JsonValue,
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> Any:
+        policies = state.policies
+        candidates = self.search.search(step.text, policies)
+        out.events.append(
+            ToolSearched.following(
+                received,
+                event_id=ids.next(),
+                query=step.text,
+                candidates=tuple(candidates),
+                threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
+                producer=self.producer,
+            )
+        )
+        if not candidates:
+            out.events.append(
+                ToolSynthesisRequested(
+                    event_id=ids.next(),
+                    request_id=received.key,
+                    need=step.text,
+                    best_score=self.search.best_below(step.text, policies),
+                    correlation_id=received.event_id,
+                    causation_id=out.events[-1].event_id,
+                    producer=self.producer,
+                )
+            )
+            where = f" (step {index + 1}: “{step.text}”)" if index else ""
+            out.answer = (
+                f"I have no tool for that yet{where}. I asked for one to be written; "
+                "ask again once it is registered (see `selfeng synth pending`)."
+            )
+            return _FAILED
+        chosen: Candidate = candidates[0]
+        _, record = active_tools(state.registry)[chosen.tool]
+        spec = record["spec"]
+        extraction = extract(
+            step.text,
+            spec.get("parameters", {}),
+            tool_words=frozenset(chosen.tool.split("_")),
+            previous=previous,
+            use_previous=step.uses_previous,
+        )
+        out.events.append(
+            ArgumentsExtracted.following(
+                received,
+                event_id=ids.next(),
+                tool=chosen.tool,
+                version=chosen.version,
+                arguments=extraction.arguments,
+                missing=tuple(extraction.missing),
+                producer=self.producer,
+            )
+        )
+        if extraction.missing:
+            names = ", ".join(extraction.missing)
+            out.answer = (
+                f"I could not find a value for {names} in “{step.text}” "
+                f"(the tool {chosen.tool} needs it)."
+            )
+            return _FAILED
+        return self._execute(
+            received,
+            step,
+            chosen,
+            bool(spec.get("deterministic", False)),
+            extraction.arguments,
+            state,
+            ids,
+            out,
+        )
+
+    def _execute(
+        self,
+        received: RequestReceived,
+        step: PlanStep,
+        chosen: Candidate,
+        deterministic: bool,
+        arguments: dict[str, JsonValue],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> Any:
+        if deterministic:
+            ttl = float(state.policies["cache.ttl_seconds"])  # type: ignore[arg-type]
+            key, entry = lookup(
+                state.cache, chosen.tool, chosen.version, arguments, int(self.clock() * 1000), ttl
+            )
+            if entry is not None:
+                out.events.append(
+                    CacheHit.following(
+                        received,
+                        event_id=ids.next(),
+                        tool=chosen.tool,
+                        version=chosen.version,
+                        cache_key=key,
+                        result=entry["value"],
+                        source_event_id=entry["event_id"],
+                        producer=self.producer,
+                    )
+                )
+                out.steps.append(
+                    Step(
+                        query=step.text,
+                        tool=chosen.tool,
+                        version=chosen.version,
+                        ok=True,
+                        cached=True,
+                    )
+                )
+                return entry["value"]
+        limits = Limits(
+            timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
+            memory_mb=int(state.policies["sandbox.memory_mb"]),  # type: ignore[arg-type]
+        )
+        code = _code_of(state.registry, chosen)
+        started = time.perf_counter()
+        try:
+            result = self.sandbox.run(code, chosen.tool, arguments, limits)
+            ok, value, error, kind = result.ok, result.value, result.error, result.error_kind
+            sandbox_name = result.sandbox or self.sandbox.name
+        except SandboxUnavailable as exc:
+            ok, value, error, kind = False, None, f"the sandbox could not start: {exc}", "sandbox"
+            sandbox_name = self.sandbox.name
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        out.events.append(
+            ToolExecuted.following(
+                received,
+                event_id=ids.next(),
+                tool=chosen.tool,
+                version=chosen.version,
+                arguments=arguments,
+                ok=ok,
+                result=value if ok else None,
+                error=error,
+                error_kind=kind,
+                duration_ms=duration,
+                sandbox=sandbox_name,
+                cacheable=deterministic,
+                producer=self.producer,
+            )
+        )
+        out.steps.append(
+            Step(
+                query=step.text,
+                tool=chosen.tool,
+                version=chosen.version,
+                ok=ok,
+                duration_ms=duration,
+            )
+        )
+        if not ok:
+            out.answer = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
+            return _FAILED
+        return value
+
+
+_FAILED = object()
+
+
+def _code_of(registry: RegistryState, chosen: Candidate) -> str:
+    return registry["tools"][chosen.tool]["versions"][str(chosen.version)]["code"]
+
+
+def _one_line(text: str) -> str:
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+class _Ids:
+    """Event ids derived from the request's, in order."""
+
+    def __init__(self, received: RequestReceived) -> None:
+        self._ms = int(received.occurred_at.timestamp() * 1000)
+        self._base = str(received.event_id)
+        self._n = 0
+
+    def next(self) -> Any:
+        self._n += 1
+        return derived_uuid7(self._ms, self._base, str(self._n))

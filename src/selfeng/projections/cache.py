@@ -1,0 +1,93 @@
+"""The execution cache: results of deterministic tools, by tool, version and arguments.
+
+The key is sha256 of the tool, its version and the canonical JSON of the arguments. Only
+results of deterministic tool versions (``ToolExecuted.cacheable``) are cached. The fold
+stores when each result was computed; whether it is still fresh is decided when it is
+looked up, against the ``cache.ttl_seconds`` policy and the looker's clock, so the fold
+itself never reads a clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypedDict
+
+import orjson
+from pydantic import JsonValue
+
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.schemas import Event, ToolExecuted
+
+MAX_ENTRIES = 100_000
+"""Results kept; past it the oldest go first."""
+
+
+class CacheEntry(TypedDict):
+    """One cached result."""
+
+    tool: str
+    version: int
+    value: JsonValue
+    at_ms: int
+    event_id: str
+
+
+class CacheState(TypedDict):
+    """Cached results by key."""
+
+    entries: dict[str, CacheEntry]
+
+
+def cache_key(tool: str, version: int, arguments: dict[str, Any]) -> str:
+    """sha256 of the tool, its version and the canonical JSON of its arguments."""
+    canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{tool}@{version}\x1f".encode() + canonical).hexdigest()
+
+
+class CacheProjection(Projection[CacheState]):
+    """Results of successful executions of deterministic tool versions."""
+
+    name = "cache"
+    version = 1
+    handles = (ToolExecuted,)
+
+    def initial(self) -> CacheState:
+        return CacheState(entries={})
+
+    def apply(self, state: CacheState, event: Event, ctx: FoldContext) -> CacheState:
+        if isinstance(event, ToolExecuted) and event.ok and event.cacheable:
+            entries = state["entries"]
+            key = cache_key(event.tool, event.version, event.arguments)
+            entry = CacheEntry(
+                tool=event.tool,
+                version=event.version,
+                value=event.result,
+                at_ms=int(event.occurred_at.timestamp() * 1000),
+                event_id=str(event.event_id),
+            )
+            current = entries.get(key)
+            # The newest result wins whatever order requests are folded in.
+            if current is None or (entry["at_ms"], entry["event_id"]) > (
+                current["at_ms"],
+                current["event_id"],
+            ):
+                entries[key] = entry
+                if len(entries) > MAX_ENTRIES:
+                    del entries[next(iter(entries))]
+        return state
+
+
+def lookup(
+    state: CacheState,
+    tool: str,
+    version: int,
+    arguments: dict[str, Any],
+    now_ms: int,
+    ttl_seconds: float,
+) -> tuple[str, CacheEntry | None]:
+    """The key and the fresh entry for a call, if one is cached."""
+    key = cache_key(tool, version, arguments)
+    entry = state["entries"].get(key)
+    if entry is not None and now_ms - entry["at_ms"] > ttl_seconds * 1000:
+        entry = None
+    return key, entry

@@ -1,0 +1,272 @@
+"""The tool registry: every tool, its versions, their status and their record in real use.
+
+Folds the tools family (proposed, verified, rejected, registered, deprecated, rolled back),
+executions and cache hits (per-version stats: executions, successes, latency, last use) and
+completed requests, whose step wordings are learnt as phrasings of the tool that answered
+them, so that a phrasing seen before retrieves its tool better.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypedDict
+
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.schemas import (
+    CacheHit,
+    CompositeRegistered,
+    Event,
+    RequestCompleted,
+    ToolDeprecated,
+    ToolExecuted,
+    ToolProposed,
+    ToolRegistered,
+    ToolRejected,
+    ToolRepaired,
+    ToolRolledBack,
+    ToolVerified,
+)
+
+MAX_PHRASES = 200
+"""Learnt phrasings kept per tool (the most used, then the most recent)."""
+
+
+class VersionStats(TypedDict):
+    """How a tool version has done in real requests."""
+
+    executions: int
+    successes: int
+    cache_hits: int
+    total_ms: float
+    last_used_ms: int | None
+
+
+class VersionRecord(TypedDict):
+    """One version of a tool."""
+
+    status: str
+    spec: dict[str, Any]
+    code: str
+    tests: str
+    origin: str
+    proposed_at: str
+    report: dict[str, Any] | None
+    reason: str | None
+
+
+class ToolRecord(TypedDict):
+    """A tool: its versions and the active one."""
+
+    active: int | None
+    versions: dict[str, VersionRecord]
+    history: list[dict[str, Any]]
+
+
+class RegistryState(TypedDict):
+    """The registry.
+
+    Stats and phrasings are kept apart from the tools they are about: they come from request
+    events, which Kafka may deliver before the tool's own events (another topic), and must
+    count whatever the order.
+    """
+
+    tools: dict[str, ToolRecord]
+    stats: dict[str, VersionStats]  # "name@version" -> stats
+    phrases: dict[str, dict[str, list[int]]]  # tool -> phrase -> [count, last seen ms]
+    revision: int
+
+
+def normalise_phrase(text: str) -> str:
+    """The form a phrasing is learnt and compared in: lower case, single spaces."""
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def _new_stats() -> VersionStats:
+    return VersionStats(executions=0, successes=0, cache_hits=0, total_ms=0.0, last_used_ms=None)
+
+
+class RegistryProjection(Projection[RegistryState]):
+    """Tools, versions, status, per-version stats and learnt phrasings."""
+
+    name = "registry"
+    version = 1
+    handles = (
+        ToolProposed,
+        ToolVerified,
+        ToolRejected,
+        ToolRegistered,
+        ToolDeprecated,
+        ToolRolledBack,
+        ToolRepaired,
+        CompositeRegistered,
+        ToolExecuted,
+        CacheHit,
+        RequestCompleted,
+    )
+
+    def initial(self) -> RegistryState:
+        return RegistryState(tools={}, stats={}, phrases={}, revision=0)
+
+    def apply(self, state: RegistryState, event: Event, ctx: FoldContext) -> RegistryState:
+        tools = state["tools"]
+        match event:
+            case ToolProposed(tool=name, version=version, spec=spec, code=code, tests=tests):
+                tool = tools.setdefault(name, _new_tool())
+                tool["versions"][str(version)] = VersionRecord(
+                    status="proposed",
+                    spec=spec.model_dump(mode="json"),
+                    code=code,
+                    tests=tests,
+                    origin=event.origin,
+                    proposed_at=event.occurred_at.isoformat(),
+                    report=None,
+                    reason=None,
+                )
+                _history(tool, event, version, "proposed", event.origin)
+            case ToolVerified(tool=name, version=version, report=report):
+                record = _version(tools, name, version)
+                if record is not None:
+                    record["status"] = "verified"
+                    record["report"] = report.model_dump(mode="json")
+                    _history(tools[name], event, version, "verified", f"{report.passed} passed")
+            case ToolRejected(tool=name, version=version, reason=reason, report=report):
+                record = _version(tools, name, version)
+                if record is not None:
+                    record["status"] = "rejected"
+                    record["reason"] = reason
+                    record["report"] = report.model_dump(mode="json") if report else None
+                    _history(tools[name], event, version, "rejected", reason)
+            case (
+                ToolRegistered(tool=name, version=version)
+                | CompositeRegistered(tool=name, version=version)
+            ):
+                self._activate(state, name, version, event, "registered")
+            case ToolRepaired(tool=name, to_version=version, from_version=old):
+                self._activate(state, name, version, event, f"repaired from v{old}")
+            case ToolRolledBack(tool=name, to_version=version, reason=reason):
+                self._activate(state, name, version, event, f"rolled back: {reason}")
+            case ToolDeprecated(tool=name, version=version, reason=reason):
+                deprecated = tools.get(name)
+                if deprecated is not None:
+                    versions = deprecated["versions"]
+                    for v in [str(version)] if version is not None else list(versions):
+                        if v in versions:
+                            versions[v]["status"] = "deprecated"
+                    if version is None or deprecated["active"] == version:
+                        deprecated["active"] = _best_registered(deprecated)
+                    _history(deprecated, event, version, "deprecated", reason)
+                    state["revision"] += 1
+            case ToolExecuted(tool=name, version=version, ok=ok, duration_ms=ms):
+                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats["executions"] += 1
+                stats["successes"] += 1 if ok else 0
+                stats["total_ms"] += ms
+                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
+            case CacheHit(tool=name, version=version):
+                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats["cache_hits"] += 1
+                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
+            case RequestCompleted(ok=True, steps=steps):
+                at = int(event.occurred_at.timestamp() * 1000)
+                for step in steps:
+                    phrases = state["phrases"].setdefault(step.tool, {})
+                    if step.ok and _learn(phrases, normalise_phrase(step.query), at):
+                        state["revision"] += 1
+        return state
+
+    @staticmethod
+    def _activate(state: RegistryState, name: str, version: int, event: Event, what: str) -> None:
+        state["revision"] += 1
+        tool = state["tools"].setdefault(name, _new_tool())
+        record = tool["versions"].get(str(version))
+        if record is None:  # registered without a proposal in this log (e.g. a composite)
+            record = VersionRecord(
+                status="registered",
+                spec={},
+                code="",
+                tests="",
+                origin="unknown",
+                proposed_at=event.occurred_at.isoformat(),
+                report=None,
+                reason=None,
+            )
+            tool["versions"][str(version)] = record
+        record["status"] = "registered"
+        tool["active"] = version
+        _history(tool, event, version, "active", what)
+
+
+def _new_tool() -> ToolRecord:
+    return ToolRecord(active=None, versions={}, history=[])
+
+
+def _version(tools: dict[str, ToolRecord], name: str, version: int) -> VersionRecord | None:
+    tool = tools.get(name)
+    return tool["versions"].get(str(version)) if tool is not None else None
+
+
+def _later(current: int | None, event: Event) -> int:
+    at = int(event.occurred_at.timestamp() * 1000)
+    return at if current is None or at > current else current
+
+
+def _history(tool: ToolRecord, event: Event, version: int | None, what: str, detail: str) -> None:
+    tool["history"].append(
+        {
+            "at": event.occurred_at.isoformat(),
+            "version": version,
+            "event": event.type,
+            "what": what,
+            "detail": detail,
+        }
+    )
+
+
+def _best_registered(tool: ToolRecord) -> int | None:
+    registered = [int(v) for v, r in tool["versions"].items() if r["status"] == "registered"]
+    return max(registered) if registered else None
+
+
+def _learn(phrases: dict[str, list[int]], phrase: str, at: int) -> bool:
+    """Count a phrasing; True when it is new (the tool's search document changes)."""
+    if not phrase:
+        return False
+    seen = phrases.get(phrase)
+    if seen is not None:
+        seen[0] += 1
+        seen[1] = max(seen[1], at)
+        return False
+    phrases[phrase] = [1, at]
+    if len(phrases) > MAX_PHRASES:
+        # Past the cap the order of requests decides what is kept; below it, nothing does.
+        drop = min(phrases.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
+        del phrases[drop[0]]
+    return True
+
+
+def active_tools(state: RegistryState) -> dict[str, tuple[int, VersionRecord]]:
+    """The tools that can be used: name -> (active version, its record)."""
+    out = {}
+    for name, tool in state["tools"].items():
+        active = tool["active"]
+        if active is not None:
+            record = tool["versions"].get(str(active))
+            if record is not None and record["status"] == "registered":
+                out[name] = (active, record)
+    return out
+
+
+def stats_of(state: RegistryState, name: str, version: int) -> VersionStats:
+    """A tool version's stats (zeros when it never ran)."""
+    return state["stats"].get(f"{name}@{version}") or _new_stats()
+
+
+def success_rate(stats: VersionStats) -> float:
+    """Laplace-smoothed success rate: 0.5 for a version never run."""
+    return (stats["successes"] + 1) / (stats["executions"] + 2)
+
+
+def next_version(state: RegistryState, name: str) -> int:
+    """The version a new proposal of ``name`` gets."""
+    tool = state["tools"].get(name)
+    return 1 + max((int(v) for v in tool["versions"]), default=0) if tool else 1

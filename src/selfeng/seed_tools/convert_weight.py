@@ -1,0 +1,38 @@
+"""Mass units."""
+
+_GRAMS = {
+    "mg": 0.001, "milligram": 0.001,
+    "g": 1.0, "gram": 1.0,
+    "kg": 1000.0, "kilogram": 1000.0, "kilo": 1000.0,
+    "oz": 28.349523125, "ounce": 28.349523125,
+    "lb": 453.59237, "lbs": 453.59237, "pound": 453.59237,
+    "t": 1_000_000.0, "tonne": 1_000_000.0,
+}  # fmt: skip
+
+
+def _unit(name: str) -> float:
+    key = name.strip().lower()
+    if key not in _GRAMS and key.endswith("s"):
+        key = key[:-1]
+    if key not in _GRAMS:
+        raise ValueError(f"unknown weight unit {name!r}; known: {', '.join(sorted(_GRAMS))}")
+    return _GRAMS[key]
+
+
+def convert_weight(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a weight or mass between units: kilograms, grams, pounds, ounces, tonnes.
+
+    Args:
+        value: the weight to convert.
+        from_unit: the unit it is in, e.g. kg.
+        to_unit: the unit to convert to, e.g. pounds.
+    """
+    return round(value * _unit(from_unit) / _unit(to_unit), 6)
+
+
+def test_kilograms_to_pounds() -> None:
+    assert convert_weight(1, "kg", "pounds") == 2.204623
+
+
+def test_grams_to_kilograms() -> None:
+    assert convert_weight(2500, "grams", "kg") == 2.5

@@ -1,0 +1,166 @@
+"""The request path end to end: real plans, real search, real sandbox runs, real events."""
+
+from __future__ import annotations
+
+import pytest
+
+from selfeng.agent import Agent
+from selfeng.app import Selfeng
+from selfeng.core.tooldef import parse_tool
+from selfeng.schemas import (
+    ArgumentsExtracted,
+    CacheHit,
+    RequestCompleted,
+    RequestReceived,
+    ResponseSynthesized,
+    ToolExecuted,
+    ToolSearched,
+    ToolSynthesisRequested,
+)
+
+
+def types(answer_events: tuple[object, ...]) -> list[str]:
+    return [type(e).__name__ for e in answer_events]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "text", "tools"),
+    [
+        ("What is 25% of 100?", "25", ("percent_of@1",)),
+        ("Reverse the string hello", "olleh", ("reverse_string@1",)),
+        ("Calculate 25% of 100 and reverse the result", "52", ("percent_of@1", "reverse_string@1")),
+        ("convert 10 km to miles", "6.213712", ("convert_length@1",)),
+        ("average of 1, 2, 3 and 4", "2.5", ("mean@1",)),
+        ("How many days between 2024-02-01 and 2024-03-01?", "29", ("days_between@1",)),
+    ],
+)
+def test_the_seed_examples_are_answered(
+    seeded: Selfeng, prompt: str, text: str, tools: tuple[str, ...]
+) -> None:
+    answer = Agent(seeded).ask(prompt)
+    assert answer.ok, answer.text
+    assert answer.text == text
+    assert answer.tools == tools
+
+
+def test_every_step_is_an_event_of_the_request(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("Reverse the string selfeng")
+    assert types(answer.events)[:2] == ["RequestReceived", "ToolSearched"]
+    assert set(types(answer.events)) >= {
+        "ArgumentsExtracted",
+        "ResponseSynthesized",
+        "RequestCompleted",
+    }
+    received = answer.events[0]
+    assert isinstance(received, RequestReceived)
+    for event in answer.events[1:]:
+        assert event.key == received.key
+        assert event.correlation_id == received.event_id
+    executed = next(e for e in answer.events if isinstance(e, ToolExecuted | CacheHit))
+    assert executed.tool == "reverse_string"
+    logged = [r.type for r in seeded.log.stream(received.key)]
+    assert logged == types(answer.events)
+
+
+def test_a_repeat_is_answered_from_the_cache(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    first = agent.ask("What is 12% of 50?")
+    second = agent.ask("What is 12% of 50?")
+    assert not first.cached
+    assert second.cached
+    assert second.text == first.text == "6"
+    assert "CacheHit" in types(second.events)
+    assert "ToolExecuted" not in types(second.events)
+
+
+def test_no_fitting_tool_asks_for_one_and_says_so(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("Translate good morning into French")
+    assert not answer.ok
+    assert "no tool for that yet" in answer.text
+    synthesis = [e for e in answer.events if isinstance(e, ToolSynthesisRequested)]
+    assert synthesis[0].need == "Translate good morning into French"
+    assert synthesis[0].request_id == answer.request_id
+
+
+def test_a_missing_value_is_named(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("What is 25% of it?")
+    assert not answer.ok
+    assert "could not find a value for value" in answer.text
+    extracted = next(e for e in answer.events if isinstance(e, ArgumentsExtracted))
+    assert extracted.missing == ("value",)
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "x" * 30_000])
+def test_empty_and_huge_prompts_get_a_clear_answer(seeded: Selfeng, prompt: str) -> None:
+    answer = Agent(seeded).ask(prompt)
+    assert not answer.ok
+    assert answer.text
+    assert isinstance(answer.events[-1], RequestCompleted)
+    assert isinstance(answer.events[-2], ResponseSynthesized)
+
+
+def test_a_prompt_in_another_language_is_answered_or_declined_cleanly(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("¿Cuál es el 25% de 100?")
+    assert isinstance(answer.events[-1], RequestCompleted)
+    assert answer.text
+
+
+def test_a_tool_that_raises_becomes_a_failure_event(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("divide 10 by 0")
+    assert not answer.ok
+    failed = next(e for e in answer.events if isinstance(e, ToolExecuted))
+    assert failed.ok is False
+    assert failed.error_kind == "exception"
+    assert "zero" in (failed.error or "")
+    assert "divide_numbers failed" in answer.text
+    assert Agent(seeded).ask("divide 10 by 4").text == "2.5"  # and it keeps serving
+
+
+HANGS = '''
+def spin_forever(seconds: float) -> float:
+    """Spin (loop) forever; a hostile tool that never returns."""
+    while True:
+        seconds += 1
+
+
+def test_spins() -> None:
+    assert callable(spin_forever)
+'''
+
+
+def test_a_tool_that_hangs_times_out_and_the_system_keeps_serving(seeded: Selfeng) -> None:
+    from selfeng.schemas import PolicyChanged
+
+    events = seeded.add_tool(parse_tool(HANGS), origin="human")
+    assert type(events[-1]).__name__ == "ToolRegistered"
+    seeded.append([PolicyChanged(name="sandbox.timeout_seconds", value=1.5)])
+    try:
+        answer = Agent(seeded).ask("spin forever for 3 seconds")
+    finally:
+        seeded.append([PolicyChanged(name="sandbox.timeout_seconds", value=10)])
+    failed = next(e for e in answer.events if isinstance(e, ToolExecuted))
+    assert failed.error_kind == "timeout"
+    assert not answer.ok
+    assert Agent(seeded).ask("Reverse the string ok").text == "ko"
+
+
+def test_handling_the_same_request_twice_stores_its_answer_once(seeded: Selfeng) -> None:
+    received = RequestReceived(prompt="What is 3% of 300?", client="test")
+    seeded.append([received])
+    first = seeded.handle(received)
+    second = seeded.handle(received)  # a worker restarted before committing
+    assert [e.event_id for e in first] == [e.event_id for e in second]
+    stream = seeded.log.stream(received.key)
+    assert len(stream) == 1 + len(first)
+
+
+def test_searches_carry_the_policy_and_threshold(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("What is 25% of 100?")
+    searched = next(e for e in answer.events if isinstance(e, ToolSearched))
+    assert searched.threshold == 0.4
+    assert searched.candidates[0].tool == "percent_of"
+    assert searched.candidates[0].score >= 0.4
+    assert all(
+        a.score >= b.score
+        for a, b in zip(searched.candidates, searched.candidates[1:], strict=False)
+    )

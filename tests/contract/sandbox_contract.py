@@ -1,0 +1,492 @@
+"""The contract every Sandbox adapter passes, with real hostile tool code.
+
+Subclass ``SandboxContract`` once per backend and implement ``create_sandbox``; every test
+here then runs against that backend (see tests/infra/test_sandbox_*.py). Class attributes
+say what the operating system itself stops on that backend, without the guard (the audit
+hook that refuses processes, sockets and outside writes with a clear error): the tests
+marked ``bare`` run with the guard off, to show the walls that do not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = Limits(timeout_s=1.0, cpu_s=5.0)
+IDENTITY = "def f(x):\n    return x\n"
+
+
+def tool(body: str, signature: str = "") -> str:
+    """A module defining ``f(signature)`` with ``body`` (indented for you)."""
+    lines = "\n".join("    " + line for line in body.strip("\n").splitlines())
+    return f"def f({signature}):\n{lines}\n"
+
+
+class SandboxContract:
+    """Behaviour every sandbox adapter must have."""
+
+    network_isolated = True
+    """Whether the OS gives tools no network, even without the guard."""
+    blocks_tmp_writes = True
+    """Whether the OS stops writes to /tmp (outside the tool's directory) without the guard."""
+    blocks_own_files = True
+    """Whether the OS stops writes to files the sandbox's user owns (the repo), without it."""
+    enforces_process_limit = True
+    """Whether a process bomb hits a limit without the guard."""
+    reaps_escaped_processes = True
+    """Whether a process that left the call's session and pipes still dies with the call."""
+
+    @classmethod
+    def create_sandbox(cls, *, guard: bool = True, workers: int = 2) -> Sandbox:
+        """A new sandbox for some tests."""
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def sandbox(cls) -> Iterator[Sandbox]:
+        """One sandbox shared by the class's tests (a warm pool of two)."""
+        sandbox = cls.create_sandbox()
+        try:
+            yield sandbox
+        finally:
+            sandbox.close()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def bare(cls) -> Iterator[Sandbox]:
+        """The same backend with the guard off: only the OS's walls."""
+        sandbox = cls.create_sandbox(guard=False, workers=1)
+        try:
+            yield sandbox
+        finally:
+            sandbox.close()
+
+    @pytest.fixture
+    def listener(self) -> Iterator[tuple[int, list[object]]]:
+        """A TCP server on the host's 127.0.0.1, and the connections it accepted."""
+        server = socket.create_server(("127.0.0.1", 0))
+        server.settimeout(0.2)
+        accepted: list[object] = []
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    accepted.append(server.accept())
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield server.getsockname()[1], accepted
+        finally:
+            stop.set()
+            thread.join()
+            server.close()
+
+    # -- calling a function ----------------------------------------------------------------
+
+    def test_a_function_returns_its_value(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(
+            tool("return {'sum': a + b, 'items': [a, b]}", "a, b"), "f", {"a": 2, "b": 3}
+        )
+        assert result.ok, result
+        assert result.value == {"sum": 5, "items": [2, 3]}
+        assert result.error is None
+        assert result.error_kind is None
+        assert result.sandbox == sandbox.name
+        assert result.duration_ms > 0
+
+    def test_printed_output_comes_back(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(tool("print('working on', x)\nreturn x", "x"), "f", {"x": 7})
+        assert result.ok
+        assert result.value == 7
+        assert "working on 7" in result.output
+
+    def test_an_async_tool_is_awaited(self, sandbox: Sandbox) -> None:
+        code = "import asyncio\nasync def f(x):\n    await asyncio.sleep(0)\n    return x + 1\n"
+        assert sandbox.run(code, "f", {"x": 1}).value == 2
+
+    def test_a_raising_tool_fails_with_the_exception(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(
+            tool("raise ValueError('no such city: ' + city)", "city"), "f", {"city": "X"}
+        )
+        assert not result.ok
+        assert result.error_kind == "exception"
+        assert result.error is not None
+        assert "ValueError: no such city: X" in result.error
+        assert "line 2" in result.error
+
+    def test_code_that_does_not_compile_fails(self, sandbox: Sandbox) -> None:
+        result = sandbox.run("def f(:\n    pass\n", "f", {})
+        assert result.error_kind == "exception"
+        assert "SyntaxError" in (result.error or "")
+
+    def test_a_missing_function_fails(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(IDENTITY, "g", {})
+        assert result.error_kind == "exception"
+        assert "no function 'g'" in (result.error or "")
+
+    def test_wrong_argument_names_are_bad_arguments(self, sandbox: Sandbox) -> None:
+        unknown = sandbox.run(IDENTITY, "f", {"x": 1, "y": 2})
+        assert unknown.error_kind == "bad_arguments"
+        assert "unexpected keyword argument 'y'" in (unknown.error or "")
+        missing = sandbox.run(IDENTITY, "f", {})
+        assert missing.error_kind == "bad_arguments"
+        assert "missing 1 required" in (missing.error or "")
+
+    def test_wrong_argument_types_are_bad_arguments(self, sandbox: Sandbox) -> None:
+        code = (
+            "def f(n: int, xs: list[float], label: str | None = None, mode: 'Mode' = 'a'):\n"
+            "    return [n, sum(xs), label]\n"
+            "Mode = str\n"
+        )
+        assert sandbox.run(code, "f", {"n": 2, "xs": [1, 2.5]}).value == [2, 3.5, None]
+        wrong = sandbox.run(code, "f", {"n": "two", "xs": []})
+        assert wrong.error_kind == "bad_arguments"
+        assert wrong.error == "argument 'n' must be an integer, not a string 'two'"
+        item = sandbox.run(code, "f", {"n": 1, "xs": [1, "x"]})
+        assert item.error_kind == "bad_arguments"
+        assert "'xs' item must be a number" in (item.error or "")
+        assert sandbox.run(code, "f", {"n": True, "xs": []}).error_kind == "bad_arguments"
+
+    def test_a_type_error_inside_the_tool_is_an_exception(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(tool("return len(x) + 1", "x"), "f", {"x": 5})
+        assert result.error_kind == "exception"
+        assert "TypeError" in (result.error or "")
+
+    def test_a_non_json_value_fails_clearly(self, sandbox: Sandbox) -> None:
+        as_set = sandbox.run(tool("return {1, 2}"), "f", {})
+        assert as_set.error_kind == "exception"
+        assert as_set.error == "returned a set, not JSON"
+        nested = sandbox.run(tool("return {'when': object()}"), "f", {})
+        assert nested.error == "returned a dict containing an object, not JSON"
+        nan = sandbox.run(tool("return [1.0, float('nan')]"), "f", {})
+        assert nan.error == "returned a list containing a float nan, not JSON"
+        assert sandbox.run(tool("return (1, 'a')"), "f", {}).value == [1, "a"]
+
+    def test_arguments_that_are_not_json_are_bad_arguments(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(IDENTITY, "f", {"x": {1, 2}})  # type: ignore[dict-item]
+        assert result.error_kind == "bad_arguments"
+
+    def test_exiting_is_an_exception(self, sandbox: Sandbox) -> None:
+        called_exit = sandbox.run("import sys\n" + tool("sys.exit(3)"), "f", {})
+        assert called_exit.error_kind == "exception"
+        assert "exit(3)" in (called_exit.error or "")
+        hard = sandbox.run("import os\n" + tool("os._exit(4)"), "f", {})
+        assert hard.error_kind == "exception"
+        assert "status 4" in (hard.error or "")
+
+    def test_a_huge_result_is_refused(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(tool("return 'x' * 9_000_000"), "f", {})
+        assert result.error_kind == "resource_limit"
+
+    # -- limits ------------------------------------------------------------------------------
+
+    def test_an_endless_loop_times_out_and_the_pool_keeps_serving(self, sandbox: Sandbox) -> None:
+        started = time.monotonic()
+        result = sandbox.run(tool("while True:\n    pass"), "f", {}, Limits(timeout_s=0.5))
+        assert result.error_kind == "timeout"
+        assert "0.5 s" in (result.error or "")
+        assert time.monotonic() - started < 2.0
+        for i in range(5):
+            assert sandbox.run(IDENTITY, "f", {"x": i}).value == i
+
+    def test_a_sleeping_tool_times_out(self, sandbox: Sandbox) -> None:
+        code = "import time\n" + tool("time.sleep(60)")
+        assert sandbox.run(code, "f", {}, Limits(timeout_s=0.5)).error_kind == "timeout"
+
+    def test_cpu_time_is_limited(self, sandbox: Sandbox) -> None:
+        result = sandbox.run(tool("while True:\n    pass"), "f", {}, Limits(timeout_s=10, cpu_s=1))
+        assert result.error_kind == "timeout"
+        assert "CPU" in (result.error or "")
+
+    def test_too_much_memory_is_a_memory_failure(self, sandbox: Sandbox) -> None:
+        at_once = sandbox.run(
+            tool("return len(bytearray(512 * 2**20))"), "f", {}, Limits(memory_mb=128)
+        )
+        assert at_once.error_kind == "memory"
+        growing = tool("chunks = []\nwhile True:\n    chunks.append(bytearray(2**20))")
+        assert sandbox.run(growing, "f", {}, Limits(memory_mb=128)).error_kind == "memory"
+        assert sandbox.run(IDENTITY, "f", {"x": 1}).ok
+
+    def test_file_size_is_limited(self, sandbox: Sandbox) -> None:
+        code = tool("with open('big', 'wb') as out:\n    out.write(b'x' * 3 * 2**20)")
+        result = sandbox.run(code, "f", {}, Limits(file_size_mb=1))
+        assert result.error_kind == "resource_limit"
+
+    def test_a_process_bomb_is_refused(self, sandbox: Sandbox) -> None:
+        code = "import os\n" + tool("while True:\n    os.fork()")
+        result = sandbox.run(code, "f", {}, QUICK)
+        assert result.error_kind == "forbidden"
+        assert "starting processes" in (result.error or "")
+
+    def test_subprocesses_are_refused(self, sandbox: Sandbox) -> None:
+        spawn = "import subprocess\n" + tool("return subprocess.run(['true']).returncode")
+        assert sandbox.run(spawn, "f", {}, QUICK).error_kind == "forbidden"
+        system = "import os\n" + tool("return os.system('true')")
+        assert sandbox.run(system, "f", {}, QUICK).error_kind == "forbidden"
+
+    def test_native_code_is_refused(self, sandbox: Sandbox) -> None:
+        code = "import ctypes\n" + tool("return ctypes.CDLL(None).getpid()")
+        assert sandbox.run(code, "f", {}, QUICK).error_kind == "forbidden"
+
+    def test_a_process_bomb_hits_the_process_limit_without_the_guard(self, bare: Sandbox) -> None:
+        if not self.enforces_process_limit:
+            pytest.skip("this backend cannot enforce RLIMIT_NPROC here (not root: no private uid)")
+        code = "import os, time\n" + tool(
+            "children = 0\nwhile True:\n    if os.fork() == 0:\n        time.sleep(30)\n"
+            "        os._exit(0)\n    children += 1"
+        )
+        result = bare.run(code, "f", {}, Limits(timeout_s=10, processes=16))
+        assert result.error_kind == "resource_limit", result
+        assert "process limit (16)" in (result.error or "")
+        assert bare.run(IDENTITY, "f", {"x": 1}).ok
+
+    def test_processes_a_call_leaves_behind_are_killed(self, bare: Sandbox) -> None:
+        if not self.reaps_escaped_processes:
+            pytest.skip("a daemon escapes the process group here (not root: no private uid)")
+        daemon = "import os, time\n" + tool(
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os.setsid()\n"
+            "    os.closerange(0, 1024)\n"
+            "    time.sleep(60)\n"
+            "    os._exit(0)\n"
+            "return pid"
+        )
+        alive = tool(  # a killed process may linger as a zombie until init reaps it
+            "try:\n    stat = open(f'/proc/{pid}/stat').read()\n"
+            "except FileNotFoundError:\n    return False\n"
+            "return stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X')",
+            "pid",
+        )
+        pid = bare.run(daemon, "f", {}).value
+        assert isinstance(pid, int)
+        assert bare.run(alive, "f", {"pid": pid}).value is False
+
+    # -- network -----------------------------------------------------------------------------
+
+    def test_the_network_is_refused(
+        self, sandbox: Sandbox, listener: tuple[int, list[object]]
+    ) -> None:
+        port, accepted = listener
+        code = "import socket\n" + tool(
+            "return socket.create_connection((host, port), timeout=1).getsockname()", "host, port"
+        )
+        for host in ("127.0.0.1", "1.1.1.1"):
+            result = sandbox.run(code, "f", {"host": host, "port": port}, QUICK)
+            assert result.error_kind == "forbidden", result
+        dns = "import socket\n" + tool("return socket.gethostbyname('example.com')")
+        assert sandbox.run(dns, "f", {}, QUICK).error_kind == "forbidden"
+        assert accepted == []
+
+    def test_there_is_no_network_without_the_guard(
+        self, bare: Sandbox, listener: tuple[int, list[object]]
+    ) -> None:
+        if not self.network_isolated:
+            pytest.skip("no network namespace for this backend here")
+        port, accepted = listener
+        code = "import socket\n" + tool(
+            "return socket.create_connection((host, port), timeout=1).getsockname()", "host, port"
+        )
+        for host in ("127.0.0.1", "1.1.1.1"):
+            result = bare.run(code, "f", {"host": host, "port": port}, QUICK)
+            assert not result.ok, result
+            assert result.error_kind == "forbidden"
+            assert "no network in the sandbox" in (result.error or "")
+        dns = "import socket\n" + tool("return socket.getaddrinfo('example.com', 80)")
+        assert bare.run(dns, "f", {}, QUICK).error_kind == "forbidden"
+        assert accepted == []
+
+    # -- the filesystem ----------------------------------------------------------------------
+
+    def test_writes_outside_its_directory_are_refused(self, sandbox: Sandbox) -> None:
+        code = tool("with open(path, 'w') as out:\n    out.write('x')\nreturn path", "path")
+        for path in ("/etc/selfeng-probe", str(REPO / "selfeng-probe"), "/tmp/../etc/x", "/tmp/x"):
+            result = sandbox.run(code, "f", {"path": path}, QUICK)
+            assert result.error_kind == "forbidden", (path, result)
+            assert not Path(path).exists()
+        assert sandbox.run(code, "f", {"path": "inside.txt"}, QUICK).value == "inside.txt"
+        remove = "import os\n" + tool("os.remove(path)", "path")
+        assert (
+            sandbox.run(remove, "f", {"path": str(REPO / "pyproject.toml")}).error_kind
+            == "forbidden"
+        )
+
+    def test_the_os_stops_writes_outside_without_the_guard(self, bare: Sandbox) -> None:
+        code = tool("with open(path, 'w') as out:\n    out.write('x')\nreturn path", "path")
+        paths = ["/etc/selfeng-probe"]
+        if self.blocks_own_files or REPO.stat().st_uid != os.geteuid():
+            paths.append(str(REPO / "selfeng-probe"))
+        for path in paths:
+            result = bare.run(code, "f", {"path": path}, QUICK)
+            assert result.error_kind == "forbidden", (path, result)
+            assert not Path(path).exists()
+        in_tmp = bare.run(code, "f", {"path": f"/tmp/selfeng-probe-{os.getpid()}"}, QUICK)
+        try:
+            assert in_tmp.ok is not self.blocks_tmp_writes, in_tmp
+        finally:
+            Path(f"/tmp/selfeng-probe-{os.getpid()}").unlink(missing_ok=True)
+        assert bare.run(code, "f", {"path": "inside.txt"}, QUICK).ok
+
+    def test_files_do_not_survive_to_the_next_call(self, sandbox: Sandbox) -> None:
+        write = "import os\n" + tool(
+            "open('left.txt', 'w').write('secret')\nreturn os.listdir('.')"
+        )
+        look = "import os\n" + tool("return sorted(os.listdir('.'))")
+        assert sandbox.run(write, "f", {}).value == ["left.txt"]
+        for _ in range(3):
+            assert sandbox.run(look, "f", {}).value == []
+
+    # -- isolation between calls ---------------------------------------------------------------
+
+    def test_a_flood_of_output_does_not_corrupt_the_protocol(self, sandbox: Sandbox) -> None:
+        code = "import os, sys\n" + tool(
+            "print('x' * 10_000_000)\n"
+            "for i in range(20_000):\n    print('line', i)\n"
+            'os.write(1, b\'{"id": 1, "ok": true}\\n\' * 1000)\n'
+            "os.write(2, b'noise' * 10000)\n"
+            "sys.__stdout__.write('more noise\\n')\n"
+            "return 'done'"
+        )
+        result = sandbox.run(code, "f", {})
+        assert result.value == "done", result
+        assert len(result.output) < 100_000
+        assert "more characters not kept" in result.output
+        for i in range(3):
+            assert sandbox.run(IDENTITY, "f", {"x": i}).value == i
+
+    def test_changes_to_builtins_and_globals_do_not_leak(self, sandbox: Sandbox) -> None:
+        tamper = "import builtins, json, sys, threading, time\n" + tool(
+            "builtins.len = lambda _: 42\n"
+            "json.dumps = lambda *a, **k: 'garbage'\n"
+            "sys.modules['math'] = None\n"
+            "threading.Thread(target=time.sleep, args=(30,)).start()\n"
+            "return 'tampered'"
+        )
+        check = "import math, threading\nCOUNT = 0\n" + tool(
+            "global COUNT\nCOUNT += 1\n"
+            "return [len('abc'), COUNT, math.sqrt(16), threading.active_count()]"
+        )
+        sandbox.run(tamper, "f", {})
+        for _ in range(3):
+            assert sandbox.run(check, "f", {}).value == [3, 1, 4.0, 1]
+
+    def test_a_tool_cannot_kill_its_worker(self, sandbox: Sandbox) -> None:
+        code = "import os, signal\n" + tool("os.kill(os.getppid(), signal.SIGKILL)\nreturn 1")
+        result = sandbox.run(code, "f", {})
+        assert not result.ok
+        for i in range(3):
+            assert sandbox.run(IDENTITY, "f", {"x": i}).value == i
+
+    # -- tests -------------------------------------------------------------------------------
+
+    def test_tests_pass_and_fail_with_reasons(self, sandbox: Sandbox) -> None:
+        code = "def add(a, b):\n    return a + b\n"
+        tests = (
+            "def test_adds():\n    assert add(1, 2) == 3\n\n"
+            "def test_wrong():\n    assert add(2, 2) == 5\n\n"
+            "def test_message():\n    assert add(1, 1) == 3, 'one and one'\n\n"
+            "def test_raises():\n    print('about to fail')\n    add(1, None)\n\n"
+            "def helper():\n    raise AssertionError('not a test')\n"
+        )
+        run = sandbox.run_tests(code, tests, QUICK)
+        assert (run.passed, run.failed) == (1, 3)
+        assert not run.ok
+        assert set(run.failures) == {"test_wrong", "test_message", "test_raises"}
+        assert "assert add(2, 2) == 5" in run.failures["test_wrong"]
+        assert "left: 4, right: 5" in run.failures["test_wrong"]
+        assert run.failures["test_message"].startswith("AssertionError: one and one")
+        assert "TypeError" in run.failures["test_raises"]
+        assert "PASS test_adds" in run.output
+        assert "about to fail" in run.output
+        assert run.sandbox == sandbox.name
+
+    def test_passing_tests_are_ok(self, sandbox: Sandbox) -> None:
+        run = sandbox.run_tests(IDENTITY, "def test_a():\n    assert f(1) == 1\n", QUICK)
+        assert run.ok
+        assert (run.passed, run.failed) == (1, 0)
+
+    def test_a_hanging_test_fails_the_rest(self, sandbox: Sandbox) -> None:
+        tests = (
+            "def test_first():\n    assert f(1) == 1\n\n"
+            "def test_hangs():\n    while True:\n        pass\n\n"
+            "def test_last():\n    assert True\n"
+        )
+        run = sandbox.run_tests(IDENTITY, tests, Limits(timeout_s=0.5))
+        assert (run.passed, run.failed) == (1, 2)
+        assert "timed out" in run.failures["test_hangs"]
+        assert "timed out" in run.failures["test_last"]
+
+    def test_code_that_fails_to_load_fails_every_test(self, sandbox: Sandbox) -> None:
+        tests = "def test_a():\n    pass\n\nasync def test_b():\n    pass\n"
+        run = sandbox.run_tests("raise RuntimeError('broken')\n", tests, QUICK)
+        assert (run.passed, run.failed) == (0, 2)
+        assert "broken" in run.failures["test_a"]
+
+    def test_no_tests_is_not_ok(self, sandbox: Sandbox) -> None:
+        run = sandbox.run_tests(IDENTITY, "x = 1\n", QUICK)
+        assert (run.passed, run.failed, run.ok) == (0, 0, False)
+
+    # -- the pool ----------------------------------------------------------------------------
+
+    def test_warm_workers_serve_many_calls(self) -> None:
+        with self.create_sandbox(workers=2) as sandbox:
+            before = {w.id: w.calls for w in sandbox.workers()}  # type: ignore[attr-defined]
+            assert len(before) == 2
+            for i in range(50):
+                assert sandbox.run(IDENTITY, "f", {"x": i}).value == i
+            after = {w.id: w.calls for w in sandbox.workers()}  # type: ignore[attr-defined]
+        assert set(after) == set(before)  # no worker was started: they were reused
+        assert sum(after.values()) - sum(before.values()) == 50
+
+    def test_a_killed_worker_is_replaced(self) -> None:
+        with self.create_sandbox(workers=1) as sandbox:
+            [first] = sandbox.workers()  # type: ignore[attr-defined]
+            assert sandbox.kill_worker(first.id)  # type: ignore[attr-defined]
+            for i in range(3):
+                assert sandbox.run(IDENTITY, "f", {"x": i}).value == i
+            [second] = sandbox.workers()  # type: ignore[attr-defined]
+            assert second.id != first.id
+
+    def test_concurrent_calls_share_the_pool(self, sandbox: Sandbox) -> None:
+        results: list[object] = []
+
+        def caller(n: int) -> None:
+            results.extend(sandbox.run(IDENTITY, "f", {"x": n * 100 + i}).value for i in range(10))
+
+        threads = [threading.Thread(target=caller, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == sorted(n * 100 + i for n in range(4) for i in range(10))
+        assert len(sandbox.workers()) <= 2  # type: ignore[attr-defined]
+
+    def test_a_cold_sandbox_starts_a_worker_per_call(self) -> None:
+        with self.create_sandbox(workers=0) as cold:
+            assert cold.run(IDENTITY, "f", {"x": 1}).value == 1
+            assert cold.run_tests(IDENTITY, "def test_a():\n    assert f(2) == 2\n").ok
+            assert cold.workers() == []  # type: ignore[attr-defined]
+
+    def test_a_closed_sandbox_says_so(self) -> None:
+        sandbox = self.create_sandbox(workers=1)
+        sandbox.close()
+        with pytest.raises(SandboxUnavailable, match="closed"):
+            sandbox.run(IDENTITY, "f", {"x": 1})
+
+    def test_describe_names_the_backend(self, sandbox: Sandbox) -> None:
+        assert sandbox.describe().startswith(sandbox.name + ":")
