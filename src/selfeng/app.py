@@ -21,7 +21,7 @@ from selfeng.core.embedder import Embedder
 from selfeng.core.log import EventLog
 from selfeng.core.mapper import append_events
 from selfeng.core.records import StoredRecord
-from selfeng.core.sandbox import Sandbox
+from selfeng.core.sandbox import Sandbox, SandboxUnavailable
 from selfeng.core.settings import Settings
 from selfeng.core.store import ProjectionStore
 from selfeng.core.tooldef import ToolDefinition
@@ -31,7 +31,7 @@ from selfeng.projections.engine import ProjectionEngine
 from selfeng.projections.policies import PoliciesState, policy_values
 from selfeng.projections.registry import RegistryState, next_version
 from selfeng.projections.runner import ProjectionRunner
-from selfeng.schemas import Event, RequestReceived, ToolOrigin, ToolProposed
+from selfeng.schemas import Event, RequestReceived, ToolOrigin, ToolProposed, ToolRejected
 
 
 class Selfeng:
@@ -87,15 +87,22 @@ class Selfeng:
     @cached_property
     def handler(self) -> RequestHandler:
         """The request handler."""
-        return RequestHandler(self.sandbox, ToolSearch(self.embedder))
+        return RequestHandler(lambda: self.sandbox, ToolSearch(self.embedder))
 
     # -- appending ---------------------------------------------------------------------------
 
     def append(
         self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None
     ) -> list[StoredRecord]:
-        """Append events atomically (see ``EventLog.append``)."""
-        return append_events(self.log, list(events), expected_versions=expected_versions)
+        """Append events atomically (see ``EventLog.append``).
+
+        The projections this process keeps fold them at once when they are the log's next
+        records (no read back); otherwise their next catch-up reads them.
+        """
+        stored = append_events(self.log, list(events), expected_versions=expected_versions)
+        for runner in self.engine.runners():
+            runner.fold_appended(stored, events)
+        return stored
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -122,7 +129,19 @@ class Selfeng:
             producer=f"selfeng.tools.{origin}",
         )
         self.append([proposed], expected_versions={tool.name: version_before})
-        outcome = verify(proposed, self.sandbox)
+        try:
+            sandbox = self.sandbox
+        except SandboxUnavailable as exc:
+            outcome: list[Event] = [
+                ToolRejected.following(
+                    proposed,
+                    tool=tool.name,
+                    version=proposed.version,
+                    reason=f"the sandbox could not start: {exc}",
+                )
+            ]
+        else:
+            outcome = verify(proposed, sandbox)
         self.append(outcome)
         self.engine.main.catch_up()
         return [proposed, *outcome]
@@ -150,7 +169,7 @@ class Selfeng:
     def handler_state(self, arm: str | None = None) -> HandlerState:
         """The projections the handler reads, for the live policies or a fork's."""
         runner: ProjectionRunner = self.engine.runner(self.engine.fork(arm or MAIN.name))
-        runner.catch_up()
+        runner.catch_up(lazy=True)
         policies: PoliciesState = runner.state("policies")
         return HandlerState(
             policies=policy_values(policies),
@@ -165,8 +184,9 @@ class Selfeng:
         return events
 
     def close(self) -> None:
-        """Close the sandbox, the store and the log."""
+        """Save pending projection state; close the sandbox, the store and the log."""
         try:
+            self.engine.flush()
             if self._sandbox is not None:
                 self._sandbox.close()
             self.store.close()

@@ -164,3 +164,29 @@ def test_searches_carry_the_policy_and_threshold(seeded: Selfeng) -> None:
         a.score >= b.score
         for a, b in zip(searched.candidates, searched.candidates[1:], strict=False)
     )
+
+
+def test_a_sandbox_that_cannot_start_is_a_clear_answer_and_a_failure_event(
+    seeded: Selfeng,
+) -> None:
+    from selfeng.core.mapper import from_record
+    from selfeng.core.settings import Settings
+    from selfeng.infra.memory_log import MemoryLog
+    from selfeng.infra.memory_store import MemoryStore
+    from selfeng.schemas import ToolRejected
+
+    settings = Settings.resolve(sandbox="docker://?workers=0", env={})  # no engine answers here
+    with Selfeng(MemoryLog(), MemoryStore(), settings=settings) as app:
+        rejected = app.add_tool(parse_tool(HANGS), origin="human")[-1]
+        assert isinstance(rejected, ToolRejected)
+        assert "the sandbox could not start" in rejected.reason
+        # the starter library, registered elsewhere, copied into this log
+        seed = [
+            from_record(r) for b in seeded.log.read(topics={"selfeng.tools"}) for r in b.records
+        ]
+        app.append(seed)
+        answer = Agent(app).ask("Reverse the string hello")
+    assert not answer.ok
+    assert "the sandbox could not start" in answer.text
+    failed = next(e for e in answer.events if isinstance(e, ToolExecuted))
+    assert failed.error_kind == "sandbox"

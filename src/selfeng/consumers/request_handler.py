@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from selfeng.consumers.search import ToolSearch
-from selfeng.core.arguments import extract, format_value
+from selfeng.core.arguments import extract, format_value, template
 from selfeng.core.planning import PlanStep, plan, tool_vocabulary
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
@@ -71,12 +71,14 @@ class RequestHandler:
 
     def __init__(
         self,
-        sandbox: Sandbox,
+        sandbox: Callable[[], Sandbox],
         search: ToolSearch,
         *,
         clock: Callable[[], float] = time.time,
         producer: str = "selfeng.request-handler",
     ) -> None:
+        """``sandbox`` gives the sandbox when a tool must run (it may raise
+        ``SandboxUnavailable``: the request then ends with that failure)."""
         self.sandbox = sandbox
         self.search = search
         self.clock = clock
@@ -171,7 +173,7 @@ class RequestHandler:
             where = f" (step {index + 1}: “{step.text}”)" if index else ""
             out.answer = (
                 f"I have no tool for that yet{where}. I asked for one to be written; "
-                "ask again once it is registered (see `selfeng synth pending`)."
+                "a person can add one with `selfeng tools add FILE.py`."
             )
             return _FAILED
         chosen: Candidate = candidates[0]
@@ -245,6 +247,7 @@ class RequestHandler:
                 out.steps.append(
                     Step(
                         query=step.text,
+                        template=template(step.text, arguments),
                         tool=chosen.tool,
                         version=chosen.version,
                         ok=True,
@@ -258,13 +261,15 @@ class RequestHandler:
         )
         code = _code_of(state.registry, chosen)
         started = time.perf_counter()
+        sandbox_name = "unavailable"
         try:
-            result = self.sandbox.run(code, chosen.tool, arguments, limits)
+            sandbox = self.sandbox()
+            sandbox_name = sandbox.name
+            result = sandbox.run(code, chosen.tool, arguments, limits)
             ok, value, error, kind = result.ok, result.value, result.error, result.error_kind
-            sandbox_name = result.sandbox or self.sandbox.name
+            sandbox_name = result.sandbox or sandbox_name
         except SandboxUnavailable as exc:
             ok, value, error, kind = False, None, f"the sandbox could not start: {exc}", "sandbox"
-            sandbox_name = self.sandbox.name
         duration = round((time.perf_counter() - started) * 1000, 3)
         out.events.append(
             ToolExecuted.following(
@@ -286,6 +291,7 @@ class RequestHandler:
         out.steps.append(
             Step(
                 query=step.text,
+                template=template(step.text, arguments),
                 tool=chosen.tool,
                 version=chosen.version,
                 ok=ok,

@@ -15,6 +15,7 @@ from selfeng.app import Selfeng
 from selfeng.consumers.verifier import verify
 from selfeng.core.mapper import DecodeError, from_record
 from selfeng.core.records import StoredRecord
+from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.schemas import RequestReceived, ToolProposed
 
 logger = logging.getLogger(__name__)
@@ -54,5 +55,10 @@ class Worker:
             tool = self.app.registry()["tools"].get(event.tool)
             version = tool["versions"].get(str(event.version)) if tool else None
             if version is not None and version["status"] == "proposed":
-                self.app.append(verify(event, self.app.sandbox))
+                try:
+                    sandbox = self.app.sandbox
+                except SandboxUnavailable as exc:
+                    logger.error("cannot verify %s v%s: %s", event.tool, event.version, exc)
+                    return
+                self.app.append(verify(event, sandbox))
                 self.handled += 1

@@ -18,6 +18,7 @@ import orjson
 from pydantic import JsonValue
 
 _NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+"
+_NUMBER_ONLY = re.compile(_NUMBER)
 _NUMBER_RE = re.compile(rf"(?<![\w.])({_NUMBER})(\s*%|\s*percent\b)?", re.IGNORECASE)
 _QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’")  # noqa: RUF001
 _JSON_ARRAY = re.compile(r"\[[^\[\]]*\]")
@@ -322,3 +323,24 @@ def parse_date(text: str) -> str | None:
 def now_iso() -> str:
     """Today's date (used only by callers that say "today")."""
     return datetime.now().date().isoformat()
+
+
+def template(text: str, arguments: dict[str, JsonValue]) -> str:
+    """The text with each argument's value replaced by ``{name}``: the wording without the
+    values, which is what a tool learns to be asked by ("reverse the string {text}")."""
+    out = text
+    for name, value in arguments.items():
+        candidates: list[str] = []
+        if isinstance(value, str) and value.strip():
+            candidates.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+            if number.is_integer():
+                candidates += [f"{int(number):,}", str(int(number))]
+            candidates.append(repr(number))
+        for candidate in candidates:
+            at = out.lower().find(candidate.lower())
+            if at >= 0:
+                out = out[:at] + "{" + name + "}" + out[at + len(candidate) :]
+                break
+    return _NUMBER_ONLY.sub("#", out)

@@ -32,6 +32,7 @@ from typing import Final, Literal
 
 import bm25s
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
@@ -200,6 +201,21 @@ class LexicalEmbedder(Embedder):
         for row, text in enumerate(corpus):
             documents.setdefault(text, row)
         self._fitted = _Fitted(vocab, documents, matrix, tuple(corpus))  # one atomic swap
+
+    def query_terms(self, text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """One request's row as (columns, weights): ``embed([text])`` without building a
+        sparse matrix, for the index's per-request fast path."""
+        fitted = self._fitted
+        row = fitted.documents.get(text)
+        if row is not None:
+            start, end = fitted.matrix.indptr[row], fitted.matrix.indptr[row + 1]
+            return (
+                np.asarray(fitted.matrix.indices[start:end], dtype=np.intp),
+                np.asarray(fitted.matrix.data[start:end], dtype=np.float32),
+            )
+        known = sorted({fitted.vocab[t] for t in self.terms(text) if t in fitted.vocab})
+        weight = 1.0 / np.sqrt(len(known)) if known else 0.0
+        return np.asarray(known, dtype=np.intp), np.full(len(known), weight, dtype=np.float32)
 
     def embed(self, texts: Sequence[str]) -> sp.csr_matrix:
         """One L2-normalised sparse row per text; a corpus text gets its BM25 row.

@@ -51,6 +51,10 @@ class ProjectionEngine:
             self._runners[fork.name] = runner
         return runner
 
+    def runners(self) -> list[ProjectionRunner]:
+        """The runners opened so far (the main line first, once opened)."""
+        return list(self._runners.values())
+
     @property
     def main(self) -> ProjectionRunner:
         """The live projections."""
@@ -103,6 +107,11 @@ class ProjectionEngine:
             if stop.is_set():
                 break
             self.catch_up()
+
+    def flush(self) -> None:
+        """Save what lazy catch-ups folded in every fork (called when the runtime closes)."""
+        for runner in self._runners.values():
+            runner.flush()
 
     def state(self, projection: str, fork: str = MAIN.name) -> Any:
         """A projection's state (as JSON-able data) in a fork, after catching up."""

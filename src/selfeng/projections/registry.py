@@ -73,7 +73,8 @@ class RegistryState(TypedDict):
     tools: dict[str, ToolRecord]
     stats: dict[str, VersionStats]  # "name@version" -> stats
     phrases: dict[str, dict[str, list[int]]]  # tool -> phrase -> [count, last seen ms]
-    revision: int
+    revision: int  # changes when the set of usable tools changes
+    phrases_revision: int  # changes when a new phrasing is learnt
 
 
 def normalise_phrase(text: str) -> str:
@@ -105,7 +106,7 @@ class RegistryProjection(Projection[RegistryState]):
     )
 
     def initial(self) -> RegistryState:
-        return RegistryState(tools={}, stats={}, phrases={}, revision=0)
+        return RegistryState(tools={}, stats={}, phrases={}, revision=0, phrases_revision=0)
 
     def apply(self, state: RegistryState, event: Event, ctx: FoldContext) -> RegistryState:
         tools = state["tools"]
@@ -170,8 +171,9 @@ class RegistryProjection(Projection[RegistryState]):
                 at = int(event.occurred_at.timestamp() * 1000)
                 for step in steps:
                     phrases = state["phrases"].setdefault(step.tool, {})
-                    if step.ok and _learn(phrases, normalise_phrase(step.query), at):
-                        state["revision"] += 1
+                    wording = step.template or step.query
+                    if step.ok and _learn(phrases, normalise_phrase(wording), at):
+                        state["phrases_revision"] += 1
         return state
 
     @staticmethod

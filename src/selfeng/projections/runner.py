@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from selfeng.core.mapper import (
     dead_letter_for_record,
     from_record,
 )
-from selfeng.core.positions import Position
+from selfeng.core.positions import GlobalPosition, Position
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, ProjectionStore
@@ -97,6 +97,7 @@ class ProjectionRunner:
         self.ctx = FoldContext(fork, self._policy)
         self._since_checkpoint = 0
         self._since_snapshot = 0
+        self._dirty = False
         self._checkpointed_at = time.monotonic()
 
     def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
@@ -167,16 +168,23 @@ class ProjectionRunner:
     # -- folding ---------------------------------------------------------------------------
 
     def catch_up(
-        self, *, until: Position | None = None, progress: Progress | None = None, save: bool = True
+        self,
+        *,
+        until: Position | None = None,
+        progress: Progress | None = None,
+        save: bool = True,
+        lazy: bool = False,
     ) -> int:
         """Fold every record up to the end of the log (or ``until``); return how many.
 
         With ``save`` (the default, when the runner has a store) state is checkpointed as it
-        goes and at the end.
+        goes and at the end; with ``lazy`` only as often as ``checkpoint_every`` and
+        ``checkpoint_seconds`` say (the request path's catch-ups, a few events each), and
+        ``flush`` saves the rest.
         """
         save = save and self.store is not None
         start = self.position
-        total = start.events_to(until if until is not None else self.log.head())
+        total = start.events_to(until if until is not None else self.log.head()) if progress else 0
         if progress is not None:
             progress.start(total, f"folding {self.fork.name}")
         folded = 0
@@ -191,8 +199,15 @@ class ProjectionRunner:
             if progress is not None:
                 progress.finish()
         if save and (folded or self.position != start):
+            self._dirty = True
+        if save and self._dirty and not lazy:
             self.checkpoint()
         return folded
+
+    def flush(self) -> None:
+        """Save what lazy catch-ups folded and have not saved yet."""
+        if self._dirty or self._since_checkpoint:
+            self.checkpoint()
 
     def follow(self, stop: threading.Event, *, idle: float = 0.5) -> None:
         """Catch up, then keep folding new records as they arrive, until ``stop`` is set."""
@@ -216,8 +231,26 @@ class ProjectionRunner:
             names |= slot.types
         return frozenset(names)
 
-    def fold(self, batch: RecordBatch) -> int:
-        """Apply one batch to every projection that has not seen it; return records applied."""
+    def fold_appended(self, records: Sequence[StoredRecord], events: Sequence[Event]) -> bool:
+        """Fold events this process just appended, without reading them back, when they are
+        exactly the next records of a log with one global order; False (nothing done)
+        otherwise, and a later catch-up reads them as usual."""
+        position = self.position
+        if not records or not isinstance(position, GlobalPosition):
+            return False
+        offsets = [r.offset for r in records]
+        if offsets != list(range(position.offset + 1, position.offset + 1 + len(records))):
+            return False
+        known = {e.event_id.bytes: e for e in events}
+        self.fold(RecordBatch(records, GlobalPosition(offsets[-1])), known)
+        self._dirty = True
+        return True
+
+    def fold(self, batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:
+        """Apply one batch to every projection that has not seen it; return records applied.
+
+        ``known`` holds events already decoded, by id (events this process appended).
+        """
         slots = self._slots
         ctx = self.ctx
         uneven = any(s.position != slots[0].position for s in slots[1:])
@@ -233,7 +266,9 @@ class ProjectionRunner:
                     slot.events += 1
                 elif slot.on_event is not None and record.type in slot.types:
                     if not decoded:
-                        event, decoded = self._decode(record), True
+                        given = known.get(record.event_id) if known else None
+                        event = given if given is not None else self._decode(record)
+                        decoded = True
                     if event is not None:
                         slot.state = slot.on_event(slot.state, event, ctx)
                         slot.events += 1
@@ -296,6 +331,7 @@ class ProjectionRunner:
             snapshot=snapshot,
         )
         self._since_checkpoint = 0
+        self._dirty = False
         if snapshot:
             self._since_snapshot = 0
         self._checkpointed_at = time.monotonic()

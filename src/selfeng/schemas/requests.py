@@ -165,6 +165,8 @@ class Step(BaseModel):
 
     query: str
     """The text of the step (the whole request, or one part of its plan)."""
+    template: str = ""
+    """The text with its argument values replaced by ``{parameter}``: the phrasing learnt."""
     tool: str
     """The tool used."""
     version: int
