@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import JsonValue
 
 from selfeng.app import Selfeng
+from selfeng.core.closing import Closeable
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import Event, FeedbackGiven, RequestCompleted, RequestReceived
@@ -48,7 +48,7 @@ class Answer:
     """The request's events, in order (the trace)."""
 
 
-class Agent:
+class Agent(Closeable):
     """Asks selfeng questions and gives feedback, in process or through a worker."""
 
     def __init__(self, app: Selfeng, *, worker: bool = False, client: str = "python") -> None:
@@ -130,11 +130,3 @@ class Agent:
     def close(self) -> None:
         """Close the runtime."""
         self.app.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

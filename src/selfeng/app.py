@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from types import TracebackType
-from typing import Self
 
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.verifier import verify
 from selfeng.core import backends
+from selfeng.core.closing import Closeable
 from selfeng.core.embedder import Embedder
 from selfeng.core.log import EventLog
 from selfeng.core.mapper import append_events
@@ -34,7 +33,7 @@ from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import Event, RequestReceived, ToolOrigin, ToolProposed, ToolRejected
 
 
-class Selfeng:
+class Selfeng(Closeable):
     """An open selfeng: log, projection store and engine; sandbox and search on first use."""
 
     def __init__(
@@ -192,11 +191,3 @@ class Selfeng:
             self.store.close()
         finally:
             self.log.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -25,7 +25,7 @@ from pydantic import JsonValue
 
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, format_value, template
-from selfeng.core.planning import PlanStep, plan, tool_vocabulary
+from selfeng.core.planning import PlanStep, plan
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
 from selfeng.projections.registry import RegistryState, active_tools
@@ -98,8 +98,7 @@ class RequestHandler:
             )
         else:
             self.search.refresh(state.registry)
-            vocabulary = tool_vocabulary(active_tools(state.registry))
-            self._run_plan(received, plan(prompt, vocabulary), state, ids, out)
+            self._run_plan(received, plan(prompt, self.search.vocabulary), state, ids, out)
         text = out.answer
         response = ResponseSynthesized.following(
             received, event_id=ids.next(), text=text, value=out.value, producer=self.producer
@@ -244,16 +243,7 @@ class RequestHandler:
                         producer=self.producer,
                     )
                 )
-                out.steps.append(
-                    Step(
-                        query=step.text,
-                        template=template(step.text, arguments),
-                        tool=chosen.tool,
-                        version=chosen.version,
-                        ok=True,
-                        cached=True,
-                    )
-                )
+                out.steps.append(_step(step, chosen, arguments, ok=True, cached=True))
                 return entry["value"]
         limits = Limits(
             timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
@@ -288,16 +278,7 @@ class RequestHandler:
                 producer=self.producer,
             )
         )
-        out.steps.append(
-            Step(
-                query=step.text,
-                template=template(step.text, arguments),
-                tool=chosen.tool,
-                version=chosen.version,
-                ok=ok,
-                duration_ms=duration,
-            )
-        )
+        out.steps.append(_step(step, chosen, arguments, ok=ok, duration_ms=duration))
         if not ok:
             out.answer = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
             return _FAILED
@@ -305,6 +286,26 @@ class RequestHandler:
 
 
 _FAILED = object()
+
+
+def _step(
+    step: PlanStep,
+    chosen: Candidate,
+    arguments: dict[str, JsonValue],
+    *,
+    ok: bool,
+    cached: bool = False,
+    duration_ms: float = 0.0,
+) -> Step:
+    return Step(
+        query=step.text,
+        template=template(step.text, arguments),
+        tool=chosen.tool,
+        version=chosen.version,
+        ok=ok,
+        cached=cached,
+        duration_ms=duration_ms,
+    )
 
 
 def _code_of(registry: RegistryState, chosen: Candidate) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from selfeng.core.embedder import Embedder
+from selfeng.core.planning import tool_vocabulary
 from selfeng.core.search import ToolIndex
 from selfeng.projections.registry import (
     RegistryState,
@@ -62,6 +63,8 @@ class ToolSearch:
         self._built_at = 0.0
         self._active: dict[str, tuple[int, VersionRecord]] = {}
         self._registry: RegistryState | None = None
+        self.vocabulary: frozenset[str] = frozenset()
+        """The words of the active tools' names (the planner splits before them)."""
 
     def refresh(self, registry: RegistryState) -> None:
         """Index the registry's active tools (a no-op when nothing searchable changed)."""
@@ -80,6 +83,7 @@ class ToolSearch:
             }
         )
         self._active = active
+        self.vocabulary = tool_vocabulary(active)
         self._seen = seen
         self._built_at = time.monotonic()
 

@@ -15,9 +15,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from selfeng.core.closing import Closeable
 from selfeng.core.positions import Position, parse_position
 from selfeng.core.records import NewRecord, StoredRecord
 
@@ -59,7 +58,7 @@ class RecordBatch:
     position: Position
 
 
-class GroupConsumer(ABC):
+class GroupConsumer(Closeable, ABC):
     """A member of a consumer group: reads from the group's committed position."""
 
     @abstractmethod
@@ -73,14 +72,6 @@ class GroupConsumer(ABC):
     @abstractmethod
     def close(self) -> None:
         """Leave the group (without committing)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class ReadingConsumer(GroupConsumer):
@@ -122,7 +113,7 @@ class ReadingConsumer(GroupConsumer):
             self._log.wait_for_append(self._position, min(remaining, self._max_wait))
 
 
-class EventLog(ABC):
+class EventLog(Closeable, ABC):
     """An append-only log of records, chosen by URL (``selfeng.core.backends.open_log``)."""
 
     url: str
@@ -228,11 +219,3 @@ class EventLog(ABC):
 
     def close(self) -> None:
         """Release connections and clients."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import JsonValue
+
+from selfeng.core.closing import Closeable
 
 ErrorKind = Literal[
     "bad_arguments", "exception", "timeout", "memory", "resource_limit", "sandbox", "forbidden"
@@ -87,7 +88,7 @@ class TestRun:
         return self.passed > 0 and self.failed == 0
 
 
-class Sandbox(ABC):
+class Sandbox(Closeable, ABC):
     """Runs tool code in isolation."""
 
     name: str
@@ -121,11 +122,3 @@ class Sandbox(ABC):
 
     def close(self) -> None:
         """Stop warm workers."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -11,9 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from selfeng.core.closing import Closeable
 from selfeng.core.positions import Position
 
 
@@ -39,7 +38,7 @@ class Checkpoint:
     """Unix time of the save."""
 
 
-class ProjectionStore(ABC):
+class ProjectionStore(Closeable, ABC):
     """Checkpoints (the latest state per fork and projection) and a history of snapshots."""
 
     url: str
@@ -71,11 +70,3 @@ class ProjectionStore(ABC):
 
     def close(self) -> None:
         """Release connections."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
