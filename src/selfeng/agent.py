@@ -51,10 +51,15 @@ class Answer:
 class Agent(Closeable):
     """Asks selfeng questions and gives feedback, in process or through a worker."""
 
-    def __init__(self, app: Selfeng, *, worker: bool = False, client: str = "python") -> None:
+    def __init__(
+        self, app: Selfeng, *, worker: bool = False, client: str = "python", seed: bool = True
+    ) -> None:
+        """``seed``: register the starter library before the first in-process answer when the
+        registry is empty."""
         self.app = app
         self.worker = worker
         self.client = client
+        self._seed = seed and not worker
 
     @classmethod
     def open(
@@ -70,6 +75,10 @@ class Agent(Closeable):
 
     def ask(self, prompt: str, *, timeout: float = 60.0, session_id: str | None = None) -> Answer:
         """Ask; the answer when the request is completed."""
+        if self._seed:
+            if not self.app.registry()["tools"]:
+                self.app.seed_tools()
+            self._seed = False
         started = time.perf_counter()
         received = RequestReceived(
             prompt=prompt,

@@ -43,10 +43,7 @@ def ask(
     ctx: Context, prompt: str, trace: bool, as_json: bool, worker: bool, timeout: float
 ) -> None:
     """Ask a question; selfeng answers with its tools (seeding the starter library first)."""
-    app = ctx.app
-    if not worker and not app.registry()["tools"]:
-        app.seed_tools()
-    agent = Agent(app, worker=worker, client="cli")
+    agent = Agent(ctx.app, worker=worker, client="cli")
     try:
         answer = agent.ask(prompt, timeout=timeout)
     except NoAnswer as exc:
