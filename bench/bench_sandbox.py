@@ -24,26 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import table
 from selfeng.core.sandbox import Sandbox
-from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox_bwrap import MINIMAL_ISOLATION, BwrapSandbox, bwrap_problem
 from selfeng.infra.sandbox_subprocess import SubprocessSandbox, real_python
 
 ECHO = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()\n"
-BWRAP = [
-    "bwrap",
-    "--unshare-net",
-    "--unshare-pid",
-    "--die-with-parent",
-    "--ro-bind",
-    "/",
-    "/",
-    "--dev",
-    "/dev",
-    "--proc",
-    "/proc",
-    "--tmpfs",
-    "/tmp",
-    "--",
-]
+BWRAP = ["bwrap", *MINIMAL_ISOLATION, "--tmpfs", "/tmp", "--"]
 TOOL = "def f(x):\n    return x\n"
 
 

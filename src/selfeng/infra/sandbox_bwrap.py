@@ -129,6 +129,21 @@ class BwrapSandbox(SubprocessSandbox):
         )
 
 
+MINIMAL_ISOLATION: tuple[str, ...] = (
+    "--unshare-net",
+    "--unshare-pid",
+    "--die-with-parent",
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+)
+"""The least bubblewrap needs to isolate a process: what the availability probe starts."""
+
+
 @functools.cache
 def bwrap_problem() -> str | None:
     """Why bubblewrap cannot sandbox here, or None when it can (checked once per process)."""
@@ -137,16 +152,7 @@ def bwrap_problem() -> str | None:
         return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
     probe = [
         bwrap,
-        "--unshare-net",
-        "--unshare-pid",
-        "--die-with-parent",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
+        *MINIMAL_ISOLATION,
         "--",
         real_python(),
         "-I",

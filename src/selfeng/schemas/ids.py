@@ -36,6 +36,11 @@ def uuid7() -> uuid.UUID:
                 ms += 1
                 rand = int.from_bytes(os.urandom(10), "big") & (_RAND_MASK >> 1)
         _last_ms, _last_rand = ms, rand
+    return _pack(ms, rand)
+
+
+def _pack(ms: int, rand: int) -> uuid.UUID:
+    """A UUIDv7 from 48 bits of milliseconds and 74 random bits (version and variant set)."""
     value = (
         (ms & 0xFFFF_FFFF_FFFF) << 80
         | 0x7 << 76
@@ -71,11 +76,4 @@ def derived_uuid7(ms: int, *parts: str) -> uuid.UUID:
     """
     digest = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:10], "big")
     rand = digest & _RAND_MASK
-    value = (
-        (ms & 0xFFFF_FFFF_FFFF) << 80
-        | 0x7 << 76
-        | (rand >> 62) << 64
-        | 0b10 << 62
-        | (rand & ((1 << 62) - 1))
-    )
-    return uuid.UUID(int=value)
+    return _pack(ms, rand)
