@@ -12,7 +12,7 @@ from selfeng.core.settings import Settings
 from selfeng.infra.memory_log import MemoryLog
 from selfeng.infra.memory_store import MemoryStore
 
-pytest_plugins = ["tests.kafka_broker"]
+pytest_plugins = ["tests.kafka_broker", "tests.llm_server"]
 
 
 @pytest.fixture

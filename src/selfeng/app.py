@@ -8,8 +8,13 @@ its own beyond caches that are rebuilt from projections.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pydantic import JsonValue
 
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
 from selfeng.consumers.search import ToolSearch
@@ -17,8 +22,9 @@ from selfeng.consumers.verifier import verify
 from selfeng.core import backends
 from selfeng.core.closing import Closeable
 from selfeng.core.embedder import Embedder
+from selfeng.core.llm import LLM
 from selfeng.core.log import EventLog
-from selfeng.core.mapper import append_events
+from selfeng.core.mapper import append_events, from_record
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
 from selfeng.core.settings import Settings
@@ -31,6 +37,14 @@ from selfeng.projections.policies import PoliciesState, policy_values
 from selfeng.projections.registry import RegistryState, next_version
 from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import Event, RequestReceived, ToolOrigin, ToolProposed, ToolRejected
+
+if TYPE_CHECKING:
+    from selfeng.consumers.learner import Learner
+
+logger = logging.getLogger(__name__)
+
+MAX_LEARNING_CHAIN = 1000
+"""Events the in-process learners may react to after one batch (a guard against a loop)."""
 
 
 class Selfeng(Closeable):
@@ -45,13 +59,20 @@ class Selfeng(Closeable):
         projections: ProjectionFactory = default_projections,
         sandbox: Sandbox | None = None,
         embedder: Embedder | None = None,
+        llm: LLM | bool | None = True,
+        learners: Callable[[Selfeng], list[Learner]] | None = None,
     ) -> None:
+        """``llm``: the model learners may call; True (default) configures it from the
+        settings (``OPENAI_*``) on first use, None or False means none. ``learners`` builds
+        the learners (default: ``selfeng.consumers.catalog.default_learners``)."""
         self.settings = settings or Settings.resolve(env={})
         self.log = log
         self.store = store
         self.engine = ProjectionEngine(log, store, projections)
         self._sandbox = sandbox
         self._embedder = embedder
+        self._llm: LLM | bool | None = llm
+        self._learner_factory = learners
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Selfeng:
@@ -83,6 +104,22 @@ class Selfeng(Closeable):
             self._embedder = backends.open_embedder(self.settings.embedder)
         return self._embedder
 
+    @property
+    def llm(self) -> LLM | None:
+        """The model learners call, or None when none is configured (see ``selfeng doctor``)."""
+        if self._llm is True:
+            self._llm = backends.open_llm(self.settings)
+        return self._llm or None
+
+    @cached_property
+    def learners(self) -> list[Learner]:
+        """The learners, in the order they react to an event."""
+        if self._learner_factory is not None:
+            return self._learner_factory(self)
+        from selfeng.consumers.catalog import default_learners
+
+        return default_learners(self)
+
     @cached_property
     def handler(self) -> RequestHandler:
         """The request handler."""
@@ -102,6 +139,30 @@ class Selfeng(Closeable):
         for runner in self.engine.runners():
             runner.fold_appended(stored, events)
         return stored
+
+    def record(
+        self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None
+    ) -> list[Event]:
+        """Append like ``append``; return the events as the log holds them.
+
+        When an event's id was in the log already (a second reaction to one cause), the
+        stored event is returned, not the new one, so a learner continues from what is
+        recorded.
+        """
+        stored = self.append(events, expected_versions=expected_versions)
+        return [from_record(record) for record in stored]
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state(self, projection: str, arm: str | None = None) -> Any:
+        """A projection's live state (or a fork's), caught up with the log."""
+        runner = self.engine.runner(self.engine.fork(arm or MAIN.name))
+        runner.catch_up(lazy=True)
+        return runner.state(projection)
+
+    def policies(self, arm: str | None = None) -> dict[str, JsonValue]:
+        """The policy values in force (or a fork's)."""
+        return policy_values(self.state("policies", arm))
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -174,13 +235,43 @@ class Selfeng(Closeable):
             policies=policy_values(policies),
             registry=runner.state("registry"),
             cache=runner.state("cache"),
+            skill_graph=runner.state("skill_graph"),
         )
 
-    def handle(self, received: RequestReceived) -> list[Event]:
-        """Answer a request that is in the log: append and return the handler's events."""
+    def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:
+        """Answer a request that is in the log: append and return the handler's events.
+
+        With ``learn`` the learners then react in this process (the embedded default), and
+        their events follow the handler's in the list (a synthesized tool's answer among them).
+        """
         events = self.handler.handle(received, self.handler_state(received.policy_arm))
         self.append(events)
+        if learn:
+            events += self.learn(events)
         return events
+
+    def learn(self, events: Sequence[Event]) -> list[Event]:
+        """Let the learners react to ``events`` and to what they append in turn; return it all.
+
+        A learner that fails is logged and skipped: learning never breaks an answer.
+        """
+        queue = deque(events)
+        learnt: list[Event] = []
+        reacted = 0
+        while queue and reacted < MAX_LEARNING_CHAIN:
+            event = queue.popleft()
+            reacted += 1
+            for learner in self.learners:
+                if not learner.wants(event):
+                    continue
+                try:
+                    new = learner.react(event)
+                except Exception:
+                    logger.exception("the %s learner failed on %s", learner.name, event.type)
+                    continue
+                learnt += new
+                queue.extend(new)
+        return learnt
 
     def close(self) -> None:
         """Save pending projection state; close the sandbox, the store and the log."""

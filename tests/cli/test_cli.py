@@ -179,7 +179,7 @@ def test_replay_checks_live_state(home: Path) -> None:
 def test_schemas_list_and_export(home: Path, tmp_path: Path) -> None:
     assert "RequestReceived" in run(home, "schemas", "list").output
     out = run(home, "schemas", "export", str(tmp_path / "schemas")).output
-    assert "wrote 28 JSON Schemas" in out
+    assert "wrote 29 JSON Schemas" in out
     assert (tmp_path / "schemas" / "ToolProposed.json").exists()
 
 

@@ -35,6 +35,10 @@ def test_the_demo_runs_start_to_finish(tmp_path: Path) -> None:
     assert "the repeat was answered from the cache: True" in out
     assert "ToolSynthesisRequested" in out
     assert "registry:" in out
+    assert "CompositeRegistered percent_of_then_reverse_string v1" in out
+    assert "tools: percent_of_then_reverse_string@1" in out
+    assert "ToolRolledBack" in out
+    assert "sracecar  (" in out  # answered by v1 after the rollback
     assert "DIFFERENT" not in out
     assert result.stderr.strip() == ""
     assert not (tmp_path / "log.db").exists()  # the demo keeps to a temporary home

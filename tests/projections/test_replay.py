@@ -6,6 +6,7 @@ import orjson
 
 from selfeng.app import Selfeng
 from selfeng.core.positions import GlobalPosition
+from selfeng.projections.catalog import projection_names
 from selfeng.projections.replay import json_differences, state_at, verify
 from selfeng.schemas import PolicyChanged, RequestReceived
 
@@ -15,7 +16,7 @@ def test_replay_equals_the_live_state(memory_app: Selfeng) -> None:
     memory_app.append([PolicyChanged(name="retrieval.threshold", value=0.5)])
     memory_app.engine.catch_up()
     results = verify(memory_app.engine)
-    assert {r.projection for r in results} == {"policies", "events", "registry", "cache"}
+    assert {r.projection for r in results} == set(projection_names())
     assert all(r.equal for r in results)
     assert next(r for r in results if r.projection == "events").replayed_events == 21
 

@@ -39,6 +39,7 @@ DESIGN_FAMILIES = {
         "FailureAnalyzed",
         "RepairProposed",
         "ToolRepaired",
+        "LLMCalled",
     },
     "selfeng.policy": {
         "PolicyChanged",

@@ -116,16 +116,20 @@ def _register() -> None:
     from selfeng.cli import (
         demo,
         doctor,
+        learn_commands,
         log_commands,
         projection_commands,
         request_commands,
         schema_commands,
+        synth_commands,
         tool_commands,
     )
 
     for module in (
         request_commands,
         tool_commands,
+        synth_commands,
+        learn_commands,
         log_commands,
         projection_commands,
         schema_commands,

@@ -2,8 +2,10 @@
 
 It registers the starter library through the sandbox, answers the seed's examples (one of
 them a two-step plan), answers a repeat from the execution cache, asks for a tool it does
-not have, shows the per-tool stats the registry folded from all of it, and replays the log to
-show that everything it knows is a fold of the events.
+not have, shows the per-tool stats the registry folded from all of it, learns a composite
+tool from a repeated two-step request and uses it, rolls back a deliberately broken tool
+version after it fails, and replays the log to show that everything it knows is a fold of
+the events.
 """
 
 from __future__ import annotations
@@ -19,14 +21,56 @@ from selfeng.agent import Agent, Answer
 from selfeng.app import Selfeng
 from selfeng.cli.render import console
 from selfeng.core.settings import Settings
+from selfeng.core.tooldef import parse_tool
 from selfeng.projections.registry import stats_of
 from selfeng.projections.replay import verify
 from selfeng.schemas import (
     ArgumentsExtracted,
     CacheHit,
+    CompositeRegistered,
+    FailureAnalyzed,
+    PatternDetected,
+    RepairProposed,
+    ToolDeprecated,
     ToolExecuted,
+    ToolRepaired,
+    ToolRolledBack,
     ToolSearched,
     ToolSynthesisRequested,
+)
+
+SCENARIO = "Calculate {p}% of {v} and reverse the result"
+
+BROKEN_REVERSE = '''"""Reversal, word by word (a deliberately broken second version)."""
+
+
+def reverse_string(text: str) -> str:
+    """Reverse a string or text: its characters in reverse order ("ab cd" becomes "dc ba").
+
+    Args:
+        text: the text to reverse.
+    """
+    head, tail = text.split(" ", 1)  # the bug: assumes at least two words
+    return tail[::-1] + " " + head[::-1]
+
+
+def test_two_words() -> None:
+    assert reverse_string("ab cd") == "dc ba"
+
+
+def test_three_words() -> None:
+    assert reverse_string("a b c") == "c b a"
+'''
+"""A v2 of reverse_string whose own tests pass but which fails on a single word."""
+
+LEARNT = (
+    PatternDetected,
+    CompositeRegistered,
+    FailureAnalyzed,
+    RepairProposed,
+    ToolRepaired,
+    ToolRolledBack,
+    ToolDeprecated,
 )
 
 EXAMPLES = [
@@ -67,7 +111,10 @@ def _show(answer: Answer, prompt: str) -> None:
             detail = f"best: {best.tool} {best.score:.2f}" if best else "no tool above threshold"
         elif isinstance(event, ArgumentsExtracted):
             detail = f"{event.tool} {event.arguments}"
-        table.add_row(f"[cyan]{event.type}[/cyan]", detail)
+        elif isinstance(event, LEARNT):
+            detail = _learnt(event)
+        style = "magenta" if isinstance(event, LEARNT) else "cyan"
+        table.add_row(f"[{style}]{event.type}[/{style}]", detail)
     console.print(table)
 
 
@@ -127,16 +174,76 @@ def _run(app: Selfeng) -> None:
         )
     console.print(table)
 
-    _step("4. replay: rebuild every projection from the log and compare with the live state")
+    _learning(app, agent)
+
+    _step("7. replay: rebuild every projection from the log and compare with the live state")
     for result in verify(app.engine):
         verdict = (
             "[green]equal[/green]" if result.equal else f"[red]DIFFERENT[/red] {result.differences}"
         )
         console.print(f"{result.projection}: {result.replayed_events} events replayed, {verdict}")
     console.print(
-        '\nNext: `selfeng ask "..." --trace`, `selfeng tools list`, `selfeng tail`, '
-        "`selfeng fork create NAME --policy retrieval.threshold=0.5`."
+        '\nNext: `selfeng ask "..." --trace`, `selfeng learn`, `selfeng tools history NAME`, '
+        "`selfeng tail`, `selfeng fork create NAME --policy retrieval.threshold=0.5`."
     )
+
+
+def _learnt(event: object) -> str:
+    if isinstance(event, PatternDetected):
+        return (
+            f"{' > '.join(event.tools)}: {event.support} requests, "
+            f"{event.success_rate:.0%} succeeded, confidence {event.confidence:.2f}"
+        )
+    if isinstance(event, CompositeRegistered):
+        return f"{event.tool} v{event.version} = {' + '.join(event.members)}, tests passed"
+    if isinstance(event, FailureAnalyzed):
+        return f"{event.kind}: {event.evidence[:120]}"
+    if isinstance(event, ToolRolledBack):
+        return f"{event.tool} v{event.from_version} -> v{event.to_version}: {event.reason[:120]}"
+    if isinstance(event, ToolRepaired):
+        return f"{event.tool} v{event.from_version} -> v{event.to_version}"
+    if isinstance(event, ToolDeprecated):
+        return f"{event.tool} v{event.version}: {event.reason[:120]}"
+    return ""
+
+
+def _learning(app: Selfeng, agent: Agent) -> None:
+    _step("4. learn a composite: a two-step request repeated until its pattern is promoted")
+    for i, (p, v) in enumerate([(10, 50), (20, 40), (30, 70), (40, 60), (40, 60)], 1):
+        prompt = SCENARIO.format(p=p, v=v)
+        answer = agent.ask(prompt)
+        learnt = [e for e in answer.events if isinstance(e, LEARNT)]
+        console.print(
+            f"{i}. {prompt} -> [green]{answer.text}[/green]  [dim]({answer.timings['total']:.1f}"
+            f" ms, tools: {', '.join(answer.tools)}{', cached' if answer.cached else ''})[/dim]"
+        )
+        for event in learnt:
+            console.print(f"   [magenta]{event.type}[/magenta] {_learnt(event)}")
+    console.print(
+        "the composite runs both tools in one sandbox call; its tests are the recorded runs"
+    )
+
+    _step("5. a deliberately broken version: it fails, and is rolled back")
+    events = app.add_tool(parse_tool(BROKEN_REVERSE, "reverse_string"))
+    version = events[0].version  # type: ignore[attr-defined]
+    console.print(
+        f"reverse_string v{version} registered (its own tests pass); it fails on a single word"
+    )
+    for prompt in ("Reverse the string racecars", "Reverse the string racecars"):
+        _show(agent.ask(prompt), prompt)
+    if app.llm is None:
+        console.print(
+            "[dim]no LLM configured, so it was rolled back rather than repaired; with "
+            "OPENAI_BASE_URL or OPENAI_API_KEY set, reflection asks for a fix first[/dim]"
+        )
+
+    _step("6. what was learnt, and the history of the broken tool")
+    tool = app.registry()["tools"]["reverse_string"]
+    table = Table("version", "event", "what")
+    for entry in tool["history"]:
+        table.add_row(str(entry["version"]), entry["event"], entry["detail"])
+    console.print(table)
+    console.print(f"active version: {tool['active']}  (see `selfeng learn` for everything)")
 
 
 COMMANDS = [demo]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 
@@ -39,10 +38,15 @@ def doctor(ctx: Context) -> None:
         except (SandboxUnavailable, BackendError) as exc:
             state = f"[yellow]unavailable[/yellow]: {exc}"
         console.print(f"  {url:<15} {state}")
-    llm = os.environ.get("OPENAI_BASE_URL") or (
-        "api.openai.com" if os.environ.get("OPENAI_API_KEY") else None
-    )
-    console.print(f"LLM       {llm or 'none configured (synthesis by composition only)'}")
+    llm = ctx.app.llm
+    if llm is None:
+        console.print(
+            "LLM       none: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a vLLM, Ollama or "
+            "llama.cpp server) and OPENAI_MODEL; tools are then written and repaired on demand"
+        )
+    else:
+        where = s.llm_env.get("OPENAI_BASE_URL") or "api.openai.com"
+        console.print(f"LLM       {llm.name} at {where}")
 
 
 COMMANDS = [doctor]

@@ -10,9 +10,10 @@ from rich.table import Table
 
 from selfeng.cli import Context
 from selfeng.cli.render import console, err_console
+from selfeng.consumers.synthesizer import answer_with
 from selfeng.core.tooldef import ToolSourceError, parse_tool
 from selfeng.projections.registry import stats_of, success_rate
-from selfeng.schemas import Event, ToolRegistered, ToolRejected
+from selfeng.schemas import Event, RequestCompleted, ToolRegistered, ToolRejected
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -41,10 +42,18 @@ def _report(name: str, events: list[Event]) -> bool:
 @tools.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", help="The tool's function, when a file defines several.")
+@click.option(
+    "--answer",
+    "answer_request",
+    metavar="REQUEST_ID",
+    help="Then answer this request, which asked for the tool (see `selfeng synth pending`).",
+)
 @pass_context
-def add(ctx: Context, files: tuple[str, ...], name: str | None) -> None:
+def add(ctx: Context, files: tuple[str, ...], name: str | None, answer_request: str | None) -> None:
     """Register tools written by a person: each FILE holds a typed, documented function and
     its test_* functions. A tool is registered only if its tests pass in the sandbox."""
+    if answer_request is not None and len(files) != 1:
+        raise click.UsageError("--answer takes one FILE: the tool that answers the request")
     ok = True
     for file in files:
         try:
@@ -52,8 +61,25 @@ def add(ctx: Context, files: tuple[str, ...], name: str | None) -> None:
         except ToolSourceError as exc:
             raise click.ClickException(f"{file}: {exc}") from exc
         ok = _report(tool.name, ctx.app.add_tool(tool, origin="human")) and ok
+        if ok and answer_request is not None:
+            ok = _answer(ctx, answer_request, tool.name)
     if not ok:
         raise SystemExit(1)
+
+
+def _answer(ctx: Context, request_id: str, tool: str) -> bool:
+    """Answer a request that asked for a tool with ``tool``; print the answer."""
+    try:
+        events = answer_with(ctx.app, request_id, tool)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
+    completed = next(
+        e for e in reversed(events) if isinstance(e, RequestCompleted) and e.key == request_id
+    )
+    style = "green" if completed.ok else "red"
+    console.print(f"[{style}]answered[/{style}] request {request_id}:")
+    console.print(completed.answer, markup=False)
+    return completed.ok
 
 
 @tools.command("seed")

@@ -8,9 +8,15 @@ id and the policy arm used. When no tool scores above the threshold it asks for 
 value for a parameter, a tool that raises or hangs, a sandbox that cannot start) ends the
 request with a clear answer and the failure in the log; nothing raises to the caller.
 
+Every step is searched first; when a run of consecutive steps chose the members of a
+registered composite tool (fed the same way), that run is answered by the composite in one
+sandbox call (and from the cache when it is deterministic). After the previous step's tool,
+the skill graph moves a near-tie candidate that has worked after it before to the front.
+
 The handler returns events; the caller appends them in one batch. Their ids derive from the
-request's event id, so handling the same request twice (a worker restarted between append
-and commit) stores nothing twice.
+request's event id (and from the attempt, when a request is answered again after a tool was
+written for it), so handling the same request twice (a worker restarted between append and
+commit) stores nothing twice.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from selfeng.core.arguments import extract, format_value, template
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
-from selfeng.projections.registry import RegistryState, active_tools
+from selfeng.projections.registry import RegistryState, VersionRecord, active_tools
+from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
 from selfeng.schemas import (
     ArgumentsExtracted,
     CacheHit,
@@ -55,6 +62,7 @@ class HandlerState:
     policies: Mapping[str, JsonValue]
     registry: RegistryState
     cache: CacheState
+    skill_graph: SkillGraphState | None = None
 
 
 @dataclass
@@ -84,10 +92,22 @@ class RequestHandler:
         self.clock = clock
         self.producer = producer
 
-    def handle(self, received: RequestReceived, state: HandlerState) -> list[Event]:
-        """The events that answer ``received`` (not yet appended)."""
+    def handle(
+        self,
+        received: RequestReceived,
+        state: HandlerState,
+        *,
+        pinned: Mapping[str, str] | None = None,
+        attempt: str = "",
+    ) -> list[Event]:
+        """The events that answer ``received`` (not yet appended).
+
+        ``pinned`` maps a step's text to the tool that must answer it (a tool just written
+        for it); ``attempt`` names a second answer of the same request, so its event ids
+        differ from the first's.
+        """
         started = time.perf_counter()
-        ids = _Ids(received)
+        ids = _Ids(received, attempt)
         out = _Outcome()
         prompt = received.prompt.strip()
         if not prompt:
@@ -98,7 +118,8 @@ class RequestHandler:
             )
         else:
             self.search.refresh(state.registry)
-            self._run_plan(received, plan(prompt, self.search.vocabulary), state, ids, out)
+            steps = plan(prompt, self.search.vocabulary)
+            self._run_plan(received, steps, state, ids, out, pinned or {})
         text = out.answer
         response = ResponseSynthesized.following(
             received, event_id=ids.next(), text=text, value=out.value, producer=self.producer
@@ -124,10 +145,23 @@ class RequestHandler:
         state: HandlerState,
         ids: _Ids,
         out: _Outcome,
+        pinned: Mapping[str, str],
     ) -> None:
+        chosen = self._choose(received, steps, state, ids, out, pinned)
+        if chosen is None:
+            return
         previous: JsonValue = None
-        for index, step in enumerate(steps):
-            result = self._run_step(received, step, index, previous, state, ids, out)
+        at = 0
+        while at < len(steps):
+            composite = self._composite_at(steps, chosen, at)
+            if composite is not None:
+                result = self._run_composite(
+                    received, steps, at, composite, previous, state, ids, out
+                )
+                at += len(composite[2]["spec"]["composition"])
+            else:
+                result = self._run_step(received, steps[at], chosen[at], previous, state, ids, out)
+                at += 1
             if result is _FAILED:
                 return
             previous = result
@@ -135,47 +169,161 @@ class RequestHandler:
         out.value = previous
         out.answer = format_value(previous)
 
-    def _run_step(
+    def _choose(
+        self,
+        received: RequestReceived,
+        steps: list[PlanStep],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+        pinned: Mapping[str, str],
+    ) -> list[Candidate] | None:
+        """Search every step (ToolSearched each); None when one has no tool (synthesis asked)."""
+        policies = state.policies
+        chosen: list[Candidate] = []
+        for index, step in enumerate(steps):
+            if step.text in pinned:
+                candidates = self.search.pinned(step.text, pinned[step.text], policies)
+            else:
+                candidates = self.search.search(step.text, policies)
+                if chosen and step.uses_previous and state.skill_graph is not None:
+                    candidates = prefer_chains(candidates, chosen[-1].tool, state.skill_graph)
+            out.events.append(
+                ToolSearched.following(
+                    received,
+                    event_id=ids.next(),
+                    query=step.text,
+                    candidates=tuple(candidates),
+                    threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
+                    producer=self.producer,
+                )
+            )
+            if not candidates:
+                self._ask_for_tool(received, step, index, policies, ids, out)
+                return None
+            chosen.append(candidates[0])
+        return chosen
+
+    def _ask_for_tool(
         self,
         received: RequestReceived,
         step: PlanStep,
         index: int,
+        policies: Mapping[str, JsonValue],
+        ids: _Ids,
+        out: _Outcome,
+    ) -> None:
+        out.events.append(
+            ToolSynthesisRequested(
+                event_id=ids.next(),
+                request_id=received.key,
+                need=step.text,
+                best_score=self.search.best_below(step.text, policies),
+                correlation_id=received.event_id,
+                causation_id=out.events[-1].event_id,
+                producer=self.producer,
+            )
+        )
+        where = f" (step {index + 1}: “{step.text}”)" if index else ""
+        out.answer = (
+            f"I have no tool for that yet{where}. I asked for one to be written; "
+            "a person can add one with `selfeng tools add FILE.py`."
+        )
+
+    def _composite_at(
+        self, steps: list[PlanStep], chosen: list[Candidate], at: int
+    ) -> tuple[str, int, VersionRecord] | None:
+        """The longest registered composite whose members the steps from ``at`` chose, fed
+        the same way (each later member takes the previous output exactly when its step
+        works on it) and at the versions chosen."""
+        composites = self.search.composites
+        for length in range(len(steps) - at, 1, -1):
+            run = chosen[at : at + length]
+            found = composites.get(tuple(c.tool for c in run))
+            if found is None:
+                continue
+            members = found[2]["spec"]["composition"]
+            if all(
+                m["version"] == c.version
+                and (j == 0 or (m["handoff"] is not None) == steps[at + j].uses_previous)
+                for j, (m, c) in enumerate(zip(members, run, strict=True))
+            ):
+                return found
+        return None
+
+    def _run_composite(
+        self,
+        received: RequestReceived,
+        steps: list[PlanStep],
+        at: int,
+        composite: tuple[str, int, VersionRecord],
         previous: JsonValue,
         state: HandlerState,
         ids: _Ids,
         out: _Outcome,
     ) -> Any:
-        policies = state.policies
-        candidates = self.search.search(step.text, policies)
+        name, version, record = composite
+        members = record["spec"]["composition"]
+        segment = steps[at : at + len(members)]
+        arguments: dict[str, JsonValue] = {}
+        missing: list[str] = []
+        handoff: str | None = None
+        for j, (member, step) in enumerate(zip(members, segment, strict=True)):
+            feeds: dict[str, str] = member["arguments"]
+            member_spec = _record_of(state.registry, member["tool"], member["version"])["spec"]
+            parameters = member_spec.get("parameters", {})
+            properties = parameters.get("properties", {})
+            required = parameters.get("required", list(properties))
+            extraction = extract(
+                step.text,
+                {
+                    "type": "object",
+                    "properties": {p: properties[p] for p in feeds if p in properties},
+                    "required": [p for p in required if p in feeds],
+                },
+                tool_words=frozenset(member["tool"].split("_")),
+                previous=previous if j == 0 else None,
+                use_previous=step.uses_previous and j == 0,
+            )
+            arguments.update({feeds[p]: v for p, v in extraction.arguments.items()})
+            missing += [feeds[p] for p in extraction.missing]
+            if j == 0 and extraction.handoff is not None:
+                handoff = feeds[extraction.handoff]
+        text = " and ".join(step.text for step in segment)
+        merged = PlanStep(text, segment[0].uses_previous)
+        candidate = Candidate(tool=name, version=version, score=1.0, similarity=1.0)
         out.events.append(
-            ToolSearched.following(
+            ArgumentsExtracted.following(
                 received,
                 event_id=ids.next(),
-                query=step.text,
-                candidates=tuple(candidates),
-                threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
+                tool=name,
+                version=version,
+                arguments=arguments,
+                missing=tuple(missing),
                 producer=self.producer,
             )
         )
-        if not candidates:
-            out.events.append(
-                ToolSynthesisRequested(
-                    event_id=ids.next(),
-                    request_id=received.key,
-                    need=step.text,
-                    best_score=self.search.best_below(step.text, policies),
-                    correlation_id=received.event_id,
-                    causation_id=out.events[-1].event_id,
-                    producer=self.producer,
-                )
-            )
-            where = f" (step {index + 1}: “{step.text}”)" if index else ""
+        if missing:
             out.answer = (
-                f"I have no tool for that yet{where}. I asked for one to be written; "
-                "a person can add one with `selfeng tools add FILE.py`."
+                f"I could not find a value for {', '.join(missing)} in “{text}” "
+                f"(the tool {name} needs it)."
             )
             return _FAILED
-        chosen: Candidate = candidates[0]
+        deterministic = bool(record["spec"].get("deterministic", False))
+        return self._execute(
+            received, merged, candidate, deterministic, arguments, state, ids, out, handoff
+        )
+
+    def _run_step(
+        self,
+        received: RequestReceived,
+        step: PlanStep,
+        chosen: Candidate,
+        previous: JsonValue,
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> Any:
         _, record = active_tools(state.registry)[chosen.tool]
         spec = record["spec"]
         extraction = extract(
@@ -212,6 +360,7 @@ class RequestHandler:
             state,
             ids,
             out,
+            extraction.handoff,
         )
 
     def _execute(
@@ -224,6 +373,7 @@ class RequestHandler:
         state: HandlerState,
         ids: _Ids,
         out: _Outcome,
+        handoff: str | None = None,
     ) -> Any:
         if deterministic:
             ttl = float(state.policies["cache.ttl_seconds"])  # type: ignore[arg-type]
@@ -243,7 +393,9 @@ class RequestHandler:
                         producer=self.producer,
                     )
                 )
-                out.steps.append(_step(step, chosen, arguments, ok=True, cached=True))
+                out.steps.append(
+                    _step(step, chosen, arguments, ok=True, cached=True, handoff=handoff)
+                )
                 return entry["value"]
         limits = Limits(
             timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
@@ -278,7 +430,9 @@ class RequestHandler:
                 producer=self.producer,
             )
         )
-        out.steps.append(_step(step, chosen, arguments, ok=ok, duration_ms=duration))
+        out.steps.append(
+            _step(step, chosen, arguments, ok=ok, duration_ms=duration, handoff=handoff)
+        )
         if not ok:
             out.answer = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
             return _FAILED
@@ -296,6 +450,7 @@ def _step(
     ok: bool,
     cached: bool = False,
     duration_ms: float = 0.0,
+    handoff: str | None = None,
 ) -> Step:
     return Step(
         query=step.text,
@@ -305,11 +460,16 @@ def _step(
         ok=ok,
         cached=cached,
         duration_ms=duration_ms,
+        handoff=handoff,
     )
 
 
+def _record_of(registry: RegistryState, tool: str, version: int) -> VersionRecord:
+    return registry["tools"][tool]["versions"][str(version)]
+
+
 def _code_of(registry: RegistryState, chosen: Candidate) -> str:
-    return registry["tools"][chosen.tool]["versions"][str(chosen.version)]["code"]
+    return _record_of(registry, chosen.tool, chosen.version)["code"]
 
 
 def _one_line(text: str) -> str:
@@ -320,11 +480,14 @@ def _one_line(text: str) -> str:
 class _Ids:
     """Event ids derived from the request's, in order."""
 
-    def __init__(self, received: RequestReceived) -> None:
+    def __init__(self, received: RequestReceived, attempt: str = "") -> None:
         self._ms = int(received.occurred_at.timestamp() * 1000)
         self._base = str(received.event_id)
+        self._attempt = attempt
         self._n = 0
 
     def next(self) -> Any:
         self._n += 1
+        if self._attempt:
+            return derived_uuid7(self._ms, self._base, self._attempt, str(self._n))
         return derived_uuid7(self._ms, self._base, str(self._n))

@@ -65,6 +65,9 @@ class ToolSearch:
         self._registry: RegistryState | None = None
         self.vocabulary: frozenset[str] = frozenset()
         """The words of the active tools' names (the planner splits before them)."""
+        self.composites: dict[tuple[str, ...], tuple[str, int, VersionRecord]] = {}
+        """Active composite tools by their members' names: they answer a run of plan steps
+        whose tools are those members, and are not searched for one step."""
 
     def refresh(self, registry: RegistryState) -> None:
         """Index the registry's active tools (a no-op when nothing searchable changed)."""
@@ -75,7 +78,13 @@ class ToolSearch:
         only_phrases = self._seen is not None and seen[:2] == self._seen[:2]
         if only_phrases and time.monotonic() - self._built_at < self.phrase_refresh_s:
             return
-        active = active_tools(registry)
+        everything = active_tools(registry)
+        active = {n: t for n, t in everything.items() if not t[1]["spec"].get("composition")}
+        self.composites = {
+            tuple(m["tool"] for m in record["spec"]["composition"]): (name, version, record)
+            for name, (version, record) in everything.items()
+            if record["spec"].get("composition")
+        }
         self.index.build(
             {
                 name: tool_texts(name, record, registry["phrases"].get(name, {}))
@@ -126,6 +135,18 @@ class ToolSearch:
             )
         candidates.sort(key=lambda c: (-c.score, c.tool))
         return [c for c in candidates if c.score >= threshold][:top_k]
+
+    def pinned(self, query: str, tool: str, policies: Mapping[str, JsonValue]) -> list[Candidate]:
+        """The one candidate a step is pinned to (a tool written for it), scored as the
+        search scores it even below the threshold; empty when the tool is not usable."""
+        if tool not in self._active:
+            return []
+        relaxed = {**policies, "retrieval.threshold": 0.0, "retrieval.top_k": len(self._active)}
+        for candidate in self.search(query, relaxed):
+            if candidate.tool == tool:
+                return [candidate]
+        version, _ = self._active[tool]
+        return [Candidate(tool=tool, version=version, score=0.0, similarity=0.0)]
 
     def best_below(self, query: str, policies: Mapping[str, JsonValue]) -> float | None:
         """The best score even below the threshold (for a synthesis request's context)."""

@@ -109,6 +109,8 @@ class Extraction:
 
     arguments: dict[str, JsonValue] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    handoff: str | None = None
+    """The parameter the previous step's output went to, if it was used."""
 
 
 @dataclass
@@ -229,6 +231,7 @@ def extract(
         target = _previous_target(pending, previous)
         if target is not None:
             out.arguments[target] = _coerce(previous, pending.pop(target))
+            out.handoff = target
     # Pass 1: parameters whose names or descriptions say what they want.
     for name, schema in list(pending.items()):
         value = _by_hint(name, schema, found)

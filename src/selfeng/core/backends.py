@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from selfeng.core.embedder import Embedder
+    from selfeng.core.llm import LLM
     from selfeng.core.log import EventLog
     from selfeng.core.sandbox import Sandbox
+    from selfeng.core.settings import Settings
     from selfeng.core.store import ProjectionStore
 
 LOGS: Final[dict[str, str]] = {
@@ -103,6 +105,17 @@ def open_embedder(name: str) -> Embedder:
     url = name if ":" in name else f"{name}:"
     embedder: Embedder = _open(EMBEDDERS, url, "embedder")
     return embedder
+
+
+def open_llm(settings: Settings) -> LLM | None:
+    """The LLM the settings configure (``OPENAI_*``), or None when none is configured or the
+    ``openai`` extra is not installed."""
+    try:
+        adapter = importlib.import_module("selfeng.infra.llm_openai")
+    except ImportError:  # the openai extra is not installed
+        return None
+    llm: LLM | None = adapter.OpenAIChat.from_env(settings.llm_env)
+    return llm
 
 
 def open_sandbox(url: str) -> Sandbox:

@@ -5,14 +5,20 @@ Flags win over environment variables, which win over the defaults:
 the SQLite log in the home), ``--store`` / ``SELFENG_STORE`` (default the SQLite projection
 store in the home), ``--sandbox`` / ``SELFENG_SANDBOX`` (default the strongest sandbox that
 works here) and ``--embedder`` / ``SELFENG_EMBEDDER`` (default ``lexical``).
+
+The LLM is configured like the ``openai`` client: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and
+``OPENAI_MODEL`` (``SELFENG_LLM=off`` turns it off); without them no model is called.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+LLM_VARIABLES = frozenset({"OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "SELFENG_LLM"})
+"""The environment variables that configure the LLM."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class Settings:
     """``subprocess://``, ``bwrap://``, ``docker://``; None for the strongest that works."""
     embedder: str = "lexical"
     """``lexical``, ``minilm`` or ``openai:<model>``."""
+    llm_env: dict[str, str] = field(default_factory=dict)
+    """The ``OPENAI_*`` and ``SELFENG_LLM`` variables the LLM is configured from."""
 
     @classmethod
     def resolve(
@@ -52,4 +60,5 @@ class Settings:
             store_url=store_url,
             sandbox_url=sandbox or env.get("SELFENG_SANDBOX") or None,
             embedder=embedder or env.get("SELFENG_EMBEDDER") or "lexical",
+            llm_env={k: v for k, v in env.items() if k in LLM_VARIABLES},
         )

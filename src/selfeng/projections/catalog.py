@@ -7,8 +7,12 @@ from collections.abc import Callable, Sequence
 from selfeng.projections.base import AnyProjection, ForkSpec
 from selfeng.projections.cache import CacheProjection
 from selfeng.projections.events import EventCounts
+from selfeng.projections.llm_usage import LLMUsageProjection
+from selfeng.projections.patterns import PatternsProjection
 from selfeng.projections.policies import PoliciesProjection
 from selfeng.projections.registry import RegistryProjection
+from selfeng.projections.skill_graph import SkillGraphProjection
+from selfeng.projections.synthesis import SynthesisProjection
 
 ProjectionFactory = Callable[[ForkSpec], Sequence[AnyProjection]]
 """Builds a fork's projections (policy-dependent ones read the fork's pinned values)."""
@@ -16,7 +20,16 @@ ProjectionFactory = Callable[[ForkSpec], Sequence[AnyProjection]]
 
 def default_projections(fork: ForkSpec) -> list[AnyProjection]:
     """Every projection selfeng keeps, for one fork."""
-    return [PoliciesProjection(fork), EventCounts(), RegistryProjection(), CacheProjection()]
+    return [
+        PoliciesProjection(fork),
+        EventCounts(),
+        RegistryProjection(),
+        CacheProjection(),
+        SkillGraphProjection(),
+        PatternsProjection(),
+        LLMUsageProjection(),
+        SynthesisProjection(),
+    ]
 
 
 def projection_names(factory: ProjectionFactory = default_projections) -> list[str]:

@@ -1,6 +1,7 @@
 """The tool registry: every tool, its versions, their status and their record in real use.
 
-Folds the tools family (proposed, verified, rejected, registered, deprecated, rolled back),
+Folds the tools family (proposed, verified, rejected, registered, deprecated, rolled back;
+composites and repairs reach it the same way, as ToolProposed ... ToolRegistered),
 executions and cache hits (per-version stats: executions, successes, latency, last use) and
 completed requests, whose step wordings are learnt as phrasings of the tool that answered
 them, so that a phrasing seen before retrieves its tool better.
@@ -14,7 +15,6 @@ from typing import Any, TypedDict
 from selfeng.projections.base import FoldContext, Projection
 from selfeng.schemas import (
     CacheHit,
-    CompositeRegistered,
     Event,
     RequestCompleted,
     ToolDeprecated,
@@ -22,7 +22,6 @@ from selfeng.schemas import (
     ToolProposed,
     ToolRegistered,
     ToolRejected,
-    ToolRepaired,
     ToolRolledBack,
     ToolVerified,
 )
@@ -90,7 +89,7 @@ class RegistryProjection(Projection[RegistryState]):
     """Tools, versions, status, per-version stats and learnt phrasings."""
 
     name = "registry"
-    version = 1
+    version = 2
     handles = (
         ToolProposed,
         ToolVerified,
@@ -98,8 +97,6 @@ class RegistryProjection(Projection[RegistryState]):
         ToolRegistered,
         ToolDeprecated,
         ToolRolledBack,
-        ToolRepaired,
-        CompositeRegistered,
         ToolExecuted,
         CacheHit,
         RequestCompleted,
@@ -137,13 +134,8 @@ class RegistryProjection(Projection[RegistryState]):
                     record["reason"] = reason
                     record["report"] = report.model_dump(mode="json") if report else None
                     _history(tools[name], event, version, "rejected", reason)
-            case (
-                ToolRegistered(tool=name, version=version)
-                | CompositeRegistered(tool=name, version=version)
-            ):
+            case ToolRegistered(tool=name, version=version):
                 self._activate(state, name, version, event, "registered")
-            case ToolRepaired(tool=name, to_version=version, from_version=old):
-                self._activate(state, name, version, event, f"repaired from v{old}")
             case ToolRolledBack(tool=name, to_version=version, reason=reason):
                 self._activate(state, name, version, event, f"rolled back: {reason}")
             case ToolDeprecated(tool=name, version=version, reason=reason):

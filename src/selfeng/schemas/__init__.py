@@ -11,9 +11,11 @@ from selfeng.schemas.catalogue import (
 from selfeng.schemas.envelope import TOPIC_OF_FAMILY, Event, Family, utc_now
 from selfeng.schemas.ids import derived_id, uuid7
 from selfeng.schemas.learning import (
+    ChatMessage,
     CompositeProposed,
     CompositeRegistered,
     FailureAnalyzed,
+    LLMCalled,
     PatternDetected,
     RepairProposed,
     ToolRepaired,
@@ -40,6 +42,7 @@ from selfeng.schemas.requests import (
     ToolSearched,
 )
 from selfeng.schemas.tools import (
+    CompositeMember,
     TestReport,
     ToolDeprecated,
     ToolOrigin,
@@ -63,6 +66,8 @@ __all__ = [
     "ArgumentsExtracted",
     "CacheHit",
     "Candidate",
+    "ChatMessage",
+    "CompositeMember",
     "CompositeProposed",
     "CompositeRegistered",
     "DeadLetter",
@@ -74,6 +79,7 @@ __all__ = [
     "FeedbackGiven",
     "ForkCreated",
     "ForkDropped",
+    "LLMCalled",
     "PatternDetected",
     "PolicyChanged",
     "PolicyRolledBack",

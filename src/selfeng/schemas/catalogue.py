@@ -11,6 +11,7 @@ from selfeng.schemas.learning import (
     CompositeProposed,
     CompositeRegistered,
     FailureAnalyzed,
+    LLMCalled,
     PatternDetected,
     RepairProposed,
     ToolRepaired,
@@ -66,6 +67,7 @@ AnyEvent = Annotated[
     | FailureAnalyzed
     | RepairProposed
     | ToolRepaired
+    | LLMCalled
     | PolicyChanged
     | PolicyRolledBack
     | ForkCreated

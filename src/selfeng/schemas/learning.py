@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from selfeng.schemas.envelope import Event, Family
 from selfeng.schemas.requests import ErrorKind
@@ -118,3 +118,57 @@ class ToolRepaired(LearningEvent):
     """The failing version."""
     to_version: int
     """The repaired version, now active."""
+
+
+LLMPurpose = Literal["synthesis", "repair", "other"]
+"""What an LLM call was for."""
+
+
+class ChatMessage(BaseModel):
+    """One message of a chat prompt."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    role: Literal["system", "user", "assistant"]
+    """Who says it."""
+    content: str
+    """What is said."""
+
+
+class LLMCalled(LearningEvent):
+    """A call to the LLM: the prompt, the answer, the model, the tokens and the time it took.
+
+    The key is the budget the call is charged to: the request id for a synthesis, the tool
+    for a repair. The cost-limit policies are enforced by counting these events.
+    """
+
+    key_field: ClassVar[str | None] = "subject"
+    type: Literal["LLMCalled"] = "LLMCalled"
+    schema_version: Literal[1] = 1
+    subject: str
+    """The budget it is charged to (a request id, or ``repair:<tool>@<version>``)."""
+    purpose: LLMPurpose
+    """What it was for."""
+    attempt: int = 1
+    """Which attempt of that purpose for that subject (1 for the first)."""
+    model: str
+    """The model that answered (as the server named it)."""
+    messages: tuple[ChatMessage, ...]
+    """The prompt."""
+    response: str = ""
+    """The answer's text (empty when the call failed)."""
+    prompt_tokens: int = 0
+    """Tokens of the prompt."""
+    completion_tokens: int = 0
+    """Tokens of the answer."""
+    latency_ms: float = 0.0
+    """Wall-clock time of the call."""
+    ok: bool = True
+    """Whether an answer came back."""
+    error: str | None = None
+    """What went wrong, when not ``ok``."""
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt and answer tokens together."""
+        return self.prompt_tokens + self.completion_tokens

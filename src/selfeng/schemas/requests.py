@@ -177,6 +177,8 @@ class Step(BaseModel):
     """Whether the result came from the execution cache."""
     duration_ms: float = 0.0
     """Time the step took."""
+    handoff: str | None = None
+    """The tool's parameter that received the previous step's output (a hand-off), if any."""
 
 
 class RequestCompleted(RequestEvent):

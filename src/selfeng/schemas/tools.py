@@ -20,6 +20,21 @@ class ToolEvent(Event):
     key_field: ClassVar[str | None] = "tool"
 
 
+class CompositeMember(BaseModel):
+    """One member tool of a composite, and how its parameters are fed."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    tool: str
+    """The member tool's name."""
+    version: int
+    """The member version the composite embeds."""
+    arguments: dict[str, str] = Field(default_factory=dict)
+    """The composite's parameter that feeds each of the member's parameters (member -> own)."""
+    handoff: str | None = None
+    """The member's parameter that receives the previous member's output (None for the first)."""
+
+
 class ToolSpec(BaseModel):
     """What a tool does and what it takes and returns."""
 
@@ -33,6 +48,8 @@ class ToolSpec(BaseModel):
     """JSON Schema of the output."""
     deterministic: bool = True
     """Whether equal arguments always give equal results (so results may be cached)."""
+    composition: tuple[CompositeMember, ...] = ()
+    """For a composite tool: its members in order; empty for an ordinary tool."""
 
 
 class TestReport(BaseModel):

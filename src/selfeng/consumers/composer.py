@@ -1,0 +1,252 @@
+"""Pattern detection and the composite learner.
+
+The pattern detector reacts to each RequestCompleted: the patterns projection has just
+folded it, and any tool sequence of that request that now meets the composite-promotion
+policy is announced once (PatternDetected, appended only while the pattern's key has no
+event, so two reactions cannot announce it twice).
+
+The composite learner reacts to PatternDetected: it reads the requests that formed the
+pattern from the log (what each member was given and what the last one returned), builds a
+composite that embeds the members' registered code (no LLM), proposes it with those runs as
+its tests, and registers it only when they pass in the sandbox (CompositeProposed,
+ToolProposed, ToolVerified, ToolRegistered, CompositeRegistered). The request handler then
+answers a matching request with one sandbox call instead of several.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import JsonValue
+
+from selfeng.consumers.learner import Learner
+from selfeng.consumers.verifier import verify
+from selfeng.core.composition import MemberTool, RecordedRun, build_composite, composite_name
+from selfeng.core.log import ConcurrencyConflict
+from selfeng.core.mapper import DecodeError, from_record
+from selfeng.core.records import StoredRecord
+from selfeng.core.sandbox import SandboxUnavailable
+from selfeng.projections.patterns import PatternsState, promotable
+from selfeng.projections.registry import active_tools, next_version
+from selfeng.schemas import (
+    ArgumentsExtracted,
+    CacheHit,
+    CompositeProposed,
+    CompositeRegistered,
+    Event,
+    PatternDetected,
+    RequestCompleted,
+    ToolExecuted,
+    ToolProposed,
+    ToolRegistered,
+    ToolRejected,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_TEST_RUNS = 10
+"""Recorded runs a composite is tested with (the most recent ones)."""
+
+
+class PatternDetector(Learner):
+    """Announces tool sequences that crossed the composite-promotion policy."""
+
+    name = "patterns"
+    reacts_to = frozenset({"RequestCompleted"})
+
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, RequestCompleted) and len(event.steps) >= 2
+
+    def react(self, event: Event) -> list[Event]:
+        assert isinstance(event, RequestCompleted)
+        policies = self.app.policies()
+        state: PatternsState = self.app.state("patterns")
+        found = promotable(
+            state,
+            min_frequency=int(policies["composite.min_frequency"]),  # type: ignore[arg-type]
+            min_success_rate=float(policies["composite.min_success_rate"]),  # type: ignore[arg-type]
+            min_confidence=float(policies["composite.min_confidence"]),  # type: ignore[arg-type]
+            within=[step.tool for step in event.steps],
+        )
+        out: list[Event] = []
+        for pattern in found:
+            detected = PatternDetected.following(
+                event,
+                event_id=self.event_id(event, pattern.pattern_id),
+                pattern_id=pattern.pattern_id,
+                tools=pattern.tools,
+                kind=pattern.kind,
+                support=pattern.support,
+                success_rate=round(pattern.success_rate, 4),
+                confidence=round(pattern.confidence, 4),
+                request_ids=pattern.evidence,
+                producer="selfeng.learner.patterns",
+            )
+            try:
+                out += self.app.record([detected], expected_versions={pattern.pattern_id: 0})
+            except ConcurrencyConflict:  # announced already, by another reaction
+                continue
+        return out
+
+
+@dataclass
+class _StepRun:
+    tool: str
+    arguments: dict[str, JsonValue]
+    result: JsonValue
+    handoff: str | None
+
+
+class CompositeLearner(Learner):
+    """Builds, tests and registers a composite tool for each detected pattern."""
+
+    name = "composites"
+    reacts_to = frozenset({"PatternDetected"})
+
+    def react(self, event: Event) -> list[Event]:
+        assert isinstance(event, PatternDetected)
+        registry = self.app.registry()
+        active = active_tools(registry)
+        missing = [tool for tool in event.tools if tool not in active]
+        if missing:
+            logger.info("pattern %s: %s not registered", event.pattern_id, ", ".join(missing))
+            return []
+        name = composite_name(event.tools)
+        members = [
+            MemberTool(tool, active[tool][0], active[tool][1]["spec"], active[tool][1]["code"])
+            for tool in event.tools
+        ]
+        if name in active and _same_members(active[name][1]["spec"], members):
+            return []
+        handoffs, runs = self._evidence(event)
+        if not runs:
+            logger.info("pattern %s: no recorded run to test a composite with", event.pattern_id)
+            return []
+        composite = build_composite(members, handoffs, runs, pattern_id=event.pattern_id)
+        member_names = tuple(f"{m.tool}@{m.version}" for m in members)
+        announced = CompositeProposed.following(
+            event,
+            event_id=self.event_id(event, "proposed"),
+            tool=composite.name,
+            members=member_names,
+            pattern_id=event.pattern_id,
+            producer="selfeng.learner.composites",
+        )
+        proposal = ToolProposed.following(
+            event,
+            event_id=self.event_id(event, "tool"),
+            tool=composite.name,
+            version=next_version(registry, composite.name),
+            spec=composite.spec,
+            code=composite.code,
+            tests=composite.tests,
+            origin="composite",
+            producer="selfeng.learner.composites",
+        )
+        out = self.app.record([announced, proposal])
+        stored = out[-1]
+        assert isinstance(stored, ToolProposed)
+        try:
+            outcome = verify(stored, self.app.sandbox)
+        except SandboxUnavailable as exc:
+            outcome = [
+                ToolRejected.following(
+                    stored,
+                    event_id=self.event_id(event, "rejected"),
+                    tool=stored.tool,
+                    version=stored.version,
+                    reason=f"the sandbox could not start: {exc}",
+                )
+            ]
+        out += self.app.record(outcome)
+        if any(isinstance(e, ToolRegistered) for e in outcome):
+            out += self.app.record(
+                [
+                    CompositeRegistered.following(
+                        event,
+                        event_id=self.event_id(event, "registered"),
+                        tool=stored.tool,
+                        version=stored.version,
+                        members=member_names,
+                        pattern_id=event.pattern_id,
+                        producer="selfeng.learner.composites",
+                    )
+                ]
+            )
+        return out
+
+    def _evidence(self, event: PatternDetected) -> tuple[list[str | None], list[RecordedRun]]:
+        """The hand-off parameters and the recorded runs of the pattern, from the log."""
+        handoffs: list[str | None] | None = None
+        runs: list[RecordedRun] = []
+        for request_id in reversed(event.request_ids):
+            steps = _request_steps(self.app.log.stream(request_id))
+            at = _find_run([s.tool for s in steps], event.tools)
+            if at is None:
+                continue
+            window = steps[at : at + len(event.tools)]
+            shape = [None, *(s.handoff for s in window[1:])]
+            if handoffs is None:
+                handoffs = shape
+            if shape != handoffs:
+                continue  # fed differently from the runs already kept
+            runs.append(
+                RecordedRun(
+                    request_id=request_id,
+                    arguments=tuple(s.arguments for s in window),
+                    result=window[-1].result,
+                )
+            )
+            if len(runs) >= MAX_TEST_RUNS:
+                break
+        return handoffs or [], runs
+
+
+def _request_steps(records: Sequence[StoredRecord]) -> list[_StepRun]:
+    """The steps of a request's last successful answer: arguments, result, hand-off."""
+    events: list[Event] = []
+    for record in records:
+        try:
+            events.append(from_record(record))
+        except DecodeError:
+            continue
+    steps: list[_StepRun] = []
+    current: list[_StepRun] = []
+    pending: ArgumentsExtracted | None = None
+    for event in events:
+        if isinstance(event, ArgumentsExtracted):
+            pending = event
+        elif isinstance(event, ToolExecuted | CacheHit) and pending is not None:
+            ok = event.ok if isinstance(event, ToolExecuted) else True
+            current.append(
+                _StepRun(
+                    tool=pending.tool,
+                    arguments=dict(pending.arguments),
+                    result=event.result if ok else None,
+                    handoff=None,
+                )
+            )
+            pending = None
+        elif isinstance(event, RequestCompleted):
+            if event.ok and len(event.steps) == len(current):
+                for run, step in zip(current, event.steps, strict=True):
+                    run.handoff = step.handoff
+                steps = current
+            current, pending = [], None
+    return steps
+
+
+def _find_run(sequence: Sequence[str], run: Sequence[str]) -> int | None:
+    for i in range(len(sequence) - len(run) + 1):
+        if tuple(sequence[i : i + len(run)]) == tuple(run):
+            return i
+    return None
+
+
+def _same_members(spec: dict[str, Any], members: Sequence[MemberTool]) -> bool:
+    composition = spec.get("composition") or []
+    have = [(m.get("tool"), m.get("version")) for m in composition]
+    return have == [(m.tool, m.version) for m in members]

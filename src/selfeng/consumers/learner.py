@@ -1,0 +1,156 @@
+"""What a learner is, and how learners call the LLM within the cost limits.
+
+A learner reacts to events of some types by appending events of its own. On the embedded
+default the runtime calls it right after the events it reacts to are appended (so a single
+``selfeng ask`` already learns); under ``selfeng worker`` each learner is a consumer group
+of its own with its own tracked position. Either way a learner appends with ids derived
+from the event it reacts to, so reacting twice to one event (a worker restarted between
+append and commit, or an in-process learner and a worker both reacting) stores its output
+once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from selfeng.core.llm import LLM, LLMError, estimate_tokens
+from selfeng.core.mapper import from_record
+from selfeng.projections.llm_usage import LLMUsageState, usage_of
+from selfeng.schemas import ChatMessage, Event, LLMCalled
+from selfeng.schemas.ids import derived_uuid7
+from selfeng.schemas.learning import LLMPurpose
+
+if TYPE_CHECKING:
+    from selfeng.app import Selfeng
+
+logger = logging.getLogger(__name__)
+
+MIN_ANSWER_TOKENS = 256
+"""A call is not made when fewer tokens than this would be left for the answer."""
+
+
+class Learner(ABC):
+    """Reacts to events by appending what it learnt."""
+
+    name: ClassVar[str]
+    """Stable name; ``selfeng worker`` tracks its position as group ``selfeng.learner.<name>``."""
+    reacts_to: ClassVar[frozenset[str]]
+    """Event types it reacts to."""
+
+    def __init__(self, app: Selfeng) -> None:
+        self.app = app
+
+    def wants(self, event: Event) -> bool:
+        """Whether it reacts to ``event`` (by default: to every event of its types)."""
+        return event.type in self.reacts_to
+
+    @abstractmethod
+    def react(self, event: Event) -> list[Event]:
+        """Append what ``event`` teaches; return the events appended (as the log holds them)."""
+
+    def event_id(self, cause: Event, *parts: str) -> uuid.UUID:
+        """An id derived from the event reacted to, so a second reaction stores nothing new."""
+        ms = int(cause.occurred_at.timestamp() * 1000)
+        return derived_uuid7(ms, str(cause.event_id), self.name, *parts)
+
+
+class BudgetExhausted(Exception):
+    """A call would go over a cost limit; the message says which."""
+
+
+class LLMCaller:
+    """Calls the LLM for a subject within its budget and records every call as LLMCalled."""
+
+    def __init__(self, app: Selfeng, llm: LLM, *, producer: str) -> None:
+        self.app = app
+        self.llm = llm
+        self.producer = producer
+
+    def call(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        subject: str,
+        purpose: LLMPurpose,
+        attempt: int,
+        cause: Event,
+        max_answer_tokens: int = 2000,
+    ) -> LLMCalled:
+        """The recorded call (``ok`` False when the model failed).
+
+        A call already in the log (same subject, purpose, attempt and cause) is returned as
+        recorded, not made again. Raises BudgetExhausted when the subject has used its calls
+        or would go over its tokens.
+        """
+        ms = int(cause.occurred_at.timestamp() * 1000)
+        event_id = derived_uuid7(ms, str(cause.event_id), "llm", subject, purpose, str(attempt))
+        usage_state: LLMUsageState = self.app.state("llm_usage")
+        usage = usage_of(usage_state, subject)
+        if str(event_id) in usage["ids"]:
+            recorded = self._recorded(subject, event_id)
+            if recorded is not None:
+                return recorded
+        policies = self.app.policies()
+        max_calls = int(policies["cost.max_llm_calls_per_request"])  # type: ignore[arg-type]
+        max_tokens = int(policies["cost.max_tokens_per_request"])  # type: ignore[arg-type]
+        if usage["calls"] >= max_calls:
+            raise BudgetExhausted(
+                f"it has made {usage['calls']} LLM calls, the limit "
+                f"(cost.max_llm_calls_per_request = {max_calls})"
+            )
+        prompt = sum(estimate_tokens(m.content) for m in messages)
+        room = max_tokens - usage["tokens"] - prompt
+        if room < MIN_ANSWER_TOKENS:
+            raise BudgetExhausted(
+                f"it has spent {usage['tokens']:,} of its {max_tokens:,} tokens "
+                f"(cost.max_tokens_per_request) and the next prompt is about {prompt:,}"
+            )
+        started = time.perf_counter()
+        try:
+            completion = self.llm.complete(messages, max_tokens=min(max_answer_tokens, room))
+        except LLMError as exc:
+            event = LLMCalled.following(
+                cause,
+                event_id=event_id,
+                subject=subject,
+                purpose=purpose,
+                attempt=attempt,
+                model=self.llm.model,
+                messages=tuple(messages),
+                prompt_tokens=prompt,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                ok=False,
+                error=str(exc),
+                producer=self.producer,
+            )
+        else:
+            event = LLMCalled.following(
+                cause,
+                event_id=event_id,
+                subject=subject,
+                purpose=purpose,
+                attempt=attempt,
+                model=completion.model,
+                messages=tuple(messages),
+                response=completion.text,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency_ms=round(completion.latency_ms, 3),
+                producer=self.producer,
+            )
+        stored = self.app.record([event])[0]
+        assert isinstance(stored, LLMCalled)
+        return stored
+
+    def _recorded(self, subject: str, event_id: uuid.UUID) -> LLMCalled | None:
+        for record in self.app.log.stream(subject):
+            if record.event_id == event_id.bytes:
+                event = from_record(record)
+                if isinstance(event, LLMCalled):
+                    return event
+        return None

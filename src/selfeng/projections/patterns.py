@@ -1,0 +1,260 @@
+"""Tool-sequence patterns mined from completed requests: support, confidence, success rate.
+
+Every completed request contributes its tool sequence (cached steps included; a failed step
+is the last one). A pattern is a contiguous run of 2 to ``MAX_PATTERN_LENGTH`` tools, keyed
+by its tools joined by ``>``. Counts are per request (a run seen twice in one request
+counts once), so the state is a sum over requests and the same whatever order requests of
+different keys arrive in. Detected patterns (PatternDetected) are folded as a set, so a
+pattern is promoted once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypedDict
+
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.schemas import Event, PatternDetected, RequestCompleted
+
+MAX_PATTERN_LENGTH = 6
+"""The longest run of tools counted as a pattern."""
+MAX_EVIDENCE = 20
+"""Successful request ids kept per pattern (the largest ids: with UUIDv7, the newest)."""
+SEPARATOR = ">"
+"""Joins a pattern's tools into its id."""
+
+PatternKind = Literal["sequence", "pair", "subsequence"]
+"""Always a request's whole sequence, an adjacent pair, or a longer contiguous run."""
+
+
+class PatternRecord(TypedDict):
+    """The counts of one pattern."""
+
+    support: int  # requests containing it
+    successes: int  # of those, requests that were ok
+    whole: int  # requests whose whole sequence is this pattern
+    evidence: list[str]  # the largest ids of successful requests containing it, sorted
+
+
+class Detection(TypedDict):
+    """The PatternDetected event that promoted a pattern."""
+
+    event_id: str
+    support: int
+
+
+class PatternsState(TypedDict):
+    """Pattern counts. Plain JSON: stored as is."""
+
+    requests: int  # completed requests folded
+    multi_step: int  # of those, requests with two steps or more
+    patterns: dict[str, PatternRecord]  # pattern id -> counts
+    antecedents: dict[str, int]  # run of 1..MAX_PATTERN_LENGTH-1 tools -> requests containing it
+    detected: dict[str, Detection]  # pattern id -> its (first) PatternDetected
+
+
+@dataclass(frozen=True)
+class PatternStats:
+    """A pattern with its derived measures."""
+
+    pattern_id: str
+    """Its tools joined by ``>``."""
+    tools: tuple[str, ...]
+    """The tools, in order."""
+    kind: PatternKind
+    """``sequence`` when every request containing it consisted of it alone."""
+    support: int
+    """Completed requests containing it."""
+    successes: int
+    """Of those, requests that succeeded."""
+    success_rate: float
+    """``successes / support``."""
+    confidence: float
+    """Of the requests containing all but its last tool, the share containing it whole."""
+    whole: int
+    """Requests whose whole tool sequence was this pattern."""
+    evidence: tuple[str, ...]
+    """Up to ``MAX_EVIDENCE`` successful request ids containing it, the newest, sorted."""
+
+
+def pattern_of(tools: Sequence[str]) -> str:
+    """The id of the pattern made of ``tools``."""
+    return SEPARATOR.join(tools)
+
+
+class PatternsProjection(Projection[PatternsState]):
+    """Counts contiguous tool runs of completed requests and the patterns already promoted."""
+
+    name = "patterns"
+    version = 1
+    handles = (RequestCompleted, PatternDetected)
+
+    def initial(self) -> PatternsState:
+        return PatternsState(requests=0, multi_step=0, patterns={}, antecedents={}, detected={})
+
+    def apply(self, state: PatternsState, event: Event, ctx: FoldContext) -> PatternsState:
+        match event:
+            case RequestCompleted(ok=ok, steps=steps):
+                _count(state, event.key, ok, [step.tool for step in steps])
+            case PatternDetected(pattern_id=pattern_id, support=support):
+                event_id = str(event.event_id)
+                known = state["detected"].get(pattern_id)
+                # Keep the first detection by id, whichever arrives first.
+                if known is None or event_id < known["event_id"]:
+                    state["detected"][pattern_id] = Detection(event_id=event_id, support=support)
+        return state
+
+
+def _runs(tools: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The distinct antecedent runs (1..MAX-1 tools) and pattern runs (2..MAX tools)."""
+    antecedents: set[str] = set()
+    patterns: set[str] = set()
+    n = len(tools)
+    for i in range(n):
+        run = tools[i]
+        antecedents.add(run)
+        for j in range(i + 1, min(i + MAX_PATTERN_LENGTH, n)):
+            run = f"{run}{SEPARATOR}{tools[j]}"
+            patterns.add(run)
+            if j - i + 1 < MAX_PATTERN_LENGTH:
+                antecedents.add(run)
+    return antecedents, patterns
+
+
+def _count(state: PatternsState, request_id: str, ok: bool, tools: list[str]) -> None:
+    state["requests"] += 1
+    if len(tools) >= 2:
+        state["multi_step"] += 1
+    antecedent_runs, pattern_runs = _runs(tools)
+    antecedents = state["antecedents"]
+    for run in antecedent_runs:
+        antecedents[run] = antecedents.get(run, 0) + 1
+    patterns = state["patterns"]
+    for run in pattern_runs:
+        record = patterns.get(run)
+        if record is None:
+            record = patterns[run] = PatternRecord(support=0, successes=0, whole=0, evidence=[])
+        record["support"] += 1
+        if ok:
+            record["successes"] += 1
+            _add_evidence(record["evidence"], request_id)
+    if 2 <= len(tools) <= MAX_PATTERN_LENGTH:
+        patterns[pattern_of(tools)]["whole"] += 1
+
+
+def _add_evidence(evidence: list[str], request_id: str) -> None:
+    """Keep the ``MAX_EVIDENCE`` largest distinct ids, sorted: the same set in any order."""
+    if len(evidence) >= MAX_EVIDENCE and request_id <= evidence[0]:
+        return
+    at = bisect_left(evidence, request_id)
+    if at < len(evidence) and evidence[at] == request_id:
+        return
+    evidence.insert(at, request_id)
+    if len(evidence) > MAX_EVIDENCE:
+        del evidence[0]
+
+
+def _stats(state: PatternsState, pattern_id: str, record: PatternRecord) -> PatternStats:
+    tools = tuple(pattern_id.split(SEPARATOR))
+    support, successes = record["support"], record["successes"]
+    before = state["antecedents"].get(pattern_of(tools[:-1]), 0)
+    kind: PatternKind
+    if record["whole"] == support:
+        kind = "sequence"
+    elif len(tools) == 2:
+        kind = "pair"
+    else:
+        kind = "subsequence"
+    return PatternStats(
+        pattern_id=pattern_id,
+        tools=tools,
+        kind=kind,
+        support=support,
+        successes=successes,
+        success_rate=successes / support if support else 0.0,
+        confidence=support / before if before else 0.0,
+        whole=record["whole"],
+        evidence=tuple(record["evidence"]),
+    )
+
+
+def stats(state: PatternsState, pattern_id: str) -> PatternStats | None:
+    """A pattern's measures, or None when no request contained it."""
+    record = state["patterns"].get(pattern_id)
+    return None if record is None else _stats(state, pattern_id, record)
+
+
+def _contains(longer: str, shorter: str) -> bool:
+    """Whether pattern ``shorter`` is a contiguous run of pattern ``longer``."""
+    return f"{SEPARATOR}{shorter}{SEPARATOR}" in f"{SEPARATOR}{longer}{SEPARATOR}"
+
+
+def _order(s: PatternStats) -> tuple[int, int, str]:
+    return (-len(s.tools), -s.support, s.pattern_id)
+
+
+def promotable(
+    state: PatternsState,
+    *,
+    min_frequency: int,
+    min_success_rate: float,
+    min_confidence: float,
+    within: Sequence[str] | None = None,
+) -> list[PatternStats]:
+    """Patterns meeting the promotion policy that no PatternDetected has promoted yet.
+
+    With ``within`` (one request's tool sequence) only its contiguous runs are considered,
+    which keeps the check after each request independent of the size of the state.
+
+    Longest first, then highest support, then id. A pattern is left out when it is a
+    contiguous run of a longer one with the same support that is returned too or was
+    detected before: every request that contained it contained the longer one, so it would
+    be a redundant composite.
+    """
+    if within is None:
+        ids: Iterable[str] = state["patterns"]
+    else:
+        ids = _runs(within)[1]
+    records = state["patterns"]
+    detected = state["detected"]
+    scope = [_stats(state, i, records[i]) for i in ids if i in records]
+    covering = [s for s in scope if s.pattern_id in detected]
+    candidates = sorted(
+        (
+            s
+            for s in scope
+            if s.pattern_id not in detected
+            and s.support >= min_frequency
+            and s.success_rate >= min_success_rate
+            and s.confidence >= min_confidence
+        ),
+        key=_order,
+    )
+    out: list[PatternStats] = []
+    for s in candidates:
+        if any(
+            c.support == s.support
+            and len(c.tools) > len(s.tools)
+            and _contains(c.pattern_id, s.pattern_id)
+            for c in covering
+        ):
+            continue
+        out.append(s)
+        covering.append(s)
+    return out
+
+
+def top(state: PatternsState, n: int, min_support: int = 1) -> list[PatternStats]:
+    """The ``n`` most supported patterns (then the longest, then by id), for display."""
+    best = heapq.nsmallest(
+        n,
+        (
+            (-record["support"], -pattern_id.count(SEPARATOR), pattern_id)
+            for pattern_id, record in state["patterns"].items()
+            if record["support"] >= min_support
+        ),
+    )
+    return [_stats(state, p, state["patterns"][p]) for _, _, p in best]

@@ -1,0 +1,141 @@
+"""The learners as consumer groups of their own: on SQLite and on Kafka, resumable, idempotent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from selfeng.agent import Agent
+from selfeng.app import Selfeng
+from selfeng.consumers.worker import LEARNER_GROUP, Worker
+from selfeng.core.mapper import from_record
+from selfeng.core.settings import Settings
+from selfeng.schemas import Event, RequestReceived
+
+SCENARIO = "Calculate 25% of 100 and reverse the result"
+
+
+def count(app: Selfeng, kind: str) -> int:
+    return sum(len(b.records) for b in app.log.read(types=[kind]))
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def run_worker(app: Selfeng) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=Worker(app).run, args=(stop,), kwargs={"poll": 0.2})
+    thread.start()
+    return stop, thread
+
+
+def scenario_through_workers(settings: Settings) -> None:
+    worker_app = Selfeng.open(settings)
+    client = Selfeng.open(settings)
+    client.seed_tools()
+    stop, thread = run_worker(worker_app)
+    try:
+        agent = Agent(client, worker=True)
+        for _ in range(3):
+            answer = agent.ask(SCENARIO, timeout=60)
+            assert answer.ok
+            assert answer.text == "52"
+        assert wait_until(lambda: count(client, "CompositeRegistered") == 1)
+        fourth = agent.ask(SCENARIO, timeout=60)
+        assert fourth.tools == ("percent_of_then_reverse_string@1",)
+        assert fourth.text == "52"
+        assert count(client, "PatternDetected") == 1
+    finally:
+        stop.set()
+        thread.join(30)
+        worker_app.close()
+        client.close()
+
+
+def test_learners_run_as_their_own_consumer_groups_on_sqlite(tmp_path: Path) -> None:
+    settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env={})
+    scenario_through_workers(settings)
+    with Selfeng.open(settings) as app:
+        groups = {LEARNER_GROUP.format(name=learner.name) for learner in app.learners}
+        assert "selfeng.learner.composites" in groups
+
+
+@pytest.mark.kafka
+def test_learners_run_on_kafka(kafka_bootstrap: str) -> None:
+    from tests.kafka_broker import unique_namespace
+
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}&session_timeout_ms=6000"
+    scenario_through_workers(
+        Settings.resolve(log=url, store="memory://", sandbox="subprocess://", env={})
+    )
+
+
+@pytest.fixture
+def taught(tmp_path: Path) -> Iterator[Settings]:
+    """A log where three scenario requests were answered and nothing learnt yet."""
+    settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+        for _ in range(3):
+            received = RequestReceived(prompt=SCENARIO, answered_inline=True)
+            app.append([received])
+            app.handle(received, learn=False)
+        assert count(app, "PatternDetected") == 0
+    return settings
+
+
+def test_a_learner_that_crashed_resumes_without_emitting_twice(taught: Settings) -> None:
+    # A learner reacts, then "crashes" before committing: the next run reacts again.
+    with Selfeng.open(taught) as app:
+        worker = Worker(app)
+        records = [r for b in app.log.read(types=["RequestCompleted"]) for r in b.records]
+        detector = next(lr for lr in app.learners if lr.name == "patterns")
+        composer = next(lr for lr in app.learners if lr.name == "composites")
+        first: list[Event] = []
+        for record in records:
+            first += worker.react(detector, record)
+        for event in first:
+            worker.react(composer, app.log.stream(event.key)[0])
+        before = sum(len(b.records) for b in app.log.read())
+    with Selfeng.open(taught) as app:  # a new process: nothing committed, all delivered again
+        worker = Worker(app)
+        detector = next(lr for lr in app.learners if lr.name == "patterns")
+        composer = next(lr for lr in app.learners if lr.name == "composites")
+        for record in records:
+            worker.react(detector, record)
+        for record in [r for b in app.log.read(types=["PatternDetected"]) for r in b.records]:
+            worker.react(composer, record)
+        assert sum(len(b.records) for b in app.log.read()) == before
+        assert count(app, "PatternDetected") == 1
+        assert count(app, "CompositeRegistered") == 1
+        registered = [
+            from_record(r) for b in app.log.read(types=["ToolRegistered"]) for r in b.records
+        ]
+        assert sum(1 for e in registered if e.key == "percent_of_then_reverse_string") == 1
+
+
+def test_a_learner_failure_is_logged_not_raised(taught: Settings) -> None:
+    with Selfeng.open(taught) as app:
+
+        class Broken:
+            name = "broken"
+            reacts_to = frozenset({"RequestCompleted"})
+
+            def wants(self, event: Event) -> bool:
+                return True
+
+            def react(self, event: Event) -> list[Event]:
+                raise RuntimeError("boom")
+
+        record = next(r for b in app.log.read(types=["RequestCompleted"]) for r in b.records)
+        assert Worker(app).react(Broken(), record) == []  # type: ignore[arg-type]

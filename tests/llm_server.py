@@ -1,0 +1,179 @@
+"""A scripted OpenAI-compatible chat server for the tests (a pytest plugin module).
+
+``llm_server`` (function scope) is a :class:`ScriptedLLMServer`: a real HTTP server on a
+free local port that answers ``POST /v1/chat/completions`` with the replies a test scripts,
+in order, so the code under test goes through the real ``openai`` client::
+
+    llm_server.script("first answer", Reply("busy", status=429))
+    llm = llm_server.llm()  # or OpenAIChat.from_env(llm_server.env())
+    ...
+    assert "the task" in llm_server.requests[0]["messages"][-1]["content"]
+
+When the script runs out the server answers HTTP 500 "no scripted reply left", so a test
+that calls the model more often than it scripted fails with a clear ``LLMError``.
+
+Use it as a plugin (``pytest_plugins = ["tests.llm_server"]`` in the root conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from selfeng.infra.llm_openai import OpenAIChat
+
+MODEL = "scripted-model"
+"""The model ``env()`` and ``llm()`` ask for."""
+
+API_KEY = "test-key"
+"""The key ``env()`` and ``llm()`` send."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer of the server."""
+
+    content: str | None
+    """The answer's text (``None``: a null ``content``); for an error status, its message."""
+    status: int = 200
+    """The HTTP status; not 200 answers ``{"error": {"message": content}}``."""
+    prompt_tokens: int | None = None
+    """Reported prompt tokens (default: words of the prompt's messages)."""
+    completion_tokens: int | None = None
+    """Reported answer tokens (default: words of the answer)."""
+    delay_s: float = 0.0
+    """Seconds to wait before answering (to make the client time out)."""
+    usage: bool = True
+    """False: no ``usage`` in the body, as some servers do."""
+    model: str | None = None
+    """The model the body names (default: the one asked for)."""
+    choices: bool = True
+    """False: an empty ``choices`` list."""
+
+
+@dataclass
+class ScriptedLLMServer:
+    """A local OpenAI-compatible chat server answering from a script."""
+
+    base_url: str = ""
+    """``http://127.0.0.1:<port>/v1``."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """The JSON bodies received, in order."""
+    _replies: deque[Reply] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def script(self, *replies: str | Reply) -> None:
+        """Queue answers, each a text or a :class:`Reply`."""
+        with self._lock:
+            self._replies.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not yet given."""
+        with self._lock:
+            return len(self._replies)
+
+    def env(self) -> dict[str, str]:
+        """The environment that configures a model served here."""
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": API_KEY, "OPENAI_MODEL": MODEL}
+
+    def llm(self, *, model: str = MODEL, timeout: float = 5.0) -> OpenAIChat:
+        """An :class:`OpenAIChat` for this server (no retries, a short timeout)."""
+        return OpenAIChat(
+            model, api_key=API_KEY, base_url=self.base_url, timeout=timeout, max_retries=0
+        )
+
+    def _take(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            if not self._replies:
+                return Reply("no scripted reply left", status=500)
+            return self._replies.popleft()
+
+
+def _words(text: object) -> int:
+    return len(text.split()) if isinstance(text, str) else 0
+
+
+def _answer(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    if reply.status != 200:
+        return {"error": {"message": reply.content, "type": "scripted", "code": reply.status}}
+    messages = body.get("messages") or []
+    prompt = sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
+    answer: dict[str, Any] = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model or body.get("model") or MODEL,
+        "choices": [],
+    }
+    if reply.choices:
+        answer["choices"] = [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.content},
+                "finish_reason": "stop",
+            }
+        ]
+    if reply.usage:
+        p = prompt if reply.prompt_tokens is None else reply.prompt_tokens
+        c = _words(reply.content) if reply.completion_tokens is None else reply.completion_tokens
+        answer["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    return answer
+
+
+@pytest.fixture
+def llm_server() -> Iterator[ScriptedLLMServer]:
+    """A scripted OpenAI-compatible chat server on a free local port."""
+    state = ScriptedLLMServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                self._reply(400, {"error": {"message": "the body is not JSON"}})
+                return
+            if self.path != "/v1/chat/completions":
+                self._reply(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            reply = state._take(body)
+            if reply.delay_s and state._stopping.wait(reply.delay_s):
+                return  # the fixture is closing: drop the answer
+            self._reply(reply.status, _answer(reply, body))
+
+        def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timed out)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
