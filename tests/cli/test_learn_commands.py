@@ -37,7 +37,9 @@ def learnt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_learn_shows_patterns_composites_and_rollbacks_as_json(learnt: Path) -> None:
     data = orjson.loads(run(learnt, "learn", "--json").stdout)
     pattern = next(p for p in data["patterns"] if p["pattern"] == "percent_of>reverse_string")
-    assert pattern["support"] == 3 and pattern["detected"] and pattern["success_rate"] == 1.0
+    assert pattern["support"] == 3
+    assert pattern["detected"]
+    assert pattern["success_rate"] == 1.0
     (composite,) = data["composites"]
     assert composite["tool"] == "percent_of_then_reverse_string"
     assert composite["members"] == ["percent_of@1", "reverse_string@1"]
