@@ -93,7 +93,9 @@ class Agent(Closeable):
         else:
             self.app.append([received])
             events = [received, *self.app.handle(received)]
-        completed = next(e for e in reversed(events) if isinstance(e, RequestCompleted))
+        completed = next(
+            e for e in reversed(events) if isinstance(e, RequestCompleted) and e.key == received.key
+        )
         return Answer(
             request_id=received.key,
             ok=completed.ok,

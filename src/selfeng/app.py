@@ -176,7 +176,7 @@ class Selfeng(Closeable):
         """Propose a tool version, run its tests in the sandbox, register it if they pass.
 
         Returns the events appended: ToolProposed, then ToolVerified and ToolRegistered, or
-        ToolRejected with the test report.
+        ToolRejected with the test report. The learners then react in this process.
         """
         version_before = self.log.key_version(tool.name)
         proposed = ToolProposed(
@@ -204,6 +204,7 @@ class Selfeng(Closeable):
             outcome = verify(proposed, sandbox)
         self.append(outcome)
         self.engine.main.catch_up()
+        self.learn(outcome)  # e.g. a composite embedding an older version is built again
         return [proposed, *outcome]
 
     def seed_tools(self) -> dict[str, list[Event]]:
@@ -274,11 +275,14 @@ class Selfeng(Closeable):
         return learnt
 
     def close(self) -> None:
-        """Save pending projection state; close the sandbox, the store and the log."""
+        """Save pending projection state; close the sandbox, the LLM client, the store and
+        the log."""
         try:
             self.engine.flush()
             if self._sandbox is not None:
                 self._sandbox.close()
+            if isinstance(self._llm, LLM):
+                self._llm.close()
             self.store.close()
         finally:
             self.log.close()

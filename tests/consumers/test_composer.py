@@ -178,3 +178,76 @@ def test_a_composite_is_registered_only_when_its_recorded_runs_pass(app: Selfeng
         )
         outcome = verify(proposal, app.sandbox)
         assert any(isinstance(e, ToolRegistered) for e in outcome) is registered
+
+
+@pytest.mark.parametrize(
+    "value", [25.0, 0.12, 3, -7, True, None, [1, "ñ", 2.5], {"a": 1, "b": [True]}, "x y", 1e21]
+)
+@pytest.mark.parametrize("kind", ["string", "number", "integer", "array", "any"])
+def test_the_composite_hands_off_values_as_the_handler_does(value: object, kind: str) -> None:
+    from selfeng.core.arguments import _coerce
+
+    member = MemberTool("a", 1, {"parameters": {"properties": {"x": {"type": kind}}}}, "")
+    source = build_composite(
+        [member, member], [None, "x"], [RecordedRun("r", ({"x": 1}, {}), 1)], pattern_id="p"
+    ).code
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<composite>", "exec"), namespace)
+    handoff = namespace["_handoff"]
+    assert handoff(value, kind) == _coerce(value, {"type": kind})  # type: ignore[operator]
+
+
+REVERSE_V2 = '''"""Reversal, written another way."""
+
+
+def reverse_string(text: str) -> str:
+    """Reverse a string or text: its characters in reverse order.
+
+    Args:
+        text: the text to reverse.
+    """
+    return "".join(reversed(text))
+
+
+def test_reverses() -> None:
+    assert reverse_string("hello") == "olleh"
+'''
+
+
+def test_a_new_member_version_builds_the_composite_again(app: Selfeng) -> None:
+    from selfeng.core.tooldef import parse_tool
+
+    for _ in range(3):
+        ask(app, SCENARIO)
+    app.add_tool(parse_tool(REVERSE_V2, "reverse_string"))
+    registered = of_type(app, CompositeRegistered)
+    assert [e.members for e in registered] == [  # type: ignore[attr-defined]
+        ("percent_of@1", "reverse_string@1"),
+        ("percent_of@1", "reverse_string@2"),
+    ]
+    done = completed(ask(app, SCENARIO))
+    assert done.tools == ("percent_of_then_reverse_string@2",)
+    assert done.answer == "52"
+
+
+def test_a_stale_composite_is_not_used(app: Selfeng) -> None:
+    from selfeng.consumers.request_handler import RequestHandler
+    from selfeng.consumers.search import ToolSearch
+    from selfeng.core.tooldef import parse_tool
+
+    for _ in range(3):
+        ask(app, SCENARIO)
+    # register v2 of a member without letting the learners react: the composite is stale
+    broken = REVERSE_V2.replace('"".join(reversed(text))', "text[::-1].upper()").replace(
+        '"olleh"', '"OLLEH"'
+    )
+    learners = app.learners
+    app.__dict__["learners"] = []
+    try:
+        app.add_tool(parse_tool(broken, "reverse_string"))
+    finally:
+        app.__dict__["learners"] = learners
+    handler = RequestHandler(lambda: app.sandbox, ToolSearch(app.embedder))
+    received = RequestReceived(prompt=SCENARIO, answered_inline=True)
+    events = handler.handle(received, app.handler_state())
+    assert completed(events).tools == ("percent_of@1", "reverse_string@2")

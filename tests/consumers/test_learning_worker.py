@@ -139,3 +139,35 @@ def test_a_learner_failure_is_logged_not_raised(taught: Settings) -> None:
 
         record = next(r for b in app.log.read(types=["RequestCompleted"]) for r in b.records)
         assert Worker(app).react(Broken(), record) == []  # type: ignore[arg-type]
+
+
+def test_a_learners_only_worker_learns_from_requests_answered_elsewhere(taught: Settings) -> None:
+    with Selfeng.open(taught) as worker_app, Selfeng.open(taught) as client:
+        stop = threading.Event()
+        worker = Worker(worker_app, requests=False)
+        thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"poll": 0.2})
+        thread.start()
+        try:
+            assert wait_until(lambda: count(client, "CompositeRegistered") == 1)
+            assert worker.handled == 0
+            assert worker.learnt >= 5
+        finally:
+            stop.set()
+            thread.join(30)
+
+
+def test_a_worker_needs_something_to_consume(taught: Settings) -> None:
+    with Selfeng.open(taught) as app, pytest.raises(ValueError, match="requests, learners"):
+        Worker(app, requests=False, learners=False)
+
+
+def test_the_worker_command_refuses_both_flags(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from selfeng.cli import main
+
+    result = CliRunner().invoke(
+        main, ["--home", str(tmp_path), "worker", "--no-learners", "--learners-only"]
+    )
+    assert result.exit_code == 2
+    assert "exclude each other" in result.output

@@ -88,13 +88,22 @@ def feedback(ctx: Context, request_id: str, rating: Literal["good", "bad"], comm
     show_default=True,
     help="The consumer group (workers in one group share the work on Kafka).",
 )
+@click.option("--no-learners", is_flag=True, help="Only answer requests and verify proposed tools.")
+@click.option(
+    "--learners-only",
+    is_flag=True,
+    help="Only run the learners (each its own consumer group selfeng.learner.NAME).",
+)
 @pass_context
-def worker(ctx: Context, group: str) -> None:
-    """Answer requests and verify proposed tools from the log, until Ctrl-C."""
+def worker(ctx: Context, group: str, no_learners: bool, learners_only: bool) -> None:
+    """Answer requests, verify proposed tools and run the learners from the log, until Ctrl-C."""
+    if no_learners and learners_only:
+        raise click.UsageError("--no-learners and --learners-only exclude each other")
     stop = threading.Event()
-    err_console.print(f"worker on {ctx.app.log.url} (group {group}); Ctrl-C to stop")
+    what = "learners" if learners_only else "requests" if no_learners else "requests and learners"
+    err_console.print(f"worker on {ctx.app.log.url} ({what}, group {group}); Ctrl-C to stop")
     try:
-        Worker(ctx.app, group=group).run(stop)
+        Worker(ctx.app, group=group, learners=not no_learners, requests=not learners_only).run(stop)
     except KeyboardInterrupt:
         stop.set()
 

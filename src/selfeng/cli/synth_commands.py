@@ -83,9 +83,10 @@ def pending_command(ctx: Context, as_json: bool) -> None:
     if not rows:
         console.print("no request is waiting for a tool")
         return
-    table = Table("request id", "age", "need", "status")
+    table = Table("age", "need", "status", "request id")
+    table.columns[3].no_wrap = True  # to be copied whole into `synth show` or `--answer`
     for row in rows:
-        table.add_row(row.request_id, _age(row.requested_at, now), row.need, row.status)
+        table.add_row(_age(row.requested_at, now), row.need, row.status, row.request_id)
     console.print(table)
 
 

@@ -5,8 +5,9 @@ folded it, and any tool sequence of that request that now meets the composite-pr
 policy is announced once (PatternDetected, appended only while the pattern's key has no
 event, so two reactions cannot announce it twice).
 
-The composite learner reacts to PatternDetected: it reads the requests that formed the
-pattern from the log (what each member was given and what the last one returned), builds a
+The composite learner reacts to PatternDetected (and to a member's new active version: a
+composite embeds its members' code, so it is built again): it reads the requests that formed
+the pattern from the log (what each member was given and what the last one returned), builds a
 composite that embeds the members' registered code (no LLM), proposes it with those runs as
 its tests, and registers it only when they pass in the sandbox (CompositeProposed,
 ToolProposed, ToolVerified, ToolRegistered, CompositeRegistered). The request handler then
@@ -29,7 +30,7 @@ from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.mapper import DecodeError, from_record
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.projections.patterns import PatternsState, promotable
+from selfeng.projections.patterns import PatternsState, pattern_of, promotable
 from selfeng.projections.registry import active_tools, next_version
 from selfeng.schemas import (
     ArgumentsExtracted,
@@ -43,9 +44,13 @@ from selfeng.schemas import (
     ToolProposed,
     ToolRegistered,
     ToolRejected,
+    ToolRolledBack,
 )
 
 logger = logging.getLogger(__name__)
+
+PRODUCER = "selfeng.learner.composites"
+"""The producer of the composite learner's events."""
 
 MAX_TEST_RUNS = 10
 """Recorded runs a composite is tested with (the most recent ones)."""
@@ -101,50 +106,80 @@ class _StepRun:
 
 
 class CompositeLearner(Learner):
-    """Builds, tests and registers a composite tool for each detected pattern."""
+    """Builds, tests and registers a composite tool for each detected pattern, and builds it
+    again when one of its members gets another active version (registered, repaired or
+    rolled back): a composite embeds its members' code, so a stale one is not used."""
 
     name = "composites"
-    reacts_to = frozenset({"PatternDetected"})
+    reacts_to = frozenset({"PatternDetected", "ToolRegistered", "ToolRolledBack"})
 
     def react(self, event: Event) -> list[Event]:
-        assert isinstance(event, PatternDetected)
+        if isinstance(event, PatternDetected):
+            return self._compose(event, event)
+        assert isinstance(event, ToolRegistered | ToolRolledBack)
+        out: list[Event] = []
+        for tools in self._stale_composites(event.tool):
+            for record in self.app.log.stream(pattern_of(tools)):
+                detected = from_record(record)
+                if isinstance(detected, PatternDetected):
+                    out += self._compose(detected, event)
+                    break
+        return out
+
+    def _stale_composites(self, member: str) -> list[tuple[str, ...]]:
+        """The member lists of active composites that embed another version of ``member``
+        than its active one."""
+        active = active_tools(self.app.registry())
+        if member not in active:
+            return []
+        version = active[member][0]
+        stale = []
+        for _, record in active.values():
+            composition = record["spec"].get("composition") or []
+            if any(m["tool"] == member and m["version"] != version for m in composition):
+                stale.append(tuple(m["tool"] for m in composition))
+        return stale
+
+    def _compose(self, pattern: PatternDetected, cause: Event) -> list[Event]:
+        """Build, test and register the composite of ``pattern``'s tools at their active
+        versions; ``cause`` is the event reacted to (the ids derive from it)."""
         registry = self.app.registry()
         active = active_tools(registry)
-        missing = [tool for tool in event.tools if tool not in active]
+        missing = [tool for tool in pattern.tools if tool not in active]
         if missing:
-            logger.info("pattern %s: %s not registered", event.pattern_id, ", ".join(missing))
+            logger.info("pattern %s: %s not registered", pattern.pattern_id, ", ".join(missing))
             return []
-        name = composite_name(event.tools)
+        name = composite_name(pattern.tools)
         members = [
             MemberTool(tool, active[tool][0], active[tool][1]["spec"], active[tool][1]["code"])
-            for tool in event.tools
+            for tool in pattern.tools
         ]
         if name in active and _same_members(active[name][1]["spec"], members):
             return []
-        handoffs, runs = self._evidence(event)
+        handoffs, runs = self._evidence(pattern)
         if not runs:
-            logger.info("pattern %s: no recorded run to test a composite with", event.pattern_id)
+            logger.info("pattern %s: no recorded run to test a composite with", pattern.pattern_id)
             return []
-        composite = build_composite(members, handoffs, runs, pattern_id=event.pattern_id)
+        composite = build_composite(members, handoffs, runs, pattern_id=pattern.pattern_id)
         member_names = tuple(f"{m.tool}@{m.version}" for m in members)
         announced = CompositeProposed.following(
-            event,
-            event_id=self.event_id(event, "proposed"),
+            cause,
+            event_id=self.event_id(cause, name, "proposed"),
             tool=composite.name,
             members=member_names,
-            pattern_id=event.pattern_id,
-            producer="selfeng.learner.composites",
+            pattern_id=pattern.pattern_id,
+            producer=PRODUCER,
         )
         proposal = ToolProposed.following(
-            event,
-            event_id=self.event_id(event, "tool"),
+            cause,
+            event_id=self.event_id(cause, name, "tool"),
             tool=composite.name,
             version=next_version(registry, composite.name),
             spec=composite.spec,
             code=composite.code,
             tests=composite.tests,
             origin="composite",
-            producer="selfeng.learner.composites",
+            producer=PRODUCER,
         )
         out = self.app.record([announced, proposal])
         stored = out[-1]
@@ -155,7 +190,7 @@ class CompositeLearner(Learner):
             outcome = [
                 ToolRejected.following(
                     stored,
-                    event_id=self.event_id(event, "rejected"),
+                    event_id=self.event_id(cause, name, "rejected"),
                     tool=stored.tool,
                     version=stored.version,
                     reason=f"the sandbox could not start: {exc}",
@@ -166,13 +201,13 @@ class CompositeLearner(Learner):
             out += self.app.record(
                 [
                     CompositeRegistered.following(
-                        event,
-                        event_id=self.event_id(event, "registered"),
+                        cause,
+                        event_id=self.event_id(cause, name, "registered"),
                         tool=stored.tool,
                         version=stored.version,
                         members=member_names,
-                        pattern_id=event.pattern_id,
-                        producer="selfeng.learner.composites",
+                        pattern_id=pattern.pattern_id,
+                        producer=PRODUCER,
                     )
                 ]
             )

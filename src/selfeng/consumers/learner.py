@@ -110,38 +110,36 @@ class LLMCaller:
                 f"it has spent {usage['tokens']:,} of its {max_tokens:,} tokens "
                 f"(cost.max_tokens_per_request) and the next prompt is about {prompt:,}"
             )
+        common = {
+            "event_id": event_id,
+            "subject": subject,
+            "purpose": purpose,
+            "attempt": attempt,
+            "messages": tuple(messages),
+            "producer": self.producer,
+        }
         started = time.perf_counter()
         try:
             completion = self.llm.complete(messages, max_tokens=min(max_answer_tokens, room))
         except LLMError as exc:
             event = LLMCalled.following(
                 cause,
-                event_id=event_id,
-                subject=subject,
-                purpose=purpose,
-                attempt=attempt,
+                **common,
                 model=self.llm.model,
-                messages=tuple(messages),
                 prompt_tokens=prompt,
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 ok=False,
                 error=str(exc),
-                producer=self.producer,
             )
         else:
             event = LLMCalled.following(
                 cause,
-                event_id=event_id,
-                subject=subject,
-                purpose=purpose,
-                attempt=attempt,
+                **common,
                 model=completion.model,
-                messages=tuple(messages),
                 response=completion.text,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
                 latency_ms=round(completion.latency_ms, 3),
-                producer=self.producer,
             )
         stored = self.app.record([event])[0]
         assert isinstance(stored, LLMCalled)

@@ -227,7 +227,7 @@ class RequestHandler:
         where = f" (step {index + 1}: “{step.text}”)" if index else ""
         out.answer = (
             f"I have no tool for that yet{where}. I asked for one to be written; "
-            "a person can add one with `selfeng tools add FILE.py`."
+            f"a person can add one with `selfeng tools add FILE.py --answer {received.key}`."
         )
 
     def _composite_at(

@@ -2,8 +2,11 @@
 
 The request side is a member of a consumer group over RequestReceived and ToolProposed; each
 learner is a consumer group of its own (``selfeng.learner.<name>``) over the types it reacts
-to, with its own tracked position, so a slow synthesis never holds up answers' learning and a
-learner added later starts from the beginning of the log. After each batch a consumer commits
+to, with its own tracked position, so a learner added later starts from the beginning of the
+log. Handling is one record at a time in a process, so a long synthesis holds up answers in
+that process: run the requests and the learners in separate processes
+(``selfeng worker --no-learners`` and ``selfeng worker --learners-only``) to keep them apart, or
+several of each on Kafka to share the work. After each batch a consumer commits
 its position; a worker killed in between handles the batch again on restart, and because
 every reaction's events have ids derived from their cause, the log stores them once (tools
 may run twice: delivery is at least once).
@@ -44,41 +47,91 @@ class Worker:
     """Handles the requests and tool proposals of the log and runs the learners."""
 
     def __init__(
-        self, app: Selfeng, *, group: str = "selfeng.worker", learners: bool = True
+        self,
+        app: Selfeng,
+        *,
+        group: str = "selfeng.worker",
+        learners: bool = True,
+        requests: bool = True,
     ) -> None:
-        """``learners``: also run every learner as its own consumer group."""
+        """``learners``: run every learner as its own consumer group; ``requests``: answer
+        requests and verify proposed tools."""
+        if not (learners or requests):
+            raise ValueError("a worker needs requests, learners or both to consume")
         self.app = app
         self.group = group
         self.run_learners = learners
+        self.run_requests = requests
         self.handled = 0
         self.learnt = 0
 
     def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
-        """Consume until ``stop`` is set."""
+        """Consume until ``stop`` is set.
+
+        Each consumer polls in a thread of its own (a Kafka group member must keep polling to
+        join and stay in its group); handling is one at a time, under a lock, because the
+        runtime's projections are not shared between threads. A consumer that fails stops
+        the worker, and the error is raised here.
+        """
+        lock = threading.Lock()
+        failures: list[BaseException] = []
         with ExitStack() as stack:
-            members = [
-                _Member(
-                    self.group,
-                    stack.enter_context(self.app.log.consumer(self.group, types=TYPES)),
-                    None,
-                )
-            ]
+            members = []
+            if self.run_requests:
+                consumer = self.app.log.consumer(self.group, types=TYPES)
+                members.append(_Member(self.group, stack.enter_context(consumer), None))
             if self.run_learners:
                 for learner in self.app.learners:
                     group = LEARNER_GROUP.format(name=learner.name)
                     consumer = self.app.log.consumer(group, types=learner.reacts_to)
                     members.append(_Member(group, stack.enter_context(consumer), learner))
-            wait = poll / len(members)
+            threads = [
+                threading.Thread(
+                    target=self._consume,
+                    args=(member, stop, poll, lock, failures),
+                    name=member.name,
+                    daemon=True,
+                )
+                for member in members
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                for thread in threads:
+                    while thread.is_alive():
+                        thread.join(0.5)
+            except KeyboardInterrupt:  # Ctrl-C: let every consumer finish its batch first
+                stop.set()
+                for thread in threads:
+                    thread.join(60)
+                raise
+        if failures:
+            raise failures[0]
+
+    def _consume(
+        self,
+        member: _Member,
+        stop: threading.Event,
+        poll: float,
+        lock: threading.Lock,
+        failures: list[BaseException],
+    ) -> None:
+        try:
             while not stop.is_set():
-                for member in members:
-                    batch = member.consumer.poll(timeout=wait)
+                batch = member.consumer.poll(timeout=poll)
+                if not batch.records:
+                    continue
+                with lock:
                     for record in batch.records:
                         if member.learner is None:
                             self.process(record)
                         else:
                             self.react(member.learner, record)
-                    if batch.records:
-                        member.consumer.commit(batch.position)
+                member.consumer.commit(batch.position)
+        except BaseException as exc:
+            logger.exception("the %s consumer stopped", member.name)
+            failures.append(exc)
+            stop.set()
 
     def process(self, record: StoredRecord) -> None:
         """Handle one record (a request to answer, or a tool to verify)."""

@@ -156,17 +156,24 @@ _HANDOFF = '''
 def _handoff(value: Any, kind: str) -> Any:
     """The previous member's output as the next one takes it (as the request handler does)."""
     if kind == "string":
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
         if isinstance(value, str):
             return value
-        import json  # only here: an import costs every forked sandbox call
+        if isinstance(value, bool) or value is None:
+            return {True: "true", False: "false", None: "null"}[value]
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, int | float):
+            return repr(value)
+        import json  # only for lists and objects: an import costs every sandbox call
 
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
     if kind in ("number", "integer") and isinstance(value, str):
-        number = float(value.strip().replace(",", ""))
+        try:
+            number = float(value.strip().replace(",", ""))
+        except ValueError:
+            return value
         return int(number) if kind == "integer" and number.is_integer() else number
     if kind == "array" and not isinstance(value, list):
         return [value]

@@ -100,6 +100,7 @@ DEFAULT_PRELOAD = (
     "traceback",
     "linecache",
     "ast",
+    "json",
 )
 """Modules a warm worker imports once, so that forked calls find them loaded."""
 
