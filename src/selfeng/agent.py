@@ -3,7 +3,9 @@
 By default the agent answers in its own process (the embedded runtime): it appends the
 RequestReceived event, handles it and appends the answer. With ``worker=True`` it only
 publishes the request and waits for the RequestCompleted a ``selfeng worker`` appends for
-it, so any process that can write to the log (SQLite or Kafka) gets answers.
+it, so any process that can write to the log (SQLite or Kafka) gets answers. When that answer
+says a tool is being written for the request (``awaiting_tool``), it waits on, up to the
+timeout, for the answer the synthesizer gives with the new tool.
 """
 
 from __future__ import annotations
@@ -120,11 +122,13 @@ class Agent(Closeable):
                     continue
                 event = from_record(record)
                 events.append(event)
-                if isinstance(event, RequestCompleted):
+                if isinstance(event, RequestCompleted) and not event.awaiting_tool:
                     stop.set()
                     return events
             if time.monotonic() > deadline:
                 stop.set()
+        if any(isinstance(e, RequestCompleted) for e in events):
+            return events  # a tool is still being written: its answer will come later
         raise NoAnswer(
             f"no answer to request {received.key} within {timeout:.0f} s: "
             "is `selfeng worker` running on this log?"

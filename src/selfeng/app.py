@@ -237,6 +237,8 @@ class Selfeng(Closeable):
             registry=runner.state("registry"),
             cache=runner.state("cache"),
             skill_graph=runner.state("skill_graph"),
+            writes_tools=self.llm is not None
+            and any(learner.name == "synthesizer" for learner in self.learners),
         )
 
     def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:

@@ -14,7 +14,8 @@ from selfeng.app import Selfeng
 from selfeng.consumers.worker import LEARNER_GROUP, Worker
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
-from selfeng.schemas import Event, RequestReceived
+from selfeng.schemas import Event, RequestCompleted, RequestReceived
+from tests.llm_server import ScriptedLLMServer
 
 SCENARIO = "Calculate 25% of 100 and reverse the result"
 
@@ -171,3 +172,53 @@ def test_the_worker_command_refuses_both_flags(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "exclude each other" in result.output
+
+
+VOWELS = '''"""Vowel counts."""
+
+
+def count_vowels(text: str) -> int:
+    """Count the vowels (a, e, i, o, u) in a text.
+
+    Args:
+        text: the text whose vowels are counted.
+    """
+    return sum(1 for c in text.lower() if c in "aeiou")
+
+
+def test_banana() -> None:
+    assert count_vowels("banana") == 3
+
+
+def test_you() -> None:
+    assert count_vowels("you") == 2
+'''
+
+
+def test_a_client_of_a_worker_gets_the_answer_of_the_tool_written_for_it(
+    tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    llm_server.script(f"```python\n{VOWELS}```")
+    env = llm_server.env()
+    settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env=env)
+    with Selfeng.open(settings) as worker_app, Selfeng.open(settings) as client:
+        client.seed_tools()
+        stop, thread = run_worker(worker_app)
+        try:
+            answer = Agent(client, worker=True).ask("How many vowels are in banana?", timeout=60)
+        finally:
+            stop.set()
+            thread.join(30)
+    assert answer.ok, answer.text
+    assert answer.text == "3"
+    assert answer.tools == ("count_vowels@1",)
+    first = next(e for e in answer.events if isinstance(e, RequestCompleted))
+    assert first.awaiting_tool
+    assert "I am writing one" in first.answer
+
+
+def test_without_an_llm_the_answer_says_how_a_person_adds_the_tool(taught: Settings) -> None:
+    with Selfeng.open(taught) as app:
+        answer = Agent(app).ask("How many vowels are in banana?")
+    assert not answer.ok
+    assert f"selfeng tools add FILE.py --answer {answer.request_id}" in answer.text

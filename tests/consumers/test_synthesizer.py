@@ -20,7 +20,6 @@ from selfeng.core.tooldef import parse_tool
 from selfeng.infra.memory_log import MemoryLog
 from selfeng.infra.memory_store import MemoryStore
 from selfeng.projections.base import MAIN, FoldContext
-from selfeng.projections.catalog import default_projections
 from selfeng.projections.synthesis import SynthesisProjection, SynthesisState, details, pending
 from selfeng.schemas import (
     Event,
@@ -91,7 +90,7 @@ MakeApp = Callable[..., Selfeng]
 
 @pytest.fixture
 def make_app() -> Iterator[MakeApp]:
-    """Seeded apps with only the synthesizer learning, and the synthesis projection."""
+    """Seeded apps with only the synthesizer learning."""
     opened: list[Selfeng] = []
 
     def make(llm_server: ScriptedLLMServer | None, **policies: JsonValue) -> Selfeng:
@@ -99,7 +98,6 @@ def make_app() -> Iterator[MakeApp]:
             MemoryLog(),
             MemoryStore(),
             settings=Settings.resolve(env={}),
-            projections=lambda fork: [*default_projections(fork), SynthesisProjection()],
             sandbox=open_sandbox("subprocess://"),
             llm=llm_server.llm() if llm_server is not None else None,
             learners=lambda app: [Synthesizer(app)],

@@ -3,6 +3,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from selfeng.app import Selfeng
 from selfeng.schemas import ForkCreated, ForkDropped, PolicyChanged, RequestReceived
 
@@ -68,3 +70,12 @@ def test_a_fork_created_by_another_process_is_found(app: Selfeng) -> None:
     assert threshold(app, "elsewhere") == 0.4
     state = app.engine.state("policies", "elsewhere")
     assert state["policies"]["retrieval.top_k"]["value"] == 9
+
+
+def test_two_projections_of_one_name_are_refused() -> None:
+    from selfeng.infra.memory_log import MemoryLog
+    from selfeng.projections.cache import CacheProjection
+    from selfeng.projections.runner import ProjectionRunner
+
+    with pytest.raises(ValueError, match="two projections are named cache"):
+        ProjectionRunner(MemoryLog(), None, [CacheProjection(), CacheProjection()])

@@ -63,6 +63,8 @@ class HandlerState:
     registry: RegistryState
     cache: CacheState
     skill_graph: SkillGraphState | None = None
+    writes_tools: bool = False
+    """A synthesizer with an LLM will write a missing tool (and answer again)."""
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Outcome:
     answer: str = ""
     value: JsonValue = None
     ok: bool = False
+    awaiting_tool: bool = False
 
 
 class RequestHandler:
@@ -134,6 +137,7 @@ class RequestHandler:
             steps=tuple(out.steps),
             cached=bool(out.steps) and all(s.cached for s in out.steps),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            awaiting_tool=out.awaiting_tool,
             producer=self.producer,
         )
         return [*out.events, response, completed]
@@ -199,7 +203,7 @@ class RequestHandler:
                 )
             )
             if not candidates:
-                self._ask_for_tool(received, step, index, policies, ids, out)
+                self._ask_for_tool(received, step, index, state, ids, out)
                 return None
             chosen.append(candidates[0])
         return chosen
@@ -209,10 +213,11 @@ class RequestHandler:
         received: RequestReceived,
         step: PlanStep,
         index: int,
-        policies: Mapping[str, JsonValue],
+        state: HandlerState,
         ids: _Ids,
         out: _Outcome,
     ) -> None:
+        policies = state.policies
         out.events.append(
             ToolSynthesisRequested(
                 event_id=ids.next(),
@@ -225,10 +230,17 @@ class RequestHandler:
             )
         )
         where = f" (step {index + 1}: “{step.text}”)" if index else ""
-        out.answer = (
-            f"I have no tool for that yet{where}. I asked for one to be written; "
-            f"a person can add one with `selfeng tools add FILE.py --answer {received.key}`."
-        )
+        if state.writes_tools:
+            out.awaiting_tool = True
+            out.answer = (
+                f"I have no tool for that yet{where}. I am writing one, and will answer with "
+                "it once it passes its tests."
+            )
+        else:
+            out.answer = (
+                f"I have no tool for that yet{where}. I asked for one to be written; a person "
+                f"can add one with `selfeng tools add FILE.py --answer {received.key}`."
+            )
 
     def _composite_at(
         self, steps: list[PlanStep], chosen: list[Candidate], at: int

@@ -89,6 +89,10 @@ class ProjectionRunner:
         """Projections whose stored state was discarded, and why."""
         if not any(isinstance(p, PoliciesProjection) for p in projections):
             projections = [PoliciesProjection(fork), *projections]
+        names = [p.name for p in projections]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"two projections are named {', '.join(twice)}: names must differ")
         seeds = {cp.projection: cp for cp in seed}
         self._slots = [self._load(p, seeds.get(p.name)) for p in projections]
         self._policies = next(

@@ -200,6 +200,8 @@ class RequestCompleted(RequestEvent):
     """Whether every tool result came from the cache."""
     duration_ms: float = 0.0
     """Time from RequestReceived to this event."""
+    awaiting_tool: bool = False
+    """A tool is being written for the request: a later RequestCompleted will answer it."""
 
 
 class FeedbackGiven(RequestEvent):
