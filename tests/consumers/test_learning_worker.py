@@ -15,6 +15,7 @@ from selfeng.consumers.worker import LEARNER_GROUP, Worker
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import Event, RequestCompleted, RequestReceived
+from tests.consumers.test_synthesizer import VOWELS
 from tests.llm_server import ScriptedLLMServer
 
 SCENARIO = "Calculate 25% of 100 and reverse the result"
@@ -172,27 +173,6 @@ def test_the_worker_command_refuses_both_flags(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "exclude each other" in result.output
-
-
-VOWELS = '''"""Vowel counts."""
-
-
-def count_vowels(text: str) -> int:
-    """Count the vowels (a, e, i, o, u) in a text.
-
-    Args:
-        text: the text whose vowels are counted.
-    """
-    return sum(1 for c in text.lower() if c in "aeiou")
-
-
-def test_banana() -> None:
-    assert count_vowels("banana") == 3
-
-
-def test_you() -> None:
-    assert count_vowels("you") == 2
-'''
 
 
 def test_a_client_of_a_worker_gets_the_answer_of_the_tool_written_for_it(
