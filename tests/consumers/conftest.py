@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,15 +14,22 @@ from selfeng.infra.memory_log import MemoryLog
 from selfeng.infra.memory_store import MemoryStore
 
 
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[Selfeng]:
-    """Shared by a module's tests (seeding runs twenty test suites in the sandbox)."""
+def seeded_app(**kwargs: Any) -> Selfeng:
+    """A seeded selfeng on the in-memory log with the subprocess sandbox and no LLM;
+    ``kwargs`` go to ``Selfeng`` (``learners=``, ``llm=``)."""
     app = Selfeng(
         MemoryLog(),
         MemoryStore(),
         settings=Settings.resolve(env={}),
         sandbox=open_sandbox("subprocess://"),
+        **{"llm": None, **kwargs},
     )
     app.seed_tools()
-    yield app
-    app.close()
+    return app
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[Selfeng]:
+    """Shared by a module's tests (seeding runs twenty test suites in the sandbox)."""
+    with seeded_app(llm=True) as app:
+        yield app

@@ -7,11 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from selfeng.app import Selfeng
-from selfeng.core.backends import open_sandbox
-from selfeng.core.settings import Settings
 from selfeng.core.tooldef import parse_tool
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
 from selfeng.schemas import (
     RequestCompleted,
     RequestReceived,
@@ -20,6 +16,7 @@ from selfeng.schemas import (
     ToolSearched,
     uuid7,
 )
+from tests.consumers.conftest import seeded_app
 
 MIRROR = '''"""Mirroring."""
 
@@ -42,15 +39,7 @@ PROMPT = "Calculate 25% of 100 and mirror the result"
 
 @pytest.fixture
 def app() -> Iterator[Selfeng]:
-    opened = Selfeng(
-        MemoryLog(),
-        MemoryStore(),
-        settings=Settings.resolve(env={}),
-        sandbox=open_sandbox("subprocess://"),
-        llm=None,
-        learners=lambda _: [],
-    )
-    opened.seed_tools()
+    opened = seeded_app(learners=lambda _: [])
     for name in ("mirror_one", "mirror_two"):
         opened.add_tool(parse_tool(MIRROR.format(name=name), name))
     yield opened

@@ -8,11 +8,7 @@ import pytest
 
 from selfeng.app import Selfeng
 from selfeng.consumers.composer import CompositeLearner, PatternDetector
-from selfeng.core.backends import open_sandbox
 from selfeng.core.composition import MemberTool, RecordedRun, build_composite
-from selfeng.core.settings import Settings
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
 from selfeng.schemas import (
     CacheHit,
     CompositeRegistered,
@@ -25,22 +21,15 @@ from selfeng.schemas import (
     ToolProposed,
     ToolRegistered,
 )
+from tests.consumers.conftest import seeded_app
 
 SCENARIO = "Calculate 25% of 100 and reverse the result"
 
 
 @pytest.fixture
 def app() -> Iterator[Selfeng]:
-    opened = Selfeng(
-        MemoryLog(),
-        MemoryStore(),
-        settings=Settings.resolve(env={}),
-        sandbox=open_sandbox("subprocess://"),
-        llm=None,
-    )
-    opened.seed_tools()
-    yield opened
-    opened.close()
+    with seeded_app() as opened:
+        yield opened
 
 
 def ask(app: Selfeng, prompt: str) -> list[Event]:

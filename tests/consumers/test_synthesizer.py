@@ -33,6 +33,7 @@ from selfeng.schemas import (
 )
 from selfeng.seed_tools import seed_sources
 from tests.llm_server import Reply, ScriptedLLMServer
+from tests.projections.helpers import interleave
 
 PROMPT = "How many vowels are in banana?"
 
@@ -381,21 +382,12 @@ def test_the_projection_is_the_same_whatever_the_cross_key_order(
     app = make_app(llm_server)
     assert ask(app).ok
     events = read_all(app)
-    streams: dict[tuple[str, str], list[Event]] = {}
-    for event in events:
-        streams.setdefault((event.topic(), event.key), []).append(event)
     projection = SynthesisProjection()
     ctx = FoldContext(MAIN, lambda name: None)
     expected = fold(projection, events, ctx)
     rng = random.Random(7)
     for _ in range(5):
-        queues = [list(s) for s in streams.values()]
-        shuffled: list[Event] = []
-        while queues:
-            queue = rng.choice(queues)
-            shuffled.append(queue.pop(0))
-            if not queue:
-                queues.remove(queue)
+        shuffled = interleave(events, rng, by=lambda e: (e.topic(), e.key))
         assert fold(projection, shuffled, ctx) == expected
     assert expected == synthesis(app)
 

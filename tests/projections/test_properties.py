@@ -33,6 +33,7 @@ from selfeng.schemas import (
     ToolRegistered,
     ToolSpec,
 )
+from tests.projections.helpers import interleave
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY_NAMES = ["retrieval.threshold", "cache.ttl_seconds", "composite.min_frequency", "x.custom"]
@@ -137,15 +138,7 @@ def test_replay_equals_incremental_folding(stream: list[Event], cuts: list[int])
 @given(st.lists(events(), max_size=60), st.randoms(use_true_random=False))
 def test_only_the_order_within_a_key_matters(stream: list[Event], rnd: random.Random) -> None:
     """Fold the same events in another interleaving of keys (as Kafka may deliver them)."""
-    queues: dict[str, list[Event]] = {}
-    for event in stream:
-        queues.setdefault(event.key, []).append(event)
-    shuffled: list[Event] = []
-    while queues:
-        key = rnd.choice(sorted(queues))
-        shuffled.append(queues[key].pop(0))
-        if not queues[key]:
-            del queues[key]
+    shuffled = interleave(stream, rnd)
     first, second = MemoryLog(), MemoryLog()
     append_events(first, stream)
     append_events(second, shuffled)

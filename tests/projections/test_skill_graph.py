@@ -39,6 +39,7 @@ from selfeng.schemas import (
     ToolSpec,
     uuid7,
 )
+from tests.projections.helpers import interleave
 
 CTX = FoldContext(ForkSpec(), lambda name: None)
 
@@ -434,20 +435,6 @@ def graph_events(draw: st.DrawFn) -> Event:
     return RequestCompleted(
         key=draw(st.sampled_from("pqrs")), ok=draw(st.booleans()), answer="x", steps=tuple(steps)
     )
-
-
-def interleave(stream: list[Event], rnd: random.Random) -> list[Event]:
-    """Another interleaving of keys, each key's own events in their order."""
-    queues: dict[str, list[Event]] = {}
-    for event in stream:
-        queues.setdefault(event.key, []).append(event)
-    shuffled: list[Event] = []
-    while queues:
-        key = rnd.choice(sorted(queues))
-        shuffled.append(queues[key].pop(0))
-        if not queues[key]:
-            del queues[key]
-    return shuffled
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -110,9 +110,9 @@ def open_embedder(name: str) -> Embedder:
 def open_llm(settings: Settings) -> LLM | None:
     """The LLM the settings configure (``OPENAI_*``), or None when none is configured or the
     ``openai`` extra is not installed."""
-    env = settings.llm_env
-    off = env.get("SELFENG_LLM", "").strip().lower() in {"off", "none"}
-    if off or not (env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")):
+    from selfeng.core.llm import llm_configured
+
+    if not llm_configured(settings.llm_env):
         return None  # decided before importing openai, which takes a while
     try:
         adapter = importlib.import_module("selfeng.infra.llm_openai")

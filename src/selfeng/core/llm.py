@@ -9,7 +9,7 @@ OpenAI-compatible server (vLLM, Ollama, llama.cpp). Callers record each call as 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from selfeng.schemas.learning import ChatMessage
@@ -71,3 +71,11 @@ class LLM(ABC):
 def estimate_tokens(text: str) -> int:
     """A rough token count (four characters a token), to keep a prompt within a budget."""
     return len(text) // 4 + 1
+
+
+def llm_configured(env: Mapping[str, str]) -> bool:
+    """Whether the variables configure a model: ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL``
+    set, and ``SELFENG_LLM`` not ``off`` (or ``none``)."""
+    if env.get("SELFENG_LLM", "").strip().lower() in {"off", "none"}:
+        return False
+    return bool(env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"))

@@ -19,15 +19,13 @@ import numpy.typing as npt
 import openai
 
 from selfeng.core.embedder import Embedder
+from selfeng.infra.openai_client import openai_client
 
 DEFAULT_MODEL: Final[str] = "text-embedding-3-small"
 """The model when neither the URL nor ``OPENAI_EMBEDDING_MODEL`` names one."""
 
 DEFAULT_MAX_CHARS: Final[int] = 8_000
 """Text beyond this is not sent (the models read at most 8,191 tokens)."""
-
-NO_KEY: Final[str] = "local-server-needs-no-key"
-"""The key sent to an ``OPENAI_BASE_URL`` server when ``OPENAI_API_KEY`` is unset."""
 
 
 class EmbeddingError(RuntimeError):
@@ -61,17 +59,14 @@ class OpenAIEmbedder(Embedder):
         self.max_chars = max_chars
         key = api_key or env.get("OPENAI_API_KEY")
         if client is None:
-            if not key and not self.base_url:
+            client = openai_client(
+                api_key=key, base_url=self.base_url, timeout=timeout, max_retries=max_retries
+            )
+            if client is None:
                 raise EmbeddingError(
                     "OpenAI embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
                     "OpenAI-compatible server)"
                 )
-            client = openai.OpenAI(
-                api_key=key or NO_KEY,
-                base_url=self.base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
         self._client = client
 
     @classmethod

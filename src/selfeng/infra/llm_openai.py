@@ -23,17 +23,19 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from selfeng.core.llm import LLM, Completion, LLMError, LLMNotConfigured, estimate_tokens
+from selfeng.core.llm import (
+    LLM,
+    Completion,
+    LLMError,
+    LLMNotConfigured,
+    estimate_tokens,
+    llm_configured,
+)
+from selfeng.infra.openai_client import openai_client
 from selfeng.schemas.learning import ChatMessage
 
 DEFAULT_MODEL: Final[str] = "gpt-4o-mini"
 """The model when ``OPENAI_MODEL`` is unset."""
-
-NO_KEY: Final[str] = "local-server-needs-no-key"
-"""The key sent to an ``OPENAI_BASE_URL`` server when ``OPENAI_API_KEY`` is unset."""
-
-OFF: Final[frozenset[str]] = frozenset({"off", "none"})
-"""Values of ``SELFENG_LLM`` that turn the model off."""
 
 
 def describe_llm_setup() -> str:
@@ -75,23 +77,18 @@ class OpenAIChat(LLM):
         key = api_key or env.get("OPENAI_API_KEY")
         self._owns_client = client is None
         if client is None:
-            if not key and not self.base_url:
-                raise LLMNotConfigured(describe_llm_setup())
-            client = openai.OpenAI(
-                api_key=key or NO_KEY,
-                base_url=self.base_url,
-                timeout=timeout,
-                max_retries=max_retries,
+            client = openai_client(
+                api_key=key, base_url=self.base_url, timeout=timeout, max_retries=max_retries
             )
+            if client is None:
+                raise LLMNotConfigured(describe_llm_setup())
         self._client = client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpenAIChat | None:
         """The model the environment configures, or None (unconfigured, or ``SELFENG_LLM=off``)."""
         env = os.environ if env is None else env
-        if env.get("SELFENG_LLM", "").strip().lower() in OFF:
-            return None
-        if not env.get("OPENAI_API_KEY") and not env.get("OPENAI_BASE_URL"):
+        if not llm_configured(env):
             return None
         return cls(env=env)
 
