@@ -12,17 +12,32 @@ in order, so the code under test goes through the real ``openai`` client::
 When the script runs out the server answers HTTP 500 "no scripted reply left", so a test
 that calls the model more often than it scripted fails with a clear ``LLMError``.
 
-Use it as a plugin (``pytest_plugins = ["tests.llm_server"]`` in the root conftest).
+A reply can call functions, as a model does when it is offered ``tools``::
+
+    llm_server.script(Reply(None, tool_calls=[("add_numbers", {"a": 2, "b": 3})]))
+    llm_server.script(Reply(None, tool_calls=[("add_numbers", '{"a": 2,')]))  # malformed
+
+Each call gets an id ``call_<n>`` (numbered across the server's life) unless a third item
+gives one, and the finish reason is ``tool_calls``.
+
+Instead of a script, a *responder* may compute each reply from the request, e.g. an oracle
+that answers from ground truth: ``llm_server.respond(lambda body: Reply(...))``. Scripted
+replies still come first; the responder answers once the script is empty.
+
+Use it as a plugin (``pytest_plugins = ["tests.llm_server"]`` in the root conftest), or
+outside pytest (a benchmark) as ``with serve() as server: ...``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +51,10 @@ MODEL = "scripted-model"
 
 API_KEY = "test-key"
 """The key ``env()`` and ``llm()`` send."""
+
+ScriptedCall = tuple[str, Any] | tuple[str, Any, str]
+"""A function call of a reply: ``(name, arguments)`` or ``(name, arguments, id)``; arguments
+that are a string are sent verbatim (to script malformed JSON), anything else as JSON."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,16 @@ class Reply:
     """The model the body names (default: the one asked for)."""
     choices: bool = True
     """False: an empty ``choices`` list."""
+    tool_calls: Sequence[ScriptedCall] = ()
+    """Functions the answer calls (see :data:`ScriptedCall`)."""
+    finish_reason: str | None = None
+    """The finish reason (default: ``tool_calls`` when it calls functions, else ``stop``)."""
+    message: dict[str, Any] | None = None
+    """The whole ``message`` object, verbatim (overrides ``content`` and ``tool_calls``)."""
+
+
+Responder = Callable[[dict[str, Any]], "Reply | str"]
+"""Computes a reply from a request's JSON body (its messages, tools, tool_choice)."""
 
 
 @dataclass
@@ -69,6 +98,8 @@ class ScriptedLLMServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     """The JSON bodies received, in order."""
     _replies: deque[Reply] = field(default_factory=deque)
+    _responder: Responder | None = None
+    _call_ids: Iterator[int] = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -76,6 +107,14 @@ class ScriptedLLMServer:
         """Queue answers, each a text or a :class:`Reply`."""
         with self._lock:
             self._replies.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
+
+    def respond(self, responder: Responder | None) -> None:
+        """Answer every request the script does not with ``responder(body)`` (None: stop).
+
+        A responder that raises makes the server answer HTTP 500 with the exception.
+        """
+        with self._lock:
+            self._responder = responder
 
     @property
     def pending(self) -> int:
@@ -96,16 +135,34 @@ class ScriptedLLMServer:
     def _take(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append(body)
-            if not self._replies:
-                return Reply("no scripted reply left", status=500)
-            return self._replies.popleft()
+            if self._replies:
+                return self._replies.popleft()
+            responder = self._responder
+        if responder is None:
+            return Reply("no scripted reply left", status=500)
+        try:  # outside the lock: a responder may look at the requests or script more
+            reply = responder(body)
+        except Exception as exc:
+            return Reply(f"the responder failed: {type(exc).__name__}: {exc}", status=500)
+        return reply if isinstance(reply, Reply) else Reply(reply)
+
+    def _next_call_id(self) -> str:
+        with self._lock:
+            return f"call_{next(self._call_ids)}"
 
 
 def _words(text: object) -> int:
     return len(text.split()) if isinstance(text, str) else 0
 
 
-def _answer(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+def _tool_call(call: ScriptedCall, server: ScriptedLLMServer) -> dict[str, Any]:
+    name, arguments = call[0], call[1]
+    call_id = call[2] if len(call) == 3 else server._next_call_id()
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+
+
+def _answer(reply: Reply, body: dict[str, Any], server: ScriptedLLMServer) -> dict[str, Any]:
     if reply.status != 200:
         return {"error": {"message": reply.content, "type": "scripted", "code": reply.status}}
     messages = body.get("messages") or []
@@ -117,24 +174,30 @@ def _answer(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         "model": reply.model or body.get("model") or MODEL,
         "choices": [],
     }
+    calls = [_tool_call(call, server) for call in reply.tool_calls]
     if reply.choices:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if calls:
+            message["tool_calls"] = calls
         answer["choices"] = [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.content},
-                "finish_reason": "stop",
+                "message": reply.message if reply.message is not None else message,
+                "finish_reason": reply.finish_reason or ("tool_calls" if calls else "stop"),
             }
         ]
     if reply.usage:
         p = prompt if reply.prompt_tokens is None else reply.prompt_tokens
-        c = _words(reply.content) if reply.completion_tokens is None else reply.completion_tokens
+        c = reply.completion_tokens
+        if c is None:
+            c = _words(reply.content) + sum(_words(x["function"]["arguments"]) for x in calls)
         answer["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
     return answer
 
 
-@pytest.fixture
-def llm_server() -> Iterator[ScriptedLLMServer]:
-    """A scripted OpenAI-compatible chat server on a free local port."""
+@contextmanager
+def serve() -> Iterator[ScriptedLLMServer]:
+    """A scripted OpenAI-compatible chat server on a free local port, for the block."""
     state = ScriptedLLMServer()
 
     class Handler(BaseHTTPRequestHandler):
@@ -154,7 +217,7 @@ def llm_server() -> Iterator[ScriptedLLMServer]:
             reply = state._take(body)
             if reply.delay_s and state._stopping.wait(reply.delay_s):
                 return  # the fixture is closing: drop the answer
-            self._reply(reply.status, _answer(reply, body))
+            self._reply(reply.status, _answer(reply, body, state))
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
@@ -177,3 +240,10 @@ def llm_server() -> Iterator[ScriptedLLMServer]:
         state._stopping.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def llm_server() -> Iterator[ScriptedLLMServer]:
+    """A scripted OpenAI-compatible chat server on a free local port."""
+    with serve() as server:
+        yield server

@@ -21,7 +21,13 @@ from selfeng.app import Selfeng
 from selfeng.core.closing import Closeable
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
-from selfeng.schemas import Event, FeedbackGiven, RequestCompleted, RequestReceived
+from selfeng.schemas import (
+    Event,
+    FeedbackApplied,
+    FeedbackGiven,
+    RequestCompleted,
+    RequestReceived,
+)
 
 
 class NoAnswer(TimeoutError):
@@ -48,6 +54,28 @@ class Answer:
     """Milliseconds: ``total`` (as the client saw it) and ``handler`` (inside the handler)."""
     events: tuple[Event, ...] = ()
     """The request's events, in order (the trace)."""
+    confidence: float = 0.0
+    """How sure the handler was (0 when it did not answer)."""
+    reason: str = ""
+    """Why it did not answer, when ``ok`` is false."""
+    session_id: str | None = None
+    """The conversation the request belongs to."""
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """A rating, and what it changed in what selfeng had learnt."""
+
+    request_id: str
+    """The rated request."""
+    rating: Literal["good", "bad"]
+    """The rating."""
+    changed: str
+    """What changed, for a person (empty while a worker has not applied it yet)."""
+    given: FeedbackGiven
+    """The FeedbackGiven event appended."""
+    applied: FeedbackApplied | None = None
+    """The FeedbackApplied that says what changed, once applied."""
 
 
 class Agent(Closeable):
@@ -110,6 +138,9 @@ class Agent(Closeable):
                 "handler": completed.duration_ms,
             },
             events=tuple(events),
+            confidence=completed.confidence,
+            reason=completed.reason,
+            session_id=session_id,
         )
 
     def _wait_for(self, received: RequestReceived, after: object, timeout: float) -> list[Event]:
@@ -135,12 +166,57 @@ class Agent(Closeable):
         )
 
     def feedback(
-        self, request_id: str, rating: Literal["good", "bad"], comment: str = ""
-    ) -> FeedbackGiven:
-        """Record a person's rating of an answer."""
+        self,
+        request_id: str,
+        rating: Literal["good", "bad"],
+        comment: str = "",
+        *,
+        timeout: float = 10.0,
+    ) -> FeedbackResult:
+        """Record a person's rating of an answer, and return what it changed.
+
+        ``good`` confirms what the answer teaches; ``bad`` takes it back, marks the tool as
+        wrong for that phrasing (the same request is not answered by it again) and drops the
+        cached results. In process the change is applied at once; through a worker, this
+        waits up to ``timeout`` seconds for the worker to apply it.
+        """
         event = FeedbackGiven(key=request_id, rating=rating, comment=comment, producer=self.client)
-        self.app.append([event])
-        return event
+        if self.worker:
+            position = self.app.log.head()
+            self.app.append([event])
+            applied = self._wait_applied(event, position, timeout)
+        else:
+            self.app.append([event])
+            learnt = self.app.learn([event])
+            applied = next((e for e in learnt if isinstance(e, FeedbackApplied)), None)
+        if applied is not None:
+            changed = applied.summary
+        elif self.worker:
+            changed = "recorded; a worker has not applied it yet"
+        else:
+            changed = "nothing to change: the request has no answer"
+        return FeedbackResult(
+            request_id=request_id, rating=rating, changed=changed, given=event, applied=applied
+        )
+
+    def _wait_applied(
+        self, feedback: FeedbackGiven, after: object, timeout: float
+    ) -> FeedbackApplied | None:
+        stop = threading.Event()
+        deadline = time.monotonic() + timeout
+        for batch in self.app.log.follow(after, topics={feedback.topic()}, idle=0.1, stop=stop):  # type: ignore[arg-type]
+            for record in batch.records:
+                if record.key != feedback.key or record.type != "FeedbackApplied":
+                    continue
+                event = from_record(record)
+                if isinstance(event, FeedbackApplied) and event.feedback_id == str(
+                    feedback.event_id
+                ):
+                    stop.set()
+                    return event
+            if time.monotonic() > deadline:
+                stop.set()
+        return None
 
     def close(self) -> None:
         """Close the runtime."""

@@ -237,6 +237,7 @@ class Selfeng(Closeable):
             registry=runner.state("registry"),
             cache=runner.state("cache"),
             skill_graph=runner.state("skill_graph"),
+            sessions=runner.state("sessions"),
             writes_tools=self.llm is not None
             and any(learner.name == "synthesizer" for learner in self.learners),
         )

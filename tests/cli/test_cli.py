@@ -107,7 +107,7 @@ def test_policy_set_show_rollback(home: Path) -> None:
     assert "tighter" in shown
     assert "default" in shown
     assert "version 3" in run(home, "policy", "rollback", "retrieval.threshold", "1").output
-    assert "0.4" in run(home, "policy", "show", "retrieval.threshold").output
+    assert "0.2" in run(home, "policy", "show", "retrieval.threshold").output
     assert "composite.min_frequency" in run(home, "policy", "list").output
 
 
@@ -179,7 +179,7 @@ def test_replay_checks_live_state(home: Path) -> None:
 def test_schemas_list_and_export(home: Path, tmp_path: Path) -> None:
     assert "RequestReceived" in run(home, "schemas", "list").output
     out = run(home, "schemas", "export", str(tmp_path / "schemas")).output
-    assert "wrote 29 JSON Schemas" in out
+    assert "wrote 30 JSON Schemas" in out
     assert (tmp_path / "schemas" / "ToolProposed.json").exists()
 
 

@@ -62,25 +62,34 @@ def past_request(first: str, second: str, ok: bool) -> RequestCompleted:
         ok=ok,
         answer="",
         steps=(
-            Step(query="", tool=first, version=1, ok=True),
-            Step(query="", tool=second, version=1, ok=ok, handoff="text"),
+            Step(query="", tool=first, version=1, ok=True, confident=True),
+            Step(query="", tool=second, version=1, ok=ok, handoff="text", confident=True),
         ),
     )
 
 
 def test_without_evidence_the_best_score_wins(app: Selfeng) -> None:
-    assert ask(app) == ["percent_of", "mirror_two"]  # its name words score a little higher
+    assert ask(app) == ["percent_of", "mirror_one"]  # the same documents: a tie, by name
 
 
 def test_a_hand_off_that_worked_is_preferred(app: Selfeng) -> None:
-    app.append([past_request("percent_of", "mirror_one", ok=True)])
-    assert ask(app) == ["percent_of", "mirror_one"]
+    app.append([past_request("percent_of", "mirror_two", ok=True)])
+    assert ask(app) == ["percent_of", "mirror_two"]  # not the tie's mirror_one
 
 
 def test_failed_hand_offs_weigh_against_a_tool(app: Selfeng) -> None:
-    app.append([past_request("percent_of", "mirror_two", ok=True)])
-    app.append([past_request("percent_of", "mirror_one", ok=True) for _ in range(2)])
-    app.append([past_request("percent_of", "mirror_one", ok=False) for _ in range(3)])
-    # mirror_one: 2 / (1 + 3) = 0.5 < mirror_two: 1 / (1 + 0) = 1 (not counting the
-    # failures, mirror_one would win with 2)
-    assert ask(app) == ["percent_of", "mirror_two"]
+    app.append([past_request("percent_of", "mirror_one", ok=True)])
+    app.append([past_request("percent_of", "mirror_two", ok=True) for _ in range(2)])
+    app.append([past_request("percent_of", "mirror_two", ok=False) for _ in range(3)])
+    # mirror_two: 2 / (1 + 3) = 0.5 < mirror_one: 1 / (1 + 0) = 1 (not counting the
+    # failures, mirror_two would win with 2)
+    assert ask(app) == ["percent_of", "mirror_one"]
+
+
+def test_an_answer_not_confirmed_is_no_evidence_for_a_hand_off(app: Selfeng) -> None:
+    unsure = past_request("percent_of", "mirror_two", ok=True)
+    unconfirmed = unsure.model_copy(
+        update={"steps": tuple(s.model_copy(update={"confident": False}) for s in unsure.steps)}
+    )
+    app.append([unconfirmed for _ in range(3)])
+    assert ask(app) == ["percent_of", "mirror_one"]

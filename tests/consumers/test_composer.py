@@ -183,7 +183,7 @@ def test_the_composite_hands_off_values_as_the_handler_does(value: object, kind:
     namespace: dict[str, object] = {}
     exec(compile(source, "<composite>", "exec"), namespace)
     handoff = namespace["_handoff"]
-    assert handoff(value, kind) == _coerce(value, {"type": kind})  # type: ignore[operator]
+    assert handoff(value, kind) == _coerce(value, {"type": kind})[0]  # type: ignore[operator]
 
 
 REVERSE_V2 = '''"""Reversal, written another way."""

@@ -6,9 +6,9 @@ import pytest
 
 from selfeng.agent import Agent
 from selfeng.app import Selfeng
+from selfeng.core.policies import POLICIES
 from selfeng.core.tooldef import parse_tool
 from selfeng.schemas import (
-    ArgumentsExtracted,
     CacheHit,
     RequestCompleted,
     RequestReceived,
@@ -83,11 +83,21 @@ def test_no_fitting_tool_asks_for_one_and_says_so(seeded: Selfeng) -> None:
 
 
 def test_a_missing_value_is_named(seeded: Selfeng) -> None:
-    answer = Agent(seeded).ask("What is 25% of it?")
+    answer = Agent(seeded).ask("What is 25% of?")
     assert not answer.ok
     assert "could not find a value for value" in answer.text
-    extracted = next(e for e in answer.events if isinstance(e, ArgumentsExtracted))
-    assert extracted.missing == ("value",)
+    searched = next(e for e in answer.events if isinstance(e, ToolSearched))
+    weighed = next(e for e in searched.evidence if e.tool == "percent_of")
+    assert weighed.missing == ("value",)
+    assert not weighed.accepted
+    assert not any(isinstance(e, ToolExecuted | ToolSynthesisRequested) for e in answer.events)
+
+
+def test_a_reference_to_no_earlier_answer_is_explained(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("What is 25% of it?")
+    assert not answer.ok
+    assert "refers to an earlier answer" in answer.text
+    assert not any(isinstance(e, ToolExecuted) for e in answer.events)
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", "x" * 30_000])
@@ -157,9 +167,12 @@ def test_handling_the_same_request_twice_stores_its_answer_once(seeded: Selfeng)
 def test_searches_carry_the_policy_and_threshold(seeded: Selfeng) -> None:
     answer = Agent(seeded).ask("What is 25% of 100?")
     searched = next(e for e in answer.events if isinstance(e, ToolSearched))
-    assert searched.threshold == 0.4
+    threshold = POLICIES["retrieval.threshold"].default
+    assert searched.threshold == threshold
+    assert searched.min_confidence == POLICIES["answer.min_confidence"].default
     assert searched.candidates[0].tool == "percent_of"
-    assert searched.candidates[0].score >= 0.4
+    assert searched.candidates[0].score >= threshold  # type: ignore[operator]
+    assert searched.chosen == "percent_of"
     assert all(
         a.score >= b.score
         for a, b in zip(searched.candidates, searched.candidates[1:], strict=False)

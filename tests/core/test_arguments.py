@@ -1,22 +1,20 @@
-import re
+"""The offline argument extractor: values reach the parameters a person means."""
 
 import pytest
 from pydantic import JsonValue
 
-from selfeng.core.arguments import extract, format_value
+from selfeng.core.arguments import PREVIOUS, extract, format_value, template
+from selfeng.core.scanning import scan
 from selfeng.core.tooldef import parse_tool
+from selfeng.core.wording import tool_wording
 from selfeng.seed_tools import seed_sources
 
 TOOLS = {name: parse_tool(source, name) for name, source in seed_sources().items()}
 
 
 def fill(tool: str, text: str, **kwargs: object) -> tuple[dict[str, JsonValue], list[str]]:
-    found = extract(
-        text,
-        TOOLS[tool].spec.parameters,
-        tool_words=frozenset(tool.split("_")),
-        **kwargs,  # type: ignore[arg-type]
-    )
+    spec = TOOLS[tool].spec.model_dump(mode="json")
+    found = extract(text, spec["parameters"], tool_wording(tool, spec), **kwargs)  # type: ignore[arg-type]
     return found.arguments, found.missing
 
 
@@ -67,12 +65,146 @@ def test_values_reach_the_right_parameters(
     assert found == arguments
 
 
+@pytest.mark.parametrize(
+    ("tool", "text", "arguments"),
+    [
+        ("subtract_numbers", "Subtract 19 from 100", {"a": 100.0, "b": 19.0}),
+        ("subtract_numbers", "Take 7 away from 50", {"a": 50.0, "b": 7.0}),
+        ("subtract_numbers", "what is 100 minus 19", {"a": 100.0, "b": 19.0}),
+        ("subtract_numbers", "How much is 3.5 less than 10?", {"a": 10.0, "b": 3.5}),
+        ("divide_numbers", "divide 84 by 7", {"a": 84.0, "b": 7.0}),
+        ("divide_numbers", "What is 12 over 4", {"a": 12.0, "b": 4.0}),
+        ("percentage_change", "percentage change from 50 to 75", {"old": 50.0, "new": 75.0}),
+        (
+            "percentage_change",
+            "by what percent did the price change when it went to 75 from 50",
+            {"old": 50.0, "new": 75.0},
+        ),
+        ("power", "2 to the power of 10", {"base": 2.0, "exponent": 10.0}),
+        ("power", "what is 7 squared", {"base": 7.0, "exponent": 2.0}),
+        ("power", "square 9", {"base": 9.0, "exponent": 2.0}),
+        ("round_number", "1/3 rounded to 2 decimal places", {"x": 1 / 3, "digits": 2}),
+    ],
+)
+def test_operands_go_where_the_wording_puts_them(
+    tool: str, text: str, arguments: dict[str, object]
+) -> None:
+    """The roles come from the tool's own description ("Subtract b from a"), not a table."""
+    found, missing = fill(tool, text)
+    assert missing == []
+    assert found == arguments
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Make this uppercase: the quick brown fox", "the quick brown fox"),
+        ("uppercase this: to be or not to be", "to be or not to be"),
+        ("make 'the end of the road' uppercase", "the end of the road"),
+        ("convert “a and the” to upper case", "a and the"),
+        ("uppercase hello world please", "hello world"),
+        ("put hello world in upper case", "hello world"),
+    ],
+)
+def test_text_after_a_colon_or_in_quotes_is_kept_whole(text: str, expected: str) -> None:
+    found, missing = fill("to_uppercase", text)
+    assert missing == []
+    assert found == {"text": expected}
+
+
+def test_unquoted_text_keeps_its_own_small_words() -> None:
+    found, _ = fill("count_words", "how many words in i am going to the store to buy milk")
+    assert found == {"text": "i am going to the store to buy milk"}
+    assert fill("reverse_string", "reverse the word banana")[0] == {"text": "banana"}
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "arguments"),
+    [
+        ("add_numbers", "add 1,250 and 375", {"a": 1250.0, "b": 375.0}),
+        ("add_numbers", "add -5 and 3", {"a": -5.0, "b": 3.0}),
+        ("divide_numbers", "negative 45 divided by 9", {"a": -45.0, "b": 9.0}),
+        ("multiply_numbers", "seven times eight", {"a": 7.0, "b": 8.0}),
+        ("multiply_numbers", "twenty-five times 4", {"a": 25.0, "b": 4.0}),
+        ("multiply_numbers", "what is 250 x 4", {"a": 250.0, "b": 4.0}),
+        ("add_numbers", "what is $12.50 plus $3", {"a": 12.5, "b": 3.0}),
+        ("square_root", "square root of 1/4", {"x": 0.25}),
+    ],
+)
+def test_numbers_as_people_write_them(tool: str, text: str, arguments: dict[str, object]) -> None:
+    found, missing = fill(tool, text)
+    assert missing == []
+    assert found == arguments
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "units"),
+    [
+        ("convert_temperature", "Convert 100 F to C", ("f", "c")),
+        ("convert_temperature", "what is -40 C in F", ("c", "f")),
+        ("convert_temperature", "300 K to celsius", ("k", "celsius")),
+        ("convert_weight", "How many ounces in 2 kg?", ("kg", "ounces")),
+        ("convert_weight", "5 lb in g", ("lb", "g")),
+        ("convert_weight", "convert 16 oz to lbs", ("oz", "lbs")),
+        ("convert_length", "12 in to cm", ("in", "cm")),
+        ("convert_length", "how many feet in 3 mi", ("mi", "feet")),
+        ("convert_length", "100 m in ft", ("m", "ft")),
+        ("convert_length", "Convert 3 meters to feet", ("meters", "feet")),
+    ],
+)
+def test_unit_abbreviations(tool: str, text: str, units: tuple[str, str]) -> None:
+    found, missing = fill(tool, text)
+    assert missing == []
+    assert (found["from_unit"], found["to_unit"]) == units
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "days from 2024-03-01 to 2024-12-25",
+        "days from March 1, 2024 to December 25, 2024",
+        "days from 1 March 2024 to 25 December 2024",
+        "days from Mar 1st 2024 to Dec. 25, 2024",
+        "days from 2024/03/01 to 25/12/2024",
+    ],
+)
+def test_dates_in_several_forms(text: str) -> None:
+    found, missing = fill("days_between", text)
+    assert missing == []
+    assert found == {"start": "2024-03-01", "end": "2024-12-25"}
+
+
+def test_an_ambiguous_date_is_never_guessed() -> None:
+    found, missing = fill("days_between", "days from 03/04/2024 to 2024-12-25")
+    assert found == {"start": "2024-12-25"}
+    assert missing == ["end"]
+    assert [t.kind for t in scan("03/04/2024").tokens] == ["unclear"]
+
+
 def test_the_previous_output_feeds_the_next_step() -> None:
     found, missing = fill("reverse_string", "reverse the result", previous=25.0, use_previous=True)
     assert found == {"text": "25"}
     assert missing == []
     found, _ = fill("multiply_numbers", "multiply it by 4", previous=5, use_previous=True)
     assert found == {"a": 5, "b": 4.0}
+    found, _ = fill(
+        "subtract_numbers", "subtract the result from 10", previous=4.0, use_previous=True
+    )
+    assert found == {"a": 10.0, "b": 4.0}
+
+
+def test_a_conversion_continues_in_the_unit_the_previous_ended_in() -> None:
+    spec = TOOLS["convert_temperature"].spec.model_dump(mode="json")
+    found = extract(
+        "convert that to kelvin",
+        spec["parameters"],
+        tool_wording("convert_temperature", spec),
+        previous=37.5,
+        use_previous=True,
+        context={"value": 99.5, "from_unit": "f", "to_unit": "celsius"},
+    )
+    assert found.arguments == {"value": 37.5, "to_unit": "kelvin", "from_unit": "celsius"}
+    assert found.took["value"] == (PREVIOUS,)
 
 
 def test_missing_values_are_named() -> None:
@@ -81,14 +213,33 @@ def test_missing_values_are_named() -> None:
     assert found == {}
     _, missing = fill("divide_numbers", "divide 10")
     assert missing == ["b"]
+    # a percentage parameter takes only a number written as one
+    assert fill("percent_of", "what percentage is 20 of 80")[1] == ["percent"]
 
 
 def test_other_languages_and_odd_text_do_not_break_it() -> None:
     found, missing = fill("reverse_string", "Inverse la chaîne «bonjour» s'il vous plaît")
     assert missing == []
     assert isinstance(found["text"], str)
-    assert re.search("bonjour", str(found["text"]))
     assert fill("add_numbers", "🙂 " * 50)[1] == ["a", "b"]
+    assert fill("add_numbers", "x" * 5000)[1] == ["a", "b"]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    read = scan("I'm at Vancouver's West End, what's 2 + 2")
+    assert not [t for t in read.tokens if t.kind == "quoted"]
+    spec = TOOLS["reverse_string"].spec.model_dump(mode="json")
+    read = scan("reverse Vancouver's")
+    found = extract(read, spec["parameters"], tool_wording("reverse_string", spec))
+    assert found.arguments == {"text": "Vancouver's"}
+    assert template(read, found) == "reverse {text}"
+
+
+def test_the_template_is_the_wording_without_the_values() -> None:
+    spec = TOOLS["subtract_numbers"].spec.model_dump(mode="json")
+    read = scan("Subtract 19 from 100")
+    found = extract(read, spec["parameters"], tool_wording("subtract_numbers", spec))
+    assert template(read, found) == "Subtract {b} from {a}"
 
 
 def test_values_read_as_text() -> None:
@@ -96,3 +247,4 @@ def test_values_read_as_text() -> None:
     assert format_value(2.5) == "2.5"
     assert format_value([1, 2]) == "[1,2]"
     assert format_value("x") == "x"
+    assert format_value(True) == "true"

@@ -1,6 +1,6 @@
 import pytest
 
-from selfeng.core.planning import PlanStep, plan, tool_vocabulary
+from selfeng.core.planning import PlanStep, plan, search_text, tool_vocabulary
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,82 @@ def test_tool_names_count_as_instructions() -> None:
         "shout it",
     ]
     assert len(plan("take hello and shout it")) == 1
+
+
+VOCABULARY = tool_vocabulary(
+    ["reverse_string", "convert_length", "add_numbers", "median", "mean", "count_words",
+     "round_number", "square_root", "multiply_numbers", "divide_numbers"]
+)  # fmt: skip
+
+
+def texts(request: str) -> list[str]:
+    return [s.text for s in plan(request, VOCABULARY)]
+
+
+def test_independent_questions_are_steps_of_their_own() -> None:
+    steps = plan("Calculate 20% of 100 and also find the square root of 64", VOCABULARY)
+    assert [(s.text, s.uses_previous) for s in steps] == [
+        ("Calculate 20% of 100", False),
+        ("find the square root of 64", False),
+    ]
+    assert texts("What is 5+3 and what is 10/2") == ["What is 5+3", "what is 10/2"]
+    assert texts("divide 84 by 7, and separately multiply 13 by 6") == [
+        "divide 84 by 7",
+        "separately multiply 13 by 6",
+    ]
+
+
+def test_a_repeated_shape_repeats_the_instruction() -> None:
+    assert texts("Convert 10 km to miles and 30 C to F") == [
+        "Convert 10 km to miles",
+        "Convert 30 C to F",
+    ]
+    assert texts("What is 15% of 80 and 20% of 50") == ["What is 15% of 80", "What is 20% of 50"]
+    assert texts("Add 3 and 4") == ["Add 3 and 4"]  # a list of values is not a second step
+
+
+def test_two_questions_about_the_same_values_share_them() -> None:
+    assert texts("Tell me the mean and the median of 3, 7, 8") == [
+        "Tell me the mean of 3, 7, 8",
+        "the median of 3, 7, 8",
+    ]
+    assert texts("How many words and how many characters are in 'see you'") == [
+        "How many words are in 'see you'",
+        "how many characters are in 'see you'",
+    ]
+
+
+def test_statements_are_the_context_of_the_question() -> None:
+    request = "I spent 23.40 on groceries and 15.85 on gas. How much did I spend in total?"
+    assert texts(request) == [request.rstrip("?")]
+    assert texts("What is 2+2? And reverse it.") == ["What is 2+2", "reverse it"]
+
+
+def test_a_participle_after_a_comma_continues_the_chain() -> None:
+    assert texts("What is 17.5% of 230, rounded to the nearest dollar?") == [
+        "What is 17.5% of 230",
+        "rounded to the nearest dollar",
+    ]
+
+
+def test_values_and_lists_are_never_split() -> None:
+    assert texts("Make this uppercase: salt and pepper and more") == [
+        "Make this uppercase: salt and pepper and more"
+    ]
+    assert texts('Count the words in "find and replace"') == [
+        'Count the words in "find and replace"'
+    ]
+    assert texts("stock prices of Apple and Google") == ["stock prices of Apple and Google"]
+    assert texts("days between March 1, 2024 and April 1, 2024") == [
+        "days between March 1, 2024 and April 1, 2024"
+    ]
+
+
+def test_only_the_first_word_of_a_tool_name_starts_a_step() -> None:
+    assert tool_vocabulary(["get_stock_info", "convert_length"]) == {"get", "convert"}
+
+
+def test_search_text_reads_symbols_as_words_and_leaves_values_out() -> None:
+    assert search_text("What is 2+2") == "What is 2 plus 2"
+    assert search_text('Can you uppercase "happy birthday"?') == "Can you uppercase ?"
+    assert search_text("Make this uppercase: the rain in spain") == "Make this uppercase:"

@@ -5,9 +5,11 @@ from selfeng.core.policies import POLICIES, default_values, parse_policy_assignm
 
 def test_the_defaults_of_the_design() -> None:
     values = default_values()
-    assert values["retrieval.threshold"] == 0.4
+    assert values["retrieval.threshold"] == 0.2
     assert values["retrieval.rerank"] is True
-    assert values["retrieval.weights"] == {"similarity": 0.7, "success_rate": 0.2, "frequency": 0.1}
+    assert values["retrieval.weights"] == {"similarity": 1.0, "success_rate": 0.0, "frequency": 0.0}
+    assert values["answer.min_confidence"] == 0.75
+    assert values["learning.min_confidence"] == 0.95
     assert values["composite.min_frequency"] == 3
     assert values["composite.min_success_rate"] == 0.8
     assert values["composite.min_confidence"] == 0.7

@@ -7,7 +7,11 @@ import pytest
 import scipy.sparse as sp
 
 from selfeng.core.embedder import Embedder
-from selfeng.core.search import ToolIndex, fingerprint
+from selfeng.core.search import (
+    Document,
+    ToolIndex,
+    fingerprint,
+)
 
 
 class Letters(Embedder):
@@ -143,6 +147,15 @@ def test_fingerprint_depends_on_embedder_ids_and_texts() -> None:
     assert fingerprint("lexical", {"a": "b", "c": "d"}) != fingerprint(
         "lexical", {"a": "bc", "": "d"}
     )
+    plain = Document((("x", 1.0),))
+    assert fingerprint("lexical", {"a": plain}) == fingerprint("lexical", {"a": "x"})
+    for other in (
+        Document((("x", 0.5),)),
+        Document((("x", 1.0),), uses=("y",)),
+        Document((("x", 1.0),), rejected=("y",)),
+    ):
+        assert fingerprint("lexical", {"a": other}) != fingerprint("lexical", {"a": plain})
+    assert fingerprint("lexical", DOCS, 0.5) != fingerprint("lexical", DOCS, 0.7)
 
 
 def test_a_corpus_independent_embedder_embeds_only_new_texts() -> None:
@@ -150,18 +163,59 @@ def test_a_corpus_independent_embedder_embeds_only_new_texts() -> None:
     index = ToolIndex(embedder, {"a": ["alpha", "first letter"], "b": "beta"})
     assert sorted(embedder.embedded) == ["alpha", "beta", "first letter"]
     embedder.embedded.clear()
-    index.build({"a": ["alpha", "first letter", "learnt phrase"], "b": "beta"})
+    learnt = Document((("alpha", 1.0), ("first letter", 1.0)), uses=("learnt phrase",))
+    index.build({"a": learnt, "b": "beta"})
     assert embedder.embedded == ["learnt phrase"]
     assert embedder.fits == 0
-    assert index.search("learnt phrase", k=1) == [("a", pytest.approx(1.0))]
+    # a confirmed phrasing repeated word for word: at least NEAREST_USE (0.9)
+    assert index.match("learnt phrase").confirmed[0] == pytest.approx(1.0)
+    (best, score), *_ = index.search("learnt phrase", k=1)
+    assert best == "a"
+    assert score >= 0.9
 
 
-def test_a_document_with_several_texts_scores_its_best_one() -> None:
+def test_texts_of_a_document_are_one_aggregate() -> None:
+    # Words: binary rows; the aggregate of "reverse a string" and "flip hello backwards" is
+    # their normalised sum, so a request matching part of each scores on both
     index = ToolIndex(Words(), {"t": ["reverse a string", "flip hello backwards"], "u": "hello"})
-    (best, score), *_ = index.search("flip backwards", k=2)
+    (best, score), *_ = index.search("reverse backwards", k=2)
     assert best == "t"
-    assert score == pytest.approx(2 / np.sqrt(2 * 3))  # the phrase, not the description
-    assert index.search("reverse string", k=1)[0] == ("t", pytest.approx(2 / np.sqrt(2 * 3)))
+    assert score == pytest.approx(2 / np.sqrt(6) / np.sqrt(2), abs=1e-6)
+
+
+def test_the_nearest_confirmed_phrasing_counts_however_many_there_are() -> None:
+    uses = (*(f"reverse string variant{i}" for i in range(200)), "flip hello backwards")
+    index = ToolIndex(
+        Words(), {"t": Document((("reverse a string", 1.0),), uses=uses), "u": "hello there"}
+    )
+    found = index.match("flip hello backwards")
+    at = found.position["t"]
+    assert found.confirmed[at] == pytest.approx(1.0)
+    assert found.similarity[at] == pytest.approx(0.9)
+    assert index.search("flip hello backwards", 1)[0][0] == "t"
+
+
+def test_rejected_phrasings_are_matched_and_reported_not_scored() -> None:
+    docs = {
+        "t": Document((("convert length units", 1.0),), rejected=("convert {value} to upper",)),
+        "u": Document((("upper case text", 1.0),)),
+    }
+    index = ToolIndex(Words(), docs)
+    found = index.match("convert to upper")
+    assert found.rejected[found.position["t"]] == pytest.approx(1.0)  # placeholders stripped
+    assert found.rejected[found.position["u"]] == 0.0
+    assert found.similarity[found.position["t"]] > 0.0  # the caller decides what it costs
+
+
+def test_prepare_then_install() -> None:
+    index = ToolIndex(Words(), {"a": "alpha"})
+    prepared = index.prepare({"a": "alpha", "b": "beta"})
+    assert prepared is not None
+    assert list(index.ids) == ["a"]  # nothing changes until it is installed
+    index.install(prepared)
+    assert list(index.ids) == ["a", "b"]
+    assert "b" in index
+    assert index.prepare({"b": "beta", "a": "alpha"}) is None  # the same content
 
 
 def test_similarity_is_clipped_to_zero_and_one() -> None:

@@ -41,7 +41,8 @@ POLICY = Policy(min_frequency=3, min_success_rate=0.8, min_confidence=0.7)
 def completed(*tools: str, ok: bool = True, key: str | None = None) -> RequestCompleted:
     """A completed request; when not ok its last step is the one that failed."""
     steps = tuple(
-        Step(query="q", tool=t, version=1, ok=ok or i < len(tools) - 1) for i, t in enumerate(tools)
+        Step(query="q", tool=t, version=1, ok=ok or i < len(tools) - 1, confident=True)
+        for i, t in enumerate(tools)
     )
     return RequestCompleted(key=key or str(uuid7()), ok=ok, answer="x", steps=steps)
 

@@ -23,7 +23,7 @@ def fold(events: list[Event], fork: ForkSpec | None = None) -> dict:  # type: ig
 def test_defaults_are_version_one() -> None:
     state = fold([])
     record = state["policies"]["retrieval.threshold"]
-    assert (record["value"], record["version"]) == (0.4, 1)
+    assert (record["value"], record["version"]) == (0.2, 1)
     assert record["history"][0]["by"] == "default"
 
 

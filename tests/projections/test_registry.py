@@ -121,9 +121,12 @@ def test_executions_and_cache_hits_make_per_version_stats() -> None:
     assert success_rate(stats) == 0.5
 
 
-def test_successful_requests_teach_phrasings() -> None:
-    step = Step(query="Flip  the word Hello", tool="reverse_string", version=1, ok=True)
-    failed = Step(query="mirror it", tool="reverse_string", version=1, ok=False)
+def test_confident_answers_teach_phrasings() -> None:
+    step = Step(
+        query="Flip  the word Hello", tool="reverse_string", version=1, ok=True, confident=True
+    )
+    unsure = step.model_copy(update={"query": "mirror Hello", "confident": False})
+    failed = Step(query="mirror it", tool="reverse_string", version=1, ok=False, confident=True)
     state = fold(
         [
             proposed(1),
@@ -131,11 +134,13 @@ def test_successful_requests_teach_phrasings() -> None:
             RequestCompleted(key="r1", ok=True, answer="olleH", steps=(step,)),
             RequestCompleted(key="r2", ok=True, answer="olleH", steps=(step,)),
             RequestCompleted(key="r3", ok=False, answer="no", steps=(failed,)),
+            RequestCompleted(key="r4", ok=True, answer="olleH", steps=(unsure,)),
         ]
     )
     phrases = state["phrases"]["reverse_string"]
-    assert list(phrases) == ["flip the word hello"]
+    assert list(phrases) == ["flip the word hello"]  # not the unsure one, nor the failed one
     assert phrases["flip the word hello"][0] == 2
+    assert stats_of(state, "reverse_string", 1)["confirmed"] == 2
 
 
 def test_deprecation_and_rollback_move_the_active_version() -> None:

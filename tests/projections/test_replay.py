@@ -59,7 +59,7 @@ def test_state_at_a_past_position(memory_app: Selfeng) -> None:
         state_at(engine, "policies", GlobalPosition(p))["policies"]["retrieval.threshold"]["value"]
         for p in range(4)
     ]
-    assert values == [0.4, 0.5, 0.6, 0.7]
+    assert values == [0.2, 0.5, 0.6, 0.7]
     assert state_at(engine, "events", GlobalPosition(2))["total"] == 2
 
 

@@ -176,4 +176,4 @@ def test_policy_values_reach_folds_through_the_context() -> None:
         ],
     )
     ProjectionRunner(log, None, [PoliciesProjection(), Threshold()]).catch_up()
-    assert seen == [0.4, 0.7]
+    assert seen == [0.2, 0.7]

@@ -56,7 +56,7 @@ def proposed(
 
 
 def step(tool: str, ok: bool = True, handoff: str | None = None) -> Step:
-    return Step(query=f"use {tool}", tool=tool, version=1, ok=ok, handoff=handoff)
+    return Step(query=f"use {tool}", tool=tool, version=1, ok=ok, handoff=handoff, confident=True)
 
 
 def request(*steps: Step, ok: bool = True, key: str | None = None) -> RequestCompleted:

@@ -22,6 +22,7 @@ DESIGN_FAMILIES = {
         "ResponseSynthesized",
         "RequestCompleted",
         "FeedbackGiven",
+        "FeedbackApplied",
     },
     "selfeng.tools": {
         "ToolSynthesisRequested",

@@ -38,14 +38,28 @@ def _trace(events: tuple[Event, ...]) -> None:
     "--worker", is_flag=True, help="Publish the request and wait for `selfeng worker` to answer it."
 )
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a worker.")
+@click.option(
+    "--session",
+    default=None,
+    help="A conversation id: a follow-up (“now reverse the result”) uses its previous answer.",
+)
 @pass_context
 def ask(
-    ctx: Context, prompt: str, trace: bool, as_json: bool, worker: bool, timeout: float
+    ctx: Context,
+    prompt: str,
+    trace: bool,
+    as_json: bool,
+    worker: bool,
+    timeout: float,
+    session: str | None,
 ) -> None:
-    """Ask a question; selfeng answers with its tools (seeding the starter library first)."""
+    """Ask a question; selfeng answers with its tools (seeding the starter library first).
+
+    It answers only when its tools account for the whole request; otherwise it says what it
+    could not do (exit status 1)."""
     agent = Agent(ctx.app, worker=worker, client="cli")
     try:
-        answer = agent.ask(prompt, timeout=timeout)
+        answer = agent.ask(prompt, timeout=timeout, session_id=session)
     except NoAnswer as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -57,6 +71,9 @@ def ask(
                 "value": answer.value,
                 "tools": list(answer.tools),
                 "cached": answer.cached,
+                "confidence": answer.confidence,
+                "reason": answer.reason,
+                "session_id": answer.session_id,
                 "timings_ms": answer.timings,
             }
         )
@@ -72,13 +89,30 @@ def ask(
 @click.argument("request_id")
 @click.argument("rating", type=click.Choice(["good", "bad"]))
 @click.option("--comment", default="", help="What was good or bad.")
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Let `selfeng worker` apply it (waits for it to say what changed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @pass_context
-def feedback(ctx: Context, request_id: str, rating: Literal["good", "bad"], comment: str) -> None:
-    """Rate the answer to a request."""
+def feedback(
+    ctx: Context,
+    request_id: str,
+    rating: Literal["good", "bad"],
+    comment: str,
+    worker: bool,
+    as_json: bool,
+) -> None:
+    """Rate the answer to a request: good confirms what it taught, bad takes it back, keeps
+    its tool from answering that phrasing again and drops its cached results."""
     if not ctx.app.log.stream(request_id):
         raise click.ClickException(f"no request {request_id!r} in the log")
-    Agent(ctx.app, client="cli").feedback(request_id, rating, comment)
-    console.print(f"recorded: {rating}")
+    result = Agent(ctx.app, worker=worker, client="cli").feedback(request_id, rating, comment)
+    if as_json:
+        print_json({"request_id": request_id, "rating": rating, "changed": result.changed})
+    else:
+        console.print(f"recorded: {rating}; {result.changed}", markup=False)
 
 
 @click.command("worker")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from selfeng.consumers.composer import CompositeLearner, PatternDetector
+from selfeng.consumers.feedback import FeedbackLearner
 from selfeng.consumers.learner import Learner
 from selfeng.consumers.reflection import Reflection
 from selfeng.consumers.synthesizer import Synthesizer
@@ -15,9 +16,15 @@ if TYPE_CHECKING:
 
 def default_learners(app: Selfeng) -> list[Learner]:
     """Every learner, bound to ``app``."""
-    return [PatternDetector(app), CompositeLearner(app), Reflection(app), Synthesizer(app)]
+    return [
+        FeedbackLearner(app),
+        PatternDetector(app),
+        CompositeLearner(app),
+        Reflection(app),
+        Synthesizer(app),
+    ]
 
 
-LEARNER_NAMES = ("patterns", "composites", "reflection", "synthesizer")
+LEARNER_NAMES = ("feedback", "patterns", "composites", "reflection", "synthesizer")
 """The names of the default learners (their ``selfeng worker`` groups are
 ``selfeng.learner.<name>``)."""

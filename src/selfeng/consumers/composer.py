@@ -249,28 +249,27 @@ def _request_steps(records: Sequence[StoredRecord]) -> list[_StepRun]:
         except DecodeError:
             continue
     steps: list[_StepRun] = []
-    current: list[_StepRun] = []
+    runs: dict[int, _StepRun] = {}  # by plan step: a retry with another tool replaces a run
     pending: ArgumentsExtracted | None = None
     for event in events:
         if isinstance(event, ArgumentsExtracted):
             pending = event
         elif isinstance(event, ToolExecuted | CacheHit) and pending is not None:
             ok = event.ok if isinstance(event, ToolExecuted) else True
-            current.append(
-                _StepRun(
-                    tool=pending.tool,
-                    arguments=dict(pending.arguments),
-                    result=event.result if ok else None,
-                    handoff=None,
-                )
+            runs[pending.step] = _StepRun(
+                tool=pending.tool,
+                arguments=dict(pending.arguments),
+                result=event.result if ok else None,
+                handoff=None,
             )
             pending = None
         elif isinstance(event, RequestCompleted):
+            current = [runs[k] for k in sorted(runs)]
             if event.ok and len(event.steps) == len(current):
                 for run, step in zip(current, event.steps, strict=True):
                     run.handoff = step.handoff
                 steps = current
-            current, pending = [], None
+            runs, pending = {}, None
     return steps
 
 

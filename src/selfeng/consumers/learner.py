@@ -18,12 +18,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from selfeng.core.llm import LLM, LLMError, estimate_tokens
+from selfeng.core.llm import LLM, LLMError, estimate_prompt_tokens
 from selfeng.core.mapper import from_record
 from selfeng.projections.llm_usage import LLMUsageState, usage_of
 from selfeng.schemas import ChatMessage, Event, LLMCalled
 from selfeng.schemas.ids import derived_uuid7
-from selfeng.schemas.learning import LLMPurpose
+from selfeng.schemas.learning import FunctionSpec, LLMPurpose, ToolChoice
 
 if TYPE_CHECKING:
     from selfeng.app import Selfeng
@@ -80,12 +80,16 @@ class LLMCaller:
         attempt: int,
         cause: Event,
         max_answer_tokens: int = 2000,
+        tools: Sequence[FunctionSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> LLMCalled:
         """The recorded call (``ok`` False when the model failed).
 
-        A call already in the log (same subject, purpose, attempt and cause) is returned as
-        recorded, not made again. Raises BudgetExhausted when the subject has used its calls
-        or would go over its tokens.
+        ``tools`` offers functions the model may call (``tool_choice``: whether it must);
+        the calls it made are the event's ``tool_calls``, and a call the adapter could not
+        parse is a failed call. A call already in the log (same subject, purpose, attempt
+        and cause) is returned as recorded, tool calls included, not made again. Raises
+        BudgetExhausted when the subject has used its calls or would go over its tokens.
         """
         ms = int(cause.occurred_at.timestamp() * 1000)
         event_id = derived_uuid7(ms, str(cause.event_id), "llm", subject, purpose, str(attempt))
@@ -103,7 +107,8 @@ class LLMCaller:
                 f"it has made {usage['calls']} LLM calls, the limit "
                 f"(cost.max_llm_calls_per_request = {max_calls})"
             )
-        prompt = sum(estimate_tokens(m.content) for m in messages)
+        offered = tuple(tools or ())
+        prompt = estimate_prompt_tokens(messages, offered)
         room = max_tokens - usage["tokens"] - prompt
         if room < MIN_ANSWER_TOKENS:
             raise BudgetExhausted(
@@ -116,11 +121,19 @@ class LLMCaller:
             "purpose": purpose,
             "attempt": attempt,
             "messages": tuple(messages),
+            "tools": offered,
+            "tool_choice": tool_choice if offered else None,
             "producer": self.producer,
         }
         started = time.perf_counter()
         try:
-            completion = self.llm.complete(messages, max_tokens=min(max_answer_tokens, room))
+            answer_tokens = min(max_answer_tokens, room)
+            if offered:
+                completion = self.llm.complete(
+                    messages, max_tokens=answer_tokens, tools=offered, tool_choice=tool_choice
+                )
+            else:  # the call an LLM written before tool calling still accepts
+                completion = self.llm.complete(messages, max_tokens=answer_tokens)
         except LLMError as exc:
             event = LLMCalled.following(
                 cause,
@@ -137,6 +150,7 @@ class LLMCaller:
                 **common,
                 model=completion.model,
                 response=completion.text,
+                tool_calls=completion.tool_calls,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
                 latency_ms=round(completion.latency_ms, 3),

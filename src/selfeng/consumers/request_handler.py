@@ -1,22 +1,27 @@
-"""The request handler: RequestReceived -> search -> arguments -> cache or sandbox -> answer.
+"""The request handler: RequestReceived -> plan -> decide from evidence -> run -> answer.
 
-For each step of the request's plan it appends ToolSearched and ArgumentsExtracted, then a
-CacheHit (a fresh result of a deterministic tool) or a ToolExecuted (a run in the sandbox);
-then ResponseSynthesized and RequestCompleted. Every event carries the request's correlation
-id and the policy arm used. When no tool scores above the threshold it asks for one
-(ToolSynthesisRequested) and says honestly that it has none yet. A failure of any kind (no
-value for a parameter, a tool that raises or hangs, a sandbox that cannot start) ends the
-request with a clear answer and the failure in the log; nothing raises to the caller.
+A wrong answer is worse than "I don't know". The handler plans the request into steps
+(``selfeng.core.planning``), and for each step weighs the searched candidates
+(``selfeng.consumers.deciding``): a tool answers a step only when it and the arguments found
+account for the step (confidence at least ``answer.min_confidence``). Each step's
+``ToolSearched`` records the candidates and the evidence for and against each. When a step
+has no such tool the request is not answered: a missing value is named, a reference to an
+earlier answer that does not exist is explained, and otherwise the handler abstains
+honestly and asks for a tool (``ToolSynthesisRequested`` with the reason). Nothing runs
+until every step is decided, so a request part that no tool answers never gets a partial
+answer passed off as a whole one.
 
-Every step is searched first; when a run of consecutive steps chose the members of a
-registered composite tool (fed the same way), that run is answered by the composite in one
-sandbox call (and from the cache when it is deterministic). After the previous step's tool,
-the skill graph moves a near-tie candidate that has worked after it before to the front.
+Then the steps run: ``ArgumentsExtracted`` and a ``CacheHit`` (a fresh result of a
+deterministic tool) or a ``ToolExecuted`` (a sandbox run) each; a step whose tool refuses its
+arguments is tried with the next candidate that also fit. A run of steps whose tools are the
+members of a registered composite, fed the same way, is answered by the composite in one
+call. Steps whose output no later step takes are the answer's parts: one part is the answer,
+several (a request with independent questions) are all answered. A follow-up in a session
+("Now reverse the result") works on the session's previous answer.
 
 The handler returns events; the caller appends them in one batch. Their ids derive from the
 request's event id (and from the attempt, when a request is answered again after a tool was
-written for it), so handling the same request twice (a worker restarted between append and
-commit) stores nothing twice.
+written for it), so handling the same request twice stores nothing twice.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from selfeng.consumers.deciding import Decider, Decision, Weighed, predicted_output
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, format_value, template
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
 from selfeng.projections.registry import RegistryState, VersionRecord, active_tools
-from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
+from selfeng.projections.sessions import SessionsState, previous_answer
+from selfeng.projections.skill_graph import SkillGraphState
 from selfeng.schemas import (
     ArgumentsExtracted,
     CacheHit,
@@ -53,6 +60,8 @@ from selfeng.schemas.ids import derived_uuid7
 
 MAX_PROMPT = 20_000
 """Characters of a prompt the handler reads; a longer one is answered with a refusal."""
+MAX_STEPS = 12
+"""Steps of one request's plan the handler answers; a longer plan is refused."""
 
 
 @dataclass
@@ -63,6 +72,7 @@ class HandlerState:
     registry: RegistryState
     cache: CacheState
     skill_graph: SkillGraphState | None = None
+    sessions: SessionsState | None = None
     writes_tools: bool = False
     """A synthesizer with an LLM will write a missing tool (and answer again)."""
 
@@ -75,6 +85,11 @@ class _Outcome:
     value: JsonValue = None
     ok: bool = False
     awaiting_tool: bool = False
+    reason: str = ""
+
+
+class _Failed(Exception):
+    """A step could not be answered; the outcome says why."""
 
 
 class RequestHandler:
@@ -92,6 +107,7 @@ class RequestHandler:
         ``SandboxUnavailable``: the request then ends with that failure)."""
         self.sandbox = sandbox
         self.search = search
+        self.decider = Decider(search)
         self.clock = clock
         self.producer = producer
 
@@ -106,8 +122,8 @@ class RequestHandler:
         """The events that answer ``received`` (not yet appended).
 
         ``pinned`` maps a step's text to the tool that must answer it (a tool just written
-        for it); ``attempt`` names a second answer of the same request, so its event ids
-        differ from the first's.
+        for it), if it fits; ``attempt`` names a second answer of the same request, so its
+        event ids differ from the first's.
         """
         started = time.perf_counter()
         ids = _Ids(received, attempt)
@@ -115,14 +131,25 @@ class RequestHandler:
         prompt = received.prompt.strip()
         if not prompt:
             out.answer = "There was no question: ask something, e.g. “What is 25% of 100?”."
+            out.reason = "empty request"
         elif len(prompt) > MAX_PROMPT:
             out.answer = (
                 f"The request is {len(prompt):,} characters long; I read at most {MAX_PROMPT:,}."
             )
+            out.reason = "request too long"
         else:
             self.search.refresh(state.registry)
             steps = plan(prompt, self.search.vocabulary)
-            self._run_plan(received, steps, state, ids, out, pinned or {})
+            if len(steps) > MAX_STEPS:
+                out.answer = (
+                    f"The request has {len(steps)} parts; I answer at most {MAX_STEPS} at once."
+                )
+                out.reason = "too many parts"
+            else:
+                try:
+                    self._answer(received, steps, state, ids, out, pinned or {})
+                except _Failed:
+                    out.ok = False
         text = out.answer
         response = ResponseSynthesized.following(
             received, event_id=ids.next(), text=text, value=out.value, producer=self.producer
@@ -138,11 +165,16 @@ class RequestHandler:
             cached=bool(out.steps) and all(s.cached for s in out.steps),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
             awaiting_tool=out.awaiting_tool,
+            session_id=received.session_id,
+            confidence=min((s.confidence for s in out.steps), default=0.0) if out.ok else 0.0,
+            reason="" if out.ok else out.reason,
             producer=self.producer,
         )
         return [*out.events, response, completed]
 
-    def _run_plan(
+    # -- deciding ----------------------------------------------------------------------------
+
+    def _answer(
         self,
         received: RequestReceived,
         steps: list[PlanStep],
@@ -151,114 +183,274 @@ class RequestHandler:
         out: _Outcome,
         pinned: Mapping[str, str],
     ) -> None:
-        chosen = self._choose(received, steps, state, ids, out, pinned)
-        if chosen is None:
-            return
-        previous: JsonValue = None
-        at = 0
-        while at < len(steps):
-            composite = self._composite_at(steps, chosen, at)
-            if composite is not None:
-                result = self._run_composite(
-                    received, steps, at, composite, previous, state, ids, out
-                )
-                at += len(composite[2]["spec"]["composition"])
-            else:
-                result = self._run_step(received, steps[at], chosen[at], previous, state, ids, out)
-                at += 1
-            if result is _FAILED:
-                return
-            previous = result
-        out.ok = True
-        out.value = previous
-        out.answer = format_value(previous)
-
-    def _choose(
-        self,
-        received: RequestReceived,
-        steps: list[PlanStep],
-        state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
-        pinned: Mapping[str, str],
-    ) -> list[Candidate] | None:
-        """Search every step (ToolSearched each); None when one has no tool (synthesis asked)."""
-        policies = state.policies
-        chosen: list[Candidate] = []
+        session = (
+            previous_answer(state.sessions, received.session_id, before=received.key)
+            if state.sessions is not None
+            else None
+        )
+        first_previous: JsonValue | None = session["value"] if session is not None else None
+        first_context: dict[str, JsonValue] = (
+            dict(session.get("arguments", {})) if session is not None else {}
+        )
+        decisions: list[Decision] = []
+        previous: JsonValue | None = first_previous
+        context: dict[str, JsonValue] = first_context
+        previous_tool: str | None = None
         for index, step in enumerate(steps):
-            if step.text in pinned:
-                candidates = self.search.pinned(step.text, pinned[step.text], policies)
-            else:
-                candidates = self.search.search(step.text, policies)
-                if chosen and step.uses_previous and state.skill_graph is not None:
-                    candidates = prefer_chains(candidates, chosen[-1].tool, state.skill_graph)
-            out.events.append(
-                ToolSearched.following(
-                    received,
-                    event_id=ids.next(),
-                    query=step.text,
-                    candidates=tuple(candidates),
-                    threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
-                    producer=self.producer,
-                )
+            decision = self.decider.decide(
+                index,
+                step,
+                state.policies,
+                state.registry,
+                previous=previous,
+                context=context,
+                previous_tool=previous_tool,
+                skill_graph=state.skill_graph,
+                pinned=pinned.get(step.text),
             )
-            if not candidates:
-                self._ask_for_tool(received, step, index, state, ids, out)
-                return None
-            chosen.append(candidates[0])
-        return chosen
+            out.events.append(self._searched(received, decision, state, ids))
+            if decision.chosen is None:
+                self._not_answered(received, decision, state, ids, out, len(steps))
+                raise _Failed
+            decisions.append(decision)
+            record = active_tools(state.registry)[decision.chosen.candidate.tool][1]
+            previous = predicted_output(record)
+            context = dict(decision.chosen.extraction.arguments)
+            previous_tool = decision.chosen.candidate.tool
+        self._run(received, decisions, first_previous, first_context, state, ids, out)
 
-    def _ask_for_tool(
+    def _searched(
+        self, received: RequestReceived, decision: Decision, state: HandlerState, ids: _Ids
+    ) -> ToolSearched:
+        policies = state.policies
+        return ToolSearched.following(
+            received,
+            event_id=ids.next(),
+            query=decision.step.text,
+            candidates=tuple(decision.candidates),
+            threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
+            step=decision.index,
+            evidence=decision.evidence,
+            chosen=decision.chosen.candidate.tool if decision.chosen is not None else None,
+            min_confidence=float(policies["answer.min_confidence"]),  # type: ignore[arg-type]
+            producer=self.producer,
+        )
+
+    def _not_answered(
         self,
         received: RequestReceived,
-        step: PlanStep,
-        index: int,
+        decision: Decision,
         state: HandlerState,
         ids: _Ids,
         out: _Outcome,
+        total: int,
     ) -> None:
-        policies = state.policies
+        where = f" (part {decision.index + 1}: “{decision.step.text}”)" if total > 1 else ""
+        out.reason = decision.reason
+        if decision.failure == "missing":
+            out.answer = decision.reason + "."
+            return
+        if decision.failure == "reference":
+            out.answer = decision.reason[0].upper() + decision.reason[1:] + "."
+            return
+        best = decision.weighed[0].candidate.score if decision.weighed else None
         out.events.append(
             ToolSynthesisRequested(
                 event_id=ids.next(),
                 request_id=received.key,
-                need=step.text,
-                best_score=self.search.best_below(step.text, policies),
+                need=decision.step.text,
+                best_score=best,
+                reason=decision.reason,
                 correlation_id=received.event_id,
                 causation_id=out.events[-1].event_id,
                 producer=self.producer,
             )
         )
-        where = f" (step {index + 1}: “{step.text}”)" if index else ""
+        why = f" ({decision.reason})"
         if state.writes_tools:
             out.awaiting_tool = True
             out.answer = (
-                f"I have no tool for that yet{where}. I am writing one, and will answer with "
-                "it once it passes its tests."
+                f"I have no tool for that yet{where}{why}. I am writing one, and will answer "
+                "with it once it passes its tests."
             )
         else:
             out.answer = (
-                f"I have no tool for that yet{where}. I asked for one to be written; a person "
-                f"can add one with `selfeng tools add FILE.py --answer {received.key}`."
+                f"I have no tool for that yet{where}{why}. I asked for one to be written; a "
+                f"person can add one with `selfeng tools add FILE.py --answer {received.key}`."
             )
 
+    # -- running -----------------------------------------------------------------------------
+
+    def _run(
+        self,
+        received: RequestReceived,
+        decisions: list[Decision],
+        first_previous: JsonValue | None,
+        first_context: dict[str, JsonValue],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> None:
+        learn_at = float(state.policies["learning.min_confidence"])  # type: ignore[arg-type]
+        feeds_next = [
+            i + 1 < len(decisions) and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
+            for i in range(len(decisions))
+        ]
+        outputs: dict[int, Any] = {}
+        previous: JsonValue | None = first_previous
+        at = 0
+        while at < len(decisions):
+            composite = self._composite_at(decisions, at)
+            if composite is not None:
+                length = len(composite[2]["spec"]["composition"])
+                result = self._run_composite(
+                    received, decisions[at : at + length], composite, previous, state, ids, out
+                )
+                last = at + length - 1
+                confidence = min(d.chosen.evidence.confidence for d in decisions[at : last + 1])  # type: ignore[union-attr]
+                self._finish_step(out, confidence, learn_at, answer=not feeds_next[last])
+                outputs[last] = result
+                at += length
+            else:
+                context = dict(out.steps[-1].arguments) if out.steps else first_context
+                result, used = self._run_step(
+                    received, decisions[at], previous, context, state, ids, out
+                )
+                confidence = used.evidence.confidence
+                self._finish_step(out, confidence, learn_at, answer=not feeds_next[at])
+                outputs[at] = result
+                at += 1
+            previous = result
+        parts = [i for i in sorted(outputs) if not feeds_next[i]]
+        out.ok = True
+        if len(parts) == 1:
+            out.value = outputs[parts[0]]
+            out.answer = format_value(out.value)
+        else:
+            out.value = [outputs[i] for i in parts]
+            out.answer = "\n".join(
+                f"{decisions[i].step.text}: {format_value(outputs[i])}" for i in parts
+            )
+
+    @staticmethod
+    def _finish_step(out: _Outcome, confidence: float, learn_at: float, *, answer: bool) -> None:
+        step = out.steps[-1]
+        out.steps[-1] = step.model_copy(
+            update={
+                "confidence": round(confidence, 4),
+                "confident": step.ok and confidence >= learn_at,
+                "answer": answer,
+            }
+        )
+
+    def _run_step(
+        self,
+        received: RequestReceived,
+        decision: Decision,
+        previous: JsonValue | None,
+        context: dict[str, JsonValue],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> tuple[Any, Weighed]:
+        """Run a step's chosen tool; when it refuses its arguments, the next candidate that
+        fit the step. The result and the candidate that gave it."""
+        assert decision.chosen is not None
+        first_error: str | None = None
+        for weighed in [decision.chosen, *decision.fallbacks]:
+            result, error, kind = self._try(
+                received, decision, weighed, previous, context, state, ids, out
+            )
+            if error is None:
+                return result, weighed
+            first_error = first_error or error
+            if kind not in {"bad_arguments", "exception"}:
+                break  # a timeout, a limit or a sandbox failure: another tool would fare alike
+        out.answer = first_error or "the tool failed"
+        out.reason = out.answer
+        raise _Failed
+
+    def _try(
+        self,
+        received: RequestReceived,
+        decision: Decision,
+        weighed: Weighed,
+        previous: JsonValue | None,
+        context: dict[str, JsonValue],
+        state: HandlerState,
+        ids: _Ids,
+        out: _Outcome,
+    ) -> tuple[Any, str | None, str | None]:
+        """Run one candidate for a step: (result, error, error kind)."""
+        chosen = weighed.candidate
+        record = _record_of(state.registry, chosen.tool, chosen.version)
+        parameters = record["spec"].get("parameters", {}) or {}
+        wording = self.decider.wordings.by_tool.get(chosen.tool)
+        if weighed.uses_previous:
+            extraction = extract(
+                decision.read,
+                parameters,
+                wording,
+                previous=previous,
+                use_previous=True,
+                context=context,
+            )
+        else:
+            extraction = extract(decision.read, parameters, wording)
+        out.events.append(
+            ArgumentsExtracted.following(
+                received,
+                event_id=ids.next(),
+                tool=chosen.tool,
+                version=chosen.version,
+                arguments=extraction.arguments,
+                missing=tuple(extraction.missing),
+                step=decision.index,
+                confidence=weighed.evidence.confidence,
+                producer=self.producer,
+            )
+        )
+        if extraction.missing or extraction.mistyped:
+            names = ", ".join([*extraction.missing, *extraction.mistyped])
+            return (
+                None,
+                (
+                    f"I could not find a value for {names} in “{decision.step.text}” "
+                    f"(the tool {chosen.tool} needs it)."
+                ),
+                "missing",
+            )
+        phrase = template(decision.read, extraction)
+        return self._execute(
+            received,
+            decision.step,
+            phrase,
+            chosen,
+            bool(record["spec"].get("deterministic", False)),
+            extraction.arguments,
+            state,
+            ids,
+            out,
+            extraction.handoff,
+        )
+
     def _composite_at(
-        self, steps: list[PlanStep], chosen: list[Candidate], at: int
+        self, decisions: list[Decision], at: int
     ) -> tuple[str, int, VersionRecord] | None:
         """The longest registered composite whose members the steps from ``at`` chose, fed
         the same way (each later member takes the previous output exactly when its step
-        works on it) and at the versions chosen."""
+        does) and at the versions chosen."""
         composites = self.search.composites
-        for length in range(len(steps) - at, 1, -1):
-            run = chosen[at : at + length]
-            found = composites.get(tuple(c.tool for c in run))
+        for length in range(len(decisions) - at, 1, -1):
+            run = decisions[at : at + length]
+            found = composites.get(tuple(d.chosen.candidate.tool for d in run))  # type: ignore[union-attr]
             if found is None:
                 continue
             members = found[2]["spec"]["composition"]
             if all(
-                m["version"] == c.version
-                and (j == 0 or (m["handoff"] is not None) == steps[at + j].uses_previous)
-                for j, (m, c) in enumerate(zip(members, run, strict=True))
+                m["version"] == d.chosen.candidate.version  # type: ignore[union-attr]
+                and (j == 0 or (m["handoff"] is not None) == d.chosen.uses_previous)  # type: ignore[union-attr]
+                for j, (m, d) in enumerate(zip(members, run, strict=True))
             ):
                 return found
         return None
@@ -266,43 +458,42 @@ class RequestHandler:
     def _run_composite(
         self,
         received: RequestReceived,
-        steps: list[PlanStep],
-        at: int,
+        segment: list[Decision],
         composite: tuple[str, int, VersionRecord],
-        previous: JsonValue,
+        previous: JsonValue | None,
         state: HandlerState,
         ids: _Ids,
         out: _Outcome,
     ) -> Any:
         name, version, record = composite
         members = record["spec"]["composition"]
-        segment = steps[at : at + len(members)]
         arguments: dict[str, JsonValue] = {}
         missing: list[str] = []
         handoff: str | None = None
-        for j, (member, step) in enumerate(zip(members, segment, strict=True)):
+        for j, (member, decision) in enumerate(zip(members, segment, strict=True)):
             feeds: dict[str, str] = member["arguments"]
             member_spec = _record_of(state.registry, member["tool"], member["version"])["spec"]
             parameters = member_spec.get("parameters", {})
             properties = parameters.get("properties", {})
             required = parameters.get("required", list(properties))
+            uses = decision.chosen is not None and decision.chosen.uses_previous and j == 0
             extraction = extract(
-                step.text,
+                decision.read,
                 {
                     "type": "object",
                     "properties": {p: properties[p] for p in feeds if p in properties},
                     "required": [p for p in required if p in feeds],
                 },
-                tool_words=frozenset(member["tool"].split("_")),
-                previous=previous if j == 0 else None,
-                use_previous=step.uses_previous and j == 0,
+                self.decider.wordings.by_tool.get(member["tool"]),
+                previous=previous if uses else None,
+                use_previous=uses,
             )
             arguments.update({feeds[p]: v for p, v in extraction.arguments.items()})
             missing += [feeds[p] for p in extraction.missing]
             if j == 0 and extraction.handoff is not None:
                 handoff = feeds[extraction.handoff]
-        text = " and ".join(step.text for step in segment)
-        merged = PlanStep(text, segment[0].uses_previous)
+        text = " and ".join(d.step.text for d in segment)
+        merged = PlanStep(text, segment[0].step.uses_previous)
         candidate = Candidate(tool=name, version=version, score=1.0, similarity=1.0)
         out.events.append(
             ArgumentsExtracted.following(
@@ -312,6 +503,7 @@ class RequestHandler:
                 version=version,
                 arguments=arguments,
                 missing=tuple(missing),
+                step=segment[0].index,
                 producer=self.producer,
             )
         )
@@ -320,65 +512,28 @@ class RequestHandler:
                 f"I could not find a value for {', '.join(missing)} in “{text}” "
                 f"(the tool {name} needs it)."
             )
-            return _FAILED
+            out.reason = out.answer
+            raise _Failed
+        phrase = " and ".join(
+            template(d.read, d.chosen.extraction)  # type: ignore[union-attr]
+            for d in segment
+        )
         deterministic = bool(record["spec"].get("deterministic", False))
-        return self._execute(
-            received, merged, candidate, deterministic, arguments, state, ids, out, handoff
-        )
-
-    def _run_step(
-        self,
-        received: RequestReceived,
-        step: PlanStep,
-        chosen: Candidate,
-        previous: JsonValue,
-        state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
-    ) -> Any:
-        _, record = active_tools(state.registry)[chosen.tool]
-        spec = record["spec"]
-        extraction = extract(
-            step.text,
-            spec.get("parameters", {}),
-            tool_words=frozenset(chosen.tool.split("_")),
-            previous=previous,
-            use_previous=step.uses_previous,
-        )
-        out.events.append(
-            ArgumentsExtracted.following(
-                received,
-                event_id=ids.next(),
-                tool=chosen.tool,
-                version=chosen.version,
-                arguments=extraction.arguments,
-                missing=tuple(extraction.missing),
-                producer=self.producer,
-            )
-        )
-        if extraction.missing:
-            names = ", ".join(extraction.missing)
-            out.answer = (
-                f"I could not find a value for {names} in “{step.text}” "
-                f"(the tool {chosen.tool} needs it)."
-            )
-            return _FAILED
-        return self._execute(
-            received,
-            step,
-            chosen,
-            bool(spec.get("deterministic", False)),
-            extraction.arguments,
-            state,
-            ids,
-            out,
-            extraction.handoff,
-        )
+        result, error, _ = self._execute(
+            received, merged, phrase, candidate, deterministic, arguments, state, ids, out,
+            handoff,
+        )  # fmt: skip
+        if error is not None:
+            out.answer = error
+            out.reason = error
+            raise _Failed
+        return result
 
     def _execute(
         self,
         received: RequestReceived,
         step: PlanStep,
+        phrase: str,
         chosen: Candidate,
         deterministic: bool,
         arguments: dict[str, JsonValue],
@@ -386,7 +541,7 @@ class RequestHandler:
         ids: _Ids,
         out: _Outcome,
         handoff: str | None = None,
-    ) -> Any:
+    ) -> tuple[Any, str | None, str | None]:
         if deterministic:
             ttl = float(state.policies["cache.ttl_seconds"])  # type: ignore[arg-type]
             key, entry = lookup(
@@ -406,14 +561,14 @@ class RequestHandler:
                     )
                 )
                 out.steps.append(
-                    _step(step, chosen, arguments, ok=True, cached=True, handoff=handoff)
+                    _step(step, phrase, chosen, arguments, ok=True, cached=True, handoff=handoff)
                 )
-                return entry["value"]
+                return entry["value"], None, None
         limits = Limits(
             timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
             memory_mb=int(state.policies["sandbox.memory_mb"]),  # type: ignore[arg-type]
         )
-        code = _code_of(state.registry, chosen)
+        code = _record_of(state.registry, chosen.tool, chosen.version)["code"]
         started = time.perf_counter()
         sandbox_name = "unavailable"
         try:
@@ -443,19 +598,17 @@ class RequestHandler:
             )
         )
         out.steps.append(
-            _step(step, chosen, arguments, ok=ok, duration_ms=duration, handoff=handoff)
+            _step(step, phrase, chosen, arguments, ok=ok, duration_ms=duration, handoff=handoff)
         )
         if not ok:
-            out.answer = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
-            return _FAILED
-        return value
-
-
-_FAILED = object()
+            message = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
+            return None, message, kind
+        return value, None, None
 
 
 def _step(
     step: PlanStep,
+    phrase: str,
     chosen: Candidate,
     arguments: dict[str, JsonValue],
     *,
@@ -466,22 +619,19 @@ def _step(
 ) -> Step:
     return Step(
         query=step.text,
-        template=template(step.text, arguments),
+        template=phrase,
         tool=chosen.tool,
         version=chosen.version,
         ok=ok,
         cached=cached,
         duration_ms=duration_ms,
         handoff=handoff,
+        arguments=arguments,
     )
 
 
 def _record_of(registry: RegistryState, tool: str, version: int) -> VersionRecord:
     return registry["tools"][tool]["versions"][str(version)]
-
-
-def _code_of(registry: RegistryState, chosen: Candidate) -> str:
-    return _record_of(registry, chosen.tool, chosen.version)["code"]
 
 
 def _one_line(text: str) -> str:

@@ -1,23 +1,50 @@
-"""Tool search for the request path: similarity from the index, re-ranked by policy.
+"""Tool search for the request path: the registry's active tools, ranked by fit to a request.
 
-The candidates are the registry's active tools; each one's retrieval document is its name,
-description, parameter descriptions and the phrasings learnt from successful requests. The
-score is ``w_sim * similarity + w_succ * success_rate + w_freq * frequency`` with the
-``retrieval.weights`` policy when ``retrieval.rerank`` is on (similarity alone when it is
-off), cut at ``retrieval.threshold`` and kept to ``retrieval.top_k``.
+Each active tool is one :class:`~selfeng.core.search.Document`: its name, description and
+parameters, the phrasings of its confirmed uses (``registry["phrases"]``), and the phrasings
+users rejected it for (``registry.get("rejected", {})``), both templates whose ``{param}``
+placeholders and ``#`` digits are stripped before indexing. The index scores a request
+against one aggregate document per tool (fields and confirmed phrasings together) and
+against the tool's nearest confirmed phrasing (see :mod:`selfeng.core.search`).
+
+**Score.** A candidate's score is its similarity, lowered when the request resembles one of
+the tool's rejected phrasings more closely than any of its confirmed ones: by nothing at a
+resemblance of ``REJECTION_FLOOR`` or less, to 0 at 1. (Whether a request *is* a rejected
+phrasing is decided by the request handler, on the template its real arguments give, and
+then the tool does not answer it.) Usage therefore
+raises a tool only for requests that resemble its confirmed uses; success rate and
+frequency are reported on each candidate but do not change the order (measured: neither a
+flat success term nor a popularity term helps, and both lift used tools for requests they do
+not fit). Policies read: ``retrieval.threshold`` (the cut), ``retrieval.top_k``,
+``retrieval.rerank`` (False: similarity alone, without the rejection penalty).
+``retrieval.weights`` is no longer read: the score has no weighted terms (a weight of 1 on
+similarity and 0 on the rest describes it).
+
+**Refresh.** :meth:`ToolSearch.refresh` is cheap when nothing searchable changed. When only
+phrasings changed (confirmed or rejected), it hands the rebuild to one background thread and
+returns at once: searches keep using the previous index until the new one is installed. It
+builds synchronously only when no index exists yet, or when a tool version became active
+that the index does not have (a tool just registered must be found by the request that is
+waiting for it); a tool that stopped being active is filtered out of results at once and
+dropped from the index by a background rebuild.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, Final, cast
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import JsonValue
 
 from selfeng.core.embedder import Embedder
 from selfeng.core.planning import tool_vocabulary
-from selfeng.core.search import ToolIndex
+from selfeng.core.search import Document, Match, ToolIndex, strip_placeholders, top
 from selfeng.projections.registry import (
     RegistryState,
     VersionRecord,
@@ -28,131 +55,350 @@ from selfeng.projections.registry import (
 )
 from selfeng.schemas import Candidate
 
-MAX_LEARNT = 50
-"""Learnt phrasings a tool is also found by (the most used, then the most recent)."""
+log = logging.getLogger(__name__)
+
+MAX_USES: Final[int] = 1_000
+"""Confirmed phrasings a tool is indexed with at most; past it, a representative choice
+(:func:`representative`): every phrasing that brings a word the others lack first."""
+
+MAX_REJECTED: Final[int] = 1_000
+"""Rejected phrasings a tool is indexed with at most (the most rejected, then the newest)."""
+
+REJECTION_FLOOR: Final[float] = 0.5
+"""Resemblance to a rejected phrasing at or below which a tool is not lowered."""
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+Phrasings = Mapping[str, list[int]]
+"""Phrasing template -> [count, last seen ms, ...], as the registry keeps them."""
 
 
-def tool_texts(name: str, record: VersionRecord, phrases: Mapping[str, list[int]]) -> list[str]:
-    """What a tool is found by: a document of its name, description and parameters; its name
-    and its description alone; and each learnt phrasing. The index scores a tool by its best
-    text, so a short request that matches the name or one phrasing is not diluted by the
-    rest of the document."""
+def representative(phrases: Phrasings, cap: int = MAX_USES) -> tuple[str, ...]:
+    """A tool's confirmed phrasings as indexed: placeholders stripped, duplicates merged,
+    and past ``cap`` a representative choice rather than the newest or the most used alone.
+
+    Most used first (then newest), a phrasing is kept when it brings a word none kept so far
+    has; the slots left go to the rest in the same order. So a rare but distinct phrasing
+    survives any number of variants of a common one. Sorted, for a stable fingerprint.
+    """
+    merged: dict[str, list[int]] = {}
+    for phrasing, seen in phrases.items():
+        text = strip_placeholders(phrasing)
+        if not text or not seen:
+            continue
+        known = merged.setdefault(text, [0, 0])
+        known[0] += seen[0]
+        known[1] = max(known[1], seen[1] if len(seen) > 1 else 0)
+    if len(merged) <= cap:
+        return tuple(sorted(merged))
+    ordered = sorted(merged, key=lambda t: (-merged[t][0], -merged[t][1], t))
+    kept: list[str] = []
+    covered: set[str] = set()
+    rest: list[str] = []
+    for text in ordered:
+        words = set(_WORD.findall(text))
+        if len(kept) < cap and not words <= covered:
+            kept.append(text)
+            covered |= words
+        else:
+            rest.append(text)
+    kept += rest[: cap - len(kept)]
+    return tuple(sorted(kept))
+
+
+def tool_fields(name: str, record: VersionRecord) -> tuple[tuple[str, float], ...]:
+    """A tool's own fields: its name's words, its description, and its parameters' names and
+    descriptions, each of weight 1."""
     spec = record["spec"]
-    parts = [name.replace("_", " "), spec.get("description", "")]
+    parameters: list[str] = []
     for param, schema in spec.get("parameters", {}).get("properties", {}).items():
-        parts.append(param.replace("_", " "))
+        parameters.append(param.replace("_", " "))
         if isinstance(schema, dict) and schema.get("description"):
-            parts.append(str(schema["description"]))
-    learnt = sorted(phrases.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:MAX_LEARNT]
-    name_words = name.replace("_", " ")
-    description = str(spec.get("description", ""))
-    return ["\n".join(parts), name_words, description, *(phrase for phrase, _ in learnt)]
+            parameters.append(str(schema["description"]))
+    return (
+        (name.replace("_", " "), 1.0),
+        (str(spec.get("description", "")), 1.0),
+        ("\n".join(parameters), 1.0),
+    )
+
+
+def tool_document(
+    name: str,
+    record: VersionRecord,
+    phrases: Phrasings,
+    rejected: Phrasings,
+    *,
+    max_uses: int = MAX_USES,
+    fields: tuple[tuple[str, float], ...] | None = None,
+) -> Document:
+    """What a tool is found by: its fields (:func:`tool_fields`, unless given), its confirmed
+    phrasings (:func:`representative`) and the phrasings it was rejected for (the most
+    rejected, then the newest, at most ``MAX_REJECTED``)."""
+    worst = sorted(rejected, key=lambda t: (-rejected[t][0], -rejected[t][-1], t))
+    return Document(
+        fields=fields if fields is not None else tool_fields(name, record),
+        uses=representative(phrases, max_uses),
+        rejected=tuple(sorted(worst[:MAX_REJECTED])),
+    )
+
+
+def rejected_phrasings(registry: RegistryState) -> Mapping[str, Phrasings]:
+    """The phrasings users rejected a tool for in an answer of that one step:
+    ``registry["rejected"]`` (tool -> phrasing template -> [count, last seen ms, count as
+    the only step]) kept to the rejections that blame the tool alone. A bad rating of a
+    several-step answer does not say which step was wrong: it keeps the same request from
+    the same answer (the request handler excludes the exact phrasing) without lowering each
+    of its tools for similar requests. Empty for a registry that keeps none."""
+    found = cast(Mapping[str, Any], registry).get("rejected") or {}
+    sole: dict[str, Phrasings] = {}
+    for tool, phrasings in found.items():
+        blamed = {p: seen for p, seen in phrasings.items() if len(seen) < 3 or seen[2] > 0}
+        if blamed:
+            sole[tool] = blamed
+    return sole
+
+
+def _signature(registry: RegistryState) -> tuple[int, int, int, int, int]:
+    """What changes when anything searchable does (cheap: no phrasing is read)."""
+    return (
+        id(registry),
+        registry["revision"],
+        registry["phrases_revision"],
+        int(cast(Mapping[str, Any], registry).get("rejected_revision", 0)),
+        sum(len(v) for v in rejected_phrasings(registry).values()),
+    )
+
+
+Active = dict[str, tuple[int, VersionRecord]]
 
 
 class ToolSearch:
-    """Searches the active tools of a registry state.
+    """Searches the active tools of a registry state (see the module doc).
 
-    Re-indexes at once when the usable tools change; when only learnt phrasings change, at
-    most every ``phrase_refresh_s`` seconds (a lexical refit costs ~0.4 s at 10,000 tools).
+    ``background=False`` rebuilds synchronously on every change (benchmarks and tests that
+    want each change seen at once); :meth:`wait` waits for a background rebuild.
     """
 
-    def __init__(self, embedder: Embedder, *, phrase_refresh_s: float = 5.0) -> None:
+    def __init__(
+        self, embedder: Embedder, *, background: bool = True, max_uses: int = MAX_USES
+    ) -> None:
         self.index = ToolIndex(embedder)
-        self.phrase_refresh_s = phrase_refresh_s
-        self._seen: tuple[int, int, int] | None = None
-        self._built_at = 0.0
-        self._active: dict[str, tuple[int, VersionRecord]] = {}
-        self._registry: RegistryState | None = None
+        self.background = background
+        self.max_uses = max_uses
         self.vocabulary: frozenset[str] = frozenset()
         """The words of the active tools' names (the planner splits before them)."""
         self.composites: dict[tuple[str, ...], tuple[str, int, VersionRecord]] = {}
         """Active composite tools by their members' names: they answer a run of plan steps
         whose tools are those members, and are not searched for one step."""
+        self.builds = 0
+        """Indexes built and installed so far."""
+        self.last_build_s = 0.0
+        """Seconds the last installed build took."""
+        self._registry: RegistryState | None = None
+        self._seen: tuple[int, ...] | None = None
+        self._tools_seen: tuple[int, ...] | None = None
+        self._active: Active = {}
+        self._indexed: dict[str, int] = {}  # tool -> version, as in the installed index
+        self._mask: tuple[object, object, npt.NDArray[np.bool_]] | None = None
+        self._cond = threading.Condition()
+        self._pending: tuple[int, RegistryState, Active] | None = None
+        self._worker: threading.Thread | None = None
+        self._fields: dict[tuple[str, int], tuple[object, tuple[tuple[str, float], ...]]] = {}
+        self._generation = 0  # of the newest build asked for
+        self._installed = 0  # of the build installed
 
     def refresh(self, registry: RegistryState) -> None:
         """Index the registry's active tools (a no-op when nothing searchable changed)."""
         self._registry = registry
-        seen = (id(registry), registry["revision"], registry["phrases_revision"])
+        seen = _signature(registry)
         if seen == self._seen:
             return
-        only_phrases = self._seen is not None and seen[:2] == self._seen[:2]
-        if only_phrases and time.monotonic() - self._built_at < self.phrase_refresh_s:
-            return
-        everything = active_tools(registry)
-        active = {n: t for n, t in everything.items() if not t[1]["spec"].get("composition")}
-        self.composites = {
-            tuple(m["tool"] for m in record["spec"]["composition"]): (name, version, record)
-            for name, (version, record) in everything.items()
-            if record["spec"].get("composition")
-        }
-        self.index.build(
-            {
-                name: tool_texts(name, record, registry["phrases"].get(name, {}))
-                for name, (_, record) in active.items()
+        sync = not self.background or not self.index.fingerprint
+        if seen[:2] != self._tools_seen:
+            everything = active_tools(registry)
+            active = {n: t for n, t in everything.items() if not t[1]["spec"].get("composition")}
+            self.composites = {
+                tuple(m["tool"] for m in record["spec"]["composition"]): (name, version, record)
+                for name, (version, record) in everything.items()
+                if record["spec"].get("composition")
             }
-        )
-        self._active = active
-        self.vocabulary = tool_vocabulary(active)
+            self.vocabulary = tool_vocabulary(active)
+            self._active = active
+            self._tools_seen = seen[:2]
+            with self._cond:
+                indexed = dict(self._indexed)
+            sync = sync or any(indexed.get(n) != v for n, (v, _) in active.items())
         self._seen = seen
-        self._built_at = time.monotonic()
+        with self._cond:
+            self._generation += 1
+            job = (self._generation, registry, dict(self._active))
+            if not sync:
+                self._pending = job
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._drain, name="tool-search-rebuild", daemon=True
+                    )
+                    self._worker.start()
+                return
+            self._pending = None  # the synchronous build below covers it
+        self._build(*job)
 
-    def search(self, query: str, policies: Mapping[str, JsonValue]) -> list[Candidate]:
-        """Candidates at or above the threshold, best first."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no rebuild is pending or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._pending is None and self._worker is None, timeout
+            )
+
+    def _drain(self) -> None:
+        """The background builder: builds the newest pending snapshot until none is left."""
+        while True:
+            with self._cond:
+                job = self._pending
+                self._pending = None
+                if job is None:
+                    self._worker = None
+                    self._cond.notify_all()
+                    return
+            try:
+                self._build(*job)
+            except Exception:  # keep serving the previous index; the next refresh retries
+                log.exception("tool search: background rebuild failed")
+                self._seen = None
+
+    def _build(self, generation: int, registry: RegistryState, active: Active) -> None:
+        started = time.perf_counter()
+        phrases: Mapping[str, Phrasings] = registry["phrases"]
+        rejected = rejected_phrasings(registry)
+        documents = {
+            # dict() copies a phrasing table in one step, safe while a fold appends to it
+            name: tool_document(
+                name,
+                record,
+                dict(phrases.get(name) or {}),
+                dict(rejected.get(name) or {}),
+                max_uses=self.max_uses,
+                fields=self._fields_of(name, version, record),
+            )
+            for name, (version, record) in active.items()
+        }
+        prepared = self.index.prepare(documents)
+        with self._cond:
+            if generation <= self._installed:
+                return  # a newer build got in first
+            if prepared is not None:
+                self.index.install(prepared)
+                self.builds += 1
+                self.last_build_s = time.perf_counter() - started
+            self._installed = generation
+            self._indexed = {name: version for name, (version, _) in active.items()}
+            self._fields = {k: v for k, v in self._fields.items() if k[0] in active}
+
+    def _fields_of(
+        self, name: str, version: int, record: VersionRecord
+    ) -> tuple[tuple[str, float], ...]:
+        """A tool version's fields, worked out once per version."""
+        cached = self._fields.get((name, version))
+        if cached is not None and cached[0] is record["spec"]:
+            return cached[1]
+        fields = tool_fields(name, record)
+        self._fields[(name, version)] = (record["spec"], fields)
+        return fields
+
+    def search(
+        self, query: str, policies: Mapping[str, JsonValue], *, exclude: Collection[str] = ()
+    ) -> list[Candidate]:
+        """Candidates at or above the threshold, best first (at most ``retrieval.top_k``);
+        ``exclude`` names tools not to return."""
         threshold = float(policies["retrieval.threshold"])  # type: ignore[arg-type]
         top_k = int(policies["retrieval.top_k"])  # type: ignore[arg-type]
-        rerank = bool(policies["retrieval.rerank"])
-        weights: dict[str, Any] = policies["retrieval.weights"]  # type: ignore[assignment]
-        registry = self._registry
-        if registry is None:
+        found = self.ranked(query, policies, k=top_k, exclude=exclude)
+        return [c for c in found if c.score >= threshold]
+
+    def ranked(
+        self,
+        query: str,
+        policies: Mapping[str, JsonValue],
+        *,
+        k: int | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Candidate]:
+        """The ``k`` best candidates (``retrieval.top_k`` when None) with any score above 0,
+        best first, without the threshold cut."""
+        limit = int(policies["retrieval.top_k"]) if k is None else k  # type: ignore[arg-type]
+        if limit <= 0 or self._registry is None:
             return []
-        used_by = {
-            name: _uses(stats_of(registry, name, version))
-            for name, (version, _) in self._active.items()
-        }
-        most_used = max(used_by.values(), default=0)
-        candidates = []
-        for name, similarity in self.index.search(query, max(top_k * 4, 20)):
-            version, _ = self._active[name]
-            stats = stats_of(registry, name, version)
-            rate = success_rate(stats)
-            frequency = used_by[name] / most_used if most_used else 0.0
-            score = similarity
-            if rerank:
-                score = (
-                    float(weights.get("similarity", 0.0)) * similarity
-                    + float(weights.get("success_rate", 0.0)) * rate
-                    + float(weights.get("frequency", 0.0)) * frequency
-                )
-            candidates.append(
-                Candidate(
-                    tool=name,
-                    version=version,
-                    score=round(score, 6),
-                    similarity=round(similarity, 6),
-                    success_rate=round(rate, 6),
-                    frequency=round(frequency, 6),
-                )
-            )
-        candidates.sort(key=lambda c: (-c.score, c.tool))
-        return [c for c in candidates if c.score >= threshold][:top_k]
+        found = self.index.match(query)
+        scores = self._scores(found, bool(policies["retrieval.rerank"]))
+        scores = np.where(self._usable(found.ids), scores, np.float32(0.0))
+        for name in exclude:
+            at = found.position.get(name)
+            if at is not None:
+                scores[at] = 0.0
+        return self._candidates(found, top(found.ids, scores, limit))
 
     def pinned(self, query: str, tool: str, policies: Mapping[str, JsonValue]) -> list[Candidate]:
         """The one candidate a step is pinned to (a tool written for it), scored as the
         search scores it even below the threshold; empty when the tool is not usable."""
         if tool not in self._active:
             return []
-        relaxed = {**policies, "retrieval.threshold": 0.0, "retrieval.top_k": len(self._active)}
-        for candidate in self.search(query, relaxed):
-            if candidate.tool == tool:
-                return [candidate]
-        version, _ = self._active[tool]
-        return [Candidate(tool=tool, version=version, score=0.0, similarity=0.0)]
+        found = self.index.match(query)
+        at = found.position.get(tool)
+        if at is None:
+            version, _ = self._active[tool]
+            return [Candidate(tool=tool, version=version, score=0.0, similarity=0.0)]
+        scores = self._scores(found, bool(policies["retrieval.rerank"]))
+        return self._candidates(found, [(tool, float(scores[at]))])
 
     def best_below(self, query: str, policies: Mapping[str, JsonValue]) -> float | None:
         """The best score even below the threshold (for a synthesis request's context)."""
-        relaxed = {**policies, "retrieval.threshold": 0.0, "retrieval.top_k": 1}
-        found = self.search(query, relaxed)
+        found = self.ranked(query, policies, k=1)
         return found[0].score if found else None
+
+    @staticmethod
+    def _scores(found: Match, rerank: bool) -> npt.NDArray[np.float32]:
+        """Similarity, lowered where a rejected phrasing is nearer than any confirmed one."""
+        scores = found.similarity.copy()
+        if not rerank:
+            return scores
+        closer = (found.rejected > REJECTION_FLOOR) & (found.rejected > found.confirmed)
+        if closer.any():
+            lowered = (found.rejected[closer] - REJECTION_FLOOR) / (1.0 - REJECTION_FLOOR)
+            scores[closer] *= np.clip(1.0 - lowered, 0.0, 1.0)
+        return scores
+
+    def _usable(self, ids: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+        """Which indexed tools are active now (the index may lag a deprecation)."""
+        active = self._active
+        cached = self._mask
+        if cached is not None and cached[0] is ids and cached[1] is active:
+            return cached[2]
+        mask = np.fromiter((name in active for name in ids), dtype=np.bool_, count=len(ids))
+        self._mask = (ids, active, mask)
+        return mask
+
+    def _candidates(self, found: Match, picked: list[tuple[str, float]]) -> list[Candidate]:
+        registry = self._registry
+        out: list[tuple[str, int, float, float, VersionStats]] = []
+        for name, score in picked:
+            entry = self._active.get(name)
+            if entry is None or registry is None:
+                continue
+            version = entry[0]
+            similarity = float(found.similarity[found.position[name]])
+            out.append((name, version, score, similarity, stats_of(registry, name, version)))
+        most_used = max((_uses(s) for *_, s in out), default=0)
+        return [
+            Candidate(
+                tool=name,
+                version=version,
+                score=round(score, 6),
+                similarity=round(similarity, 6),
+                success_rate=round(success_rate(stats), 6),
+                frequency=round(_uses(stats) / most_used, 6) if most_used else 0.0,
+            )
+            for name, version, score, similarity, stats in out
+        ]
 
 
 def _uses(stats: VersionStats) -> int:

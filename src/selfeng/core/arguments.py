@@ -1,176 +1,735 @@
-"""The offline argument extractor: fill a tool's parameters from the words of a request.
+"""The offline argument extractor: bind a request's values to a tool's parameters.
 
-It reads the values a sentence carries (quoted strings, JSON, lists, dates, percentages,
-numbers, units) and hands them to the tool's parameters by type and order, guided by the
-parameter names and descriptions; a step that works on the previous output gets it in its
-first parameter that fits. What it cannot fill is reported by name, so the answer can say
-"I could not find a value for X". Deterministic, and no model is involved.
+The request is read into tokens (``selfeng.core.scanning``); each parameter takes the tokens
+that fit it, and the extractor remembers which tokens each one took, so the evidence check
+can tell what in the request no argument and no word of the tool accounts for.
+
+How values reach parameters, in order:
+
+1. The previous step's output (or a session's previous answer), where the wording points at
+   it ("reverse *the result*", "multiply *it* by 3"), or where a step lacks one value.
+2. Parameters whose names or descriptions say what they want: dates, JSON documents,
+   arithmetic expressions, units of a conversion ("3 *meters* to *feet*", "how many
+   *ounces* in 2 *kg*"), percentages (only numbers written as percentages).
+3. Numbers, by their role: the words around a number are matched against the words around
+   each parameter in the tool's own description, so "Subtract 19 from 100" gives ``a=100``
+   because the description says "Subtract b from a", and "2 decimal places" goes to the
+   parameter described as "decimal places". What no role decides goes by order.
+4. Lists, booleans ("without spaces"), enums.
+5. Text: quoted text, else the text after the instruction's colon (whole, stop words
+   included), else the longest run of words that are not the tool's own words.
+
+Deterministic; no model is involved.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import JsonValue
 
-_NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+"
-_NUMBER_ONLY = re.compile(_NUMBER)
-_NUMBER_RE = re.compile(rf"(?<![\w.])({_NUMBER})(\s*%|\s*percent\b)?", re.IGNORECASE)
-_QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’")  # noqa: RUF001
-_JSON_ARRAY = re.compile(r"\[[^\[\]]*\]")
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
-_TEXT_DATE = re.compile(
-    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?\s+(" + "|".join(_MONTHS) + r")\.?,?\s+(\d{4})"
-    r"|(" + "|".join(_MONTHS) + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}))\b",
-    re.IGNORECASE,
+from selfeng.core.language import (
+    ARTICLES,
+    AUXILIARIES,
+    DETERMINERS,
+    NEUTRAL,
+    OPERATORS,
+    POINTING_STEMS,
+    PREPOSITIONS,
+    REFERENCE_STEMS,
+    is_neutral,
+    stem,
 )
-_CONVERSION = re.compile(
-    rf"(?:{_NUMBER})?\s*([a-z°]+(?:\s[a-z]+)?)\s+(?:to|in|into|as)\s+([a-z°]+)", re.IGNORECASE
-)
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "into",
-        "for",
-        "from",
-        "by",
-        "with",
-        "and",
-        "or",
-        "is",
-        "are",
-        "what",
-        "whats",
-        "what's",
-        "please",
-        "me",
-        "my",
-        "give",
-        "tell",
-        "show",
-        "calculate",
-        "compute",
-        "find",
-        "get",
-        "return",
-        "make",
-        "string",
-        "text",
-        "word",
-        "words",
-        "number",
-        "numbers",
-        "value",
-        "this",
-        "that",
-        "it",
-        "its",
-        "result",
-        "answer",
-        "how",
-        "much",
-        "many",
-        "do",
-        "does",
-        "can",
-        "you",
-        "could",
-    ]
-)
+from selfeng.core.scanning import Scan, Token, scan
+from selfeng.core.wording import Roles, ToolWording
+
+PREVIOUS = -1
+"""The token index of the previous output, when a parameter took it."""
+
+_CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
+_POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
+_EXPONENT_WORDS = frozenset({"squared", "cubed"})
+_EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
+_UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
+_NEGATORS = frozenset(
+    {"without", "no", "not", "excluding", "exclude", "ignoring", "ignore", "except", "don't",
+     "dont", "skip", "skipping", "minus"}
+)  # fmt: skip
+_AFFIRMERS = frozenset({"with", "including", "include", "counting", "keep", "keeping"})
+_MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
+_MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
+_EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
+_PATH_HINTS = ("path", "field", "key")
 
 
 @dataclass
 class Extraction:
-    """Arguments found, and the required parameters no value was found for."""
+    """Arguments found, what each took from the request, and what is missing."""
 
     arguments: dict[str, JsonValue] = field(default_factory=dict)
+    """Values by parameter name."""
     missing: list[str] = field(default_factory=list)
+    """Required parameters no value was found for."""
     handoff: str | None = None
-    """The parameter the previous step's output went to, if it was used."""
+    """The parameter the previous output went to, if it was used."""
+    took: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """The token indexes each parameter took (``PREVIOUS`` for the previous output)."""
+    free_text: frozenset[str] = frozenset()
+    """Parameters filled with a run of unquoted words (the weakest evidence)."""
+    structured: frozenset[str] = frozenset()
+    """Parameters filled by what they say they want (a unit, a date, an expression)."""
+    mistyped: dict[str, str] = field(default_factory=dict)
+    """Parameters whose only candidate value had the wrong type, and why."""
+    defaults: frozenset[str] = frozenset()
+    """Parameters left to their defaults."""
+    references: tuple[int, ...] = ()
+    """Token indexes of the words that pointed at the previous output."""
+
+    @property
+    def taken(self) -> frozenset[int]:
+        """Every token index some parameter took."""
+        return frozenset(i for took in self.took.values() for i in took if i >= 0)
 
 
 @dataclass
-class _Found:
-    """The values one sentence carries, consumed as parameters take them."""
+class _Pool:
+    """The tokens still free to take."""
 
-    numbers: list[tuple[float, bool]]  # (value, written as a percentage)
-    quoted: list[str]
-    arrays: list[list[JsonValue]]
-    objects: list[str]
-    dates: list[str]
-    units: list[tuple[str, str]]
-    rest: str
+    scan: Scan
+    free: list[bool]
+    previous: Token | None = None
+    previous_at: int = 0
+    previous_taken: bool = False
+
+    def tokens(self, kind: str | None = None) -> list[Token]:
+        """The free tokens (of one kind)."""
+        return [
+            t for t in self.scan.tokens if self.free[t.index] and (kind is None or t.kind == kind)
+        ]
+
+    def free_previous(self) -> bool:
+        """Whether the previous output is there and no parameter took it yet."""
+        return self.previous is not None and not self.previous_taken
+
+    def take(self, *tokens: Token) -> tuple[int, ...]:
+        """Mark tokens taken; their indexes."""
+        for t in tokens:
+            if t.index >= 0:
+                self.free[t.index] = False
+            else:
+                self.previous_taken = True
+        return tuple(t.index for t in tokens)
 
 
-def _to_number(text: str) -> float:
-    return float(text.replace(",", ""))
+def extract(
+    text: str | Scan,
+    parameters: Mapping[str, Any],
+    wording: ToolWording | None = None,
+    *,
+    previous: JsonValue | None = None,
+    use_previous: bool = False,
+    context: Mapping[str, JsonValue] | None = None,
+) -> Extraction:
+    """Fill the parameters (a JSON Schema object) of a tool from a request.
+
+    ``wording`` is the tool's wording (its own words are never taken as a text value).
+    With ``use_previous``, ``previous`` (the previous step's output) goes to the parameter
+    the wording points it at ("the result", "it"), or to the first one it fits; then
+    ``context``, the arguments of the step that gave it, continues it: a ``from_X``
+    parameter left empty starts where the previous step's ``to_X`` ended ("convert 100 F to
+    Celsius, then convert that to Kelvin").
+    """
+    read = text if isinstance(text, Scan) else scan(text)
+    properties: dict[str, dict[str, Any]] = dict(parameters.get("properties", {}) or {})
+    required = list(parameters.get("required", list(properties)))
+    pool = _Pool(read, [True] * len(read.tokens))
+    out = Extraction()
+    took: dict[str, tuple[int, ...]] = {}
+    free_text: set[str] = set()
+    structured: set[str] = set()
+    if use_previous and previous is not None:
+        _place_previous(pool, previous, out, wording)
+    pending = dict(properties)
+
+    def fill(name: str, value: JsonValue, tokens: Sequence[Token], *, loose: bool = False) -> None:
+        schema = pending.pop(name)
+        coerced, problem = _coerce(value, schema)
+        if problem is not None:
+            out.mistyped[name] = problem
+            return
+        out.arguments[name] = coerced
+        took[name] = pool.take(*tokens)
+        if any(t.index == PREVIOUS for t in tokens):
+            out.handoff = name
+        if loose:
+            free_text.add(name)
+
+    # 1. The previous output: where the wording points at it, to a parameter it fits.
+    if pool.previous is not None:
+        target = _previous_target(pending, pool.previous, wording)
+        if target is not None:
+            fill(target, pool.previous.value, [pool.previous])
+    # 2. Parameters that say what they want.
+    for name, schema in list(pending.items()):
+        found = _by_hint(name, schema, pool, pending)
+        if found is not None:
+            fill(name, found[0], found[1])
+            structured.add(name)
+    # 3. Numbers by role, then by order.
+    for name, token in _numbers_by_role(pending, pool, wording):
+        fill(name, token.value, [token])
+    # 4. Lists, booleans, enums.
+    for name, schema in list(pending.items()):
+        kind = _type_of(schema)
+        if kind == "array":
+            found = _list(pool)
+            if found is not None:
+                fill(name, found[0], found[1])
+        elif kind == "boolean":
+            found = _boolean(name, pool)
+            if found is not None:
+                fill(name, found[0], found[1])
+        elif kind == "enum":
+            found = _enum(schema, pool)
+            if found is not None:
+                fill(name, found[0], found[1])
+    # 5. Text.
+    for name, schema in list(pending.items()):
+        if _type_of(schema) in {"string", "any"} and not _strict(name, schema):
+            found_text = _text(name, schema, pool, wording)
+            if found_text is not None:
+                value, tokens, loose = found_text
+                fill(name, value, tokens, loose=loose)
+    if pool.previous_taken and context:
+        for name in list(pending):
+            source = _continued(name, context)
+            if source is not None:
+                fill(name, context[source], [])
+    defaults = {n for n, s in pending.items() if "default" in s}
+    out.missing = [n for n in required if n in pending and n not in defaults]
+    out.defaults = frozenset(defaults)
+    out.took = took
+    out.free_text = frozenset(free_text)
+    out.structured = frozenset(structured & set(out.arguments))
+    return out
 
 
-def _scan(text: str) -> _Found:
-    objects = []
-    for m in _JSON_OBJECT.finditer(text):
-        try:
-            if isinstance(orjson.loads(m.group(0)), dict):
-                objects.append(m.group(0))
-        except orjson.JSONDecodeError:
-            pass
-    rest = _JSON_OBJECT.sub(" ", text) if objects else text
-    arrays: list[list[JsonValue]] = []
-    for m in _JSON_ARRAY.finditer(rest):
-        try:
-            value = orjson.loads(m.group(0))
-        except orjson.JSONDecodeError:
+# -- the previous output -------------------------------------------------------------------
+
+
+def _continued(name: str, context: Mapping[str, JsonValue]) -> str | None:
+    """The previous step's argument a parameter continues from: ``from_X`` <- ``to_X``."""
+    for start, end in (("from_", "to_"), ("source_", "target_")):
+        if name.startswith(start):
+            counterpart = end + name[len(start) :]
+            if counterpart in context:
+                return counterpart
+    return None
+
+
+def _place_previous(
+    pool: _Pool, previous: JsonValue, out: Extraction, wording: ToolWording | None
+) -> None:
+    """Put the previous output where the wording refers to it, taking the reference words."""
+    tokens = pool.scan.tokens
+    refs: list[int] = []
+    for t in tokens:
+        if t.kind == "word" and stem(t.word) in REFERENCE_STEMS:
+            refs.append(t.index)
+            if t.index > 0 and tokens[t.index - 1].word in ARTICLES | DETERMINERS:
+                refs.append(t.index - 1)
+            following = tokens[t.index + 1] if t.index + 1 < len(tokens) else None
+            if (
+                t.word in _POINTERS
+                and following is not None
+                and following.kind == "word"
+                and not is_neutral(following.word)
+                and not (wording is not None and wording.matches(following.word)[0])
+            ):
+                refs.append(following.index)  # "its digits", "that distance"
+            break
+    at = tokens[min(refs)].start if refs else -1
+    kind = (
+        "number"
+        if isinstance(previous, int | float) and not isinstance(previous, bool)
+        else "array"
+        if isinstance(previous, list)
+        else "quoted"
+    )
+    pool.previous = Token(
+        index=PREVIOUS,
+        kind=kind,  # type: ignore[arg-type]
+        text="",
+        start=at,
+        end=at,
+        value=previous if kind != "quoted" else format_value(previous),
+        integer=isinstance(previous, int)
+        or (isinstance(previous, float) and previous.is_integer()),
+    )
+    pool.previous_at = at
+    for i in refs:
+        pool.free[i] = False
+    out.references = tuple(sorted(refs))
+
+
+def _previous_target(
+    pending: Mapping[str, dict[str, Any]], previous: Token, wording: ToolWording | None
+) -> str | None:
+    fits = [name for name, schema in pending.items() if _fits(previous, schema)]
+    if not fits:
+        return None
+    if previous.kind == "number" and len(fits) > 1 and wording is not None:
+        return None  # several numeric parameters: the roles decide (step 3)
+    return fits[0]
+
+
+def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
+    kind = _type_of(schema)
+    if kind in {"string", "any"}:
+        return True
+    if kind in {"number", "integer"}:
+        return token.kind == "number" and (kind == "number" or token.integer)
+    if kind == "array":
+        return token.kind == "array" or token.kind == "number"
+    return False
+
+
+# -- hints ---------------------------------------------------------------------------------
+
+
+def _hints(name: str, schema: Mapping[str, Any]) -> str:
+    return f"{name} {schema.get('description', '')}".lower()
+
+
+def _by_hint(
+    name: str, schema: dict[str, Any], pool: _Pool, pending: Mapping[str, Any]
+) -> tuple[JsonValue, list[Token]] | None:
+    hints = _hints(name, schema)
+    kind = _type_of(schema)
+    if kind == "string" and _wants_date(name, schema):
+        dates = pool.tokens("date")
+        if dates:
+            return dates[0].value, [dates[0]]
+        return None
+    if kind == "string" and ("json" in hints or "document" in name):
+        for t in pool.tokens():
+            if t.kind == "json" or (t.kind == "quoted" and _is_json_object(str(t.value))):
+                return str(t.value), [t]
+        return None
+    if kind == "string" and any(h in hints for h in _EXPRESSION_HINTS):
+        return _expression(pool)
+    if kind == "string" and "unit" in name.lower():
+        return _unit(name, pool, pending)
+    if kind in {"number", "integer"} and _wants_percent(name, schema):
+        for t in pool.tokens("number"):
+            if t.percent:
+                return t.value, [t]
+    return None
+
+
+def _strict(name: str, schema: Mapping[str, Any]) -> bool:
+    """Parameters that take only a value of their own kind, never a run of words."""
+    hints = _hints(name, schema)
+    return (
+        _wants_date(name, schema)
+        or "unit" in name.lower()
+        or "json" in hints
+        or any(h in hints for h in _EXPRESSION_HINTS)
+    )
+
+
+def _wants_date(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for a date takes only a date (never other words)."""
+    hints = _hints(name, schema)
+    return "date" in hints or "yyyy" in hints or schema.get("format") == "date"
+
+
+def _wants_percent(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for a percentage takes only a number written as one (25%, 25 percent)."""
+    return "percent" in name.lower() or "%" in str(schema.get("description", ""))
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _expression(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+    """The longest run of arithmetic (numbers, operators, brackets) with an operator in it."""
+    tokens = pool.scan.tokens
+    best: list[Token] = []
+    run: list[Token] = []
+
+    def close() -> None:
+        nonlocal best
+        while run and not _math_edge(run[-1]):
+            run.pop()
+        while run and not _math_edge(run[0], leading=True):
+            run.pop(0)
+        numbers = sum(1 for t in run if t.kind == "number")
+        operators = sum(1 for t in run if _operator(t))
+        roots = any(t.word in {"root", "sqrt"} for t in run)
+        # an operation: two operands ("2 + 2", "20% of 50", "5 squared") or a root of one
+        if (numbers >= 2 or (roots and numbers >= 1)) and operators >= 1 and len(run) > len(best):
+            best = list(run)
+
+    for t in tokens:
+        if pool.free[t.index] and _math_token(t):
+            run.append(t)
+        else:
+            close()
+            run = []
+    close()
+    if not best:
+        return None
+    text = pool.scan.between(best[0].index, best[-1].index)
+    return text, best
+
+
+def _math_token(t: Token) -> bool:
+    if t.kind in {"number", "symbol"}:
+        return True
+    return t.kind == "word" and t.word in _MATH_WORDS
+
+
+def _operator(t: Token) -> bool:
+    return (
+        (t.kind == "symbol" and t.word in _MATH_SYMBOLS - {"(", ")", "="})
+        or (t.kind == "word" and t.word in OPERATORS)
+        or (t.kind == "number" and (t.percent or t.word in {"squared", "cubed"}))
+    )
+
+
+def _math_edge(t: Token, *, leading: bool = False) -> bool:
+    if t.kind == "number" or (t.kind == "symbol" and t.word in {"(", ")"}):
+        return True
+    if leading:
+        return t.word in {"square", "cube", "sqrt", "minus", "-"} or t.word == "minus"
+    return t.word in {"squared", "cubed"}
+
+
+def _unit(
+    name: str, pool: _Pool, pending: Mapping[str, Any]
+) -> tuple[JsonValue, list[Token]] | None:
+    """A conversion's unit: the word after the amount (from), or after to/in/into/as, or
+    after "how many" (to)."""
+    tokens = pool.scan.tokens
+    lowered = name.lower()
+    wants_target = lowered.startswith(("to", "target")) or "to_" in lowered or "target" in lowered
+    source: Token | None = None
+    target: Token | None = None
+    amount = next((t for t in tokens if t.kind == "number"), None)
+    if amount is None and pool.previous is not None and pool.previous.kind == "number":
+        amount = pool.previous
+    if amount is not None:
+        source = _unit_word_after(tokens, amount.index + 1 if amount.index >= 0 else 0, pool)
+        if amount.index < 0 and pool.previous_at >= 0:
+            later = [t for t in tokens if t.start >= pool.previous_at]
+            if later:
+                source = _unit_word_after(tokens, later[0].index, pool)
+    for i, t in enumerate(tokens):
+        if t.kind == "word" and t.word in _CONVERSION_WORDS and i + 1 < len(tokens):
+            after = _unit_word_after(tokens, i + 1, pool, allow_filler=True)
+            if after is not None and (source is None or after.index != source.index):
+                target = after
+        if t.word == "how" and i + 2 < len(tokens) and tokens[i + 1].word == "many":
+            word = _unit_word_after(tokens, i + 2, pool, allow_filler=True)
+            if word is not None:
+                target = word
+    if wants_target:
+        return (target.word, [target]) if target is not None and pool.free[target.index] else None
+    if source is not None and pool.free[source.index]:
+        return source.word, [source]
+    return None
+
+
+def _unit_word_after(
+    tokens: Sequence[Token], at: int, pool: _Pool, *, allow_filler: bool = True
+) -> Token | None:
+    i = at
+    while i < len(tokens) and tokens[i].kind == "word" and tokens[i].word in _UNIT_FILLERS:
+        i += 1
+    if i >= len(tokens):
+        return None
+    t = tokens[i]
+    if t.kind != "word" or not pool.free[t.index] or t.word in NEUTRAL - {"in", "m"}:
+        return None
+    if t.word in {"in", "to", "into", "as"} and i == at:
+        # "in" is also the inch's abbreviation: only when a number comes right before it
+        previous = tokens[i - 1] if i > 0 else None
+        if t.word != "in" or previous is None or previous.kind != "number":
+            return None
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (
+            following is not None
+            and following.kind == "word"
+            and following.word not in _CONVERSION_WORDS
+        ):
+            return None  # "5 in miles": "in" joins, it is no unit
+    return t
+
+
+# -- numbers -------------------------------------------------------------------------------
+
+
+def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, str]:
+    """Stems of the words right before and after a value (articles and currency skipped)."""
+    before = ""
+    after = ""
+    i = (token.index if token.index >= 0 else _index_at(tokens, at)) - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if i >= 0 and tokens[i].kind in {"word", "symbol"}:
+        before = stem(tokens[i].word)
+    j = token.index + 1 if token.index >= 0 else _index_at(tokens, at)
+    while j < len(tokens) and tokens[j].kind == "word" and tokens[j].word in ARTICLES:
+        j += 1
+    if 0 <= j < len(tokens) and tokens[j].kind in {"word", "symbol"}:
+        after = stem(tokens[j].word)
+    return before, after
+
+
+def _index_at(tokens: Sequence[Token], at: int) -> int:
+    for t in tokens:
+        if t.start >= at:
+            return t.index
+    return len(tokens)
+
+
+def _numbers_by_role(
+    pending: Mapping[str, dict[str, Any]], pool: _Pool, wording: ToolWording | None
+) -> list[tuple[str, Token]]:
+    params = [
+        n
+        for n, s in pending.items()
+        if _type_of(s) in {"number", "integer"} and not _wants_percent(n, s)
+    ]
+    if not params:
+        return []
+    numbers = [t for t in pool.tokens("number") if not t.percent]
+    if pool.previous is not None and pool.previous.kind == "number" and pool.free_previous():
+        numbers.append(pool.previous)
+        numbers.sort(key=lambda t: t.start if t.index >= 0 else pool.previous_at)
+    if not numbers:
+        return []
+    roles = wording.roles if wording is not None else {}
+    tokens = pool.scan.tokens
+
+    def score(param: str, token: Token) -> float:
+        if _type_of(pending[param]) == "integer" and not token.integer:
+            return -math.inf
+        role = roles.get(param, Roles())
+        before, after = _neighbours(tokens, token, pool.previous_at)
+        s = 0.0
+        if token.word in _EXPONENT_WORDS:
+            # "5 squared", "square it": the power a word names goes to the exponent
+            return 3.0 if role.own & _EXPONENT_STEMS else -math.inf
+        if before and before in role.before:
+            s += 1.0
+        if after and after in role.after:
+            s += 1.0
+        if after and after in role.own:
+            s += 1.0
+        if before and before in role.own and before not in {"number"}:
+            s += 0.5
+        return s
+
+    pairs = sorted(
+        (
+            (-score(p, t), pi, ti, p, t)
+            for pi, p in enumerate(params)
+            for ti, t in enumerate(numbers)
+        ),
+        key=lambda x: (x[0], x[1], x[2]),
+    )
+    assigned: dict[str, Token] = {}
+    used: set[int] = set()
+    for negative, _, ti, p, t in pairs:
+        if negative >= 0 or p in assigned or ti in used:
             continue
-        if isinstance(value, list):
-            arrays.append(value)
-            rest = rest.replace(m.group(0), " ", 1)
-    quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(rest)]
-    unquoted = _QUOTED.sub(" ", rest)
-    dates = [m.group(1) for m in _ISO_DATE.finditer(unquoted)]
-    for m in _TEXT_DATE.finditer(unquoted):
-        day, month, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (
-            m.group(5), m.group(4), m.group(6))  # fmt: skip
-        dates.append(date(int(year), _MONTHS.index(month.lower()) + 1, int(day)).isoformat())
-    undated = _TEXT_DATE.sub(" ", _ISO_DATE.sub(" ", unquoted))
-    numbers = [(_to_number(m.group(1)), bool(m.group(2))) for m in _NUMBER_RE.finditer(undated)]
-    units = [(m.group(1).lower(), m.group(2).lower()) for m in _CONVERSION.finditer(undated)]
-    rest = _NUMBER_RE.sub(" ", undated)
-    return _Found(numbers, quoted, arrays, objects, dates, units, rest)
+        assigned[p] = t
+        used.add(ti)
+    rest = [t for ti, t in enumerate(numbers) if ti not in used]
+    for p in params:
+        if p in assigned or not rest:
+            continue
+        candidates = [
+            t
+            for t in rest
+            if (_type_of(pending[p]) != "integer" or t.integer) and score(p, t) > -math.inf
+        ]
+        if not candidates:
+            continue
+        assigned[p] = candidates[0]
+        rest.remove(candidates[0])
+    return [(p, assigned[p]) for p in params if p in assigned]
 
 
-def _words(text: str) -> list[str]:
-    words = re.findall(r"[\w'.-]+", text, flags=re.UNICODE)
-    return [w.strip(".'-") for w in words if w.strip(".'-")]
+# -- lists, booleans, enums ----------------------------------------------------------------
 
 
-def _type_of(schema: dict[str, Any]) -> str:
+def _list(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+    arrays = pool.tokens("array")
+    if arrays:
+        return arrays[0].value, [arrays[0]]
+    if pool.previous is not None and pool.previous.kind == "array" and pool.free_previous():
+        return pool.previous.value, [pool.previous]
+    numbers = [t for t in pool.tokens("number") if not t.percent]
+    if pool.scan.colon_tokens:
+        inside = [t for t in numbers if t.index in pool.scan.colon_tokens]
+        numbers = inside or numbers
+    if not numbers:
+        return None
+    return [t.value for t in numbers], numbers
+
+
+def _boolean(name: str, pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+    parts = [stem(w) for w in re.split(r"[\W_]+", name) if w]
+    if not parts:
+        return None
+    nouns = set(parts[1:]) if len(parts) > 1 else set(parts)
+    positive = parts[0] not in {stem(w) for w in ("ignore", "exclude", "skip", "without", "no")}
+    tokens = pool.scan.tokens
+    for t in pool.tokens("word"):
+        if stem(t.word) in nouns:
+            before = tokens[t.index - 1] if t.index > 0 else None
+            negated = before is not None and before.word in _NEGATORS
+            affirmed = before is not None and before.word in _AFFIRMERS
+            if not (negated or affirmed):
+                continue
+            value = (not negated) if positive else negated is False
+            taken = [t] + ([before] if before is not None and pool.free[before.index] else [])
+            return value, taken
+    return None
+
+
+def _enum(schema: Mapping[str, Any], pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+    for option in schema.get("enum", []) or []:
+        if not isinstance(option, str):
+            continue
+        for t in pool.tokens():
+            if t.kind in {"word", "quoted"} and str(t.value or t.word).lower() == option.lower():
+                return option, [t]
+    return None
+
+
+# -- text ----------------------------------------------------------------------------------
+
+
+def _text(
+    name: str, schema: Mapping[str, Any], pool: _Pool, wording: ToolWording | None
+) -> tuple[JsonValue, list[Token], bool] | None:
+    """A text value: quoted text, the colon's text, a dotted path, or a run of words."""
+    quoted = pool.tokens("quoted")
+    if quoted:
+        return quoted[0].value, [quoted[0]], False
+    if pool.previous is not None and pool.previous.kind == "quoted" and pool.free_previous():
+        return pool.previous.value, [pool.previous], False
+    colon = pool.scan.colon_text()
+    if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
+        inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
+        return colon, inside, False
+    if any(h in _hints(name, schema) for h in _PATH_HINTS):
+        for t in pool.tokens("word"):
+            if "." in t.text or "_" in t.text:
+                return t.text, [t], False
+    run = _free_run(pool, wording)
+    if run:
+        return pool.scan.between(run[0].index, run[-1].index).rstrip("?!.,;"), run, True
+    return None
+
+
+def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
+    """The longest run of free tokens that are not the tool's own words, trimmed of the
+    words that frame a value ("the word banana" -> banana, "hello to uppercase" -> hello)
+    but not of the value's own words ("in i am going to the store" -> i am going to the
+    store)."""
+    runs: list[tuple[list[Token], bool, bool]] = []  # (tokens, at the start, before own word)
+    current: list[Token] = []
+    at_start = True
+    for t in pool.scan.tokens:
+        own = wording is not None and t.kind == "word" and wording.matches(t.word)[0]
+        if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
+            if current:
+                runs.append((current, at_start, own))
+            current = []
+            at_start = False
+        else:
+            current.append(t)
+    if current:
+        runs.append((current, at_start, False))
+    best: list[Token] = []
+    for run, starts, before_own in runs:
+        trimmed = _trim(run, at_start=starts, before_own=before_own)
+        if trimmed and len(trimmed) >= len(best):
+            best = trimmed
+    return best
+
+
+_AFTER_INSTRUCTION = PREPOSITIONS | AUXILIARIES | {"there"}
+
+
+def _points(token: Token) -> bool:
+    """A word that points at a value rather than being one ("the *word* banana", "the
+    *result*")."""
+    return token.kind == "word" and (
+        stem(token.word) in POINTING_STEMS or stem(token.word) in REFERENCE_STEMS
+    )
+
+
+_POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
+
+
+def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
+    run = list(run)
+    while run and run[0].kind == "word":
+        first = run[0]
+        nxt = run[1] if len(run) > 1 else None
+        if _points(first) or (at_start and is_neutral(first.word)):
+            run.pop(0)  # "the word banana", "What is ..." at the start of a request
+        elif first.word in ARTICLES | DETERMINERS and (
+            len(run) == 1 or (nxt is not None and _points(nxt))
+        ):
+            run.pop(0)
+        elif not at_start and first.word in _AFTER_INSTRUCTION:
+            run.pop(0)  # "characters are in hello world"
+        else:
+            break
+    while run:
+        last = run[-1]
+        if last.kind == "word" and last.word in _POLITE:
+            run.pop()
+        elif (
+            before_own
+            and last.kind == "word"
+            and (last.word in PREPOSITIONS | ARTICLES | DETERMINERS | AUXILIARIES)
+        ):
+            run.pop()  # "hello world to uppercase"
+        elif last.kind == "symbol" and last.word not in {")"}:
+            run.pop()
+        else:
+            break
+    return run
+
+
+# -- types ---------------------------------------------------------------------------------
+
+
+def _type_of(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, str):
         return kind
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        return str(kinds[0]) if kinds else "any"
     if "anyOf" in schema:
         kinds = [_type_of(s) for s in schema["anyOf"] if s.get("type") != "null"]
         return kinds[0] if kinds else "any"
@@ -180,170 +739,76 @@ def _type_of(schema: dict[str, Any]) -> str:
 
 
 def format_value(value: JsonValue) -> str:
-    """A value as text for a string parameter: 25.0 reads "25", lists and objects as JSON."""
+    """A value as text: 25.0 reads "25", other numbers as Python writes them, lists and
+    objects as compact JSON (the same as a composite tool's hand-off)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
     return orjson.dumps(value).decode()
 
 
-def _coerce(value: JsonValue, schema: dict[str, Any]) -> JsonValue:
+def _coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:
+    """The value in the parameter's type, and why it does not fit (None when it does).
+
+    The value is what ``selfeng.core.composition``'s hand-off gives, so a composite feeds
+    its members exactly as the handler feeds the steps it replaces."""
     kind = _type_of(schema)
     if kind == "string":
-        return format_value(value)
-    if kind == "integer" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if kind in {"number", "integer"} and isinstance(value, str):
-        try:
-            number = _to_number(value.strip())
-        except ValueError:
-            return value
-        return int(number) if kind == "integer" and number.is_integer() else number
-    if kind == "array" and not isinstance(value, list):
-        return [value]
-    return value
-
-
-def _hints(name: str, schema: dict[str, Any]) -> str:
-    return f"{name} {schema.get('description', '')}".lower()
-
-
-def extract(
-    text: str,
-    parameters: dict[str, Any],
-    *,
-    tool_words: frozenset[str] = frozenset(),
-    previous: JsonValue | None = None,
-    use_previous: bool = False,
-) -> Extraction:
-    """Fill the parameters (a JSON Schema object) of a tool from ``text``.
-
-    ``tool_words`` (the words of the tool's name) are not taken as a free string value.
-    With ``use_previous``, ``previous`` goes to the first parameter it fits.
-    """
-    properties: dict[str, dict[str, Any]] = parameters.get("properties", {})
-    required = set(parameters.get("required", list(properties)))
-    found = _scan(text)
-    out = Extraction()
-    pending = dict(properties)
-    if use_previous and previous is not None and pending:
-        target = _previous_target(pending, previous)
-        if target is not None:
-            out.arguments[target] = _coerce(previous, pending.pop(target))
-            out.handoff = target
-    # Pass 1: parameters whose names or descriptions say what they want.
-    for name, schema in list(pending.items()):
-        value = _by_hint(name, schema, found)
-        if value is not None:
-            out.arguments[name] = _coerce(value, schema)
-            del pending[name]
-    # Pass 2: the remaining values, by type and order.
-    for name, schema in list(pending.items()):
-        value = _by_type(name, schema, found, tool_words)
-        if value is not None:
-            out.arguments[name] = _coerce(value, schema)
-            del pending[name]
-        elif "default" in schema:
-            del pending[name]
-    out.missing = [name for name in pending if name in required]
-    return out
-
-
-def _previous_target(pending: dict[str, dict[str, Any]], previous: JsonValue) -> str | None:
-    for name, schema in pending.items():
-        kind = _type_of(schema)
-        if kind in {"string", "any"}:
-            return name
-        if kind in {"number", "integer"} and isinstance(previous, int | float):
-            return name
-        if kind == "array" and isinstance(previous, list):
-            return name
-    return None
-
-
-def _by_hint(name: str, schema: dict[str, Any], found: _Found) -> JsonValue | None:
-    hints = _hints(name, schema)
-    kind = _type_of(schema)
-    if kind in {"number", "integer"} and ("percent" in name or "%" in hints):
-        for i, (value, is_percent) in enumerate(found.numbers):
-            if is_percent:
-                del found.numbers[i]
-                return value
-    if kind == "string" and ("date" in hints or "yyyy" in hints) and found.dates:
-        return found.dates.pop(0)
-    if kind == "string" and ("unit" in name) and found.units:
-        first, second = found.units[0]
-        if name.startswith(("from", "source")) or "from" in name:
-            return first.split()[-1]
-        if name.startswith(("to", "target")) or "to_" in name:
-            found.units.pop(0)
-            return second
-    if kind == "string" and ("json" in hints or "document" in name) and found.objects:
-        return found.objects.pop(0)
-    return None
-
-
-def _by_type(
-    name: str, schema: dict[str, Any], found: _Found, tool_words: frozenset[str]
-) -> JsonValue | None:
-    kind = _type_of(schema)
-    if kind in {"number", "integer"} and found.numbers:
-        return found.numbers.pop(0)[0]
+        return format_value(value), None
+    if kind in {"number", "integer"}:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return value, f"{format_value(value)} is not a number"
+        number: float
+        if isinstance(value, str):
+            try:
+                number = float(value.strip().replace(",", ""))
+            except ValueError:
+                return value, f"{value!r} is not a number"
+        else:
+            number = float(value)
+        if not math.isfinite(number):
+            return value, f"{format_value(value)} is not a finite number"
+        if kind == "integer":
+            if not number.is_integer():
+                return value, f"{format_value(value)} is not a whole number"
+            return int(number), None
+        return (value if isinstance(value, int | float) else number), None
     if kind == "array":
-        if found.arrays:
-            return found.arrays.pop(0)
-        if found.numbers:
-            numbers: list[JsonValue] = [n for n, _ in found.numbers]
-            found.numbers.clear()
-            return numbers
-    if kind == "enum":
-        for option in schema.get("enum", []):
-            if isinstance(option, str) and re.search(rf"\b{re.escape(option)}\b", found.rest, re.I):
-                return option
-    if kind in {"string", "any"}:
-        if found.quoted:
-            return found.quoted.pop(0)
-        if found.objects:
-            return found.objects.pop(0)
-        if found.dates:
-            return found.dates.pop(0)
-        words = [w for w in _words(found.rest) if w.lower() not in _STOP | tool_words]
-        if words:
-            found.rest = ""
-            return " ".join(words)
+        return (value if isinstance(value, list) else [value]), None
     if kind == "boolean":
-        return None
-    return None
+        return (value, None) if isinstance(value, bool) else (value, f"{value!r} is not yes/no")
+    return value, None
+
+
+def template(scanned: str | Scan, extraction: Extraction) -> str:
+    """The request with each argument's text replaced by ``{name}`` and other digits by
+    ``#``: the wording without the values, which is what a tool learns to be asked by
+    ("reverse the string {text}")."""
+    read = scanned if isinstance(scanned, Scan) else scan(scanned)
+    spans: list[tuple[int, int, str]] = []
+    for name, indexes in extraction.took.items():
+        real = [i for i in indexes if i >= 0]
+        if not real:
+            continue
+        first, last = min(real), max(real)
+        spans.append((read.tokens[first].start, read.tokens[last].end, "{" + name + "}"))
+    out = read.text
+    for start, end, label in sorted(spans, reverse=True):
+        out = out[:start] + label + out[end:]
+    return re.sub(r"\d+(?:[.,]\d+)*", "#", out)
 
 
 def parse_date(text: str) -> str | None:
     """An ISO date from the first date a text mentions, if any."""
-    found = _scan(text)
-    return found.dates[0] if found.dates else None
+    for t in scan(text).tokens:
+        if t.kind == "date":
+            return str(t.value)
+    return None
 
 
 def now_iso() -> str:
     """Today's date (used only by callers that say "today")."""
     return datetime.now().date().isoformat()
-
-
-def template(text: str, arguments: dict[str, JsonValue]) -> str:
-    """The text with each argument's value replaced by ``{name}``: the wording without the
-    values, which is what a tool learns to be asked by ("reverse the string {text}")."""
-    out = text
-    for name, value in arguments.items():
-        candidates: list[str] = []
-        if isinstance(value, str) and value.strip():
-            candidates.append(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
-            if number.is_integer():
-                candidates += [f"{int(number):,}", str(int(number))]
-            candidates.append(repr(number))
-        for candidate in candidates:
-            at = out.lower().find(candidate.lower())
-            if at >= 0:
-                out = out[:at] + "{" + name + "}" + out[at + len(candidate) :]
-                break
-    return _NUMBER_ONLY.sub("#", out)

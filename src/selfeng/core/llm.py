@@ -4,15 +4,38 @@ The synthesizer and the repairer talk to a model only through this port; the ada
 the ``openai`` package (``selfeng.infra.llm_openai``) serves OpenAI and every
 OpenAI-compatible server (vLLM, Ollama, llama.cpp). Callers record each call as an
 ``LLMCalled`` event; the port itself keeps no state.
+
+Tool calling: ``complete`` may offer functions (:class:`FunctionSpec`); the calls the model
+makes come back parsed in ``Completion.tool_calls``. An adapter raises ``LLMError`` rather
+than return a call it cannot parse (arguments that are not a JSON object) or a call of a
+function that was not offered, so every :class:`ToolCall` a caller sees names an offered
+function and has a dict of arguments. A server that ignores the functions and answers
+text gives a completion with no tool calls.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from selfeng.schemas.learning import ChatMessage
+from selfeng.schemas.learning import ChatMessage, FunctionSpec, ToolCall, ToolChoice
+
+__all__ = [
+    "LLM",
+    "ChatMessage",
+    "Completion",
+    "FunctionSpec",
+    "LLMError",
+    "LLMNotConfigured",
+    "ToolCall",
+    "ToolChoice",
+    "estimate_answer_tokens",
+    "estimate_prompt_tokens",
+    "estimate_tokens",
+    "llm_configured",
+]
 
 
 class LLMError(RuntimeError):
@@ -28,7 +51,7 @@ class Completion:
     """A model's answer to a prompt."""
 
     text: str
-    """The answer."""
+    """The answer (empty when the model only called functions)."""
     model: str
     """The model that answered, as the server names it."""
     prompt_tokens: int
@@ -37,6 +60,8 @@ class Completion:
     """Tokens of the answer."""
     latency_ms: float
     """Wall-clock time of the call."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The functions the model called, in its order (none: it answered text only)."""
 
     @property
     def total_tokens(self) -> int:
@@ -57,11 +82,19 @@ class LLM(ABC):
 
     @abstractmethod
     def complete(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        tools: Sequence[FunctionSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> Completion:
         """The model's answer to ``messages``, at most ``max_tokens`` long.
 
-        Raises ``LLMError`` when the model cannot answer.
+        ``tools`` offers functions the model may call and ``tool_choice`` says whether it
+        must (None: the server's default). Raises ``LLMError`` when the model cannot answer,
+        or answers with a call that cannot be parsed or names a function not offered.
         """
 
     def close(self) -> None:
@@ -71,6 +104,26 @@ class LLM(ABC):
 def estimate_tokens(text: str) -> int:
     """A rough token count (four characters a token), to keep a prompt within a budget."""
     return len(text) // 4 + 1
+
+
+def estimate_prompt_tokens(
+    messages: Sequence[ChatMessage], tools: Sequence[FunctionSpec] | None = None
+) -> int:
+    """A rough token count of a prompt: its messages, the calls they replay, the functions."""
+    parts = [m.content for m in messages]
+    calls = [call.model_dump(mode="json") for m in messages for call in m.tool_calls]
+    if calls:
+        parts.append(json.dumps(calls))
+    if tools:
+        parts.append(json.dumps([t.model_dump(mode="json") for t in tools]))
+    return estimate_tokens("\n".join(parts))
+
+
+def estimate_answer_tokens(text: str, tool_calls: Sequence[ToolCall] = ()) -> int:
+    """A rough token count of an answer: its text and the calls it made."""
+    if tool_calls:
+        text += json.dumps([call.model_dump(mode="json") for call in tool_calls])
+    return estimate_tokens(text)
 
 
 def llm_configured(env: Mapping[str, str]) -> bool:

@@ -1,69 +1,57 @@
 """The offline planner: split a request into steps, and see which steps use the one before.
 
 "Calculate 25% of 100 and reverse the result" is two steps, the second working on the
-first's output; "What is the sum of 3 and 4" is one. A request is split at "then", ";" and
-at "and" when what follows starts like an instruction (an action verb, or a word of a
-registered tool's name); a step that says "the result", "it", "that" ... works on the
-previous step's output. Deterministic: the same words always give the same plan.
+first's output; "What is the sum of 3 and 4" is one; "Calculate 20% of 100 and also find the
+square root of 64" is two independent questions, both answered. A request is split at
+sentence ends, "then", ";" and "also", and at "and" when what follows starts like an
+instruction: an action verb, a question word, or the first word of a registered tool's name
+(tool names are verb-first: ``reverse_string``). "and" followed by the same shape of values
+as the end of the part before it repeats that instruction ("Convert 10 km to miles and 30 C
+to F" is two conversions). Nothing inside quotes, JSON or the text after an instruction's
+colon is split. A step that says "the result", "it", "that" ... works on the previous step's
+output. Deterministic: the same words always give the same plan.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from selfeng.core.language import camel_words, stem
+from selfeng.core.scanning import Scan, Token, scan
 
 ACTION_VERBS = frozenset(
-    [
-        "add",
-        "subtract",
-        "multiply",
-        "divide",
-        "calculate",
-        "compute",
-        "convert",
-        "reverse",
-        "count",
-        "uppercase",
-        "lowercase",
-        "capitalize",
-        "capitalise",
-        "round",
-        "find",
-        "get",
-        "extract",
-        "make",
-        "turn",
-        "square",
-        "sum",
-        "average",
-        "take",
-        "tell",
-        "give",
-        "show",
-        "return",
-        "translate",
-        "double",
-        "halve",
-        "negate",
-        "sort",
-        "format",
-        "raise",
-        "compare",
-        "check",
-        "what",
-        "how",
-    ]
-)
-"""Words that start an instruction."""
+    {
+        "add", "subtract", "multiply", "divide", "calculate", "compute", "convert", "reverse",
+        "count", "uppercase", "lowercase", "capitalize", "capitalise", "round", "find", "get",
+        "extract", "make", "turn", "square", "sum", "average", "take", "tell", "give", "show",
+        "return", "translate", "double", "halve", "negate", "sort", "format", "raise",
+        "compare", "check", "what", "whats", "what's", "how", "which", "who", "where", "when",
+        "why", "is", "are", "can", "could", "would", "work", "figure", "determine", "list",
+        "look", "search", "send", "book", "set", "change", "write", "put", "remove", "delete",
+        "create", "open", "move", "copy", "replace", "split", "join", "evaluate", "solve",
+        "express", "measure", "estimate",
+    }
+)  # fmt: skip
+"""Words that start an instruction or a question."""
 
 _REFERENCE = re.compile(
-    r"\b(the (result|answer|output|value|number|sum|total|product|outcome)|it|that|this|them)\b",
+    r"\b(the (result|answer|output|value|number|sum|total|product|outcome|difference|"
+    r"quotient)|it|its|that|this|them|their)\b",
     re.IGNORECASE,
 )
-_THEN = re.compile(r"\s*(?:;|,?\s+and\s+then\s+|,?\s+then\s+|,\s*then\s+)\s*", re.IGNORECASE)
-_AND = re.compile(r",?\s+and\s+", re.IGNORECASE)
-_WORD = re.compile(r"[a-z]+")
+_SENTENCE = re.compile(r"(?<=[A-Za-z0-9%)\"'”])[?!.]+\s+(?=[A-Za-z])")
+_SEPARATOR = re.compile(
+    r"\s*(?:;|,?\s+and\s+then\s+|,?\s+then\s+|,\s*then\s+|,?\s+and\s+also\s+|,?\s+also\s+)\s*",
+    re.IGNORECASE,
+)
+_AND = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
+_WORD = re.compile(r"[a-z']+")
+_LEADING = re.compile(r"^\s*(?:(?:and|then|also|so)\b[\s,]*)+", re.IGNORECASE)
+_SHAPE_WORDS = frozenset({"to", "in", "into", "of", "by", "from", "as", "over", "per"})
+_SKIPPED = frozenset({"the", "a", "an", "and", "please", "now", "just"})
 
 
 @dataclass(frozen=True)
@@ -77,33 +65,223 @@ class PlanStep:
 
 
 def _starts_instruction(text: str, vocabulary: Collection[str]) -> bool:
-    words = _WORD.findall(text.lower())
-    return bool(words) and (words[0] in ACTION_VERBS or words[0] in vocabulary)
+    """Whether a text starts like an instruction or a question (articles, "please" and
+    adverbs such as "separately" skipped; "rounded" counts as "round")."""
+    known = _instruction_stems(frozenset(vocabulary))
+    for word in _WORD.findall(text.lower()):
+        if word in ACTION_VERBS or word in vocabulary or stem(word) in known:
+            return True
+        if word in _SKIPPED or (word.endswith("ly") and len(word) > 4):
+            continue
+        return False
+    return False
+
+
+@lru_cache(maxsize=64)
+def _instruction_stems(vocabulary: frozenset[str]) -> frozenset[str]:
+    return frozenset(stem(v) for v in (*ACTION_VERBS, *vocabulary))
 
 
 def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     """The steps of a request, in order (one step when it does not split)."""
-    text = request.strip().rstrip("?.!")
+    text = request.strip()
+    while text and text[-1] in "?.!":
+        text = text[:-1].rstrip()
+    protected = _protected(scan(text))
     parts: list[str] = []
-    for chunk in _THEN.split(text):
-        pieces = _AND.split(chunk)
-        current = pieces[0]
-        for piece in pieces[1:]:
-            if _starts_instruction(piece, vocabulary):
-                parts.append(current)
-                current = piece
-            else:
-                current = f"{current} and {piece}"
-        parts.append(current)
-    parts = [p.strip() for p in parts if p.strip()]
-    if not parts:
+    joined_by_and: list[bool] = []  # part i joined to part i-1 by a plain "and" or comma
+    for sentence, offset in _sentences(text, protected, vocabulary):
+        inner = [(s - offset, e - offset) for s, e in protected]
+        for chunk, at in _split(sentence, _SEPARATOR, inner):
+            pieces = _split_keeping(chunk, _AND, [(s - at, e - at) for s, e in inner])
+            current = pieces[0][1]
+            by_and = False  # how ``current`` was separated from the part before it
+            for separator, piece in pieces[1:]:
+                repeated = _repeats(current, piece, vocabulary)
+                if repeated is not None or _starts_instruction(piece, vocabulary):
+                    parts.append(current)
+                    joined_by_and.append(by_and)
+                    by_and = True
+                    current = repeated if repeated is not None else piece
+                else:
+                    current = f"{current}{separator}{piece}"
+            parts.append(current)
+            joined_by_and.append(by_and)
+    cleaned = [_LEADING.sub("", p).strip().strip(",").strip() for p in parts]
+    steps = [(p, j) for p, j in zip(cleaned, joined_by_and, strict=True) if p]
+    if not steps:
         return [PlanStep(request.strip(), False)]
+    texts = _borrow_tails([p for p, _ in steps], [j for _, j in steps])
     return [
         PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
-        for i, part in enumerate(parts)
+        for i, part in enumerate(texts)
     ]
 
 
+def _sentences(
+    text: str, protected: list[tuple[int, int]], vocabulary: Collection[str]
+) -> list[tuple[str, int]]:
+    """Sentences that are instructions or questions, each with the statements around it
+    (context such as "I spent 23.40 on groceries.") joined to it."""
+    pieces = _split(text, _SENTENCE, protected)
+    out: list[tuple[str, int]] = []
+    pending: tuple[str, int] | None = None  # context waiting for its question
+    for piece, at in pieces:
+        if not piece.strip():
+            continue
+        if pending is not None:
+            piece, at = text[pending[1] : at + len(piece)], pending[1]
+            pending = None
+            out.append((piece, at))
+        elif not _starts_instruction(piece, vocabulary):
+            if out:  # a statement after a question belongs to it
+                last_at = out[-1][1]
+                out[-1] = (text[last_at : at + len(piece)], last_at)
+            else:
+                pending = (piece, at)
+        else:
+            out.append((piece, at))
+    if pending is not None:
+        out.append(pending)
+    return out or [(text, 0)]
+
+
+def _borrow_tails(parts: list[str], joined: list[bool]) -> list[str]:
+    """A part with no values, joined by "and" to one with values, shares its values: "the
+    mean and the median of 3, 7, 8" -> "the mean of 3, 7, 8", "the median of 3, 7, 8"."""
+    out = list(parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if not joined[i + 1]:
+            continue
+        head, tail = scan(out[i]).tokens, scan(out[i + 1]).tokens
+        if any(_is_value(t) for t in head) or not any(_is_value(t) for t in tail):
+            continue
+        first = next(j for j, t in enumerate(tail) if _is_value(t))
+        while (
+            first > 0
+            and tail[first - 1].kind == "word"
+            and tail[first - 1].word
+            in (_SHAPE_WORDS | {"are", "is", "the", "these", "those", "between"})
+        ):
+            first -= 1
+        out[i] = f"{out[i]} {out[i + 1][tail[first].start :]}"
+    return out
+
+
+def _protected(read: Scan) -> list[tuple[int, int]]:
+    """Character spans never split: quoted text, JSON, and the text after a colon."""
+    spans = [(t.start, t.end) for t in read.tokens if t.kind in {"quoted", "json", "array"}]
+    if read.colon is not None:
+        spans.append(read.colon)
+    return spans
+
+
+def _split(
+    text: str, separator: re.Pattern[str], protected: Iterable[tuple[int, int]]
+) -> list[tuple[str, int]]:
+    """``text`` split at the separator's matches outside the protected spans, each piece
+    with its offset in ``text``."""
+    spans = list(protected)
+    pieces: list[tuple[str, int]] = []
+    start = 0
+    for m in separator.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in spans):
+            continue
+        pieces.append((text[start : m.start()], start))
+        start = m.end()
+    pieces.append((text[start:], start))
+    return pieces
+
+
+def _split_keeping(
+    text: str, separator: re.Pattern[str], protected: Iterable[tuple[int, int]]
+) -> list[tuple[str, str]]:
+    """``text`` split at the separator's matches outside the protected spans: the first
+    piece with an empty separator, then each piece with the separator before it."""
+    spans = list(protected)
+    out: list[tuple[str, str]] = []
+    start = 0
+    before = ""
+    for m in separator.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in spans):
+            continue
+        out.append((before, text[start : m.start()]))
+        before = m.group(0)
+        start = m.end()
+    out.append((before, text[start:]))
+    return [(sep, piece) for sep, piece in out]
+
+
+def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None:
+    """``after`` as a step of its own when it has the shape of the end of ``before`` (values
+    and the little words between them) and ``before`` is an instruction: it applies to
+    ``after`` too. "Convert 10 km to miles" + "30 C to F" -> "Convert 30 C to F"."""
+    if not _starts_instruction(before, vocabulary):
+        return None
+    tail = scan(after).tokens
+    if len(tail) < 2 or not any(_is_value(t) for t in tail):
+        return None
+    if all(_is_value(t) for t in tail):
+        return None  # "3 and 4": a list, not a second instruction
+    head = scan(before).tokens
+    if len(head) <= len(tail):
+        return None
+    if _shape(head[-len(tail) :]) != _shape(tail):
+        return None
+    lead = before[: head[-len(tail)].start].rstrip()
+    return f"{lead} {after}" if lead else None
+
+
+def _is_value(t: Token) -> bool:
+    return t.kind in {"number", "date", "quoted", "json", "array"}
+
+
+def _shape(tokens: Iterable[Token]) -> tuple[str, ...]:
+    out: list[str] = []
+    for t in tokens:
+        if t.kind == "number":
+            out.append("%" if t.percent else "#")
+        elif t.kind == "word":
+            out.append(t.word if t.word in _SHAPE_WORDS else "w")
+        else:
+            out.append(t.kind)
+    return tuple(out)
+
+
+def search_text(text: str) -> str:
+    """The text a step is searched by: without the values it carries (quoted text, JSON, the
+    text after an instruction's colon: they are arguments, not what is asked for), with
+    arithmetic symbols read as words ("2+2" -> "2 plus 2") and percentages as "percent", so
+    tools described in words are found."""
+    read = scan(text)
+    out: list[str] = []
+    at = 0
+    for t in read.tokens:
+        if read.colon is not None and t.start >= read.colon[0]:
+            break
+        if t.kind in {"quoted", "json", "array"}:
+            out.append(text[at : t.start])
+            out.append(" ")
+            at = t.end
+        elif t.kind == "symbol" and t.word.isalpha():
+            out.append(text[at : t.start])
+            out.append(f" {t.word} ")
+            at = t.end
+        elif t.kind == "number" and t.percent:
+            out.append(text[at : t.end])
+            out.append(" percent ")
+            at = t.end
+    end = read.colon[0] if read.colon is not None else len(text)
+    out.append(text[at:end] if at < end else "")
+    return re.sub(r"\s+", " ", "".join(out)).strip() or text
+
+
 def tool_vocabulary(tool_names: Collection[str]) -> frozenset[str]:
-    """The words of tool names (``reverse_string`` -> reverse, string), for splitting."""
-    return frozenset(w for name in tool_names for w in name.lower().split("_") if len(w) > 2)
+    """The first words of tool names (``reverse_string`` -> reverse): tool names start with
+    their verb, so "and reverse ..." starts a new step while "Apple and Google" does not."""
+    out: set[str] = set()
+    for name in tool_names:
+        words = [w.lower() for w in camel_words(name)]
+        if words and len(words[0]) > 2:
+            out.add(words[0])
+    return frozenset(out)

@@ -55,9 +55,10 @@ POLICIES: Final[dict[str, PolicySpec]] = {
     for spec in (
         _spec(
             "retrieval.threshold",
-            0.4,
+            0.2,
             Probability,
-            "Minimum re-ranked score for a tool to be used; below it, synthesis is asked for.",
+            "Minimum search score for a tool to be weighed as a candidate (the evidence, "
+            "``answer.min_confidence``, decides whether it answers).",
         ),
         _spec(
             "retrieval.rerank",
@@ -67,11 +68,27 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         ),
         _spec(
             "retrieval.weights",
-            {"similarity": 0.7, "success_rate": 0.2, "frequency": 0.1},
+            {"similarity": 1.0, "success_rate": 0.0, "frequency": 0.0},
             _weights,
-            "Weights of the re-ranking terms.",
+            "Kept for compatibility: search ranks by similarity to a tool's document and its "
+            "confirmed uses; success rate and frequency are not added to it.",
         ),
         _spec("retrieval.top_k", 5, PositiveInt, "Candidates kept by a search."),
+        _spec(
+            "answer.min_confidence",
+            0.75,
+            Probability,
+            "Confidence a tool and its arguments need before their result is given as an "
+            "answer (the share of the request they account for); below it the request is "
+            "abstained on honestly.",
+        ),
+        _spec(
+            "learning.min_confidence",
+            0.95,
+            Probability,
+            "Confidence above which what an answer teaches (phrasing, success, pattern) is "
+            "learnt without waiting for a user's rating; a bad rating still takes it back.",
+        ),
         _spec(
             "composite.min_frequency",
             3,

@@ -1,78 +1,168 @@
 """The tool index: documents in, the most similar ones to a request out, over any Embedder.
 
-Pure logic over the :class:`~selfeng.core.embedder.Embedder` port. A document is a tool's
-retrieval text (its name, description, parameters, learnt phrasings), or several texts: then
-its similarity is the best of its texts', so a tool with many learnt phrasings is found by the
-one closest to the request instead of being diluted by all of them.
+Pure logic over the :class:`~selfeng.core.embedder.Embedder` port. A :class:`Document` is
+what a tool is found by: weighted fields (its name, description and parameters), the
+phrasings of its confirmed uses, and the phrasings users rejected it for.
 
-Similarities are dot products of L2-normalised rows, clipped to [0, 1] (a dense model's
-negative cosines count as no similarity), so the policy's absolute threshold means the same
-from one query to the next. Documents with no similarity at all are not returned.
+A request's similarity to a document is the larger of
 
-``build`` re-indexes only when the documents changed (a content hash). When the embedder
-says its embeddings do not depend on the corpus (``corpus_dependent = False``: the dense
-models, whose rows must then be dense), the index keeps each text's row and embeds only the
-texts it has not seen, so one more learnt phrasing costs one embedding. An embedder without
-that attribute, or with it True (the lexical one, whose vocabulary and weights come from the
-corpus), is copied and the copy fit on every text and re-embeds them all; the copy is swapped
-in with the rows it made, so searches during a rebuild use the previous fit, and indexes can
-share one embedder.
+- its similarity to one **aggregate document**: the fields and the confirmed phrasings
+  together (each phrasing's words counting ``use_weight``), so that what many uses share
+  weighs more than one odd wording, and a tool used often is not favoured for requests
+  that resemble none of its uses; and
+- ``nearest_use`` times its resemblance to the **nearest confirmed phrasing**, so that a
+  rare but distinct way of asking for a tool still finds it however many others there are.
 
-Searches may run from several threads, also while another thread rebuilds.
+The rejected phrasings are compared one by one too (:meth:`ToolIndex.match` reports the
+nearest per document); what to do with that is the caller's policy.
+
+An embedder that scores whole documents itself (a
+:class:`~selfeng.core.embedder.DocumentEmbedder`: the lexical one, BM25 over the aggregate)
+is handed the documents as weighted texts. Any other embedder embeds texts: a document's
+aggregate row is then the weighted mean of its texts' rows, re-normalised. When such an
+embedder says its embeddings do not depend on the corpus (``corpus_dependent = False``: the
+dense models), the index keeps each text's row and embeds only texts it has not seen, so one
+more phrasing costs one embedding; otherwise a copy of it is fit on every text.
+
+Similarities are in [0, 1], so the policy's absolute threshold means the same from one
+request to the next; documents with no similarity at all are not returned. Building
+(:meth:`ToolIndex.prepare`) never disturbs searches: the prepared snapshot is swapped in
+whole (:meth:`ToolIndex.install`), so searches from other threads see the old index or the
+new one, never a mix.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from selfeng.core.embedder import Embedder
+from selfeng.core.embedder import DocumentEmbedder, Embedder
 
-Documents = Mapping[str, str | Sequence[str]]
-"""Document id -> its text, or its texts (the best-matching one counts)."""
+USE_WEIGHT: Final[float] = 0.5
+"""How much a confirmed phrasing's words count in its tool's aggregate document, relative
+to the words of the name, description and parameters (measured: bench/bench_retrieval.py)."""
 
+NEAREST_USE: Final[float] = 0.9
+"""The similarity a request gets from repeating a confirmed phrasing word for word."""
 
-def fingerprint(embedder_name: str, documents: Documents) -> str:
-    """A content hash of the documents as an embedder sees them (order of ids ignored)."""
-    digest = hashlib.sha256(embedder_name.encode())
-    for doc_id in sorted(documents):
-        digest.update(b"\x1d" + doc_id.encode())
-        for text in _texts(documents[doc_id]):
-            digest.update(b"\x1f" + text.encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|#")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
-def _texts(value: str | Sequence[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value) or ("",)
+def strip_placeholders(phrasing: str) -> str:
+    """A phrasing template's words: ``{param}`` placeholders and ``#`` digits taken out."""
+    return " ".join(_PLACEHOLDER.sub(" ", phrasing).split())
+
+
+def normalise_request(text: str) -> str:
+    """A request in the form phrasings are learnt in: lower case, single spaces."""
+    return re.sub(r"\s+", " ", text.strip().lower())
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Document:
+    """What one tool is found by."""
+
+    fields: tuple[tuple[str, float], ...]
+    """Texts of the tool itself (name, description, parameters), each with its weight."""
+    uses: tuple[str, ...] = ()
+    """Confirmed phrasings, placeholders already stripped."""
+    rejected: tuple[str, ...] = ()
+    """Rejected phrasing templates, as learnt (``{param}`` and ``#`` still in)."""
+
+
+Documents = Mapping[str, "str | Sequence[str] | Document"]
+"""Document id -> a :class:`Document`, or a text, or texts (fields of weight 1)."""
+
+
+def as_document(value: str | Sequence[str] | Document) -> Document:
+    """A text or a list of texts as a document whose fields they are (weight 1 each)."""
+    if isinstance(value, Document):
+        return value
+    if isinstance(value, str):
+        return Document(((value, 1.0),))
+    return Document(tuple((text, 1.0) for text in value))
+
+
+def fingerprint(embedder_name: str, documents: Documents, *settings: float) -> str:
+    """A content hash of the documents as an embedder sees them (order of ids ignored)."""
+    digest = hashlib.sha256(embedder_name.encode())
+    digest.update(repr(settings).encode())
+    for doc_id in sorted(documents):
+        document = as_document(documents[doc_id])
+        digest.update(b"\x1d" + doc_id.encode("utf-8", "surrogatepass"))
+        for text, weight in document.fields:
+            digest.update(f"\x1f{weight!r}\x1f".encode() + text.encode("utf-8", "surrogatepass"))
+        for tag, texts in ((b"\x1e", document.uses), (b"\x1c", document.rejected)):
+            for text in texts:
+                digest.update(tag + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+Scorer = Callable[[str], "tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]"]
+"""Request -> (similarity to each aggregate document, resemblance to each phrasing)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A built index, ready to be installed (see :meth:`ToolIndex.prepare`)."""
+
     ids: tuple[str, ...]
-    matrix: Any  # rows of every text: numpy array or scipy sparse matrix
-    starts: npt.NDArray[np.intp] | None  # first row of each document; None: one row each
     fingerprint: str
-    embedder: Embedder | None  # the one that embedded these rows, to embed queries alike
+    scorer: Scorer | None
+    use_owner: npt.NDArray[np.intp]
+    """The document of each confirmed phrasing (phrasings: uses first, then rejected)."""
+    rejected_owner: npt.NDArray[np.intp]
+    rejected: tuple[tuple[str, ...], ...]
+    """Each document's rejected templates."""
+    position: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the index found for one request, per document, in ``ids`` order, in [0, 1]."""
+
+    ids: tuple[str, ...]
+    similarity: npt.NDArray[np.float32]
+    """The aggregate similarity or the nearest confirmed phrasing's, whichever is larger."""
+    confirmed: npt.NDArray[np.float32]
+    """Resemblance to the document's nearest confirmed phrasing."""
+    rejected: npt.NDArray[np.float32]
+    """Resemblance to the document's nearest rejected phrasing."""
+    position: Mapping[str, int] = field(default_factory=dict)
+    """Document id -> its place in ``ids``."""
+
+
+_EMPTY = Prepared((), "", None, np.zeros(0, np.intp), np.zeros(0, np.intp), ())
 
 
 class ToolIndex:
     """Similarity search over a set of documents through an embedder."""
 
-    def __init__(self, embedder: Embedder, documents: Documents | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        documents: Documents | None = None,
+        *,
+        use_weight: float = USE_WEIGHT,
+        nearest_use: float = NEAREST_USE,
+    ) -> None:
         self.embedder = embedder
+        self.use_weight = use_weight
+        self.nearest_use = nearest_use
         self._corpus_dependent: bool = getattr(embedder, "corpus_dependent", True)
-        self._snapshot = _Snapshot((), None, None, "", None)
+        self._snapshot = _EMPTY
         self._rows: dict[str, Any] = {}  # text -> its row, for corpus-independent embedders
-        self._lock = threading.Lock()
+        self._rows_lock = threading.Lock()
+        self._install_lock = threading.Lock()
         if documents is not None:
             self.build(documents)
 
@@ -89,87 +179,182 @@ class ToolIndex:
     def __len__(self) -> int:
         return len(self._snapshot.ids)
 
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._snapshot.position
+
     def build(self, documents: Documents) -> bool:
         """Index these documents, replacing the previous ones; False when nothing changed."""
-        digest = fingerprint(self.embedder.name, documents)
-        with self._lock:
-            if digest == self._snapshot.fingerprint:
-                return False
-            ids = tuple(sorted(documents))
-            per_doc = [_texts(documents[doc_id]) for doc_id in ids]
-            texts = [text for doc_texts in per_doc for text in doc_texts]
-            embedder, matrix = self._embed_corpus(texts)
-            if hasattr(matrix, "tocsc"):  # a sparse query touches few columns: gather those
-                matrix = matrix.tocsc()
-            starts: npt.NDArray[np.intp] | None = None
-            if len(texts) != len(ids):
-                counts = np.fromiter((len(t) for t in per_doc), dtype=np.intp, count=len(ids))
-                starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
-            self._snapshot = _Snapshot(ids, matrix if ids else None, starts, digest, embedder)
-            return True
+        prepared = self.prepare(documents)
+        if prepared is None:
+            return False
+        self.install(prepared)
+        return True
+
+    def prepare(self, documents: Documents) -> Prepared | None:
+        """Build an index of these documents without installing it (None: the installed
+        one has the same content). Safe to call from another thread than the searches."""
+        digest = fingerprint(self.embedder.name, documents, self.use_weight, self.nearest_use)
+        if digest == self._snapshot.fingerprint:
+            return None
+        ids = tuple(sorted(documents))
+        docs = [as_document(documents[doc_id]) for doc_id in ids]
+        use_owner = np.asarray(
+            [i for i, d in enumerate(docs) for _ in d.uses], dtype=np.intp
+        ).reshape(-1)
+        rejected_owner = np.asarray(
+            [i for i, d in enumerate(docs) for _ in d.rejected], dtype=np.intp
+        ).reshape(-1)
+        phrasings = [t for d in docs for t in d.uses] + [
+            strip_placeholders(t) for d in docs for t in d.rejected
+        ]
+        scorer: Scorer | None = None
+        if ids:
+            if isinstance(self.embedder, DocumentEmbedder):
+                weighted = [[*d.fields, *((t, self.use_weight) for t in d.uses)] for d in docs]
+                model = self.embedder.fit_documents(weighted, phrasings)
+
+                def scorer(query: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+                    return model.scores(query), model.resemblances(query)
+
+            else:
+                scorer = self._embedding_scorer(docs, phrasings)
+        return Prepared(
+            ids=ids,
+            fingerprint=digest,
+            scorer=scorer,
+            use_owner=use_owner,
+            rejected_owner=rejected_owner,
+            rejected=tuple(d.rejected for d in docs),
+            position={doc_id: i for i, doc_id in enumerate(ids)},
+        )
+
+    def install(self, prepared: Prepared) -> None:
+        """Make a prepared index the one searched (one atomic swap)."""
+        with self._install_lock:
+            self._snapshot = prepared
+
+    def _embedding_scorer(self, docs: list[Document], phrasings: list[str]) -> Scorer:
+        """Aggregate rows as weighted means of text rows, for an embedder of texts.
+
+        A mean of embeddings does not saturate as BM25 does, so a tool's confirmed phrasings
+        together weigh at most what its fields weigh: many uses pull its row towards them,
+        never all the way."""
+        weighted: list[list[tuple[str, float]]] = []
+        for d in docs:
+            fields = sum(w for _, w in d.fields)
+            share = min(self.use_weight, fields / len(d.uses)) if d.uses else 0.0
+            weighted.append([*d.fields, *((text, share) for text in d.uses)])
+        texts = list(dict.fromkeys([t for doc in weighted for t, _ in doc] + phrasings))
+        embedder, rows = self._embed_corpus(texts)
+        row_of = {text: i for i, text in enumerate(texts)}
+        dense = not hasattr(rows, "tocsr")
+        width = rows.shape[1] if rows is not None else 0
+
+        def aggregate(doc: list[tuple[str, float]]) -> Any:
+            picked = [(row_of[t], w) for t, w in doc if w > 0]
+            if not picked or rows is None:
+                return np.zeros((1, width), dtype=np.float32)
+            weights = np.asarray([w for _, w in picked], dtype=np.float32)
+            part = rows[[i for i, _ in picked]]
+            summed = weights @ part if dense else part.T @ weights
+            vector = np.asarray(summed, dtype=np.float32).reshape(1, -1)
+            norm = float(np.linalg.norm(vector))
+            return vector / norm if norm > 0 else vector
+
+        documents = np.vstack([aggregate(doc) for doc in weighted]) if weighted else None
+        phrase_rows = (
+            np.vstack([_dense_row(rows, row_of[t]) for t in phrasings])
+            if phrasings and rows is not None
+            else None
+        )
+
+        def score(query: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+            q = _dense_row(embedder.embed([query]), 0).reshape(-1)
+            if documents is None or q.size != documents.shape[1]:
+                return np.zeros(len(weighted), np.float32), np.zeros(len(phrasings), np.float32)
+            # einsum's own loop, not a multithreaded BLAS call that would fight a model's
+            # thread pool (torch) for two cores: 0.7 ms for 10,000 x 384 floats
+            sims = np.clip(np.einsum("ij,j->i", documents, q), 0.0, 1.0)
+            near = (
+                np.clip(np.einsum("ij,j->i", phrase_rows, q), 0.0, 1.0)
+                if phrase_rows is not None
+                else np.zeros(0, np.float32)
+            )
+            return sims.astype(np.float32), near.astype(np.float32)
+
+        return score
 
     def _embed_corpus(self, texts: list[str]) -> tuple[Embedder, Any]:
         if self._corpus_dependent:
-            # a fresh copy is fit, and swapped in with the rows it made: searches meanwhile
-            # keep using the previous fit, and indexes sharing an embedder never refit it
+            # a fresh copy is fit, and kept with the rows it made: searches meanwhile keep
+            # using the previous fit, and indexes sharing an embedder never refit it
             fitted = copy.copy(self.embedder)
             fitted.fit(texts)
             return fitted, (fitted.embed(texts) if texts else None)
-        unseen = list(dict.fromkeys(t for t in texts if t not in self._rows))
+        with self._rows_lock:
+            unseen = [t for t in texts if t not in self._rows]
         if unseen:
             fresh = np.asarray(self.embedder.embed(unseen), dtype=np.float32)
-            for text, row in zip(unseen, fresh, strict=True):
-                self._rows[text] = row
-        wanted = set(texts)
-        self._rows = {t: r for t, r in self._rows.items() if t in wanted}
-        if not texts:
-            return self.embedder, None
-        return self.embedder, np.vstack([self._rows[t] for t in texts])
+            with self._rows_lock:
+                for text, row in zip(unseen, fresh, strict=True):
+                    self._rows[text] = row
+        with self._rows_lock:
+            wanted = set(texts)
+            self._rows = {t: r for t, r in self._rows.items() if t in wanted}
+            if not texts:
+                return self.embedder, None
+            return self.embedder, np.vstack([self._rows[t] for t in texts])
+
+    def match(self, query: str) -> Match:
+        """The request's similarity, and resemblance to confirmed and rejected phrasings,
+        for every document."""
+        snap = self._snapshot
+        n = len(snap.ids)
+        if snap.scorer is None or n == 0:
+            empty = np.zeros(n, dtype=np.float32)
+            return Match(snap.ids, empty, empty, empty, snap.position)
+        aggregate, near = snap.scorer(query)
+        n_uses = snap.use_owner.size
+        confirmed = _nearest(near[:n_uses], snap.use_owner, n)
+        rejected = _nearest(near[n_uses:], snap.rejected_owner, n)
+        similarity = np.maximum(aggregate, self.nearest_use * confirmed).astype(np.float32)
+        return Match(snap.ids, similarity, confirmed, rejected, snap.position)
 
     def similarities(self, query: str) -> npt.NDArray[np.float32]:
         """The similarity of the query to every document, in ``ids`` order, in [0, 1]."""
-        return self._similarities(self._snapshot, query)
-
-    @staticmethod
-    def _similarities(snap: _Snapshot, query: str) -> npt.NDArray[np.float32]:
-        if not snap.ids or snap.embedder is None:
-            return np.zeros(0, dtype=np.float32)
-        query_terms = getattr(snap.embedder, "query_terms", None)
-        if query_terms is not None and getattr(snap.matrix, "format", None) == "csc":
-            # An embedder that gives a request's (columns, weights) directly: add up just
-            # those columns of the CSC matrix (no sparse objects built per request).
-            scores = np.zeros(snap.matrix.shape[0], dtype=np.float32)
-            indptr, indices, data = snap.matrix.indptr, snap.matrix.indices, snap.matrix.data
-            for column, weight in zip(*query_terms(query), strict=True):
-                start, end = indptr[column], indptr[column + 1]
-                scores[indices[start:end]] += weight * data[start:end]
-            return _finish(snap, scores)
-        q = snap.embedder.embed([query])
-        if hasattr(snap.matrix, "toarray"):  # sparse: only the query's columns are touched
-            scores = np.asarray((snap.matrix @ q.T).toarray(), dtype=np.float32).ravel()
-        else:  # dense: einsum's own loop, not a multithreaded BLAS call that would fight
-            # a model's thread pool (torch) for two cores: 0.7 ms for 10,000 x 384 floats
-            row = np.asarray(q, dtype=np.float32).reshape(-1)
-            scores = np.einsum("ij,j->i", snap.matrix, row)
-        return _finish(snap, scores)
+        return self.match(query).similarity
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` most similar documents, best first (ties by id), similarity above 0."""
-        snap = self._snapshot
-        scores = self._similarities(snap, query)
-        if k <= 0 or scores.size == 0:
-            return []
-        floor = 0.0
-        if k < scores.size:  # the k-th best score; every document at it competes on its id
-            floor = max(floor, float(np.partition(scores, scores.size - k)[scores.size - k]))
-        top = np.flatnonzero(scores >= floor) if floor > 0.0 else np.flatnonzero(scores > 0.0)
-        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))[:k]
-        return [(snap.ids[i], float(scores[i])) for i in order]
+        found = self.match(query)
+        return top(found.ids, found.similarity, k)
 
 
-def _finish(snap: _Snapshot, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Per-text scores to per-document similarities: the best text of each, in [0, 1]."""
-    if snap.starts is not None:
-        scores = np.maximum.reduceat(scores, snap.starts)
-    result: npt.NDArray[np.float32] = np.clip(scores, 0.0, 1.0)
-    return result
+def top(ids: Sequence[str], scores: npt.NDArray[np.float32], k: int) -> list[tuple[str, float]]:
+    """The ``k`` best (id, score) with a score above 0, best first, ties by position."""
+    if k <= 0 or scores.size == 0:
+        return []
+    floor = 0.0
+    if k < scores.size:  # the k-th best score; every document at it competes on its id
+        floor = max(floor, float(np.partition(scores, scores.size - k)[scores.size - k]))
+    best = np.flatnonzero(scores >= floor) if floor > 0.0 else np.flatnonzero(scores > 0.0)
+    order = sorted(best.tolist(), key=lambda i: (-float(scores[i]), i))[:k]
+    return [(ids[i], float(scores[i])) for i in order]
+
+
+def _nearest(
+    values: npt.NDArray[np.float32], owner: npt.NDArray[np.intp], n: int
+) -> npt.NDArray[np.float32]:
+    """The largest value per owner (0 for owners without one)."""
+    out = np.zeros(n, dtype=np.float32)
+    hit = np.flatnonzero(values > 0.0)
+    if hit.size:
+        np.maximum.at(out, owner[hit], values[hit])
+    return out
+
+
+def _dense_row(rows: Any, i: int) -> npt.NDArray[np.float32]:
+    row = rows[i]
+    if hasattr(row, "toarray"):
+        row = row.toarray()
+    return np.asarray(row, dtype=np.float32).reshape(1, -1)

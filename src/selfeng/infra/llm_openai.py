@@ -6,29 +6,49 @@ then be left unset), and ``OPENAI_MODEL`` (default ``gpt-4o-mini``). ``SELFENG_L
 turns the model off even when those are set. A server that reports no token usage gets an
 estimate. Failures are :class:`~selfeng.core.llm.LLMError` naming the endpoint and what to
 check.
+
+Tool calling: the functions offered go out as ``tools`` (type ``function``) with
+``tool_choice``; ``message.tool_calls`` come back parsed into
+:class:`~selfeng.core.llm.ToolCall`. Arguments that are not a JSON object (invalid JSON,
+truncated by ``max_tokens``, a list, ``NaN``), a call of a function not offered, or a
+non-function (custom) tool call raise ``LLMError`` naming the function, the call and the
+text the model wrote: a call is returned parsed or not at all. Empty arguments (some local
+servers send ``""`` for a function without parameters) are ``{}``; a call without an id
+gets ``call_<index>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, NoReturn
 
 import openai
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessage,
+    ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
+    ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
 )
+from openai.types.shared_params import FunctionDefinition
+from pydantic import JsonValue, ValidationError
 
 from selfeng.core.llm import (
     LLM,
     Completion,
+    FunctionSpec,
     LLMError,
     LLMNotConfigured,
-    estimate_tokens,
+    ToolCall,
+    ToolChoice,
+    estimate_answer_tokens,
+    estimate_prompt_tokens,
     llm_configured,
 )
 from selfeng.infra.openai_client import openai_client
@@ -52,8 +72,82 @@ def _message(message: ChatMessage) -> ChatCompletionMessageParam:
             return ChatCompletionSystemMessageParam(role="system", content=message.content)
         case "user":
             return ChatCompletionUserMessageParam(role="user", content=message.content)
+        case "assistant" if message.tool_calls:
+            return ChatCompletionAssistantMessageParam(
+                role="assistant",
+                content=message.content or None,
+                tool_calls=[
+                    ChatCompletionMessageFunctionToolCallParam(
+                        id=call.id,
+                        type="function",
+                        function={"name": call.name, "arguments": json.dumps(call.arguments)},
+                    )
+                    for call in message.tool_calls
+                ],
+            )
         case "assistant":
             return ChatCompletionAssistantMessageParam(role="assistant", content=message.content)
+        case "tool":
+            return ChatCompletionToolMessageParam(
+                role="tool", content=message.content, tool_call_id=message.tool_call_id or ""
+            )
+
+
+def _tool(spec: FunctionSpec) -> ChatCompletionFunctionToolParam:
+    function = FunctionDefinition(name=spec.name, parameters=dict(spec.parameters))
+    if spec.description:
+        function["description"] = spec.description
+    return ChatCompletionFunctionToolParam(type="function", function=function)
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class _UnparsableCall(ValueError):
+    """A tool call that cannot be returned; the message says why (the adapter adds where)."""
+
+
+def _arguments(raw: str | None, name: str, call_id: str) -> dict[str, JsonValue]:
+    if raw is None or not raw.strip():
+        return {}
+    what = f"the arguments of call {call_id!r} to {name!r}"
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise _UnparsableCall(f"{what} are not valid JSON ({exc}): {_shorten(raw)!r}") from exc
+    if not isinstance(value, dict):
+        raise _UnparsableCall(
+            f"{what} are a JSON {type(value).__name__}, not an object: {_shorten(raw)!r}"
+        )
+    return value
+
+
+def _tool_calls(
+    message: ChatCompletionMessage, offered: Sequence[FunctionSpec]
+) -> tuple[ToolCall, ...]:
+    names = {spec.name for spec in offered}
+    calls: list[ToolCall] = []
+    for index, call in enumerate(message.tool_calls or ()):
+        call_id = getattr(call, "id", None) or f"call_{index}"
+        if call.type != "function":
+            raise _UnparsableCall(f"call {call_id!r} is a {call.type!r} tool call, not a function")
+        name = call.function.name
+        if name not in names:
+            raise _UnparsableCall(
+                f"call {call_id!r} names {name!r}, a function not offered "
+                f"(offered: {', '.join(sorted(names)) or 'none'})"
+            )
+        arguments = _arguments(call.function.arguments, name, call_id)
+        try:
+            calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
+        except ValidationError as exc:
+            raise _UnparsableCall(f"call {call_id!r} to {name!r} is malformed: {exc}") from exc
+    return tuple(calls)
 
 
 class OpenAIChat(LLM):
@@ -98,10 +192,21 @@ class OpenAIChat(LLM):
         return f"openai:{self.model}"
 
     def complete(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        tools: Sequence[FunctionSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> Completion:
-        """The model's answer to ``messages``; ``LLMError`` when it cannot answer."""
+        """The model's answer to ``messages``; ``LLMError`` when it cannot answer.
+
+        ``tools`` and ``tool_choice`` are sent only when functions are offered (the API
+        refuses a ``tool_choice`` without ``tools``).
+        """
         where = self.base_url or "the OpenAI API"
+        offered = tuple(tools or ())
         start = time.perf_counter()
         try:
             response = self._client.chat.completions.create(
@@ -109,6 +214,8 @@ class OpenAIChat(LLM):
                 messages=[_message(m) for m in messages],
                 max_tokens=max_tokens,
                 temperature=temperature,
+                tools=[_tool(t) for t in offered] if offered else openai.omit,
+                tool_choice=tool_choice if offered and tool_choice else openai.omit,
             )
         except openai.APITimeoutError as exc:
             raise LLMError(
@@ -133,24 +240,33 @@ class OpenAIChat(LLM):
         if not response.choices:
             raise LLMError(f"{where} returned no choices for model {self.model!r}")
         choice = response.choices[0]
+        try:
+            tool_calls = _tool_calls(choice.message, offered)
+        except _UnparsableCall as exc:
+            raise LLMError(
+                f"{where} returned an unusable tool call for model {self.model!r} "
+                f"(finish_reason={choice.finish_reason}): {exc}"
+            ) from exc
         text = choice.message.content
-        if text is None:
+        if text is None and not tool_calls:
             refusal = getattr(choice.message, "refusal", None)
             why = f"refused: {refusal}" if refusal else f"finish_reason={choice.finish_reason}"
             raise LLMError(f"{where} returned no text for model {self.model!r} ({why})")
+        text = text or ""
         usage = response.usage
         prompt_tokens = getattr(usage, "prompt_tokens", None)
         completion_tokens = getattr(usage, "completion_tokens", None)
         if prompt_tokens is None:
-            prompt_tokens = estimate_tokens("\n".join(m.content for m in messages))
+            prompt_tokens = estimate_prompt_tokens(messages, offered)
         if completion_tokens is None:
-            completion_tokens = estimate_tokens(text)
+            completion_tokens = estimate_answer_tokens(text, tool_calls)
         return Completion(
             text=text,
             model=response.model or self.model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency_ms,
+            tool_calls=tool_calls,
         )
 
     def close(self) -> None:

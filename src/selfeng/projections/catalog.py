@@ -11,6 +11,7 @@ from selfeng.projections.llm_usage import LLMUsageProjection
 from selfeng.projections.patterns import PatternsProjection
 from selfeng.projections.policies import PoliciesProjection
 from selfeng.projections.registry import RegistryProjection
+from selfeng.projections.sessions import SessionsProjection
 from selfeng.projections.skill_graph import SkillGraphProjection
 from selfeng.projections.synthesis import SynthesisProjection
 
@@ -29,6 +30,7 @@ def default_projections(fork: ForkSpec) -> list[AnyProjection]:
         PatternsProjection(),
         LLMUsageProjection(),
         SynthesisProjection(),
+        SessionsProjection(),
     ]
 
 

@@ -1,11 +1,13 @@
 """Tool-sequence patterns mined from completed requests: support, confidence, success rate.
 
 Every completed request contributes its tool sequence (cached steps included; a failed step
-is the last one). A pattern is a contiguous run of 2 to ``MAX_PATTERN_LENGTH`` tools, keyed
-by its tools joined by ``>``. Counts are per request (a run seen twice in one request
-counts once), so the state is a sum over requests and the same whatever order requests of
-different keys arrive in. Detected patterns (PatternDetected) are folded as a set, so a
-pattern is promoted once.
+is the last one). It counts as a success only when its answer is confirmed (confident, or
+rated good: ``selfeng.projections.lessons``); a bad rating takes the success and the
+evidence back, a good one adds them. A pattern is a contiguous run of 2 to
+``MAX_PATTERN_LENGTH`` tools, keyed by its tools joined by ``>``. Counts are per request (a
+run seen twice in one request counts once), so the state is a sum over requests and the
+same whatever order requests of different keys arrive in. Detected patterns
+(PatternDetected) are folded as a set, so a pattern is promoted once.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
-from selfeng.schemas import Event, PatternDetected, RequestCompleted
+from selfeng.projections.lessons import confirmed, initial_lessons
+from selfeng.schemas import Event, FeedbackApplied, PatternDetected, RequestCompleted
 
 MAX_PATTERN_LENGTH = 6
 """The longest run of tools counted as a pattern."""
@@ -89,16 +92,21 @@ class PatternsProjection(Projection[PatternsState]):
     """Counts contiguous tool runs of completed requests and the patterns already promoted."""
 
     name = "patterns"
-    version = 1
-    handles = (RequestCompleted, PatternDetected)
+    version = 2
+    handles = (RequestCompleted, PatternDetected, FeedbackApplied)
 
     def initial(self) -> PatternsState:
         return PatternsState(requests=0, multi_step=0, patterns={}, antecedents={}, detected={})
 
     def apply(self, state: PatternsState, event: Event, ctx: FoldContext) -> PatternsState:
         match event:
-            case RequestCompleted(ok=ok, steps=steps):
-                _count(state, event.key, ok, [step.tool for step in steps])
+            case RequestCompleted(steps=steps):
+                success = confirmed(initial_lessons(event))
+                _count(state, event.key, success, [step.tool for step in steps])
+            case FeedbackApplied(steps=steps, before=before, after=after):
+                was, now = confirmed(before), confirmed(after)
+                if was != now:
+                    _recount(state, event.key, [step.tool for step in steps], +1 if now else -1)
             case PatternDetected(pattern_id=pattern_id, support=support):
                 event_id = str(event.event_id)
                 known = state["detected"].get(pattern_id)
@@ -143,6 +151,20 @@ def _count(state: PatternsState, request_id: str, ok: bool, tools: list[str]) ->
             _add_evidence(record["evidence"], request_id)
     if 2 <= len(tools) <= MAX_PATTERN_LENGTH:
         patterns[pattern_of(tools)]["whole"] += 1
+
+
+def _recount(state: PatternsState, request_id: str, tools: list[str], sign: int) -> None:
+    """A rating turned a request's answer into a success (+1) or took its success back."""
+    patterns = state["patterns"]
+    for run in _runs(tools)[1]:
+        record = patterns.get(run)
+        if record is None:
+            continue
+        record["successes"] = max(0, record["successes"] + sign)
+        if sign > 0:
+            _add_evidence(record["evidence"], request_id)
+        elif request_id in record["evidence"]:
+            record["evidence"].remove(request_id)
 
 
 def _add_evidence(evidence: list[str], request_id: str) -> None:

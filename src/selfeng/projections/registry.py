@@ -2,9 +2,12 @@
 
 Folds the tools family (proposed, verified, rejected, registered, deprecated, rolled back;
 composites and repairs reach it the same way, as ToolProposed ... ToolRegistered),
-executions and cache hits (per-version stats: executions, successes, latency, last use) and
-completed requests, whose step wordings are learnt as phrasings of the tool that answered
-them, so that a phrasing seen before retrieves its tool better.
+executions and cache hits (per-version stats: executions, runs that returned, cache hits,
+latency, last use) and what answers teach (``selfeng.projections.lessons``): a confident
+step, or one a user rated good, teaches its tool the step's phrasing (its wording with the
+argument values taken out) and counts as a confirmed use; a step of an answer rated bad
+takes that back and marks the phrasing *rejected* for that tool, so the same kind of request
+is not answered by it again.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import re
 from typing import Any, TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.lessons import initial_lessons
 from selfeng.schemas import (
     CacheHit,
     Event,
+    FeedbackApplied,
+    LessonStatus,
     RequestCompleted,
+    Step,
     ToolDeprecated,
     ToolExecuted,
     ToolProposed,
@@ -26,18 +33,20 @@ from selfeng.schemas import (
     ToolVerified,
 )
 
-MAX_PHRASES = 200
-"""Learnt phrasings kept per tool (the most used, then the most recent)."""
+MAX_PHRASES = 1000
+"""Learnt phrasings kept per tool (past it, the least used and oldest go first)."""
 
 
 class VersionStats(TypedDict):
     """How a tool version has done in real requests."""
 
-    executions: int
-    successes: int
+    executions: int  # sandbox runs
+    successes: int  # runs that returned a result (not that the answer was right)
     cache_hits: int
     total_ms: float
     last_used_ms: int | None
+    confirmed: int  # steps whose answer was confident or rated good (and not taken back)
+    rejected: int  # steps whose answer was rated bad
 
 
 class VersionRecord(TypedDict):
@@ -71,9 +80,12 @@ class RegistryState(TypedDict):
 
     tools: dict[str, ToolRecord]
     stats: dict[str, VersionStats]  # "name@version" -> stats
-    phrases: dict[str, dict[str, list[int]]]  # tool -> phrase -> [count, last seen ms]
+    # tool -> phrase -> [uses, last seen ms, uses users confirmed]: confirmed phrasings only
+    phrases: dict[str, dict[str, list[int]]]
+    # tool -> phrase -> [bad ratings, last ms, of which the answer's only step]
+    rejected: dict[str, dict[str, list[int]]]
     revision: int  # changes when the set of usable tools changes
-    phrases_revision: int  # changes when a new phrasing is learnt
+    phrases_revision: int  # changes when a phrasing is learnt, taken back or rejected
 
 
 def normalise_phrase(text: str) -> str:
@@ -82,14 +94,22 @@ def normalise_phrase(text: str) -> str:
 
 
 def _new_stats() -> VersionStats:
-    return VersionStats(executions=0, successes=0, cache_hits=0, total_ms=0.0, last_used_ms=None)
+    return VersionStats(
+        executions=0,
+        successes=0,
+        cache_hits=0,
+        total_ms=0.0,
+        last_used_ms=None,
+        confirmed=0,
+        rejected=0,
+    )
 
 
 class RegistryProjection(Projection[RegistryState]):
     """Tools, versions, status, per-version stats and learnt phrasings."""
 
     name = "registry"
-    version = 2
+    version = 3
     handles = (
         ToolProposed,
         ToolVerified,
@@ -100,10 +120,13 @@ class RegistryProjection(Projection[RegistryState]):
         ToolExecuted,
         CacheHit,
         RequestCompleted,
+        FeedbackApplied,
     )
 
     def initial(self) -> RegistryState:
-        return RegistryState(tools={}, stats={}, phrases={}, revision=0, phrases_revision=0)
+        return RegistryState(
+            tools={}, stats={}, phrases={}, rejected={}, revision=0, phrases_revision=0
+        )
 
     def apply(self, state: RegistryState, event: Event, ctx: FoldContext) -> RegistryState:
         tools = state["tools"]
@@ -159,13 +182,17 @@ class RegistryProjection(Projection[RegistryState]):
                 stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
                 stats["cache_hits"] += 1
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
-            case RequestCompleted(ok=True, steps=steps):
-                at = int(event.occurred_at.timestamp() * 1000)
-                for step in steps:
-                    phrases = state["phrases"].setdefault(step.tool, {})
-                    wording = step.template or step.query
-                    if step.ok and _learn(phrases, normalise_phrase(wording), at):
-                        state["phrases_revision"] += 1
+            case RequestCompleted(steps=steps):
+                at = _ms(event)
+                for step, status in zip(steps, initial_lessons(event), strict=True):
+                    _lesson(state, step, status, +1, at)
+            case FeedbackApplied(steps=steps, before=before, after=after):
+                at = _ms(event)
+                sole = len(steps) == 1
+                for step, was, now in zip(steps, before, after, strict=False):
+                    if was != now:
+                        _lesson(state, step, was, -1, at, sole=sole)
+                        _lesson(state, step, now, +1, at, sole=sole)
         return state
 
     @staticmethod
@@ -199,9 +226,44 @@ def _version(tools: dict[str, ToolRecord], name: str, version: int) -> VersionRe
     return tool["versions"].get(str(version)) if tool is not None else None
 
 
+def _ms(event: Event) -> int:
+    return int(event.occurred_at.timestamp() * 1000)
+
+
 def _later(current: int | None, event: Event) -> int:
-    at = int(event.occurred_at.timestamp() * 1000)
+    at = _ms(event)
     return at if current is None or at > current else current
+
+
+def phrase_of(step: Step) -> str:
+    """The phrasing a step teaches its tool (its template, normalised)."""
+    return normalise_phrase(step.template or step.query)
+
+
+def _lesson(
+    state: RegistryState,
+    step: Step,
+    status: LessonStatus,
+    sign: int,
+    at: int,
+    *,
+    sole: bool = True,
+) -> None:
+    """Add (``sign`` +1) or take back (-1) what a step with this status teaches. ``sole``:
+    the step was its answer's only one (a rejection then blames its tool alone)."""
+    if status == "none":
+        return
+    phrase = phrase_of(step)
+    stats = state["stats"].setdefault(f"{step.tool}@{step.version}", _new_stats())
+    if status == "rejected":
+        stats["rejected"] = max(0, stats["rejected"] + sign)
+        if _count(state["rejected"].setdefault(step.tool, {}), phrase, sign, at, mark=sole):
+            state["phrases_revision"] += 1
+        return
+    stats["confirmed"] = max(0, stats["confirmed"] + sign)
+    phrases = state["phrases"].setdefault(step.tool, {})
+    if _count(phrases, phrase, sign, at, mark=status == "confirmed"):
+        state["phrases_revision"] += 1
 
 
 def _history(tool: ToolRecord, event: Event, version: int | None, what: str, detail: str) -> None:
@@ -221,21 +283,33 @@ def _best_registered(tool: ToolRecord) -> int | None:
     return max(registered) if registered else None
 
 
-def _learn(phrases: dict[str, list[int]], phrase: str, at: int) -> bool:
-    """Count a phrasing; True when it is new (the tool's search document changes)."""
+def _count(phrases: dict[str, list[int]], phrase: str, sign: int, at: int, *, mark: bool) -> bool:
+    """Count a phrasing up or down, and in the third place too when ``mark`` (confirmed by a
+    user, for a phrasing; its answer's only step, for a rejection). True when what is
+    searched changes: a phrasing appears, disappears, or its third count turns on or off."""
     if not phrase:
         return False
     seen = phrases.get(phrase)
-    if seen is not None:
-        seen[0] += 1
-        seen[1] = max(seen[1], at)
-        return False
-    phrases[phrase] = [1, at]
-    if len(phrases) > MAX_PHRASES:
-        # Past the cap the order of requests decides what is kept; below it, nothing does.
-        drop = min(phrases.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
-        del phrases[drop[0]]
-    return True
+    if seen is None:
+        if sign < 0:
+            return False  # already dropped past the cap
+        phrases[phrase] = [1, at, 1 if mark else 0]
+        if len(phrases) > MAX_PHRASES:
+            # Past the cap the order of requests decides what is kept; below it, nothing does.
+            drop = min(phrases.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
+            del phrases[drop[0]]
+        return True
+    while len(seen) < 3:
+        seen.append(0)
+    seen[0] += sign
+    seen[1] = max(seen[1], at)
+    marked_before = seen[2] > 0
+    if mark:
+        seen[2] = max(0, seen[2] + sign)
+    if seen[0] <= 0:
+        del phrases[phrase]
+        return True
+    return marked_before != (seen[2] > 0)
 
 
 def active_tools(state: RegistryState) -> dict[str, tuple[int, VersionRecord]]:
@@ -256,8 +330,21 @@ def stats_of(state: RegistryState, name: str, version: int) -> VersionStats:
 
 
 def success_rate(stats: VersionStats) -> float:
-    """Laplace-smoothed success rate: 0.5 for a version never run."""
+    """Laplace-smoothed rate of runs that returned a result: 0.5 for a version never run."""
     return (stats["successes"] + 1) / (stats["executions"] + 2)
+
+
+def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
+    """The phrasings users confirmed for a tool (they widen what the tool is asked by)."""
+    return [p for p, seen in state["phrases"].get(tool, {}).items() if len(seen) > 2 and seen[2]]
+
+
+def uses_of(state: RegistryState, tool: str, phrase: str) -> tuple[int, int]:
+    """(confirmed uses, bad ratings) of a tool for one phrasing."""
+    phrase = normalise_phrase(phrase)
+    good = state["phrases"].get(tool, {}).get(phrase)
+    bad = state.get("rejected", {}).get(tool, {}).get(phrase)
+    return (good[0] if good else 0), (bad[0] if bad else 0)
 
 
 def next_version(state: RegistryState, name: str) -> int:

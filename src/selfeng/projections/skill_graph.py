@@ -7,9 +7,11 @@ name, so a node only relies on the order of its own tool's events.
 An edge ``a>b`` says that in real requests tool ``b`` received tool ``a``'s output (a
 completed request's step with a ``handoff``). Edges are counts, so they come out the same
 whatever the interleaving of requests and tool events. Its weight is
-``successes / (1 + failures)``: hand-offs that worked, decayed by hand-offs the receiving
-tool failed on. A hand-off that worked in a request that failed later counts as a
-``later_failure``: neither a success nor a decay.
+``successes / (1 + failures)``: hand-offs that worked in a confirmed answer (confident, or
+rated good: ``selfeng.projections.lessons``), decayed by hand-offs the receiving tool failed
+on. A hand-off that worked in a request that failed later counts as a ``later_failure``:
+neither a success nor a decay; one in an answer not yet confirmed counts when it is, and a
+bad rating takes a success back.
 
 The helpers below are pure reads of the state, for the planner and for display.
 """
@@ -21,10 +23,13 @@ from itertools import pairwise
 from typing import Any, Literal, TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.lessons import confirmed, initial_lessons
 from selfeng.schemas import (
     Candidate,
     Event,
+    FeedbackApplied,
     RequestCompleted,
+    Step,
     ToolDeprecated,
     ToolProposed,
     ToolRegistered,
@@ -73,7 +78,7 @@ class SkillGraphProjection(Projection[SkillGraphState]):
     """Typed tool nodes and hand-off edges learnt from completed requests."""
 
     name = "skill_graph"
-    version = 1
+    version = 2
     handles = (
         ToolProposed,
         ToolRegistered,
@@ -81,6 +86,7 @@ class SkillGraphProjection(Projection[SkillGraphState]):
         ToolDeprecated,
         ToolRolledBack,
         RequestCompleted,
+        FeedbackApplied,
     )
 
     def initial(self) -> SkillGraphState:
@@ -114,6 +120,10 @@ class SkillGraphProjection(Projection[SkillGraphState]):
                     _retire(known, every, "deprecated")
             case RequestCompleted():
                 _count_handoffs(state["edges"], event)
+            case FeedbackApplied(steps=steps, before=before, after=after):
+                was, now = confirmed(before), confirmed(after)
+                if was != now:
+                    _recount_handoffs(state["edges"], steps, +1 if now else -1)
         return state
 
 
@@ -134,6 +144,7 @@ def _retire(node: ToolNode | None, versions: Iterable[int], status: VersionStatu
 
 def _count_handoffs(edges: dict[str, Edge], event: RequestCompleted) -> None:
     """Count every hand-off of a completed request (a step fed by a failed one is skipped)."""
+    success = confirmed(initial_lessons(event))
     for prev, cur in pairwise(event.steps):
         if cur.handoff is None or not prev.ok:
             continue
@@ -146,10 +157,20 @@ def _count_handoffs(edges: dict[str, Edge], event: RequestCompleted) -> None:
         edge["param"] = min(edge["params"].items(), key=lambda kv: (-kv[1], kv[0]))[0]
         if not cur.ok:
             edge["failures"] += 1
-        elif event.ok:
+        elif event.ok and success:
             edge["successes"] += 1
-        else:
+        elif not event.ok:
             edge["later_failures"] += 1
+        edge["weight"] = edge["successes"] / (1 + edge["failures"])
+
+
+def _recount_handoffs(edges: dict[str, Edge], steps: Sequence[Step], sign: int) -> None:
+    """A rating confirmed an answer's hand-offs (+1) or took their successes back (-1)."""
+    for prev, cur in pairwise(steps):
+        edge = edges.get(f"{prev.tool}>{cur.tool}")
+        if cur.handoff is None or not prev.ok or not cur.ok or edge is None:
+            continue
+        edge["successes"] = max(0, edge["successes"] + sign)
         edge["weight"] = edge["successes"] / (1 + edge["failures"])
 
 

@@ -28,6 +28,7 @@ from selfeng.schemas.policy import (
 from selfeng.schemas.requests import (
     ArgumentsExtracted,
     CacheHit,
+    FeedbackApplied,
     FeedbackGiven,
     RequestCompleted,
     RequestReceived,
@@ -54,6 +55,7 @@ AnyEvent = Annotated[
     | ResponseSynthesized
     | RequestCompleted
     | FeedbackGiven
+    | FeedbackApplied
     | ToolSynthesisRequested
     | ToolProposed
     | ToolVerified

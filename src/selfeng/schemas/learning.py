@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from selfeng.schemas.envelope import Event, Family
 from selfeng.schemas.requests import ErrorKind
@@ -120,8 +120,45 @@ class ToolRepaired(LearningEvent):
     """The repaired version, now active."""
 
 
-LLMPurpose = Literal["synthesis", "repair", "other"]
+LLMPurpose = Literal["synthesis", "repair", "planning", "other"]
 """What an LLM call was for."""
+
+ToolChoice = Literal["auto", "required", "none"]
+"""Whether the model may (``auto``), must (``required``) or must not (``none``) call a
+function it was offered."""
+
+FUNCTION_NAME_PATTERN: Final[str] = r"^[A-Za-z0-9_-]{1,64}$"
+"""What the OpenAI API accepts as a function name."""
+
+
+def _empty_object_schema() -> dict[str, JsonValue]:
+    return {"type": "object", "properties": {}}
+
+
+class FunctionSpec(BaseModel):
+    """A function offered to the model for tool calling (an OpenAI ``tools`` entry)."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    name: str = Field(pattern=FUNCTION_NAME_PATTERN)
+    """Its name: letters, digits, ``_`` and ``-``, at most 64 (the OpenAI API's rule)."""
+    description: str = ""
+    """What it does; the model reads it to decide whether and how to call it."""
+    parameters: dict[str, JsonValue] = Field(default_factory=_empty_object_schema)
+    """Its arguments, as a JSON Schema object (default: none)."""
+
+
+class ToolCall(BaseModel):
+    """A function call the model made, its arguments parsed."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    id: str
+    """The call's id, as the server gave it; the ``tool`` message with its result names it."""
+    name: str
+    """The function called."""
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    """The arguments, parsed from the JSON object the model wrote."""
 
 
 class ChatMessage(BaseModel):
@@ -129,10 +166,22 @@ class ChatMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
-    role: Literal["system", "user", "assistant"]
-    """Who says it."""
+    role: Literal["system", "user", "assistant", "tool"]
+    """Who says it (``tool``: the result of a function call, replayed to the model)."""
     content: str
-    """What is said."""
+    """What is said (for an assistant message that only calls functions: empty)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The functions an assistant message called."""
+    tool_call_id: str | None = None
+    """For a ``tool`` message: the id of the call whose result ``content`` is."""
+
+    @model_validator(mode="after")
+    def _tool_fields_fit_the_role(self) -> Self:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"only an assistant message calls functions, not a {self.role} one")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool message, and only a tool message, names a tool_call_id")
+        return self
 
 
 class LLMCalled(LearningEvent):
@@ -167,6 +216,13 @@ class LLMCalled(LearningEvent):
     """Whether an answer came back."""
     error: str | None = None
     """What went wrong, when not ``ok``."""
+    tools: tuple[FunctionSpec, ...] = ()
+    """The functions offered to the model (none: a plain completion)."""
+    tool_choice: ToolChoice | None = None
+    """Whether it had to call one of them (None: the server's default, ``auto``)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The function calls the model answered with, arguments parsed (``response`` is then
+    often empty)."""
 
     @property
     def total_tokens(self) -> int:

@@ -67,8 +67,45 @@ class Candidate(BaseModel):
     """The tool version's normalised use frequency when the search ran."""
 
 
+class Evidence(BaseModel):
+    """Why one candidate tool was taken for a step of a request, or not."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    tool: str
+    """Tool name."""
+    version: int
+    """Tool version."""
+    score: float = 0.0
+    """The search score."""
+    margin: float = 0.0
+    """How far the score is above the next candidate's (0 for the last one)."""
+    confidence: float = 0.0
+    """0..1: how sure the handler is that this tool, with these arguments, answers the step."""
+    coverage: float = 0.0
+    """The share of the step's words and values accounted for by the tool and its arguments."""
+    intent: tuple[str, ...] = ()
+    """The step's words that ask for what the tool does."""
+    unexplained: tuple[str, ...] = ()
+    """What in the step nothing accounts for."""
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    """The arguments found for it."""
+    missing: tuple[str, ...] = ()
+    """Required parameters with no value (or a value of the wrong type)."""
+    template: str = ""
+    """The step's wording with the arguments taken out: its phrasing."""
+    confirmed_uses: int = 0
+    """Times users (or confident answers) confirmed this tool for this phrasing."""
+    rejected_uses: int = 0
+    """Times users rated this tool's answer to this phrasing bad."""
+    accepted: bool = False
+    """Whether the handler took it."""
+    reason: str = ""
+    """Why, in one sentence."""
+
+
 class ToolSearched(RequestEvent):
-    """The registry was searched for tools fitting the request."""
+    """The registry was searched for tools fitting the request, and the candidates weighed."""
 
     type: Literal["ToolSearched"] = "ToolSearched"
     schema_version: Literal[1] = 1
@@ -78,6 +115,14 @@ class ToolSearched(RequestEvent):
     """Candidates above the threshold, best first."""
     threshold: float
     """The retrieval threshold in force."""
+    step: int = 0
+    """Which step of the request's plan (0 for the first)."""
+    evidence: tuple[Evidence, ...] = ()
+    """The candidates weighed, in the order they were tried, with the evidence for each."""
+    chosen: str | None = None
+    """The tool taken for the step, if any."""
+    min_confidence: float = 0.0
+    """The confidence a candidate needed (policy ``answer.min_confidence``)."""
 
 
 class ArgumentsExtracted(RequestEvent):
@@ -95,6 +140,10 @@ class ArgumentsExtracted(RequestEvent):
     """Required parameters no value was found for."""
     extractor: str = "offline"
     """Which extractor filled them (``offline`` or an LLM model name)."""
+    step: int = 0
+    """Which step of the request's plan (0 for the first)."""
+    confidence: float | None = None
+    """The handler's confidence in this tool and these arguments, when it weighed them."""
 
 
 ErrorKind = Literal[
@@ -179,6 +228,15 @@ class Step(BaseModel):
     """Time the step took."""
     handoff: str | None = None
     """The tool's parameter that received the previous step's output (a hand-off), if any."""
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+    """The arguments the tool was given."""
+    confidence: float = 0.0
+    """The handler's confidence in the step (see ``Evidence``)."""
+    confident: bool = False
+    """Confident enough (policy ``learning.min_confidence``) that what it teaches is learnt
+    without waiting for a user's rating; a bad rating takes it back."""
+    answer: bool = True
+    """Its output is part of the answer (not only handed to the next step)."""
 
 
 class RequestCompleted(RequestEvent):
@@ -202,6 +260,12 @@ class RequestCompleted(RequestEvent):
     """Time from RequestReceived to this event."""
     awaiting_tool: bool = False
     """A tool is being written for the request: a later RequestCompleted will answer it."""
+    session_id: str | None = None
+    """The conversation the request belongs to (from its RequestReceived)."""
+    confidence: float = 0.0
+    """The lowest confidence of its steps (0 when it was not answered)."""
+    reason: str = ""
+    """Why it was not answered, when ``ok`` is false."""
 
 
 class FeedbackGiven(RequestEvent):
@@ -213,3 +277,35 @@ class FeedbackGiven(RequestEvent):
     """The rating."""
     comment: str = ""
     """Free text, optional."""
+
+
+LessonStatus = Literal["none", "learnt", "confirmed", "rejected"]
+"""What a step of an answer teaches: nothing; its phrasing and success, learnt because the
+answer was confident (``learnt``) or because a user rated it good (``confirmed``); or that
+its tool is wrong for its phrasing (``rejected``, a bad rating)."""
+
+
+class FeedbackApplied(RequestEvent):
+    """What a rating changed in what an answer taught: every projection that learns from
+    answers (phrasings, stats, patterns, hand-offs, the cache, sessions) folds it."""
+
+    type: Literal["FeedbackApplied"] = "FeedbackApplied"
+    schema_version: Literal[1] = 1
+    rating: Literal["good", "bad"]
+    """The rating applied."""
+    feedback_id: str
+    """The FeedbackGiven event applied."""
+    answer_id: str
+    """The RequestCompleted event rated (the request's latest answer)."""
+    steps: tuple[Step, ...] = ()
+    """That answer's steps."""
+    before: tuple[LessonStatus, ...] = ()
+    """What each step taught before the rating."""
+    after: tuple[LessonStatus, ...] = ()
+    """What each step teaches from now on."""
+    cache_keys: tuple[str, ...] = ()
+    """Execution-cache entries the request produced or used, dropped on a bad rating."""
+    session_id: str | None = None
+    """The conversation of the request, if any."""
+    summary: str = ""
+    """What changed, for a person."""

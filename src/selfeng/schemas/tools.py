@@ -87,6 +87,8 @@ class ToolSynthesisRequested(Event):
     """What the missing tool should do (the request or one step of its plan)."""
     best_score: float | None = None
     """The best candidate's score, below the threshold."""
+    reason: str = ""
+    """Why no registered tool would do (the evidence against the closest one)."""
 
 
 class ToolProposed(ToolEvent):

@@ -2,7 +2,7 @@
 
 
 def add_numbers(a: float, b: float) -> float:
-    """Add two numbers: the sum of a plus b.
+    """Add two numbers: the sum of a plus b (a and b added together).
 
     Args:
         a: the first number.

@@ -22,7 +22,8 @@ def _unit(name: str) -> float:
 
 
 def convert_length(value: float, from_unit: str, to_unit: str) -> float:
-    """Convert a length or distance between units: km, m, cm, mm, miles, feet, inches, yards.
+    """Convert a length or distance between units: kilometres or kilometers (km), metres or
+    meters (m), centimetres (cm), millimetres (mm), miles (mi), feet (ft), inches (in), yards (yd).
 
     Args:
         value: the length to convert.

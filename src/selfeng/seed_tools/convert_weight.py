@@ -20,7 +20,8 @@ def _unit(name: str) -> float:
 
 
 def convert_weight(value: float, from_unit: str, to_unit: str) -> float:
-    """Convert a weight or mass between units: kilograms, grams, pounds, ounces, tonnes.
+    """Convert a weight or mass between units: kilograms (kg), grams (g), pounds (lb, lbs),
+    ounces (oz), tonnes (t).
 
     Args:
         value: the weight to convert.

@@ -2,7 +2,7 @@
 
 
 def divide_numbers(a: float, b: float) -> float:
-    """Divide a by b: the quotient of a divided by b.
+    """Divide a by b: the quotient of a divided by b (a over b).
 
     Args:
         a: the dividend.

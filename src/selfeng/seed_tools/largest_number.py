@@ -2,7 +2,7 @@
 
 
 def largest_number(numbers: list[float]) -> float:
-    """The largest (maximum, biggest) number in a list.
+    """The largest (maximum, biggest, highest) number in a list.
 
     Args:
         numbers: the numbers (at least one).

@@ -2,7 +2,7 @@
 
 
 def multiply_numbers(a: float, b: float) -> float:
-    """Multiply two numbers: the product of a times b.
+    """Multiply two numbers: the product of a times b (a multiplied by b).
 
     Args:
         a: the first factor.

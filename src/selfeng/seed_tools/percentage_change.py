@@ -2,7 +2,7 @@
 
 
 def percentage_change(old: float, new: float) -> float:
-    """The percentage change (increase or decrease) from an old value to a new value.
+    """The percentage change (percent increase or decrease) from an old value to a new value.
 
     Args:
         old: the value before (not zero).

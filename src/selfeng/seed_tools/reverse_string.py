@@ -2,7 +2,8 @@
 
 
 def reverse_string(text: str) -> str:
-    """Reverse a string or text: its characters in reverse order ("hello" becomes "olleh").
+    """Reverse a string or text: its characters in reverse order, backwards ("hello"
+    becomes "olleh").
 
     Args:
         text: the text to reverse.

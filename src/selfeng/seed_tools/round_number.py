@@ -2,7 +2,8 @@
 
 
 def round_number(x: float, digits: int = 0) -> float:
-    """Round a number to a number of decimal places (digits after the point).
+    """Round a number to a number of decimal places (digits after the point); to the
+    nearest whole number by default.
 
     Args:
         x: the number to round.

@@ -2,7 +2,7 @@
 
 
 def subtract_numbers(a: float, b: float) -> float:
-    """Subtract b from a: the difference a minus b.
+    """Subtract b from a: the difference a minus b (b taken away from a, b less than a).
 
     Args:
         a: the number to subtract from.

@@ -2,7 +2,7 @@
 
 
 def sum_numbers(numbers: list[float]) -> float:
-    """The sum (total) of a list of numbers.
+    """The sum (total) of a list of numbers: all of them added up.
 
     Args:
         numbers: the numbers to add up.

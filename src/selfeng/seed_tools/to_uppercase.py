@@ -2,7 +2,7 @@
 
 
 def to_uppercase(text: str) -> str:
-    """Convert text to upper case (capital letters).
+    """Convert text to upper case: capitalize every letter (ALL CAPS).
 
     Args:
         text: the text to convert.

@@ -1,0 +1,303 @@
+"""Deciding which tool answers each step of a request, from evidence, or none.
+
+For each step the search proposes candidates; each is weighed: its arguments are extracted
+from the step, and the evidence check (``selfeng.core.evidence``) says how much of the step
+the tool and its arguments account for. The tool's record on the same phrasing counts too:
+a phrasing users rated bad for a tool is never answered by it again, and one they confirmed
+is trusted. The first candidate (in search order) whose confidence reaches
+``answer.min_confidence`` answers the step; the others that reach it are kept as fallbacks
+for when the first fails on its arguments. When none reaches it, the step is not answered,
+with the reason: a value is missing, the wording refers to an earlier answer there is none
+of, or no tool fits (then a tool is asked for).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import JsonValue
+
+from selfeng.consumers.search import ToolSearch
+from selfeng.core.arguments import Extraction, extract, template
+from selfeng.core.evidence import Assessment, assess
+from selfeng.core.planning import PlanStep, search_text
+from selfeng.core.scanning import Scan, scan
+from selfeng.core.wording import ToolWording, generic_stems, tool_wording
+from selfeng.projections.registry import (
+    RegistryState,
+    VersionRecord,
+    active_tools,
+    confirmed_phrasings,
+    normalise_phrase,
+)
+from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
+from selfeng.schemas import Candidate, Evidence
+
+_REFERENCE = re.compile(
+    r"\b(the (result|answer|output|value|number|sum|total|product|outcome|difference|"
+    r"quotient)|it|that|this|them|previous|last one)\b",
+    re.IGNORECASE,
+)
+
+FailureKind = Literal["missing", "reference", "abstain"]
+"""Why a step is not answered: a required value is missing; it refers to an earlier answer
+that does not exist; no tool fits."""
+
+
+@dataclass
+class Weighed:
+    """One candidate weighed for a step."""
+
+    candidate: Candidate
+    extraction: Extraction
+    assessment: Assessment
+    evidence: Evidence
+    uses_previous: bool
+
+
+@dataclass
+class Decision:
+    """The tool chosen for one step of a plan (or why none was)."""
+
+    index: int
+    step: PlanStep
+    read: Scan
+    candidates: list[Candidate]
+    weighed: list[Weighed] = field(default_factory=list)
+    chosen: Weighed | None = None
+    fallbacks: list[Weighed] = field(default_factory=list)
+    failure: FailureKind | None = None
+    reason: str = ""
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        """The evidence of every candidate weighed, in the order weighed."""
+        return tuple(w.evidence for w in self.weighed)
+
+
+class Wordings:
+    """The wording of every active tool, rebuilt when the registry's tools or confirmed
+    phrasings change; and the stems too common among them to show intent."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[int, int, int] | None = None
+        self.by_tool: dict[str, ToolWording] = {}
+        self.generic: frozenset[str] = frozenset()
+
+    def refresh(self, registry: RegistryState) -> None:
+        """Bring the wordings up to date with ``registry``."""
+        seen = (id(registry), registry["revision"], registry["phrases_revision"])
+        if seen == self._seen:
+            return
+        self.by_tool = {
+            name: tool_wording(name, record["spec"], confirmed_phrasings(registry, name))
+            for name, (_, record) in active_tools(registry).items()
+        }
+        self.generic = generic_stems(
+            w for n, w in self.by_tool.items() if not _is_composite(registry, n)
+        )
+        self._seen = seen
+
+
+def _is_composite(registry: RegistryState, name: str) -> bool:
+    tool = registry["tools"].get(name)
+    if tool is None or tool["active"] is None:
+        return False
+    record = tool["versions"].get(str(tool["active"]))
+    return bool(record and record["spec"].get("composition"))
+
+
+def refers_back(text: str) -> str | None:
+    """The words by which a step points at an earlier answer ("the result", "it"), if any."""
+    m = _REFERENCE.search(text)
+    return m.group(0) if m else None
+
+
+def predicted_output(record: VersionRecord) -> JsonValue:
+    """A stand-in for a tool's output, of the type its spec returns, to weigh the next step
+    before this one has run (extraction depends on the type of a hand-off, not its value)."""
+    returns = record["spec"].get("returns", {}) or {}
+    kind = returns.get("type")
+    if kind in {"number", "integer"}:
+        return 0.0
+    if kind == "array":
+        return [0.0]
+    if kind == "boolean":
+        return True
+    return "text"
+
+
+class Decider:
+    """Weighs the candidates of each step and decides."""
+
+    def __init__(self, search: ToolSearch) -> None:
+        self.search = search
+        self.wordings = Wordings()
+
+    def decide(
+        self,
+        index: int,
+        step: PlanStep,
+        policies: Mapping[str, JsonValue],
+        registry: RegistryState,
+        *,
+        previous: JsonValue | None,
+        context: Mapping[str, JsonValue] | None = None,
+        previous_tool: str | None = None,
+        skill_graph: SkillGraphState | None = None,
+        pinned: str | None = None,
+    ) -> Decision:
+        """The decision for one step. ``previous`` is the previous step's output (or its
+        stand-in, or a session's previous answer); None when there is none."""
+        self.wordings.refresh(registry)
+        min_confidence = float(policies["answer.min_confidence"])  # type: ignore[arg-type]
+        if pinned is not None:
+            candidates = self.search.pinned(step.text, pinned, policies)
+        else:
+            candidates = self.search.search(search_text(step.text), policies)
+            if previous_tool is not None and step.uses_previous and skill_graph is not None:
+                candidates = prefer_chains(candidates, previous_tool, skill_graph)
+        read = scan(step.text)
+        if previous is not None and not step.uses_previous and refers_back(step.text):
+            step = PlanStep(step.text, uses_previous=True)  # a follow-up in a session
+        decision = Decision(index=index, step=step, read=read, candidates=candidates)
+        active = active_tools(registry)
+        for rank, candidate in enumerate(candidates):
+            if candidate.tool not in active:
+                continue
+            margin = candidate.score - (
+                candidates[rank + 1].score if rank + 1 < len(candidates) else 0.0
+            )
+            weighed = self._weigh(
+                read, step, candidate, active[candidate.tool][1], registry, previous,
+                context, min_confidence, margin,
+            )  # fmt: skip
+            decision.weighed.append(weighed)
+            if weighed.evidence.accepted:
+                if decision.chosen is None:
+                    decision.chosen = weighed
+                else:
+                    decision.fallbacks.append(weighed)
+        if decision.chosen is None:
+            decision.failure, decision.reason = _failure(decision, previous)
+        return decision
+
+    def _weigh(
+        self,
+        read: Scan,
+        step: PlanStep,
+        candidate: Candidate,
+        record: VersionRecord,
+        registry: RegistryState,
+        previous: JsonValue | None,
+        context: Mapping[str, JsonValue] | None,
+        min_confidence: float,
+        margin: float,
+    ) -> Weighed:
+        wording = self.wordings.by_tool.get(candidate.tool) or tool_wording(
+            candidate.tool, record["spec"]
+        )
+        parameters: dict[str, Any] = record["spec"].get("parameters", {}) or {}
+        extraction, uses_previous = extract_for(read, step, parameters, wording, previous, context)
+        assessment = assess(read, extraction, wording, generic=self.wordings.generic)
+        phrase = normalise_phrase(template(read, extraction))
+        good, users, bad = _record(registry, candidate.tool, phrase)
+        confidence = assessment.confidence
+        reason = assessment.reason
+        if bad and bad >= users:
+            confidence = 0.0
+            reason = f"a user rated {candidate.tool}'s answer to this phrasing bad"
+        accepted = confidence >= min_confidence
+        evidence = Evidence(
+            tool=candidate.tool,
+            version=candidate.version,
+            score=candidate.score,
+            margin=round(margin, 6),
+            confidence=round(confidence, 4),
+            coverage=assessment.coverage,
+            intent=assessment.intent,
+            unexplained=assessment.unexplained,
+            arguments=extraction.arguments,
+            missing=(*extraction.missing, *extraction.mistyped),
+            template=phrase,
+            confirmed_uses=good,
+            rejected_uses=bad,
+            accepted=accepted,
+            reason=reason,
+        )
+        return Weighed(candidate, extraction, assessment, evidence, uses_previous)
+
+
+def _record(registry: RegistryState, tool: str, phrase: str) -> tuple[int, int, int]:
+    """(confirmed uses, of which by users, bad ratings) of a tool for a phrasing."""
+    seen = registry["phrases"].get(tool, {}).get(phrase)
+    bad = registry.get("rejected", {}).get(tool, {}).get(phrase)
+    good = seen[0] if seen else 0
+    users = seen[2] if seen and len(seen) > 2 else 0
+    return good, users, (bad[0] if bad else 0)
+
+
+def extract_for(
+    read: Scan,
+    step: PlanStep,
+    parameters: Mapping[str, Any],
+    wording: ToolWording | None,
+    previous: JsonValue | None,
+    context: Mapping[str, JsonValue] | None = None,
+) -> tuple[Extraction, bool]:
+    """The arguments of a step, and whether they took the previous output: at once when the
+    step points at it ("reverse the result"), else only when the step lacks a value without
+    it ("then multiply by 3"). ``context`` is the arguments of the step that gave
+    ``previous`` (a conversion continues in the unit the previous one ended in)."""
+    if previous is None:
+        return extract(read, parameters, wording), False
+    if step.uses_previous:
+        found = extract(
+            read, parameters, wording, previous=previous, use_previous=True, context=context
+        )
+        if found.handoff is not None:
+            return found, True
+    alone = extract(read, parameters, wording)
+    if not alone.missing and not alone.mistyped:
+        return alone, False
+    found = extract(
+        read, parameters, wording, previous=previous, use_previous=True, context=context
+    )
+    if found.handoff is not None and len(found.missing) < len(alone.missing) + len(alone.mistyped):
+        return found, True
+    return alone, False
+
+
+def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKind, str]:
+    text = decision.step.text
+    reference = refers_back(text)
+    missing = [
+        w
+        for w in decision.weighed
+        if w.assessment.intent and (w.extraction.missing or w.extraction.mistyped)
+        and not w.assessment.unexplained
+    ]  # fmt: skip
+    if reference and previous is None and (missing or not decision.weighed):
+        return (
+            "reference",
+            f"“{text}” refers to an earlier answer (“{reference}”), but there is none to use: "
+            "ask in the same session, or give the value",
+        )
+    if missing:
+        best = missing[0]
+        names = [*best.extraction.missing, *best.extraction.mistyped]
+        why = "; ".join(best.extraction.mistyped.values())
+        return (
+            "missing",
+            f"I could not find a value for {', '.join(names)} in “{text}” "
+            f"(the tool {best.candidate.tool} needs it{': ' + why if why else ''})",
+        )
+    if not decision.weighed:
+        return "abstain", f"no registered tool resembles “{text}”"
+    closest = decision.weighed[0]
+    return "abstain", f"the closest tool, {closest.candidate.tool}, does not fit: " + (
+        closest.evidence.reason
+    )

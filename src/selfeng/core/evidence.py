@@ -1,0 +1,173 @@
+"""Does a tool fit a request? The evidence for answering, and the confidence it gives.
+
+A wrong answer is worse than "I don't know". Before a tool's result may be given as an
+answer, every token of the request must be accounted for, either by an argument the tool
+was given or by the tool's own wording, and some word of the request must ask for what the
+tool does (not only carry its arguments):
+
+- "What is the capital of France?" against ``to_uppercase``: "France" could be the text to
+  convert, but nothing asks for upper case, and "capital" is not what it does: no answer.
+- "What is 20% of 50 plus 10?" against ``percent_of``: "plus" and "10" are left over; the
+  request asks for more than the tool gives: no answer.
+- "Subtract 19 from 100" against ``subtract_numbers``: "subtract" names it, 19 and 100 are
+  its arguments: confidence 1.
+
+Words that never say which tool is wanted (articles, pronouns, "please", "what is", "the
+word") are set aside; words too common among the registry's tools ("number") account for a
+word but do not show that a tool is wanted. The confidence is the share of the request's
+remaining words and arguments (each argument counts once, however many words or values it
+spans) accounted for, and 0 when a required value is missing or of the wrong type,
+when nothing asks for the tool, or when a value could not be read safely (an ambiguous
+date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selfeng.core.arguments import Extraction
+from selfeng.core.language import POINTING_STEMS, is_neutral, stem
+from selfeng.core.scanning import Scan, Token
+from selfeng.core.wording import ToolWording
+
+_IGNORED_SYMBOLS = frozenset({"="})
+_VALUES = frozenset({"number", "date", "quoted", "json", "array"})
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """How well one tool, with the arguments found, accounts for a request."""
+
+    confidence: float
+    """0..1: the share of the request accounted for, 0 when a gate fails."""
+    coverage: float
+    """The share of the request's tokens (besides neutral words) accounted for."""
+    intent: tuple[str, ...]
+    """The request's words that ask for what the tool does."""
+    unexplained: tuple[str, ...]
+    """What nothing accounts for, as written."""
+    unused: tuple[str, ...]
+    """Values the request gives that no argument took (a subset of ``unexplained``)."""
+    unclear: tuple[str, ...]
+    """Values that could not be read safely, and why."""
+    filled: bool
+    """Every required parameter has a value of the right type from the request."""
+    reason: str
+    """Why the confidence is what it is, in one sentence."""
+
+
+def assess(
+    read: Scan,
+    extraction: Extraction,
+    wording: ToolWording,
+    *,
+    generic: frozenset[str] = frozenset(),
+) -> Assessment:
+    """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``."""
+    taken = extraction.taken
+    by_param = {i: name for name, took in extraction.took.items() for i in took}
+    references = set(extraction.references)
+    intent: list[str] = []
+    unused: list[str] = []
+    unexplained: list[str] = []
+    unclear: list[str] = []
+    content = 0
+    accounted = 0
+    counted_params: set[str] = set()
+    for token in read.tokens:
+        counts, ok, names = _account(token, taken, by_param, references, extraction, wording)
+        param = by_param.get(token.index)
+        if param is not None and not names:
+            # an argument counts once, however many words or values it spans
+            if param in counted_params:
+                continue
+            counted_params.add(param)
+        if not counts:
+            continue
+        content += 1
+        if ok:
+            accounted += 1
+        elif token.kind == "unclear":
+            unclear.append(token.note or token.text)
+        else:
+            unexplained.append(token.text)
+            if token.kind in _VALUES:
+                unused.append(token.text)
+        if names and token.stem not in generic and stem(token.word) not in generic:
+            intent.append(token.text)
+    if extraction.handoff is not None:
+        content += 1
+        accounted += 1
+    coverage = accounted / content if content else 0.0
+    filled = not extraction.missing and not extraction.mistyped
+    confidence = coverage
+    if unclear:
+        confidence, reason = 0.0, f"a value is unclear: {unclear[0]}"
+    elif extraction.mistyped:
+        name, why = next(iter(extraction.mistyped.items()))
+        confidence, reason = 0.0, f"the value for {name} does not fit: {why}"
+    elif extraction.missing:
+        confidence, reason = 0.0, f"no value for {', '.join(extraction.missing)}"
+    elif unused:
+        confidence = 0.0
+        reason = f"the request gives {_quote(unused)}, which {wording.name} does not use"
+    elif not intent:
+        confidence = 0.0
+        reason = f"nothing in the request asks for what {wording.name} does"
+        if unexplained:
+            reason += f" ({_quote(unexplained)} is not what it does)"
+    elif unexplained:
+        reason = f"{_quote(unexplained)} is not accounted for by {wording.name}"
+    else:
+        reason = f"every part of the request is accounted for by {wording.name}"
+    return Assessment(
+        confidence=round(confidence, 4),
+        coverage=round(coverage, 4),
+        intent=tuple(intent),
+        unexplained=tuple(unexplained),
+        unused=tuple(unused),
+        unclear=tuple(unclear),
+        filled=filled,
+        reason=reason,
+    )
+
+
+def _account(
+    token: Token,
+    taken: frozenset[int],
+    by_param: dict[int, str],
+    references: set[int],
+    extraction: Extraction,
+    wording: ToolWording,
+) -> tuple[bool, bool, bool]:
+    """(counts as content, accounted for, asks for the tool) for one token."""
+    if token.index in references:
+        return False, True, False
+    if token.index in taken:
+        param = by_param.get(token.index)
+        names = False
+        if param not in extraction.free_text and token.word and token.kind != "quoted":
+            does, part = wording.matches(token.word)
+            # a value a structured parameter took (a unit, an operator) that the tool's own
+            # wording lists shows the tool is wanted: "100 F to C" for a temperature tool
+            names = does or (part and param in extraction.structured)
+        return True, True, names
+    if token.kind == "word":
+        if is_neutral(token.word):
+            return False, True, False
+        names, part = wording.matches(token.word)
+        if stem(token.word) in POINTING_STEMS:
+            return names, True, names
+        return True, part, names
+    if token.kind == "symbol":
+        if token.word in _IGNORED_SYMBOLS:
+            return False, True, False
+        names, part = wording.matches(token.word)
+        return True, part, names
+    return True, False, False
+
+
+def _quote(texts: list[str]) -> str:
+    shown = [f"“{t}”" for t in texts[:4]]
+    more = f" and {len(texts) - 4} more" if len(texts) > 4 else ""
+    return ", ".join(shown) + more

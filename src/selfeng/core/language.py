@@ -1,0 +1,222 @@
+"""Words as the request path reads them: a light stemmer and the closed classes of English.
+
+Retrieval may stem aggressively (Snowball conflates "capital" and "capitalize" to find more);
+deciding whether a tool *fits* a request must not, so the checks that account for a
+request's words use :func:`stem`, which only folds inflections (plurals, -ed, -ing,
+possessives) and leaves derivations apart.
+
+The word classes below are closed classes of English (articles, pronouns, prepositions,
+auxiliaries, question words), the politeness and framing around an instruction ("can you
+tell me", "please") and the nouns people use to point at a value ("the word", "the
+number", "the result"). None of them says *which* tool a request wants; what is left once
+they are set aside is what a tool and its arguments must account for.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+ARTICLES = frozenset({"a", "an", "the"})
+"""Articles."""
+
+DETERMINERS = frozenset(
+    {"this", "that", "these", "those", "some", "any", "each", "every", "all", "both", "another"}
+)
+"""Determiners (they may also stand alone as pronouns)."""
+
+PREPOSITIONS = frozenset(
+    {
+        "of", "to", "in", "into", "on", "onto", "at", "for", "from", "by", "with", "within",
+        "without", "about", "as", "between", "among", "through", "via", "per", "under",
+        "after", "before", "since", "until", "till", "than", "like", "out", "off", "up", "down",
+        "across", "against", "around", "towards", "toward", "upon",
+    }
+)  # fmt: skip
+"""Prepositions (some, like "from" and "by", also mark an operand's role: see arguments)."""
+
+PRONOUNS = frozenset(
+    {
+        "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "you", "your", "yours",
+        "he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it",
+        "its", "itself", "one", "ones", "someone", "something", "anything", "everything",
+    }
+)  # fmt: skip
+"""Personal and indefinite pronouns."""
+
+AUXILIARIES = frozenset(
+    {
+        "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done",
+        "have", "has", "had", "can", "could", "will", "would", "shall", "should", "may",
+        "might", "must", "need", "needs", "want", "wants", "wanted", "like", "let", "lets",
+        "get", "gets", "got", "getting", "go", "goes", "going", "come", "comes", "there",
+        "here",
+    }
+)  # fmt: skip
+"""Auxiliary and light verbs, and the existential "there"."""
+
+QUESTION_WORDS = frozenset(
+    {"what", "whats", "which", "who", "whom", "whose", "when", "where", "why", "how", "hows"}
+)
+"""Question words."""
+
+CONJUNCTIONS = frozenset({"and", "or", "but", "nor", "so", "yet", "if", "then", "also"})
+"""Conjunctions and the adverbs that join instructions."""
+
+OPERATORS = frozenset(
+    {
+        "plus", "minus", "less", "times", "multiplied", "divided", "over", "squared", "cubed",
+        "power", "root", "percent", "mod", "modulo", "sqrt",
+    }
+)  # fmt: skip
+"""Arithmetic words: content a tool must account for, never neutral."""
+
+SYMBOL_WORDS = {
+    "+": "plus", "-": "minus", "\u2212": "minus", "*": "times", "\u00d7": "times", "x": "times",
+    "/": "divided", "÷": "divided", "^": "power", "**": "power", "%": "percent",
+}  # fmt: skip
+"""The word an arithmetic symbol reads as (for search, and for matching a tool's wording)."""
+
+FRAMING = frozenset(
+    {
+        "please", "pls", "plz", "kindly", "thanks", "thank", "thx", "ok", "okay", "just",
+        "now", "quickly", "again", "really", "actually", "exactly",
+        "tell", "show", "give", "find", "calculate", "compute", "work", "figure",
+        "determine", "return", "make", "know", "help", "answer", "result", "output",
+        "much", "many", "number", "amount", "quantity", "value", "values", "way",
+        "wonder", "wondering", "curious", "able", "possible", "try", "quick", "simple",
+        "use", "using", "following", "below", "above", "given", "new", "resulting", "say",
+        "put", "turn",
+        "said", "whether", "exact", "approximately", "roughly", "about",
+    }
+)  # fmt: skip
+"""Politeness and the generic verbs and nouns of asking ("can you *find* the ...")."""
+
+POINTING_NOUNS = frozenset(
+    {
+        "word", "words", "text", "string", "strings", "sentence", "sentences", "phrase",
+        "phrases", "line", "number", "numbers", "value", "values", "list", "figure",
+        "figures", "thing", "item", "items", "input", "data", "entry", "term", "expression",
+    }
+)  # fmt: skip
+"""Nouns that point at a value ("the word banana", "these numbers: ...")."""
+
+REFERENCES = frozenset(
+    {
+        "it",
+        "its",
+        "that",
+        "this",
+        "them",
+        "their",
+        "those",
+        "these",
+        "result",
+        "answer",
+        "output",
+        "outcome",
+        "value",
+        "number",
+        "sum",
+        "total",
+        "product",
+        "previous",
+        "last",
+        "above",
+    }
+)
+"""Words that may refer to an earlier answer ("reverse *the result*", "multiply *it*")."""
+
+FUNCTION_WORDS = (
+    ARTICLES | DETERMINERS | PREPOSITIONS | PRONOUNS | AUXILIARIES | QUESTION_WORDS | CONJUNCTIONS
+)
+"""Closed-class words: they never name what a request wants."""
+
+NEUTRAL = FUNCTION_WORDS | FRAMING
+"""Words a tool need not account for (pointing nouns are neutral unless a tool names them)."""
+
+_INFLECTION_EXCEPTIONS = {
+    "is": "is", "was": "was", "has": "has", "does": "does", "this": "this", "its": "its",
+    "plus": "plus", "minus": "minus", "less": "less", "times": "times", "news": "news",
+    "series": "series", "bias": "bias", "gas": "gas", "yes": "yes", "us": "us",
+    "feet": "foot", "children": "child", "people": "person", "men": "man", "women": "woman",
+    "teeth": "tooth", "mice": "mouse", "data": "data", "radius": "radius", "celsius": "celsius",
+    "fahrenheit": "fahrenheit", "degrees": "degree", "inches": "inch", "kilos": "kilo",
+    "pounds": "pound", "ounces": "ounce", "grams": "gram", "tonnes": "tonne", "tons": "ton",
+    "lbs": "lb", "kgs": "kg",
+}  # fmt: skip
+
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Fold a word's inflections: lower case, no possessive, plural and -ed/-ing removed.
+
+    ``reversed``, ``reverses``, ``reversing`` and ``reverse`` share a stem; ``capital`` and
+    ``capitalize`` do not, nor do ``count`` and ``counter``.
+    """
+    w = word.lower().replace("\u2019", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.strip("'")
+    if w in _INFLECTION_EXCEPTIONS:
+        return _INFLECTION_EXCEPTIONS[w]
+    if len(w) <= 3:
+        return _undouble(w)
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ing") and len(w) > 5:
+        w = w[:-3]
+    elif w.endswith("ed") and len(w) > 4:
+        w = w[:-2]
+    if w.endswith("e") and len(w) > 3:
+        w = w[:-1]
+    return _undouble(w)
+
+
+def _undouble(w: str) -> str:
+    """One of a final double consonant, in every form alike: stopped/stop -> stop,
+    added/add -> ad, summed/sum -> sum (l, s and z stay double: all, pass, buzz)."""
+    if len(w) >= 3 and w[-1] == w[-2] and w[-1].isalpha() and w[-1] not in "aeioulsz":
+        return w[:-1]
+    return w
+
+
+def words(text: str) -> list[str]:
+    """The words of a text (letters, with inner apostrophes), as written."""
+    return _WORD.findall(text)
+
+
+def stems(text: str) -> list[str]:
+    """The stems of a text's words, in order."""
+    return [stem(w) for w in words(text)]
+
+
+NEUTRAL_STEMS = frozenset(stem(w) for w in NEUTRAL)
+"""Stems of the neutral words."""
+POINTING_STEMS = frozenset(stem(w) for w in POINTING_NOUNS)
+"""Stems of the pointing nouns."""
+REFERENCE_STEMS = frozenset(stem(w) for w in REFERENCES)
+"""Stems of the reference words."""
+FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
+"""Stems of the closed-class words."""
+
+
+def is_neutral(word: str) -> bool:
+    """Whether a word says nothing about which tool is wanted."""
+    s = stem(word)
+    return s in NEUTRAL_STEMS or word.lower() in NEUTRAL
+
+
+def camel_words(name: str) -> list[str]:
+    """The words of an identifier: ``to_uppercase`` -> to, uppercase; ``getStockInfo`` ->
+    get, stock, info."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[\W_]+", spaced) if w]

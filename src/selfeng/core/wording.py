@@ -1,0 +1,172 @@
+"""What a tool says about itself: the words that name what it does, and its parameters' roles.
+
+A tool's *wording* is read from its spec: the words of its name and description (what it
+does), of its parameters (what it takes), and of the phrasings users confirmed it answers.
+The evidence check asks whether a request's words are accounted for by a tool's wording and
+its arguments; the argument extractor reads the *roles* of its parameters from the
+description ("Subtract b from a": the number after "from" is ``a``).
+
+Everything is read through the light stemmer (``selfeng.core.language.stem``), so
+"reversed" matches "reverse" but "capital" does not match "capitalize".
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfeng.core.language import (
+    ARTICLES,
+    NEUTRAL_STEMS,
+    camel_words,
+    stem,
+    words,
+)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The words next to a parameter where its tool's description names it."""
+
+    before: frozenset[str] = frozenset()
+    """Stems of the words right before it ("from" in "subtract b from a", for ``a``)."""
+    after: frozenset[str] = frozenset()
+    """Stems of the words right after it ("minus" in "a minus b", for ``a``)."""
+    own: frozenset[str] = frozenset()
+    """Stems of its own name and description ("decimal", "place" for ``digits``)."""
+
+
+@dataclass(frozen=True)
+class ToolWording:
+    """A tool's words: what it does, what it takes, and the roles of its parameters."""
+
+    name: str
+    """The tool's name."""
+    does: frozenset[str]
+    """Stems that say what it does: its name, its description, and the phrasings users
+    confirmed it answers. A request must use at least one of them (beyond its arguments)."""
+    takes: frozenset[str]
+    """Stems of its parameters' names and descriptions: they account for words ("2 decimal
+    *places*") but never show on their own that the tool is wanted."""
+    roles: Mapping[str, Roles] = field(default_factory=dict)
+    """Each parameter's roles."""
+    joined: frozenset[str] = frozenset()
+    """Compounds its wording writes apart or together ("upper case" / "uppercase"), joined."""
+
+    def names(self, word_stem: str) -> bool:
+        """Whether a stem says what the tool does."""
+        return word_stem in self.does
+
+    def accounts(self, word_stem: str) -> bool:
+        """Whether a stem is part of the tool's wording at all."""
+        return word_stem in self.does or word_stem in self.takes
+
+    def matches(self, written: str) -> tuple[bool, bool]:
+        """(names what it does, is part of its wording) for a word as written, hyphenated
+        and compound forms included ("upper-case" matches "uppercase" and "upper case")."""
+        s = stem(written)
+        if self.names(s):
+            return True, True
+        if "-" in written:
+            parts = [stem(p) for p in written.split("-") if p]
+            joined = stem(written.replace("-", ""))
+            if self.names(joined) or joined in self.joined:
+                return True, True
+            if parts and all(self.names(p) or p in NEUTRAL_STEMS for p in parts):
+                return any(self.names(p) for p in parts), True
+        if s in self.joined:
+            return True, True
+        return False, self.accounts(s)
+
+
+def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = ()) -> ToolWording:
+    """The wording of a tool from its spec (``ToolSpec`` as JSON) and confirmed phrasings."""
+    description = str(spec.get("description", ""))
+    parameters: Mapping[str, Any] = spec.get("parameters", {}) or {}
+    properties: Mapping[str, Any] = parameters.get("properties", {}) or {}
+    does: set[str] = set()
+    for part in camel_words(name):
+        does.add(stem(part))
+    does.update(stem(w) for w in words(_without_examples(description)) if len(w) > 1)
+    for phrase in confirmed:
+        does.update(stem(w) for w in words(re.sub(r"\{[^}]*\}", " ", phrase)))
+    takes: set[str] = set()
+    for param, schema in properties.items():
+        takes.update(stem(w) for w in camel_words(param))
+        if isinstance(schema, Mapping):
+            described = _without_examples(str(schema.get("description", "")))
+            takes.update(stem(w) for w in words(described))
+            for option in schema.get("enum", []) or []:
+                if isinstance(option, str):
+                    takes.update(stem(w) for w in words(option))
+    does -= NEUTRAL_STEMS
+    # a parameter's name in the description is a role ("base to the power of exponent"),
+    # not what the tool does, unless the tool's own name says it
+    named = {stem(w) for w in camel_words(name)}
+    does -= {stem(p) for p in properties if stem(p) not in named}
+    takes -= NEUTRAL_STEMS
+    return ToolWording(
+        name=name,
+        does=frozenset(does),
+        takes=frozenset(takes - does),
+        roles={p: _roles(p, s, description) for p, s in properties.items()},
+        joined=frozenset(_compounds(description) | _compounds(" ".join(camel_words(name)))),
+    )
+
+
+_EXAMPLE = re.compile(r"\"[^\"]*\"|“[^”]*”|'[^'\s][^']*'|`[^`]*`")
+
+
+def _without_examples(text: str) -> str:
+    """A description without its quoted examples ("hello" becomes "olleh"): they are values,
+    not what the tool does."""
+    return _EXAMPLE.sub(" ", text)
+
+
+def _compounds(text: str) -> set[str]:
+    """Adjacent word pairs written together ("upper case" -> "uppercase")."""
+    ws = [w.lower() for w in words(text)]
+    return {stem(a + b) for a, b in itertools.pairwise(ws)}
+
+
+def _roles(param: str, schema: Any, description: str) -> Roles:
+    own: set[str] = {stem(w) for w in camel_words(param)}
+    if isinstance(schema, Mapping):
+        own.update(stem(w) for w in words(str(schema.get("description", ""))))
+    own -= NEUTRAL_STEMS
+    before: set[str] = set()
+    after: set[str] = set()
+    tokens = [w.lower() for w in words(description)]
+    name = param.lower()
+    for i, token in enumerate(tokens):
+        if token != name:
+            continue
+        j = i - 1
+        while j >= 0 and tokens[j] in ARTICLES and tokens[j] != name:
+            j -= 1
+        if j >= 0:
+            before.add(stem(tokens[j]))
+        k = i + 1
+        while k < len(tokens) and tokens[k] in ARTICLES and tokens[k] != name:
+            k += 1
+        if k < len(tokens):
+            after.add(stem(tokens[k]))
+    return Roles(before=frozenset(before), after=frozenset(after), own=frozenset(own))
+
+
+def generic_stems(
+    wordings: Iterable[ToolWording], *, share: float = 0.12, floor: int = 3
+) -> frozenset[str]:
+    """Stems in the "does" wording of more than ``max(floor, share * tools)`` tools: too
+    common ("number", "text") to show which tool a request wants."""
+    counts: dict[str, int] = {}
+    total = 0
+    for wording in wordings:
+        total += 1
+        for s in wording.does:
+            counts[s] = counts.get(s, 0) + 1
+    limit = max(floor, int(share * total))
+    return frozenset(s for s, n in counts.items() if n > limit)

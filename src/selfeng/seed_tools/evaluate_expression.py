@@ -1,0 +1,191 @@
+"""Arithmetic expressions, read by a small parser (never eval)."""
+
+import math
+import re
+
+_WORDS = [
+    (r"\bto\s+the\s+power\s+of\b", "^"),
+    (r"\braised\s+to(?:\s+the\s+power\s+of)?\b", "^"),
+    (r"\bsquare\s+root\s+of\b", " sqrt "),
+    (r"\bcube\s+root\s+of\b", " cbrt "),
+    (r"\b(?:percent|per\s+cent)\s+of\b", "%*"),
+    (r"%\s*of\b", "%*"),
+    (r"\bpercent\b", "%"),
+    (r"\bmultiplied\s+by\b", "*"),
+    (r"\bdivided\s+by\b", "/"),
+    (r"\btimes\b", "*"),
+    (r"\bover\b", "/"),
+    (r"\bplus\b", "+"),
+    (r"\bminus\b", "-"),
+    (r"\bless\b", "-"),
+    (r"\bmod(?:ulo)?\b", " mod "),
+    (r"\bsquared\b", "^2"),
+    (r"\bcubed\b", "^3"),
+    (r"\bthe\b", " "),
+    (r"(?<=\d)\s*[x\u00d7]\s*(?=[\d(])", "*"),
+    (r"÷", "/"),
+    (r"\u2212", "-"),
+    (r"\*\*", "^"),
+]
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(sqrt|cbrt|mod)|([-+*/^%()]))")
+_MAX_EXPONENT = 1000.0
+_MAX_TOKENS = 500
+
+
+def _tokens(expression: str) -> list[str]:
+    text = expression.lower()
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    for pattern, replacement in _WORDS:
+        text = re.sub(pattern, replacement, text)
+    tokens: list[str] = []
+    at = 0
+    text = text.strip().rstrip("=?").strip()
+    while at < len(text):
+        m = _TOKEN.match(text, at)
+        if m is None or m.end() == at:
+            if text[at:].strip() == "":
+                break
+            raise ValueError(f"not an arithmetic expression: cannot read {text[at:].strip()!r}")
+        tokens.append(next(g for g in m.groups() if g is not None))
+        at = m.end()
+    if not tokens:
+        raise ValueError("the expression is empty")
+    if len(tokens) > _MAX_TOKENS:
+        raise ValueError(f"the expression is too long ({len(tokens)} parts)")
+    return tokens
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)*; term := unary (('*'|'/'|'mod') unary)*;
+    unary := ('-'|'+') unary | power; power := postfix ('^' unary)?;
+    postfix := primary '%'*; primary := number | '(' expr ')' | ('sqrt'|'cbrt') unary."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.at = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise ValueError("the expression ends too early")
+        self.at += 1
+        return token
+
+    def parse(self) -> float:
+        value = self.expr()
+        if self.peek() is not None:
+            raise ValueError(f"unexpected {self.peek()!r} in the expression")
+        return value
+
+    def expr(self) -> float:
+        value = self.term()
+        while self.peek() in {"+", "-"}:
+            op = self.take()
+            right = self.term()
+            value = value + right if op == "+" else value - right
+        return value
+
+    def term(self) -> float:
+        value = self.unary()
+        while self.peek() in {"*", "/", "mod"}:
+            op = self.take()
+            right = self.unary()
+            if op == "*":
+                value *= right
+            elif right == 0:
+                raise ValueError("division by zero")
+            elif op == "/":
+                value /= right
+            else:
+                value = math.fmod(value, right)
+        return value
+
+    def unary(self) -> float:
+        if self.peek() in {"-", "+"}:
+            sign = -1.0 if self.take() == "-" else 1.0
+            return sign * self.unary()
+        return self.power()
+
+    def power(self) -> float:
+        base = self.postfix()
+        if self.peek() == "^":
+            self.take()
+            exponent = self.unary()
+            if abs(exponent) > _MAX_EXPONENT:
+                raise ValueError(f"the exponent {exponent:g} is too large")
+            try:
+                result = math.pow(base, exponent)
+            except (OverflowError, ValueError) as exc:
+                raise ValueError(f"{base:g} to the power of {exponent:g} has no value") from exc
+            return result
+        return base
+
+    def postfix(self) -> float:
+        value = self.primary()
+        while self.peek() == "%":
+            self.take()
+            value /= 100
+        return value
+
+    def primary(self) -> float:
+        token = self.take()
+        if token == "(":
+            value = self.expr()
+            if self.take() != ")":
+                raise ValueError("a bracket is not closed")
+            return value
+        if token in {"sqrt", "cbrt"}:
+            operand = self.unary()
+            if token == "sqrt":
+                if operand < 0:
+                    raise ValueError("no real square root of a negative number")
+                return math.sqrt(operand)
+            return math.copysign(abs(operand) ** (1 / 3), operand)
+        try:
+            return float(token)
+        except ValueError:
+            raise ValueError(f"expected a number, found {token!r}") from None
+
+
+def evaluate_expression(expression: str) -> float:
+    """Evaluate an arithmetic expression: numbers with plus, minus, times, divided by (over),
+    powers (squared, cubed, to the power of), percent of, square roots, modulo and brackets.
+
+    Args:
+        expression: the arithmetic to work out, e.g. (5 + 3) / 2 or 20% of 50 plus 10.
+    """
+    value = _Parser(_tokens(expression)).parse()
+    if math.isinf(value) or math.isnan(value):
+        raise ValueError("the result is too large")
+    return round(value, 10)
+
+
+def test_symbols_and_precedence() -> None:
+    assert evaluate_expression("2+2") == 4
+    assert evaluate_expression("3 * 4") == 12
+    assert evaluate_expression("(5 + 3) / 2") == 4
+    assert evaluate_expression("2 + 3 * 4") == 14
+    assert evaluate_expression("2^10") == 1024
+    assert evaluate_expression("-3 + 5") == 2
+    assert evaluate_expression("1,000 / 8") == 125
+
+
+def test_words() -> None:
+    assert evaluate_expression("20% of 50 plus 10") == 20
+    assert evaluate_expression("7 times 6 minus 2") == 40
+    assert evaluate_expression("12 over 4") == 3
+    assert evaluate_expression("square root of 16 plus 1") == 5
+    assert evaluate_expression("3 squared") == 9
+    assert evaluate_expression("2 to the power of 3") == 8
+
+
+def test_refuses_what_is_not_arithmetic() -> None:
+    for bad in ["__import__('os')", "2 +", "(1 + 2", "1 / 0", "2 ^ 5000", "hello"]:
+        try:
+            evaluate_expression(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} must be refused")

@@ -1,0 +1,87 @@
+"""Follow-ups in a session, and requests with several questions."""
+
+from __future__ import annotations
+
+from selfeng.agent import Agent
+from selfeng.app import Selfeng
+from selfeng.projections.sessions import SessionsProjection, previous_answer
+from selfeng.schemas import (
+    FeedbackApplied,
+    RequestCompleted,
+    Step,
+    ToolExecuted,
+    ToolSynthesisRequested,
+)
+
+
+def test_a_follow_up_uses_the_previous_answer_of_its_session(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    first = agent.ask("What is 25% of 80?", session_id="s-follow")
+    assert first.value == 20
+    reversed_ = agent.ask("Now reverse the result", session_id="s-follow")
+    assert reversed_.ok
+    assert reversed_.text == "02"
+    tripled = agent.ask("Multiply it by 3", session_id="s-follow")
+    assert not tripled.ok or tripled.value == 6  # "02" reads as the number 2 again
+    other = agent.ask("Multiply it by 3", session_id="s-other")
+    assert not other.ok
+    assert "refers to an earlier answer" in other.text
+
+
+def test_a_conversion_follow_up_continues_from_the_previous_unit(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    assert agent.ask("Convert 77 F to C", session_id="s-temp").value == 25
+    kelvin = agent.ask("and what is that in kelvin?", session_id="s-temp")
+    assert kelvin.ok, kelvin.text
+    assert kelvin.value == 298.15
+
+
+def test_a_follow_up_without_a_session_abstains_and_says_why(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("Now reverse the result")
+    assert not answer.ok
+    assert "refers to an earlier answer" in answer.text
+    assert not any(isinstance(e, ToolExecuted | ToolSynthesisRequested) for e in answer.events)
+
+
+def test_several_questions_in_one_request_are_all_answered(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("Calculate 20% of 100 and also find the square root of 64")
+    assert answer.ok
+    assert answer.value == [20, 8]
+    assert "20" in answer.text
+    assert "8" in answer.text
+    chained = Agent(seeded).ask("Calculate 25% of 100 and reverse the result")
+    assert chained.value == "52"  # a chain answers with its last step only
+
+
+def test_a_part_no_tool_answers_means_no_answer(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("Calculate 20% of 100 and also translate hello into French")
+    assert not answer.ok
+    assert "part 2" in answer.text
+    assert not any(isinstance(e, ToolExecuted) for e in answer.events)
+
+
+def test_the_session_projection_keeps_the_newest_answer_not_rated_bad() -> None:
+    projection = SessionsProjection()
+    state = projection.initial()
+    ctx = None
+
+    def done(key: str, value: object, at: str) -> RequestCompleted:
+        step = Step(query="q", tool="t", version=1, ok=True, arguments={"x": 1})
+        return RequestCompleted.model_validate(
+            {
+                "key": key, "ok": True, "answer": str(value), "value": value,
+                "steps": [step.model_dump()], "session_id": "s", "occurred_at": at,
+            }
+        )  # fmt: skip
+
+    later = done("r2", 2, "2026-01-01T00:00:02Z")
+    earlier = done("r1", 1, "2026-01-01T00:00:01Z")
+    for event in (later, earlier):  # arrival order does not matter
+        state = projection.apply(state, event, ctx)  # type: ignore[arg-type]
+    found = previous_answer(state, "s")
+    assert found is not None
+    assert (found["value"], found["arguments"]) == (2, {"x": 1})
+    bad = FeedbackApplied(key="r2", rating="bad", feedback_id="f", answer_id="a", session_id="s")
+    state = projection.apply(state, bad, ctx)  # type: ignore[arg-type]
+    assert previous_answer(state, "s") is None  # the newest was rated bad: nothing to use
+    assert previous_answer(state, "nope") is None

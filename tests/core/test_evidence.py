@@ -1,0 +1,103 @@
+"""The evidence that a tool answers a request: every part accounted for, or no answer."""
+
+import pytest
+
+from selfeng.core.arguments import extract
+from selfeng.core.evidence import Assessment, assess
+from selfeng.core.scanning import scan
+from selfeng.core.tooldef import parse_tool
+from selfeng.core.wording import generic_stems, tool_wording
+from selfeng.seed_tools import seed_sources
+
+SPECS = {
+    name: parse_tool(source, name).spec.model_dump(mode="json")
+    for name, source in seed_sources().items()
+}
+WORDINGS = {name: tool_wording(name, spec) for name, spec in SPECS.items()}
+GENERIC = generic_stems(WORDINGS.values())
+
+
+def judge(tool: str, text: str) -> Assessment:
+    read = scan(text)
+    found = extract(read, SPECS[tool]["parameters"], WORDINGS[tool])
+    return assess(read, found, WORDINGS[tool], generic=GENERIC)
+
+
+def best(text: str) -> tuple[str, float]:
+    scores = sorted(((judge(t, text).confidence, t) for t in SPECS), reverse=True)
+    return scores[0][1], scores[0][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("Subtract 19 from 100", "subtract_numbers"),
+        ("Make this uppercase: the quick brown fox", "to_uppercase"),
+        ("What is 1/3 rounded to 2 decimal places?", "round_number"),
+        ("Convert 100 F to Celsius", "convert_temperature"),
+        ("How many ounces in 2 kg?", "convert_weight"),
+        ("How many days from 2025-03-01 to 2025-12-25?", "days_between"),
+        ("what's 15% of 80", "percent_of"),
+        ("biggest of 3, 9, 2", "largest_number"),
+        ("pls reverse banana", "reverse_string"),
+        ("(5 + 3) / 2", "evaluate_expression"),
+    ],
+)
+def test_a_request_the_tool_accounts_for_is_answered_with_confidence(text: str, tool: str) -> None:
+    assessment = judge(tool, text)
+    assert assessment.confidence == 1.0, assessment.reason
+    assert assessment.intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is the capital of France?",
+        "Translate hello into Spanish",
+        "Who wrote Hamlet?",
+        "What is the factorial of 5?",
+        "What is the smallest of 4, 8, 2?",
+        "convert 3 liters to gallons",
+        "Convert 5 dollars to euros",
+        "Is 17 a prime number?",
+        "What day of the week is 2024-07-04?",
+        "hi",
+        "thanks!",
+        "Sort these numbers: 5, 3, 9, 1",
+    ],
+)
+def test_no_starter_tool_is_confident_about_what_none_of_them_does(text: str) -> None:
+    tool, confidence = best(text)
+    assert confidence < 0.75, (tool, judge(tool, text).reason)
+
+
+def test_nothing_asking_for_the_tool_means_no_answer() -> None:
+    assessment = judge("to_uppercase", "What is the capital of France?")
+    assert assessment.confidence == 0.0
+    assert not assessment.intent
+    assert "nothing in the request asks for what to_uppercase does" in assessment.reason
+
+
+def test_a_value_the_tool_does_not_use_means_no_answer() -> None:
+    assessment = judge("percent_of", "What is 20% of 50 plus 10?")
+    assert assessment.confidence == 0.0
+    assert assessment.unused == ("10",)
+    assert "does not use" in assessment.reason
+
+
+def test_unexplained_words_lower_the_confidence() -> None:
+    assessment = judge("mean", "average rainfall of 3, 4 and 8")
+    assert assessment.unexplained == ("rainfall",)
+    assert 0.0 < assessment.confidence < 1.0
+
+
+def test_a_missing_or_unclear_value_means_no_answer() -> None:
+    assert judge("divide_numbers", "divide 50").reason == "no value for b"
+    unclear = judge("days_between", "days from 03/04/2024 to 2024-05-01")
+    assert unclear.confidence == 0.0
+    assert unclear.unclear
+
+
+def test_words_every_tool_uses_do_not_show_which_is_wanted() -> None:
+    assert "convert" in GENERIC
+    assert judge("convert_length", "Convert 50 dollars to euros").confidence == 0.0

@@ -1,0 +1,119 @@
+"""Reading a request into tokens."""
+
+import pytest
+
+from selfeng.core.language import stem
+from selfeng.core.scanning import scan
+
+
+def kinds(text: str) -> list[tuple[str, object]]:
+    return [(t.kind, t.value if t.kind != "word" else t.word) for t in scan(text).tokens]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("1,250", [1250.0]),
+        ("1,250.50 and .5", [1250.5, 0.5]),
+        ("$45.50 each", [45.5]),
+        ("add -5 and 3", [-5.0, 3.0]),
+        ("negative 45", [-45.0]),
+        ("minus 5 plus 2", [-5.0, 2.0]),
+        ("1/3", [1 / 3]),
+        ("twenty-five", [25.0]),
+        ("one hundred and five", [105.0]),
+        ("a dozen eggs", [12.0]),
+        ("the 3rd of 4", [3.0, 4.0]),
+    ],
+)
+def test_numbers(text: str, values: list[float]) -> None:
+    assert [t.value for t in scan(text).tokens if t.kind == "number"] == values
+
+
+def test_a_minus_between_numbers_is_an_operator() -> None:
+    assert kinds("10-5") == [("number", 10.0), ("symbol", None), ("number", 5.0)]
+    assert [t.word for t in scan("10 - 5").tokens] == ["", "minus", ""]
+    assert [t.value for t in scan("10 minus 3").tokens if t.kind == "number"] == [10.0, 3.0]
+
+
+def test_percentages_and_powers() -> None:
+    tokens = scan("25% of 80 and 12 percent").tokens
+    assert [(t.value, t.percent) for t in tokens if t.kind == "number"] == [
+        (25.0, True),
+        (80.0, False),
+        (12.0, True),
+    ]
+    assert [t.value for t in scan("5 squared").tokens] == [5.0, 2.0]
+    assert [t.value for t in scan("square it").tokens][:1] == [2.0]
+    assert [t.kind for t in scan("square root of 9").tokens][:2] == ["word", "word"]
+    assert [t.kind for t in scan("196 square meters").tokens] == ["number", "word", "word"]
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2024-03-01", "2024-03-01"),
+        ("2024/3/1", "2024-03-01"),
+        ("March 1, 2024", "2024-03-01"),
+        ("1 March 2024", "2024-03-01"),
+        ("1st of March 2024", "2024-03-01"),
+        ("Mar. 1 2024", "2024-03-01"),
+        ("25/12/2024", "2024-12-25"),
+        ("12/25/2024", "2024-12-25"),
+    ],
+)
+def test_dates(text: str, iso: str) -> None:
+    assert kinds(text) == [("date", iso)]
+
+
+@pytest.mark.parametrize("text", ["03/04/2024", "2024-02-30", "31/31/2024"])
+def test_dates_that_cannot_be_read_safely_are_unclear(text: str) -> None:
+    (token,) = scan(text).tokens
+    assert token.kind == "unclear"
+    assert token.note
+
+
+def test_quotes_json_and_colons() -> None:
+    read = scan("""reverse 'to be' and "or not" in {"a": [1, 2]} and [3, 4]""")
+    assert [t.kind for t in read.tokens if t.kind != "word"] == [
+        "quoted",
+        "quoted",
+        "json",
+        "array",
+    ]
+    read = scan("Make this uppercase: the end. Really")
+    assert read.colon_text() == "the end. Really"
+    assert scan("meet at 10:30 today").colon is None
+    assert scan("it's Anna's 'book'").tokens[-1].value == "book"
+
+
+def test_nothing_is_lost_in_odd_text() -> None:
+    for text in [
+        "",
+        "   ",
+        "🙂🙂",
+        "((((",
+        "'",
+        '"unclosed',
+        "{not json}",
+        "1/0",
+        "€",
+        "x" * 10_000,
+    ]:
+        read = scan(text)
+        assert all(0 <= t.start < t.end <= len(text) for t in read.tokens)
+    assert scan("1/0").tokens[0].kind == "unclear"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("reversed", "reverse"), ("reverses", "reversing"), ("added", "add"), ("summed", "sum"),
+     ("letters", "letter"), ("multiplied", "multiply"), ("inches", "inch"), ("feet", "foot")],
+)  # fmt: skip
+def test_the_light_stemmer_folds_inflections(a: str, b: str) -> None:
+    assert stem(a) == stem(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("capital", "capitalize"), ("count", "counter")])
+def test_the_light_stemmer_keeps_derivations_apart(a: str, b: str) -> None:
+    assert stem(a) != stem(b)
