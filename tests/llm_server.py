@@ -99,6 +99,9 @@ class ScriptedLLMServer:
     """The JSON bodies received, in order."""
     _replies: deque[Reply] = field(default_factory=deque)
     _responder: Responder | None = None
+    _planning: Reply | None = None
+    planning_requests: list[dict[str, Any]] = field(default_factory=list)
+    """The requests answered by :meth:`decline_planning`'s reply, in order."""
     _call_ids: Iterator[int] = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +110,13 @@ class ScriptedLLMServer:
         """Queue answers, each a text or a :class:`Reply`."""
         with self._lock:
             self._replies.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
+
+    def decline_planning(self, reply: str = "No offered function can answer this request.") -> None:
+        """Answer every request that offers functions (the request handler asking the LLM
+        to plan) with ``reply`` and no call, outside the script, and keep those requests in
+        ``planning_requests``: for tests about what comes after (tool synthesis)."""
+        with self._lock:
+            self._planning = Reply(reply)
 
     def respond(self, responder: Responder | None) -> None:
         """Answer every request the script does not with ``responder(body)`` (None: stop).
@@ -134,6 +144,9 @@ class ScriptedLLMServer:
 
     def _take(self, body: dict[str, Any]) -> Reply:
         with self._lock:
+            if self._planning is not None and body.get("tools"):
+                self.planning_requests.append(body)
+                return self._planning
             self.requests.append(body)
             if self._replies:
                 return self._replies.popleft()

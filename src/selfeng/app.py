@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.verifier import verify
@@ -123,7 +124,13 @@ class Selfeng(Closeable):
     @cached_property
     def handler(self) -> RequestHandler:
         """The request handler."""
-        return RequestHandler(lambda: self.sandbox, ToolSearch(self.embedder))
+        return RequestHandler(
+            lambda: self.sandbox, ToolSearch(self.embedder), planner=self._planner
+        )
+
+    def _planner(self) -> LLMPlanner | None:
+        """The LLM planner, when an LLM is configured."""
+        return LLMPlanner(self) if self.llm is not None else None
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -237,7 +244,8 @@ class Selfeng(Closeable):
             registry=runner.state("registry"),
             cache=runner.state("cache"),
             skill_graph=runner.state("skill_graph"),
-            sessions=runner.state("sessions"),
+            sessions=_state_or_none(runner, "sessions"),
+            plans=_state_or_none(runner, "plans"),
             writes_tools=self.llm is not None
             and any(learner.name == "synthesizer" for learner in self.learners),
         )
@@ -289,3 +297,12 @@ class Selfeng(Closeable):
             self.store.close()
         finally:
             self.log.close()
+
+
+def _state_or_none(runner: ProjectionRunner, name: str) -> Any:
+    """A projection's state, or None when this app does not keep that projection (an app
+    built with its own projection factory)."""
+    try:
+        return runner.state(name)
+    except KeyError:
+        return None

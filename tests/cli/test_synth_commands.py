@@ -116,6 +116,7 @@ def test_answer_needs_a_request_that_asked_for_a_tool(home: Path, tmp_path: Path
 def test_show_gives_each_attempt_with_its_test_output(
     home: Path, synthesizing: Selfeng, llm_server: ScriptedLLMServer
 ) -> None:
+    llm_server.decline_planning()
     llm_server.script(fenced(BROKEN), fenced(VOWELS))
     answer = Agent(synthesizing, seed=False).ask(PROMPT)
     assert answer.ok
@@ -135,6 +136,7 @@ def test_show_gives_each_attempt_with_its_test_output(
 def test_show_says_how_a_person_answers_a_request_given_up(
     home: Path, synthesizing: Selfeng, llm_server: ScriptedLLMServer
 ) -> None:
+    llm_server.decline_planning()
     llm_server.script("Sorry, I cannot.")
     synthesizing.append([PolicyChanged(name="cost.max_synthesis_attempts", value=1)])
     answer = Agent(synthesizing, seed=False).ask(PROMPT)

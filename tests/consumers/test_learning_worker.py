@@ -178,6 +178,7 @@ def test_the_worker_command_refuses_both_flags(tmp_path: Path) -> None:
 def test_a_client_of_a_worker_gets_the_answer_of_the_tool_written_for_it(
     tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
+    llm_server.decline_planning()
     llm_server.script(f"```python\n{VOWELS}```")
     env = llm_server.env()
     settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env=env)

@@ -95,6 +95,8 @@ def make_app() -> Iterator[MakeApp]:
     opened: list[Selfeng] = []
 
     def make(llm_server: ScriptedLLMServer | None, **policies: JsonValue) -> Selfeng:
+        if llm_server is not None:
+            llm_server.decline_planning()  # these tests are about what comes after
         app = Selfeng(
             MemoryLog(),
             MemoryStore(),
@@ -254,12 +256,14 @@ def test_the_llm_call_budget_stops_it_and_is_named(
     make_app: MakeApp, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.script(fenced(BROKEN), fenced(VOWELS))
-    app = make_app(llm_server, cost__max_llm_calls_per_request=1)
+    # the handler's planning call is charged to the request's budget too
+    app = make_app(llm_server, cost__max_llm_calls_per_request=2)
     answer = ask(app)
     assert not answer.ok
     assert "cost.max_llm_calls_per_request" in answer.text
     assert "after 1 attempt" in answer.text
     assert len(llm_server.requests) == 1
+    assert len(llm_server.planning_requests) == 1
 
 
 def test_a_failed_llm_call_is_answered_honestly(
@@ -281,7 +285,7 @@ def test_code_that_uses_the_network_is_stopped_by_the_sandbox(
     llm_server.script(fenced(NETWORK))
     app = make_app(llm_server, cost__max_synthesis_attempts=1)
     answer = Agent(app, seed=False).ask("Does port 9 accept connections here?")
-    assert not answer.ok
+    assert not answer.ok, answer.text
     [rejected] = of_type(app, ToolRejected)
     assert rejected.tool == "port_accepts"
     assert rejected.report is not None

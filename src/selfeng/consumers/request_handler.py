@@ -26,66 +26,46 @@ written for it), so handling the same request twice stores nothing twice.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import JsonValue
 
 from selfeng.consumers.deciding import Decider, Decision, Weighed, predicted_output
+from selfeng.consumers.executing import (
+    EventIds,
+    Executor,
+    HandlerState,
+    Outcome,
+    Run,
+    record_of,
+)
+from selfeng.consumers.llm_planner import LLMPlanner
+from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, format_value, template
 from selfeng.core.planning import PlanStep, plan
-from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
-from selfeng.projections.cache import CacheState, lookup
-from selfeng.projections.registry import RegistryState, VersionRecord, active_tools
-from selfeng.projections.sessions import SessionsState, previous_answer
-from selfeng.projections.skill_graph import SkillGraphState
+from selfeng.core.sandbox import Sandbox
+from selfeng.projections.registry import VersionRecord, active_tools
+from selfeng.projections.sessions import previous_answer
 from selfeng.schemas import (
     ArgumentsExtracted,
-    CacheHit,
-    Candidate,
     Event,
     RequestCompleted,
     RequestReceived,
     ResponseSynthesized,
     Step,
-    ToolExecuted,
     ToolSearched,
     ToolSynthesisRequested,
 )
-from selfeng.schemas.ids import derived_uuid7
+
+__all__ = ["MAX_PROMPT", "HandlerState", "RequestHandler"]
 
 MAX_PROMPT = 20_000
 """Characters of a prompt the handler reads; a longer one is answered with a refusal."""
 MAX_STEPS = 12
 """Steps of one request's plan the handler answers; a longer plan is refused."""
-
-
-@dataclass
-class HandlerState:
-    """What the handler reads: the projections of the request's policy arm."""
-
-    policies: Mapping[str, JsonValue]
-    registry: RegistryState
-    cache: CacheState
-    skill_graph: SkillGraphState | None = None
-    sessions: SessionsState | None = None
-    writes_tools: bool = False
-    """A synthesizer with an LLM will write a missing tool (and answer again)."""
-
-
-@dataclass
-class _Outcome:
-    events: list[Event] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    answer: str = ""
-    value: JsonValue = None
-    ok: bool = False
-    awaiting_tool: bool = False
-    reason: str = ""
 
 
 class _Failed(Exception):
@@ -102,14 +82,18 @@ class RequestHandler:
         *,
         clock: Callable[[], float] = time.time,
         producer: str = "selfeng.request-handler",
+        planner: Callable[[], LLMPlanner | None] = lambda: None,
     ) -> None:
         """``sandbox`` gives the sandbox when a tool must run (it may raise
-        ``SandboxUnavailable``: the request then ends with that failure)."""
+        ``SandboxUnavailable``: the request then ends with that failure); ``planner`` gives
+        the LLM planner, or None when no LLM is configured."""
         self.sandbox = sandbox
         self.search = search
         self.decider = Decider(search)
         self.clock = clock
         self.producer = producer
+        self.executor = Executor(sandbox, clock, producer)
+        self.planned = PlannedAnswers(self.executor, search, planner)
 
     def handle(
         self,
@@ -126,8 +110,8 @@ class RequestHandler:
         event ids differ from the first's.
         """
         started = time.perf_counter()
-        ids = _Ids(received, attempt)
-        out = _Outcome()
+        ids = EventIds(received, attempt)
+        out = Outcome()
         prompt = received.prompt.strip()
         if not prompt:
             out.answer = "There was no question: ask something, e.g. “What is 25% of 100?”."
@@ -179,8 +163,8 @@ class RequestHandler:
         received: RequestReceived,
         steps: list[PlanStep],
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
+        ids: EventIds,
+        out: Outcome,
         pinned: Mapping[str, str],
     ) -> None:
         session = (
@@ -192,6 +176,8 @@ class RequestHandler:
         first_context: dict[str, JsonValue] = (
             dict(session.get("arguments", {})) if session is not None else {}
         )
+        if not pinned and self.planned.from_learnt_plan(received, state, ids, out):
+            return
         decisions: list[Decision] = []
         previous: JsonValue | None = first_previous
         context: dict[str, JsonValue] = first_context
@@ -210,6 +196,15 @@ class RequestHandler:
             )
             out.events.append(self._searched(received, decision, state, ids))
             if decision.chosen is None:
+                if decision.failure != "reference" and not pinned:
+                    weighed = [w.candidate.tool for w in decision.weighed]
+                    why_not = self.planned.from_llm(
+                        received, state, ids, out, weighed=weighed, previous=first_previous
+                    )
+                    if why_not is None:
+                        return  # the LLM's plan answered (or failed running: out says)
+                    if why_not != "no LLM is configured":
+                        decision.reason += f"; {why_not}"
                 self._not_answered(received, decision, state, ids, out, len(steps))
                 raise _Failed
             decisions.append(decision)
@@ -220,7 +215,7 @@ class RequestHandler:
         self._run(received, decisions, first_previous, first_context, state, ids, out)
 
     def _searched(
-        self, received: RequestReceived, decision: Decision, state: HandlerState, ids: _Ids
+        self, received: RequestReceived, decision: Decision, state: HandlerState, ids: EventIds
     ) -> ToolSearched:
         policies = state.policies
         return ToolSearched.following(
@@ -241,8 +236,8 @@ class RequestHandler:
         received: RequestReceived,
         decision: Decision,
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
+        ids: EventIds,
+        out: Outcome,
         total: int,
     ) -> None:
         where = f" (part {decision.index + 1}: “{decision.step.text}”)" if total > 1 else ""
@@ -288,8 +283,8 @@ class RequestHandler:
         first_previous: JsonValue | None,
         first_context: dict[str, JsonValue],
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
+        ids: EventIds,
+        out: Outcome,
     ) -> None:
         learn_at = float(state.policies["learning.min_confidence"])  # type: ignore[arg-type]
         feeds_next = [
@@ -333,7 +328,7 @@ class RequestHandler:
             )
 
     @staticmethod
-    def _finish_step(out: _Outcome, confidence: float, learn_at: float, *, answer: bool) -> None:
+    def _finish_step(out: Outcome, confidence: float, learn_at: float, *, answer: bool) -> None:
         step = out.steps[-1]
         out.steps[-1] = step.model_copy(
             update={
@@ -350,21 +345,19 @@ class RequestHandler:
         previous: JsonValue | None,
         context: dict[str, JsonValue],
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
+        ids: EventIds,
+        out: Outcome,
     ) -> tuple[Any, Weighed]:
         """Run a step's chosen tool; when it refuses its arguments, the next candidate that
         fit the step. The result and the candidate that gave it."""
         assert decision.chosen is not None
         first_error: str | None = None
         for weighed in [decision.chosen, *decision.fallbacks]:
-            result, error, kind = self._try(
-                received, decision, weighed, previous, context, state, ids, out
-            )
-            if error is None:
-                return result, weighed
-            first_error = first_error or error
-            if kind not in {"bad_arguments", "exception"}:
+            run = self._try(received, decision, weighed, previous, context, state, ids, out)
+            if run.ok:
+                return run.value, weighed
+            first_error = first_error or run.error
+            if run.kind not in {"bad_arguments", "exception"}:
                 break  # a timeout, a limit or a sandbox failure: another tool would fare alike
         out.answer = first_error or "the tool failed"
         out.reason = out.answer
@@ -378,12 +371,12 @@ class RequestHandler:
         previous: JsonValue | None,
         context: dict[str, JsonValue],
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
-    ) -> tuple[Any, str | None, str | None]:
-        """Run one candidate for a step: (result, error, error kind)."""
+        ids: EventIds,
+        out: Outcome,
+    ) -> Run:
+        """Run one candidate for a step."""
         chosen = weighed.candidate
-        record = _record_of(state.registry, chosen.tool, chosen.version)
+        record = record_of(state.registry, chosen.tool, chosen.version)
         parameters = record["spec"].get("parameters", {}) or {}
         wording = self.decider.wordings.by_tool.get(chosen.tool)
         if weighed.uses_previous:
@@ -412,27 +405,20 @@ class RequestHandler:
         )
         if extraction.missing or extraction.mistyped:
             names = ", ".join([*extraction.missing, *extraction.mistyped])
-            return (
-                None,
-                (
-                    f"I could not find a value for {names} in “{decision.step.text}” "
-                    f"(the tool {chosen.tool} needs it)."
-                ),
-                "missing",
+            return Run(
+                error=f"I could not find a value for {names} in “{decision.step.text}” "
+                f"(the tool {chosen.tool} needs it).",
+                kind="missing",
             )
-        phrase = template(decision.read, extraction)
-        return self._execute(
-            received,
-            decision.step,
-            phrase,
-            chosen,
-            bool(record["spec"].get("deterministic", False)),
-            extraction.arguments,
-            state,
-            ids,
-            out,
-            extraction.handoff,
+        step = Step(
+            query=decision.step.text,
+            template=template(decision.read, extraction),
+            tool=chosen.tool,
+            version=chosen.version,
+            ok=False,
+            handoff=extraction.handoff,
         )
+        return self.executor.execute(received, step, extraction.arguments, state, ids, out)
 
     def _composite_at(
         self, decisions: list[Decision], at: int
@@ -462,8 +448,8 @@ class RequestHandler:
         composite: tuple[str, int, VersionRecord],
         previous: JsonValue | None,
         state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
+        ids: EventIds,
+        out: Outcome,
     ) -> Any:
         name, version, record = composite
         members = record["spec"]["composition"]
@@ -472,7 +458,7 @@ class RequestHandler:
         handoff: str | None = None
         for j, (member, decision) in enumerate(zip(members, segment, strict=True)):
             feeds: dict[str, str] = member["arguments"]
-            member_spec = _record_of(state.registry, member["tool"], member["version"])["spec"]
+            member_spec = record_of(state.registry, member["tool"], member["version"])["spec"]
             parameters = member_spec.get("parameters", {})
             properties = parameters.get("properties", {})
             required = parameters.get("required", list(properties))
@@ -494,7 +480,6 @@ class RequestHandler:
                 handoff = feeds[extraction.handoff]
         text = " and ".join(d.step.text for d in segment)
         merged = PlanStep(text, segment[0].step.uses_previous)
-        candidate = Candidate(tool=name, version=version, score=1.0, similarity=1.0)
         out.events.append(
             ArgumentsExtracted.following(
                 received,
@@ -518,138 +503,16 @@ class RequestHandler:
             template(d.read, d.chosen.extraction)  # type: ignore[union-attr]
             for d in segment
         )
-        deterministic = bool(record["spec"].get("deterministic", False))
-        result, error, _ = self._execute(
-            received, merged, phrase, candidate, deterministic, arguments, state, ids, out,
-            handoff,
-        )  # fmt: skip
-        if error is not None:
-            out.answer = error
-            out.reason = error
+        step = Step(
+            query=merged.text,
+            template=phrase,
+            tool=name,
+            version=version,
+            ok=False,
+            handoff=handoff,
+        )
+        run = self.executor.execute(received, step, arguments, state, ids, out)
+        if not run.ok:
+            out.answer = out.reason = run.error or "the tool failed"
             raise _Failed
-        return result
-
-    def _execute(
-        self,
-        received: RequestReceived,
-        step: PlanStep,
-        phrase: str,
-        chosen: Candidate,
-        deterministic: bool,
-        arguments: dict[str, JsonValue],
-        state: HandlerState,
-        ids: _Ids,
-        out: _Outcome,
-        handoff: str | None = None,
-    ) -> tuple[Any, str | None, str | None]:
-        if deterministic:
-            ttl = float(state.policies["cache.ttl_seconds"])  # type: ignore[arg-type]
-            key, entry = lookup(
-                state.cache, chosen.tool, chosen.version, arguments, int(self.clock() * 1000), ttl
-            )
-            if entry is not None:
-                out.events.append(
-                    CacheHit.following(
-                        received,
-                        event_id=ids.next(),
-                        tool=chosen.tool,
-                        version=chosen.version,
-                        cache_key=key,
-                        result=entry["value"],
-                        source_event_id=entry["event_id"],
-                        producer=self.producer,
-                    )
-                )
-                out.steps.append(
-                    _step(step, phrase, chosen, arguments, ok=True, cached=True, handoff=handoff)
-                )
-                return entry["value"], None, None
-        limits = Limits(
-            timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
-            memory_mb=int(state.policies["sandbox.memory_mb"]),  # type: ignore[arg-type]
-        )
-        code = _record_of(state.registry, chosen.tool, chosen.version)["code"]
-        started = time.perf_counter()
-        sandbox_name = "unavailable"
-        try:
-            sandbox = self.sandbox()
-            sandbox_name = sandbox.name
-            result = sandbox.run(code, chosen.tool, arguments, limits)
-            ok, value, error, kind = result.ok, result.value, result.error, result.error_kind
-            sandbox_name = result.sandbox or sandbox_name
-        except SandboxUnavailable as exc:
-            ok, value, error, kind = False, None, f"the sandbox could not start: {exc}", "sandbox"
-        duration = round((time.perf_counter() - started) * 1000, 3)
-        out.events.append(
-            ToolExecuted.following(
-                received,
-                event_id=ids.next(),
-                tool=chosen.tool,
-                version=chosen.version,
-                arguments=arguments,
-                ok=ok,
-                result=value if ok else None,
-                error=error,
-                error_kind=kind,
-                duration_ms=duration,
-                sandbox=sandbox_name,
-                cacheable=deterministic,
-                producer=self.producer,
-            )
-        )
-        out.steps.append(
-            _step(step, phrase, chosen, arguments, ok=ok, duration_ms=duration, handoff=handoff)
-        )
-        if not ok:
-            message = f"The tool {chosen.tool} failed: {_one_line(error or kind or 'error')}"
-            return None, message, kind
-        return value, None, None
-
-
-def _step(
-    step: PlanStep,
-    phrase: str,
-    chosen: Candidate,
-    arguments: dict[str, JsonValue],
-    *,
-    ok: bool,
-    cached: bool = False,
-    duration_ms: float = 0.0,
-    handoff: str | None = None,
-) -> Step:
-    return Step(
-        query=step.text,
-        template=phrase,
-        tool=chosen.tool,
-        version=chosen.version,
-        ok=ok,
-        cached=cached,
-        duration_ms=duration_ms,
-        handoff=handoff,
-        arguments=arguments,
-    )
-
-
-def _record_of(registry: RegistryState, tool: str, version: int) -> VersionRecord:
-    return registry["tools"][tool]["versions"][str(version)]
-
-
-def _one_line(text: str) -> str:
-    line = re.sub(r"\s+", " ", text).strip()
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-class _Ids:
-    """Event ids derived from the request's, in order."""
-
-    def __init__(self, received: RequestReceived, attempt: str = "") -> None:
-        self._ms = int(received.occurred_at.timestamp() * 1000)
-        self._base = str(received.event_id)
-        self._attempt = attempt
-        self._n = 0
-
-    def next(self) -> Any:
-        self._n += 1
-        if self._attempt:
-            return derived_uuid7(self._ms, self._base, self._attempt, str(self._n))
-        return derived_uuid7(self._ms, self._base, str(self._n))
+        return run.value

@@ -159,7 +159,7 @@ def extract(
 
     def fill(name: str, value: JsonValue, tokens: Sequence[Token], *, loose: bool = False) -> None:
         schema = pending.pop(name)
-        coerced, problem = _coerce(value, schema)
+        coerced, problem = coerce(value, schema)
         if problem is not None:
             out.mistyped[name] = problem
             return
@@ -750,7 +750,7 @@ def format_value(value: JsonValue) -> str:
     return orjson.dumps(value).decode()
 
 
-def _coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:
+def coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:
     """The value in the parameter's type, and why it does not fit (None when it does).
 
     The value is what ``selfeng.core.composition``'s hand-off gives, so a composite feeds

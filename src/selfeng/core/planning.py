@@ -98,7 +98,10 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
             by_and = False  # how ``current`` was separated from the part before it
             for separator, piece in pieces[1:]:
                 repeated = _repeats(current, piece, vocabulary)
-                if repeated is not None or _starts_instruction(piece, vocabulary):
+                instruction = _starts_instruction(piece, vocabulary)
+                if instruction and not _starts_instruction(current, vocabulary):
+                    instruction = False  # a statement, then its question: one step
+                if repeated is not None or instruction:
                     parts.append(current)
                     joined_by_and.append(by_and)
                     by_and = True

@@ -83,6 +83,12 @@ POLICIES: Final[dict[str, PolicySpec]] = {
             "abstained on honestly.",
         ),
         _spec(
+            "llm.max_tools",
+            32,
+            PositiveInt,
+            "Tools offered to the LLM as functions when it plans a request (the best matches).",
+        ),
+        _spec(
             "learning.min_confidence",
             0.95,
             Probability,

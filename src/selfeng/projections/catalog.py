@@ -9,6 +9,7 @@ from selfeng.projections.cache import CacheProjection
 from selfeng.projections.events import EventCounts
 from selfeng.projections.llm_usage import LLMUsageProjection
 from selfeng.projections.patterns import PatternsProjection
+from selfeng.projections.plans import PlansProjection
 from selfeng.projections.policies import PoliciesProjection
 from selfeng.projections.registry import RegistryProjection
 from selfeng.projections.sessions import SessionsProjection
@@ -31,6 +32,7 @@ def default_projections(fork: ForkSpec) -> list[AnyProjection]:
         LLMUsageProjection(),
         SynthesisProjection(),
         SessionsProjection(),
+        PlansProjection(),
     ]
 
 

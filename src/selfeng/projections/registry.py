@@ -184,15 +184,18 @@ class RegistryProjection(Projection[RegistryState]):
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
             case RequestCompleted(steps=steps):
                 at = _ms(event)
+                # an LLM's plan of one call widens its tool's wording, as a user's rating does
+                widens = len(steps) == 1 and steps[0].planner.startswith("llm")
                 for step, status in zip(steps, initial_lessons(event), strict=True):
-                    _lesson(state, step, status, +1, at)
+                    _lesson(state, step, status, +1, at, widens=widens)
             case FeedbackApplied(steps=steps, before=before, after=after):
                 at = _ms(event)
                 sole = len(steps) == 1
+                widens = sole and steps[0].planner.startswith("llm")
                 for step, was, now in zip(steps, before, after, strict=False):
                     if was != now:
-                        _lesson(state, step, was, -1, at, sole=sole)
-                        _lesson(state, step, now, +1, at, sole=sole)
+                        _lesson(state, step, was, -1, at, sole=sole, widens=widens)
+                        _lesson(state, step, now, +1, at, sole=sole, widens=widens)
         return state
 
     @staticmethod
@@ -248,9 +251,12 @@ def _lesson(
     at: int,
     *,
     sole: bool = True,
+    widens: bool = False,
 ) -> None:
     """Add (``sign`` +1) or take back (-1) what a step with this status teaches. ``sole``:
-    the step was its answer's only one (a rejection then blames its tool alone)."""
+    the step was its answer's only one (a rejection then blames its tool alone); ``widens``:
+    a learnt phrasing widens the tool's wording (an LLM's plan of this one call), as a
+    user's confirmation does."""
     if status == "none":
         return
     phrase = phrase_of(step)
@@ -262,7 +268,7 @@ def _lesson(
         return
     stats["confirmed"] = max(0, stats["confirmed"] + sign)
     phrases = state["phrases"].setdefault(step.tool, {})
-    if _count(phrases, phrase, sign, at, mark=status == "confirmed"):
+    if _count(phrases, phrase, sign, at, mark=status == "confirmed" or widens):
         state["phrases_revision"] += 1
 
 
@@ -335,7 +341,8 @@ def success_rate(stats: VersionStats) -> float:
 
 
 def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
-    """The phrasings users confirmed for a tool (they widen what the tool is asked by)."""
+    """The phrasings that widen what a tool is asked by: confirmed by users, or an LLM's
+    plan of this one tool that no user rejected."""
     return [p for p, seen in state["phrases"].get(tool, {}).items() if len(seen) > 2 and seen[2]]
 
 

@@ -237,6 +237,9 @@ class Step(BaseModel):
     without waiting for a user's rating; a bad rating takes it back."""
     answer: bool = True
     """Its output is part of the answer (not only handed to the next step)."""
+    planner: str = "offline"
+    """Who chose the tool and its arguments: ``offline`` (the handler's own evidence),
+    ``template`` (a learnt plan), or ``llm:<model>`` (an LLM's plan)."""
 
 
 class RequestCompleted(RequestEvent):
