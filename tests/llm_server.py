@@ -100,6 +100,9 @@ class ScriptedLLMServer:
     _replies: deque[Reply] = field(default_factory=deque)
     _responder: Responder | None = None
     _planning: Reply | None = None
+    _acceptance: Responder | None = None
+    acceptance_requests: list[dict[str, Any]] = field(default_factory=list)
+    """The requests answered by :meth:`accept`'s responder, in order."""
     planning_requests: list[dict[str, Any]] = field(default_factory=list)
     """The requests answered by :meth:`decline_planning`'s reply, in order."""
     _call_ids: Iterator[int] = field(default_factory=itertools.count)
@@ -117,6 +120,13 @@ class ScriptedLLMServer:
         ``planning_requests``: for tests about what comes after (tool synthesis)."""
         with self._lock:
             self._planning = Reply(reply)
+
+    def accept(self, responder: Responder) -> None:
+        """Answer every request for a tool's acceptance answer (the synthesizer's first
+        call, before any code) with ``responder(body)``, outside the script, and keep those
+        requests in ``acceptance_requests``."""
+        with self._lock:
+            self._acceptance = responder
 
     def respond(self, responder: Responder | None) -> None:
         """Answer every request the script does not with ``responder(body)`` (None: stop).
@@ -147,6 +157,13 @@ class ScriptedLLMServer:
             if self._planning is not None and body.get("tools"):
                 self.planning_requests.append(body)
                 return self._planning
+            system = next((m for m in body.get("messages", []) if m.get("role") == "system"), {})
+            if self._acceptance is not None and str(system.get("content", "")).startswith(
+                "Before a tool is written"
+            ):
+                self.acceptance_requests.append(body)
+                found = self._acceptance(body)
+                return found if isinstance(found, Reply) else Reply(found)
             self.requests.append(body)
             if self._replies:
                 return self._replies.popleft()

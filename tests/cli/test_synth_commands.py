@@ -18,7 +18,7 @@ from selfeng.core.backends import open_log, open_sandbox, open_store
 from selfeng.core.settings import Settings
 from selfeng.infra.llm_openai import describe_llm_setup
 from selfeng.schemas import PolicyChanged
-from tests.consumers.test_synthesizer import BROKEN, PROMPT, VOWELS, fenced
+from tests.consumers.test_synthesizer import BROKEN, PROMPT, VOWELS, fenced, known_answers
 from tests.llm_server import ScriptedLLMServer
 
 if "synth" not in main.commands:
@@ -117,6 +117,7 @@ def test_show_gives_each_attempt_with_its_test_output(
     home: Path, synthesizing: Selfeng, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.decline_planning()
+    llm_server.accept(known_answers)
     llm_server.script(fenced(BROKEN), fenced(VOWELS))
     answer = Agent(synthesizing, seed=False).ask(PROMPT)
     assert answer.ok
@@ -137,6 +138,7 @@ def test_show_says_how_a_person_answers_a_request_given_up(
     home: Path, synthesizing: Selfeng, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.decline_planning()
+    llm_server.accept(known_answers)
     llm_server.script("Sorry, I cannot.")
     synthesizing.append([PolicyChanged(name="cost.max_synthesis_attempts", value=1)])
     answer = Agent(synthesizing, seed=False).ask(PROMPT)

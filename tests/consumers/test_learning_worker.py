@@ -15,7 +15,7 @@ from selfeng.consumers.worker import LEARNER_GROUP, Worker
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import Event, RequestCompleted, RequestReceived
-from tests.consumers.test_synthesizer import VOWELS
+from tests.consumers.test_synthesizer import VOWELS, known_answers
 from tests.llm_server import ScriptedLLMServer
 
 SCENARIO = "Calculate 25% of 100 and reverse the result"
@@ -179,6 +179,7 @@ def test_a_client_of_a_worker_gets_the_answer_of_the_tool_written_for_it(
     tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.decline_planning()
+    llm_server.accept(known_answers)
     llm_server.script(f"```python\n{VOWELS}```")
     env = llm_server.env()
     settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env=env)

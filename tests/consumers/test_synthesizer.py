@@ -30,6 +30,7 @@ from selfeng.schemas import (
     ToolRegistered,
     ToolRejected,
     ToolSynthesisRequested,
+    ToolVerified,
 )
 from selfeng.seed_tools import seed_sources
 from tests.llm_server import Reply, ScriptedLLMServer
@@ -97,6 +98,7 @@ def make_app() -> Iterator[MakeApp]:
     def make(llm_server: ScriptedLLMServer | None, **policies: JsonValue) -> Selfeng:
         if llm_server is not None:
             llm_server.decline_planning()  # these tests are about what comes after
+            llm_server.accept(known_answers)
         app = Selfeng(
             MemoryLog(),
             MemoryStore(),
@@ -113,6 +115,16 @@ def make_app() -> Iterator[MakeApp]:
     yield make
     for app in opened:
         app.close()
+
+
+def known_answers(body: dict[str, Any]) -> str:
+    """The acceptance answers a model would state before the code is written."""
+    asked = str(body["messages"][-1]["content"]).lower()
+    if "vowels" in asked and "banana" in asked:
+        return '{"answer": 3}'
+    if "vowels" in asked and "cocoa" in asked:
+        return '{"answer": 3}'
+    return '{"answer": null, "why": "it depends on what the tool is given"}'
 
 
 def ask(app: Selfeng) -> Answer:
@@ -256,8 +268,8 @@ def test_the_llm_call_budget_stops_it_and_is_named(
     make_app: MakeApp, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.script(fenced(BROKEN), fenced(VOWELS))
-    # the handler's planning call is charged to the request's budget too
-    app = make_app(llm_server, cost__max_llm_calls_per_request=2)
+    # the handler's planning call and the acceptance answer are charged to the budget too
+    app = make_app(llm_server, cost__max_llm_calls_per_request=3)
     answer = ask(app)
     assert not answer.ok
     assert "cost.max_llm_calls_per_request" in answer.text
@@ -452,3 +464,59 @@ def test_two_missing_steps_get_a_tool_each(
     assert found is not None
     assert [p["tool"] for p in found.proposals] == ["count_vowels", "factorial"]
     assert found.attempts == 2
+
+
+LETTERS = """\"\"\"Counts.\"\"\"
+
+
+def count_vowels(text: str) -> int:
+    \"\"\"Count the vowels in a text.
+
+    Args:
+        text: the text whose vowels are counted.
+    \"\"\"
+    return sum(1 for ch in text.lower() if ch.isalpha())  # all the letters: wrong
+
+
+def test_counts() -> None:
+    assert count_vowels("bcd") == 3
+
+
+def test_empty() -> None:
+    assert count_vowels("") == 0
+"""
+
+
+def test_a_tool_that_does_not_do_what_was_asked_is_rejected(
+    make_app: MakeApp, llm_server: ScriptedLLMServer
+) -> None:
+    """The case measured: a vowel counter written for a translation passed its own tests."""
+    llm_server.script(fenced(VOWELS))
+    app = make_app(llm_server, cost__max_synthesis_attempts=1)
+    answer = Agent(app, seed=False).ask("Translate hello into Spanish")
+    assert not answer.ok
+    [rejected] = of_type(app, ToolRejected)
+    assert rejected.tool == "count_vowels"
+    assert rejected.reason.startswith("it does not fit the request: it does not do what")
+    assert of_type(app, ToolVerified)  # its own tests passed
+    assert not written(app)
+
+
+def test_a_tool_whose_answer_differs_from_the_one_stated_first_is_rejected(
+    make_app: MakeApp, llm_server: ScriptedLLMServer
+) -> None:
+    llm_server.script(fenced(LETTERS), fenced(VOWELS))
+    app = make_app(llm_server)
+    answer = ask(app)
+    assert answer.ok, answer.text
+    assert answer.value == 3
+    first, second = [p for p in of_type(app, ToolProposed) if p.origin == "llm"]
+    [rejected] = of_type(app, ToolRejected)
+    assert rejected.version == first.version
+    assert "answers 6, where the answer stated before its code was written is 3" in (
+        rejected.reason
+    )
+    called = [e for e in of_type(app, LLMCalled) if e.subject == answer.request_id]
+    assert [e.purpose for e in called] == ["planning", "acceptance", "synthesis", "synthesis"]
+    assert len(llm_server.acceptance_requests) == 1
+    assert second.version == first.version + 1

@@ -1,13 +1,18 @@
 """The tool synthesizer: writes a missing tool through the LLM, proves it, answers with it.
 
 It reacts to ToolSynthesisRequested. Without an LLM it does nothing (the request stays
-pending; ``selfeng synth pending`` lists it). With one, it makes up to
+pending; ``selfeng synth pending`` lists it). With one, it first asks what a correct tool
+must answer to the request, before any code is written (``LLMCalled``, purpose
+``acceptance``; see ``selfeng.consumers.fitting``), then makes up to
 ``cost.max_synthesis_attempts`` attempts, each within the request's LLM cost limits: the
 prompt is built from the log only (the request, the need, two similar registered tools as
 examples, the names taken, and on a retry the previous file and why it failed, from the
 stored proposal and its ToolRejected report); the answer's ```python block is read as a
-tool file, proposed (ToolProposed, origin ``llm``) and run in the sandbox (ToolVerified and
-ToolRegistered, or ToolRejected). Unsafe code is the sandbox's to stop, not this module's.
+tool file, proposed (ToolProposed, origin ``llm``) and run in the sandbox. A tool whose tests
+pass is registered only if it fits the request (the evidence check, and the acceptance
+answer when one could be stated); otherwise it is rejected with the reason (ToolVerified,
+then ToolRejected) and the next attempt is told why. Unsafe code is the sandbox's to stop,
+not this module's.
 
 A registered tool answers the original request at once (the handler pinned to it for the
 step that needed it). When the attempts or the budget run out, or the model fails, the
@@ -26,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from selfeng.consumers.fitting import Acceptance, acceptance_prompt, misfit, read_acceptance
 from selfeng.consumers.learner import BudgetExhausted, Learner, LLMCaller
 from selfeng.consumers.verifier import verify
 from selfeng.core.log import ConcurrencyConflict
@@ -103,8 +109,24 @@ class Synthesizer(Learner):
             return []  # answered already, or given up by an earlier reaction
         caller = LLMCaller(self.app, llm, producer=PRODUCER)
         attempts = int(self.app.policies()["cost.max_synthesis_attempts"])  # type: ignore[arg-type]
-        prompt = self._prompt(received, event)
         out: list[Event] = []
+        try:
+            stated = caller.call(
+                acceptance_prompt(received.prompt, event.need),
+                subject=event.request_id,
+                purpose="acceptance",
+                attempt=1,
+                cause=event,
+                max_answer_tokens=300,
+            )
+        except BudgetExhausted as exc:
+            return out + self._give_up(event, received, f"a cost limit stopped it: {exc}")
+        out.append(stated)
+        if not stated.ok:
+            why = f"the LLM call failed: {_one_line(stated.error or '')}"
+            return out + self._give_up(event, received, why)
+        acceptance = read_acceptance(stated.response)
+        prompt = self._prompt(received, event)
         feedback: list[ChatMessage] = []
         last = ""
         for n in range(1, attempts + 1):
@@ -123,7 +145,7 @@ class Synthesizer(Learner):
             if not called.ok:
                 why = f"the LLM call failed (attempt {n}): {_one_line(called.error or '')}"
                 return out + self._give_up(event, received, why)
-            attempt = self._attempt(event, n, called)
+            attempt = self._attempt(event, n, called, acceptance)
             out += attempt.events
             if attempt.registered is not None:
                 return out + self._answer(event, received, attempt.registered)
@@ -134,8 +156,15 @@ class Synthesizer(Learner):
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _attempt(self, event: ToolSynthesisRequested, n: int, called: LLMCalled) -> _Attempt:
-        """Read the answer as a tool file, propose it and run its tests."""
+    def _attempt(
+        self,
+        event: ToolSynthesisRequested,
+        n: int,
+        called: LLMCalled,
+        acceptance: Acceptance | None,
+    ) -> _Attempt:
+        """Read the answer as a tool file, propose it, run its tests and check that it fits
+        the request."""
         source = python_block(called.response)
         proposal_id = self.event_id(event, "proposal", str(n))
         try:
@@ -148,7 +177,7 @@ class Synthesizer(Learner):
         except ToolSourceError as exc:
             return _Attempt([], None, f"the file could not be used: {exc}", source or "", "")
         proposed = recorded or self._propose(event, proposal_id, called, tool)
-        outcome = outcome or self._verify(event, n, proposed)
+        outcome = outcome or self._verify(event, n, proposed, acceptance)
         events: list[Event] = [proposed, *outcome]
         if any(isinstance(e, ToolRegistered) for e in outcome):
             return _Attempt(events, proposed, "", "", "")
@@ -202,9 +231,32 @@ class Synthesizer(Learner):
                 found.append(event)  # its verdict, then ToolRegistered
         return proposal, found
 
-    def _verify(self, event: ToolSynthesisRequested, n: int, proposed: ToolProposed) -> list[Event]:
+    def _verify(
+        self,
+        event: ToolSynthesisRequested,
+        n: int,
+        proposed: ToolProposed,
+        acceptance: Acceptance | None,
+    ) -> list[Event]:
+        """Its tests, then whether it fits the request: registered, or rejected with why."""
         try:
             outcome = verify(proposed, self.app.sandbox)
+            verified = next((e for e in outcome if isinstance(e, ToolVerified)), None)
+            if verified is not None:
+                problem = self._misfit(event, proposed, acceptance)
+                if problem is not None:
+                    outcome = [
+                        verified,
+                        ToolRejected.following(
+                            verified,
+                            event_id=self.event_id(event, "misfit", str(n)),
+                            tool=proposed.tool,
+                            version=proposed.version,
+                            reason=f"it does not fit the request: {problem}",
+                            report=verified.report,
+                            producer=PRODUCER,
+                        ),
+                    ]
         except SandboxUnavailable as exc:
             outcome = [
                 ToolRejected.following(
@@ -217,6 +269,24 @@ class Synthesizer(Learner):
                 )
             ]
         return self.app.record(outcome)
+
+    def _misfit(
+        self,
+        event: ToolSynthesisRequested,
+        proposed: ToolProposed,
+        acceptance: Acceptance | None,
+    ) -> str | None:
+        state = self.app.handler_state()
+        wordings = self.app.handler.decider.wordings
+        wordings.refresh(state.registry)
+        return misfit(
+            proposed,
+            event.need,
+            acceptance,
+            self.app.sandbox,
+            generic=wordings.generic,
+            min_confidence=float(state.policies["answer.min_confidence"]),  # type: ignore[arg-type]
+        )
 
     # -- the prompt, from the log ------------------------------------------------------------
 

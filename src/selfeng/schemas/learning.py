@@ -120,7 +120,7 @@ class ToolRepaired(LearningEvent):
     """The repaired version, now active."""
 
 
-LLMPurpose = Literal["synthesis", "repair", "planning", "other"]
+LLMPurpose = Literal["synthesis", "acceptance", "repair", "planning", "other"]
 """What an LLM call was for."""
 
 ToolChoice = Literal["auto", "required", "none"]
