@@ -86,9 +86,18 @@ def test_a_value_the_tool_does_not_use_means_no_answer() -> None:
 
 
 def test_unexplained_words_lower_the_confidence() -> None:
-    assessment = judge("mean", "average rainfall of 3, 4 and 8")
-    assert assessment.unexplained == ("rainfall",)
+    assessment = judge("mean", "average of 3, 4 and 8 for my homework")
+    assert assessment.unexplained == ("homework",)
     assert 0.0 < assessment.confidence < 1.0
+
+
+def test_words_that_say_what_the_values_are_of_are_accounted_for() -> None:
+    assert judge("mean", "average rainfall of 3, 4 and 8").confidence == 1.0
+    assert judge("largest_number", "Highest score among 88, 92, 79 and 95").confidence == 1.0
+    assert judge("multiply_numbers", "6 boxes times 7").confidence == 1.0
+    # but never a word that asks for something else, nor one that is counted
+    assert judge("largest_number", "What is the smallest of 4, 8, 2?").confidence == 0.0
+    assert judge("count_words", "count the sentences in 'Hi. Bye.'").confidence < 0.75
 
 
 def test_a_missing_or_unclear_value_means_no_answer() -> None:

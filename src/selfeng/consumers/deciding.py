@@ -202,7 +202,13 @@ class Decider:
         )
         parameters: dict[str, Any] = record["spec"].get("parameters", {}) or {}
         extraction, uses_previous = extract_for(read, step, parameters, wording, previous, context)
-        assessment = assess(read, extraction, wording, generic=self.wordings.generic)
+        assessment = assess(
+            read,
+            extraction,
+            wording,
+            generic=self.wordings.generic,
+            returns=record["spec"].get("returns"),
+        )
         phrase = normalise_phrase(template(read, extraction))
         good, users, bad = _record(registry, candidate.tool, phrase)
         confidence = assessment.confidence

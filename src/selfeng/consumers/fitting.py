@@ -133,10 +133,10 @@ def misfit(
         use_previous=follows,
     )  # fmt: skip
     judged = assess(read, found, wording, generic=generic)
-    if found.missing or found.mistyped:
-        return f"it needs values the request does not give ({judged.reason})"
     if not judged.intent:
         return f"it does not do what the request asks ({judged.reason})"
+    if found.missing or found.mistyped:
+        return f"it needs values the request does not give ({judged.reason})"
     if judged.confidence < min_confidence:
         return f"it does not account for the whole request ({judged.reason})"
     if acceptance is None or not acceptance.known or follows:

@@ -352,13 +352,16 @@ class RequestHandler:
         fit the step. The result and the candidate that gave it."""
         assert decision.chosen is not None
         first_error: str | None = None
+        steps_before = len(out.steps)
         for weighed in [decision.chosen, *decision.fallbacks]:
             run = self._try(received, decision, weighed, previous, context, state, ids, out)
             if run.ok:
+                del out.steps[steps_before:-1]  # a tool that failed before it: not a step
                 return run.value, weighed
             first_error = first_error or run.error
             if run.kind not in {"bad_arguments", "exception"}:
                 break  # a timeout, a limit or a sandbox failure: another tool would fare alike
+        del out.steps[steps_before + 1 :]  # the answer's step is the chosen tool's failure
         out.answer = first_error or "the tool failed"
         out.reason = out.answer
         raise _Failed

@@ -42,6 +42,7 @@ from selfeng.core.language import (
     OPERATORS,
     POINTING_STEMS,
     PREPOSITIONS,
+    PRONOUNS,
     REFERENCE_STEMS,
     is_neutral,
     stem,
@@ -55,6 +56,7 @@ PREVIOUS = -1
 _CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 _POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
 _EXPONENT_WORDS = frozenset({"squared", "cubed"})
+_NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
 _UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
 _NEGATORS = frozenset(
@@ -480,10 +482,12 @@ def _unit_word_after(
 # -- numbers -------------------------------------------------------------------------------
 
 
-def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, str]:
-    """Stems of the words right before and after a value (articles and currency skipped)."""
+def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, str, bool]:
+    """Stems of the words right before and after a value (articles skipped; a symbol reads
+    as its word), and whether the one after is a word rather than a symbol."""
     before = ""
     after = ""
+    worded = False
     i = (token.index if token.index >= 0 else _index_at(tokens, at)) - 1
     while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
         i -= 1
@@ -494,7 +498,8 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
         j += 1
     if 0 <= j < len(tokens) and tokens[j].kind in {"word", "symbol"}:
         after = stem(tokens[j].word)
-    return before, after
+        worded = tokens[j].kind == "word"
+    return before, after, worded
 
 
 def _index_at(tokens: Sequence[Token], at: int) -> int:
@@ -527,17 +532,19 @@ def _numbers_by_role(
         if _type_of(pending[param]) == "integer" and not token.integer:
             return -math.inf
         role = roles.get(param, Roles())
-        before, after = _neighbours(tokens, token, pool.previous_at)
+        before, after, worded = _neighbours(tokens, token, pool.previous_at)
         s = 0.0
         if token.word in _EXPONENT_WORDS:
             # "5 squared", "square it": the power a word names goes to the exponent
             return 3.0 if role.own & _EXPONENT_STEMS else -math.inf
+        if token.word in _NAMED_QUANTITIES:
+            return -math.inf  # "the nearest hundred" is no count of decimal places
         if before and before in role.before:
             s += 1.0
         if after and after in role.after:
             s += 1.0
-        if after and after in role.own:
-            s += 1.0
+        if after and worded and after in role.own:
+            s += 1.0  # "2 decimal places" (a word naming the parameter; "2 ^ 3" is no name)
         if before and before in role.own and before not in {"number"}:
             s += 0.5
         return s
@@ -667,14 +674,29 @@ def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
     if current:
         runs.append((current, at_start, False))
     best: list[Token] = []
+    first = pool.scan.tokens[0].index if pool.scan.tokens else -1
     for run, starts, before_own in runs:
         trimmed = _trim(run, at_start=starts, before_own=before_own)
+        if trimmed and trimmed[0].index == first and trimmed[0].kind == "word":
+            # a request starts with what it asks (an instruction or a question), never with
+            # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
+            continue
         if trimmed and len(trimmed) >= len(best):
             best = trimmed
     return best
 
 
-_AFTER_INSTRUCTION = PREPOSITIONS | AUXILIARIES | {"there"}
+def _links(run: list[Token]) -> bool:
+    """Whether a run starts with the words that link an instruction to its value: auxiliaries
+    then a preposition ("are in", "is there in", "of")."""
+    for token in run:
+        if token.kind != "word":
+            return False
+        if token.word in PREPOSITIONS:
+            return True
+        if token.word not in AUXILIARIES | {"there"}:
+            return False
+    return False
 
 
 def _points(token: Token) -> bool:
@@ -689,18 +711,26 @@ _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly",
 
 
 def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
+    """A run of words without the words that frame the value in it: before it, the framing
+    of the request ("What is ...", at its start), the words that point at the value ("the
+    word", "the result") and the link from the instruction ("... are in"); after it, the
+    link to the instruction that follows ("... to uppercase") and politeness."""
     run = list(run)
     while run and run[0].kind == "word":
         first = run[0]
         nxt = run[1] if len(run) > 1 else None
-        if _points(first) or (at_start and is_neutral(first.word)):
-            run.pop(0)  # "the word banana", "What is ..." at the start of a request
+        if at_start and is_neutral(first.word):
+            run.pop(0)  # "What is ..." at the start of a request
+        elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
+            run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
         elif first.word in ARTICLES | DETERMINERS and (
             len(run) == 1 or (nxt is not None and _points(nxt))
         ):
-            run.pop(0)
-        elif not at_start and first.word in _AFTER_INSTRUCTION:
-            run.pop(0)  # "characters are in hello world"
+            run.pop(0)  # "the word banana"
+        elif not at_start and _links(run):
+            while run[0].word not in PREPOSITIONS:
+                run.pop(0)
+            run.pop(0)  # "characters are in hello world", "words in i am going ..."
         else:
             break
     while run:

@@ -23,10 +23,13 @@ date).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from selfeng.core.arguments import Extraction
-from selfeng.core.language import POINTING_STEMS, is_neutral, stem
+from selfeng.core.language import ARTICLES, OPERATORS, POINTING_STEMS, is_neutral, stem
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import ToolWording
 
@@ -62,11 +65,15 @@ def assess(
     wording: ToolWording,
     *,
     generic: frozenset[str] = frozenset(),
+    returns: Mapping[str, Any] | None = None,
 ) -> Assessment:
-    """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``."""
+    """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``.
+
+    ``returns`` is the JSON Schema of the tool's output: a request that asks for a quantity
+    ("how many", "number of") is not answered by a tool that gives text."""
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
-    references = set(extraction.references)
+    references = set(extraction.references) - _counted(read)
     intent: list[str] = []
     unused: list[str] = []
     unexplained: list[str] = []
@@ -74,8 +81,14 @@ def assess(
     content = 0
     accounted = 0
     counted_params: set[str] = set()
+    counted = _counted(read)
+    labels = _labels(read, taken) - counted
     for token in read.tokens:
-        counts, ok, names = _account(token, taken, by_param, references, extraction, wording)
+        if token.index in labels and not wording.matches(token.word)[1]:
+            continue  # "12 *eggs*", "*score* among 88, 92": what a value given is of
+        counts, ok, names = _account(
+            token, taken, by_param, references, extraction, wording, counted
+        )
         param = by_param.get(token.index)
         if param is not None and not names:
             # an argument counts once, however many words or values it spans
@@ -101,8 +114,12 @@ def assess(
     coverage = accounted / content if content else 0.0
     filled = not extraction.missing and not extraction.mistyped
     confidence = coverage
+    gives = str((returns or {}).get("type", ""))
     if unclear:
         confidence, reason = 0.0, f"a value is unclear: {unclear[0]}"
+    elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
+        confidence = 0.0
+        reason = f"the request asks for a quantity, and {wording.name} gives {gives_word(gives)}"
     elif extraction.mistyped:
         name, why = next(iter(extraction.mistyped.items()))
         confidence, reason = 0.0, f"the value for {name} does not fit: {why}"
@@ -139,6 +156,7 @@ def _account(
     references: set[int],
     extraction: Extraction,
     wording: ToolWording,
+    counted: frozenset[int] = frozenset(),
 ) -> tuple[bool, bool, bool]:
     """(counts as content, accounted for, asks for the tool) for one token."""
     if token.index in references:
@@ -156,7 +174,7 @@ def _account(
         if is_neutral(token.word):
             return False, True, False
         names, part = wording.matches(token.word)
-        if stem(token.word) in POINTING_STEMS:
+        if stem(token.word) in POINTING_STEMS and token.index not in counted:
             return names, True, names
         return True, part, names
     if token.kind == "symbol":
@@ -165,6 +183,69 @@ def _account(
         names, part = wording.matches(token.word)
         return True, part, names
     return True, False, False
+
+
+_QUANTITY = re.compile(
+    r"\bhow\s+(?:many|much|long|far|old|big|heavy|tall)\b|\bnumber\s+of\b|\bcount\b",
+    re.IGNORECASE,
+)
+_COUNTING = frozenset({"many", "of", "count", "counting"})
+
+
+def gives_word(kind: str) -> str:
+    """How a person calls a JSON Schema type."""
+    return {"string": "text", "boolean": "yes or no"}.get(kind, kind)
+
+
+def _counted(read: Scan) -> frozenset[int]:
+    """Words a request counts ("how many *sentences*", "the number of *lines*", "count the
+    *items*"): what is asked about, never a mere pointer at a value."""
+    out: set[int] = set()
+    tokens = read.tokens
+    for t in tokens:
+        if t.kind != "word" or t.word not in _COUNTING:
+            continue
+        if t.word == "of" and not (t.index > 0 and tokens[t.index - 1].word == "number"):
+            continue
+        j = t.index + 1
+        while j < len(tokens) and tokens[j].kind == "word" and tokens[j].word in ARTICLES:
+            j += 1
+        if j < len(tokens) and tokens[j].kind == "word":
+            out.add(j)
+    return frozenset(out)
+
+
+def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
+    """Words that say what a value the tool takes is of: a word right after a number ("12
+    eggs", "5.2 km") or right before a value, a preposition or colon between at most ("score
+    among 88, 92", "sales: 120, 135")."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.index not in taken or t.kind not in {"number", "array"}:
+            continue
+        nxt = tokens[t.index + 1] if t.index + 1 < len(tokens) else None
+        if t.kind == "number" and nxt is not None and _label_word(nxt):
+            out.add(nxt.index)
+        j = t.index - 1
+        if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _LABEL_LINKS:
+            j -= 1
+        if j >= 0 and j not in taken and _label_word(tokens[j]) and _starts_values(tokens, j):
+            out.add(j)
+    return frozenset(out)
+
+
+_LABEL_LINKS = frozenset({"among", "of", "in", "from", "between", "for"})
+
+
+def _label_word(token: Token) -> bool:
+    return token.kind == "word" and not is_neutral(token.word) and token.word not in OPERATORS
+
+
+def _starts_values(tokens: Sequence[Token], at: int) -> bool:
+    """Whether the word at ``at`` comes before the first value of a run of values (it labels
+    them all, not one value in the middle of a sentence)."""
+    return not any(t.kind in {"number", "array"} for t in tokens[:at])
 
 
 def _quote(texts: list[str]) -> str:

@@ -15,11 +15,11 @@ output. Deterministic: the same words always give the same plan.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from selfeng.core.language import camel_words, stem
+from selfeng.core.language import OPERATORS, camel_words, is_neutral, stem
 from selfeng.core.scanning import Scan, Token, scan
 
 ACTION_VERBS = frozenset(
@@ -92,7 +92,12 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     joined_by_and: list[bool] = []  # part i joined to part i-1 by a plain "and" or comma
     for sentence, offset in _sentences(text, protected, vocabulary):
         inner = [(s - offset, e - offset) for s, e in protected]
-        for chunk, at in _split(sentence, _SEPARATOR, inner):
+        chunks = [
+            (part, at + offset)
+            for chunk, at in _split(sentence, _SEPARATOR, inner)
+            for part, offset in _participles(chunk, vocabulary)
+        ]
+        for chunk, at in chunks:
             pieces = _split_keeping(chunk, _AND, [(s - at, e - at) for s, e in inner])
             current = pieces[0][1]
             by_and = False  # how ``current`` was separated from the part before it
@@ -169,6 +174,43 @@ def _borrow_tails(parts: list[str], joined: list[bool]) -> list[str]:
             first -= 1
         out[i] = f"{out[i]} {out[i + 1][tail[first].start :]}"
     return out
+
+
+def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]]:
+    """``text`` split before an instruction's participle that follows a value and leads to
+    its own ("15% of 80 *rounded* to the nearest whole number": round what came before);
+    operators ("multiplied by") are no new step. Each piece with its offset."""
+    known = _instruction_stems(frozenset(vocabulary))
+    tokens = scan(text).tokens
+    cuts: list[int] = []
+    for t in tokens[1:-1]:
+        before, after = tokens[t.index - 1], tokens[t.index + 1]
+        if (
+            t.kind == "word"
+            and t.word.endswith("ed")
+            and t.word not in OPERATORS
+            and stem(t.word) in known
+            and _is_value(before)
+            and after.kind == "word"
+            and after.word in {"to", "into", "in", "as"}
+            and _operates(tokens[: t.index])
+        ):
+            cuts.append(t.start)
+    pieces: list[tuple[str, int]] = []
+    start = 0
+    for cut in cuts:
+        pieces.append((text[start:cut].rstrip(), start))
+        start = cut
+    pieces.append((text[start:], start))
+    return pieces
+
+
+def _operates(tokens: Sequence[Token]) -> bool:
+    """Whether these tokens ask for something themselves (two values, or a word of their
+    own): "15% of 80" does, "What's 2/3" is only a value."""
+    values = sum(1 for t in tokens if _is_value(t))
+    words = any(t.kind in {"word", "symbol"} and not is_neutral(t.word) for t in tokens)
+    return values >= 2 or words
 
 
 def _protected(read: Scan) -> list[tuple[int, int]]:
@@ -270,9 +312,9 @@ def search_text(text: str) -> str:
             out.append(text[at : t.start])
             out.append(f" {t.word} ")
             at = t.end
-        elif t.kind == "number" and t.percent:
+        elif t.kind == "number" and (t.percent or t.word):
             out.append(text[at : t.end])
-            out.append(" percent ")
+            out.append(f" {t.word or 'percent'} ")  # "25%" percent, "double" times
             at = t.end
     end = read.colon[0] if read.colon is not None else len(text)
     out.append(text[at:end] if at < end else "")

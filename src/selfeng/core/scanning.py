@@ -136,6 +136,7 @@ _NUMBER_WORDS = {
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _POWER_WORDS = {"squared": 2, "cubed": 3}
 _POWER_VERBS = {"square": 2, "cube": 3}
+_MULTIPLES = {"double": 2.0, "twice": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5}
 _POWER_VERB_WORDS = {"square": "squared", "cube": "cubed"}
 _NOT_A_NUMBER_BEFORE_ONE = frozenset(
     {"which", "this", "that", "the", "each", "every", "any", "no", "another", "other", "last"}
@@ -391,6 +392,11 @@ def _number_words(text: str, raw: list[_Raw]) -> list[_Raw]:
                             integer=nxt.integer))  # fmt: skip
             i += 2
             continue
+        if r.kind == "word" and r.word in _MULTIPLES and _multiplies_what_follows(raw, i):
+            out.append(_Raw("number", r.start, r.end, value=_MULTIPLES[r.word], word="times",
+                            integer=float(_MULTIPLES[r.word]).is_integer()))  # fmt: skip
+            i += 1
+            continue
         if r.kind == "word" and r.word in _POWER_VERBS and _powers_what_follows(raw, i):
             out.append(_Raw("number", r.start, r.end, value=float(_POWER_VERBS[r.word]),
                             word=_POWER_VERB_WORDS[r.word], integer=True))  # fmt: skip
@@ -398,6 +404,13 @@ def _number_words(text: str, raw: list[_Raw]) -> list[_Raw]:
             continue
         if r.kind == "word" and r.word in _POWER_WORDS and out and out[-1].kind == "number":
             out.append(_Raw("number", r.start, r.end, value=float(_POWER_WORDS[r.word]),
+                            word=r.word, integer=True))  # fmt: skip
+            i += 1
+            continue
+        if r.kind == "word" and r.word in _SCALES and not (out and out[-1].word == "a"):
+            # "the nearest hundred": a quantity named, not counted; only a parameter whose
+            # role it fits may take it
+            out.append(_Raw("number", r.start, r.end, value=float(_SCALES[r.word]),
                             word=r.word, integer=True))  # fmt: skip
             i += 1
             continue
@@ -431,6 +444,17 @@ def _powers_what_follows(raw: list[_Raw], i: int) -> bool:
     return nxt.kind == "word" and nxt.word in {"it", "that", "this", "them", "the", "of", "its"}
 
 
+def _multiplies_what_follows(raw: list[_Raw], i: int) -> bool:
+    """Whether "double", "twice", "half" ... at ``i`` multiplies what follows ("double it",
+    "twice 7", "half of 80"), rather than naming something ("a double room")."""
+    nxt = raw[i + 1] if i + 1 < len(raw) else None
+    if nxt is None:
+        return False
+    if nxt.kind == "number":
+        return True
+    return nxt.kind == "word" and nxt.word in {"it", "that", "this", "them", "the", "of", "its"}
+
+
 def _number_word_run(text: str, raw: list[_Raw], i: int) -> tuple[int, int]:
     """The end of a run of number words starting at ``i`` and its value (``i`` if none)."""
     total = 0
@@ -443,7 +467,7 @@ def _number_word_run(text: str, raw: list[_Raw], i: int) -> tuple[int, int]:
         if all(p in _NUMBER_WORDS for p in parts):
             current += sum(_NUMBER_WORDS[p] for p in parts)
             seen = True
-        elif word in _SCALES and (seen or word == "hundred"):
+        elif word in _SCALES and (seen or (j > i and raw[j - 1].word == "a")):
             scale = _SCALES[word]
             if scale == 100:
                 current = (current or 1) * 100

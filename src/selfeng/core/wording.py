@@ -139,8 +139,13 @@ def _roles(param: str, schema: Any, description: str) -> Roles:
     own -= NEUTRAL_STEMS
     before: set[str] = set()
     after: set[str] = set()
-    tokens = [w.lower() for w in words(description)]
     name = param.lower()
+    for segment in re.split(r"[:;,.()\[\]]", description):  # no role across punctuation
+        _neighbours_of(name, [w.lower() for w in words(segment)], before, after)
+    return Roles(before=frozenset(before), after=frozenset(after), own=frozenset(own))
+
+
+def _neighbours_of(name: str, tokens: list[str], before: set[str], after: set[str]) -> None:
     for i, token in enumerate(tokens):
         if token != name:
             continue
@@ -154,7 +159,6 @@ def _roles(param: str, schema: Any, description: str) -> Roles:
             k += 1
         if k < len(tokens):
             after.add(stem(tokens[k]))
-    return Roles(before=frozenset(before), after=frozenset(after), own=frozenset(own))
 
 
 def generic_stems(

@@ -19,6 +19,8 @@ _WORDS = [
     (r"\bminus\b", "-"),
     (r"\bless\b", "-"),
     (r"\bmod(?:ulo)?\b", " mod "),
+    (r"\bsquare\s+(\d+(?:\.\d+)?)", r"\1^2"),
+    (r"\bcube\s+(\d+(?:\.\d+)?)", r"\1^3"),
     (r"\bsquared\b", "^2"),
     (r"\bcubed\b", "^3"),
     (r"\bthe\b", " "),
@@ -179,6 +181,7 @@ def test_words() -> None:
     assert evaluate_expression("12 over 4") == 3
     assert evaluate_expression("square root of 16 plus 1") == 5
     assert evaluate_expression("3 squared") == 9
+    assert evaluate_expression("square 12") == 144
     assert evaluate_expression("2 to the power of 3") == 8
 
 
