@@ -82,7 +82,7 @@ def test_a_value_the_tool_does_not_use_means_no_answer() -> None:
     assessment = judge("percent_of", "What is 20% of 50 plus 10?")
     assert assessment.confidence == 0.0
     assert assessment.unused == ("10",)
-    assert "does not use" in assessment.reason
+    assert "does not take" in assessment.reason
 
 
 def test_unexplained_words_lower_the_confidence() -> None:
@@ -110,3 +110,16 @@ def test_a_missing_or_unclear_value_means_no_answer() -> None:
 def test_words_every_tool_uses_do_not_show_which_is_wanted() -> None:
     assert "convert" in GENERIC
     assert judge("convert_length", "Convert 50 dollars to euros").confidence == 0.0
+
+
+@pytest.mark.parametrize(
+    ("tool", "text"),
+    [
+        ("to_uppercase", "Capitalize the first letter of each word: the lord of the rings"),
+        ("count_words", "What is the longest word in 'a bb ccc'?"),
+        ("count_words", "count the unique words in 'a a b'"),
+        ("largest_number", "the second largest of 3, 9, 2"),
+    ],
+)
+def test_a_word_narrowing_what_is_asked_must_be_accounted_for(tool: str, text: str) -> None:
+    assert judge(tool, text).confidence == 0.0

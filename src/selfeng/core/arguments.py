@@ -61,7 +61,7 @@ _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
 _UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
 _NEGATORS = frozenset(
     {"without", "no", "not", "excluding", "exclude", "ignoring", "ignore", "except", "don't",
-     "dont", "skip", "skipping", "minus"}
+     "dont", "skip", "skipping", "minus", "omitting", "leaving"}
 )  # fmt: skip
 _AFFIRMERS = frozenset({"with", "including", "include", "counting", "keep", "keeping"})
 _MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
@@ -599,6 +599,9 @@ def _list(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
 
 
 def _boolean(name: str, pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+    """A yes/no parameter named like ``include_spaces``: "with spaces" or "including the
+    spaces" says yes, "without spaces" or "not counting the spaces" says no (a negation up
+    to three words before the parameter's noun)."""
     parts = [stem(w) for w in re.split(r"[\W_]+", name) if w]
     if not parts:
         return None
@@ -606,15 +609,24 @@ def _boolean(name: str, pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
     positive = parts[0] not in {stem(w) for w in ("ignore", "exclude", "skip", "without", "no")}
     tokens = pool.scan.tokens
     for t in pool.tokens("word"):
-        if stem(t.word) in nouns:
-            before = tokens[t.index - 1] if t.index > 0 else None
-            negated = before is not None and before.word in _NEGATORS
-            affirmed = before is not None and before.word in _AFFIRMERS
-            if not (negated or affirmed):
-                continue
-            value = (not negated) if positive else negated is False
-            taken = [t] + ([before] if before is not None and pool.free[before.index] else [])
-            return value, taken
+        if stem(t.word) not in nouns:
+            continue
+        lead: list[Token] = []
+        for j in range(t.index - 1, max(-1, t.index - 4), -1):
+            if tokens[j].kind != "word":
+                break
+            lead.insert(0, tokens[j])
+        words = [w.word for w in lead]
+        negated = any(w in _NEGATORS for w in words)
+        affirmed = any(w in _AFFIRMERS for w in words)
+        if not (negated or affirmed):
+            continue
+        value = (not negated) if positive else negated
+        start = next(
+            i for i, w in enumerate(lead) if w.word in _NEGATORS | _AFFIRMERS
+        )  # the phrase from its negation or affirmation on
+        taken = [w for w in lead[start:] if pool.free[w.index]] + [t]
+        return value, taken
     return None
 
 
@@ -681,6 +693,13 @@ def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
             # a request starts with what it asks (an instruction or a question), never with
             # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
             continue
+        if (
+            len(trimmed) == 2
+            and trimmed[0].word in ARTICLES
+            and trimmed[1].kind == "word"
+            and not is_neutral(trimmed[1].word)
+        ):
+            continue  # "the alphabet", "a haiku": a thing named, not a text given
         if trimmed and len(trimmed) >= len(best):
             best = trimmed
     return best

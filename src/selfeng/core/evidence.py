@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from selfeng.core.arguments import Extraction
-from selfeng.core.language import ARTICLES, OPERATORS, POINTING_STEMS, is_neutral, stem
+from selfeng.core.language import (
+    ARTICLES,
+    NEUTRAL_STEMS,
+    OPERATORS,
+    POINTING_STEMS,
+    is_neutral,
+    qualifies,
+    stem,
+)
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import ToolWording
 
@@ -50,7 +58,8 @@ class Assessment:
     unexplained: tuple[str, ...]
     """What nothing accounts for, as written."""
     unused: tuple[str, ...]
-    """Values the request gives that no argument took (a subset of ``unexplained``)."""
+    """Values the request gives that no argument took, and words narrowing what it asks
+    ("first", "longest") that nothing accounts for (a subset of ``unexplained``)."""
     unclear: tuple[str, ...]
     """Values that could not be read safely, and why."""
     filled: bool
@@ -83,11 +92,18 @@ def assess(
     counted_params: set[str] = set()
     counted = _counted(read)
     labels = _labels(read, taken) - counted
+    unset = _unset_words(extraction)
     for token in read.tokens:
         if token.index in labels and not wording.matches(token.word)[1]:
             continue  # "12 *eggs*", "*score* among 88, 92": what a value given is of
+        if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
+            # the request says something of a parameter left to its default ("not counting
+            # the *spaces*"): not understood, so not accounted for
+            content += 1
+            unexplained.append(token.text)
+            continue
         counts, ok, names = _account(
-            token, taken, by_param, references, extraction, wording, counted
+            token, taken, by_param, references, extraction, wording, counted, read.tokens
         )
         param = by_param.get(token.index)
         if param is not None and not names:
@@ -104,8 +120,8 @@ def assess(
             unclear.append(token.note or token.text)
         else:
             unexplained.append(token.text)
-            if token.kind in _VALUES:
-                unused.append(token.text)
+            if token.kind in _VALUES or (token.kind == "word" and qualifies(token.word)):
+                unused.append(token.text)  # a value, or a word narrowing what is asked
         if names and token.stem not in generic and stem(token.word) not in generic:
             intent.append(token.text)
     if extraction.handoff is not None:
@@ -127,7 +143,7 @@ def assess(
         confidence, reason = 0.0, f"no value for {', '.join(extraction.missing)}"
     elif unused:
         confidence = 0.0
-        reason = f"the request gives {_quote(unused)}, which {wording.name} does not use"
+        reason = f"the request gives {_quote(unused)}, which {wording.name} does not take"
     elif not intent:
         confidence = 0.0
         reason = f"nothing in the request asks for what {wording.name} does"
@@ -157,6 +173,7 @@ def _account(
     extraction: Extraction,
     wording: ToolWording,
     counted: frozenset[int] = frozenset(),
+    tokens: Sequence[Token] = (),
 ) -> tuple[bool, bool, bool]:
     """(counts as content, accounted for, asks for the tool) for one token."""
     if token.index in references:
@@ -176,6 +193,8 @@ def _account(
         names, part = wording.matches(token.word)
         if stem(token.word) in POINTING_STEMS and token.index not in counted:
             return names, True, names
+        if token.word in _LOOSE_OPERATORS and not _between_operands(token, tokens):
+            return True, False, False  # "how *many* times does 7 go into 84": no product
         return True, part, names
     if token.kind == "symbol":
         if token.word in _IGNORED_SYMBOLS:
@@ -215,6 +234,16 @@ def _counted(read: Scan) -> frozenset[int]:
     return frozenset(out)
 
 
+def _unset_words(extraction: Extraction) -> frozenset[str]:
+    """The stems of the names of parameters left to their defaults (``include_spaces``:
+    include, space)."""
+    out: set[str] = set()
+    for name in extraction.defaults:
+        if name not in extraction.arguments:
+            out.update(stem(w) for w in re.split(r"[\W_]+", name) if len(w) > 2)
+    return frozenset(out) - NEUTRAL_STEMS
+
+
 def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
     """Words that say what a value the tool takes is of: a word right after a number ("12
     eggs", "5.2 km") or right before a value, a preposition or colon between at most ("score
@@ -246,6 +275,22 @@ def _starts_values(tokens: Sequence[Token], at: int) -> bool:
     """Whether the word at ``at`` comes before the first value of a run of values (it labels
     them all, not one value in the middle of a sentence)."""
     return not any(t.kind in {"number", "array"} for t in tokens[:at])
+
+
+_LOOSE_OPERATORS = frozenset({"times", "over", "less", "plus", "minus"})
+"""Operator words that are also everyday words ("many times", "over the weekend")."""
+
+
+def _between_operands(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether an operator word has a value (or a word for the previous answer) next to it."""
+    for j in (token.index - 1, token.index + 1):
+        if 0 <= j < len(tokens):
+            near = tokens[j]
+            if near.kind in {"number", "symbol", "date", "array"} or (
+                near.kind == "word" and near.word in {"it", "that", "this", "them", "result"}
+            ):
+                return True
+    return False
 
 
 def _quote(texts: list[str]) -> str:

@@ -220,3 +220,31 @@ def camel_words(name: str) -> list[str]:
     get, stock, info."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     return [w for w in re.split(r"[\W_]+", spaced) if w]
+
+
+ORDINALS = frozenset(
+    {
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+        "tenth", "last", "penultimate", "next",
+    }
+)  # fmt: skip
+"""Ordinals: they pick one of several, so a tool that does not account for them answers
+another question."""
+
+_NOT_SUPERLATIVES = frozenset(
+    {
+        "interest", "request", "suggest", "contest", "protest", "harvest", "forest", "honest",
+        "modest", "invest", "digest", "arrest", "manifest", "conquest", "inquest", "quest",
+        "test", "rest", "west", "nest", "pest", "vest", "chest", "guest", "zest", "priest",
+        "earnest", "attest", "detest", "behest", "unrest", "latest", "everest",
+    }
+)  # fmt: skip
+
+
+def qualifies(word: str) -> bool:
+    """Whether a word narrows what is asked: an ordinal ("the *first* letter") or a
+    superlative ("the *longest* word", "the *most* expensive")."""
+    w = word.lower()
+    if w in ORDINALS or w in {"most", "least", "unique", "distinct", "only"}:
+        return True
+    return len(w) > 5 and w.endswith("est") and w not in _NOT_SUPERLATIVES
