@@ -12,6 +12,7 @@ from selfeng.core.tooldef import parse_tool
 from selfeng.projections.base import MAIN
 from selfeng.projections.cache import cache_key
 from selfeng.projections.catalog import default_projections
+from selfeng.projections.registry import live
 from selfeng.projections.replay import rebuild
 from selfeng.schemas import FeedbackApplied, ToolExecuted, ToolSearched
 from tests.consumers.conftest import seeded_app
@@ -61,8 +62,8 @@ def test_a_bad_rating_takes_back_what_the_answer_taught(app: Selfeng) -> None:
     assert "took back" in result.changed
     assert "will not answer" in result.changed
     registry = app.registry()
-    assert "what is the capital city of {country}" not in registry["phrases"]["capital_city"]
-    assert "what is the capital city of {country}" in registry["rejected"]["capital_city"]
+    assert "what is the capital city of {country}" not in live(registry["phrases"]["capital_city"])
+    assert "what is the capital city of {country}" in live(registry["rejected"]["capital_city"])
     assert registry["stats"]["capital_city@1"]["rejected"] == 1
     assert registry["stats"]["capital_city@1"]["confirmed"] == 0
     assert key not in app.state("cache")["entries"]
@@ -96,7 +97,7 @@ def test_good_after_bad_restores_and_replay_equals_live(app: Selfeng) -> None:
     registry = app.registry()
     phrase = "what is the capital city of {country}"
     assert registry["phrases"]["capital_city"][phrase][2] == 1  # confirmed by a user
-    assert phrase not in registry["rejected"].get("capital_city", {})
+    assert phrase not in live(registry["rejected"].get("capital_city"))
     assert agent.ask("What is the capital city of Peru?").ok
     rebuilt = rebuild(app.log, default_projections, MAIN)
     for name in ("registry", "cache", "patterns", "skill_graph", "sessions"):

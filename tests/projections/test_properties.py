@@ -14,12 +14,14 @@ from selfeng.infra.memory_log import MemoryLog
 from selfeng.infra.memory_store import MemoryStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
+from selfeng.projections.lessons import initial_lessons, rated_lessons
 from selfeng.projections.replay import rebuild
 from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import (
     CacheHit,
     Event,
     ExperimentStarted,
+    FeedbackApplied,
     FeedbackGiven,
     ForkCreated,
     ForkDropped,
@@ -45,9 +47,9 @@ VALUES = st.one_of(
 
 
 @st.composite
-def events(draw: st.DrawFn) -> Event:
+def events(draw: st.DrawFn) -> Event | list[Event]:
     at = T0 + timedelta(seconds=draw(st.integers(0, 3 * 86_400)))
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 12))
     tool = draw(st.sampled_from(["t1", "t2"]))
     request = draw(st.sampled_from("abcd"))
     if kind == 8:
@@ -74,16 +76,55 @@ def events(draw: st.DrawFn) -> Event:
         )
     if kind == 10:
         return CacheHit(key=request, tool=tool, version=1, cache_key="k", occurred_at=at)
-    if kind == 11:
-        steps = (
+    if kind in {11, 12}:
+        steps = tuple(
             Step(
-                query=draw(st.sampled_from(["flip it", "Flip  it", "more"])),
-                tool=tool,
+                query=draw(st.sampled_from(["flip it", "Flip  it", "more 3 of 'x'"])),
+                tool=draw(st.sampled_from(["t1", "t2"])),
                 version=1,
-                ok=True,
-            ),
+                ok=draw(st.booleans()),
+                confident=draw(st.booleans()),
+                planner=draw(st.sampled_from(["offline", "llm:m"])),
+                arguments={"x": draw(st.sampled_from([3, "x", 2.5]))},
+            )
+            for _ in range(draw(st.integers(1, 2)))
         )
-        return RequestCompleted(key=request, ok=True, answer="a", steps=steps, occurred_at=at)
+        session = draw(st.sampled_from([None, "s1", "s2"]))
+        if kind == 12:  # an answer and the ratings of it, as the feedback learner writes them
+            key = f"rated-{draw(st.integers(0, 10**9))}"
+            completed = RequestCompleted(
+                key=key, ok=draw(st.booleans()), answer="a", steps=steps, session_id=session,
+                occurred_at=at,
+            )  # fmt: skip
+            out: list[Event] = [completed]
+            before = initial_lessons(completed)
+            for rating in draw(st.lists(st.sampled_from(["good", "bad"]), min_size=1, max_size=3)):
+                after = rated_lessons(steps, rating)
+                out.append(
+                    FeedbackApplied(
+                        key=key,
+                        rating=rating,
+                        feedback_id="f",
+                        answer_id=str(completed.event_id),
+                        steps=steps,
+                        before=before,
+                        after=after,
+                        cache_keys=tuple(draw(st.lists(st.sampled_from(["k", "k2"]), max_size=2))),
+                        session_id=session,
+                        occurred_at=at + timedelta(seconds=1),
+                    )
+                )
+                before = after
+            return out
+        return RequestCompleted(
+            key=request,
+            ok=draw(st.booleans()),
+            answer="a",
+            value=draw(VALUES),
+            steps=steps,
+            session_id=session,
+            occurred_at=at,
+        )
     if kind == 0:
         return RequestReceived(key=draw(st.sampled_from("abcd")), prompt="q", occurred_at=at)
     if kind == 1:
@@ -113,12 +154,19 @@ def events(draw: st.DrawFn) -> Event:
     )
 
 
+def streams(max_size: int) -> st.SearchStrategy[list[Event]]:
+    """Lists of events (an answer and its ratings come together, in order)."""
+    return st.lists(events(), max_size=max_size).map(
+        lambda drawn: [e for item in drawn for e in (item if isinstance(item, list) else [item])]
+    )
+
+
 def dumped(runner: ProjectionRunner) -> dict[str, bytes]:
     return {n: orjson.dumps(runner.dumped(n), option=orjson.OPT_SORT_KEYS) for n in runner.names()}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(events(), max_size=60), st.lists(st.integers(1, 15), min_size=1, max_size=8))
+@given(streams(60), st.lists(st.integers(1, 15), min_size=1, max_size=8))
 def test_replay_equals_incremental_folding(stream: list[Event], cuts: list[int]) -> None:
     log, store = MemoryLog(), MemoryStore()
     i = 0
@@ -135,7 +183,7 @@ def test_replay_equals_incremental_folding(stream: list[Event], cuts: list[int])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(events(), max_size=60), st.randoms(use_true_random=False))
+@given(streams(60), st.randoms(use_true_random=False))
 def test_only_the_order_within_a_key_matters(stream: list[Event], rnd: random.Random) -> None:
     """Fold the same events in another interleaving of keys (as Kafka may deliver them)."""
     shuffled = interleave(stream, rnd)

@@ -12,7 +12,7 @@ from selfeng.cli import Context
 from selfeng.cli.render import console, err_console
 from selfeng.consumers.synthesizer import answer_with
 from selfeng.core.tooldef import ToolSourceError, parse_tool
-from selfeng.projections.registry import stats_of, success_rate
+from selfeng.projections.registry import live, stats_of, success_rate
 from selfeng.schemas import Event, RequestCompleted, ToolRegistered, ToolRejected
 
 pass_context = click.make_pass_decorator(Context)
@@ -150,7 +150,7 @@ def show(ctx: Context, name: str, version: int | None) -> None:
     )
     console.print(Syntax(record["code"], "python", line_numbers=False))
     console.print(Syntax(record["tests"], "python", line_numbers=False))
-    phrases = registry["phrases"].get(name, {})
+    phrases = live(registry["phrases"].get(name))
     if phrases:
         console.print("learnt phrasings: " + "; ".join(sorted(phrases)[:10]))
 

@@ -79,11 +79,14 @@ class Decision:
 
 
 class Wordings:
-    """The wording of every active tool, rebuilt when the registry's tools or confirmed
-    phrasings change; and the stems too common among them to show intent."""
+    """The wording of every active tool, and the stems too common among them to show intent.
+
+    Refreshed when the registry's tools or phrasings change; a tool's wording is worked out
+    again only when its version or the phrasings that widen it changed."""
 
     def __init__(self) -> None:
         self._seen: tuple[int, int, int] | None = None
+        self._keys: dict[str, tuple[int, tuple[str, ...]]] = {}
         self.by_tool: dict[str, ToolWording] = {}
         self.generic: frozenset[str] = frozenset()
 
@@ -92,14 +95,21 @@ class Wordings:
         seen = (id(registry), registry["revision"], registry["phrases_revision"])
         if seen == self._seen:
             return
-        self.by_tool = {
-            name: tool_wording(name, record["spec"], confirmed_phrasings(registry, name))
-            for name, (_, record) in active_tools(registry).items()
-        }
-        self.generic = generic_stems(
-            w for n, w in self.by_tool.items() if not _is_composite(registry, n)
-        )
-        self._seen = seen
+        wordings: dict[str, ToolWording] = {}
+        keys: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for name, (version, record) in active_tools(registry).items():
+            key = (version, tuple(sorted(confirmed_phrasings(registry, name))))
+            known = self.by_tool.get(name)
+            if known is None or self._keys.get(name) != key:
+                known = tool_wording(name, record["spec"], key[1])
+            wordings[name], keys[name] = known, key
+        if set(wordings) != set(self.by_tool) or any(
+            self._keys.get(name) != key for name, key in keys.items()
+        ):
+            self.generic = generic_stems(
+                w for n, w in wordings.items() if not _is_composite(registry, n)
+            )
+        self.by_tool, self._keys, self._seen = wordings, keys, seen
 
 
 def _is_composite(registry: RegistryState, name: str) -> bool:
@@ -241,9 +251,9 @@ def _record(registry: RegistryState, tool: str, phrase: str) -> tuple[int, int, 
     """(confirmed uses, of which by users, bad ratings) of a tool for a phrasing."""
     seen = registry["phrases"].get(tool, {}).get(phrase)
     bad = registry.get("rejected", {}).get(tool, {}).get(phrase)
-    good = seen[0] if seen else 0
-    users = seen[2] if seen and len(seen) > 2 else 0
-    return good, users, (bad[0] if bad else 0)
+    good = max(seen[0], 0) if seen else 0
+    users = seen[2] if seen and len(seen) > 2 and good else 0
+    return good, users, (max(bad[0], 0) if bad else 0)
 
 
 def extract_for(

@@ -50,6 +50,7 @@ from selfeng.projections.registry import (
     VersionRecord,
     VersionStats,
     active_tools,
+    live,
     stats_of,
     success_rate,
 )
@@ -152,7 +153,11 @@ def rejected_phrasings(registry: RegistryState) -> Mapping[str, Phrasings]:
     found = cast(Mapping[str, Any], registry).get("rejected") or {}
     sole: dict[str, Phrasings] = {}
     for tool, phrasings in found.items():
-        blamed = {p: seen for p, seen in phrasings.items() if len(seen) < 3 or seen[2] > 0}
+        blamed = {
+            p: seen
+            for p, seen in phrasings.items()
+            if seen[0] > 0 and (len(seen) < 3 or seen[2] > 0)
+        }
         if blamed:
             sole[tool] = blamed
     return sole
@@ -275,8 +280,8 @@ class ToolSearch:
             name: tool_document(
                 name,
                 record,
-                dict(phrases.get(name) or {}),
-                dict(rejected.get(name) or {}),
+                live(phrases.get(name)),
+                live(dict(rejected.get(name) or {})),
                 max_uses=self.max_uses,
                 fields=self._fields_of(name, version, record),
             )

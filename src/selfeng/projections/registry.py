@@ -13,6 +13,7 @@ is not answered by it again.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
@@ -85,7 +86,7 @@ class RegistryState(TypedDict):
     # tool -> phrase -> [bad ratings, last ms, of which the answer's only step]
     rejected: dict[str, dict[str, list[int]]]
     revision: int  # changes when the set of usable tools changes
-    phrases_revision: int  # changes when a phrasing is learnt, taken back or rejected
+    phrases_revision: int  # one more for every phrasing learnt, taken back or rejected
 
 
 def normalise_phrase(text: str) -> str:
@@ -259,17 +260,18 @@ def _lesson(
     user's confirmation does."""
     if status == "none":
         return
+    # one more for every lesson, whether the set of phrasings changed or not: a count of
+    # events, the same whatever order requests of different keys are folded in
+    state["phrases_revision"] += 1
     phrase = phrase_of(step)
     stats = state["stats"].setdefault(f"{step.tool}@{step.version}", _new_stats())
     if status == "rejected":
         stats["rejected"] = max(0, stats["rejected"] + sign)
-        if _count(state["rejected"].setdefault(step.tool, {}), phrase, sign, at, mark=sole):
-            state["phrases_revision"] += 1
+        _count(state["rejected"].setdefault(step.tool, {}), phrase, sign, at, mark=sole)
         return
     stats["confirmed"] = max(0, stats["confirmed"] + sign)
     phrases = state["phrases"].setdefault(step.tool, {})
-    if _count(phrases, phrase, sign, at, mark=status == "confirmed" or widens):
-        state["phrases_revision"] += 1
+    _count(phrases, phrase, sign, at, mark=status == "confirmed" or widens)
 
 
 def _history(tool: ToolRecord, event: Event, version: int | None, what: str, detail: str) -> None:
@@ -312,10 +314,9 @@ def _count(phrases: dict[str, list[int]], phrase: str, sign: int, at: int, *, ma
     marked_before = seen[2] > 0
     if mark:
         seen[2] = max(0, seen[2] + sign)
-    if seen[0] <= 0:
-        del phrases[phrase]
-        return True
-    return marked_before != (seen[2] > 0)
+    # a phrasing counted down to 0 is kept (with when it was last seen), not deleted: its
+    # record is then the same whatever order requests of different keys were folded in
+    return marked_before != (seen[2] > 0) or (sign < 0 and seen[0] == 0)
 
 
 def active_tools(state: RegistryState) -> dict[str, tuple[int, VersionRecord]]:
@@ -340,10 +341,19 @@ def success_rate(stats: VersionStats) -> float:
     return (stats["successes"] + 1) / (stats["executions"] + 2)
 
 
+def live(phrasings: Mapping[str, list[int]] | None) -> dict[str, list[int]]:
+    """The phrasings of a table that count (a phrasing taken back to 0 is kept, not live)."""
+    return {p: seen for p, seen in (phrasings or {}).items() if seen[0] > 0}
+
+
 def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
     """The phrasings that widen what a tool is asked by: confirmed by users, or an LLM's
     plan of this one tool that no user rejected."""
-    return [p for p, seen in state["phrases"].get(tool, {}).items() if len(seen) > 2 and seen[2]]
+    return [
+        p
+        for p, seen in state["phrases"].get(tool, {}).items()
+        if seen[0] > 0 and len(seen) > 2 and seen[2]
+    ]
 
 
 def uses_of(state: RegistryState, tool: str, phrase: str) -> tuple[int, int]:
@@ -351,7 +361,7 @@ def uses_of(state: RegistryState, tool: str, phrase: str) -> tuple[int, int]:
     phrase = normalise_phrase(phrase)
     good = state["phrases"].get(tool, {}).get(phrase)
     bad = state.get("rejected", {}).get(tool, {}).get(phrase)
-    return (good[0] if good else 0), (bad[0] if bad else 0)
+    return (max(good[0], 0) if good else 0), (max(bad[0], 0) if bad else 0)
 
 
 def next_version(state: RegistryState, name: str) -> int:
