@@ -107,8 +107,13 @@ def _show(answer: Answer, prompt: str) -> None:
         elif isinstance(event, ToolSynthesisRequested):
             detail = f"need: {event.need!r}"
         elif isinstance(event, ToolSearched):
-            best = event.candidates[0] if event.candidates else None
-            detail = f"best: {best.tool} {best.score:.2f}" if best else "no tool above threshold"
+            chosen = next((e for e in event.evidence if e.accepted), None)
+            if chosen is not None:
+                detail = f"chose {chosen.tool} (confidence {chosen.confidence:.2f})"
+            elif event.evidence:
+                detail = f"none fits: {event.evidence[0].tool}: {event.evidence[0].reason}"
+            else:
+                detail = "no tool above the threshold"
         elif isinstance(event, ArgumentsExtracted):
             detail = f"{event.tool} {event.arguments}"
         elif isinstance(event, LEARNT):

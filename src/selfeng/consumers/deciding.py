@@ -89,6 +89,13 @@ class Wordings:
         self._keys: dict[str, tuple[int, tuple[str, ...]]] = {}
         self.by_tool: dict[str, ToolWording] = {}
         self.generic: frozenset[str] = frozenset()
+        self.vocabulary: frozenset[str] = frozenset()
+        """Every tool's own stems (its "does" wording), the generic ones left out."""
+
+    def foreign(self, tool: str) -> frozenset[str]:
+        """Stems that say what other tools do (and ``tool`` does not)."""
+        own = self.by_tool.get(tool)
+        return self.vocabulary - (own.does if own is not None else frozenset())
 
     def refresh(self, registry: RegistryState) -> None:
         """Bring the wordings up to date with ``registry``."""
@@ -108,6 +115,9 @@ class Wordings:
         ):
             self.generic = generic_stems(
                 w for n, w in wordings.items() if not _is_composite(registry, n)
+            )
+            self.vocabulary = frozenset(s for w in wordings.values() for s in w.does) - (
+                self.generic
             )
         self.by_tool, self._keys, self._seen = wordings, keys, seen
 
@@ -211,7 +221,10 @@ class Decider:
             candidate.tool, record["spec"]
         )
         parameters: dict[str, Any] = record["spec"].get("parameters", {}) or {}
-        extraction, uses_previous = extract_for(read, step, parameters, wording, previous, context)
+        extraction, uses_previous = extract_for(
+            read, step, parameters, wording, previous, context,
+            foreign=self.wordings.foreign(candidate.tool),
+        )  # fmt: skip
         assessment = assess(
             read,
             extraction,
@@ -263,24 +276,38 @@ def extract_for(
     wording: ToolWording | None,
     previous: JsonValue | None,
     context: Mapping[str, JsonValue] | None = None,
+    *,
+    foreign: frozenset[str] = frozenset(),
 ) -> tuple[Extraction, bool]:
     """The arguments of a step, and whether they took the previous output: at once when the
     step points at it ("reverse the result"), else only when the step lacks a value without
     it ("then multiply by 3"). ``context`` is the arguments of the step that gave
     ``previous`` (a conversion continues in the unit the previous one ended in)."""
     if previous is None:
-        return extract(read, parameters, wording), False
+        return extract(read, parameters, wording, foreign=foreign), False
     if step.uses_previous:
         found = extract(
-            read, parameters, wording, previous=previous, use_previous=True, context=context
+            read,
+            parameters,
+            wording,
+            previous=previous,
+            use_previous=True,
+            context=context,
+            foreign=foreign,
         )
         if found.handoff is not None:
             return found, True
-    alone = extract(read, parameters, wording)
+    alone = extract(read, parameters, wording, foreign=foreign)
     if not alone.missing and not alone.mistyped:
         return alone, False
     found = extract(
-        read, parameters, wording, previous=previous, use_previous=True, context=context
+        read,
+        parameters,
+        wording,
+        previous=previous,
+        use_previous=True,
+        context=context,
+        foreign=foreign,
     )
     if found.handoff is not None and len(found.missing) < len(alone.missing) + len(alone.mistyped):
         return found, True
@@ -296,6 +323,9 @@ def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKin
         if w.assessment.intent and (w.extraction.missing or w.extraction.mistyped)
         and not w.assessment.unexplained
     ]  # fmt: skip
+    unclear = next((w for w in decision.weighed if w.assessment.unclear), None)
+    if unclear is not None and unclear.assessment.intent:
+        return "missing", f"I could not read a value of “{text}”: {unclear.assessment.unclear[0]}"
     if reference and previous is None and (missing or not decision.weighed):
         return (
             "reference",

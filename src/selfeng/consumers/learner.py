@@ -82,6 +82,7 @@ class LLMCaller:
         max_answer_tokens: int = 2000,
         tools: Sequence[FunctionSpec] | None = None,
         tool_choice: ToolChoice | None = None,
+        record_specs: bool = True,
     ) -> LLMCalled:
         """The recorded call (``ok`` False when the model failed).
 
@@ -90,6 +91,9 @@ class LLMCaller:
         parse is a failed call. A call already in the log (same subject, purpose, attempt
         and cause) is returned as recorded, tool calls included, not made again. Raises
         BudgetExhausted when the subject has used its calls or would go over its tokens.
+        With ``record_specs`` False the event names the functions offered without their
+        schemas (registered tools: their specs are in the log already, and a planning call
+        offering dozens of them would otherwise store every schema again each time).
         """
         ms = int(cause.occurred_at.timestamp() * 1000)
         event_id = derived_uuid7(ms, str(cause.event_id), "llm", subject, purpose, str(attempt))
@@ -121,7 +125,9 @@ class LLMCaller:
             "purpose": purpose,
             "attempt": attempt,
             "messages": tuple(messages),
-            "tools": offered,
+            "tools": offered
+            if record_specs
+            else tuple(FunctionSpec(name=spec.name) for spec in offered),
             "tool_choice": tool_choice if offered else None,
             "producer": self.producer,
         }

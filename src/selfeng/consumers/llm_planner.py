@@ -88,6 +88,7 @@ class LLMPlanner:
                 tools=functions,
                 tool_choice="auto",
                 max_answer_tokens=1000,
+                record_specs=False,  # registered tools: their specs are in the log
             )
         except BudgetExhausted as exc:
             return Plan(said=f"a cost limit stopped the LLM: {exc}")

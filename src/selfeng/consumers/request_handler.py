@@ -196,7 +196,7 @@ class RequestHandler:
             )
             out.events.append(self._searched(received, decision, state, ids))
             if decision.chosen is None:
-                if decision.failure != "reference" and not pinned:
+                if not pinned:
                     weighed = [w.candidate.tool for w in decision.weighed]
                     why_not = self.planned.from_llm(
                         received, state, ids, out, weighed=weighed, previous=first_previous
@@ -382,6 +382,7 @@ class RequestHandler:
         record = record_of(state.registry, chosen.tool, chosen.version)
         parameters = record["spec"].get("parameters", {}) or {}
         wording = self.decider.wordings.by_tool.get(chosen.tool)
+        foreign = self.decider.wordings.foreign(chosen.tool)
         if weighed.uses_previous:
             extraction = extract(
                 decision.read,
@@ -390,9 +391,10 @@ class RequestHandler:
                 previous=previous,
                 use_previous=True,
                 context=context,
+                foreign=foreign,
             )
         else:
-            extraction = extract(decision.read, parameters, wording)
+            extraction = extract(decision.read, parameters, wording, foreign=foreign)
         out.events.append(
             ArgumentsExtracted.following(
                 received,

@@ -38,6 +38,7 @@ from selfeng.core.language import (
     ARTICLES,
     AUXILIARIES,
     DETERMINERS,
+    FUNCTION_WORDS,
     NEUTRAL,
     OPERATORS,
     POINTING_STEMS,
@@ -137,6 +138,7 @@ def extract(
     previous: JsonValue | None = None,
     use_previous: bool = False,
     context: Mapping[str, JsonValue] | None = None,
+    foreign: frozenset[str] = frozenset(),
 ) -> Extraction:
     """Fill the parameters (a JSON Schema object) of a tool from a request.
 
@@ -145,7 +147,8 @@ def extract(
     the wording points it at ("the result", "it"), or to the first one it fits; then
     ``context``, the arguments of the step that gave it, continues it: a ``from_X``
     parameter left empty starts where the previous step's ``to_X`` ended ("convert 100 F to
-    Celsius, then convert that to Kelvin").
+    Celsius, then convert that to Kelvin"). ``foreign`` are stems that say what *other*
+    tools do: a run of unquoted words holding one is an instruction, not a text value.
     """
     read = text if isinstance(text, Scan) else scan(text)
     properties: dict[str, dict[str, Any]] = dict(parameters.get("properties", {}) or {})
@@ -204,9 +207,11 @@ def extract(
     # 5. Text.
     for name, schema in list(pending.items()):
         if _type_of(schema) in {"string", "any"} and not _strict(name, schema):
-            found_text = _text(name, schema, pool, wording)
+            found_text = _text(name, schema, pool, wording, foreign)
             if found_text is not None:
                 value, tokens, loose = found_text
+                if loose and free_text:
+                    continue  # two texts from loose words: where one ends is a guess
                 fill(name, value, tokens, loose=loose)
     if pool.previous_taken and context:
         for name in list(pending):
@@ -262,6 +267,8 @@ def _place_previous(
         if isinstance(previous, int | float) and not isinstance(previous, bool)
         else "array"
         if isinstance(previous, list)
+        else "json"
+        if isinstance(previous, dict)
         else "quoted"
     )
     pool.previous = Token(
@@ -292,9 +299,13 @@ def _previous_target(
 
 
 def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
+    """Whether the previous output fits a parameter: a record (a JSON object) only one that
+    takes any value or an object, never a text parameter as its JSON."""
     kind = _type_of(schema)
-    if kind in {"string", "any"}:
+    if kind == "any" or (kind == "object" and token.kind == "json"):
         return True
+    if kind == "string":
+        return token.kind in {"quoted", "number"}
     if kind in {"number", "integer"}:
         return token.kind == "number" and (kind == "number" or token.integer)
     if kind == "array":
@@ -644,7 +655,11 @@ def _enum(schema: Mapping[str, Any], pool: _Pool) -> tuple[JsonValue, list[Token
 
 
 def _text(
-    name: str, schema: Mapping[str, Any], pool: _Pool, wording: ToolWording | None
+    name: str,
+    schema: Mapping[str, Any],
+    pool: _Pool,
+    wording: ToolWording | None,
+    foreign: frozenset[str] = frozenset(),
 ) -> tuple[JsonValue, list[Token], bool] | None:
     """A text value: quoted text, the colon's text, a dotted path, or a run of words."""
     quoted = pool.tokens("quoted")
@@ -661,35 +676,59 @@ def _text(
             if "." in t.text or "_" in t.text:
                 return t.text, [t], False
     run = _free_run(pool, wording)
-    if run:
+    if run and any(t.kind == "word" and stem(t.word) in foreign for t in run):
+        return None  # "... orders and aim to review ...": what other tools do, not a text
+    if run and (len(run) == 1 or not _IDENTIFIER.search(name)):
         return pool.scan.between(run[0].index, run[-1].index).rstrip("?!.,;"), run, True
-    return None
+    return None  # an identifier ("file_name", "booking_id") is never a run of words
+
+
+_IDENTIFIER = re.compile(
+    r"(^|_)(id|ids|uuid|token|key|code|file|filename|path|url|uri|email|dir|folder|"
+    r"directory|username|user|account|sku|isbn|hash|ip|port)(_name)?$",
+    re.IGNORECASE,
+)
 
 
 def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
-    """The longest run of free tokens that are not the tool's own words, trimmed of the
-    words that frame a value ("the word banana" -> banana, "hello to uppercase" -> hello)
-    but not of the value's own words ("in i am going to the store" -> i am going to the
-    store)."""
-    runs: list[tuple[list[Token], bool, bool]] = []  # (tokens, at the start, before own word)
+    """The longest run of free tokens the request marks as a value by where it stands,
+    trimmed of the words that frame it ("the word banana" -> banana, "hello to uppercase"
+    -> hello) but not of its own words ("in i am going to the store" -> i am going to the
+    store).
+
+    A run of unquoted words is a value only when it is anchored to what the tool does: right
+    after one of the tool's words ("reverse *hello world*", "characters in *hello*"), or
+    right before one, linked by a preposition ("*hello* in uppercase") or after an
+    instruction verb at the start ("make *hello* uppercase"). Words anywhere else are not
+    taken as a text value: they are what the request says, and the evidence must account for
+    them."""
+    runs: list[tuple[list[Token], bool, bool, bool]] = []
+    # (tokens, at the start, right after one of the tool's words, right before one)
     current: list[Token] = []
     at_start = True
+    after_own = False
     for t in pool.scan.tokens:
         own = wording is not None and t.kind == "word" and wording.matches(t.word)[0]
         if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
             if current:
-                runs.append((current, at_start, own))
+                runs.append((current, at_start, after_own, own))
             current = []
             at_start = False
+            # a value follows an instruction ("post hello"), not a past action ("posted")
+            after_own = own and not t.word.endswith("ed")
         else:
             current.append(t)
     if current:
-        runs.append((current, at_start, False))
+        runs.append((current, at_start, after_own, False))
     best: list[Token] = []
     first = pool.scan.tokens[0].index if pool.scan.tokens else -1
-    for run, starts, before_own in runs:
-        trimmed = _trim(run, at_start=starts, before_own=before_own)
-        if trimmed and trimmed[0].index == first and trimmed[0].kind == "word":
+    for run, starts, after, before in runs:
+        trimmed = _trim(run, at_start=starts, before_own=before)
+        if not trimmed or not _anchored(run, trimmed, starts, after, before):
+            continue
+        if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
+            continue  # "copy it into": no value, only the little words around one
+        if trimmed[0].index == first and trimmed[0].kind == "word":
             # a request starts with what it asks (an instruction or a question), never with
             # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
             continue
@@ -700,9 +739,29 @@ def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
             and not is_neutral(trimmed[1].word)
         ):
             continue  # "the alphabet", "a haiku": a thing named, not a text given
-        if trimmed and len(trimmed) >= len(best):
+        if len(trimmed) >= len(best):
             best = trimmed
     return best
+
+
+_VALUE_LINKS = frozenset({"in", "to", "into", "as"})
+
+
+def _anchored(
+    run: list[Token], trimmed: list[Token], starts: bool, after: bool, before: bool
+) -> bool:
+    """Whether a run of words stands where a value of the tool stands (see ``_free_run``)."""
+    if after:
+        return True
+    if not before:
+        return False
+    if run[-1].kind == "word" and run[-1].word in _VALUE_LINKS:
+        return True  # "hello world in uppercase"
+    lead = run[: run.index(trimmed[0])]
+    return starts and any(t.kind == "word" and t.word in _INSTRUCTION_VERBS for t in lead)
+
+
+_INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set", "write"})
 
 
 def _links(run: list[Token]) -> bool:

@@ -136,6 +136,11 @@ def assess(
     elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
         confidence = 0.0
         reason = f"the request asks for a quantity, and {wording.name} gives {gives_word(gives)}"
+    elif not intent:
+        confidence = 0.0
+        reason = f"nothing in the request asks for what {wording.name} does"
+        if unexplained:
+            reason += f" ({_quote(unexplained)} is not what it does)"
     elif extraction.mistyped:
         name, why = next(iter(extraction.mistyped.items()))
         confidence, reason = 0.0, f"the value for {name} does not fit: {why}"
@@ -144,11 +149,6 @@ def assess(
     elif unused:
         confidence = 0.0
         reason = f"the request gives {_quote(unused)}, which {wording.name} does not take"
-    elif not intent:
-        confidence = 0.0
-        reason = f"nothing in the request asks for what {wording.name} does"
-        if unexplained:
-            reason += f" ({_quote(unexplained)} is not what it does)"
     elif unexplained:
         reason = f"{_quote(unexplained)} is not accounted for by {wording.name}"
     else:

@@ -118,7 +118,8 @@ def _locate(
         if t.kind == "quoted" and t.value == wanted:
             return [(t.start + 1, t.end - 1)]
     spans = []
-    for m in re.finditer(rf"(?<!\w){re.escape(wanted)}(?!\w)", text, re.IGNORECASE):
+    for m in re.finditer(rf"(?<!\w){re.escape(wanted)}(?!\w)", text):  # as written: "START"
+        # is no slot where the request says "start"
         span = (m.start(), m.end())
         if span in taken or all(m.end() <= s or m.start() >= e for s, e in taken):
             spans.append(span)

@@ -116,7 +116,7 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
             parts.append(current)
             joined_by_and.append(by_and)
     cleaned = [_LEADING.sub("", p).strip().strip(",").strip() for p in parts]
-    steps = [(p, j) for p, j in zip(cleaned, joined_by_and, strict=True) if p]
+    steps = _merge_framing([(p, j) for p, j in zip(cleaned, joined_by_and, strict=True) if p])
     if not steps:
         return [PlanStep(request.strip(), False)]
     texts = _borrow_tails([p for p, _ in steps], [j for _, j in steps])
@@ -124,6 +124,28 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
         PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
         for i, part in enumerate(texts)
     ]
+
+
+def _merge_framing(steps: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """A part of nothing but framing ("Could you", from "Could you also provide ...") is no
+    step: it joins the part after it."""
+    out: list[tuple[str, bool]] = []
+    carry = ""
+    for text, joined in steps:
+        if not any(not is_neutral(w) for w in _WORD.findall(text.lower())) and not any(
+            _is_value(t) for t in scan(text).tokens
+        ):
+            carry = f"{carry} {text}".strip()
+            continue
+        out.append((f"{carry} {text}".strip() if carry else text, joined if not carry else False))
+        carry = ""
+    if carry:
+        if out:
+            last, joined = out[-1]
+            out[-1] = (f"{last} {carry}", joined)
+        else:
+            out.append((carry, False))
+    return out
 
 
 def _sentences(

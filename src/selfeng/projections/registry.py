@@ -185,18 +185,15 @@ class RegistryProjection(Projection[RegistryState]):
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
             case RequestCompleted(steps=steps):
                 at = _ms(event)
-                # an LLM's plan of one call widens its tool's wording, as a user's rating does
-                widens = len(steps) == 1 and steps[0].planner.startswith("llm")
                 for step, status in zip(steps, initial_lessons(event), strict=True):
-                    _lesson(state, step, status, +1, at, widens=widens)
+                    _lesson(state, step, status, +1, at)
             case FeedbackApplied(steps=steps, before=before, after=after):
                 at = _ms(event)
                 sole = len(steps) == 1
-                widens = sole and steps[0].planner.startswith("llm")
                 for step, was, now in zip(steps, before, after, strict=False):
                     if was != now:
-                        _lesson(state, step, was, -1, at, sole=sole, widens=widens)
-                        _lesson(state, step, now, +1, at, sole=sole, widens=widens)
+                        _lesson(state, step, was, -1, at, sole=sole)
+                        _lesson(state, step, now, +1, at, sole=sole)
         return state
 
     @staticmethod
@@ -252,12 +249,9 @@ def _lesson(
     at: int,
     *,
     sole: bool = True,
-    widens: bool = False,
 ) -> None:
     """Add (``sign`` +1) or take back (-1) what a step with this status teaches. ``sole``:
-    the step was its answer's only one (a rejection then blames its tool alone); ``widens``:
-    a learnt phrasing widens the tool's wording (an LLM's plan of this one call), as a
-    user's confirmation does."""
+    the step was its answer's only one (a rejection then blames its tool alone)."""
     if status == "none":
         return
     # one more for every lesson, whether the set of phrasings changed or not: a count of
@@ -271,7 +265,7 @@ def _lesson(
         return
     stats["confirmed"] = max(0, stats["confirmed"] + sign)
     phrases = state["phrases"].setdefault(step.tool, {})
-    _count(phrases, phrase, sign, at, mark=status == "confirmed" or widens)
+    _count(phrases, phrase, sign, at, mark=status == "confirmed")
 
 
 def _history(tool: ToolRecord, event: Event, version: int | None, what: str, detail: str) -> None:
@@ -347,8 +341,8 @@ def live(phrasings: Mapping[str, list[int]] | None) -> dict[str, list[int]]:
 
 
 def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
-    """The phrasings that widen what a tool is asked by: confirmed by users, or an LLM's
-    plan of this one tool that no user rejected."""
+    """The phrasings users confirmed for a tool: they widen what the tool is asked by (an
+    LLM's plan does not: its words are the whole request, context and all)."""
     return [
         p
         for p, seen in state["phrases"].get(tool, {}).items()

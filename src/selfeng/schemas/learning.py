@@ -217,7 +217,8 @@ class LLMCalled(LearningEvent):
     error: str | None = None
     """What went wrong, when not ``ok``."""
     tools: tuple[FunctionSpec, ...] = ()
-    """The functions offered to the model (none: a plain completion)."""
+    """The functions offered to the model (none: a plain completion); a planning call names
+    the registered tools it offered without repeating their schemas."""
     tool_choice: ToolChoice | None = None
     """Whether it had to call one of them (None: the server's default, ``auto``)."""
     tool_calls: tuple[ToolCall, ...] = ()
