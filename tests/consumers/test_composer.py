@@ -174,7 +174,7 @@ def test_a_composite_is_registered_only_when_its_recorded_runs_pass(app: Selfeng
 )
 @pytest.mark.parametrize("kind", ["string", "number", "integer", "array", "any"])
 def test_the_composite_hands_off_values_as_the_handler_does(value: object, kind: str) -> None:
-    from selfeng.core.arguments import coerce
+    from selfeng.core.values import coerce
 
     member = MemberTool("a", 1, {"parameters": {"properties": {"x": {"type": kind}}}}, "")
     source = build_composite(

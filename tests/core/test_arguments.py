@@ -3,9 +3,11 @@
 import pytest
 from pydantic import JsonValue
 
-from selfeng.core.arguments import PREVIOUS, extract, format_value, template
+from selfeng.core.arguments import extract, template
 from selfeng.core.scanning import scan
+from selfeng.core.token_pool import PREVIOUS
 from selfeng.core.tooldef import parse_tool
+from selfeng.core.values import format_value
 from selfeng.core.wording import tool_wording
 from selfeng.seed_tools import seed_sources
 

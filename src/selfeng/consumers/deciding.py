@@ -3,12 +3,12 @@
 For each step the search proposes candidates; each is weighed: its arguments are extracted
 from the step, and the evidence check (``selfeng.core.evidence``) says how much of the step
 the tool and its arguments account for. The tool's record on the same phrasing counts too:
-a phrasing users rated bad for a tool is never answered by it again, and one they confirmed
-is trusted. The first candidate (in search order) whose confidence reaches
-``answer.min_confidence`` answers the step; the others that reach it are kept as fallbacks
-for when the first fails on its arguments. When none reaches it, the step is not answered,
-with the reason: a value is missing, the wording refers to an earlier answer there is none
-of, or no tool fits (then a tool is asked for).
+a phrasing users rated bad for a tool is never answered by it again (and the words of the
+phrasings users confirmed count as the tool's own). The first candidate (in search order)
+whose confidence reaches ``answer.min_confidence`` answers the step; the others that reach
+it are kept as fallbacks for when the first fails on its arguments. When none reaches it,
+the step is not answered, with the reason: a value is missing or unclear, the wording refers
+to an earlier answer there is none of, or no tool fits (then a tool is asked for).
 """
 
 from __future__ import annotations

@@ -29,10 +29,11 @@ import orjson
 from pydantic import JsonValue
 
 from selfeng.consumers.deciding import refers_back
-from selfeng.core.arguments import extract, format_value
+from selfeng.core.arguments import extract
 from selfeng.core.evidence import assess
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.core.scanning import scan
+from selfeng.core.values import format_value
 from selfeng.core.wording import ToolWording, tool_wording
 from selfeng.schemas import ChatMessage, ToolProposed
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pydantic import JsonValue
 
 from selfeng.consumers.learner import BudgetExhausted, LLMCaller
-from selfeng.core.arguments import format_value
+from selfeng.core.values import format_value
 from selfeng.schemas import ChatMessage, FunctionSpec, LLMCalled, RequestReceived, ToolCall
 
 if TYPE_CHECKING:

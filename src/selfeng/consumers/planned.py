@@ -27,10 +27,10 @@ from pydantic import JsonValue
 from selfeng.consumers.executing import EventIds, Executor, HandlerState, Outcome, record_of
 from selfeng.consumers.llm_planner import LLMPlanner, Plan, function_spec
 from selfeng.consumers.search import ToolSearch
-from selfeng.core.arguments import coerce, format_value
 from selfeng.core.plan_templates import TemplateCall, literal_words, match, plan_template
 from selfeng.core.planning import search_text
 from selfeng.core.scanning import scan
+from selfeng.core.values import coerce, format_value
 from selfeng.projections.plans import PlansState, best_variant
 from selfeng.projections.registry import active_tools
 from selfeng.schemas import (

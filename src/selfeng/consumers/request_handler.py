@@ -4,20 +4,22 @@ A wrong answer is worse than "I don't know". The handler plans the request into 
 (``selfeng.core.planning``), and for each step weighs the searched candidates
 (``selfeng.consumers.deciding``): a tool answers a step only when it and the arguments found
 account for the step (confidence at least ``answer.min_confidence``). Each step's
-``ToolSearched`` records the candidates and the evidence for and against each. When a step
-has no such tool the request is not answered: a missing value is named, a reference to an
-earlier answer that does not exist is explained, and otherwise the handler abstains
-honestly and asks for a tool (``ToolSynthesisRequested`` with the reason). Nothing runs
-until every step is decided, so a request part that no tool answers never gets a partial
-answer passed off as a whole one.
+``ToolSearched`` records the candidates and the evidence for and against each. A request of
+the exact shape of one an LLM's plan answered before is answered by that learnt plan first
+(``selfeng.consumers.planned``). When a step has no tool that fits and an LLM is configured,
+the LLM plans the whole request with tool calls; otherwise, or when it finds no call, the
+request is not answered: a missing value is named, a reference to an earlier answer that
+does not exist is explained, and otherwise the handler abstains honestly and asks for a tool
+(``ToolSynthesisRequested`` with the reason). Nothing runs until every step is decided, so a
+request part that no tool answers never gets a partial answer passed off as a whole one.
 
 Then the steps run: ``ArgumentsExtracted`` and a ``CacheHit`` (a fresh result of a
-deterministic tool) or a ``ToolExecuted`` (a sandbox run) each; a step whose tool refuses its
-arguments is tried with the next candidate that also fit. A run of steps whose tools are the
-members of a registered composite, fed the same way, is answered by the composite in one
-call. Steps whose output no later step takes are the answer's parts: one part is the answer,
-several (a request with independent questions) are all answered. A follow-up in a session
-("Now reverse the result") works on the session's previous answer.
+deterministic tool) or a ``ToolExecuted`` (a sandbox run) each; a step whose tool fails on
+its arguments (it raises) is tried with the next candidate that also fit. A run of steps
+whose tools are the members of a registered composite, fed the same way, is answered by the
+composite in one call. Steps whose output no later step takes are the answer's parts: one
+part is the answer, several (a request with independent questions) are all answered. A
+follow-up in a session ("Now reverse the result") works on the session's previous answer.
 
 The handler returns events; the caller appends them in one batch. Their ids derive from the
 request's event id (and from the attempt, when a request is answered again after a tool was
@@ -44,9 +46,10 @@ from selfeng.consumers.executing import (
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
-from selfeng.core.arguments import extract, format_value, template
+from selfeng.core.arguments import extract, template
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.sandbox import Sandbox
+from selfeng.core.values import format_value
 from selfeng.projections.registry import VersionRecord, active_tools
 from selfeng.projections.sessions import previous_answer
 from selfeng.schemas import (

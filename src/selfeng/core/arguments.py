@@ -31,44 +31,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import JsonValue
 
+from selfeng.core.free_text import text_value
+from selfeng.core.hinted_values import by_hint, strict, wants_percent
 from selfeng.core.language import (
     ARTICLES,
-    AUXILIARIES,
     DETERMINERS,
-    FUNCTION_WORDS,
-    NEUTRAL,
-    OPERATORS,
-    POINTING_STEMS,
-    PREPOSITIONS,
-    PRONOUNS,
     REFERENCE_STEMS,
     is_neutral,
     stem,
 )
 from selfeng.core.scanning import Scan, Token, scan
+from selfeng.core.token_pool import PREVIOUS, TokenPool
+from selfeng.core.values import coerce, format_value, type_of
 from selfeng.core.wording import Roles, ToolWording
 
-PREVIOUS = -1
-"""The token index of the previous output, when a parameter took it."""
-
-_CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 _POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
 _EXPONENT_WORDS = frozenset({"squared", "cubed"})
 _NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
-_UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
 _NEGATORS = frozenset(
     {"without", "no", "not", "excluding", "exclude", "ignoring", "ignore", "except", "don't",
      "dont", "skip", "skipping", "minus", "omitting", "leaving"}
 )  # fmt: skip
 _AFFIRMERS = frozenset({"with", "including", "include", "counting", "keep", "keeping"})
-_MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
-_MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
-_EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
-_PATH_HINTS = ("path", "field", "key")
 
 
 @dataclass
@@ -100,36 +87,6 @@ class Extraction:
         return frozenset(i for took in self.took.values() for i in took if i >= 0)
 
 
-@dataclass
-class _Pool:
-    """The tokens still free to take."""
-
-    scan: Scan
-    free: list[bool]
-    previous: Token | None = None
-    previous_at: int = 0
-    previous_taken: bool = False
-
-    def tokens(self, kind: str | None = None) -> list[Token]:
-        """The free tokens (of one kind)."""
-        return [
-            t for t in self.scan.tokens if self.free[t.index] and (kind is None or t.kind == kind)
-        ]
-
-    def free_previous(self) -> bool:
-        """Whether the previous output is there and no parameter took it yet."""
-        return self.previous is not None and not self.previous_taken
-
-    def take(self, *tokens: Token) -> tuple[int, ...]:
-        """Mark tokens taken; their indexes."""
-        for t in tokens:
-            if t.index >= 0:
-                self.free[t.index] = False
-            else:
-                self.previous_taken = True
-        return tuple(t.index for t in tokens)
-
-
 def extract(
     text: str | Scan,
     parameters: Mapping[str, Any],
@@ -153,7 +110,7 @@ def extract(
     read = text if isinstance(text, Scan) else scan(text)
     properties: dict[str, dict[str, Any]] = dict(parameters.get("properties", {}) or {})
     required = list(parameters.get("required", list(properties)))
-    pool = _Pool(read, [True] * len(read.tokens))
+    pool = TokenPool(read, [True] * len(read.tokens))
     out = Extraction()
     took: dict[str, tuple[int, ...]] = {}
     free_text: set[str] = set()
@@ -182,7 +139,7 @@ def extract(
             fill(target, pool.previous.value, [pool.previous])
     # 2. Parameters that say what they want.
     for name, schema in list(pending.items()):
-        found = _by_hint(name, schema, pool, pending)
+        found = by_hint(name, schema, pool, pending)
         if found is not None:
             fill(name, found[0], found[1])
             structured.add(name)
@@ -191,7 +148,7 @@ def extract(
         fill(name, token.value, [token])
     # 4. Lists, booleans, enums.
     for name, schema in list(pending.items()):
-        kind = _type_of(schema)
+        kind = type_of(schema)
         if kind == "array":
             found = _list(pool)
             if found is not None:
@@ -206,8 +163,8 @@ def extract(
                 fill(name, found[0], found[1])
     # 5. Text.
     for name, schema in list(pending.items()):
-        if _type_of(schema) in {"string", "any"} and not _strict(name, schema):
-            found_text = _text(name, schema, pool, wording, foreign)
+        if type_of(schema) in {"string", "any"} and not strict(name, schema):
+            found_text = text_value(name, schema, pool, wording, foreign)
             if found_text is not None:
                 value, tokens, loose = found_text
                 if loose and free_text:
@@ -241,7 +198,7 @@ def _continued(name: str, context: Mapping[str, JsonValue]) -> str | None:
 
 
 def _place_previous(
-    pool: _Pool, previous: JsonValue, out: Extraction, wording: ToolWording | None
+    pool: TokenPool, previous: JsonValue, out: Extraction, wording: ToolWording | None
 ) -> None:
     """Put the previous output where the wording refers to it, taking the reference words."""
     tokens = pool.scan.tokens
@@ -301,7 +258,7 @@ def _previous_target(
 def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
     """Whether the previous output fits a parameter: a record (a JSON object) only one that
     takes any value or an object, never a text parameter as its JSON."""
-    kind = _type_of(schema)
+    kind = type_of(schema)
     if kind == "any" or (kind == "object" and token.kind == "json"):
         return True
     if kind == "string":
@@ -311,183 +268,6 @@ def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
     if kind == "array":
         return token.kind == "array" or token.kind == "number"
     return False
-
-
-# -- hints ---------------------------------------------------------------------------------
-
-
-def _hints(name: str, schema: Mapping[str, Any]) -> str:
-    return f"{name} {schema.get('description', '')}".lower()
-
-
-def _by_hint(
-    name: str, schema: dict[str, Any], pool: _Pool, pending: Mapping[str, Any]
-) -> tuple[JsonValue, list[Token]] | None:
-    hints = _hints(name, schema)
-    kind = _type_of(schema)
-    if kind == "string" and _wants_date(name, schema):
-        dates = pool.tokens("date")
-        if dates:
-            return dates[0].value, [dates[0]]
-        return None
-    if kind == "string" and ("json" in hints or "document" in name):
-        for t in pool.tokens():
-            if t.kind == "json" or (t.kind == "quoted" and _is_json_object(str(t.value))):
-                return str(t.value), [t]
-        return None
-    if kind == "string" and any(h in hints for h in _EXPRESSION_HINTS):
-        return _expression(pool)
-    if kind == "string" and "unit" in name.lower():
-        return _unit(name, pool, pending)
-    if kind in {"number", "integer"} and _wants_percent(name, schema):
-        for t in pool.tokens("number"):
-            if t.percent:
-                return t.value, [t]
-    return None
-
-
-def _strict(name: str, schema: Mapping[str, Any]) -> bool:
-    """Parameters that take only a value of their own kind, never a run of words."""
-    hints = _hints(name, schema)
-    return (
-        _wants_date(name, schema)
-        or "unit" in name.lower()
-        or "json" in hints
-        or any(h in hints for h in _EXPRESSION_HINTS)
-    )
-
-
-def _wants_date(name: str, schema: Mapping[str, Any]) -> bool:
-    """A parameter for a date takes only a date (never other words)."""
-    hints = _hints(name, schema)
-    return "date" in hints or "yyyy" in hints or schema.get("format") == "date"
-
-
-def _wants_percent(name: str, schema: Mapping[str, Any]) -> bool:
-    """A parameter for a percentage takes only a number written as one (25%, 25 percent)."""
-    return "percent" in name.lower() or "%" in str(schema.get("description", ""))
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict)
-    except orjson.JSONDecodeError:
-        return False
-
-
-def _expression(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
-    """The longest run of arithmetic (numbers, operators, brackets) with an operator in it."""
-    tokens = pool.scan.tokens
-    best: list[Token] = []
-    run: list[Token] = []
-
-    def close() -> None:
-        nonlocal best
-        while run and not _math_edge(run[-1]):
-            run.pop()
-        while run and not _math_edge(run[0], leading=True):
-            run.pop(0)
-        numbers = sum(1 for t in run if t.kind == "number")
-        operators = sum(1 for t in run if _operator(t))
-        roots = any(t.word in {"root", "sqrt"} for t in run)
-        # an operation: two operands ("2 + 2", "20% of 50", "5 squared") or a root of one
-        if (numbers >= 2 or (roots and numbers >= 1)) and operators >= 1 and len(run) > len(best):
-            best = list(run)
-
-    for t in tokens:
-        if pool.free[t.index] and _math_token(t):
-            run.append(t)
-        else:
-            close()
-            run = []
-    close()
-    if not best:
-        return None
-    text = pool.scan.between(best[0].index, best[-1].index)
-    return text, best
-
-
-def _math_token(t: Token) -> bool:
-    if t.kind in {"number", "symbol"}:
-        return True
-    return t.kind == "word" and t.word in _MATH_WORDS
-
-
-def _operator(t: Token) -> bool:
-    return (
-        (t.kind == "symbol" and t.word in _MATH_SYMBOLS - {"(", ")", "="})
-        or (t.kind == "word" and t.word in OPERATORS)
-        or (t.kind == "number" and (t.percent or t.word in {"squared", "cubed"}))
-    )
-
-
-def _math_edge(t: Token, *, leading: bool = False) -> bool:
-    if t.kind == "number" or (t.kind == "symbol" and t.word in {"(", ")"}):
-        return True
-    if leading:
-        return t.word in {"square", "cube", "sqrt", "minus", "-"} or t.word == "minus"
-    return t.word in {"squared", "cubed"}
-
-
-def _unit(
-    name: str, pool: _Pool, pending: Mapping[str, Any]
-) -> tuple[JsonValue, list[Token]] | None:
-    """A conversion's unit: the word after the amount (from), or after to/in/into/as, or
-    after "how many" (to)."""
-    tokens = pool.scan.tokens
-    lowered = name.lower()
-    wants_target = lowered.startswith(("to", "target")) or "to_" in lowered or "target" in lowered
-    source: Token | None = None
-    target: Token | None = None
-    amount = next((t for t in tokens if t.kind == "number"), None)
-    if amount is None and pool.previous is not None and pool.previous.kind == "number":
-        amount = pool.previous
-    if amount is not None:
-        source = _unit_word_after(tokens, amount.index + 1 if amount.index >= 0 else 0, pool)
-        if amount.index < 0 and pool.previous_at >= 0:
-            later = [t for t in tokens if t.start >= pool.previous_at]
-            if later:
-                source = _unit_word_after(tokens, later[0].index, pool)
-    for i, t in enumerate(tokens):
-        if t.kind == "word" and t.word in _CONVERSION_WORDS and i + 1 < len(tokens):
-            after = _unit_word_after(tokens, i + 1, pool, allow_filler=True)
-            if after is not None and (source is None or after.index != source.index):
-                target = after
-        if t.word == "how" and i + 2 < len(tokens) and tokens[i + 1].word == "many":
-            word = _unit_word_after(tokens, i + 2, pool, allow_filler=True)
-            if word is not None:
-                target = word
-    if wants_target:
-        return (target.word, [target]) if target is not None and pool.free[target.index] else None
-    if source is not None and pool.free[source.index]:
-        return source.word, [source]
-    return None
-
-
-def _unit_word_after(
-    tokens: Sequence[Token], at: int, pool: _Pool, *, allow_filler: bool = True
-) -> Token | None:
-    i = at
-    while i < len(tokens) and tokens[i].kind == "word" and tokens[i].word in _UNIT_FILLERS:
-        i += 1
-    if i >= len(tokens):
-        return None
-    t = tokens[i]
-    if t.kind != "word" or not pool.free[t.index] or t.word in NEUTRAL - {"in", "m"}:
-        return None
-    if t.word in {"in", "to", "into", "as"} and i == at:
-        # "in" is also the inch's abbreviation: only when a number comes right before it
-        previous = tokens[i - 1] if i > 0 else None
-        if t.word != "in" or previous is None or previous.kind != "number":
-            return None
-        following = tokens[i + 1] if i + 1 < len(tokens) else None
-        if (
-            following is not None
-            and following.kind == "word"
-            and following.word not in _CONVERSION_WORDS
-        ):
-            return None  # "5 in miles": "in" joins, it is no unit
-    return t
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -521,12 +301,12 @@ def _index_at(tokens: Sequence[Token], at: int) -> int:
 
 
 def _numbers_by_role(
-    pending: Mapping[str, dict[str, Any]], pool: _Pool, wording: ToolWording | None
+    pending: Mapping[str, dict[str, Any]], pool: TokenPool, wording: ToolWording | None
 ) -> list[tuple[str, Token]]:
     params = [
         n
         for n, s in pending.items()
-        if _type_of(s) in {"number", "integer"} and not _wants_percent(n, s)
+        if type_of(s) in {"number", "integer"} and not wants_percent(n, s)
     ]
     if not params:
         return []
@@ -540,7 +320,7 @@ def _numbers_by_role(
     tokens = pool.scan.tokens
 
     def score(param: str, token: Token) -> float:
-        if _type_of(pending[param]) == "integer" and not token.integer:
+        if type_of(pending[param]) == "integer" and not token.integer:
             return -math.inf
         role = roles.get(param, Roles())
         before, after, worded = _neighbours(tokens, token, pool.previous_at)
@@ -582,7 +362,7 @@ def _numbers_by_role(
         candidates = [
             t
             for t in rest
-            if (_type_of(pending[p]) != "integer" or t.integer) and score(p, t) > -math.inf
+            if (type_of(pending[p]) != "integer" or t.integer) and score(p, t) > -math.inf
         ]
         if not candidates:
             continue
@@ -594,7 +374,7 @@ def _numbers_by_role(
 # -- lists, booleans, enums ----------------------------------------------------------------
 
 
-def _list(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     arrays = pool.tokens("array")
     if arrays:
         return arrays[0].value, [arrays[0]]
@@ -609,7 +389,7 @@ def _list(pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
     return [t.value for t in numbers], numbers
 
 
-def _boolean(name: str, pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+def _boolean(name: str, pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     """A yes/no parameter named like ``include_spaces``: "with spaces" or "including the
     spaces" says yes, "without spaces" or "not counting the spaces" says no (a negation up
     to three words before the parameter's noun)."""
@@ -641,7 +421,7 @@ def _boolean(name: str, pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
     return None
 
 
-def _enum(schema: Mapping[str, Any], pool: _Pool) -> tuple[JsonValue, list[Token]] | None:
+def _enum(schema: Mapping[str, Any], pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     for option in schema.get("enum", []) or []:
         if not isinstance(option, str):
             continue
@@ -649,246 +429,6 @@ def _enum(schema: Mapping[str, Any], pool: _Pool) -> tuple[JsonValue, list[Token
             if t.kind in {"word", "quoted"} and str(t.value or t.word).lower() == option.lower():
                 return option, [t]
     return None
-
-
-# -- text ----------------------------------------------------------------------------------
-
-
-def _text(
-    name: str,
-    schema: Mapping[str, Any],
-    pool: _Pool,
-    wording: ToolWording | None,
-    foreign: frozenset[str] = frozenset(),
-) -> tuple[JsonValue, list[Token], bool] | None:
-    """A text value: quoted text, the colon's text, a dotted path, or a run of words."""
-    quoted = pool.tokens("quoted")
-    if quoted:
-        return quoted[0].value, [quoted[0]], False
-    if pool.previous is not None and pool.previous.kind == "quoted" and pool.free_previous():
-        return pool.previous.value, [pool.previous], False
-    colon = pool.scan.colon_text()
-    if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
-        inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
-        return colon, inside, False
-    if any(h in _hints(name, schema) for h in _PATH_HINTS):
-        for t in pool.tokens("word"):
-            if "." in t.text or "_" in t.text:
-                return t.text, [t], False
-    run = _free_run(pool, wording)
-    if run and any(t.kind == "word" and stem(t.word) in foreign for t in run):
-        return None  # "... orders and aim to review ...": what other tools do, not a text
-    if run and (len(run) == 1 or not _IDENTIFIER.search(name)):
-        return pool.scan.between(run[0].index, run[-1].index).rstrip("?!.,;"), run, True
-    return None  # an identifier ("file_name", "booking_id") is never a run of words
-
-
-_IDENTIFIER = re.compile(
-    r"(^|_)(id|ids|uuid|token|key|code|file|filename|path|url|uri|email|dir|folder|"
-    r"directory|username|user|account|sku|isbn|hash|ip|port)(_name)?$",
-    re.IGNORECASE,
-)
-
-
-def _free_run(pool: _Pool, wording: ToolWording | None) -> list[Token]:
-    """The longest run of free tokens the request marks as a value by where it stands,
-    trimmed of the words that frame it ("the word banana" -> banana, "hello to uppercase"
-    -> hello) but not of its own words ("in i am going to the store" -> i am going to the
-    store).
-
-    A run of unquoted words is a value only when it is anchored to what the tool does: right
-    after one of the tool's words ("reverse *hello world*", "characters in *hello*"), or
-    right before one, linked by a preposition ("*hello* in uppercase") or after an
-    instruction verb at the start ("make *hello* uppercase"). Words anywhere else are not
-    taken as a text value: they are what the request says, and the evidence must account for
-    them."""
-    runs: list[tuple[list[Token], bool, bool, bool]] = []
-    # (tokens, at the start, right after one of the tool's words, right before one)
-    current: list[Token] = []
-    at_start = True
-    after_own = False
-    for t in pool.scan.tokens:
-        own = wording is not None and t.kind == "word" and wording.matches(t.word)[0]
-        if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
-            if current:
-                runs.append((current, at_start, after_own, own))
-            current = []
-            at_start = False
-            # a value follows an instruction ("post hello"), not a past action ("posted")
-            after_own = own and not t.word.endswith("ed")
-        else:
-            current.append(t)
-    if current:
-        runs.append((current, at_start, after_own, False))
-    best: list[Token] = []
-    first = pool.scan.tokens[0].index if pool.scan.tokens else -1
-    for run, starts, after, before in runs:
-        trimmed = _trim(run, at_start=starts, before_own=before)
-        if not trimmed or not _anchored(run, trimmed, starts, after, before):
-            continue
-        if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
-            continue  # "copy it into": no value, only the little words around one
-        if trimmed[0].index == first and trimmed[0].kind == "word":
-            # a request starts with what it asks (an instruction or a question), never with
-            # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
-            continue
-        if (
-            len(trimmed) == 2
-            and trimmed[0].word in ARTICLES
-            and trimmed[1].kind == "word"
-            and not is_neutral(trimmed[1].word)
-        ):
-            continue  # "the alphabet", "a haiku": a thing named, not a text given
-        if len(trimmed) >= len(best):
-            best = trimmed
-    return best
-
-
-_VALUE_LINKS = frozenset({"in", "to", "into", "as"})
-
-
-def _anchored(
-    run: list[Token], trimmed: list[Token], starts: bool, after: bool, before: bool
-) -> bool:
-    """Whether a run of words stands where a value of the tool stands (see ``_free_run``)."""
-    if after:
-        return True
-    if not before:
-        return False
-    if run[-1].kind == "word" and run[-1].word in _VALUE_LINKS:
-        return True  # "hello world in uppercase"
-    lead = run[: run.index(trimmed[0])]
-    return starts and any(t.kind == "word" and t.word in _INSTRUCTION_VERBS for t in lead)
-
-
-_INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set", "write"})
-
-
-def _links(run: list[Token]) -> bool:
-    """Whether a run starts with the words that link an instruction to its value: auxiliaries
-    then a preposition ("are in", "is there in", "of")."""
-    for token in run:
-        if token.kind != "word":
-            return False
-        if token.word in PREPOSITIONS:
-            return True
-        if token.word not in AUXILIARIES | {"there"}:
-            return False
-    return False
-
-
-def _points(token: Token) -> bool:
-    """A word that points at a value rather than being one ("the *word* banana", "the
-    *result*")."""
-    return token.kind == "word" and (
-        stem(token.word) in POINTING_STEMS or stem(token.word) in REFERENCE_STEMS
-    )
-
-
-_POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
-
-
-def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
-    """A run of words without the words that frame the value in it: before it, the framing
-    of the request ("What is ...", at its start), the words that point at the value ("the
-    word", "the result") and the link from the instruction ("... are in"); after it, the
-    link to the instruction that follows ("... to uppercase") and politeness."""
-    run = list(run)
-    while run and run[0].kind == "word":
-        first = run[0]
-        nxt = run[1] if len(run) > 1 else None
-        if at_start and is_neutral(first.word):
-            run.pop(0)  # "What is ..." at the start of a request
-        elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
-            run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
-        elif first.word in ARTICLES | DETERMINERS and (
-            len(run) == 1 or (nxt is not None and _points(nxt))
-        ):
-            run.pop(0)  # "the word banana"
-        elif not at_start and _links(run):
-            while run[0].word not in PREPOSITIONS:
-                run.pop(0)
-            run.pop(0)  # "characters are in hello world", "words in i am going ..."
-        else:
-            break
-    while run:
-        last = run[-1]
-        if last.kind == "word" and last.word in _POLITE:
-            run.pop()
-        elif (
-            before_own
-            and last.kind == "word"
-            and (last.word in PREPOSITIONS | ARTICLES | DETERMINERS | AUXILIARIES)
-        ):
-            run.pop()  # "hello world to uppercase"
-        elif last.kind == "symbol" and last.word not in {")"}:
-            run.pop()
-        else:
-            break
-    return run
-
-
-# -- types ---------------------------------------------------------------------------------
-
-
-def _type_of(schema: Mapping[str, Any]) -> str:
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return kind
-    if isinstance(kind, list):
-        kinds = [k for k in kind if k != "null"]
-        return str(kinds[0]) if kinds else "any"
-    if "anyOf" in schema:
-        kinds = [_type_of(s) for s in schema["anyOf"] if s.get("type") != "null"]
-        return kinds[0] if kinds else "any"
-    if "enum" in schema:
-        return "enum"
-    return "any"
-
-
-def format_value(value: JsonValue) -> str:
-    """A value as text: 25.0 reads "25", other numbers as Python writes them, lists and
-    objects as compact JSON (the same as a composite tool's hand-off)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(value)
-    return orjson.dumps(value).decode()
-
-
-def coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:
-    """The value in the parameter's type, and why it does not fit (None when it does).
-
-    The value is what ``selfeng.core.composition``'s hand-off gives, so a composite feeds
-    its members exactly as the handler feeds the steps it replaces."""
-    kind = _type_of(schema)
-    if kind == "string":
-        return format_value(value), None
-    if kind in {"number", "integer"}:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return value, f"{format_value(value)} is not a number"
-        number: float
-        if isinstance(value, str):
-            try:
-                number = float(value.strip().replace(",", ""))
-            except ValueError:
-                return value, f"{value!r} is not a number"
-        else:
-            number = float(value)
-        if not math.isfinite(number):
-            return value, f"{format_value(value)} is not a finite number"
-        if kind == "integer":
-            if not number.is_integer():
-                return value, f"{format_value(value)} is not a whole number"
-            return int(number), None
-        return (value if isinstance(value, int | float) else number), None
-    if kind == "array":
-        return (value if isinstance(value, list) else [value]), None
-    if kind == "boolean":
-        return (value, None) if isinstance(value, bool) else (value, f"{value!r} is not yes/no")
-    return value, None
 
 
 def template(scanned: str | Scan, extraction: Extraction) -> str:

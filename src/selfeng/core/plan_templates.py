@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from selfeng.core.arguments import format_value
 from selfeng.core.scanning import scan
+from selfeng.core.values import format_value
 
 _SLOT = re.compile(r"\{(\d+)\}")
 

@@ -1,0 +1,203 @@
+"""Text values: quoted text, the text after an instruction's colon, a dotted path, or a
+run of unquoted words where the request marks a value by where it stands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import JsonValue
+
+from selfeng.core.hinted_values import hints
+from selfeng.core.language import (
+    ARTICLES,
+    AUXILIARIES,
+    DETERMINERS,
+    FUNCTION_WORDS,
+    POINTING_STEMS,
+    PREPOSITIONS,
+    PRONOUNS,
+    REFERENCE_STEMS,
+    is_neutral,
+    stem,
+)
+from selfeng.core.scanning import Token
+from selfeng.core.token_pool import TokenPool
+from selfeng.core.wording import ToolWording
+
+_PATH_HINTS = ("path", "field", "key")
+
+
+def text_value(
+    name: str,
+    schema: Mapping[str, Any],
+    pool: TokenPool,
+    wording: ToolWording | None,
+    foreign: frozenset[str] = frozenset(),
+) -> tuple[JsonValue, list[Token], bool] | None:
+    """A text value: quoted text, the colon's text, a dotted path, or a run of words."""
+    quoted = pool.tokens("quoted")
+    if quoted:
+        return quoted[0].value, [quoted[0]], False
+    if pool.previous is not None and pool.previous.kind == "quoted" and pool.free_previous():
+        return pool.previous.value, [pool.previous], False
+    colon = pool.scan.colon_text()
+    if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
+        inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
+        return colon, inside, False
+    if any(h in hints(name, schema) for h in _PATH_HINTS):
+        for t in pool.tokens("word"):
+            if "." in t.text or "_" in t.text:
+                return t.text, [t], False
+    run = _free_run(pool, wording)
+    if run and any(t.kind == "word" and stem(t.word) in foreign for t in run):
+        return None  # "... orders and aim to review ...": what other tools do, not a text
+    if run and (len(run) == 1 or not _IDENTIFIER.search(name)):
+        return pool.scan.between(run[0].index, run[-1].index).rstrip("?!.,;"), run, True
+    return None  # an identifier ("file_name", "booking_id") is never a run of words
+
+
+_IDENTIFIER = re.compile(
+    r"(^|_)(id|ids|uuid|token|key|code|file|filename|path|url|uri|email|dir|folder|"
+    r"directory|username|user|account|sku|isbn|hash|ip|port)(_name)?$",
+    re.IGNORECASE,
+)
+
+
+def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
+    """The longest run of free tokens the request marks as a value by where it stands,
+    trimmed of the words that frame it ("the word banana" -> banana, "hello to uppercase"
+    -> hello) but not of its own words ("in i am going to the store" -> i am going to the
+    store).
+
+    A run of unquoted words is a value only when it is anchored to what the tool does: right
+    after one of the tool's words ("reverse *hello world*", "characters in *hello*"), or
+    right before one, linked by a preposition ("*hello* in uppercase") or after an
+    instruction verb at the start ("make *hello* uppercase"). Words anywhere else are not
+    taken as a text value: they are what the request says, and the evidence must account for
+    them."""
+    runs: list[tuple[list[Token], bool, bool, bool]] = []
+    # (tokens, at the start, right after one of the tool's words, right before one)
+    current: list[Token] = []
+    at_start = True
+    after_own = False
+    for t in pool.scan.tokens:
+        own = wording is not None and t.kind == "word" and wording.matches(t.word)[0]
+        if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
+            if current:
+                runs.append((current, at_start, after_own, own))
+            current = []
+            at_start = False
+            # a value follows an instruction ("post hello"), not a past action ("posted")
+            after_own = own and not t.word.endswith("ed")
+        else:
+            current.append(t)
+    if current:
+        runs.append((current, at_start, after_own, False))
+    best: list[Token] = []
+    first = pool.scan.tokens[0].index if pool.scan.tokens else -1
+    for run, starts, after, before in runs:
+        trimmed = _trim(run, at_start=starts, before_own=before)
+        if not trimmed or not _anchored(run, trimmed, starts, after, before):
+            continue
+        if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
+            continue  # "copy it into": no value, only the little words around one
+        if trimmed[0].index == first and trimmed[0].kind == "word":
+            # a request starts with what it asks (an instruction or a question), never with
+            # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
+            continue
+        if (
+            len(trimmed) == 2
+            and trimmed[0].word in ARTICLES
+            and trimmed[1].kind == "word"
+            and not is_neutral(trimmed[1].word)
+        ):
+            continue  # "the alphabet", "a haiku": a thing named, not a text given
+        if len(trimmed) >= len(best):
+            best = trimmed
+    return best
+
+
+_VALUE_LINKS = frozenset({"in", "to", "into", "as"})
+
+
+def _anchored(
+    run: list[Token], trimmed: list[Token], starts: bool, after: bool, before: bool
+) -> bool:
+    """Whether a run of words stands where a value of the tool stands (see ``_free_run``)."""
+    if after:
+        return True
+    if not before:
+        return False
+    if run[-1].kind == "word" and run[-1].word in _VALUE_LINKS:
+        return True  # "hello world in uppercase"
+    lead = run[: run.index(trimmed[0])]
+    return starts and any(t.kind == "word" and t.word in _INSTRUCTION_VERBS for t in lead)
+
+
+_INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set", "write"})
+
+
+def _links(run: list[Token]) -> bool:
+    """Whether a run starts with the words that link an instruction to its value: auxiliaries
+    then a preposition ("are in", "is there in", "of")."""
+    for token in run:
+        if token.kind != "word":
+            return False
+        if token.word in PREPOSITIONS:
+            return True
+        if token.word not in AUXILIARIES | {"there"}:
+            return False
+    return False
+
+
+def _points(token: Token) -> bool:
+    """A word that points at a value rather than being one ("the *word* banana", "the
+    *result*")."""
+    return token.kind == "word" and (
+        stem(token.word) in POINTING_STEMS or stem(token.word) in REFERENCE_STEMS
+    )
+
+
+_POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
+
+
+def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
+    """A run of words without the words that frame the value in it: before it, the framing
+    of the request ("What is ...", at its start), the words that point at the value ("the
+    word", "the result") and the link from the instruction ("... are in"); after it, the
+    link to the instruction that follows ("... to uppercase") and politeness."""
+    run = list(run)
+    while run and run[0].kind == "word":
+        first = run[0]
+        nxt = run[1] if len(run) > 1 else None
+        if at_start and is_neutral(first.word):
+            run.pop(0)  # "What is ..." at the start of a request
+        elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
+            run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
+        elif first.word in ARTICLES | DETERMINERS and (
+            len(run) == 1 or (nxt is not None and _points(nxt))
+        ):
+            run.pop(0)  # "the word banana"
+        elif not at_start and _links(run):
+            while run[0].word not in PREPOSITIONS:
+                run.pop(0)
+            run.pop(0)  # "characters are in hello world", "words in i am going ..."
+        else:
+            break
+    while run:
+        last = run[-1]
+        if last.kind == "word" and last.word in _POLITE:
+            run.pop()
+        elif (
+            before_own
+            and last.kind == "word"
+            and (last.word in PREPOSITIONS | ARTICLES | DETERMINERS | AUXILIARIES)
+        ):
+            run.pop()  # "hello world to uppercase"
+        elif last.kind == "symbol" and last.word not in {")"}:
+            run.pop()
+        else:
+            break
+    return run

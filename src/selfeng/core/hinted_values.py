@@ -1,0 +1,197 @@
+"""Values a parameter says it wants: dates, JSON documents, arithmetic expressions, the
+units of a conversion, percentages. Such a parameter takes only a value of its kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import JsonValue
+
+from selfeng.core.language import NEUTRAL, OPERATORS
+from selfeng.core.scanning import Token
+from selfeng.core.token_pool import TokenPool
+from selfeng.core.values import type_of
+
+CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
+"""The words that lead to a conversion's target unit."""
+_UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
+_MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
+_MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
+_EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
+
+
+def hints(name: str, schema: Mapping[str, Any]) -> str:
+    """A parameter's name and description, lower-cased: what it says it wants."""
+    return f"{name} {schema.get('description', '')}".lower()
+
+
+def by_hint(
+    name: str, schema: dict[str, Any], pool: TokenPool, pending: Mapping[str, Any]
+) -> tuple[JsonValue, list[Token]] | None:
+    said = hints(name, schema)
+    kind = type_of(schema)
+    if kind == "string" and wants_date(name, schema):
+        dates = pool.tokens("date")
+        if dates:
+            return dates[0].value, [dates[0]]
+        return None
+    if kind == "string" and ("json" in said or "document" in name):
+        for t in pool.tokens():
+            if t.kind == "json" or (t.kind == "quoted" and _is_json_object(str(t.value))):
+                return str(t.value), [t]
+        return None
+    if kind == "string" and any(h in said for h in _EXPRESSION_HINTS):
+        return _expression(pool)
+    if kind == "string" and "unit" in name.lower():
+        return _unit(name, pool, pending)
+    if kind in {"number", "integer"} and wants_percent(name, schema):
+        for t in pool.tokens("number"):
+            if t.percent:
+                return t.value, [t]
+    return None
+
+
+def strict(name: str, schema: Mapping[str, Any]) -> bool:
+    """Parameters that take only a value of their own kind, never a run of words."""
+    said = hints(name, schema)
+    return (
+        wants_date(name, schema)
+        or "unit" in name.lower()
+        or "json" in said
+        or any(h in said for h in _EXPRESSION_HINTS)
+    )
+
+
+def wants_date(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for a date takes only a date (never other words)."""
+    said = hints(name, schema)
+    return "date" in said or "yyyy" in said or schema.get("format") == "date"
+
+
+def wants_percent(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for a percentage takes only a number written as one (25%, 25 percent)."""
+    return "percent" in name.lower() or "%" in str(schema.get("description", ""))
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
+    """The longest run of arithmetic (numbers, operators, brackets) with an operator in it."""
+    tokens = pool.scan.tokens
+    best: list[Token] = []
+    run: list[Token] = []
+
+    def close() -> None:
+        nonlocal best
+        while run and not _math_edge(run[-1]):
+            run.pop()
+        while run and not _math_edge(run[0], leading=True):
+            run.pop(0)
+        numbers = sum(1 for t in run if t.kind == "number")
+        operators = sum(1 for t in run if _operator(t))
+        roots = any(t.word in {"root", "sqrt"} for t in run)
+        # an operation: two operands ("2 + 2", "20% of 50", "5 squared") or a root of one
+        if (numbers >= 2 or (roots and numbers >= 1)) and operators >= 1 and len(run) > len(best):
+            best = list(run)
+
+    for t in tokens:
+        if pool.free[t.index] and _math_token(t):
+            run.append(t)
+        else:
+            close()
+            run = []
+    close()
+    if not best:
+        return None
+    text = pool.scan.between(best[0].index, best[-1].index)
+    return text, best
+
+
+def _math_token(t: Token) -> bool:
+    if t.kind in {"number", "symbol"}:
+        return True
+    return t.kind == "word" and t.word in _MATH_WORDS
+
+
+def _operator(t: Token) -> bool:
+    return (
+        (t.kind == "symbol" and t.word in _MATH_SYMBOLS - {"(", ")", "="})
+        or (t.kind == "word" and t.word in OPERATORS)
+        or (t.kind == "number" and (t.percent or t.word in {"squared", "cubed"}))
+    )
+
+
+def _math_edge(t: Token, *, leading: bool = False) -> bool:
+    if t.kind == "number" or (t.kind == "symbol" and t.word in {"(", ")"}):
+        return True
+    if leading:
+        return t.word in {"square", "cube", "sqrt", "minus", "-"} or t.word == "minus"
+    return t.word in {"squared", "cubed"}
+
+
+def _unit(
+    name: str, pool: TokenPool, pending: Mapping[str, Any]
+) -> tuple[JsonValue, list[Token]] | None:
+    """A conversion's unit: the word after the amount (from), or after to/in/into/as, or
+    after "how many" (to)."""
+    tokens = pool.scan.tokens
+    lowered = name.lower()
+    wants_target = lowered.startswith(("to", "target")) or "to_" in lowered or "target" in lowered
+    source: Token | None = None
+    target: Token | None = None
+    amount = next((t for t in tokens if t.kind == "number"), None)
+    if amount is None and pool.previous is not None and pool.previous.kind == "number":
+        amount = pool.previous
+    if amount is not None:
+        source = _unit_word_after(tokens, amount.index + 1 if amount.index >= 0 else 0, pool)
+        if amount.index < 0 and pool.previous_at >= 0:
+            later = [t for t in tokens if t.start >= pool.previous_at]
+            if later:
+                source = _unit_word_after(tokens, later[0].index, pool)
+    for i, t in enumerate(tokens):
+        if t.kind == "word" and t.word in CONVERSION_WORDS and i + 1 < len(tokens):
+            after = _unit_word_after(tokens, i + 1, pool, allow_filler=True)
+            if after is not None and (source is None or after.index != source.index):
+                target = after
+        if t.word == "how" and i + 2 < len(tokens) and tokens[i + 1].word == "many":
+            word = _unit_word_after(tokens, i + 2, pool, allow_filler=True)
+            if word is not None:
+                target = word
+    if wants_target:
+        return (target.word, [target]) if target is not None and pool.free[target.index] else None
+    if source is not None and pool.free[source.index]:
+        return source.word, [source]
+    return None
+
+
+def _unit_word_after(
+    tokens: Sequence[Token], at: int, pool: TokenPool, *, allow_filler: bool = True
+) -> Token | None:
+    i = at
+    while i < len(tokens) and tokens[i].kind == "word" and tokens[i].word in _UNIT_FILLERS:
+        i += 1
+    if i >= len(tokens):
+        return None
+    t = tokens[i]
+    if t.kind != "word" or not pool.free[t.index] or t.word in NEUTRAL - {"in", "m"}:
+        return None
+    if t.word in {"in", "to", "into", "as"} and i == at:
+        # "in" is also the inch's abbreviation: only when a number comes right before it
+        previous = tokens[i - 1] if i > 0 else None
+        if t.word != "in" or previous is None or previous.kind != "number":
+            return None
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (
+            following is not None
+            and following.kind == "word"
+            and following.word not in CONVERSION_WORDS
+        ):
+            return None  # "5 in miles": "in" joins, it is no unit
+    return t

@@ -1,0 +1,72 @@
+"""Values in a parameter's type: how a result reads as text, and how a value is coerced."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from pydantic import JsonValue
+
+
+def type_of(schema: Mapping[str, Any]) -> str:
+    """The JSON Schema type of a parameter (its first non-null one; ``enum`` or ``any`` when
+    it names none)."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return kind
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        return str(kinds[0]) if kinds else "any"
+    if "anyOf" in schema:
+        kinds = [type_of(s) for s in schema["anyOf"] if s.get("type") != "null"]
+        return kinds[0] if kinds else "any"
+    if "enum" in schema:
+        return "enum"
+    return "any"
+
+
+def format_value(value: JsonValue) -> str:
+    """A value as text: 25.0 reads "25", other numbers as Python writes them, lists and
+    objects as compact JSON (the same as a composite tool's hand-off)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return orjson.dumps(value).decode()
+
+
+def coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:
+    """The value in the parameter's type, and why it does not fit (None when it does).
+
+    The value is what ``selfeng.core.composition``'s hand-off gives, so a composite feeds
+    its members exactly as the handler feeds the steps it replaces."""
+    kind = type_of(schema)
+    if kind == "string":
+        return format_value(value), None
+    if kind in {"number", "integer"}:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return value, f"{format_value(value)} is not a number"
+        number: float
+        if isinstance(value, str):
+            try:
+                number = float(value.strip().replace(",", ""))
+            except ValueError:
+                return value, f"{value!r} is not a number"
+        else:
+            number = float(value)
+        if not math.isfinite(number):
+            return value, f"{format_value(value)} is not a finite number"
+        if kind == "integer":
+            if not number.is_integer():
+                return value, f"{format_value(value)} is not a whole number"
+            return int(number), None
+        return (value if isinstance(value, int | float) else number), None
+    if kind == "array":
+        return (value if isinstance(value, list) else [value]), None
+    if kind == "boolean":
+        return (value, None) if isinstance(value, bool) else (value, f"{value!r} is not yes/no")
+    return value, None
