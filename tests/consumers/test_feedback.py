@@ -106,7 +106,7 @@ def test_good_after_bad_restores_and_replay_equals_live(app: Selfeng) -> None:
 
 def test_an_answer_not_confident_enough_is_learnt_only_when_rated_good(app: Selfeng) -> None:
     agent = Agent(app)
-    answer = agent.ask("Round 3.14159 to 2 decimal places for my homework")
+    answer = agent.ask("Round 3.14159 to 2 decimal places for the homework")
     assert answer.ok
     assert answer.value == 3.14
     assert 0.75 <= answer.confidence < 0.95

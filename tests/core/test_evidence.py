@@ -86,9 +86,40 @@ def test_a_value_the_tool_does_not_use_means_no_answer() -> None:
 
 
 def test_unexplained_words_lower_the_confidence() -> None:
-    assessment = judge("mean", "average of 3, 4 and 8 for my homework")
+    assessment = judge("mean", "average of 3, 4 and 8 for the homework")
     assert assessment.unexplained == ("homework",)
     assert 0.0 < assessment.confidence < 1.0
+
+
+def test_the_askers_own_things_say_what_the_data_is() -> None:
+    assert judge("mean", "average of 3, 4 and 8 for my homework").confidence == 1.0
+    assert judge("median", "the median of my test scores 32, 28, 45").confidence == 1.0
+    assert (
+        judge("count_words", "Count the words in my essay opening: It was cold.").confidence == 1.0
+    )
+    # a word narrowing what is asked is never the asker's thing
+    assert judge("largest_number", "my lowest score among 3, 5, 1").confidence == 0.0
+    # and the asker's thing is no text given
+    for tool, text in [
+        ("reverse_string", "Reverse my name"),
+        ("count_characters", "Count the characters in my password"),
+    ]:
+        assessment = judge(tool, text)
+        assert assessment.confidence == 0.0
+        assert "no value" in assessment.reason
+
+
+def test_a_noun_pointing_at_a_value_does_not_ask_for_a_tool() -> None:
+    assert judge("count_words", "What's another word for happy?").confidence == 0.0
+    assert judge("count_words", "How many words are in 'to be or not'?").confidence == 1.0
+
+
+def test_words_of_a_parameter_left_to_its_default_are_not_accounted_for() -> None:
+    # round_number keeps 0 decimal places by default: "as a decimal" asks for more
+    assert judge("round_number", "What is 3/8 as a decimal?").confidence < 0.75
+    assert judge("round_number", "Round 3.14159 to 2 decimal places").confidence == 1.0
+    # the tool's own name is its own, not its parameter's
+    assert judge("count_characters", "how many characters in 'hello world'").confidence == 1.0
 
 
 def test_words_that_say_what_the_values_are_of_are_accounted_for() -> None:
@@ -123,3 +154,18 @@ def test_words_every_tool_uses_do_not_show_which_is_wanted() -> None:
 )
 def test_a_word_narrowing_what_is_asked_must_be_accounted_for(tool: str, text: str) -> None:
     assert judge(tool, text).confidence == 0.0
+
+
+def test_a_number_saying_how_many_values_there_are_is_no_value() -> None:
+    for tool in ("add_numbers", "sum_numbers"):
+        assert judge(tool, "add two numbers").confidence == 0.0
+    assessment = judge("mean", "What is the mean of 3 values: 4, 5, 6")
+    assert assessment.confidence == 1.0
+    found = extract(scan("the mean of 3 values: 4, 5, 6"), SPECS["mean"]["parameters"])
+    assert found.arguments == {"numbers": [4.0, 5.0, 6.0]}
+    assert judge("multiply_numbers", "multiply two by three").confidence == 1.0
+
+
+def test_a_possessed_thing_before_an_instruction_word_is_no_text() -> None:
+    assert judge("to_uppercase", "Turn my grocery list into uppercase").confidence == 0.0
+    assert judge("to_uppercase", "Turn 'grocery list' into uppercase").confidence == 1.0

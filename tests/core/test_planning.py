@@ -103,6 +103,12 @@ def test_values_and_lists_are_never_split() -> None:
     ]
 
 
+def test_a_clause_set_off_by_commas_stays_in_its_question() -> None:
+    request = "How many characters, not counting spaces, are in 'good morning sunshine'"
+    assert len(texts(request)) == 1
+    assert texts("Is 7 prime, and is 9 prime") == ["Is 7 prime", "is 9 prime"]
+
+
 def test_only_the_first_word_of_a_tool_name_starts_a_step() -> None:
     assert tool_vocabulary(["get_stock_info", "convert_length"]) == {"get", "convert"}
 

@@ -78,6 +78,10 @@ class Extraction:
     """Parameters whose only candidate value had the wrong type, and why."""
     defaults: frozenset[str] = frozenset()
     """Parameters left to their defaults."""
+    default_words: frozenset[str] = frozenset()
+    """The stems of what the parameters left to their defaults are called or described as
+    (``digits``, "how many decimal places to keep"): a request that says them asks for
+    something the defaults do not give."""
     references: tuple[int, ...] = ()
     """Token indexes of the words that pointed at the previous output."""
 
@@ -110,7 +114,8 @@ def extract(
     read = text if isinstance(text, Scan) else scan(text)
     properties: dict[str, dict[str, Any]] = dict(parameters.get("properties", {}) or {})
     required = list(parameters.get("required", list(properties)))
-    pool = TokenPool(read, [True] * len(read.tokens))
+    counts = read.value_counts()
+    pool = TokenPool(read, [t.index not in counts for t in read.tokens])
     out = Extraction()
     took: dict[str, tuple[int, ...]] = {}
     free_text: set[str] = set()
@@ -178,6 +183,12 @@ def extract(
     defaults = {n for n, s in pending.items() if "default" in s}
     out.missing = [n for n in required if n in pending and n not in defaults]
     out.defaults = frozenset(defaults)
+    out.default_words = frozenset(
+        stem(w)
+        for n in defaults
+        for w in re.split(r"[\W_]+", f"{n} {pending[n].get('description', '')}")
+        if len(w) > 2 and not is_neutral(w)
+    )
     out.took = took
     out.free_text = frozenset(free_text)
     out.structured = frozenset(structured & set(out.arguments))

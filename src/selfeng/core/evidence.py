@@ -34,6 +34,7 @@ from selfeng.core.language import (
     NEUTRAL_STEMS,
     OPERATORS,
     POINTING_STEMS,
+    POSSESSIVES,
     is_neutral,
     qualifies,
     stem,
@@ -91,11 +92,11 @@ def assess(
     accounted = 0
     counted_params: set[str] = set()
     counted = _counted(read)
-    labels = _labels(read, taken) - counted
-    unset = _unset_words(extraction)
+    labels = (_labels(read, taken) | _possessed(read) | read.value_counts()) - counted
+    unset = _unset_words(extraction, wording.name)
     for token in read.tokens:
         if token.index in labels and not wording.matches(token.word)[1]:
-            continue  # "12 *eggs*", "*score* among 88, 92": what a value given is of
+            continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
             # the request says something of a parameter left to its default ("not counting
             # the *spaces*"): not understood, so not accounted for
@@ -192,7 +193,9 @@ def _account(
             return False, True, False
         names, part = wording.matches(token.word)
         if stem(token.word) in POINTING_STEMS and token.index not in counted:
-            return names, True, names
+            # "another *word* for happy": a noun pointing at a value never asks for a tool
+            # on its own; "how many *words*" (counted) does
+            return names, True, False
         if token.word in _LOOSE_OPERATORS and not _between_operands(token, tokens):
             return True, False, False  # "how *many* times does 7 go into 84": no product
         return True, part, names
@@ -234,14 +237,12 @@ def _counted(read: Scan) -> frozenset[int]:
     return frozenset(out)
 
 
-def _unset_words(extraction: Extraction) -> frozenset[str]:
-    """The stems of the names of parameters left to their defaults (``include_spaces``:
-    include, space)."""
-    out: set[str] = set()
-    for name in extraction.defaults:
-        if name not in extraction.arguments:
-            out.update(stem(w) for w in re.split(r"[\W_]+", name) if len(w) > 2)
-    return frozenset(out) - NEUTRAL_STEMS
+def _unset_words(extraction: Extraction, tool: str) -> frozenset[str]:
+    """The stems of the names and descriptions of parameters left to their defaults
+    (``include_spaces``: include, space; "how many decimal places": decimal, place), less
+    the words of the tool's own name."""
+    named = {stem(w) for w in re.split(r"[\W_]+", tool) if w}
+    return extraction.default_words - NEUTRAL_STEMS - named
 
 
 def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
@@ -265,6 +266,28 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
 
 
 _LABEL_LINKS = frozenset({"among", "of", "in", "from", "between", "for"})
+
+
+def _possessed(read: Scan) -> frozenset[int]:
+    """The words of a noun phrase after a possessive ("for *my homework*", "*my test
+    scores*", "*our monthly bills*"): the asker's own things, which say what the data is,
+    not what to do with it. The phrase ends at a value, a function word or punctuation; a
+    word narrowing what is asked ("my *lowest* score") is never part of it."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.kind != "word" or t.word not in POSSESSIVES:
+            continue
+        j = t.index + 1
+        while j < len(tokens):
+            nxt = tokens[j]
+            if nxt.kind != "word" or is_neutral(nxt.word) or nxt.word in OPERATORS:
+                break
+            if qualifies(nxt.word) or nxt.word in _LOOSE_OPERATORS:
+                break
+            out.add(j)
+            j += 1
+    return frozenset(out)
 
 
 def _label_word(token: Token) -> bool:

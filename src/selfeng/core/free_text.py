@@ -16,6 +16,7 @@ from selfeng.core.language import (
     DETERMINERS,
     FUNCTION_WORDS,
     POINTING_STEMS,
+    POSSESSIVES,
     PREPOSITIONS,
     PRONOUNS,
     REFERENCE_STEMS,
@@ -114,6 +115,9 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             and not is_neutral(trimmed[1].word)
         ):
             continue  # "the alphabet", "a haiku": a thing named, not a text given
+        lead = run[: run.index(trimmed[0]) + 1]
+        if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
+            continue  # "reverse my name": the asker's own thing, which the request lacks
         if len(trimmed) >= len(best):
             best = trimmed
     return best

@@ -44,6 +44,9 @@ PRONOUNS = frozenset(
 )  # fmt: skip
 """Personal and indefinite pronouns."""
 
+POSSESSIVES = frozenset({"my", "our", "your", "their", "his", "her"})
+"""Possessive determiners: what follows is the asker's (or someone's) own thing."""
+
 AUXILIARIES = frozenset(
     {
         "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done",

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from selfeng.core.language import OPERATORS, camel_words, is_neutral, stem
+from selfeng.core.language import OPERATORS, PREPOSITIONS, camel_words, is_neutral, stem
 from selfeng.core.scanning import Scan, Token, scan
 
 ACTION_VERBS = frozenset(
@@ -52,6 +52,7 @@ _WORD = re.compile(r"[a-z']+")
 _LEADING = re.compile(r"^\s*(?:(?:and|then|also|so)\b[\s,]*)+", re.IGNORECASE)
 _SHAPE_WORDS = frozenset({"to", "in", "into", "of", "by", "from", "as", "over", "per"})
 _SKIPPED = frozenset({"the", "a", "an", "and", "please", "now", "just"})
+_COPULAS = frozenset({"is", "are", "was", "were"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ def _starts_instruction(text: str, vocabulary: Collection[str]) -> bool:
     """Whether a text starts like an instruction or a question (articles, "please" and
     adverbs such as "separately" skipped; "rounded" counts as "round")."""
     known = _instruction_stems(frozenset(vocabulary))
-    for word in _WORD.findall(text.lower()):
+    words = _WORD.findall(text.lower())
+    for at, word in enumerate(words):
+        if word in _COPULAS and at + 1 < len(words) and words[at + 1] in PREPOSITIONS:
+            return False  # "..., are in 'good morning'": the rest of a question, no new one
         if word in ACTION_VERBS or word in vocabulary or stem(word) in known:
             return True
         if word in _SKIPPED or (word.endswith("ly") and len(word) > 4):

@@ -20,7 +20,7 @@ from typing import Literal
 import orjson
 from pydantic import JsonValue
 
-from selfeng.core.language import SYMBOL_WORDS, stem
+from selfeng.core.language import POINTING_STEMS, SYMBOL_WORDS, stem
 
 TokenKind = Literal["word", "number", "date", "quoted", "json", "array", "symbol", "unclear"]
 """What a token is. ``unclear``: a value that cannot be read safely (an ambiguous or
@@ -76,6 +76,22 @@ class Scan:
     def between(self, first: int, last: int) -> str:
         """The request's text from token ``first`` to token ``last``, as written."""
         return self.text[self.tokens[first].start : self.tokens[last].end]
+
+    def value_counts(self) -> frozenset[int]:
+        """Numbers that say how many values there are, not what they are: "add *two*
+        numbers", "the mean of *3* values: 4, 5, 6" (a number right before a plural noun
+        that points at values)."""
+        out: set[int] = set()
+        for t, nxt in zip(self.tokens, self.tokens[1:], strict=False):
+            if (
+                t.kind == "number"
+                and not t.percent
+                and nxt.kind == "word"
+                and nxt.word.endswith("s")
+                and nxt.stem in POINTING_STEMS
+            ):
+                out.add(t.index)
+        return frozenset(out)
 
     def colon_text(self) -> str | None:
         """The text after the instruction's colon, as written (trailing ?!. removed)."""
