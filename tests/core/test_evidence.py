@@ -169,3 +169,8 @@ def test_a_number_saying_how_many_values_there_are_is_no_value() -> None:
 def test_a_possessed_thing_before_an_instruction_word_is_no_text() -> None:
     assert judge("to_uppercase", "Turn my grocery list into uppercase").confidence == 0.0
     assert judge("to_uppercase", "Turn 'grocery list' into uppercase").confidence == 1.0
+
+
+def test_a_negated_word_does_not_ask_for_its_tool() -> None:
+    assert judge("to_uppercase", "turn off the caps on this: I AM SO LOUD").confidence == 0.0
+    assert judge("to_uppercase", "put this in caps: i am so loud").confidence == 1.0

@@ -60,6 +60,8 @@ def test_percentages_and_powers() -> None:
         ("Mar. 1 2024", "2024-03-01"),
         ("25/12/2024", "2024-12-25"),
         ("12/25/2024", "2024-12-25"),
+        ("2024-03-01.", "2024-03-01"),  # the end of a sentence
+        ("25/12/2024.", "2024-12-25"),
     ],
 )
 def test_dates(text: str, iso: str) -> None:

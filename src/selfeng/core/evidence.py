@@ -123,7 +123,12 @@ def assess(
             unexplained.append(token.text)
             if token.kind in _VALUES or (token.kind == "word" and qualifies(token.word)):
                 unused.append(token.text)  # a value, or a word narrowing what is asked
-        if names and token.stem not in generic and stem(token.word) not in generic:
+        if (
+            names
+            and token.stem not in generic
+            and stem(token.word) not in generic
+            and not _negated(token, read.tokens)
+        ):
             intent.append(token.text)
     if extraction.handoff is not None:
         content += 1
@@ -314,6 +319,18 @@ def _between_operands(token: Token, tokens: Sequence[Token]) -> bool:
             ):
                 return True
     return False
+
+
+_NEGATIONS = frozenset({"not", "no", "without", "don't", "dont", "never", "off", "non"})
+
+
+def _negated(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word asking for a tool is negated ("turn *off* the caps", "*not* in
+    uppercase"): then it asks for something else."""
+    return any(
+        t.kind == "word" and t.word in _NEGATIONS
+        for t in tokens[max(0, token.index - 2) : token.index]
+    )
 
 
 def _quote(texts: list[str]) -> str:

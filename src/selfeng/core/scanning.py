@@ -109,7 +109,7 @@ _MONTHS = {
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)?"
 _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?<![\d/.-])(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?![\d/.-])"), "ymd"),
+    (re.compile(r"(?<![\d/.-])(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?![\d/-]|\.\d)"), "ymd"),
     (
         re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORD},?\s+(\d{{4}})\b", re.IGNORECASE),
         "mdy",
@@ -120,7 +120,7 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "dmy",
     ),
-    (re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\d/.-])"), "numeric"),
+    (re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\d/-]|\.\d)"), "numeric"),
 ]
 _NUMBER = re.compile(
     r"(?P<sign>[-+\u2212])?(?P<cur>[$€£¥])?"
