@@ -160,3 +160,22 @@ def test_a_wrong_routing_does_not_spread_to_other_requests(app: Selfeng) -> None
         assert answer.tools == (tool,), (prompt, answer.text)
     assert not agent.ask("How many moons does Mars have?").ok
     assert not agent.ask("How many people live in Paris?").ok
+
+
+def test_a_bad_rating_of_one_request_of_a_confirmed_phrasing_blocks_that_request_only(
+    app: Selfeng,
+) -> None:
+    agent = Agent(app)
+    good = agent.ask("How many words are in 'one two three'?")
+    assert good.value == 3
+    agent.feedback(good.request_id, "good")
+    bad = agent.ask("How many words are in 'four five'?")
+    assert bad.value == 2
+    agent.feedback(bad.request_id, "bad")  # about this request, not about the phrasing
+    again = agent.ask("How many words are in 'four five'?")
+    assert not again.ok
+    other = agent.ask("How many words are in 'six seven eight nine'?")
+    assert other.ok
+    assert other.value == 4
+    rebuilt = rebuild(app.log, default_projections, MAIN)
+    assert rebuilt.state("registry") == app.state("registry")

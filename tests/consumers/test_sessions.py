@@ -36,6 +36,21 @@ def test_a_conversion_follow_up_continues_from_the_previous_unit(seeded: Selfeng
     assert kelvin.value == 298.15
 
 
+def test_a_follow_up_with_a_modifier_is_one_step(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    assert agent.ask('Make "race car" uppercase', session_id="s-mod").text == "RACE CAR"
+    counted = agent.ask("how many characters is that, counting the space?", session_id="s-mod")
+    assert counted.ok, counted.text
+    assert counted.value == 8
+
+
+def test_one_number_is_never_a_list_to_aggregate(seeded: Selfeng) -> None:
+    # "then the mean" has no values of its own; the median (one number) is no list
+    answer = Agent(seeded).ask("For 3, 7, 8, 12, 20 give me the median and then the mean.")
+    assert answer.value != 8
+    assert not answer.ok or answer.value == [8, 10]
+
+
 def test_a_follow_up_without_a_session_abstains_and_says_why(seeded: Selfeng) -> None:
     answer = Agent(seeded).ask("Now reverse the result")
     assert not answer.ok

@@ -174,3 +174,9 @@ def test_a_possessed_thing_before_an_instruction_word_is_no_text() -> None:
 def test_a_negated_word_does_not_ask_for_its_tool() -> None:
     assert judge("to_uppercase", "turn off the caps on this: I AM SO LOUD").confidence == 0.0
     assert judge("to_uppercase", "put this in caps: i am so loud").confidence == 1.0
+
+
+def test_a_title_is_no_text_given() -> None:
+    assessment = judge("count_words", "How many words are in the Gettysburg Address?")
+    assert assessment.confidence == 0.0
+    assert judge("count_words", "How many words are in 'the Gettysburg Address'?").confidence == 1.0

@@ -107,6 +107,11 @@ def test_a_clause_set_off_by_commas_stays_in_its_question() -> None:
     request = "How many characters, not counting spaces, are in 'good morning sunshine'"
     assert len(texts(request)) == 1
     assert texts("Is 7 prime, and is 9 prime") == ["Is 7 prime", "is 9 prime"]
+    # a participle saying how, with no value of its own, belongs to its question
+    assert texts("how many characters is that, counting the space") == [
+        "how many characters is that, counting the space"
+    ]
+    assert len(texts("what is 2/3, rounding the result to 2 places")) == 2
 
 
 def test_only_the_first_word_of_a_tool_name_starts_a_step() -> None:

@@ -32,6 +32,7 @@ from selfeng.projections.registry import (
     active_tools,
     confirmed_phrasings,
     normalise_phrase,
+    rejected_request,
 )
 from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
 from selfeng.schemas import Candidate, Evidence
@@ -236,7 +237,9 @@ class Decider:
         good, users, bad = _record(registry, candidate.tool, phrase)
         confidence = assessment.confidence
         reason = assessment.reason
-        if bad and bad >= users:
+        if bad > users or rejected_request(registry, candidate.tool, step.text):
+            # more bad ratings than confirmations: the phrasing; as many: a rating about
+            # this request's values, so only this request (users confirmed the phrasing)
             confidence = 0.0
             reason = f"a user rated {candidate.tool}'s answer to this phrasing bad"
         accepted = confidence >= min_confidence

@@ -268,7 +268,7 @@ def _previous_target(
 
 def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
     """Whether the previous output fits a parameter: a record (a JSON object) only one that
-    takes any value or an object, never a text parameter as its JSON."""
+    takes any value or an object, never a text parameter as its JSON; a list only a list."""
     kind = type_of(schema)
     if kind == "any" or (kind == "object" and token.kind == "json"):
         return True
@@ -277,7 +277,7 @@ def _fits(token: Token, schema: Mapping[str, Any]) -> bool:
     if kind in {"number", "integer"}:
         return token.kind == "number" and (kind == "number" or token.integer)
     if kind == "array":
-        return token.kind == "array" or token.kind == "number"
+        return token.kind == "array"  # one number is no list to sum or average
     return False
 
 

@@ -115,6 +115,12 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             and not is_neutral(trimmed[1].word)
         ):
             continue  # "the alphabet", "a haiku": a thing named, not a text given
+        if (
+            trimmed[0].kind == "word"
+            and trimmed[0].word == "the"
+            and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:])
+        ):
+            continue  # "the Gettysburg Address", "the Eiffel Tower": a title, not its text
         lead = run[: run.index(trimmed[0]) + 1]
         if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
             continue  # "reverse my name": the asker's own thing, which the request lacks

@@ -107,7 +107,7 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
             by_and = False  # how ``current`` was separated from the part before it
             for separator, piece in pieces[1:]:
                 repeated = _repeats(current, piece, vocabulary)
-                instruction = _starts_instruction(piece, vocabulary)
+                instruction = _starts_instruction(piece, vocabulary) and not _modifier(piece)
                 if instruction and not _starts_instruction(current, vocabulary):
                     instruction = False  # a statement, then its question: one step
                 if repeated is not None or instruction:
@@ -128,6 +128,19 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
         PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
         for i, part in enumerate(texts)
     ]
+
+
+def _modifier(piece: str) -> bool:
+    """A participle that says how, not what: "..., *counting the space*", "..., *including
+    spaces*" (no value of its own and no word for an earlier result), which belongs to the
+    part before it."""
+    words = _WORD.findall(piece.lower())
+    return (
+        bool(words)
+        and words[0].endswith("ing")
+        and not any(_is_value(t) for t in scan(piece).tokens)
+        and not _REFERENCE.search(piece)
+    )
 
 
 def _merge_framing(steps: list[tuple[str, bool]]) -> list[tuple[str, bool]]:

@@ -85,6 +85,8 @@ class RegistryState(TypedDict):
     phrases: dict[str, dict[str, list[int]]]
     # tool -> phrase -> [bad ratings, last ms, of which the answer's only step]
     rejected: dict[str, dict[str, list[int]]]
+    # tool -> the exact request (step text, normalised) -> [bad ratings, last ms, sole]
+    rejected_requests: dict[str, dict[str, list[int]]]
     revision: int  # changes when the set of usable tools changes
     phrases_revision: int  # one more for every phrasing learnt, taken back or rejected
 
@@ -110,7 +112,7 @@ class RegistryProjection(Projection[RegistryState]):
     """Tools, versions, status, per-version stats and learnt phrasings."""
 
     name = "registry"
-    version = 3
+    version = 4
     handles = (
         ToolProposed,
         ToolVerified,
@@ -126,7 +128,13 @@ class RegistryProjection(Projection[RegistryState]):
 
     def initial(self) -> RegistryState:
         return RegistryState(
-            tools={}, stats={}, phrases={}, rejected={}, revision=0, phrases_revision=0
+            tools={},
+            stats={},
+            phrases={},
+            rejected={},
+            rejected_requests={},
+            revision=0,
+            phrases_revision=0,
         )
 
     def apply(self, state: RegistryState, event: Event, ctx: FoldContext) -> RegistryState:
@@ -262,6 +270,8 @@ def _lesson(
     if status == "rejected":
         stats["rejected"] = max(0, stats["rejected"] + sign)
         _count(state["rejected"].setdefault(step.tool, {}), phrase, sign, at, mark=sole)
+        exact = state.setdefault("rejected_requests", {}).setdefault(step.tool, {})
+        _count(exact, normalise_phrase(step.query), sign, at, mark=sole)
         return
     stats["confirmed"] = max(0, stats["confirmed"] + sign)
     phrases = state["phrases"].setdefault(step.tool, {})
@@ -348,6 +358,12 @@ def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
         for p, seen in state["phrases"].get(tool, {}).items()
         if seen[0] > 0 and len(seen) > 2 and seen[2]
     ]
+
+
+def rejected_request(state: RegistryState, tool: str, text: str) -> bool:
+    """Whether users rated ``tool``'s answer to exactly this request (step text) bad."""
+    seen = state.get("rejected_requests", {}).get(tool, {}).get(normalise_phrase(text))
+    return bool(seen and seen[0] > 0)
 
 
 def uses_of(state: RegistryState, tool: str, phrase: str) -> tuple[int, int]:
