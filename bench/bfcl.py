@@ -122,8 +122,20 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+_ENUM = re.compile(r"\[Enum\]:\s*(\[[^\]]*\])")
+
+
 def _annotation(schema: dict[str, Any]) -> str:
     base = _TYPES.get(str(schema.get("type")), "str")
+    documented = _ENUM.search(str(schema.get("description", "")))
+    if base == "str" and documented:
+        try:
+            options = json.loads(documented.group(1))
+        except json.JSONDecodeError:
+            options = None
+        if options and all(isinstance(o, str) for o in options):
+            # BFCL documents a closed set of values in the description: a Literal
+            return f"Literal[{', '.join(repr(o) for o in options)}]"
     items = schema.get("items")
     if base == "list" and isinstance(items, dict) and items.get("type") in _TYPES:
         return f"list[{_TYPES[str(items['type'])]}]"
@@ -187,6 +199,12 @@ _SAMPLES = {
 }
 
 
+def _sample(annotation: str) -> str:
+    if annotation.startswith("Literal["):
+        return annotation[len("Literal[") :].split(",")[0].rstrip("]")
+    return _SAMPLES[annotation.split("[")[0].split(" ")[0]]
+
+
 def tool_source(fn: Function) -> str:
     """A selfeng tool file for ``fn``: running it only records the call."""
     assert fn.tool.isidentifier(), fn.tool
@@ -198,14 +216,11 @@ def tool_source(fn: Function) -> str:
     )
     args_doc = "".join(f"\n        {p.name}: {_docstring_text(p.description)}" for p in fn.params)
     record = ", ".join(f"{p.name!r}: {p.name}" for p in fn.params)
-    sample = ", ".join(
-        f"{p.name}={_SAMPLES[p.annotation.split('[')[0].split(' ')[0]]}"
-        for p in fn.params
-        if p.required
-    )
+    sample = ", ".join(f"{p.name}={_sample(p.annotation)}" for p in fn.params if p.required)
     lines = [
         f'"""BFCL function {fn.name} ({fn.api}), standing in for the real one."""',
         "",
+        *(["from typing import Literal", ""] if "Literal[" in signature else []),
         "DETERMINISTIC = False  # the real function acts on its API's state",
         "",
         "",

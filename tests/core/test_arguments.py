@@ -258,3 +258,56 @@ def test_values_read_as_text() -> None:
     assert format_value([1, 2]) == "[1,2]"
     assert format_value("x") == "x"
     assert format_value(True) == "true"
+
+
+NAVIGATION = '''"""Navigation."""
+
+from typing import Literal
+
+
+def set_navigation(destination: str) -> str:
+    """Set the navigation system's destination.
+
+    Args:
+        destination: where to go.
+    """
+    return destination
+
+
+def start_engine(mode: Literal["START", "STOP"]) -> str:
+    """Start the engine of the vehicle.
+
+    Args:
+        mode: the ignition mode.
+    """
+    return mode
+
+
+def test_runs() -> None:
+    assert set_navigation("x") == "x"
+'''
+
+
+def custom(name: str, text: str) -> tuple[dict[str, JsonValue], list[str], dict[str, str]]:
+    spec = parse_tool(NAVIGATION, name).spec.model_dump(mode="json")
+    found = extract(text, spec["parameters"], tool_wording(name, spec))
+    return found.arguments, found.missing, found.mistyped
+
+
+def test_a_closed_set_of_values_takes_only_its_own() -> None:
+    assert custom("start_engine", "start the engine, ignition mode START")[0] == {"mode": "START"}
+    arguments, missing, _ = custom("start_engine", "With the car secured, fire up the engine")
+    assert arguments == {}
+    assert missing == ["mode"]
+
+
+def test_free_text_ends_where_its_clause_ends() -> None:
+    # how ("directly"), a clause of the request ("and share ..."), another sentence
+    assert custom("set_navigation", "Set navigation directly to Lisbon")[0] == {
+        "destination": "Lisbon"
+    }
+    arguments, _, _ = custom("set_navigation", "Set navigation and share what's on the radar")
+    assert arguments == {}
+    arguments, _, _ = custom("set_navigation", "Set navigation to Oslo. We are tired.")
+    assert arguments == {"destination": "Oslo"}
+    assert fill("reverse_string", "Reverse any word with banana in it")[0] == {"text": "banana"}

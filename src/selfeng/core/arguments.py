@@ -127,6 +127,9 @@ def extract(
     def fill(name: str, value: JsonValue, tokens: Sequence[Token], *, loose: bool = False) -> None:
         schema = pending.pop(name)
         coerced, problem = coerce(value, schema)
+        options = schema.get("enum")
+        if problem is None and isinstance(options, list) and coerced not in options:
+            problem = f"{format_value(coerced)} is not one of {', '.join(map(str, options))}"
         if problem is not None:
             out.mistyped[name] = problem
             return
@@ -162,13 +165,17 @@ def extract(
             found = _boolean(name, pool)
             if found is not None:
                 fill(name, found[0], found[1])
-        elif kind == "enum":
+        elif kind == "enum" or "enum" in schema:
             found = _enum(schema, pool)
             if found is not None:
                 fill(name, found[0], found[1])
     # 5. Text.
     for name, schema in list(pending.items()):
-        if type_of(schema) in {"string", "any"} and not strict(name, schema):
+        if (
+            type_of(schema) in {"string", "any"}
+            and "enum" not in schema
+            and not strict(name, schema)
+        ):
             found_text = text_value(name, schema, pool, wording, foreign)
             if found_text is not None:
                 value, tokens, loose = found_text

@@ -128,6 +128,7 @@ def assess(
             and token.stem not in generic
             and stem(token.word) not in generic
             and not _negated(token, read.tokens)
+            and not _stative(token, read.tokens)
         ):
             intent.append(token.text)
     if extraction.handoff is not None:
@@ -331,6 +332,18 @@ def _negated(token: Token, tokens: Sequence[Token]) -> bool:
         t.kind == "word" and t.word in _NEGATIONS
         for t in tokens[max(0, token.index - 2) : token.index]
     )
+
+
+_STATE_LEADS = ARTICLES | frozenset({"is", "are", "was", "were", "be", "been", "being"})
+
+
+def _stative(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a tool's verb is a participle describing a state ("once the list *is
+    sorted*", "in *the sorted* file"), not asking for the action."""
+    if token.kind != "word" or not token.word.endswith("ed") or token.index == 0:
+        return False
+    before = tokens[token.index - 1]
+    return before.kind == "word" and before.word in _STATE_LEADS
 
 
 def _quote(texts: list[str]) -> str:

@@ -13,6 +13,7 @@ from selfeng.core.hinted_values import hints
 from selfeng.core.language import (
     ARTICLES,
     AUXILIARIES,
+    CONJUNCTIONS,
     DETERMINERS,
     FUNCTION_WORDS,
     POINTING_STEMS,
@@ -61,7 +62,7 @@ def text_value(
 
 _IDENTIFIER = re.compile(
     r"(^|_)(id|ids|uuid|token|key|code|file|filename|path|url|uri|email|dir|folder|"
-    r"directory|username|user|account|sku|isbn|hash|ip|port)(_name)?$",
+    r"directory|username|user|account|sku|isbn|hash|ip|port|symbol|ticker)(_name)?$",
     re.IGNORECASE,
 )
 
@@ -83,8 +84,16 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     current: list[Token] = []
     at_start = True
     after_own = False
+    text = pool.scan.text
+    previous_end = 0
     for t in pool.scan.tokens:
         own = wording is not None and t.kind == "word" and wording.matches(t.word)[0]
+        if current and _SENTENCE_END.search(text[previous_end : t.start]):
+            runs.append((current, at_start, after_own, False))  # a value ends with its sentence
+            current = []
+            at_start = False
+            after_own = False
+        previous_end = t.end
         if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
             if current:
                 runs.append((current, at_start, after_own, own))
@@ -104,6 +113,8 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             continue
         if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
             continue  # "copy it into": no value, only the little words around one
+        if trimmed[0].kind == "word" and trimmed[0].word in CONJUNCTIONS:
+            continue  # "and share what's on my radar": a clause of the request, not a value
         if trimmed[0].index == first and trimmed[0].kind == "word":
             # a request starts with what it asks (an instruction or a question), never with
             # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
@@ -129,7 +140,9 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     return best
 
 
+_SENTENCE_END = re.compile(r"[.?!;]")
 _VALUE_LINKS = frozenset({"in", "to", "into", "as"})
+_ADVERB = re.compile(r"[a-z]{3,}(?:al|ive|ent|ant|ate|ous|ect|ick|ight|ful|less|ing|ed)ly")
 
 
 def _anchored(
@@ -196,10 +209,23 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             run.pop(0)  # "characters are in hello world", "words in i am going ..."
         else:
             break
+    while run and run[0].kind == "word" and _ADVERB.fullmatch(run[0].word):
+        run.pop(0)  # "directly to Crescent Hollow": how, not what
+        if run and run[0].kind == "word" and run[0].word in PREPOSITIONS:
+            run.pop(0)
     while run:
         last = run[-1]
-        if last.kind == "word" and last.word in _POLITE:
+        before = run[-2] if len(run) > 1 else None
+        if last.kind == "word" and (last.word in _POLITE or _ADVERB.fullmatch(last.word)):
             run.pop()
+        elif (
+            last.kind == "word"
+            and last.word in PRONOUNS
+            and before is not None
+            and before.kind == "word"
+            and before.word in PREPOSITIONS
+        ):
+            del run[-2:]  # "analysis in it": the value, then what it is in
         elif (
             before_own
             and last.kind == "word"
