@@ -180,3 +180,16 @@ def test_a_title_is_no_text_given() -> None:
     assessment = judge("count_words", "How many words are in the Gettysburg Address?")
     assert assessment.confidence == 0.0
     assert judge("count_words", "How many words are in 'the Gettysburg Address'?").confidence == 1.0
+
+
+def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
+    gate = judge("json_field", 'which gate? {"flight": {"number": "BA117", "gate": "B42"}}')
+    assert gate.confidence == 1.0
+    found = extract(
+        scan('which gate? {"flight": {"gate": "B42"}}'), SPECS["json_field"]["parameters"]
+    )
+    assert found.arguments["path"] == "flight.gate"
+    assert judge("json_field", 'In {"w": {"temp": 21.5}}, what is w.temp?').confidence == 1.0
+    # a name of several fields is no path; a field narrowed by an ordinal is not the field
+    assert judge("json_field", 'the name? {"a": {"name": 1}, "b": {"name": 2}}').confidence == 0.0
+    assert judge("json_field", 'the second tag in {"tags": ["a", "b"]}').confidence == 0.0

@@ -122,3 +122,4 @@ def test_search_text_reads_symbols_as_words_and_leaves_values_out() -> None:
     assert search_text("What is 2+2") == "What is 2 plus 2"
     assert search_text('Can you uppercase "happy birthday"?') == "Can you uppercase ?"
     assert search_text("Make this uppercase: the rain in spain") == "Make this uppercase:"
+    assert search_text('which gate? {"gate": "B42"}') == "which gate? json"

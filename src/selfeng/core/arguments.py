@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from selfeng.core.free_text import text_value
-from selfeng.core.hinted_values import by_hint, strict, wants_percent
+from selfeng.core.hinted_values import by_hint, strict, wants_path, wants_percent
 from selfeng.core.language import (
     ARTICLES,
     DETERMINERS,
@@ -74,6 +74,9 @@ class Extraction:
     """Parameters filled with a run of unquoted words (the weakest evidence)."""
     structured: frozenset[str] = frozenset()
     """Parameters filled by what they say they want (a unit, a date, an expression)."""
+    resolved: frozenset[str] = frozenset()
+    """Parameters whose value was checked against what the request gives (a path that
+    resolves in its JSON document): naming a field of a document given asks for it."""
     mistyped: dict[str, str] = field(default_factory=dict)
     """Parameters whose only candidate value had the wrong type, and why."""
     defaults: frozenset[str] = frozenset()
@@ -120,6 +123,7 @@ def extract(
     took: dict[str, tuple[int, ...]] = {}
     free_text: set[str] = set()
     structured: set[str] = set()
+    resolved: set[str] = set()
     if use_previous and previous is not None:
         _place_previous(pool, previous, out, wording)
     pending = dict(properties)
@@ -151,6 +155,8 @@ def extract(
         if found is not None:
             fill(name, found[0], found[1])
             structured.add(name)
+            if wants_path(name, schema):
+                resolved.add(name)
     # 3. Numbers by role, then by order.
     for name, token in _numbers_by_role(pending, pool, wording):
         fill(name, token.value, [token])
@@ -199,6 +205,7 @@ def extract(
     out.took = took
     out.free_text = frozenset(free_text)
     out.structured = frozenset(structured & set(out.arguments))
+    out.resolved = frozenset(resolved & set(out.arguments))
     return out
 
 

@@ -192,7 +192,9 @@ def _account(
             does, part = wording.matches(token.word)
             # a value a structured parameter took (a unit, an operator) that the tool's own
             # wording lists shows the tool is wanted: "100 F to C" for a temperature tool
-            names = does or (part and param in extraction.structured)
+            names = (
+                does or (part and param in extraction.structured) or param in extraction.resolved
+            )
         return True, True, names
     if token.kind == "word":
         if is_neutral(token.word):

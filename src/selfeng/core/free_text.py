@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from selfeng.core.hinted_values import hints
+from selfeng.core.hinted_values import PATH_HINTS, hints
 from selfeng.core.language import (
     ARTICLES,
     AUXILIARIES,
@@ -27,8 +27,6 @@ from selfeng.core.language import (
 from selfeng.core.scanning import Token
 from selfeng.core.token_pool import TokenPool
 from selfeng.core.wording import ToolWording
-
-_PATH_HINTS = ("path", "field", "key")
 
 
 def text_value(
@@ -48,7 +46,7 @@ def text_value(
     if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
         inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
         return colon, inside, False
-    if any(h in hints(name, schema) for h in _PATH_HINTS):
+    if any(h in hints(name, schema) for h in PATH_HINTS):
         for t in pool.tokens("word"):
             if "." in t.text or "_" in t.text:
                 return t.text, [t], False

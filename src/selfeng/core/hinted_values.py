@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import JsonValue
 
-from selfeng.core.language import NEUTRAL, OPERATORS
+from selfeng.core.language import NEUTRAL, OPERATORS, is_neutral, stem
 from selfeng.core.scanning import Token
 from selfeng.core.token_pool import TokenPool
 from selfeng.core.values import type_of
@@ -20,6 +20,8 @@ _UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
 _MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
 _EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
+PATH_HINTS = ("path", "field", "key")
+"""Words naming a parameter that takes a path into a document."""
 
 
 def hints(name: str, schema: Mapping[str, Any]) -> str:
@@ -42,6 +44,8 @@ def by_hint(
             if t.kind == "json" or (t.kind == "quoted" and _is_json_object(str(t.value))):
                 return str(t.value), [t]
         return None
+    if kind == "string" and wants_path(name, schema):
+        return _json_path(pool)
     if kind == "string" and any(h in said for h in _EXPRESSION_HINTS):
         return _expression(pool)
     if kind == "string" and "unit" in name.lower():
@@ -68,6 +72,65 @@ def wants_date(name: str, schema: Mapping[str, Any]) -> bool:
     """A parameter for a date takes only a date (never other words)."""
     said = hints(name, schema)
     return "date" in said or "yyyy" in said or schema.get("format") == "date"
+
+
+def wants_path(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for a path into a document ("path", "field", "key")."""
+    return any(h in hints(name, schema) for h in PATH_HINTS) and "json" not in hints(name, schema)
+
+
+def _json_path(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
+    """The path of a field of the JSON document the request gives, named in the request: a
+    dotted path that resolves in it ("weather.temp"), or the name of the one field of that
+    name ("which gate?" -> ``flight.gate``; "the price" -> ``price``). A name that is the
+    name of several fields is no path."""
+    documents = [_object(t) for t in pool.scan.tokens if t.kind in {"json", "quoted"}]
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        return None
+    words = [t for t in pool.tokens("word") if not is_neutral(t.word)]
+    for t in words:
+        if "." in t.text and any(_resolves(d, t.text.split(".")) for d in documents):
+            return t.text, [t]
+    found: dict[str, Token] = {}
+    for t in words:
+        for document in documents:
+            for parts in _paths(document):
+                if parts[-1] == t.text or stem(parts[-1].lower()) == stem(t.word):
+                    found[".".join(parts)] = t
+    if len(found) == 1:
+        ((dotted, token),) = found.items()
+        return dotted, [token]
+    return None
+
+
+def _object(token: Token) -> Any:
+    try:
+        value = orjson.loads(str(token.value))
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every path to a named field (keys only: list items have no name)."""
+    out: list[tuple[str, ...]] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            out.append((*prefix, str(key)))
+            out.extend(_paths(inner, (*prefix, str(key))))
+    return out
+
+
+def _resolves(value: Any, parts: Sequence[str]) -> bool:
+    for part in parts:
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return False
+    return True
 
 
 def wants_percent(name: str, schema: Mapping[str, Any]) -> bool:

@@ -335,8 +335,8 @@ def _shape(tokens: Iterable[Token]) -> tuple[str, ...]:
 def search_text(text: str) -> str:
     """The text a step is searched by: without the values it carries (quoted text, JSON, the
     text after an instruction's colon: they are arguments, not what is asked for), with
-    arithmetic symbols read as words ("2+2" -> "2 plus 2") and percentages as "percent", so
-    tools described in words are found."""
+    arithmetic symbols read as words ("2+2" -> "2 plus 2"), percentages as "percent" and a
+    JSON document as "json", so tools described in words are found."""
     read = scan(text)
     out: list[str] = []
     at = 0
@@ -345,7 +345,7 @@ def search_text(text: str) -> str:
             break
         if t.kind in {"quoted", "json", "array"}:
             out.append(text[at : t.start])
-            out.append(" ")
+            out.append(" json " if t.kind == "json" else " ")  # a document given: JSON
             at = t.end
         elif t.kind == "symbol" and t.word.isalpha():
             out.append(text[at : t.start])
