@@ -311,3 +311,17 @@ def test_free_text_ends_where_its_clause_ends() -> None:
     arguments, _, _ = custom("set_navigation", "Set navigation to Oslo. We are tired.")
     assert arguments == {"destination": "Oslo"}
     assert fill("reverse_string", "Reverse any word with banana in it")[0] == {"text": "banana"}
+
+
+@pytest.mark.parametrize(
+    ("text", "include"),
+    [
+        ('How many characters are in "hello there", spaces included?', True),
+        ('characters in "a b", spaces not counted', False),
+        ('characters in "a b" with spaces excluded', False),
+        ('characters in "a b", the spaces are included', True),
+        ('characters in "a b" without spaces', False),
+    ],
+)
+def test_a_yes_or_no_said_after_its_noun(text: str, include: bool) -> None:
+    assert fill("count_characters", text)[0]["include_spaces"] is include

@@ -56,6 +56,8 @@ _NEGATORS = frozenset(
      "dont", "skip", "skipping", "minus", "omitting", "leaving"}
 )  # fmt: skip
 _AFFIRMERS = frozenset({"with", "including", "include", "counting", "keep", "keeping"})
+_AFTER_AFFIRMERS = frozenset({"included", "counted", "kept"})
+_AFTER_NEGATORS = frozenset({"excluded", "ignored", "omitted", "removed", "skipped", "aside"})
 
 
 @dataclass
@@ -416,8 +418,9 @@ def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
 
 def _boolean(name: str, pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     """A yes/no parameter named like ``include_spaces``: "with spaces" or "including the
-    spaces" says yes, "without spaces" or "not counting the spaces" says no (a negation up
-    to three words before the parameter's noun)."""
+    spaces" or "spaces included" says yes, "without spaces", "not counting the spaces" or
+    "spaces excluded" says no (a negation up to three words before the parameter's noun; what
+    follows the noun, when it says, decides)."""
     parts = [stem(w) for w in re.split(r"[\W_]+", name) if w]
     if not parts:
         return None
@@ -435,6 +438,15 @@ def _boolean(name: str, pool: TokenPool) -> tuple[JsonValue, list[Token]] | None
         words = [w.word for w in lead]
         negated = any(w in _NEGATORS for w in words)
         affirmed = any(w in _AFFIRMERS for w in words)
+        after = _said_after(t, tokens)
+        if after is not None:
+            # "spaces *included*", "spaces *not counted*", "with spaces *excluded*"
+            said, tail = after
+            return (said if positive else not said), [
+                *(w for w in lead if pool.free[w.index] and w.word in _AFFIRMERS | _NEGATORS),
+                t,
+                *(w for w in tail if pool.free[w.index]),
+            ]
         if not (negated or affirmed):
             continue
         value = (not negated) if positive else negated
@@ -443,6 +455,26 @@ def _boolean(name: str, pool: TokenPool) -> tuple[JsonValue, list[Token]] | None
         )  # the phrase from its negation or affirmation on
         taken = [w for w in lead[start:] if pool.free[w.index]] + [t]
         return value, taken
+    return None
+
+
+def _said_after(noun: Token, tokens: Sequence[Token]) -> tuple[bool, list[Token]] | None:
+    """Whether the words right after a parameter's noun keep it ("spaces included") or
+    leave it out ("spaces not counted", "spaces excluded"), and those words."""
+    tail = [
+        tokens[j]
+        for j in range(noun.index + 1, min(len(tokens), noun.index + 4))
+        if tokens[j].kind == "word"
+    ]
+    for k, word in enumerate(tail):
+        if word.word in _AFTER_NEGATORS:
+            return False, tail[: k + 1]
+        if word.word == "not" and k + 1 < len(tail) and tail[k + 1].word in _AFTER_AFFIRMERS:
+            return False, tail[: k + 2]
+        if word.word in _AFTER_AFFIRMERS:
+            return True, tail[: k + 1]
+        if word.word not in {"are", "is", "be", "being"}:
+            return None
     return None
 
 
