@@ -123,3 +123,10 @@ def test_search_text_reads_symbols_as_words_and_leaves_values_out() -> None:
     assert search_text('Can you uppercase "happy birthday"?') == "Can you uppercase ?"
     assert search_text("Make this uppercase: the rain in spain") == "Make this uppercase:"
     assert search_text('which gate? {"gate": "B42"}') == "which gate? json"
+
+
+def test_a_number_written_with_commas_is_never_split() -> None:
+    assert texts("What's 2 to the power of 10, and 1,000 divided by 8") == [
+        "What's 2 to the power of 10",
+        "1,000 divided by 8",
+    ]

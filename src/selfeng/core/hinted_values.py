@@ -3,6 +3,7 @@ units of a conversion, percentages. Such a parameter takes only a value of its k
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ _UNIT_FILLERS = frozenset({"degree", "degrees", "°"})
 _MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
 _EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
+_CLAUSE_BREAK = re.compile(r"[,;.?!]")
 PATH_HINTS = ("path", "field", "key")
 """Words naming a parameter that takes a path into a document."""
 
@@ -165,6 +167,9 @@ def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
             best = list(run)
 
     for t in tokens:
+        if run and _CLAUSE_BREAK.search(pool.scan.text[run[-1].end : t.start]):
+            close()  # "2 to the power of 10, and 1,000 divided by 8": two expressions
+            run = []
         if pool.free[t.index] and _math_token(t):
             run.append(t)
         else:

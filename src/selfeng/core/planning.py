@@ -253,8 +253,14 @@ def _operates(tokens: Sequence[Token]) -> bool:
 
 
 def _protected(read: Scan) -> list[tuple[int, int]]:
-    """Character spans never split: quoted text, JSON, and the text after a colon."""
-    spans = [(t.start, t.end) for t in read.tokens if t.kind in {"quoted", "json", "array"}]
+    """Character spans never split: quoted text, JSON, the text after a colon, and values
+    written with commas (1,000; March 1, 2024)."""
+    spans = [
+        (t.start, t.end)
+        for t in read.tokens
+        if t.kind in {"quoted", "json", "array"}
+        or (t.kind in {"number", "date"} and "," in read.text[t.start : t.end])
+    ]
     if read.colon is not None:
         spans.append(read.colon)
     return spans
