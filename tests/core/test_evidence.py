@@ -193,3 +193,7 @@ def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
     # a name of several fields is no path; a field narrowed by an ordinal is not the field
     assert judge("json_field", 'the name? {"a": {"name": 1}, "b": {"name": 2}}').confidence == 0.0
     assert judge("json_field", 'the second tag in {"tags": ["a", "b"]}').confidence == 0.0
+
+
+def test_an_operator_in_an_expression_asks_for_the_evaluator() -> None:
+    assert judge("evaluate_expression", "calculate 17 mod 5").confidence == 1.0

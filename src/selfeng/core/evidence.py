@@ -193,7 +193,11 @@ def _account(
             # a value a structured parameter took (a unit, an operator) that the tool's own
             # wording lists shows the tool is wanted: "100 F to C" for a temperature tool
             names = (
-                does or (part and param in extraction.structured) or param in extraction.resolved
+                does
+                or (part and param in extraction.structured)
+                or param in extraction.resolved
+                # an operator inside an expression the tool evaluates: "17 *mod* 5"
+                or (param in extraction.structured and token.word in OPERATORS)
             )
         return True, True, names
     if token.kind == "word":

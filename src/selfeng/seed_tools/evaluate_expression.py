@@ -154,7 +154,8 @@ class _Parser:
 
 def evaluate_expression(expression: str) -> float:
     """Evaluate an arithmetic expression: numbers with plus, minus, times, divided by (over),
-    powers (squared, cubed, to the power of), percent of, square roots, modulo and brackets.
+    powers (squared, cubed, to the power of), percent of, square roots, modulo (mod, the
+    remainder) and brackets.
 
     Args:
         expression: the arithmetic to work out, e.g. (5 + 3) / 2 or 20% of 50 plus 10.
