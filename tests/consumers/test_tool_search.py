@@ -341,12 +341,14 @@ def test_changes_during_a_rebuild_are_coalesced_into_one_more() -> None:
     state = registry()
     search.refresh(state)
     embedder.hold = True
+    builders = []
     for i in range(5):
         state["phrases"].setdefault("to_uppercase", {})[f"shout variant {i}"] = [1, i, 1]
         state["phrases_revision"] += 1
         search.refresh(state)
+        builders.append(search._worker)
     assert embedder.entered.wait(10)
-    assert threading.active_count() < 10
+    assert len({id(b) for b in builders}) == 1  # one builder, not one thread per change
     embedder.gate.set()
     assert search.wait(10)
     assert embedder.fits <= 3  # the first, the one held, and one with everything since

@@ -175,6 +175,7 @@ def _signature(registry: RegistryState) -> tuple[int, int, int, int, int]:
 
 
 Active = dict[str, tuple[int, VersionRecord]]
+_BUILDER_IDLE_S = 2.0
 
 
 class ToolSearch:
@@ -208,6 +209,7 @@ class ToolSearch:
         self._cond = threading.Condition()
         self._pending: tuple[int, RegistryState, Active] | None = None
         self._worker: threading.Thread | None = None
+        self._building = False  # the builder is building (a job taken, not installed yet)
         self._fields: dict[tuple[str, int], tuple[object, tuple[tuple[str, float], ...]]] = {}
         self._generation = 0  # of the newest build asked for
         self._installed = 0  # of the build installed
@@ -240,10 +242,13 @@ class ToolSearch:
             if not sync:
                 self._pending = job
                 if self._worker is None:
+                    # one long-lived builder: starting a thread per change would cost every
+                    # request that teaches a phrasing more than the rest of a cached answer
                     self._worker = threading.Thread(
                         target=self._drain, name="tool-search-rebuild", daemon=True
                     )
                     self._worker.start()
+                self._cond.notify_all()
                 return
             self._pending = None  # the synchronous build below covers it
         self._build(*job)
@@ -252,19 +257,24 @@ class ToolSearch:
         """Wait until no rebuild is pending or running; False on timeout."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._pending is None and self._worker is None, timeout
+                lambda: self._pending is None and not self._building, timeout
             )
 
     def _drain(self) -> None:
-        """The background builder: builds the newest pending snapshot until none is left."""
+        """The background builder: builds the newest pending snapshot, then waits for the
+        next one; after ``_BUILDER_IDLE_S`` with none it ends."""
         while True:
             with self._cond:
+                if self._pending is None:
+                    self._building = False
+                    self._cond.notify_all()
+                    self._cond.wait(_BUILDER_IDLE_S)
+                if self._pending is None:
+                    self._worker = None  # idle: the next change starts a new builder
+                    return
                 job = self._pending
                 self._pending = None
-                if job is None:
-                    self._worker = None
-                    self._cond.notify_all()
-                    return
+                self._building = True
             try:
                 self._build(*job)
             except Exception:  # keep serving the previous index; the next refresh retries

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 import orjson
@@ -214,7 +215,21 @@ class _Raw:
 
 
 def scan(text: str) -> Scan:
-    """Read a request into tokens."""
+    """Read a request into tokens (a request is read several times on its way: planned,
+    searched, weighed per candidate, so recent readings are kept; a reading holding a list,
+    whose value a caller could change, is never shared)."""
+    read = _scan_cached(text)
+    if any(t.kind == "array" for t in read.tokens):
+        return _read(text)  # the kept reading stays as read; this caller gets its own
+    return read
+
+
+@lru_cache(maxsize=1024)
+def _scan_cached(text: str) -> Scan:
+    return _read(text)
+
+
+def _read(text: str) -> Scan:
     spans = _Spans()
     raw: list[_Raw] = []
     _read_json(text, spans, raw)
