@@ -190,9 +190,18 @@ def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
     )
     assert found.arguments["path"] == "flight.gate"
     assert judge("json_field", 'In {"w": {"temp": 21.5}}, what is w.temp?').confidence == 1.0
-    # a name of several fields is no path; a field narrowed by an ordinal is not the field
+    # a name of several fields is no path
     assert judge("json_field", 'the name? {"a": {"name": 1}, "b": {"name": 2}}').confidence == 0.0
-    assert judge("json_field", 'the second tag in {"tags": ["a", "b"]}').confidence == 0.0
+    # an ordinal picks an item of a list; one past its end picks nothing
+    for text, path in [
+        ('the second tag in {"tags": ["a", "b"]}', "tags.1"),
+        ('the last tag of {"tags": ["a", "b", "c"]}', "tags.-1"),
+        ('the 1st ingredient in {"r": {"ingredients": ["flour"]}}', "r.ingredients.0"),
+    ]:
+        assert judge("json_field", text).confidence == 1.0, text
+        found = extract(scan(text), SPECS["json_field"]["parameters"])
+        assert found.arguments["path"] == path
+    assert judge("json_field", 'the 5th tag of {"tags": ["a", "b"]}').confidence == 0.0
 
 
 def test_an_operator_in_an_expression_asks_for_the_evaluator() -> None:

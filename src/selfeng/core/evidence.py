@@ -92,7 +92,7 @@ def assess(
     accounted = 0
     counted_params: set[str] = set()
     counted = _counted(read)
-    labels = (_labels(read, taken) | _possessed(read) | read.value_counts()) - counted
+    labels = (_labels(read, taken) | _possessed(read) | read.value_counts()) - counted - taken
     unset = _unset_words(extraction, wording.name)
     for token in read.tokens:
         if token.index in labels and not wording.matches(token.word)[1]:

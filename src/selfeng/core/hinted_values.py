@@ -94,16 +94,50 @@ def _json_path(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     for t in words:
         if "." in t.text and any(_resolves(d, t.text.split(".")) for d in documents):
             return t.text, [t]
-    found: dict[str, Token] = {}
+    found: dict[str, list[Token]] = {}
+    tokens = pool.scan.tokens
     for t in words:
         for document in documents:
             for parts in _paths(document):
                 if parts[-1] == t.text or stem(parts[-1].lower()) == stem(t.word):
-                    found[".".join(parts)] = t
+                    picked = _ordinal_before(tokens, t.index)
+                    item = _resolved(document, parts)
+                    if picked is not None and isinstance(item, list):
+                        # "the second tag" of {"tags": [...]}: one item of the list
+                        position, said = picked
+                        if -len(item) <= position < len(item):
+                            found[".".join((*parts, str(position)))] = [said, t]
+                        continue
+                    found[".".join(parts)] = [t]
     if len(found) == 1:
-        ((dotted, token),) = found.items()
-        return dotted, [token]
+        ((dotted, taken),) = found.items()
+        return dotted, taken
     return None
+
+
+def _ordinal_before(tokens: Sequence[Token], at: int) -> tuple[int, Token] | None:
+    """The list position an ordinal right before a word picks ("the *second* tag": 1,
+    "the *2nd* tag": 1, "the *last* tag": -1), with the ordinal's token."""
+    j = at - 1
+    if j >= 0 and tokens[j].kind == "number" and tokens[j].text[-2:].lower() in _SUFFIXES:
+        value = tokens[j].value
+        return (int(value) - 1, tokens[j]) if isinstance(value, float | int) else None
+    if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _POSITIONS:
+        return _POSITIONS[tokens[j].word], tokens[j]
+    return None
+
+
+_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
+_POSITIONS = {
+    "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6,
+    "eighth": 7, "ninth": 8, "tenth": 9, "last": -1,
+}  # fmt: skip
+
+
+def _resolved(value: Any, parts: Sequence[str]) -> Any:
+    for part in parts:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _object(token: Token) -> Any:
@@ -126,7 +160,11 @@ def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
 
 def _resolves(value: Any, parts: Sequence[str]) -> bool:
     for part in parts:
-        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        if (
+            isinstance(value, list)
+            and part.lstrip("-").isdigit()
+            and -len(value) <= int(part) < len(value)
+        ):
             value = value[int(part)]
         elif isinstance(value, dict) and part in value:
             value = value[part]
