@@ -179,6 +179,9 @@ def test_a_negated_word_does_not_ask_for_its_tool() -> None:
 def test_a_title_is_no_text_given() -> None:
     assessment = judge("count_words", "How many words are in the Gettysburg Address?")
     assert assessment.confidence == 0.0
+    assert judge("count_words", "Count the words in War and Peace").confidence == 0.0
+    assert judge("count_words", "Count the words in 'War and Peace'").confidence == 1.0
+    assert judge("reverse_string", "REVERSE HELLO WORLD").confidence == 1.0
     assert judge("count_words", "How many words are in 'the Gettysburg Address'?").confidence == 1.0
 
 

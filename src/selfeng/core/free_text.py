@@ -4,7 +4,7 @@ run of unquoted words where the request marks a value by where it stands."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import JsonValue
@@ -130,12 +130,28 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:])
         ):
             continue  # "the Gettysburg Address", "the Eiffel Tower": a title, not its text
+        if _titled(trimmed, pool.scan.tokens):
+            continue  # "the words in War and Peace": a work named, not its text
         lead = run[: run.index(trimmed[0]) + 1]
         if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
             continue  # "reverse my name": the asker's own thing, which the request lacks
         if len(trimmed) >= len(best):
             best = trimmed
     return best
+
+
+def _titled(run: list[Token], tokens: Sequence[Token]) -> bool:
+    """Whether a run of words is written as a title (two or more capitalised words, small
+    words aside) in a request that is otherwise written in lower case."""
+    words = [t for t in run if t.kind == "word"]
+    capitalised = [t for t in words if t.text[:1].isupper() and not t.text.isupper()]
+    small = all(t in capitalised or t.word in FUNCTION_WORDS for t in words)
+    inside = {t.index for t in run}
+    lower_elsewhere = any(
+        t.kind == "word" and t.index not in inside and t.index > 0 and t.text[:1].islower()
+        for t in tokens
+    )
+    return len(capitalised) >= 2 and small and lower_elsewhere
 
 
 _SENTENCE_END = re.compile(r"[.?!;]")
