@@ -130,3 +130,13 @@ def test_a_number_written_with_commas_is_never_split() -> None:
         "What's 2 to the power of 10",
         "1,000 divided by 8",
     ]
+
+
+def test_the_rest_of_an_instruction_repeats_it_on_the_result() -> None:
+    steps = plan("multiply 3.5 by 4 and then by 2", ["multiply"])
+    assert [(s.text, s.uses_previous) for s in steps] == [
+        ("multiply 3.5 by 4", False),
+        ("multiply it by 2", True),
+    ]
+    assert texts("convert 5 km to miles, then to feet")[1] == "convert it to feet"
+    assert texts("what is 3 times 4, then by 2")[1] == "by 2"  # a question is no verb

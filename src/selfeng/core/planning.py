@@ -53,6 +53,10 @@ _LEADING = re.compile(r"^\s*(?:(?:and|then|also|so)\b[\s,]*)+", re.IGNORECASE)
 _SHAPE_WORDS = frozenset({"to", "in", "into", "of", "by", "from", "as", "over", "per"})
 _SKIPPED = frozenset({"the", "a", "an", "and", "please", "now", "just"})
 _COPULAS = frozenset({"is", "are", "was", "were"})
+_QUESTION_STARTS = frozenset(
+    {"what", "whats", "what's", "how", "which", "who", "where", "when", "why", "is", "are",
+     "can", "could", "would"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -124,10 +128,31 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     if not steps:
         return [PlanStep(request.strip(), False)]
     texts = _borrow_tails([p for p, _ in steps], [j for _, j in steps])
+    texts = _continue_verbs(texts, vocabulary)
     return [
         PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
         for i, part in enumerate(texts)
     ]
+
+
+def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
+    """A part that is only the rest of an instruction ("multiply 3.5 by 4, then *by 2*",
+    "convert 5 km to miles, then *to feet*") repeats the instruction before it, on its
+    result: "multiply it by 2"."""
+    out = list(parts)
+    for i in range(1, len(out)):
+        tokens = scan(out[i]).tokens
+        if not tokens or tokens[0].kind != "word" or tokens[0].word not in _SHAPE_WORDS:
+            continue
+        verb = _WORD.findall(out[i - 1].lower())[:1]
+        known = _instruction_stems(frozenset(vocabulary))
+        if (
+            verb
+            and verb[0] not in _QUESTION_STARTS
+            and (verb[0] in ACTION_VERBS or stem(verb[0]) in known)
+        ):
+            out[i] = f"{verb[0]} it {out[i]}"
+    return out
 
 
 def _modifier(piece: str) -> bool:
