@@ -24,7 +24,7 @@ from selfeng.core import backends
 from selfeng.core.closing import Closeable
 from selfeng.core.embedder import Embedder
 from selfeng.core.llm import LLM
-from selfeng.core.log import EventLog
+from selfeng.core.log import ConcurrencyConflict, EventLog
 from selfeng.core.mapper import append_events, from_record
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from selfeng.consumers.learner import Learner
 
 logger = logging.getLogger(__name__)
+
+_SEEDED = frozenset({"registered", "proposed", "verified"})
+"""Statuses of a starter tool's version that a seeding leaves alone (a rejected one, say
+by a sandbox that could not start, is proposed again)."""
 
 MAX_LEARNING_CHAIN = 1000
 """Events the in-process learners may react to after one batch (a guard against a loop)."""
@@ -179,13 +183,23 @@ class Selfeng(Closeable):
         state: RegistryState = self.engine.main.state("registry")
         return state
 
-    def add_tool(self, tool: ToolDefinition, origin: ToolOrigin = "human") -> list[Event]:
+    def add_tool(
+        self,
+        tool: ToolDefinition,
+        origin: ToolOrigin = "human",
+        *,
+        expected_version: int | None = None,
+    ) -> list[Event]:
         """Propose a tool version, run its tests in the sandbox, register it if they pass.
 
         Returns the events appended: ToolProposed, then ToolVerified and ToolRegistered, or
         ToolRejected with the test report. The learners then react in this process.
+        ``expected_version``: the tool's key version the caller decided on (raises
+        ``ConcurrencyConflict`` when anything was appended to it since).
         """
-        version_before = self.log.key_version(tool.name)
+        version_before = (
+            self.log.key_version(tool.name) if expected_version is None else expected_version
+        )
         proposed = ToolProposed(
             tool=tool.name,
             version=next_version(self.registry(), tool.name),
@@ -219,24 +233,37 @@ class Selfeng(Closeable):
         from selfeng.core.tooldef import parse_tool
         from selfeng.seed_tools import seed_sources
 
-        registry = self.registry()
         added: dict[str, list[Event]] = {}
         for name, source in seed_sources().items():
             tool = parse_tool(source, name)
-            known = registry["tools"].get(name)
-            if known is not None and any(
-                v["code"] == tool.code and v["status"] == "registered"
-                for v in known["versions"].values()
-            ):
-                continue
-            added[name] = self.add_tool(tool, origin="seed")
+            for _ in range(5):
+                seen = self.log.key_version(name)  # before looking: a later append conflicts
+                self.engine.main.catch_up()
+                known = self.registry()["tools"].get(name)
+                if known is not None and any(
+                    v["code"] == tool.code and v["status"] in _SEEDED
+                    for v in known["versions"].values()
+                ):
+                    break  # registered, or being verified by a client that seeds too
+                try:
+                    added[name] = self.add_tool(tool, origin="seed", expected_version=seen)
+                    break
+                except ConcurrencyConflict:
+                    continue  # another client proposed it first: look again
         return added
 
     # -- requests ----------------------------------------------------------------------------
 
     def handler_state(self, arm: str | None = None) -> HandlerState:
-        """The projections the handler reads, for the live policies or a fork's."""
-        runner: ProjectionRunner = self.engine.runner(self.engine.fork(arm or MAIN.name))
+        """The projections the handler reads, for the live policies or a fork's. An arm that
+        names no live fork (never created, or dropped) is answered by main, and says why."""
+        note = ""
+        try:
+            fork = self.engine.fork(arm or MAIN.name)
+        except KeyError as exc:
+            fork, note = MAIN, f"{exc.args[0]}: main answered"
+            logger.warning("request for policy arm %r: %s", arm, note)
+        runner: ProjectionRunner = self.engine.runner(fork)
         runner.catch_up(lazy=True)
         policies: PoliciesState = runner.state("policies")
         return HandlerState(
@@ -248,6 +275,8 @@ class Selfeng(Closeable):
             plans=_state_or_none(runner, "plans"),
             writes_tools=self.llm is not None
             and any(learner.name == "synthesizer" for learner in self.learners),
+            arm=None if fork.name == MAIN.name else fork.name,
+            arm_note=note,
         )
 
     def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:

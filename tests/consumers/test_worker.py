@@ -58,6 +58,30 @@ def test_a_worker_process_answers_what_a_client_publishes(worker_process: Path) 
         assert orjson.loads(done.stdout)["answer"] == answer
 
 
+def test_sigterm_drains_and_exits_cleanly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    worker = subprocess.Popen([SELFENG, "worker"], env=env(home), stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        assert "worker on" in worker.stderr.readline()
+        done = subprocess.run(
+            [SELFENG, "ask", "--worker", "--json", "What is 2 + 2?"],
+            env=env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        assert "SIGTERM" in worker.stderr.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+
+
 def test_asking_with_no_worker_says_so(tmp_path: Path) -> None:
     with Selfeng.open(Settings.resolve(home=tmp_path, env={})) as app:
         agent = Agent(app, worker=True)

@@ -1,3 +1,5 @@
+import uuid
+
 import orjson
 import pytest
 
@@ -12,8 +14,26 @@ from selfeng.core.records import StoredRecord
 from selfeng.schemas import DeadLetter, RequestReceived, ToolRegistered
 
 
-def stored(data: bytes, type_: str = "RequestReceived", version: int = 1) -> StoredRecord:
-    return StoredRecord(b"\x01" * 16, "selfeng.requests", "k", type_, version, data, 0, 2, 17)
+def stored(
+    data: bytes,
+    type_: str = "RequestReceived",
+    version: int = 1,
+    *,
+    event_id: bytes | None = None,
+    key: str | None = None,
+) -> StoredRecord:
+    """A record as a log would store it: its id and key those of its body when it has them
+    (as the writer's headers would say), else made up."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    if event_id is None:
+        event_id = uuid.UUID(body["event_id"]).bytes if "event_id" in body else b"\x01" * 16
+    if key is None:
+        key = body.get("key", "")
+    return StoredRecord(event_id, "selfeng.requests", key, type_, version, data, 0, 2, 17)
 
 
 def test_an_event_round_trips_through_its_record() -> None:
@@ -91,3 +111,29 @@ def test_a_record_whose_type_column_lies_is_judged_by_its_data() -> None:
 def test_strict_decoding_refuses_a_key_that_contradicts_the_entity() -> None:
     with pytest.raises(DecodeError, match="differs from its name"):
         decode(b'{"type": "PolicyChanged", "key": "a", "name": "b", "value": 1}', strict=True)
+
+
+def test_an_event_sent_without_an_id_takes_its_records_for_every_reader() -> None:
+    body = b'{"type": "RequestReceived", "prompt": "hi", "client": "raw"}'
+    record = stored(body, event_id=uuid.uuid5(uuid.NAMESPACE_URL, "place").bytes)
+    first, again = from_record(record), from_record(record)
+    assert first.event_id.bytes == record.event_id
+    assert again.event_id == first.event_id
+
+
+@pytest.mark.parametrize(
+    ("event_id", "key", "words"),
+    [
+        (b"\x02" * 16, None, "event_id"),  # a body claiming another record's id
+        (None, "someone-else", "message key"),
+    ],
+)
+def test_a_record_whose_body_says_otherwise_is_refused(
+    event_id: bytes | None, key: str | None, words: str
+) -> None:
+    event = RequestReceived(prompt="hi", client="raw")
+    record = stored(to_record(event).data, event_id=event_id, key=key)
+    with pytest.raises(DecodeError) as raised:
+        from_record(record)
+    assert raised.value.error == "mismatch"
+    assert words in raised.value.reason

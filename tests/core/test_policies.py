@@ -1,6 +1,11 @@
+import re
+
 import pytest
+from pydantic import JsonValue, ValidationError
 
 from selfeng.core.policies import POLICIES, default_values, parse_policy_assignment, validate_policy
+from selfeng.core.sandbox import Limits
+from selfeng.schemas import ForkCreated
 
 
 def test_the_defaults_of_the_design() -> None:
@@ -37,3 +42,36 @@ def test_assignments_parse_json_or_words() -> None:
     assert parse_policy_assignment("team.mode=fast") == ("team.mode", "fast")
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_policy_assignment("retrieval.threshold")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("sandbox.timeout_seconds", 3_000_000, "less than or equal to 3600"),
+        ("sandbox.memory_mb", 10**9, "less than or equal"),
+        ("retrieval.top_k", 10**6, "less than or equal"),
+        ("retrieval.treshold", 0.2, "did you mean retrieval.threshold"),
+        ("../../evil", 1, "not a policy name"),
+        ("x" * 5000, 1, "not a policy name"),
+        ("", 1, "not a policy name"),
+    ],
+)
+def test_every_policy_has_bounds_and_typos_are_refused(
+    name: str, value: JsonValue, words: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        validate_policy(name, value)
+
+
+def test_a_sandbox_clamps_the_limits_it_is_given() -> None:
+    limits = Limits(timeout_s=3e6, cpu_s=float("nan"), memory_mb=10**9, processes=0)
+    assert (limits.timeout_s, limits.cpu_s) == (3600.0, 3600.0)
+    assert (limits.memory_mb, limits.processes) == (65536, 1)
+    assert Limits() == Limits(timeout_s=10.0, memory_mb=256)
+
+
+@pytest.mark.parametrize("name", ["", "../../evil", "a" * 65, "-x", "a b"])
+def test_a_fork_name_is_never_a_path_nor_empty(name: str) -> None:
+    with pytest.raises(ValidationError):
+        ForkCreated(fork=name)
+    assert ForkCreated(fork="lenient-0.3").fork == "lenient-0.3"

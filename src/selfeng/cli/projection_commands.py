@@ -14,6 +14,7 @@ from selfeng.projections.catalog import projection_names
 from selfeng.projections.policies import PoliciesState
 from selfeng.projections.replay import state_at, verify
 from selfeng.schemas import ForkCreated, ForkDropped, PolicyChanged, PolicyRolledBack
+from selfeng.schemas.policy import FORK_NAME
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -120,6 +121,12 @@ def fork_create(ctx: Context, name: str, policies: tuple[str, ...], reason: str)
     """Create fork NAME and build its projections from the whole log."""
     if name == "main":
         raise click.BadParameter("'main' is the live line, not a fork", param_hint="NAME")
+    if not FORK_NAME.fullmatch(name):
+        raise click.BadParameter(
+            f"{name[:70]!r}: a fork's name is 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            param_hint="NAME",
+        )
     try:
         pinned = dict(parse_policy_assignment(p) for p in policies)
     except ValueError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from typing import Literal
 
@@ -136,10 +138,25 @@ def worker(ctx: Context, group: str, no_learners: bool, learners_only: bool) -> 
     stop = threading.Event()
     what = "learners" if learners_only else "requests" if no_learners else "requests and learners"
     err_console.print(f"worker on {ctx.app.log.url} ({what}, group {group}); Ctrl-C to stop")
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second signal: stop at once
+            os._exit(128 + signum)
+        err_console.print(
+            f"{signal.Signals(signum).name}: finishing the current batch, then stopping"
+        )
+        stop.set()
+
+    # SIGTERM (what Docker, systemd and Kubernetes send) drains like Ctrl-C: each consumer
+    # finishes its batch and commits, then the worker exits 0
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         Worker(ctx.app, group=group, learners=not no_learners, requests=not learners_only).run(stop)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 COMMANDS = [ask, feedback, worker]

@@ -40,6 +40,10 @@ class HandlerState:
     plans: PlansState | None = None
     writes_tools: bool = False
     """A synthesizer with an LLM will write a missing tool (and answer again)."""
+    arm: str | None = None
+    """The fork whose policies these are (None: main)."""
+    arm_note: str = ""
+    """Why the arm a request asked for is not the one answering (say, a dropped fork)."""
 
 
 @dataclass

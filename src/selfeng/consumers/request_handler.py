@@ -155,6 +155,8 @@ class RequestHandler:
             session_id=received.session_id,
             confidence=min((s.confidence for s in out.steps), default=0.0) if out.ok else 0.0,
             reason="" if out.ok else out.reason,
+            policy_arm=state.arm,
+            arm_note=state.arm_note,
             producer=self.producer,
         )
         return [*out.events, response, completed]

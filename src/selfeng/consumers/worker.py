@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -23,10 +24,16 @@ from selfeng.app import Selfeng
 from selfeng.consumers.learner import Learner
 from selfeng.consumers.verifier import verify
 from selfeng.core.log import GroupConsumer
-from selfeng.core.mapper import DecodeError, from_record
+from selfeng.core.mapper import (
+    DecodeError,
+    append_events,
+    dead_letter_for_record,
+    from_record,
+)
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.schemas import Event, RequestReceived, ToolProposed
+from selfeng.projections.registry import active_tools
+from selfeng.schemas import DeadLetter, Event, RequestReceived, ToolProposed
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +41,11 @@ TYPES = frozenset({"RequestReceived", "ToolProposed"})
 
 LEARNER_GROUP = "selfeng.learner.{name}"
 """The consumer group of a learner."""
+
+MAX_ATTEMPTS = 3
+"""Times a record is tried before it is dead-lettered."""
+RETRY_SECONDS = 0.05
+"""The pause before the second try (twice that before the third)."""
 
 
 @dataclass
@@ -64,6 +76,8 @@ class Worker:
         self.run_requests = requests
         self.handled = 0
         self.learnt = 0
+        self.dead_lettered = 0
+        """Records dead-lettered because their handling kept failing."""
 
     def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         """Consume until ``stop`` is set.
@@ -73,6 +87,9 @@ class Worker:
         runtime's projections are not shared between threads. A consumer that fails stops
         the worker, and the error is raised here.
         """
+        if self.run_requests and not active_tools(self.app.registry()):
+            # a fresh home: answer with the starter library (as a first `ask` would)
+            self.app.seed_tools()
         lock = threading.Lock()
         failures: list[BaseException] = []
         with ExitStack() as stack:
@@ -123,19 +140,57 @@ class Worker:
                     continue
                 with lock:
                     for record in batch.records:
-                        if member.learner is None:
-                            self.process(record)
-                        else:
-                            self.react(member.learner, record)
+                        self._handle(member, record)
                 member.consumer.commit(batch.position)
         except BaseException as exc:
             logger.exception("the %s consumer stopped", member.name)
             failures.append(exc)
             stop.set()
 
+    def _handle(self, member: _Member, record: StoredRecord) -> None:
+        """Handle one record, trying again up to ``MAX_ATTEMPTS`` times; a record that still
+        fails is dead-lettered (with the error, the group and the attempts) and passed, so no
+        one record can stop a worker. Only a log that will not take even the dead letter
+        stops it: then the log, not the record, is what fails."""
+        problem: Exception | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                if member.learner is None:
+                    self.process(record)
+                else:
+                    self.react(member.learner, record, raise_errors=True)
+                return
+            except DecodeError as error:
+                self._dead_letter(dead_letter_for_record(record, error))
+                return
+            except Exception as exc:
+                problem = exc
+                logger.warning(
+                    "%s: handling %s failed (attempt %d of %d): %s",
+                    member.name, record.source, attempt, MAX_ATTEMPTS, exc,
+                )  # fmt: skip
+                if attempt < MAX_ATTEMPTS:
+                    time.sleep(RETRY_SECONDS * attempt)
+        assert problem is not None
+        reason = f"{type(problem).__name__}: {problem}"[:2000]
+        letter = dead_letter_for_record(
+            record,
+            DecodeError("handler_failed", reason, record.type or None),
+            group=member.name,
+            attempts=MAX_ATTEMPTS,
+        )
+        logger.error("%s: dead-lettered %s: %s", member.name, record.source, reason)
+        self._dead_letter(letter)
+        self.dead_lettered += 1
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        """Append a dead letter; a log that refuses it is down (that stops the worker)."""
+        append_events(self.app.log, [letter])
+
     def process(self, record: StoredRecord) -> None:
-        """Handle one record (a request to answer, or a tool to verify)."""
-        event = _decode(record)
+        """Handle one record (a request to answer, or a tool to verify); raises
+        ``DecodeError`` for a record that is not a valid event."""
+        event = from_record(record)
         if isinstance(event, RequestReceived) and not event.answered_inline:
             self.app.handle(event, learn=False)
             self.handled += 1
@@ -151,23 +206,20 @@ class Worker:
                 self.app.append(verify(event, sandbox))
                 self.handled += 1
 
-    def react(self, learner: Learner, record: StoredRecord) -> list[Event]:
-        """Let one learner react to one record; a failure is logged, not raised."""
-        event = _decode(record)
-        if event is None or not learner.wants(event):
-            return []
+    def react(
+        self, learner: Learner, record: StoredRecord, *, raise_errors: bool = False
+    ) -> list[Event]:
+        """Let one learner react to one record. A failure is logged and nothing is learnt,
+        unless ``raise_errors`` (the worker's own loop, which retries and dead-letters)."""
         try:
+            event = from_record(record)
+            if not learner.wants(event):
+                return []
             learnt = learner.react(event)
         except Exception:
-            logger.exception("the %s learner failed on %s", learner.name, event.type)
+            if raise_errors:
+                raise
+            logger.exception("the %s learner failed on %s", learner.name, record.source)
             return []
         self.learnt += len(learnt)
         return learnt
-
-
-def _decode(record: StoredRecord) -> Event | None:
-    try:
-        return from_record(record)
-    except DecodeError as error:  # the projection runner dead-letters it
-        logger.warning("skipping undecodable %s: %s", record.source, error.reason)
-        return None

@@ -8,6 +8,8 @@ is made: nothing a client sent is dropped.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import uuid
 from typing import Any
 
@@ -24,7 +26,7 @@ from selfeng.schemas import (
     Event,
     derived_id,
 )
-from selfeng.schemas.ops import DeadLetterReason
+from selfeng.schemas.ops import MAX_DEAD_LETTER_BYTES, DeadLetterReason, RawReference
 from selfeng.schemas.upcasting import UpcastError, upcast
 
 
@@ -62,12 +64,37 @@ def from_record(record: StoredRecord) -> Event:
     Raises DecodeError when the record is not a valid event.
     """
     cls = EVENT_TYPES.get(record.type)
+    event: Event | None = None
     if cls is not None and CURRENT_VERSION[record.type] == record.version:
-        try:
-            return cls.model_validate_json(record.data)
-        except ValidationError:
-            pass  # fall through to the slow path, which says precisely what is wrong
-    return decode(record.data)
+        # on failure, the slow path below says precisely what is wrong
+        with contextlib.suppress(ValidationError):
+            event = cls.model_validate_json(record.data)
+    if event is None:
+        event = decode(record.data)
+    return _placed(event, record)
+
+
+def _placed(event: Event, record: StoredRecord) -> Event:
+    """The event with the identity its record has in the log: an event sent without an
+    ``event_id`` takes the record's (derived from its place when nothing else gave one), the
+    same for every reader and replay; a body whose ``event_id`` or ``key`` says otherwise than
+    the record is refused, so a record can never pass for another."""
+    if event.event_id.bytes != record.event_id:
+        if b'"event_id"' in record.data:
+            raise DecodeError(
+                "mismatch",
+                f"the body's event_id {event.event_id} is not the record's "
+                f"{uuid.UUID(bytes=record.event_id)}",
+                event.type,
+            )
+        event = event.model_copy(update={"event_id": uuid.UUID(bytes=record.event_id)})
+    if record.key and event.key != record.key:
+        raise DecodeError(
+            "mismatch",
+            f"the message key {record.key!r} is not the event's key {event.key!r}",
+            event.type,
+        )
+    return event
 
 
 def decode(data: bytes, *, strict: bool = False) -> Event:
@@ -133,33 +160,65 @@ def _describe(exc: ValidationError, type_name: str) -> str:
     return f"invalid {type_name}: " + "; ".join(problems) + more
 
 
-def dead_letter_for_record(record: StoredRecord, error: DecodeError) -> DeadLetter:
-    """The dead letter for a record in the log that cannot be decoded.
+def dead_letter_for_record(
+    record: StoredRecord,
+    error: DecodeError,
+    *,
+    group: str | None = None,
+    attempts: int = 0,
+) -> DeadLetter:
+    """The dead letter for a record in the log that cannot be decoded (or, with ``group``,
+    that the group could not handle after ``attempts`` tries).
 
-    Its id derives from the record's place, so recording it again is a no-op.
+    Its id derives from the record's place (and the group), so recording it again is a no-op.
+    Bytes over ``MAX_DEAD_LETTER_BYTES`` are kept by reference: the record stays where it is.
     """
     source = record.source
+    raw, ref = _bounded(record.data, record.topic, record.partition, record.offset)
+    parts = ("dead-letter", source) if group is None else ("dead-letter", source, group)
     return DeadLetter(
-        event_id=derived_id("dead-letter", source),
+        event_id=derived_id(*parts),
         source=source,
         error=error.error,
         reason=error.reason,
-        raw=record.data,
+        raw=raw,
+        raw_ref=ref,
         claimed_type=error.claimed_type or record.type or None,
-        producer="selfeng.projections",
+        group=group,
+        attempts=attempts,
+        producer="selfeng.projections" if group is None else group,
     )
 
 
 def dead_letter_for_message(raw: bytes, error: DecodeError, client: str) -> DeadLetter:
     """The dead letter for a message a client tried to publish."""
+    kept, ref = _bounded(raw, None, None, None)
     return DeadLetter(
         source=f"publish:{client}",
         error=error.error,
         reason=error.reason,
-        raw=raw,
+        raw=kept,
+        raw_ref=ref,
         claimed_type=error.claimed_type,
         producer=client,
     )
+
+
+def _bounded(
+    raw: bytes, topic: str | None, partition: int | None, offset: int | None
+) -> tuple[bytes, RawReference | None]:
+    """The bytes a dead letter keeps: all of them up to the bound, else the first KiB and a
+    reference (a dead letter must never be too large to append)."""
+    if len(raw) <= MAX_DEAD_LETTER_BYTES:
+        return raw, None
+    reference = RawReference(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    return raw[:1024], reference
 
 
 def event_id_of(record: StoredRecord) -> uuid.UUID:

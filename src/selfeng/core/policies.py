@@ -6,14 +6,25 @@ A policy's current value is a fold of PolicyChanged events over these defaults (
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from pydantic import Field, JsonValue, TypeAdapter, ValidationError
 
+_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveNumber = Annotated[int | float, Field(gt=0)]
+
+
+def _at_most(limit: int | float, low: int | float = 1) -> Any:
+    """A number from ``low`` to ``limit``: every policy has bounds, so no value can make a
+    component fail (a sandbox timeout of 3,000,000 s overflows a timer)."""
+    if isinstance(limit, int) and isinstance(low, int):
+        return Annotated[int, Field(ge=low, le=limit)]
+    return Annotated[int | float, Field(gt=0, le=limit)]
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class PolicySpec:
 
 _weights = TypeAdapter(
     Annotated[
-        dict[str, Annotated[float, Field(ge=0.0)]],
+        dict[str, Annotated[float, Field(ge=0.0, le=100.0)]],
         Field(min_length=1),
     ]
 )
@@ -73,7 +84,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
             "Kept for compatibility: search ranks by similarity to a tool's document and its "
             "confirmed uses; success rate and frequency are not added to it.",
         ),
-        _spec("retrieval.top_k", 5, PositiveInt, "Candidates kept by a search."),
+        _spec("retrieval.top_k", 5, _at_most(100), "Candidates kept by a search."),
         _spec(
             "answer.min_confidence",
             0.75,
@@ -85,7 +96,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "llm.max_tools",
             32,
-            PositiveInt,
+            _at_most(1024),
             "Tools offered to the LLM as functions when it plans a request (the best matches).",
         ),
         _spec(
@@ -98,7 +109,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "composite.min_frequency",
             3,
-            PositiveInt,
+            _at_most(10**9),
             "Completed requests a tool sequence needs before it may become a composite.",
         ),
         _spec(
@@ -116,21 +127,28 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "cache.ttl_seconds",
             3600,
-            PositiveNumber,
+            _at_most(10 * 365 * 86400.0),
             "How long a deterministic tool's result stays in the execution cache.",
         ),
         _spec(
-            "cost.max_tokens_per_request", 8000, PositiveInt, "LLM tokens one request may spend."
+            "cost.max_tokens_per_request",
+            8000,
+            _at_most(10_000_000),
+            "LLM tokens one request may spend.",
         ),
-        _spec("cost.max_llm_calls_per_request", 6, PositiveInt, "LLM calls one request may make."),
+        _spec(
+            "cost.max_llm_calls_per_request", 6, _at_most(1000), "LLM calls one request may make."
+        ),
         _spec(
             "cost.max_synthesis_attempts",
             3,
-            PositiveInt,
+            _at_most(100),
             "Attempts to write a tool that passes its tests before giving up.",
         ),
-        _spec("sandbox.timeout_seconds", 10.0, PositiveNumber, "Wall-clock limit of one tool run."),
-        _spec("sandbox.memory_mb", 256, PositiveInt, "Memory limit of one tool run."),
+        _spec(
+            "sandbox.timeout_seconds", 10.0, _at_most(3600.0), "Wall-clock limit of one tool run."
+        ),
+        _spec("sandbox.memory_mb", 256, _at_most(65536, low=16), "Memory limit of one tool run."),
         _spec(
             "repair.deprecate_failure_rate",
             0.5,
@@ -140,7 +158,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "repair.min_executions",
             5,
-            PositiveInt,
+            _at_most(10**9),
             "Executions a tool needs before its failure rate is judged.",
         ),
     )
@@ -153,13 +171,25 @@ def default_values() -> dict[str, JsonValue]:
     return {name: spec.default for name, spec in POLICIES.items()}
 
 
-def validate_policy(name: str, value: JsonValue) -> JsonValue:
-    """Check a value for a policy; unknown policy names are accepted as they are.
+NAMESPACES: Final[frozenset[str]] = frozenset(name.split(".")[0] for name in POLICIES)
+"""The namespaces of the known policies (``retrieval``, ``cache``, ...)."""
 
-    Unknown names are allowed so that users' own components can keep policies in the log.
-    """
+
+def validate_policy(name: str, value: JsonValue) -> JsonValue:
+    """Check a value for a policy: a known policy's value must be of its type and within its
+    bounds; a name in a known policy's namespace that is no known policy is refused (a typo
+    such as ``retrieval.treshold``); names in other namespaces (``team.mode``) are users' own
+    components' policies, kept as they are."""
     spec = POLICIES.get(name)
-    return spec.validate(value) if spec is not None else value
+    if spec is not None:
+        return spec.validate(value)
+    if not name or len(name) > 200 or not _NAME.fullmatch(name):
+        raise ValueError(f"{name[:60]!r} is not a policy name: use dotted words, such as team.mode")
+    if name.split(".")[0] in NAMESPACES:
+        close = difflib.get_close_matches(name, POLICIES, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"{name}: no such policy{hint} (`selfeng policy list` shows them)")
+    return value
 
 
 def parse_policy_assignment(text: str) -> tuple[str, JsonValue]:

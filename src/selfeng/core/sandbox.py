@@ -9,6 +9,7 @@ into a failure event. Only a sandbox that cannot run at all raises ``SandboxUnav
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +42,23 @@ class Limits:
     """Largest file it may write."""
     processes: int = 32
     """Processes and threads it may have."""
+
+    def __post_init__(self) -> None:
+        # whatever a policy or a caller says, a limit stays one the OS and timers accept
+        for name, (low, high) in LIMIT_BOUNDS.items():
+            value = getattr(self, name)
+            bounded = high if not math.isfinite(value) else min(max(value, low), high)
+            object.__setattr__(self, name, type(high)(bounded))
+
+
+LIMIT_BOUNDS: dict[str, tuple[float, float] | tuple[int, int]] = {
+    "timeout_s": (0.001, 3600.0),
+    "cpu_s": (0.001, 3600.0),
+    "memory_mb": (1, 65536),
+    "file_size_mb": (1, 4096),
+    "processes": (1, 4096),
+}
+"""The range each limit is clamped to."""
 
 
 @dataclass(frozen=True)

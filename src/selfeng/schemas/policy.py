@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import re
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, StringConstraints
 
 from selfeng.schemas.envelope import Event, Family
 
@@ -49,13 +50,20 @@ class PolicyRolledBack(PolicyEvent):
     """Why."""
 
 
+FORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What a fork's name looks like (whole)."""
+ForkName = Annotated[str, StringConstraints(pattern=f"^{FORK_NAME.pattern}$")]
+"""A fork's name: 1 to 64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or
+digit (it names files and topics: never a path, never empty)."""
+
+
 class ForkCreated(PolicyEvent):
     """A named copy of the projections, built from the same log under other policy values."""
 
     key_field: ClassVar[str | None] = "fork"
     type: Literal["ForkCreated"] = "ForkCreated"
     schema_version: Literal[1] = 1
-    fork: str
+    fork: ForkName
     """The fork's name."""
     policies: dict[str, JsonValue] = Field(default_factory=dict)
     """Policy values pinned in this fork, by policy name."""
@@ -69,7 +77,7 @@ class ForkDropped(PolicyEvent):
     key_field: ClassVar[str | None] = "fork"
     type: Literal["ForkDropped"] = "ForkDropped"
     schema_version: Literal[1] = 1
-    fork: str
+    fork: ForkName
     """The fork's name."""
 
 

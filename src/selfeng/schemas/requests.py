@@ -269,6 +269,10 @@ class RequestCompleted(RequestEvent):
     """The lowest confidence of its steps (0 when it was not answered)."""
     reason: str = ""
     """Why it was not answered, when ``ok`` is false."""
+    policy_arm: str | None = None
+    """The fork whose policies answered (None: main)."""
+    arm_note: str = ""
+    """Why the fork the request asked for did not answer it (unknown or dropped: main did)."""
 
 
 class FeedbackGiven(RequestEvent):

@@ -1,0 +1,183 @@
+"""No one record stops a worker: poison is retried, then dead-lettered, and the rest is served."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from selfeng.agent import Agent
+from selfeng.app import Selfeng
+from selfeng.consumers.worker import MAX_ATTEMPTS, Worker
+from selfeng.core.mapper import from_record
+from selfeng.core.records import NewRecord
+from selfeng.core.settings import Settings
+from selfeng.schemas import DeadLetter, Event, RequestCompleted, RequestReceived
+from selfeng.schemas.ops import MAX_DEAD_LETTER_BYTES
+from tests.kafka_broker import kafka_bootstrap, unique_namespace  # noqa: F401
+
+
+class Broken:
+    """A learner that fails on every request that mentions "boom"."""
+
+    name = "broken"
+    reacts_to = frozenset({"RequestCompleted"})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, RequestCompleted)
+
+    def react(self, event: Event) -> list[Event]:
+        assert isinstance(event, RequestCompleted)
+        if "7" in event.answer:
+            self.calls += 1
+            raise RuntimeError("boom")
+        return []
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def dead_letters(app: Selfeng) -> list[DeadLetter]:
+    found = [from_record(r) for b in app.log.read(types=["DeadLetter"]) for r in b.records]
+    return [d for d in found if isinstance(d, DeadLetter)]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Settings:
+    settings = Settings.resolve(home=tmp_path, sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+    return settings
+
+
+@pytest.fixture
+def worker(home: Settings) -> Iterator[tuple[Selfeng, Worker, Broken, threading.Thread]]:
+    app = Selfeng.open(home)
+    broken = Broken()
+    app.learners.append(broken)  # type: ignore[arg-type]
+    work = Worker(app)
+    stop = threading.Event()
+    thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.1})
+    thread.start()
+    try:
+        yield app, work, broken, thread
+    finally:
+        stop.set()
+        thread.join(30)
+        app.close()
+
+
+def test_a_record_whose_handling_keeps_failing_is_dead_lettered_and_passed(
+    home: Settings, worker: tuple[Selfeng, Worker, Broken, threading.Thread]
+) -> None:
+    _, work, broken, thread = worker
+    with Selfeng.open(home) as client:
+        agent = Agent(client, worker=True)
+        assert agent.ask("What is 3 + 4?", timeout=60).text == "7"  # the learner fails on it
+        after = agent.ask("What is 2 + 2?", timeout=60)
+        assert after.ok
+        assert after.text == "4"
+        assert wait_until(
+            lambda: any(d.group == "selfeng.learner.broken" for d in dead_letters(client))
+        )
+        (letter,) = [d for d in dead_letters(client) if d.group == "selfeng.learner.broken"]
+        assert letter.error == "handler_failed"
+        assert letter.attempts == MAX_ATTEMPTS
+        assert "RuntimeError: boom" in letter.reason
+        assert letter.claimed_type == "RequestCompleted"
+        assert from_record_bytes(letter.raw).type == "RequestCompleted"  # the record, whole
+    assert broken.calls == MAX_ATTEMPTS
+    assert work.dead_lettered == 1
+    assert thread.is_alive()
+
+
+def from_record_bytes(raw: bytes) -> RequestCompleted:
+    return RequestCompleted.model_validate_json(raw)
+
+
+def test_a_request_that_is_not_a_valid_event_is_dead_lettered_not_skipped(
+    home: Settings, worker: tuple[Selfeng, Worker, Broken, threading.Thread]
+) -> None:
+    _, _, _, thread = worker
+    garbage = NewRecord(
+        event_id=b"\x07" * 16,
+        topic="selfeng.requests",
+        key="bad",
+        type="RequestReceived",
+        version=1,
+        data=b'{"type": "RequestReceived", "prompt": 42}',
+        timestamp_ms=0,
+    )
+    with Selfeng.open(home) as client:
+        client.log.append([garbage])
+        answer = Agent(client, worker=True).ask("What is 2 + 2?", timeout=60)
+        assert answer.text == "4"
+        assert wait_until(
+            lambda: any(d.claimed_type == "RequestReceived" for d in dead_letters(client))
+        )
+        letters = [d for d in dead_letters(client) if d.claimed_type == "RequestReceived"]
+        assert len(letters) == 1  # the worker's and the projections' are one (same id)
+        assert letters[0].error == "validation"
+        assert letters[0].raw == garbage.data
+    assert thread.is_alive()
+
+
+def test_a_request_for_an_unknown_arm_is_answered_by_main_and_says_so(home: Settings) -> None:
+    with Selfeng.open(home) as app:
+        events = app.handle(
+            RequestReceived(prompt="What is 2 + 2?", client="t", policy_arm="nosuch")
+        )
+        completed = next(e for e in events if isinstance(e, RequestCompleted))
+        assert completed.ok
+        assert completed.answer == "4"
+        assert completed.policy_arm is None
+        assert "no fork 'nosuch'" in completed.arm_note
+
+
+def test_a_huge_foreign_record_on_kafka_is_dead_lettered_by_reference(
+    kafka_bootstrap: str,  # noqa: F811
+) -> None:
+    from kafka import KafkaProducer
+
+    namespace = unique_namespace()
+    url = f"kafka://{kafka_bootstrap}?namespace={namespace}&session_timeout_ms=6000"
+    settings = Settings.resolve(log=url, store="memory://", sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=2**20)
+        body = orjson.dumps({"type": "RequestReceived", "prompt": 42, "padding": "x" * 900_000})
+        producer.send(f"{namespace}.selfeng.requests", value=body, partition=0)
+        producer.flush()
+        producer.close()
+        app.engine.catch_up()  # folds past it (the DeadLetter fits: the bytes stay in place)
+        answer = Agent(app).ask("What is 2 + 2?")
+        assert answer.text == "4"
+        stop = threading.Event()
+        work = Worker(app, learners=False)
+        thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.2})
+        thread.start()
+        try:
+            assert wait_until(lambda: any(d.raw_ref is not None for d in dead_letters(app)))
+        finally:
+            stop.set()
+            thread.join(30)
+        assert not work.dead_lettered  # it was not a handling failure: it is no valid event
+        letter = next(d for d in dead_letters(app) if d.raw_ref is not None)
+        assert letter.raw_ref is not None
+        assert letter.raw_ref.size == len(body) > MAX_DEAD_LETTER_BYTES
+        assert letter.raw_ref.topic == "selfeng.requests"
+        assert letter.raw_ref.offset is not None
+        assert len(letter.raw) == 1024
