@@ -181,3 +181,24 @@ def test_a_huge_foreign_record_on_kafka_is_dead_lettered_by_reference(
         assert letter.raw_ref.topic == "selfeng.requests"
         assert letter.raw_ref.offset is not None
         assert len(letter.raw) == 1024
+
+
+def test_a_bad_record_of_a_type_no_projection_folds_is_dead_lettered(home: Settings) -> None:
+    with Selfeng.open(home) as app:
+        app.log.append(
+            [
+                NewRecord(
+                    event_id=b"\x08" * 16,
+                    topic="selfeng.requests",
+                    key="r1",
+                    type="ResponseSynthesized",
+                    version=1,
+                    data=b'{"type": "ResponseSynthesized", "text": []}',
+                    timestamp_ms=0,
+                )
+            ]
+        )
+        app.engine.main.catch_up()
+        (letter,) = dead_letters(app)
+        assert letter.claimed_type == "ResponseSynthesized"
+        assert letter.error == "validation"

@@ -283,6 +283,14 @@ class ProjectionRunner:
                         "unknown_type", f"unknown event type {record.type!r}", record.type or None
                     ),
                 )
+            elif (
+                not decoded
+                and self.dead_letters is not None
+                and not (known and record.event_id in known)
+            ):
+                # a type no projection here folds is still checked, so a bad record of any
+                # type is dead-lettered (events this process appended are known good)
+                self._decode(record)
             applied += 1
         for slot in slots:
             slot.position = slot.position.latest(batch.position)
