@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,25 @@ def test_a_group_has_one_member_at_a_time(tmp_path: Path) -> None:
             log.consumer("g")
         first.close()
         log.consumer("g").close()
+
+
+def test_a_dead_members_lease_is_taken_over_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    script = (
+        "import os, sys\n"
+        "from selfeng.infra.sqlite_log import SqliteLog\n"
+        f"log = SqliteLog.from_url({url!r})\n"
+        "log.consumer('g')\n"
+        "print('joined', flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    member = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "joined" in member.stdout
+    assert member.returncode == -9
+    with SqliteLog.from_url(url) as log:
+        log.consumer("g").close()  # no 30 s wait for a lease its owner cannot renew
 
 
 def test_bad_urls_say_what_is_expected() -> None:

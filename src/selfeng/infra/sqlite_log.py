@@ -291,7 +291,13 @@ class _SqliteConsumer(ReadingConsumer):
                 "SELECT position, owner, lease_until FROM consumer_groups WHERE name = ?", (group,)
             ).fetchone()
             now = time.time()
-            if row is not None and row[1] and row[1] != self._owner and row[2] > now:
+            if (
+                row is not None
+                and row[1]
+                and row[1] != self._owner
+                and row[2] > now
+                and not _owner_is_dead(row[1])
+            ):
                 raise GroupBusy(
                     f"consumer group {group!r} already has a member ({row[1]}); the embedded log "
                     f"allows one per group (its lease ends in {row[2] - now:.0f} s)"
@@ -337,3 +343,23 @@ def _offset(position: Position | None) -> int:
     if not isinstance(position, GlobalPosition):
         raise TypeError(f"the embedded log takes integer positions, not {position}")
     return position.offset
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """Whether a lease's owner (``host:pid:...``) is a process of this host that no longer
+    runs: its lease is then taken over at once (a worker killed with -9 and restarted need
+    not wait for the lease to run out)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # another member in this very process: alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it runs, as another user
+    return False
