@@ -83,6 +83,7 @@ class Selfeng(Closeable):
     def open(cls, settings: Settings | None = None) -> Selfeng:
         """Open the log and store the settings name (default: ``Settings.resolve()``)."""
         settings = settings or Settings.resolve()
+        backends.check_parts(settings.sandbox_url, settings.embedder)
         if settings.log_url.startswith("sqlite:") or settings.store_url.startswith("sqlite:"):
             settings.home.mkdir(parents=True, exist_ok=True)
         log = backends.open_log(settings.log_url)

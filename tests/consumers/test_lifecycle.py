@@ -6,8 +6,11 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from selfeng.agent import Agent
 from selfeng.app import Selfeng
+from selfeng.core.backends import BackendError
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import ToolRegistered
@@ -46,3 +49,16 @@ def test_concurrent_first_clients_register_each_starter_tool_once(tmp_path: Path
         )
     assert set(registered) == set(seed_sources())
     assert set(registered.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "embedder", "words"),
+    [("bogus://", "lexical", "no sandbox backend"), ("subprocess://", "nope", "no embedder")],
+)
+def test_a_bad_sandbox_or_embedder_fails_before_anything_is_appended(
+    tmp_path: Path, sandbox: str, embedder: str, words: str
+) -> None:
+    settings = Settings.resolve(home=tmp_path / "home", sandbox=sandbox, embedder=embedder, env={})
+    with pytest.raises(BackendError, match=words):
+        Selfeng.open(settings)
+    assert not (tmp_path / "home").exists()

@@ -122,6 +122,14 @@ def open_llm(settings: Settings) -> LLM | None:
     return llm
 
 
+def check_parts(sandbox_url: str | None, embedder: str) -> None:
+    """Raise ``BackendError`` now, before anything is appended, when the sandbox URL or the
+    embedder name names no backend, or its optional dependency is missing (they are opened
+    on first use, which may be in the middle of a request)."""
+    _load(SANDBOXES, sandbox_url or "auto://", "sandbox")
+    _load(EMBEDDERS, embedder if ":" in embedder else f"{embedder}:", "embedder")
+
+
 def open_sandbox(url: str) -> Sandbox:
     """Open the sandbox a URL names: ``subprocess://``, ``bwrap://``, ``docker://``, ``auto://``.
 
