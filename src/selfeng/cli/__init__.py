@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import click
@@ -26,6 +27,13 @@ class Context:
         """The open runtime (log, store, engine)."""
         if self._app is None:
             self._app = Selfeng.open(self.settings)
+            moved = getattr(self._app.store, "moved_aside", None)
+            if moved is not None:
+                from selfeng.cli.render import err_console
+
+                err_console.print(
+                    f"the projection store could not be read: kept as {moved}, rebuilt from the log"
+                )
         return self._app
 
     def close(self) -> None:
@@ -45,6 +53,19 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            # a damaged log is refused, never repaired or appended to by guesswork
+            raise click.ClickException(
+                f"a SQLite file of this home is damaged ({exc}); the projection store is "
+                "rebuilt by itself, the log is not: restore log.db from a backup"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at {exc.start})"
+            ) from exc
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ from selfeng.infra.sqlite_common import (
     sqlite_path,
     write_transaction,
 )
+
+log = logging.getLogger(__name__)
 
 FORMAT = "projection store"
 FORMAT_VERSION = 1
@@ -43,18 +48,47 @@ class SqliteStore(ProjectionStore):
         self.url = url or f"sqlite:///{path}"
         self.path = path
         self._keep = keep_snapshots
+        self.moved_aside: Path | None = None
+        """Where an unreadable store file was moved (it is then rebuilt from the log)."""
         check_sqlite_file(path, FORMAT)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conns = ThreadConnections(path, "NORMAL")
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._move_aside(exc)
+            self._open()
+
+    def _open(self) -> None:
+        self._conns = ThreadConnections(self.path, "NORMAL")
         conn = self._conns.get()
-        with write_transaction(conn):
-            if not check_format(conn, path, FORMAT, FORMAT_VERSION):
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.executemany(
-                    "INSERT INTO selfeng_meta VALUES (?, ?)",
-                    [("format", FORMAT), ("format_version", str(FORMAT_VERSION))],
-                )
+        try:
+            with write_transaction(conn):
+                if not check_format(conn, self.path, FORMAT, FORMAT_VERSION):
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.executemany(
+                        "INSERT INTO selfeng_meta VALUES (?, ?)",
+                        [("format", FORMAT), ("format_version", str(FORMAT_VERSION))],
+                    )
+                conn.execute("SELECT count(*) FROM checkpoints").fetchone()
+        except BaseException:
+            self._conns.close()
+            raise
+
+    def _move_aside(self, exc: BaseException) -> None:
+        """An unreadable store holds nothing the log cannot rebuild: keep the file (renamed,
+        never deleted) and start an empty one; every projection then folds from the log."""
+        self._conns.close()
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            here = Path(f"{self.path}{suffix}")
+            if here.exists():
+                here.rename(Path(f"{aside}{suffix}"))
+        self.moved_aside = aside
+        log.warning(
+            "the projection store %s cannot be read (%s): moved to %s; rebuilding from the log",
+            self.path, exc, aside,
+        )  # fmt: skip
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -63,14 +97,19 @@ class SqliteStore(ProjectionStore):
         return cls(path, keep_snapshots=int(options.get("keep_snapshots", 10)), url=url)
 
     def load(self, fork: str, projection: str) -> Checkpoint | None:
-        row = (
-            self._conns.get()
-            .execute(
-                f"SELECT {_COLUMNS} FROM checkpoints WHERE fork = ? AND projection = ?",
-                (fork, projection),
+        try:
+            row = (
+                self._conns.get()
+                .execute(
+                    f"SELECT {_COLUMNS} FROM checkpoints WHERE fork = ? AND projection = ?",
+                    (fork, projection),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
+        except sqlite3.DatabaseError as exc:  # a damaged page: the log rebuilds it all
+            self._move_aside(exc)
+            self._open()
+            return None
         return _checkpoint(row) if row else None
 
     def save(self, checkpoints: Sequence[Checkpoint], *, snapshot: bool = False) -> None:

@@ -6,12 +6,25 @@ its correlation id.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import re
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from selfeng.schemas.envelope import Event, Family
 from selfeng.schemas.ids import uuid7
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str) -> str:
+    """Text a request can carry whatever its source: a lone surrogate (bytes that were not
+    UTF-8 in a command line) becomes U+FFFD, so the event can always be stored."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+"""A string whose characters can all be encoded as UTF-8."""
 
 
 class RequestEvent(Event):
@@ -33,7 +46,7 @@ class RequestReceived(RequestEvent):
 
     type: Literal["RequestReceived"] = "RequestReceived"
     schema_version: Literal[1] = 1
-    prompt: str
+    prompt: Text
     """What was asked, as written."""
     session_id: str | None = None
     """A conversation the request belongs to, if the client keeps one."""
