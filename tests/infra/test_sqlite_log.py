@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from selfeng.core.log import EventLog, GroupBusy, NotOurLog
+from selfeng.core.records import NewRecord
 from selfeng.infra.sqlite_log import SqliteLog
 from tests.contract.log_contract import LogContract, by_key, read_all, rec
 
@@ -98,3 +100,36 @@ def test_bad_urls_say_what_is_expected() -> None:
         SqliteLog.from_url("sqlite://")
     with pytest.raises(ValueError, match="synchronous"):
         SqliteLog.from_url("sqlite:////tmp/x.db?synchronous=sometimes")
+
+
+def test_an_event_id_is_stored_once_whatever_its_key(tmp_path: Path) -> None:
+    with SqliteLog(tmp_path / "log.db") as log:
+        first = rec("a")
+        (stored,) = log.append([first])
+        again = log.append([first._replace(key="b"), rec("c")])
+        assert again[0] == stored  # the copy under another key is the stored one
+        assert [r.key for r in read_all(log)] == ["a", "c"]
+        derived = first._replace(event_id=uuid.uuid5(uuid.NAMESPACE_URL, "x").bytes)
+        log.append([derived])
+        assert log.append([derived]) == log.append([derived])
+        assert len(read_all(log)) == 3
+
+
+def test_a_log_written_before_ids_were_indexed_gets_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with SqliteLog(path) as log:
+        log.append([rec("a")])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX events_id")
+    conn.commit()
+    conn.close()
+    with SqliteLog(path) as log:
+        first = read_all(log)[0]
+        assert log.append([rec("b")])
+        assert len(read_all(log)) == 2
+        again = log.append([NewRecord(*first[:7])])
+        assert again[0].offset == first.offset
+    conn = sqlite3.connect(path)
+    unique = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events_id'").fetchone()[0]
+    conn.close()
+    assert "UNIQUE" in unique

@@ -172,3 +172,17 @@ def test_deprecation_and_rollback_move_the_active_version() -> None:
         ]
     )
     assert active_tools(state) == {}
+
+
+def test_latency_sums_do_not_depend_on_the_fold_order() -> None:
+    durations = [0.1, 0.2, 0.3, 1e-3, 12.345678, 7.7]
+    runs = [
+        ToolExecuted(
+            key="r", tool="reverse_string", version=1, ok=True, duration_ms=ms, sandbox="s"
+        )
+        for ms in durations
+    ]
+    forward = fold(list(runs))["stats"]["reverse_string@1"]["total_ms"]
+    backward = fold(list(reversed(runs)))["stats"]["reverse_string@1"]["total_ms"]
+    assert forward == backward
+    assert abs(forward - sum(durations)) < 1e-3

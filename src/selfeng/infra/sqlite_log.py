@@ -52,6 +52,7 @@ CREATE TABLE events (
     data         BLOB    NOT NULL
 );
 CREATE INDEX events_key ON events (key);
+CREATE UNIQUE INDEX events_id ON events (event_id);
 CREATE TABLE consumer_groups (
     name        TEXT PRIMARY KEY,
     position    INTEGER NOT NULL DEFAULT 0,
@@ -63,14 +64,11 @@ CREATE TABLE consumer_groups (
 # Column order matches the records' fields: rows become StoredRecords with one C call.
 _COLUMNS = "event_id, topic, key, type, version, data, timestamp_ms, 0, position"
 _INSERT = (
-    "INSERT INTO events (event_id, topic, key, type, version, data, timestamp_ms)"
+    "INSERT OR IGNORE INTO events (event_id, topic, key, type, version, data, timestamp_ms)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _stored = partial(tuple.__new__, StoredRecord)
-_NEWEST = (
-    "SELECT (SELECT value FROM selfeng_meta WHERE name = 'max_event_id'),"
-    " (SELECT coalesce(max(position), 0) FROM events)"
-)
+_LAST = "SELECT coalesce(max(position), 0) FROM events"
 
 
 class SqliteLog(EventLog):
@@ -96,12 +94,12 @@ class SqliteLog(EventLog):
                         ("format", FORMAT),
                         ("format_version", str(FORMAT_VERSION)),
                         ("log_id", f"sqlite:{uuid.uuid4()}"),
-                        ("max_event_id", b""),
                     ],
                 )
             (self._log_id,) = conn.execute(
                 "SELECT value FROM selfeng_meta WHERE name = 'log_id'"
             ).fetchone()
+            _index_event_ids(conn)
 
     @property
     def log_id(self) -> str:
@@ -138,52 +136,35 @@ class SqliteLog(EventLog):
         expected: Mapping[str, int],
     ) -> list[StoredRecord]:
         ids = [r.event_id for r in records]
-        newest, last = conn.execute(_NEWEST).fetchone()
-        existing = self._existing(conn, records, newest) if min(ids) <= newest else {}
-        fresh: Sequence[NewRecord] = records
-        if existing or len(set(ids)) != len(ids):
-            seen: set[bytes] = set(existing)
-            fresh = []
-            for r in records:
-                if r.event_id not in seen:
-                    seen.add(r.event_id)
-                    fresh.append(r)
+        (last,) = conn.execute(_LAST).fetchone()
         if expected:
+            existing = self._existing(conn, ids)
             dup_keys = {r.key for r in records if r.event_id in existing}
             for key, want in expected.items():
                 have = self._count(conn, key)
                 if key not in dup_keys and have != want:
                     raise ConcurrencyConflict(key, want, have)
-        # The records bind as they are (their fields are the columns); under the write lock
-        # SQLite gives them the positions after ``last``, in order.
-        conn.executemany(_INSERT, fresh)
-        top = max(ids)
-        if top > newest:
-            conn.execute("UPDATE selfeng_meta SET value = ? WHERE name = 'max_event_id'", (top,))
-        for position, r in enumerate(fresh, last + 1):
-            existing[r.event_id] = _stored((*r, 0, position))
-        return [existing[i] for i in ids]
+        # The unique index on event ids skips a record whose id is stored already (a retry,
+        # or the same id twice in the batch); under the write lock SQLite gives the others
+        # the positions after ``last``, in order.
+        before = conn.total_changes
+        conn.executemany(_INSERT, records)
+        if conn.total_changes - before == len(records):
+            return [_stored((*r, 0, position)) for position, r in enumerate(records, last + 1)]
+        stored = self._existing(conn, ids)  # some were there: where each one is
+        return [stored[i] for i in ids]
 
     @staticmethod
-    def _existing(
-        conn: sqlite3.Connection, records: Sequence[NewRecord], newest: bytes
-    ) -> dict[bytes, StoredRecord]:
-        """The stored copies of records appended before.
-
-        There is no index on event ids (it would cost a fifth of the append rate): ids are
-        time-ordered and the newest one is kept, so only records not newer than it can be
-        duplicates, and a duplicate has the same key, so the key index finds it.
-        """
-        candidates = {r.event_id: r.key for r in records if r.event_id <= newest}
-        keys = list(set(candidates.values()))
+    def _existing(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, StoredRecord]:
+        """The stored copies of the records with these ids (by the unique index)."""
         found: dict[bytes, StoredRecord] = {}
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
+        unique = list(set(ids))
+        for i in range(0, len(unique), _CHUNK):
+            chunk = unique[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_COLUMNS} FROM events WHERE key IN ({marks})"
+            sql = f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"
             for row in conn.execute(sql, chunk):
-                if row[0] in candidates:
-                    found[row[0]] = _stored(row)
+                found[row[0]] = _stored(row)
         return found
 
     @staticmethod
@@ -363,3 +344,19 @@ def _owner_is_dead(owner: str) -> bool:
     except PermissionError:
         return False  # it runs, as another user
     return False
+
+
+def _index_event_ids(conn: sqlite3.Connection) -> None:
+    """Give a log written before event ids were indexed its unique index (once)."""
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_id'"
+    ).fetchone():
+        return
+    duplicates = conn.execute(
+        "SELECT count(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if duplicates:
+        # an id stored twice (under two keys) by an older selfeng: keep reading it as it is
+        conn.execute("CREATE INDEX events_id ON events (event_id)")
+    else:
+        conn.execute("CREATE UNIQUE INDEX events_id ON events (event_id)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.base import FoldContext, Projection, add_ms
 from selfeng.schemas import Event, LLMCalled
 
 
@@ -70,7 +70,7 @@ class LLMUsageProjection(Projection[LLMUsageState]):
         model["calls"] += 1
         model["prompt_tokens"] += event.prompt_tokens
         model["completion_tokens"] += event.completion_tokens
-        model["latency_ms"] += event.latency_ms
+        model["latency_ms"] = add_ms(model["latency_ms"], event.latency_ms)
         model["failed"] += 0 if event.ok else 1
         return state
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.base import FoldContext, Projection, add_ms
 from selfeng.projections.lessons import initial_lessons
 from selfeng.schemas import (
     CacheHit,
@@ -185,7 +185,7 @@ class RegistryProjection(Projection[RegistryState]):
                 stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
                 stats["executions"] += 1
                 stats["successes"] += 1 if ok else 0
-                stats["total_ms"] += ms
+                stats["total_ms"] = add_ms(stats["total_ms"], ms)
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
             case CacheHit(tool=name, version=version):
                 stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
