@@ -389,6 +389,38 @@ class SandboxContract:
         for _ in range(3):
             assert sandbox.run(check, "f", {}).value == [3, 1, 4.0, 1]
 
+    def test_no_call_sees_what_an_earlier_call_was_given(self, sandbox: Sandbox) -> None:
+        # a hostile tool walks every object and frame it can reach, and the parent's memory
+        snoop = tool(
+            "import gc, sys, os\n"
+            "needle = 'TOP' + 'SECRET' + '-42'\n"
+            "found = set()\n"
+            "def look(v):\n"
+            "    if isinstance(v, str) and needle in v and v is not needle:\n"
+            "        found.add(v[:40])\n"
+            "for o in gc.get_objects():\n"
+            "    if isinstance(o, dict):\n"
+            "        for v in list(o.values()): look(v)\n"
+            "    elif isinstance(o, (list, tuple)):\n"
+            "        for v in o: look(v)\n"
+            "f = sys._getframe()\n"
+            "while f is not None:\n"
+            "    for v in list(f.f_locals.values()) + list(f.f_globals.values()): look(v)\n"
+            "    f = f.f_back\n"
+            "try:\n"
+            "    with open(f'/proc/{os.getppid()}/environ', 'rb') as fh:\n"
+            "        if needle.encode() in fh.read(): found.add('parent environ')\n"
+            "except OSError:\n"
+            "    pass\n"
+            "return sorted(found)"
+        )
+        for _ in range(4):  # every warm worker takes a secret
+            assert sandbox.run(IDENTITY, "f", {"x": "TOPSECRET-42 the password"}).ok
+        for _ in range(4):
+            result = sandbox.run(snoop, "f", {})
+            assert result.ok, result
+            assert result.value == []
+
     def test_a_tool_cannot_kill_its_worker(self, sandbox: Sandbox) -> None:
         code = "import os, signal\n" + tool("os.kill(os.getppid(), signal.SIGKILL)\nreturn 1")
         result = sandbox.run(code, "f", {})
