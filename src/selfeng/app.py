@@ -9,6 +9,7 @@ its own beyond caches that are rebuilt from projections.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 _SEEDED = frozenset({"registered", "proposed", "verified"})
 """Statuses of a starter tool's version that a seeding leaves alone (a rejected one, say
 by a sandbox that could not start, is proposed again)."""
+_VERIFYING = frozenset({"proposed", "verified"})
+SEED_WAIT_SECONDS = 60.0
+"""How long a seeding waits for starter tools another client is verifying."""
 
 MAX_LEARNING_CHAIN = 1000
 """Events the in-process learners may react to after one batch (a guard against a loop)."""
@@ -235,23 +239,38 @@ class Selfeng(Closeable):
         from selfeng.seed_tools import seed_sources
 
         added: dict[str, list[Event]] = {}
+        codes = {name: parse_tool(source, name).code for name, source in seed_sources().items()}
         for name, source in seed_sources().items():
             tool = parse_tool(source, name)
             for _ in range(5):
                 seen = self.log.key_version(name)  # before looking: a later append conflicts
                 self.engine.main.catch_up()
-                known = self.registry()["tools"].get(name)
-                if known is not None and any(
-                    v["code"] == tool.code and v["status"] in _SEEDED
-                    for v in known["versions"].values()
-                ):
+                if self._seed_status(name, tool.code) in _SEEDED:
                     break  # registered, or being verified by a client that seeds too
                 try:
                     added[name] = self.add_tool(tool, origin="seed", expected_version=seen)
                     break
                 except ConcurrencyConflict:
                     continue  # another client proposed it first: look again
+        # what another client is verifying: wait for its outcome, so the first answer has it
+        deadline = time.monotonic() + SEED_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            self.engine.main.catch_up()
+            waiting = [n for n, code in codes.items() if self._seed_status(n, code) in _VERIFYING]
+            if not waiting:
+                break
+            time.sleep(0.05)
         return added
+
+    def _seed_status(self, name: str, code: str) -> str | None:
+        """The furthest status any version of tool ``name`` with this code has reached."""
+        known = self.registry()["tools"].get(name)
+        versions = known["versions"].values() if known is not None else []
+        statuses = {v["status"] for v in versions if v["code"] == code}
+        for status in ("registered", "verified", "proposed"):
+            if status in statuses:
+                return status
+        return None
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -84,8 +84,9 @@ class Worker:
 
         Each consumer polls in a thread of its own (a Kafka group member must keep polling to
         join and stay in its group); handling is one at a time, under a lock, because the
-        runtime's projections are not shared between threads. A consumer that fails stops
-        the worker, and the error is raised here.
+        runtime's projections are not shared between threads. A record whose handling keeps
+        failing is dead-lettered and passed (see ``_handle``); a consumer stops only when the
+        log itself fails, and that stops the worker, with the error raised here.
         """
         if self.run_requests and not active_tools(self.app.registry()):
             # a fresh home: answer with the starter library (as a first `ask` would)
