@@ -202,3 +202,68 @@ def test_a_bad_record_of_a_type_no_projection_folds_is_dead_lettered(home: Setti
         (letter,) = dead_letters(app)
         assert letter.claimed_type == "ResponseSynthesized"
         assert letter.error == "validation"
+
+
+_REQUEST = b'{"type": "RequestReceived", '
+POISON: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = [
+    # (what, value, key, headers)
+    ("not JSON", b"\x00\xffnot json", None, []),
+    ("a JSON array", b"[1, 2, 3]", None, []),
+    ("an unknown type", b'{"type": "Nope", "x": 1}', None, []),
+    ("a wrong field type", _REQUEST + b'"prompt": 42}', None, []),
+    ("no prompt", _REQUEST + b'"client": "raw"}', None, []),
+    ("a newer schema", _REQUEST + b'"prompt": "hi", "schema_version": 99}', None, []),
+    ("an empty value", b"", None, []),
+    ("no value, only a key", None, b"k", []),
+    ("garbage headers", _REQUEST + b'"prompt": 7}', None, [("type", b"\xff"), ("event_id", b"x")]),
+    ("a key not the event's", _REQUEST + b'"prompt": "hi", "key": "a"}', b"b", []),
+]
+
+
+def test_poison_of_every_kind_from_a_raw_kafka_client_is_dead_lettered_once(
+    kafka_bootstrap: str,  # noqa: F811
+) -> None:
+    from kafka import KafkaProducer
+
+    namespace = unique_namespace()
+    url = f"kafka://{kafka_bootstrap}?namespace={namespace}&session_timeout_ms=6000"
+    settings = Settings.resolve(log=url, store="memory://", sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        topic = f"{namespace}.selfeng.requests"
+        for _, value, key, headers in POISON:
+            producer.send(topic, value=value, key=key, headers=headers, partition=0)
+        valid = [RequestReceived(prompt=f"What is {n} + {n}?", client="raw") for n in range(3)]
+        for request in valid:
+            body = request.__pydantic_serializer__.to_json(request)
+            producer.send(topic, value=body, key=request.key.encode(), partition=1)
+        producer.flush()
+        producer.close()
+        stop = threading.Event()
+        work = Worker(app, learners=False)
+        thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.2})
+        thread.start()
+        try:
+            keys = {r.key for r in valid}
+
+            def answered() -> set[str]:
+                return {
+                    r.key for b in app.log.read(types=["RequestCompleted"]) for r in b.records
+                } & keys
+
+            assert wait_until(lambda: answered() == keys)
+            app.engine.catch_up()  # the projections meet the records no worker consumes
+
+            def poisoned() -> list[DeadLetter]:
+                return [d for d in dead_letters(app) if d.source.startswith("selfeng.requests/0@")]
+
+            assert wait_until(lambda: len(poisoned()) >= len(POISON), timeout=30)
+        finally:
+            stop.set()
+            thread.join(30)
+        assert thread is not None
+        letters = poisoned()
+        assert sorted(d.source for d in letters) == sorted({d.source for d in letters})
+        assert len(letters) == len(POISON), [(d.source, d.error) for d in letters]
+        assert not work.dead_lettered  # none of them is a handling failure
