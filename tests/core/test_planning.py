@@ -140,3 +140,11 @@ def test_the_rest_of_an_instruction_repeats_it_on_the_result() -> None:
     ]
     assert texts("convert 5 km to miles, then to feet")[1] == "convert it to feet"
     assert texts("what is 3 times 4, then by 2")[1] == "by 2"  # a question is no verb
+
+
+def test_a_label_before_a_colon_that_asks_for_nothing_is_punctuation() -> None:
+    assert texts("For my finance homework: multiply 1.05 by 10") == ["multiply 1.05 by 10"]
+    # an instruction before the colon keeps the text after it whole
+    assert texts("Make this uppercase: add salt and pepper") == [
+        "Make this uppercase: add salt and pepper"
+    ]

@@ -95,6 +95,7 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     text = request.strip()
     while text and text[-1] in "?.!":
         text = text[:-1].rstrip()
+    text = _without_label(text, vocabulary)
     protected = _protected(scan(text))
     parts: list[str] = []
     joined_by_and: list[bool] = []  # part i joined to part i-1 by a plain "and" or comma
@@ -153,6 +154,28 @@ def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
         ):
             out[i] = f"{verb[0]} it {out[i]}"
     return out
+
+
+def _without_label(text: str, vocabulary: Collection[str]) -> str:
+    """The request without a leading label that asks for nothing ("For my finance homework:
+    raise 1.05 to the 10th power", "Two quick ones: ..."): a colon after words that hold no
+    instruction, before words that do, is punctuation, not the start of a value."""
+    read = scan(text)
+    if read.colon is None:
+        return text
+    label = text[: read.colon[0]].rstrip().rstrip(":")
+    rest = text[read.colon[0] :]
+    known = _instruction_stems(frozenset(vocabulary))
+
+    def instructs(part: str) -> bool:
+        return any(
+            w in ACTION_VERBS or w in vocabulary or stem(w) in known
+            for w in _WORD.findall(part.lower())
+        )
+
+    if instructs(label) or not instructs(rest):
+        return text
+    return rest
 
 
 def _modifier(piece: str) -> bool:
