@@ -209,3 +209,11 @@ def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
 
 def test_an_operator_in_an_expression_asks_for_the_evaluator() -> None:
     assert judge("evaluate_expression", "calculate 17 mod 5").confidence == 1.0
+
+
+def test_the_words_naming_the_text_after_a_colon_say_what_it_is() -> None:
+    text = "How many words does this recipe step have: Preheat the oven and grease the pan."
+    assert judge("count_words", text).confidence == 1.0
+    # never a word that narrows what is asked, nor one outside a phrase a pointer opens
+    assert judge("count_words", "Count the words in this longest line: a b c").confidence == 0.0
+    assert judge("to_uppercase", "What is the capital of this: France").confidence == 0.0

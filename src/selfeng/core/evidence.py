@@ -92,7 +92,9 @@ def assess(
     accounted = 0
     counted_params: set[str] = set()
     counted = _counted(read)
-    labels = (_labels(read, taken) | _possessed(read) | read.value_counts()) - counted - taken
+    labels = (
+        _labels(read, taken) | _possessed(read) | _colon_label(read) | read.value_counts()
+    ) - counted - taken
     unset = _unset_words(extraction, wording.name)
     for token in read.tokens:
         if token.index in labels and not wording.matches(token.word)[1]:
@@ -278,6 +280,30 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
 
 
 _LABEL_LINKS = frozenset({"among", "of", "in", "from", "between", "for"})
+_POINTERS = frozenset({"this", "that", "these", "those", "the"})
+
+
+def _colon_label(read: Scan) -> frozenset[int]:
+    """The words that say what the text after an instruction's colon is: the noun phrase
+    that a pointer opens right before the colon ("the words in *this recipe step*: ...",
+    "how many characters does *this tweet* have: ...")."""
+    if read.colon is None:
+        return frozenset()
+    before = [t for t in read.tokens if t.end <= read.colon[0]]
+    phrase: list[int] = []
+    for t in reversed(before):
+        if t.kind != "word":
+            return frozenset()
+        if t.word in _POINTERS:
+            return frozenset(phrase)
+        if is_neutral(t.word):
+            if phrase:
+                return frozenset()  # "... does this recipe *step have*": only a verb after it
+            continue
+        if qualifies(t.word) or t.word in OPERATORS:
+            return frozenset()
+        phrase.append(t.index)
+    return frozenset()
 
 
 def _possessed(read: Scan) -> frozenset[int]:
