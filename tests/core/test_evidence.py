@@ -217,3 +217,15 @@ def test_the_words_naming_the_text_after_a_colon_say_what_it_is() -> None:
     # never a word that narrows what is asked, nor one outside a phrase a pointer opens
     assert judge("count_words", "Count the words in this longest line: a b c").confidence == 0.0
     assert judge("to_uppercase", "What is the capital of this: France").confidence == 0.0
+
+
+def test_words_that_only_say_when_are_context() -> None:
+    assert (
+        judge("mean", "My runs this week were 5, 3 and 4 km. What's my average?").confidence == 1.0
+    )
+    assert judge("add_numbers", "what is 5 + 3 today").confidence == 1.0
+    # a period that is counted is what is asked
+    assert judge("days_between", "How many weeks from 2024-01-01 to 2024-03-04?").confidence < 0.75
+    assert (
+        judge("days_between", "How many years between 2000-01-01 and 2024-01-01").confidence < 0.75
+    )

@@ -33,8 +33,10 @@ from selfeng.core.language import (
     ARTICLES,
     NEUTRAL_STEMS,
     OPERATORS,
+    PERIODS,
     POINTING_STEMS,
     POSSESSIVES,
+    WHEN_WORDS,
     is_neutral,
     qualifies,
     stem,
@@ -93,8 +95,16 @@ def assess(
     counted_params: set[str] = set()
     counted = _counted(read)
     labels = (
-        _labels(read, taken) | _possessed(read) | _colon_label(read) | read.value_counts()
-    ) - counted - taken
+        (
+            _labels(read, taken)
+            | _possessed(read)
+            | _colon_label(read)
+            | _when(read)
+            | read.value_counts()
+        )
+        - counted
+        - taken
+    )
     unset = _unset_words(extraction, wording.name)
     for token in read.tokens:
         if token.index in labels and not wording.matches(token.word)[1]:
@@ -281,6 +291,27 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
 
 _LABEL_LINKS = frozenset({"among", "of", "in", "from", "between", "for"})
 _POINTERS = frozenset({"this", "that", "these", "those", "the"})
+
+
+_PERIOD_LEADS = frozenset({"this", "last", "next", "every", "each", "per", "a"})
+
+
+def _when(read: Scan) -> frozenset[int]:
+    """Words that only say when ("*today*", "on *Monday*", "*this week*", "*last year*"):
+    context of the values, not what to do with them. A period that is counted ("how many
+    *weeks*") is what is asked, and is never one of them (the caller removes it)."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.kind != "word":
+            continue
+        if t.word in WHEN_WORDS:
+            out.add(t.index)
+        elif t.word in PERIODS and t.index > 0:
+            lead = tokens[t.index - 1]
+            if lead.kind == "word" and lead.word in _PERIOD_LEADS:
+                out.update({lead.index, t.index})
+    return frozenset(out)
 
 
 def _colon_label(read: Scan) -> frozenset[int]:

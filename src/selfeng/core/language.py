@@ -47,6 +47,21 @@ PRONOUNS = frozenset(
 POSSESSIVES = frozenset({"my", "our", "your", "their", "his", "her"})
 """Possessive determiners: what follows is the asker's (or someone's) own thing."""
 
+WHEN_WORDS = frozenset(
+    {
+        "today", "tonight", "yesterday", "tomorrow", "monday", "tuesday", "wednesday",
+        "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april",
+        "june", "july", "august", "september", "october", "november", "december",
+    }
+)  # fmt: skip
+"""Words that say when (the days and the months; "may" is left out: it is a verb too)."""
+
+PERIODS = frozenset(
+    {"week", "weekend", "month", "year", "morning", "afternoon", "evening", "night", "day",
+     "quarter", "season", "semester", "weeks", "months", "years", "days"}
+)  # fmt: skip
+"""Periods, which say when after "this", "last", "next", "every" ("*this week*")."""
+
 AUXILIARIES = frozenset(
     {
         "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done",
