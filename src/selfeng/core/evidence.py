@@ -13,15 +13,14 @@ tool does (not only carry its arguments):
   its arguments: confidence 1.
 
 Words that never say which tool is wanted (articles, pronouns, "please", "what is", "the
-word") are set aside, and so are words that only give the values their context: what a
-value is of ("12 *eggs*"), the asker's own things ("for *my homework*"), when ("*this
-week*") and what the text after a colon is ("*this tweet*: ..."). Words too common among
-the registry's tools ("number") account for a word but do not show that a tool is wanted. The confidence is the share of the request's
-remaining words and arguments (each argument counts once, however many words or values it
-spans) accounted for, and 0 when a required value is missing or of the wrong type,
-when nothing asks for the tool, or when a value could not be read safely (an ambiguous
-date).
-"""
+word") are set aside, and so are words that only give the values their context: what a value
+is of ("12 *eggs*"), the asker's own things ("for *my homework*"), when ("*this week*") and
+what the text after a colon is ("*this tweet*: ..."). Words too common among the registry's
+tools ("number") account for a word but do not show that a tool is wanted. The confidence is
+the share of the request's remaining words and arguments (each argument counts once, however
+many words or values it spans) accounted for, and 0 when a required value is missing or of
+the wrong type, when nothing asks for the tool, or when a value could not be read safely (an
+ambiguous date)."""
 
 from __future__ import annotations
 
