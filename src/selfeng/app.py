@@ -239,9 +239,9 @@ class Selfeng(Closeable):
         from selfeng.seed_tools import seed_sources
 
         added: dict[str, list[Event]] = {}
-        codes = {name: parse_tool(source, name).code for name, source in seed_sources().items()}
-        for name, source in seed_sources().items():
-            tool = parse_tool(source, name)
+        tools = [parse_tool(source, name) for name, source in seed_sources().items()]
+        for tool in tools:
+            name = tool.name
             for _ in range(5):
                 seen = self.log.key_version(name)  # before looking: a later append conflicts
                 self.engine.main.catch_up()
@@ -256,7 +256,7 @@ class Selfeng(Closeable):
         deadline = time.monotonic() + SEED_WAIT_SECONDS
         while time.monotonic() < deadline:
             self.engine.main.catch_up()
-            waiting = [n for n, code in codes.items() if self._seed_status(n, code) in _VERIFYING]
+            waiting = [t for t in tools if self._seed_status(t.name, t.code) in _VERIFYING]
             if not waiting:
                 break
             time.sleep(0.05)

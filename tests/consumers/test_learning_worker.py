@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from selfeng.consumers.worker import LEARNER_GROUP, Worker
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import Event, RequestCompleted, RequestReceived
+from tests.consumers.conftest import wait_until
 from tests.consumers.test_synthesizer import VOWELS, known_answers
 from tests.llm_server import ScriptedLLMServer
 
@@ -23,15 +23,6 @@ SCENARIO = "Calculate 25% of 100 and reverse the result"
 
 def count(app: Selfeng, kind: str) -> int:
     return sum(len(b.records) for b in app.log.read(types=[kind]))
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def run_worker(app: Selfeng) -> tuple[threading.Event, threading.Thread]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -18,11 +17,12 @@ from selfeng.core.records import NewRecord
 from selfeng.core.settings import Settings
 from selfeng.schemas import DeadLetter, Event, RequestCompleted, RequestReceived
 from selfeng.schemas.ops import MAX_DEAD_LETTER_BYTES
+from tests.consumers.conftest import running, wait_until
 from tests.kafka_broker import kafka_bootstrap, unique_namespace  # noqa: F401
 
 
 class Broken:
-    """A learner that fails on every request that mentions "boom"."""
+    """A learner that fails on every answer with a 7 in it."""
 
     name = "broken"
     reacts_to = frozenset({"RequestCompleted"})
@@ -39,15 +39,6 @@ class Broken:
             self.calls += 1
             raise RuntimeError("boom")
         return []
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def dead_letters(app: Selfeng) -> list[DeadLetter]:
@@ -69,14 +60,10 @@ def worker(home: Settings) -> Iterator[tuple[Selfeng, Worker, Broken, threading.
     broken = Broken()
     app.learners.append(broken)  # type: ignore[arg-type]
     work = Worker(app)
-    stop = threading.Event()
-    thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.1})
-    thread.start()
     try:
-        yield app, work, broken, thread
+        with running(work) as thread:
+            yield app, work, broken, thread
     finally:
-        stop.set()
-        thread.join(30)
         app.close()
 
 
@@ -165,15 +152,9 @@ def test_a_huge_foreign_record_on_kafka_is_dead_lettered_by_reference(
         app.engine.catch_up()  # folds past it (the DeadLetter fits: the bytes stay in place)
         answer = Agent(app).ask("What is 2 + 2?")
         assert answer.text == "4"
-        stop = threading.Event()
         work = Worker(app, learners=False)
-        thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.2})
-        thread.start()
-        try:
+        with running(work):
             assert wait_until(lambda: any(d.raw_ref is not None for d in dead_letters(app)))
-        finally:
-            stop.set()
-            thread.join(30)
         assert not work.dead_lettered  # it was not a handling failure: it is no valid event
         letter = next(d for d in dead_letters(app) if d.raw_ref is not None)
         assert letter.raw_ref is not None
@@ -240,29 +221,21 @@ def test_poison_of_every_kind_from_a_raw_kafka_client_is_dead_lettered_once(
             producer.send(topic, value=body, key=request.key.encode(), partition=1)
         producer.flush()
         producer.close()
-        stop = threading.Event()
+        keys = {r.key for r in valid}
+
+        def answered() -> set[str]:
+            return {
+                r.key for b in app.log.read(types=["RequestCompleted"]) for r in b.records
+            } & keys
+
+        def poisoned() -> list[DeadLetter]:
+            return [d for d in dead_letters(app) if d.source.startswith("selfeng.requests/0@")]
+
         work = Worker(app, learners=False)
-        thread = threading.Thread(target=work.run, args=(stop,), kwargs={"poll": 0.2})
-        thread.start()
-        try:
-            keys = {r.key for r in valid}
-
-            def answered() -> set[str]:
-                return {
-                    r.key for b in app.log.read(types=["RequestCompleted"]) for r in b.records
-                } & keys
-
+        with running(work):
             assert wait_until(lambda: answered() == keys)
             app.engine.catch_up()  # the projections meet the records no worker consumes
-
-            def poisoned() -> list[DeadLetter]:
-                return [d for d in dead_letters(app) if d.source.startswith("selfeng.requests/0@")]
-
             assert wait_until(lambda: len(poisoned()) >= len(POISON), timeout=30)
-        finally:
-            stop.set()
-            thread.join(30)
-        assert thread is not None
         letters = poisoned()
         assert sorted(d.source for d in letters) == sorted({d.source for d in letters})
         assert len(letters) == len(POISON), [(d.source, d.error) for d in letters]

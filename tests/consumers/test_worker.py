@@ -44,18 +44,23 @@ def worker_process(tmp_path: Path) -> Iterator[Path]:
         worker.wait(30)
 
 
+def ask_worker(home: Path, prompt: str) -> str:
+    """``selfeng ask --worker`` in its own process: the answer a worker gave."""
+    done = subprocess.run(
+        [SELFENG, "ask", "--worker", "--json", prompt],
+        env=env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return str(orjson.loads(done.stdout)["answer"])
+
+
 def test_a_worker_process_answers_what_a_client_publishes(worker_process: Path) -> None:
     for prompt, answer in [("What is 25% of 100?", "25"), ("Reverse the string hello", "olleh")]:
-        done = subprocess.run(
-            [SELFENG, "ask", "--worker", "--json", prompt],
-            env=env(worker_process),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert orjson.loads(done.stdout)["answer"] == answer
+        assert ask_worker(worker_process, prompt) == answer
 
 
 def test_sigterm_drains_and_exits_cleanly(tmp_path: Path) -> None:
@@ -64,15 +69,7 @@ def test_sigterm_drains_and_exits_cleanly(tmp_path: Path) -> None:
     try:
         assert worker.stderr is not None
         assert "worker on" in worker.stderr.readline()
-        done = subprocess.run(
-            [SELFENG, "ask", "--worker", "--json", "What is 2 + 2?"],
-            env=env(home),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        assert ask_worker(home, "What is 2 + 2?") == "4"  # the worker seeded the fresh home
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
         assert "SIGTERM" in worker.stderr.read()

@@ -119,7 +119,7 @@ def extract(
     read = text if isinstance(text, Scan) else scan(text)
     properties: dict[str, dict[str, Any]] = dict(parameters.get("properties", {}) or {})
     required = list(parameters.get("required", list(properties)))
-    counts = read.value_counts()
+    counts = read.value_counts
     pool = TokenPool(read, [t.index not in counts for t in read.tokens])
     out = Extraction()
     took: dict[str, tuple[int, ...]] = {}

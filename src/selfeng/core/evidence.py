@@ -101,7 +101,7 @@ def assess(
             | _possessed(read)
             | _colon_label(read)
             | _when(read)
-            | read.value_counts()
+            | read.value_counts
         )
         - counted
         - taken

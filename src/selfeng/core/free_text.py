@@ -104,40 +104,41 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     if current:
         runs.append((current, at_start, after_own, False))
     best: list[Token] = []
-    first = pool.scan.tokens[0].index if pool.scan.tokens else -1
     for run, starts, after, before in runs:
         trimmed = _trim(run, at_start=starts, before_own=before)
         if not trimmed or not _anchored(run, trimmed, starts, after, before):
             continue
-        if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
-            continue  # "copy it into": no value, only the little words around one
-        if trimmed[0].kind == "word" and trimmed[0].word in CONJUNCTIONS:
-            continue  # "and share what's on my radar": a clause of the request, not a value
-        if trimmed[0].index == first and trimmed[0].kind == "word":
-            # a request starts with what it asks (an instruction or a question), never with
-            # an unquoted value: "Sort 5, 2, 8 in ascending order" is no text to reverse
+        if _not_a_text(run, trimmed, pool.scan.tokens):
             continue
-        if (
-            len(trimmed) == 2
-            and trimmed[0].word in ARTICLES
-            and trimmed[1].kind == "word"
-            and not is_neutral(trimmed[1].word)
-        ):
-            continue  # "the alphabet", "a haiku": a thing named, not a text given
-        if (
-            trimmed[0].kind == "word"
-            and trimmed[0].word == "the"
-            and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:])
-        ):
-            continue  # "the Gettysburg Address", "the Eiffel Tower": a title, not its text
-        if _titled(trimmed, pool.scan.tokens):
-            continue  # "the words in War and Peace": a work named, not its text
-        lead = run[: run.index(trimmed[0]) + 1]
-        if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
-            continue  # "reverse my name": the asker's own thing, which the request lacks
         if len(trimmed) >= len(best):
             best = trimmed
     return best
+
+
+def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token]) -> bool:
+    """Whether words standing where a value would are something else: the little words
+    around a value ("copy it into"), a clause of the request ("and share what's on my
+    radar"), the request's own first word ("Sort 5, 2, 8 ..."), or a thing named rather than
+    given: "the alphabet", a title ("the Gettysburg Address", "War and Peace"), the asker's
+    own thing ("reverse my name")."""
+    head = trimmed[0]
+    if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
+        return True
+    if head.kind == "word" and (head.word in CONJUNCTIONS or head.index == tokens[0].index):
+        return True
+    if (
+        len(trimmed) == 2
+        and head.word in ARTICLES
+        and trimmed[1].kind == "word"
+        and not is_neutral(trimmed[1].word)
+    ):
+        return True
+    if head.word == "the" and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:]):
+        return True
+    lead = run[: run.index(head) + 1]
+    if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
+        return True
+    return _titled(trimmed, tokens)
 
 
 def _titled(run: list[Token], tokens: Sequence[Token]) -> bool:

@@ -43,7 +43,7 @@ def by_hint(
         return None
     if kind == "string" and ("json" in said or "document" in name):
         for t in pool.tokens():
-            if t.kind == "json" or (t.kind == "quoted" and _is_json_object(str(t.value))):
+            if t.kind == "json" or (t.kind == "quoted" and _json_object(t) is not None):
                 return str(t.value), [t]
         return None
     if kind == "string" and wants_path(name, schema):
@@ -84,35 +84,43 @@ def wants_path(name: str, schema: Mapping[str, Any]) -> bool:
 def _json_path(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     """The path of a field of the JSON document the request gives, named in the request: a
     dotted path that resolves in it ("weather.temp"), or the name of the one field of that
-    name ("which gate?" -> ``flight.gate``; "the price" -> ``price``). A name that is the
-    name of several fields is no path."""
-    documents = [_object(t) for t in pool.scan.tokens if t.kind in {"json", "quoted"}]
-    documents = [d for d in documents if d is not None]
+    name ("which gate?" -> ``flight.gate``; "the price" -> ``price``), an ordinal before it
+    picking an item of a list ("the second tag" -> ``tags.1``). A name that is the name of
+    several fields is no path."""
+    documents = [d for t in pool.scan.tokens if (d := _json_object(t)) is not None]
     if not documents:
         return None
     words = [t for t in pool.tokens("word") if not is_neutral(t.word)]
     for t in words:
-        if "." in t.text and any(_resolves(d, t.text.split(".")) for d in documents):
+        if "." in t.text and any(_lookup(d, t.text.split(".")) is not _MISSING for d in documents):
             return t.text, [t]
+    fields = [(d, parts) for d in documents for parts in _paths(d)]
     found: dict[str, list[Token]] = {}
-    tokens = pool.scan.tokens
     for t in words:
-        for document in documents:
-            for parts in _paths(document):
-                if parts[-1] == t.text or stem(parts[-1].lower()) == stem(t.word):
-                    picked = _ordinal_before(tokens, t.index)
-                    item = _resolved(document, parts)
-                    if picked is not None and isinstance(item, list):
-                        # "the second tag" of {"tags": [...]}: one item of the list
-                        position, said = picked
-                        if -len(item) <= position < len(item):
-                            found[".".join((*parts, str(position)))] = [said, t]
-                        continue
-                    found[".".join(parts)] = [t]
+        for document, parts in fields:
+            if parts[-1] == t.text or stem(parts[-1].lower()) == stem(t.word):
+                named = _named_field(document, parts, t, pool.scan.tokens)
+                if named is not None:
+                    found[named[0]] = named[1]
     if len(found) == 1:
         ((dotted, taken),) = found.items()
         return dotted, taken
     return None
+
+
+def _named_field(
+    document: Any, parts: tuple[str, ...], word: Token, tokens: Sequence[Token]
+) -> tuple[str, list[Token]] | None:
+    """The path ``word`` names in ``document`` (the field at ``parts``, or the item of that
+    list an ordinal right before the word picks), and the tokens that name it."""
+    picked = _ordinal_before(tokens, word.index)
+    items = _lookup(document, parts)
+    if picked is None or not isinstance(items, list):
+        return ".".join(parts), [word]
+    position, ordinal = picked
+    if not -len(items) <= position < len(items):
+        return None  # "the fifth tag" of two
+    return ".".join((*parts, str(position))), [ordinal, word]
 
 
 def _ordinal_before(tokens: Sequence[Token], at: int) -> tuple[int, Token] | None:
@@ -132,15 +140,13 @@ _POSITIONS = {
     "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6,
     "eighth": 7, "ninth": 8, "tenth": 9, "last": -1,
 }  # fmt: skip
+_MISSING = object()
 
 
-def _resolved(value: Any, parts: Sequence[str]) -> Any:
-    for part in parts:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _object(token: Token) -> Any:
+def _json_object(token: Token) -> Any:
+    """The JSON object a token holds (a JSON token, or quoted text that is one), or None."""
+    if token.kind not in {"json", "quoted"}:
+        return None
     try:
         value = orjson.loads(str(token.value))
     except orjson.JSONDecodeError:
@@ -158,31 +164,23 @@ def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     return out
 
 
-def _resolves(value: Any, parts: Sequence[str]) -> bool:
+def _lookup(value: Any, parts: Sequence[str]) -> Any:
+    """What a dotted path (keys, and list indexes) leads to in a document, or ``_MISSING``."""
     for part in parts:
-        if (
-            isinstance(value, list)
-            and part.lstrip("-").isdigit()
-            and -len(value) <= int(part) < len(value)
-        ):
+        if isinstance(value, list) and part.lstrip("-").isdigit():
+            if not -len(value) <= int(part) < len(value):
+                return _MISSING
             value = value[int(part)]
         elif isinstance(value, dict) and part in value:
             value = value[part]
         else:
-            return False
-    return True
+            return _MISSING
+    return value
 
 
 def wants_percent(name: str, schema: Mapping[str, Any]) -> bool:
     """A parameter for a percentage takes only a number written as one (25%, 25 percent)."""
     return "percent" in name.lower() or "%" in str(schema.get("description", ""))
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict)
-    except orjson.JSONDecodeError:
-        return False
 
 
 def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:

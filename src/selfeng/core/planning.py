@@ -72,17 +72,26 @@ class PlanStep:
 def _starts_instruction(text: str, vocabulary: Collection[str]) -> bool:
     """Whether a text starts like an instruction or a question (articles, "please" and
     adverbs such as "separately" skipped; "rounded" counts as "round")."""
-    known = _instruction_stems(frozenset(vocabulary))
     words = _WORD.findall(text.lower())
     for at, word in enumerate(words):
         if word in _COPULAS and at + 1 < len(words) and words[at + 1] in PREPOSITIONS:
             return False  # "..., are in 'good morning'": the rest of a question, no new one
-        if word in ACTION_VERBS or word in vocabulary or stem(word) in known:
+        if _instructs(word, vocabulary):
             return True
         if word in _SKIPPED or (word.endswith("ly") and len(word) > 4):
             continue
         return False
     return False
+
+
+def _instructs(word: str, vocabulary: Collection[str]) -> bool:
+    """Whether a (lower-case) word is an instruction: an action verb, or a word of a tool's
+    name ("rounded" counts as "round")."""
+    return (
+        word in ACTION_VERBS
+        or word in vocabulary
+        or stem(word) in _instruction_stems(frozenset(vocabulary))
+    )
 
 
 @lru_cache(maxsize=64)
@@ -146,12 +155,7 @@ def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
         if not tokens or tokens[0].kind != "word" or tokens[0].word not in _SHAPE_WORDS:
             continue
         verb = _WORD.findall(out[i - 1].lower())[:1]
-        known = _instruction_stems(frozenset(vocabulary))
-        if (
-            verb
-            and verb[0] not in _QUESTION_STARTS
-            and (verb[0] in ACTION_VERBS or stem(verb[0]) in known)
-        ):
+        if verb and verb[0] not in _QUESTION_STARTS and _instructs(verb[0], vocabulary):
             out[i] = f"{verb[0]} it {out[i]}"
     return out
 
@@ -165,17 +169,11 @@ def _without_label(text: str, vocabulary: Collection[str]) -> str:
         return text
     label = text[: read.colon[0]].rstrip().rstrip(":")
     rest = text[read.colon[0] :]
-    known = _instruction_stems(frozenset(vocabulary))
 
     def instructs(part: str) -> bool:
-        return any(
-            w in ACTION_VERBS or w in vocabulary or stem(w) in known
-            for w in _WORD.findall(part.lower())
-        )
+        return any(_instructs(w, vocabulary) for w in _WORD.findall(part.lower()))
 
-    if instructs(label) or not instructs(rest):
-        return text
-    return rest
+    return rest if instructs(rest) and not instructs(label) else text
 
 
 def _modifier(piece: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import orjson
@@ -78,6 +78,7 @@ class Scan:
         """The request's text from token ``first`` to token ``last``, as written."""
         return self.text[self.tokens[first].start : self.tokens[last].end]
 
+    @cached_property
     def value_counts(self) -> frozenset[int]:
         """Numbers that say how many values there are, not what they are: "add *two*
         numbers", "the mean of *3* values: 4, 5, 6" (a number right before a plural noun
