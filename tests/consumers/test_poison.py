@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -240,3 +241,45 @@ def test_poison_of_every_kind_from_a_raw_kafka_client_is_dead_lettered_once(
         assert sorted(d.source for d in letters) == sorted({d.source for d in letters})
         assert len(letters) == len(POISON), [(d.source, d.error) for d in letters]
         assert not work.dead_lettered  # none of them is a handling failure
+
+
+def test_a_bad_record_never_hides_a_valid_one_with_its_id_and_a_retry_counts_once(
+    kafka_bootstrap: str,  # noqa: F811
+) -> None:
+    from kafka import KafkaProducer
+
+    namespace = unique_namespace()
+    url = f"kafka://{kafka_bootstrap}?namespace={namespace}&session_timeout_ms=6000"
+    settings = Settings.resolve(log=url, store="memory://", sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+        request = RequestReceived(prompt="What is 20 + 22?", client="raw")
+        valid = request.__pydantic_serializer__.to_json(request)
+        bad = orjson.dumps(
+            {"type": "RequestReceived", "event_id": str(request.event_id), "prompt": 42}
+        )
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        topic = f"{namespace}.selfeng.requests"
+        key = request.key.encode()
+        for value in (bad, valid, valid):  # no headers: the ids come from the bodies
+            producer.send(topic, value=value, key=key)
+        producer.flush()
+        producer.close()
+
+        def answers() -> list[str]:
+            return [
+                r.key
+                for b in app.log.read(types=["RequestCompleted"])
+                for r in b.records
+                if r.key == request.key
+            ]
+
+        work = Worker(app, learners=False)
+        with running(work):
+            assert wait_until(lambda: answers() == [request.key])
+            assert wait_until(lambda: len(dead_letters(app)) == 1, timeout=30)
+            time.sleep(1)  # the retry (the third record) would be answered by now
+        assert answers() == [request.key]
+        assert work.handled == 1
+        (letter,) = dead_letters(app)
+        assert letter.error == "validation"

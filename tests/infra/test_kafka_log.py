@@ -167,6 +167,29 @@ def test_positions_let_a_restarted_process_resume_exactly(
         assert read_all(second, after=second.head()) == []
 
 
+@pytest.mark.parametrize("lookback", [2000, 0])
+def test_a_process_resuming_after_a_record_skips_its_later_copy(
+    producer: KafkaProducer, kafka_bootstrap: str, ns: str, lookback: int
+) -> None:
+    """A copy of a record stored just before where a new process starts (an answer a
+    crashed worker's successor appended again) is not delivered to it: it was folded."""
+    record = rec("copied", 0)
+    with KafkaLog.from_url(url(kafka_bootstrap, ns)) as first:
+        first.append([record, rec("copied", 1)])
+        after = first.head()
+    headers = [
+        ("type", b"RequestReceived"),
+        ("schema_version", b"1"),
+        ("event_id", record.event_id),
+    ]
+    producer.send(f"{ns}.{REQUESTS}", value=record.data, key=b"copied", headers=headers).get()
+    with KafkaLog.from_url(url(kafka_bootstrap, ns, f"dedupe_lookback={lookback}")) as second:
+        resumed = [r.event_id for r in read_all(second, after=after)]
+        from_start = [r.event_id for r in read_all(second)]
+    assert resumed == ([] if lookback else [record.event_id])
+    assert len(from_start) == 2  # a replay from the start folds the first copy only
+
+
 def test_head_is_the_true_end_after_multi_record_batches(
     log: KafkaLog,
     kafka_bootstrap: str,
@@ -256,6 +279,11 @@ def test_url_options() -> None:
         KafkaSettings.from_url("kafka://h:1?partitions=0")
     with pytest.raises(ValueError, match="names its brokers"):
         KafkaSettings.from_url("kafka://?namespace=x")
+    looking = KafkaSettings.from_url("kafka://h:1?dedupe_lookback=0")
+    assert looking.dedupe_lookback == 0
+    assert KafkaSettings.from_url(looking.to_url()) == looking
+    with pytest.raises(ValueError, match="whole number"):
+        KafkaSettings.from_url("kafka://h:1?dedupe_lookback=-1")
 
 
 def _payloads(records: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]

@@ -6,10 +6,17 @@ to, with its own tracked position, so a learner added later starts from the begi
 log. Handling is one record at a time in a process, so a long synthesis holds up answers in
 that process: run the requests and the learners in separate processes
 (``selfeng worker --no-learners`` and ``selfeng worker --learners-only``) to keep them apart, or
-several of each on Kafka to share the work. After each batch a consumer commits
-its position; a worker killed in between handles the batch again on restart, and because
-every reaction's events have ids derived from their cause, the log stores them once (tools
-may run twice: delivery is at least once).
+several of each on Kafka to share the work.
+
+Exactly-once effects. The request side commits its position after every record it handles,
+so a worker killed mid-batch leaves at most the record it was handling uncommitted. What a
+member polls in a partition before its first commit there (after a start or a rebalance)
+may have been answered by the member before it; for such a request the worker asks the log
+whether the request's key already holds more than the request, and then does not answer it
+again (a second answer could differ: a cache hit the second time, say). Learners commit
+after each batch; their events have ids derived from their cause, so a reaction repeated
+after a crash is stored once on the embedded log, and on Kafka is folded once (readers drop
+a copy of an id they have seen, including in the records just before where they start).
 """
 
 from __future__ import annotations
@@ -78,6 +85,8 @@ class Worker:
         self.learnt = 0
         self.dead_lettered = 0
         """Records dead-lettered because their handling kept failing."""
+        self.already_answered = 0
+        """Requests polled again after a crash or rebalance that the log shows answered."""
 
     def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         """Consume until ``stop`` is set.
@@ -142,6 +151,8 @@ class Worker:
                 with lock:
                     for record in batch.records:
                         self._handle(member, record)
+                        if member.learner is None:  # at most one request is ever redone
+                            member.consumer.commit(self.app.log.start().advanced([record]))
                 member.consumer.commit(batch.position)
         except BaseException as exc:
             logger.exception("the %s consumer stopped", member.name)
@@ -154,10 +165,11 @@ class Worker:
         one record can stop a worker. Only a log that will not take even the dead letter
         stops it: then the log, not the record, is what fails."""
         problem: Exception | None = None
+        maybe_handled = member.consumer.may_be_handled(record)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 if member.learner is None:
-                    self.process(record)
+                    self.process(record, maybe_handled=maybe_handled)
                 else:
                     self.react(member.learner, record, raise_errors=True)
                 return
@@ -188,11 +200,16 @@ class Worker:
         """Append a dead letter; a log that refuses it is down (that stops the worker)."""
         append_events(self.app.log, [letter])
 
-    def process(self, record: StoredRecord) -> None:
+    def process(self, record: StoredRecord, *, maybe_handled: bool = False) -> None:
         """Handle one record (a request to answer, or a tool to verify); raises
-        ``DecodeError`` for a record that is not a valid event."""
+        ``DecodeError`` for a record that is not a valid event. ``maybe_handled``: the
+        record may have been handled before (see the module docstring)."""
         event = from_record(record)
         if isinstance(event, RequestReceived) and not event.answered_inline:
+            if maybe_handled and self.app.log.key_version(event.key) > 1:
+                logger.info("%s was answered before this member got it", record.source)
+                self.already_answered += 1
+                return
             self.app.handle(event, learn=False)
             self.handled += 1
         elif isinstance(event, ToolProposed):

@@ -73,6 +73,12 @@ class GroupConsumer(Closeable, ABC):
     def close(self) -> None:
         """Leave the group (without committing)."""
 
+    def may_be_handled(self, record: StoredRecord) -> bool:
+        """Whether ``record`` may have been handled already, by an earlier member or run
+        that stopped before committing: it was polled before this member's first commit in
+        its partition. Only such records need checking against what the log holds."""
+        return True
+
 
 class ReadingConsumer(GroupConsumer):
     """A group member that polls by reading the log from its own position.
@@ -93,6 +99,14 @@ class ReadingConsumer(GroupConsumer):
         self._log, self._position = log, position
         self._topics, self._types = topics, types
         self._max_wait = max_wait
+        self._committed_once = False
+
+    def may_be_handled(self, record: StoredRecord) -> bool:
+        return not self._committed_once
+
+    def _committed(self) -> None:
+        """Subclasses call this after storing a commit."""
+        self._committed_once = True
 
     def _before_poll(self) -> None:
         """Called before every read (a lease renewal, say)."""

@@ -8,6 +8,7 @@ assigned consumer; nothing else here talks to a broker.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +31,7 @@ DEFAULT_PARTITIONS = 6
 DEFAULT_REPLICATION = 1
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 DEFAULT_DEDUPE_WINDOW = 100_000
+DEFAULT_DEDUPE_LOOKBACK = 2_000
 STALL_SECONDS = 30.0
 """A read that makes no progress this long fails (the broker stopped answering)."""
 COMMITTED_STALL_SECONDS = 2.0
@@ -45,6 +47,7 @@ _OPTIONS = (
     "session_timeout_ms",
     "transactions",
     "dedupe_window",
+    "dedupe_lookback",
 )
 
 
@@ -60,7 +63,7 @@ class KafkaSettings:
     """What a ``kafka://`` URL says.
 
     ``kafka://host:port[,host2:port2]?namespace=NS&partitions=6&replication=1
-    &session_timeout_ms=10000&transactions=false&dedupe_window=100000``
+    &session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000``
     """
 
     bootstrap: tuple[str, ...]
@@ -77,6 +80,9 @@ class KafkaSettings:
     """Append each batch in a Kafka transaction; readers then read committed records only."""
     dedupe_window: int = DEFAULT_DEDUPE_WINDOW
     """How many event ids each reader (and the appender) remembers to drop duplicates."""
+    dedupe_lookback: int = DEFAULT_DEDUPE_LOOKBACK
+    """How many records before its start a process re-reads in each partition, once, to
+    remember their ids: a copy of one of them after the start is then not delivered again."""
 
     @classmethod
     def from_url(cls, url: str) -> KafkaSettings:
@@ -111,18 +117,35 @@ class KafkaSettings:
             session_timeout_ms=_positive(options, "session_timeout_ms", DEFAULT_SESSION_TIMEOUT_MS),
             transactions=transactions_text in _TRUE,
             dedupe_window=_positive(options, "dedupe_window", DEFAULT_DEDUPE_WINDOW),
+            dedupe_lookback=_count(options, "dedupe_lookback", DEFAULT_DEDUPE_LOOKBACK),
         )
 
     def to_url(self) -> str:
         """The canonical URL of these settings."""
         query = [f"namespace={self.namespace}"] if self.namespace else []
         defaults = KafkaSettings(self.bootstrap)
-        for name in ("partitions", "replication", "session_timeout_ms", "dedupe_window"):
+        names = (
+            "partitions",
+            "replication",
+            "session_timeout_ms",
+            "dedupe_window",
+            "dedupe_lookback",
+        )
+        for name in names:
             if getattr(self, name) != getattr(defaults, name):
                 query.append(f"{name}={getattr(self, name)}")
         if self.transactions:
             query.append("transactions=true")
         return f"kafka://{','.join(self.bootstrap)}" + (f"?{'&'.join(query)}" if query else "")
+
+
+def _count(options: Mapping[str, str], name: str, default: int) -> int:
+    text = options.get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"kafka URL option {name} must be a whole number, not {text!r}")
+    return int(text)
 
 
 def _positive(options: Mapping[str, str], name: str, default: int) -> int:
@@ -330,6 +353,21 @@ def decode(topic: str, message: Any) -> StoredRecord:
         message.partition,
         message.offset,
     )
+
+
+def dedupe_key(message: Any, record: StoredRecord) -> bytes:
+    """What readers deduplicate ``record`` on: its event id when a header carries it.
+
+    A record whose id comes only from its body (a foreign client's, or one derived from
+    where it is) is unverified until the consumer of records decodes it: a bad record must
+    not suppress a later valid one that carries the same id. So its key is the id plus a
+    digest of its bytes, and it is a duplicate only of an identical record (a client's
+    retry), never of a record with other content.
+    """
+    for name, value in message.headers or ():
+        if name == "event_id" and len(value) == 16:
+            return record.event_id
+    return record.event_id + hashlib.blake2b(record.data, digest_size=8).digest()
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

@@ -101,6 +101,7 @@ from selfeng.core.log import (
 from selfeng.core.positions import PartitionPosition, Position, parse_position
 from selfeng.core.records import NewRecord, StoredRecord
 from selfeng.infra.kafka_admin import (
+    DEFAULT_DEDUPE_LOOKBACK,
     DEFAULT_DEDUPE_WINDOW,
     DEFAULT_PARTITIONS,
     DEFAULT_REPLICATION,
@@ -112,6 +113,7 @@ from selfeng.infra.kafka_admin import (
     Scan,
     TopicNames,
     decode,
+    dedupe_key,
     default_topics,
     ensure_topics,
     partition_for,
@@ -161,6 +163,7 @@ class KafkaLog(EventLog):
         session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
         transactions: bool = False,
         dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
+        dedupe_lookback: int = DEFAULT_DEDUPE_LOOKBACK,
         url: str | None = None,
     ) -> None:
         hosts = (bootstrap,) if isinstance(bootstrap, str) else tuple(bootstrap)
@@ -172,6 +175,7 @@ class KafkaLog(EventLog):
             session_timeout_ms=session_timeout_ms,
             transactions=transactions,
             dedupe_window=dedupe_window,
+            dedupe_lookback=dedupe_lookback,
         )
         self.url = url or self.settings.to_url()
         self.topics = TopicNames(default_topics() if topics is None else topics, namespace)
@@ -181,6 +185,8 @@ class KafkaLog(EventLog):
         self._lock = threading.RLock()  # appends and the key indexes
         self._known_lock = threading.Lock()
         self._known: DedupeWindow[Location] = DedupeWindow(dedupe_window)
+        self._looked_back: set[TopicPartition] = set()
+        self._lookback_lock = threading.Lock()
         self._indexes: dict[tuple[str, int], _KeyIndex] = {}
         self._producer: Any = None
         self._open: set[Any] = set()  # consumers in use: closed with the log
@@ -224,6 +230,7 @@ class KafkaLog(EventLog):
             session_timeout_ms=s.session_timeout_ms,
             transactions=s.transactions,
             dedupe_window=s.dedupe_window,
+            dedupe_lookback=s.dedupe_lookback,
             url=url,
         )
 
@@ -382,14 +389,14 @@ class KafkaLog(EventLog):
                 scan = Scan(consumer, {tp: i.next for tp, i in tps.items()}, None, self._isolation)
                 while not scan.finished:
                     messages = scan.poll(5000)
-                    records = [decode(self.topics.to_logical(m.topic), m) for m in messages]
+                    records = self._decode(messages, None)
                     with self._known_lock:
-                        for m, r in zip(messages, records, strict=True):
+                        for m, (key, r) in zip(messages, records, strict=True):
                             index = tps[TopicPartition(m.topic, m.partition)]
-                            known = self._known.get(r.event_id)
+                            known = self._known.get(key)
                             if known is not None and known != (r.topic, r.partition, r.offset):
                                 continue
-                            if index.ids.add(r.event_id, r.offset):
+                            if index.ids.add(key, r.offset):
                                 index.counts[r.key] = index.counts.get(r.key, 0) + 1
                     for tp, offset in scan.next.items():
                         tps[tp].next = offset
@@ -431,6 +438,7 @@ class KafkaLog(EventLog):
             to_logical = self.topics.to_logical
             bounds = {tp: stop.next_offset(to_logical(tp.topic), tp.partition) for tp in starts}
         type_set = set(types) if types is not None else None
+        self._look_back(starts)
         window: DedupeWindow[Location] = DedupeWindow(self.settings.dedupe_window)
         yielded = dict(offsets)
         pending: list[StoredRecord] = []
@@ -469,6 +477,7 @@ class KafkaLog(EventLog):
             for p in range(self._partitions[topic]):
                 starts[TopicPartition(physical, p)] = offsets.setdefault((topic, p), 0)
         type_set = set(types) if types is not None else None
+        self._look_back(starts)
         window: DedupeWindow[Location] = DedupeWindow(self.settings.dedupe_window)
         idle_ms = max(1, int(idle * 1000))
         consumer = self._new_consumer(fetch_max_wait_ms=min(500, idle_ms))
@@ -502,29 +511,62 @@ class KafkaLog(EventLog):
                 self._open.discard(consumer)
             _close_consumer(consumer)
 
-    def _decode(self, messages: list[Any], types: set[str] | None) -> list[StoredRecord]:
+    def _decode(
+        self, messages: list[Any], types: set[str] | None
+    ) -> list[tuple[bytes, StoredRecord]]:
+        """Each message as a record, with the key readers deduplicate it on."""
         to_logical = self.topics.to_logical
-        records = [decode(to_logical(m.topic), m) for m in messages]
-        if types is not None:
-            records = [r for r in records if r.type in types]
-        return records
+        out = []
+        for m in messages:
+            record = decode(to_logical(m.topic), m)
+            if types is None or record.type in types:
+                out.append((dedupe_key(m, record), record))
+        return out
+
+    def _look_back(self, starts: Mapping[TopicPartition, int]) -> None:
+        """Remember the ids of the ``dedupe_lookback`` records before each start, once per
+        partition and process, so that a copy after the start is not delivered again.
+
+        A process that resumes from a checkpoint has not seen what it folded before; without
+        this, a duplicate whose first copy lies just before the checkpoint (a request
+        re-handled after a crash) would be folded twice. Copies of one event share a key
+        and a type, so they are in one partition, where every reader sees them in the same
+        order: the first copy wins, live and in a replay alike.
+        """
+        lookback = self.settings.dedupe_lookback
+        with self._lookback_lock:
+            todo = {
+                tp: max(0, offset - lookback)
+                for tp, offset in starts.items()
+                if offset > 0 and lookback and tp not in self._looked_back
+            }
+            self._looked_back.update(starts)
+            if not todo:
+                return
+            with self._errors("reading back before a start"), self._borrow() as consumer:
+                scan = Scan(consumer, todo, {tp: starts[tp] for tp in todo}, self._isolation)
+                while not scan.finished:
+                    records = self._decode(scan.poll(5000), None)
+                    with self._known_lock:
+                        for key, r in records:
+                            self._known.add(key, (r.topic, r.partition, r.offset))
 
     def _fresh(
-        self, records: list[StoredRecord], window: DedupeWindow[Location]
+        self, records: list[tuple[bytes, StoredRecord]], window: DedupeWindow[Location]
     ) -> list[StoredRecord]:
         """The records a reader with ``window`` has not delivered yet (the dedupe window)."""
         out = []
         with self._known_lock:
-            for r in records:
+            for key, r in records:
                 here = (r.topic, r.partition, r.offset)
-                if r.event_id in window:
+                if key in window:
                     continue
-                known = self._known.get(r.event_id)
+                known = self._known.get(key)
                 if known is not None and known != here:
                     continue
-                window.add(r.event_id, here)
+                window.add(key, here)
                 if known is None:
-                    self._known.add(r.event_id, here)
+                    self._known.add(key, here)
                 out.append(r)
         return out
 
@@ -675,7 +717,9 @@ class KafkaLog(EventLog):
 
 
 class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forgets the polled offsets of partitions the group takes away."""
+    """Forgets the polled offsets of partitions the group takes away; marks those it gives
+    as unsettled until this member commits in them (what it polls there first may have been
+    handled by their previous owner)."""
 
     def __init__(self, member: _KafkaGroupConsumer) -> None:
         self._member = member
@@ -683,9 +727,10 @@ class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
     def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
         for tp in revoked:
             self._member._offsets.pop(tp, None)
+            self._member._unsettled.discard(tp)
 
     def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        pass
+        self._member._unsettled.update(assigned)
 
 
 class _KafkaGroupConsumer(GroupConsumer):
@@ -702,6 +747,7 @@ class _KafkaGroupConsumer(GroupConsumer):
         self._types = set(types) if types is not None else None
         self._window: DedupeWindow[Location] = DedupeWindow(log.settings.dedupe_window)
         self._offsets: dict[TopicPartition, int] = {}
+        self._unsettled: set[TopicPartition] = set()
         self._closed = False
         session = log.settings.session_timeout_ms
         self._consumer = log._new_consumer(
@@ -727,6 +773,8 @@ class _KafkaGroupConsumer(GroupConsumer):
                 )
                 messages = []
                 for tp, batch in got.items():
+                    if batch:
+                        log._look_back({tp: batch[0].offset})
                     for m in batch:
                         if m.offset >= self._offsets.get(tp, 0):
                             messages.append(m)
@@ -734,6 +782,10 @@ class _KafkaGroupConsumer(GroupConsumer):
                 records = log._fresh(log._decode(messages, self._types), self._window)
                 if records or deadline - time.monotonic() <= 0:
                     return RecordBatch(records, self._position())
+
+    def may_be_handled(self, record: StoredRecord) -> bool:
+        physical = self._log.topics.physical(record.topic)
+        return TopicPartition(physical, record.partition) in self._unsettled
 
     def _position(self) -> PartitionPosition:
         to_logical = self._log.topics.to_logical
@@ -758,6 +810,7 @@ class _KafkaGroupConsumer(GroupConsumer):
         try:
             with self._log._errors("committing a consumer group's position"):
                 self._consumer.commit(chosen)
+            self._unsettled.difference_update(chosen)
         except LogError as exc:
             if isinstance(exc.__cause__, CommitFailedError):
                 raise LogError(

@@ -146,6 +146,7 @@ class _MemoryConsumer(ReadingConsumer):
         chosen = position or self._position
         assert isinstance(chosen, GlobalPosition)
         self._memory._groups[self._group] = chosen
+        self._committed()
 
     def close(self) -> None:
         with self._memory._changed:

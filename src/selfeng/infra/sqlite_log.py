@@ -310,6 +310,7 @@ class _SqliteConsumer(ReadingConsumer):
         )
         if cur.rowcount != 1:
             raise GroupBusy(f"this member lost consumer group {self._group!r} to another one")
+        self._committed()
 
     def close(self) -> None:
         self._sqlite._conns.get().execute(
