@@ -283,3 +283,40 @@ def test_a_bad_record_never_hides_a_valid_one_with_its_id_and_a_retry_counts_onc
         assert work.handled == 1
         (letter,) = dead_letters(app)
         assert letter.error == "validation"
+
+
+def test_a_request_without_id_or_key_from_a_raw_client_is_answered_once(
+    kafka_bootstrap: str,  # noqa: F811
+) -> None:
+    from kafka import KafkaProducer
+
+    from selfeng.infra.kafka_log import KafkaLog
+
+    namespace = unique_namespace()
+    url = f"kafka://{kafka_bootstrap}?namespace={namespace}&session_timeout_ms=6000"
+    settings = Settings.resolve(log=url, store="memory://", sandbox="subprocess://", env={})
+    with Selfeng.open(settings) as app:
+        app.seed_tools()
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        body = b'{"type": "RequestReceived", "prompt": "What is 30 + 12?"}'  # no id, no key
+        producer.send(f"{namespace}.selfeng.requests", value=body).get()
+        producer.close()
+
+        def completed() -> list[RequestCompleted]:
+            events = [
+                from_record(r) for b in app.log.read(types=["RequestCompleted"]) for r in b.records
+            ]
+            return [e for e in events if isinstance(e, RequestCompleted)]
+
+        work = Worker(app, learners=False)
+        with running(work):
+            assert wait_until(lambda: len(completed()) == 1)
+            time.sleep(1)
+        (answer,) = completed()
+        assert answer.answer == "42"
+        requests = [r for b in app.log.read(types=["RequestReceived"]) for r in b.records]
+        (request,) = [r for r in requests if r.data == body]
+        with KafkaLog.from_url(url) as other:  # another reader derives the same id
+            again = [r for b in other.read(types=["RequestReceived"]) for r in b.records]
+        assert [r.event_id for r in again if r.data == body] == [request.event_id]
+        assert from_record(request).key == answer.key

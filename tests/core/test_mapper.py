@@ -119,6 +119,10 @@ def test_an_event_sent_without_an_id_takes_its_records_for_every_reader() -> Non
     first, again = from_record(record), from_record(record)
     assert first.event_id.bytes == record.event_id
     assert again.event_id == first.event_id
+    # nor a key: the request id is the record's id, not a fresh one per reader
+    assert first.key == again.key == str(uuid.UUID(bytes=record.event_id))
+    keyed = from_record(stored(body[:-1] + b', "key": "mine"}', event_id=record.event_id))
+    assert keyed.key == "mine"
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,10 @@ def from_record(record: StoredRecord) -> Event:
 def _placed(event: Event, record: StoredRecord) -> Event:
     """The event with the identity its record has in the log: an event sent without an
     ``event_id`` takes the record's (derived from its place when nothing else gave one), the
-    same for every reader and replay; a body whose ``event_id`` or ``key`` says otherwise than
-    the record is refused, so a record can never pass for another."""
+    same for every reader and replay, and one sent without a key (where its type would give
+    a fresh one, a request's id) takes that id as its key; a body whose ``event_id`` or
+    ``key`` says otherwise than the record is refused, so a record can never pass for
+    another."""
     if event.event_id.bytes != record.event_id:
         if b'"event_id"' in record.data:
             raise DecodeError(
@@ -88,6 +90,9 @@ def _placed(event: Event, record: StoredRecord) -> Event:
                 event.type,
             )
         event = event.model_copy(update={"event_id": uuid.UUID(bytes=record.event_id)})
+    if not record.key and b'"key"' not in record.data and type(event).default_key() is not None:
+        # sent without a key: not a fresh random one per reader, but one every reader derives
+        event = event.model_copy(update={"key": str(uuid.UUID(bytes=record.event_id))})
     if record.key and event.key != record.key:
         raise DecodeError(
             "mismatch",

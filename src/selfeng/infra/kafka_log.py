@@ -1,7 +1,7 @@
 """``kafka://host:port``: the log on any Kafka-protocol broker (Apache Kafka, tansu, ...).
 
 URL: ``kafka://host:port[,host2:port2]?namespace=NS&partitions=6&replication=1
-&session_timeout_ms=10000&transactions=false&dedupe_window=100000``.
+&session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000``.
 
 Topics. Each logical topic (``selfeng.requests``, ...) is one Kafka topic, named
 ``NS.selfeng.requests`` when a namespace is given (so tests and users can share a broker).
@@ -31,9 +31,18 @@ event id it already holds, so duplicates are dropped on both sides, within a bou
   recognises ids already in the key's partition, whoever appended them;
 - every reader (``read``, ``follow``, ``stream``, ``key_version``, group consumers)
   delivers an id once: a later copy in the log is skipped when the reader has seen the id
-  within its window. A retry shows up once unless the reader saw more than the window of
-  other records between the copies, or resumes from a position between them in a new
-  process; folds must tolerate that as they tolerate at-least-once delivery.
+  within its window;
+- a process that starts reading a partition after its beginning (resuming from a
+  checkpoint or a committed offset) first reads back the ``dedupe_lookback`` records
+  before that point (2,000 by default), once, only to remember their ids. Copies of one
+  event share its key and type, so they lie in one partition, in one order for every
+  reader: the first copy wins, live, after a restart and in a replay alike. A copy further
+  than the lookback from the first is delivered again; folds tolerate that as they
+  tolerate at-least-once delivery;
+- an id that comes only from a record's body (a foreign client's record without headers)
+  is not trusted until the record is decoded: such a record is a duplicate only of a
+  record with the same id *and the same bytes* (a client's retry), so a bad record can
+  never hide a later valid one that carries its id.
 
 ``expected_versions``. Kafka has no conditional append, so the adapter counts the key's
 records itself: it reads the key's partition in every topic up to its high watermark,
