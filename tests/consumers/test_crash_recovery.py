@@ -12,16 +12,22 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 
 from selfeng.app import Selfeng
 from selfeng.consumers.worker import Worker
+from selfeng.core.log import GroupConsumer, GroupRebalanced, RecordBatch
+from selfeng.core.positions import Position
+from selfeng.core.records import StoredRecord
 from selfeng.core.settings import Settings
 from selfeng.schemas import RequestReceived
-from tests.consumers.conftest import seeded_app, wait_until
+from tests.consumers.conftest import running, seeded_app, wait_until
 from tests.consumers.test_worker import SELFENG, env
 from tests.kafka_broker import unique_namespace
 
@@ -173,3 +179,52 @@ def test_a_request_polled_again_after_a_crash_is_not_answered_twice() -> None:
         assert app.log.key_version(request.key) == answered
         worker.process(record)  # the worker's own first delivery is never checked
         assert worker.handled == 2
+
+
+class _RebalancedOnce(GroupConsumer):
+    """A real memory-log member whose first commit finds the group rebalanced (as a Kafka
+    member's does when the group moved its partitions while it was handling a batch)."""
+
+    def __init__(self, join: Callable[[], GroupConsumer]) -> None:
+        self.join = join
+        self.inner = join()
+        self.refused = 0
+
+    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
+        return self.inner.poll(timeout, max_records)
+
+    def commit(self, position: Position | None = None) -> None:
+        if not self.refused:
+            self.refused += 1
+            self.inner.close()
+            self.inner = self.join()  # the new owner starts from the committed position
+            raise GroupRebalanced("the group rebalanced")
+        self.inner.commit(position)
+
+    def may_be_handled(self, record: StoredRecord) -> bool:
+        return self.inner.may_be_handled(record)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_rebalance_during_a_batch_does_not_stop_the_worker() -> None:
+    with seeded_app() as app:
+        joined: list[_RebalancedOnce] = []
+        real_consumer = app.log.consumer
+
+        def consumer(group: str, **kwargs: Any) -> GroupConsumer:
+            joined.append(_RebalancedOnce(partial(real_consumer, group, **kwargs)))
+            return joined[-1]
+
+        with app.log.consumer("selfeng.worker") as seen:  # the seeding is behind the group
+            seen.commit(app.log.head())
+        requests = _requests(3)
+        app.append(requests)
+        work = Worker(app, learners=False)
+        with patch.object(app.log, "consumer", consumer), running(work) as thread:
+            assert wait_until(lambda: set(_answers(app)) >= {r.key for r in requests})
+            assert thread.is_alive()
+        assert joined[0].refused == 1
+        assert set(_answers(app).values()) == {1}
+        assert work.already_answered == 1  # the one handled before the refused commit

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from selfeng.app import Selfeng
 from selfeng.consumers.learner import Learner
 from selfeng.consumers.verifier import verify
-from selfeng.core.log import GroupConsumer
+from selfeng.core.log import GroupConsumer, GroupRebalanced
 from selfeng.core.mapper import (
     DecodeError,
     append_events,
@@ -148,12 +148,15 @@ class Worker:
                 batch = member.consumer.poll(timeout=poll)
                 if not batch.records:
                     continue
-                with lock:
-                    for record in batch.records:
-                        self._handle(member, record)
-                        if member.learner is None:  # at most one request is ever redone
-                            member.consumer.commit(self.app.log.start().advanced([record]))
-                member.consumer.commit(batch.position)
+                try:
+                    with lock:
+                        for record in batch.records:
+                            self._handle(member, record)
+                            if member.learner is None:  # at most one request is ever redone
+                                member.consumer.commit(self.app.log.start().advanced([record]))
+                    member.consumer.commit(batch.position)
+                except GroupRebalanced as exc:  # the rest goes to the partitions' new owners
+                    logger.info("%s: %s", member.name, exc)
         except BaseException as exc:
             logger.exception("the %s consumer stopped", member.name)
             failures.append(exc)

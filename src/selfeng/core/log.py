@@ -46,6 +46,11 @@ class GroupBusy(LogError):
     """A consumer group that allows one member already has one."""
 
 
+class GroupRebalanced(LogError):
+    """A commit came after the group moved this member's partitions: poll again (what was
+    not committed is delivered again, to whichever member owns it now)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordBatch:
     """Records read together, and the position after them.

@@ -104,6 +104,7 @@ from selfeng.core.log import (
     ConcurrencyConflict,
     EventLog,
     GroupConsumer,
+    GroupRebalanced,
     LogError,
     RecordBatch,
 )
@@ -822,7 +823,7 @@ class _KafkaGroupConsumer(GroupConsumer):
             self._unsettled.difference_update(chosen)
         except LogError as exc:
             if isinstance(exc.__cause__, CommitFailedError):
-                raise LogError(
+                raise GroupRebalanced(
                     "the consumer group rebalanced and gave this member's partitions to "
                     f"another; poll again before committing ({exc.__cause__})"
                 ) from exc.__cause__
