@@ -44,6 +44,11 @@ class SandboxContract:
     """Whether a process bomb hits a limit without the guard."""
     reaps_escaped_processes = True
     """Whether a process that left the call's session and pipes still dies with the call."""
+    confines_calls = False
+    """Whether the kernel (Landlock) confines each call without the guard: it writes no shared
+    temporary directory (/tmp, /var/tmp, /dev/shm), however it asks, and executes no file."""
+    hides_root_files = True
+    """Whether root's files (/etc/shadow, a 0600 file, what is under /root) stay unreadable."""
 
     @classmethod
     def create_sandbox(cls, *, guard: bool = True, workers: int = 2) -> Sandbox:
@@ -267,10 +272,11 @@ class SandboxContract:
             "    os._exit(0)\n"
             "return pid"
         )
-        alive = tool(  # a killed process may linger as a zombie until init reaps it
-            "try:\n    stat = open(f'/proc/{pid}/stat').read()\n"
-            "except FileNotFoundError:\n    return False\n"
-            "return stat.rsplit(')', 1)[1].split()[0] not in ('Z', 'X')",
+        alive = "import os, select\n" + tool(  # a pidfd: no /proc, no signal needed
+            "try:\n    fd = os.pidfd_open(pid)\n"
+            "except ProcessLookupError:\n    return False\n"
+            "try:\n    return not select.select([fd], [], [], 1.0)[0]  # readable once it ended\n"
+            "finally:\n    os.close(fd)",
             "pid",
         )
         pid = bare.run(daemon, "f", {}).value
@@ -345,6 +351,168 @@ class SandboxContract:
         finally:
             Path(f"/tmp/selfeng-probe-{os.getpid()}").unlink(missing_ok=True)
         assert bare.run(code, "f", {"path": "inside.txt"}, QUICK).ok
+
+    def test_root_only_files_stay_unreadable(self, bare: Sandbox, tmp_path: Path) -> None:
+        if not self.hides_root_files:
+            pytest.skip("the tool runs as this user, who may read its own files")
+        secrets = [tmp_path / "secret.txt"]  # 0600 in a 0700 directory
+        home = Path("/root") / f".selfeng-probe-{os.getpid()}"  # a selfeng home's log
+        if os.geteuid() == 0 and Path("/root").is_dir():
+            home.mkdir(mode=0o700)
+            secrets.append(home / "log.db")
+        try:
+            for secret in secrets:
+                secret.write_text("TOPSECRET")
+                secret.chmod(0o600)
+            code = "import os\n" + tool(
+                "seen = {}\n"
+                "for path in paths:\n"
+                "    try:\n"
+                "        seen[path] = open(path).read(200)\n"
+                "    except OSError as exc:\n"
+                "        seen[path] = 'refused: ' + type(exc).__name__\n"
+                "try:\n"
+                "    seen['/root/'] = os.listdir('/root')\n"
+                "except OSError as exc:\n"
+                "    seen['/root/'] = 'refused: ' + type(exc).__name__\n"
+                "return seen",
+                "paths",
+            )
+            paths = ["/etc/shadow", *map(str, secrets)]
+            seen = bare.run(code, "f", {"paths": paths}, QUICK).value
+        finally:
+            for secret in secrets:
+                secret.unlink(missing_ok=True)
+            if home.is_dir():
+                home.rmdir()
+        assert isinstance(seen, dict), seen
+        for path in paths:
+            assert str(seen[path]).startswith("refused: "), (path, seen[path])
+        assert seen["/root/"] == "refused: PermissionError" or home.name not in seen["/root/"]
+
+    def test_shared_temporary_dirs_stay_unwritten(self, sandbox: Sandbox, bare: Sandbox) -> None:
+        name = f"selfeng-probe-{os.getpid()}"
+        code = "import os\n" + tool(
+            "done = {}\n"
+            "for how in ('open', 'dir_fd', 'dir_fd_path'):\n"
+            "    for folder in ('/tmp', '/var/tmp', '/dev/shm'):\n"
+            "        try:\n"
+            "            if how == 'open':\n"
+            "                fd = os.open(folder + '/' + name, os.O_CREAT | os.O_WRONLY)\n"
+            "            else:\n"
+            "                flags = os.O_PATH if how == 'dir_fd_path' else os.O_RDONLY\n"
+            "                where = os.open(folder, flags)\n"
+            "                fd = os.open(name, os.O_CREAT | os.O_WRONLY, dir_fd=where)\n"
+            "            os.write(fd, b'x')\n"
+            "            done[how + ' ' + folder] = 'written'\n"
+            "        except OSError as exc:\n"
+            "            done[how + ' ' + folder] = type(exc).__name__\n"
+            "return done",
+            "name",
+        )
+        host = [Path(folder, name) for folder in ("/tmp", "/var/tmp", "/dev/shm")]
+        try:
+            for box in (bare, sandbox):  # the guard does not see writes relative to a dir_fd
+                done = box.run(code, "f", {"name": name}, QUICK).value
+                assert isinstance(done, dict), done
+                if self.confines_calls:
+                    assert "written" not in done.values(), done
+                assert not any(path.exists() for path in host), done
+        finally:
+            for path in host:
+                path.unlink(missing_ok=True)
+
+    def test_no_program_can_be_executed(self, sandbox: Sandbox, bare: Sandbox) -> None:
+        if not self.confines_calls:
+            pytest.skip("this backend lets a forked process execute programs (the guard stops it)")
+        code = "import _posixsubprocess, os, sys\n" + tool(
+            "r, w = os.pipe()\n"
+            "program = [b'/bin/true']\n"
+            "try:  # what subprocess.Popen calls, below the guard's audit events\n"
+            "    pid = _posixsubprocess.fork_exec(program, program, True, (w,), None, None,\n"
+            "        -1, -1, -1, -1, -1, -1, r, w, True, False, -1, None, None, None, -1,\n"
+            "        None, False)\n"
+            "except TypeError:  # another Python's signature: fork and exec by hand\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        try:\n"
+            "            os.execv('/bin/true', ['true'])\n"
+            "        finally:\n"
+            "            os.write(w, b'exec failed')\n"
+            "            os._exit(1)\n"
+            "os.close(w)\n"
+            "failure = b''\n"
+            "while chunk := os.read(r, 200):  # the child reports in several writes\n"
+            "    failure += chunk\n"
+            "status = os.waitpid(pid, 0)[1]\n"
+            "return {'ran': status == 0 and not failure, 'failure': failure.decode()}",
+        )
+        for box in (bare, sandbox):  # fork_exec raises no audit event: the guard misses it
+            result = box.run(code, "f", {}, QUICK)
+            assert result.ok, result
+            assert isinstance(result.value, dict)
+            assert result.value["ran"] is False, result.value
+            failure = str(result.value["failure"])
+            assert failure.startswith("OSError:d:") or failure == "exec failed"  # d: EACCES
+
+    def test_everyday_stdlib_use_works(self, sandbox: Sandbox) -> None:
+        code = (
+            "import csv, datetime, decimal, email.utils, hashlib, io, json, mimetypes, os, re\n"
+            "import random, statistics, sys, tempfile, traceback, zlib\n"
+            + tool(
+                "with open('notes.txt', 'w') as out:\n"
+                "    out.write('kept')\n"
+                "with tempfile.TemporaryFile() as scratch:\n"
+                "    scratch.write(b'x')\n"
+                "try:\n"
+                "    json.loads('{')\n"
+                "except ValueError:\n"
+                "    trace = traceback.format_exc()\n"
+                "zone = '2:00:00'  # where there is no time zone database (a slim image)\n"
+                "if os.path.isdir('/usr/share/zoneinfo') and sys.version_info >= (3, 9):\n"
+                "    import zoneinfo\n"
+                "    zone = str(datetime.datetime(2024, 7, 1, tzinfo=zoneinfo.ZoneInfo("
+                "'Europe/Paris')).utcoffset())\n"
+                "row = next(csv.reader(io.StringIO('a,b')))\n"
+                "return {\n"
+                "    'file': open('notes.txt').read(),\n"
+                "    'json': json.dumps({'a': [1]}),\n"
+                "    're': re.findall(r'\\d+', 'a1b22'),\n"
+                "    'now': datetime.datetime.now().astimezone().year > 2000,\n"
+                "    'zone': zone,\n"
+                "    'mean': statistics.mean([1, 2, 3]),\n"
+                "    'decimal': str(decimal.Decimal('0.1') + decimal.Decimal('0.2')),\n"
+                "    'csv': row,\n"
+                "    'email': email.utils.parseaddr('A <a@b.c>')[1],\n"
+                "    'random': 0 <= random.random() < 1,\n"
+                "    'hash': hashlib.sha256(b'').hexdigest()[:8],\n"
+                "    'zlib': zlib.decompress(zlib.compress(b'z')).decode(),\n"
+                "    'mime': mimetypes.guess_type('a.json')[0],\n"
+                "    'trace': 'json/decoder.py' in trace and 'JSONDecodeError' in trace,\n"
+                "}"
+            )
+        )
+        expected = {
+            "file": "kept",
+            "json": '{"a": [1]}',
+            "re": ["1", "22"],
+            "now": True,
+            "zone": "2:00:00",
+            "mean": 2,
+            "decimal": "0.3",
+            "csv": ["a", "b"],
+            "email": "a@b.c",
+            "random": True,
+            "hash": "e3b0c442",
+            "zlib": "z",
+            "mime": "application/json",
+            "trace": True,
+        }
+        with self.create_sandbox(workers=0) as cold:  # nothing preloaded: every import counts
+            for box in (sandbox, cold):
+                result = box.run(code, "f", {}, QUICK)
+                assert result.ok, result
+                assert result.value == expected
 
     def test_files_do_not_survive_to_the_next_call(self, sandbox: Sandbox) -> None:
         write = "import os\n" + tool(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
 from selfeng.infra import sandbox_bwrap
 from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox_subprocess import landlock_abi
 from tests.contract.sandbox_contract import SandboxContract, tool
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))
@@ -17,12 +19,30 @@ pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_pr
 class TestBwrapSandbox(SandboxContract):
     reaps_escaped_processes = os.geteuid() == 0
     enforces_process_limit = os.geteuid() == 0
+    confines_calls = landlock_abi() > 0
 
     @classmethod
     def create_sandbox(cls, *, guard: bool = True, workers: int = 2) -> Sandbox:
         return BwrapSandbox(workers=workers, guard=guard)
 
-    def test_the_system_is_private(self, bare: Sandbox) -> None:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def layer(cls) -> Iterator[Sandbox]:
+        """bubblewrap's own walls, without the guard or Landlock (which would hide them)."""
+        with BwrapSandbox(workers=1, guard=False, landlock=False) as sandbox:
+            yield sandbox
+
+    def test_landlock_is_on_where_the_kernel_has_it(self, bare: Sandbox) -> None:
+        described = bare.describe()
+        if landlock_abi():
+            assert f"files (Landlock ABI {landlock_abi()}): reads only" in described
+            code = "import os\n" + tool("return os.listdir('/home')")
+            assert bare.run(code, "f", {}).error_kind == "forbidden"
+        else:
+            assert "files: no Landlock (the kernel lacks it)" in described
+
+    def test_the_system_is_private(self, layer: Sandbox) -> None:
+        bare = layer
         code = "import os\n" + tool(
             "return {'processes': len([p for p in os.listdir('/proc') if p.isdigit()]),"
             " 'home': os.listdir('/home'), 'tmp': os.listdir('/tmp'), 'cwd': os.getcwd(),"
@@ -35,9 +55,9 @@ class TestBwrapSandbox(SandboxContract):
         assert seen["cwd"] == "/tmp/work"
         assert seen["root"] in ([], [".pyenv"])  # only the interpreter, bound back
 
-    def test_no_capabilities_are_left(self, bare: Sandbox) -> None:
+    def test_no_capabilities_are_left(self, layer: Sandbox) -> None:
         code = tool("return [line for line in open('/proc/self/status') if 'CapEff' in line]")
-        assert bare.run(code, "f", {}).value == ["CapEff:\t0000000000000000\n"]
+        assert layer.run(code, "f", {}).value == ["CapEff:\t0000000000000000\n"]
 
     def test_the_system_cannot_be_remounted(self, bare: Sandbox) -> None:
         code = "import os\n" + tool("return os.system('mount -o remount,rw / 2>&1; touch /x')")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 from typing import Literal, Optional
 
 import pytest
@@ -112,3 +113,23 @@ def test_a_wrapped_memory_error_is_still_memory() -> None:
     outer = ValueError("could not build it")
     outer.__cause__ = MemoryError()
     assert classify(outer, LIMITS, {})[0] == "memory"
+
+
+def _refused_connect() -> None:
+    """Tool code whose ``connect`` Landlock refuses (EACCES from C: no frame of its own)."""
+    with socket.socket() as sock:
+        if sock.fileno() >= 0:  # stands in for the kernel's answer to the next line
+            raise PermissionError(errno.EACCES, "Permission denied")
+        sock.connect(("127.0.0.1", 9))
+
+
+def test_landlock_refusing_tcp_is_no_network() -> None:
+    try:
+        _refused_connect()
+    except PermissionError as exc:
+        refused: BaseException = exc
+    kind, message = classify(refused, LIMITS, {"network": False})
+    assert kind == "forbidden"
+    assert message.startswith("no network in the sandbox: PermissionError")
+    denied_file = _raised(PermissionError(errno.EACCES, "Permission denied", "/etc/shadow"))
+    assert classify(denied_file, LIMITS, {"network": False})[1].startswith("forbidden in the")

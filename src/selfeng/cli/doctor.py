@@ -27,17 +27,14 @@ def doctor(ctx: Context) -> None:
     console.print(f"store     {s.store_url}")
     console.print(f"embedder  {s.embedder}")
     sandbox = ctx.app.sandbox
-    console.print(
-        f"sandbox   {sandbox.describe()}"
-        + ("" if s.sandbox_url else "  (the strongest that works here)")
-    )
+    chosen = "" if s.sandbox_url else "  (the strongest that works here)"
+    print_description("sandbox   ", sandbox.describe(), chosen)
     for url in ("bwrap://?workers=0", "subprocess://?workers=0", "docker://?workers=0"):
         try:
             with open_sandbox(url) as candidate:
-                state = f"[green]works[/green]: {candidate.describe()}"
+                print_description(f"  {url:<24} [green]works[/green]: ", candidate.describe())
         except (SandboxUnavailable, BackendError) as exc:
-            state = f"[yellow]unavailable[/yellow]: {exc}"
-        console.print(f"  {url:<15} {state}")
+            console.print(f"  {url:<24} [yellow]unavailable[/yellow]: {exc}")
     llm = ctx.app.llm
     if llm is None:
         console.print(
@@ -47,6 +44,15 @@ def doctor(ctx: Context) -> None:
     else:
         where = s.llm_env.get("OPENAI_BASE_URL") or "api.openai.com"
         console.print(f"LLM       {llm.name} at {where}")
+
+
+def print_description(label: str, description: str, suffix: str = "") -> None:
+    """A sandbox's ``describe()``: its name on the label's line, then one line per part (what
+    each wall stops, and what nothing there stops)."""
+    head, *parts = description.split("; ")
+    console.print(f"{label}{head}{suffix}")
+    for part in parts:
+        console.print(f"            {part}", highlight=False)
 
 
 COMMANDS = [doctor]

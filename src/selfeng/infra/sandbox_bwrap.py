@@ -13,8 +13,13 @@ writable); the worker gets only ``CAP_SETUID`` and ``CAP_SETGID``, and each call
 the worker's private uid with no capability at all (as in ``subprocess://``), so
 ``RLIMIT_NPROC`` holds, the tool cannot signal its worker, and root-only sockets stay shut.
 
-Options: ``bwrap://?workers=2&guard=true&hide=/root,/home`` (``workers=0``: a fresh sandbox
-per call).
+Where the kernel has Landlock, each call also enters the same Landlock ruleset as in
+``subprocess://`` (defence in depth: it reads only the interpreter and its directory,
+writes only its directory, executes no file, opens no TCP socket); bubblewrap's own walls do
+not depend on it, so a kernel without Landlock still runs ``bwrap://``.
+
+Options: ``bwrap://?workers=2&guard=true&hide=/root,/home&landlock=true`` (``workers=0``: a
+fresh sandbox per call).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Final
 
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.infra.sandbox_pool import STARTUP_TIMEOUT_S, parse_options
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox, real_python
+from selfeng.infra.sandbox_subprocess import SubprocessSandbox, landlock_abi, real_python
 
 INSIDE: Final = "/tmp/work"
 """Where a worker's directory appears inside its sandbox."""
@@ -36,7 +41,13 @@ INSIDE: Final = "/tmp/work"
 HIDDEN: Final = ("/root", "/home")
 """Directories replaced by an empty tmpfs by default (secrets, the user's data)."""
 
-_OPTIONS: Final = {"workers": int, "guard": bool, "hide": tuple, "startup_timeout": float}
+_OPTIONS: Final = {
+    "workers": int,
+    "guard": bool,
+    "hide": tuple,
+    "landlock": bool,
+    "startup_timeout": float,
+}
 
 
 class BwrapSandbox(SubprocessSandbox):
@@ -50,6 +61,7 @@ class BwrapSandbox(SubprocessSandbox):
         workers: int = 2,
         guard: bool = True,
         hide: tuple[str, ...] = HIDDEN,
+        landlock: bool = True,
         startup_timeout: float = STARTUP_TIMEOUT_S,
     ) -> None:
         problem = bwrap_problem()
@@ -63,6 +75,7 @@ class BwrapSandbox(SubprocessSandbox):
             workers=workers,
             guard=guard,
             isolate_network=False,  # bubblewrap's own namespace does it
+            confine_files=landlock and landlock_abi() > 0,  # where the kernel has it
             startup_timeout=startup_timeout,
         )
 
@@ -107,7 +120,7 @@ class BwrapSandbox(SubprocessSandbox):
     def network_isolated(self) -> bool:
         return True
 
-    def needs_read_cap(self) -> bool:
+    def stdlib_unreadable(self) -> bool:
         return False  # the interpreter's directories are bound back readable
 
     def reaps_uid(self) -> bool:
@@ -116,17 +129,25 @@ class BwrapSandbox(SubprocessSandbox):
     def describe(self) -> str:
         mode = f"a warm pool of {self._pool.size}" if self.warm else "a fresh sandbox per call"
         user = (
-            "calls run as a private uid without capabilities (RLIMIT_NPROC holds)"
+            "user: a private uid without capabilities (RLIMIT_NPROC holds)"
             if self.private_uid
-            else "calls run as this user (RLIMIT_NPROC counts all its processes)"
+            else "user: this user (RLIMIT_NPROC counts all its processes)"
         )
-        hidden = ", ".join(self.hide) or "nothing"
-        return (
-            f"bwrap: {_version(self.bwrap)}, {mode}, one forked child per call; no network; "
-            f"own pid/ipc/uts namespaces; read-only system; private /tmp and /run; hidden: "
-            f"{hidden}; writable: its own directory only; {user}; limits: address space, CPU, "
-            f"file size, processes; wall-clock timeout; guard {'on' if self.guard else 'off'}"
-        )
+        landlock = "landlock=false" if landlock_abi() else "the kernel lacks it"
+        parts = [
+            f"bwrap: {_version(self.bwrap)}, {mode}, one forked child per call",
+            "network: none (own namespace)",
+            "own pid, ipc and uts namespaces",
+            f"system: read-only, private /tmp and /run, hidden: {' '.join(self.hide) or 'nothing'}"
+            ", writable: its own directory only",
+            self.files_note() if self.landlock else f"files: no Landlock ({landlock})",
+            user,
+            "limits: address space, CPU, file size, processes, wall-clock timeout",
+            "not prevented: running a program it wrote to a memfd (inside the same walls), the "
+            "kernel's system calls (no seccomp)",
+            f"guard {'on' if self.guard else 'off'}",
+        ]
+        return "; ".join(parts)
 
 
 MINIMAL_ISOLATION: tuple[str, ...] = (

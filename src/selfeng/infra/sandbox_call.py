@@ -5,15 +5,18 @@ source, under the module name ``selfeng_sandbox_call``: stdlib only, Python 3.9 
 
 The child applies the call's limits (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``,
 ``RLIMIT_NPROC``, no core files), drops to the worker's private uid when there is one (and
-kills whatever earlier calls on that uid left behind), sets ``no_new_privs``, empties its
-working directory, captures ``sys.stdout`` and ``sys.stderr`` into a bounded buffer,
-installs the guard, then defines the code and calls the function (or runs the tests). It
-reports through a pipe as JSON lines, the last one marked ``"final"``.
+kills whatever earlier calls on that uid left behind), sets ``no_new_privs``, enters the
+worker's Landlock ruleset when it has one (``confine``: from then on this process and all it
+starts read only what the ruleset allows, write only the working directory and execute
+no file), empties its working directory, captures ``sys.stdout`` and ``sys.stderr`` into a
+bounded buffer, installs the guard, then defines the code and calls the function (or runs
+the tests). It reports through a pipe as JSON lines, the last one marked ``"final"``.
 
 The guard is an audit hook that refuses starting processes, sockets other than AF_UNIX
 pairs, name lookups, ctypes, and writes outside the working directory, with a clear
-"forbidden" error. It is a courtesy, not the wall: hostile code can get around audit hooks,
-and the operating system's limits (uid, namespaces, rlimits) are what actually stop it.
+"forbidden" error. It is a courtesy, not the wall: hostile code can get around audit hooks
+(``os.open`` with ``dir_fd``, ``_posixsubprocess.fork_exec``), and the operating system's
+limits (uid, namespaces, Landlock, rlimits) are what actually stop it.
 """
 
 from __future__ import annotations
@@ -53,10 +56,14 @@ _PR_SET_KEEPCAPS = 8
 _PR_SET_NO_NEW_PRIVS = 38
 _CAP_DAC_READ_SEARCH = 2
 _CAPABILITY_VERSION_3 = 0x20080522
+_SYS_LANDLOCK_RESTRICT_SELF = 446
 _MB = 1 << 20
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _NET_ERRNOS = frozenset(
     {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EADDRNOTAVAIL, errno.ECONNREFUSED}
+)
+_SOCKET_CALLS = frozenset(
+    ["connect", "connect_ex", "bind", "create_connection", "create_server", "urlopen"]
 )
 _PROCESS = frozenset(
     [
@@ -175,8 +182,13 @@ class Forbidden(PermissionError):
     """An operation the sandbox's guard refuses."""
 
 
-def child_main(request: dict[str, Any], config: dict[str, Any], libc: Any, w: int) -> None:
-    """Set up this forked child, run the request, report on ``w``, exit. Never returns."""
+def child_main(
+    request: dict[str, Any], config: dict[str, Any], libc: Any, w: int, ruleset: int | None = None
+) -> None:
+    """Set up this forked child, run the request, report on ``w``, exit. Never returns.
+
+    ``ruleset`` is the worker's Landlock ruleset descriptor, if it confines calls.
+    """
     me = os.getpid()
 
     def emit(text: str) -> None:
@@ -192,6 +204,7 @@ def child_main(request: dict[str, Any], config: dict[str, Any], libc: Any, w: in
         if config.get("uid") is not None:
             with suppress(OSError):
                 os.kill(-1, signals.SIGKILL)  # leftovers of earlier calls on this private uid
+        confine(ruleset, libc)
         _empty_workdir(config.get("workdir") or os.getcwd())
         capture = _Capture(int(config.get("max_output", MAX_OUTPUT_CHARS)))
         sys.stdout = sys.stderr = capture
@@ -260,6 +273,19 @@ def drop_privileges(config: dict[str, Any], libc: Any) -> None:
             raise OSError(f"still uid {os.getuid()} after setresuid({uid})")
     if libc is not None:
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def confine(ruleset: int | None, libc: Any) -> None:
+    """Enter a Landlock ruleset (this process and all it starts, for good), then close it."""
+    if ruleset is None:
+        return
+    import ctypes  # loaded by the worker already
+
+    restrict = ctypes.c_long(_SYS_LANDLOCK_RESTRICT_SELF)
+    if libc.syscall(restrict, ctypes.c_long(ruleset), ctypes.c_long(0)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"landlock_restrict_self: {os.strerror(code)}")
+    os.close(ruleset)
 
 
 def prepare(config: dict[str, Any], libc: Any) -> None:
@@ -659,14 +685,30 @@ def classify(exc: BaseException, limits: dict[str, Any], config: dict[str, Any])
                 return "resource_limit", f"wrote a file larger than the limit ({size} MB)"
             if code == errno.EAGAIN and isinstance(item, BlockingIOError):
                 return "resource_limit", f"hit the process limit ({processes}): {described}"
+            no_network = not config.get("network", False)
+            if no_network and code == errno.EACCES and _refused_socket(item):
+                return "forbidden", "no network in the sandbox: " + described
             if code in (errno.EROFS, errno.EACCES, errno.EPERM):
                 return "forbidden", "forbidden in the sandbox: " + described
-            no_network = not config.get("network", False)
             if no_network and (code in _NET_ERRNOS or type(item).__name__ == "gaierror"):
                 return "forbidden", "no network in the sandbox: " + described
         if isinstance(item, RuntimeError) and "can't start new thread" in str(item):
             return "resource_limit", f"hit the process and thread limit ({processes}): {described}"
     return "exception", described
+
+
+def _refused_socket(exc: OSError) -> bool:
+    """Whether an EACCES came from a socket call (Landlock refusing TCP), not from a path."""
+    if exc.filename is not None:
+        return False
+    tb = exc.__traceback__
+    innermost = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith("socket.py"):
+            return True
+        innermost = tb.tb_frame.f_code
+        tb = tb.tb_next
+    return innermost is not None and not _SOCKET_CALLS.isdisjoint(innermost.co_names)
 
 
 def describe(exc: BaseException) -> str:

@@ -1,6 +1,8 @@
 """Choosing the strongest sandbox this machine can run, and saying why (``selfeng doctor``).
 
-``bwrap://`` when bubblewrap can create its namespaces here, else ``subprocess://``. Docker
+``bwrap://`` when bubblewrap can create its namespaces here, else ``subprocess://`` with its
+defaults (no network, Landlock), which refuses to open where the machine cannot give them,
+so a machine with neither fails clearly instead of running tools unconfined. Docker
 is never picked on its own, only when a URL asks for ``docker://``: finding out whether an
 engine answers costs a round trip (and the SDK) on every start, a container costs about a
 second to start and needs an image with a compatible Python, and on one machine bubblewrap
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 
 from selfeng.core.sandbox import Sandbox
 from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox
+from selfeng.infra.sandbox_subprocess import SubprocessSandbox, default_problem
 
 
 def strongest_url() -> tuple[str, str]:
@@ -25,7 +27,9 @@ def strongest_url() -> tuple[str, str]:
     problem = bwrap_problem()
     if problem is None:
         return "bwrap://", "bubblewrap creates its namespaces here"
-    return "subprocess://", f"bwrap:// is unavailable: {problem}"
+    reason = f"bwrap:// is unavailable: {problem}"
+    fallback = default_problem()
+    return "subprocess://", reason if fallback is None else f"{reason}; and {fallback}"
 
 
 def strongest_sandbox(query: str = "") -> Sandbox:

@@ -1,25 +1,40 @@
-"""``subprocess://``: tools run in warm local interpreters with resource limits.
+"""``subprocess://``: tools run in warm local interpreters, behind the operating system's walls.
 
 Each worker is the real interpreter binary (``python -I -S``, not a shell shim) in a private
-temporary directory, started under ``unshare --net --ipc`` where the OS allows it (as root,
-or with unprivileged user namespaces), so the tool has no network. Each call is a forked
-child with ``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` and ``RLIMIT_NPROC``, and the
-wall-clock timeout is enforced by the worker (and, should it stop answering, by the pool).
+temporary directory. Each call is a forked child with ``RLIMIT_AS``, ``RLIMIT_CPU``,
+``RLIMIT_FSIZE`` and ``RLIMIT_NPROC``, and the wall-clock timeout is enforced by the worker
+(and, should it stop answering, by the pool).
+
+Two walls are claimed through options, and a machine that cannot give one refuses to open
+the sandbox (``SandboxUnavailable``, naming the option that accepts less):
+
+- ``isolate_network=true``: every worker starts under ``unshare --net --ipc`` (as root, or
+  through an unprivileged user namespace): no network at all.
+- ``confine_files=true``: every call enters a Landlock ruleset (Linux 5.13 or newer): it
+  reads only the interpreter's standard library (with the shared libraries, time zones and
+  MIME types that uses) and its own directory, writes only its own directory, and executes
+  no file; with Landlock ABI 4 it opens no TCP socket, with ABI 6 its signals and abstract
+  sockets stay inside the call. The kernel checks every open and exec, however it is made
+  (``os.open`` with ``dir_fd``, ``_posixsubprocess.fork_exec``), for root and for any other
+  user: on a laptop, a tool keeps to its directory.
 
 As root, every worker gets a private uid (random, far above real users): its calls drop to
-it, so ``RLIMIT_NPROC`` holds (root ignores it), the tool cannot write root's files, signal
-or trace its worker, or reach root-only sockets. It keeps ``CAP_DAC_READ_SEARCH`` only when
-the interpreter lives under a directory others cannot enter (pyenv under ``/root``): then
-the tool can *read* what root can. It can also write world-writable places (``/tmp``,
-``/dev/shm``): the guard refuses that, the OS does not. ``bwrap://`` closes both gaps.
+it without capabilities, so ``RLIMIT_NPROC`` holds, and the tool cannot write root's files,
+signal or trace its worker, or reach root-only sockets. When the interpreter lives under a
+directory others cannot enter (pyenv under ``/root``), the worker also gets its own mount
+namespace (``unshare --mount``) in which ``/root`` is a tmpfs holding only the interpreter's
+directories, bound back read-only: the uid can import, and root's files are simply not
+there. Where no mount namespace can be made, calls keep ``CAP_DAC_READ_SEARCH`` instead,
+and ``describe`` says so.
 
-Options: ``subprocess://?workers=2&guard=true&private_uid=true&isolate_network=true``
-(``workers=0``: a fresh worker per call).
+Options: ``subprocess://?workers=2&guard=true&private_uid=true&isolate_network=true&
+confine_files=true`` (``workers=0``: a fresh worker per call).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import secrets
@@ -32,6 +47,8 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+from selfeng.core.sandbox import SandboxUnavailable
+from selfeng.infra import sandbox_worker
 from selfeng.infra.sandbox_pool import (
     STARTUP_TIMEOUT_S,
     Channel,
@@ -46,6 +63,7 @@ _OPTIONS: Final = {
     "guard": bool,
     "private_uid": bool,
     "isolate_network": bool,
+    "confine_files": bool,
     "startup_timeout": float,
 }
 _UID_RANGE: Final = (1_500_000_000, 1_600_000_000)
@@ -53,7 +71,7 @@ _UID_RANGE: Final = (1_500_000_000, 1_600_000_000)
 
 
 class SubprocessSandbox(PooledSandbox):
-    """Warm local workers with resource limits, a network namespace and a private uid."""
+    """Warm local workers with resource limits, a network namespace, Landlock, a private uid."""
 
     name = "subprocess"
 
@@ -64,6 +82,7 @@ class SubprocessSandbox(PooledSandbox):
         guard: bool = True,
         private_uid: bool | None = None,
         isolate_network: bool = True,
+        confine_files: bool = True,
         startup_timeout: float = STARTUP_TIMEOUT_S,
     ) -> None:
         root = os.geteuid() == 0
@@ -73,9 +92,26 @@ class SubprocessSandbox(PooledSandbox):
         """The interpreter binary every worker runs."""
         self.private_uid = root if private_uid is None else private_uid
         """Whether calls drop to a private uid per worker."""
+        self.landlock = landlock_abi() if confine_files else 0
+        """The Landlock ABI that confines every call's files (0: calls are not confined)."""
+        if confine_files and not self.landlock:
+            raise SandboxUnavailable(no_landlock(self.name))
         self.network_prefix, self.network_note = (
-            network_namespace() if isolate_network else ([], "network: not isolated (asked)")
+            network_namespace()
+            if isolate_network
+            else ([], "network: NOT isolated (isolate_network=false)")
         )
+        if isolate_network and not self.network_prefix:
+            raise SandboxUnavailable(no_network_namespace(self.network_note))
+        self.closed_dirs = closed_ancestors() if self.private_uid else []
+        """Directories a private uid cannot enter on the way to the interpreter (``/root``)."""
+        self.prefix = self.network_prefix
+        """The command prefix of every worker (``unshare`` with the namespaces it needs)."""
+        self.read_cap = False
+        """Whether calls keep CAP_DAC_READ_SEARCH (no mount namespace to hide ``/root`` in)."""
+        if self.closed_dirs and self.stdlib_unreadable():
+            mount = mount_namespace(tuple(self.network_prefix))
+            self.prefix, self.read_cap = (mount, False) if mount else (self.network_prefix, True)
         super().__init__(workers=workers, guard=guard, startup_timeout=startup_timeout)
 
     @classmethod
@@ -91,7 +127,10 @@ class SubprocessSandbox(PooledSandbox):
             workdir=inside,
             uid=uid,
             gid=uid,
-            read_cap=uid is not None and self.needs_read_cap(),
+            read_cap=uid is not None and self.read_cap,
+            reveal_stdlib=uid is not None and self.hides_root(),
+            landlock=self.landlock > 0,
+            landlock_net=self.network_isolated(),
             nproc=True,
             network=not self.network_isolated(),
         )
@@ -106,7 +145,7 @@ class SubprocessSandbox(PooledSandbox):
 
     def command(self, argv: list[str], workdir: Path) -> list[str]:
         """The full command line of a worker whose working directory is ``workdir``."""
-        return [*self.network_prefix, *argv]
+        return [*self.prefix, *argv]
 
     def inside(self, workdir: Path) -> str:
         """The working directory's path as the worker sees it."""
@@ -116,40 +155,76 @@ class SubprocessSandbox(PooledSandbox):
         """Whether workers run without a network."""
         return bool(self.network_prefix)
 
-    def needs_read_cap(self) -> bool:
-        """Whether a private uid needs CAP_DAC_READ_SEARCH to read the standard library."""
+    def stdlib_unreadable(self) -> bool:
+        """Whether a private uid cannot read the standard library where it is (under /root)."""
         return not all(_world_readable(p) for p in _stdlib_dirs())
+
+    def hides_root(self) -> bool:
+        """Whether workers hide the closed directories in their own mount namespace."""
+        return "--mount" in self.prefix
 
     def reaps_uid(self) -> bool:
         """Whether closing a worker must kill what its uid left (no pid namespace ends it)."""
         return True
 
     def describe(self) -> str:
+        """What calls may and may not do here, as ``"; "``-separated parts (the first names it)."""
         mode = f"a warm pool of {self._pool.size}" if self.warm else "a fresh worker per call"
         parts = [
             f"subprocess: {self.python} -I -S, {mode}, one forked child per call",
-            "limits: address space, CPU, file size, processes; wall-clock timeout",
             self.network_note,
+            self.files_note(),
+            *self.user_notes(),
+            "limits: address space, CPU, file size, processes, wall-clock timeout",
+            "not prevented: reading file metadata (stat) where its uid may look, connecting to "
+            "world-writable UNIX sockets (as under /run), running a program it wrote to a memfd "
+            "(inside the same walls), the kernel's system calls (no seccomp)",
+            "guard on (refuses processes, sockets, ctypes, writes outside its dir)"
+            if self.guard
+            else "guard off",
         ]
-        if self.private_uid:
-            reads = (
-                "reads what root can (CAP_DAC_READ_SEARCH: the interpreter is under a 0700 dir)"
-                if self.needs_read_cap()
-                else "reads what any user can"
+        return "; ".join(parts)
+
+    def files_note(self) -> str:
+        """What Landlock stops, for ``describe``."""
+        if not self.landlock:
+            return "files: NOT confined (confine_files=false): reads and writes what its user can"
+        note = (
+            f"files (Landlock ABI {self.landlock}): reads only the interpreter's stdlib (with the "
+            "shared libraries, time zones and MIME types it uses) and its own directory, writes "
+            "only its own directory (not /tmp, /dev/shm, /var/tmp), executes no file"
+        )
+        if self.landlock >= 4 and self.network_isolated():
+            note += ", no TCP"
+        if self.landlock >= 6:
+            note += ", signals and abstract UNIX sockets scoped to the call"
+        return note
+
+    def user_notes(self) -> list[str]:
+        """Who calls run as, and whether root-only files are out of reach, for ``describe``."""
+        if not self.private_uid:
+            if os.geteuid() == 0:
+                return ["user: root, with its capabilities (private_uid=false)"]
+            return ["user: this user (RLIMIT_NPROC counts all its processes)"]
+        notes = [
+            "user: a private uid without capabilities (cannot write root's files or signal the "
+            "worker, RLIMIT_NPROC holds)"
+        ]
+        closed = ", ".join(self.closed_dirs)
+        if self.hides_root():
+            notes.append(
+                f"root-only files: hidden (own mount namespace: {closed} is a tmpfs holding only "
+                "the interpreter's stdlib, bound back read-only)"
             )
-            parts.append(
-                "calls run as a private uid: cannot write root's files or signal the worker, "
-                f"RLIMIT_NPROC holds; {reads}; can write world-writable dirs such as /tmp"
+        elif self.read_cap:
+            guard = "only Landlock stops reading them" if self.landlock else "READABLE"
+            notes.append(
+                f"root-only files: {guard} (no mount namespace here, so calls keep "
+                f"CAP_DAC_READ_SEARCH to read the interpreter under {closed})"
             )
         else:
-            parts.append(
-                "calls run as this user (not root: RLIMIT_NPROC counts all its processes); "
-                "can write wherever it can"
-            )
-        parts.append("guard on (refuses processes, sockets, ctypes, writes outside its dir)")
-        if not self.guard:
-            parts[-1] = "guard off"
-        return "; ".join(parts)
+            notes.append("root-only files: unreadable (no capability kept)")
+        return notes
 
 
 def real_python() -> str:
@@ -168,20 +243,78 @@ def network_namespace() -> tuple[list[str], str]:
         attempts.append([unshare, "--user", "--map-root-user", "--net", "--ipc", "--"])
     problem = ""
     for prefix in attempts:
-        try:
-            done = subprocess.run(
-                [*prefix, real_python(), "-I", "-S", "-c", "pass"],
-                capture_output=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problem = str(exc)
-            continue
-        if done.returncode == 0:
-            return prefix, "network: none (own network namespace: " + " ".join(prefix[1:-1]) + ")"
-        problem = done.stderr.decode(errors="replace").strip()
+        problem = _starts(tuple(prefix))
+        if not problem:
+            return prefix, "network: none (own namespace: unshare " + " ".join(prefix[1:-1]) + ")"
     return [], f"network: NOT isolated (unshare failed: {problem})"
+
+
+def mount_namespace(prefix: tuple[str, ...]) -> list[str]:
+    """``prefix`` (an ``unshare`` one, or none) with a mount namespace added; [] if none works."""
+    unshare = prefix[0] if prefix else shutil.which("unshare")
+    if unshare is None:
+        return []
+    candidate = [unshare, *prefix[1:-1], "--mount", "--"]
+    return [] if _starts(tuple(candidate)) else candidate
+
+
+@functools.cache
+def _starts(prefix: tuple[str, ...]) -> str:
+    """Why the interpreter cannot start under ``prefix``; "" when it can (checked once)."""
+    try:
+        done = subprocess.run(
+            [*prefix, real_python(), "-I", "-S", "-c", "pass"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return ""
+    return done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+
+
+@functools.cache
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers; 0 without Landlock."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return 0
+    return sandbox_worker.landlock_abi(libc)
+
+
+def no_landlock(scheme: str) -> str:
+    """The one line that says the kernel cannot confine files, and what accepts less."""
+    return (
+        f"{scheme}:// cannot confine files: this kernel has no Landlock (Linux 5.13 or newer, "
+        f"with landlock among its LSMs); {scheme}://?confine_files=false runs tools that can "
+        "read and write whatever their user can"
+    )
+
+
+def no_network_namespace(note: str) -> str:
+    """The one line that says workers cannot get their own network, and what accepts less."""
+    why = note.removeprefix("network: NOT isolated ").strip("()")
+    return (
+        f"subprocess:// cannot isolate the network: {why}; "
+        "subprocess://?isolate_network=false runs tools with the host's network"
+    )
+
+
+def default_problem() -> str | None:
+    """Why ``subprocess://`` with its defaults cannot open here, or None."""
+    if not landlock_abi():
+        return no_landlock("subprocess")
+    prefix, note = network_namespace()
+    return None if prefix else no_network_namespace(note)
+
+
+def closed_ancestors() -> list[str]:
+    """The highest directories others cannot enter above the standard library (``/root``)."""
+    found = {sandbox_worker.first_closed(p) for p in _stdlib_dirs() if os.path.exists(p)}
+    return sorted(d for d in found if d is not None)
 
 
 def private_uid() -> int:
@@ -238,9 +371,8 @@ def worker_env(workdir: str) -> dict[str, str]:
 
 
 def _stdlib_dirs() -> list[str]:
-    paths = sysconfig.get_paths()
-    stdlib = os.path.realpath(paths["stdlib"])
-    return [stdlib, os.path.join(os.path.realpath(paths["platstdlib"]), "lib-dynload")]
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    return [stdlib, os.path.join(stdlib, "lib-dynload")]
 
 
 def _world_readable(path: str) -> bool:

@@ -29,6 +29,12 @@ globals, monkeypatched builtins, leaked threads and memory die with it. The work
 the wall-clock timeout (killing the child and all it started), so a timeout costs no warm
 worker; it also makes itself non-dumpable, so a tool of the same uid cannot read its
 descriptors or memory through ``/proc``.
+
+Before it preloads anything, the worker may set up two walls for its calls (config keys):
+``reveal_stdlib`` (root, in its own mount namespace: ``reveal_stdlib``) hides every directory
+a private uid cannot enter on the way to the interpreter (``/root``) behind a fresh tmpfs,
+with the interpreter's directories bound back read-only at the same paths; ``landlock``
+builds, once, the Landlock ruleset each call's child enters (``landlock_ruleset``).
 """
 
 from __future__ import annotations
@@ -110,6 +116,35 @@ ERROR_KINDS = frozenset(
 _PR_SET_DUMPABLE = 4
 _SLACK = 1 << 20
 
+LANDLOCK_READABLE = (
+    "/usr/share/zoneinfo",
+    "/etc/localtime",
+    "/etc/mime.types",
+    "/dev/urandom",
+    "/dev/random",
+)
+"""What a confined call may read besides the interpreter's ``sys.path`` (time zones, MIME
+types, randomness): what everyday use of the standard library opens."""
+
+LANDLOCK_LIBRARIES = ("/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/usr/lib64")
+"""Where the shared libraries of the stdlib's C extensions live (``zlib`` needs ``libz``): a
+confined call may read files there by name, not list the directories."""
+
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 14, 1 << 15
+_FS_BY_ABI = ((1, (1 << 13) - 1), (2, 1 << 13), (3, _FS_TRUNCATE), (5, _FS_IOCTL_DEV))
+"""The filesystem rights each Landlock ABI added: ABI 1 bits 0 to 12, then REFER, TRUNCATE,
+IOCTL_DEV."""
+_FS_FOR_FILES = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+_NET_TCP = (1 << 0) | (1 << 1)  # BIND_TCP, CONNECT_TCP (ABI 4)
+_SCOPE_ALL = (1 << 0) | (1 << 1)  # ABSTRACT_UNIX_SOCKET, SIGNAL (ABI 6)
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 1, 2, 4, 32
+_MS_BIND, _MS_REC, _MS_PRIVATE, _MNT_DETACH = 4096, 16384, 1 << 18, 2
+
 
 def launch_command(python: str, config: dict[str, Any]) -> list[str]:
     """The command line that starts a worker with any ``python`` (a path inside the sandbox)."""
@@ -169,7 +204,18 @@ class Zygote:
         self.libc = _libc()
         if self.libc is not None:
             self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-        call.prepare(config, self.libc)
+        self.problem: str | None = None
+        """Why calls cannot be set up as configured (said in the hello), if they cannot."""
+        self.ruleset: int | None = None
+        """The Landlock ruleset every call's child enters, when calls are confined."""
+        try:
+            if config.get("reveal_stdlib"):
+                reveal_stdlib(self.libc, str(config.get("workdir") or os.getcwd()))
+            call.prepare(config, self.libc)
+            if config.get("landlock"):
+                self.ruleset = landlock_ruleset(config, self.libc)
+        except OSError as exc:
+            self.problem = f"the worker cannot set up its walls: {exc}"
         for name in config.get("preload", ()):
             with call.suppress(Exception):  # a module this Python lacks: calls will say
                 __import__(name)
@@ -241,8 +287,11 @@ class Zygote:
         return {"ok": False, "error_kind": "sandbox", "error": f"unknown op {op!r}"}
 
     def self_test(self) -> str | None:
-        """Check, in a throwaway child, that a call can drop privileges and still import."""
-        if self.config.get("uid") is None:
+        """Check, in a throwaway child set up as a call is, that it can still import, and
+        that Landlock (when on) confines it."""
+        if self.problem is not None:
+            return self.problem
+        if self.config.get("uid") is None and self.ruleset is None:
             return None
         r, w = os.pipe()
         pid = os.fork()
@@ -251,10 +300,13 @@ class Zygote:
             try:
                 os.close(r)
                 call.drop_privileges(self.config, self.libc)
+                call.confine(self.ruleset, self.libc)
                 for entry in sys.path:
                     if os.path.isdir(entry):
                         os.listdir(entry)
                 os.listdir(self.config.get("workdir") or ".")
+                if self.ruleset is not None:
+                    _expect_refusal("/")
             except BaseException as exc:
                 message = f"{type(exc).__name__}: {exc}".encode()
             call.write_all(w, message)
@@ -264,7 +316,9 @@ class Zygote:
         os.close(r)
         os.waitpid(pid, 0)
         if data:
-            return f"a call cannot run as uid {self.config.get('uid')}: {data.decode()}"
+            who = f"uid {self.config.get('uid')}" if self.config.get("uid") is not None else ""
+            walls = " and ".join(filter(None, [who, "Landlock" if self.ruleset else ""]))
+            return f"a call cannot run with {walls}: {data.decode()}"
         return None
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +336,7 @@ class Zygote:
                 os.close(r)
                 os.close(self.proto_in)
                 os.close(self.proto_out)
-                call.child_main(request, self.config, self.libc, w)
+                call.child_main(request, self.config, self.libc, w, self.ruleset)
             finally:
                 os._exit(70)
         os.close(w)
@@ -529,6 +583,204 @@ def _death(outcome: dict[str, Any], limits: dict[str, Any]) -> tuple[str, str] |
     if code != 0:
         return "exception", f"the code exited with status {code} without returning"
     return None
+
+
+# -- Landlock -------------------------------------------------------------------------------
+
+
+def landlock_abi(libc: Any) -> int:
+    """The Landlock ABI version this kernel offers; 0 without Landlock (or without ctypes)."""
+    if libc is None:
+        return 0
+    try:
+        return _syscall(
+            libc, _SYS_LANDLOCK_CREATE_RULESET, None, 0, _LANDLOCK_CREATE_RULESET_VERSION
+        )
+    except OSError:
+        return 0
+
+
+def landlock_fs_rights(abi: int) -> int:
+    """Every filesystem right Landlock ``abi`` knows: all are handled, so none is implied."""
+    rights = 0
+    for version, bits in _FS_BY_ABI:
+        if abi >= version:
+            rights |= bits
+    return rights
+
+
+def landlock_ruleset(config: dict[str, Any], libc: Any) -> int:
+    """The descriptor of a Landlock ruleset for calls (built once; each call enters it).
+
+    Every filesystem right of the kernel's ABI is handled, and granted only: reading beneath
+    the interpreter's ``sys.path``, ``LANDLOCK_READABLE`` and (files by name) the shared
+    libraries; reading and writing ``/dev/null``; everything but executing beneath the
+    working directory. Executing a file is granted nowhere (Landlock does not see a program
+    run from a memfd: it stays inside the same walls). With ``landlock_net`` (ABI 4), binding
+    and connecting TCP sockets are handled and never granted; ABI 6 scopes signals and
+    abstract UNIX sockets to the call.
+    """
+    import ctypes
+
+    abi = landlock_abi(libc)
+    if abi < 1:
+        raise OSError("the kernel offers no Landlock (Linux 5.13 or newer, with landlock in lsm=)")
+    fs = landlock_fs_rights(abi)
+    net = _NET_TCP if abi >= 4 and config.get("landlock_net") else 0
+    scoped = _SCOPE_ALL if abi >= 6 else 0
+    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8  # the fields this ABI knows
+    ruleset = _syscall(libc, _SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0)
+    try:
+        read = _FS_READ_FILE | _FS_READ_DIR
+        for path in [*sys.path, *LANDLOCK_READABLE]:
+            _allow(libc, ruleset, path, read)
+        for path in LANDLOCK_LIBRARIES:
+            _allow(libc, ruleset, path, _FS_READ_FILE)
+        _allow(libc, ruleset, os.devnull, (_FS_READ_FILE | _FS_WRITE_FILE | _FS_TRUNCATE) & fs)
+        workdir = str(config.get("workdir") or os.getcwd())
+        if not _allow(libc, ruleset, workdir, fs & ~_FS_EXECUTE):
+            raise OSError(f"no working directory {workdir}")
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def _allow(libc: Any, ruleset: int, path: str, rights: int) -> bool:
+    """Grant ``rights`` beneath ``path`` (those a file can have, if it is one); False if absent."""
+    import ctypes
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1  # struct landlock_path_beneath_attr is packed: u64 then s32, 12 bytes
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    if not path:
+        return False
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        if not os.path.isdir(path):
+            rights &= _FS_FOR_FILES
+        rule = ctypes.byref(PathBeneath(rights, fd))
+        _syscall(libc, _SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH, rule, 0)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _syscall(libc: Any, number: int, *args: Any) -> int:
+    """``syscall(number, *args)`` with integers passed as longs; OSError when it fails."""
+    import ctypes
+
+    wide = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    result: int = libc.syscall(ctypes.c_long(number), *wide)
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return result
+
+
+def _expect_refusal(path: str) -> None:
+    """Raise unless listing ``path`` is refused: the proof that Landlock confines."""
+    try:
+        os.listdir(path)
+    except PermissionError:
+        return
+    raise OSError(f"Landlock did not confine the call: it could list {path}")
+
+
+# -- hiding root's files --------------------------------------------------------------------
+
+
+def reveal_stdlib(libc: Any, workdir: str) -> list[str]:
+    """Make the interpreter readable to a private uid by hiding what it could not read.
+
+    Runs as root in the worker's own mount namespace. Each directory on the way to a
+    ``sys.path`` entry that others cannot enter (``/root`` for pyenv) is covered by a fresh
+    tmpfs; the entries themselves are bound back, read-only, at the same paths, through the
+    directories recreated in the tmpfs (``0711``). Paths do not change, so imports work, and
+    the rest of ``/root`` (keys, a selfeng home's log) is gone from the calls' view. Nothing
+    propagates to the host. Returns the covered directories.
+    """
+    entries = _closed_entries()
+    tops = sorted({top for _, top in entries})
+    tops = [t for t in tops if not any(t.startswith(o + "/") for o in tops)]
+    if not tops:
+        return []
+    if libc is None:
+        raise OSError("hiding /root needs ctypes")
+    for top in tops:
+        if (workdir + "/").startswith(top + "/"):
+            raise OSError(f"the working directory {workdir} is under {top}, closed to others")
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    stages = [os.path.join(os.path.dirname(workdir), f".reveal-{i}") for i in range(len(entries))]
+    for index, (path, _) in enumerate(entries):  # the real entries, reachable after the cover
+        _mount_point(stages[index], os.path.isdir(path))
+        _mount(libc, path, stages[index], None, _MS_BIND | _MS_REC)
+    for top in tops:
+        _mount(libc, "tmpfs", top, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0711")
+    for index, (path, _) in enumerate(entries):
+        stage = stages[index]
+        _mount_point(path, os.path.isdir(stage))
+        _mount(libc, stage, path, None, _MS_BIND | _MS_REC)
+        _mount(libc, None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+        libc.umount2(stage.encode(), _MNT_DETACH)
+        (os.rmdir if os.path.isdir(stage) else os.unlink)(stage)
+    return tops
+
+
+def _closed_entries() -> list[tuple[str, str]]:
+    """``sys.path`` entries others cannot reach, each with the highest directory that stops
+    them (an entry inside another is left to it)."""
+    found: list[tuple[str, str]] = []
+    for entry in sys.path:
+        path = os.path.realpath(entry) if entry else ""
+        if not path or not os.path.exists(path):
+            continue
+        top = first_closed(path)
+        if top is not None and not any((path + "/").startswith(p + "/") for p, _ in found):
+            found = [(p, t) for p, t in found if not p.startswith(path + "/")]
+            found.append((path, top))
+    return found
+
+
+def first_closed(path: str) -> str | None:
+    """The highest directory above ``path`` that others may not enter, or None."""
+    parts = path.strip("/").split("/")
+    for depth in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:depth])
+        if not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def _mount_point(path: str, directory: bool) -> None:
+    """Create ``path`` (and the directories above it) as a mount point, searchable by all."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        _mount_point(parent, True)
+    if directory:
+        if not os.path.isdir(path):
+            os.mkdir(path)
+            os.chmod(path, 0o711)  # whatever the umask
+    elif not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def _mount(
+    libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str = ""
+) -> None:
+    import ctypes
+
+    def c(text: str | None) -> bytes | None:
+        return text.encode() if text else None
+
+    if libc.mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(data)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"mount {source or ''} {target}: {os.strerror(code)}")
 
 
 def _libc() -> Any:
