@@ -106,7 +106,7 @@ class Agent(Closeable):
     def ask(self, prompt: str, *, timeout: float = 60.0, session_id: str | None = None) -> Answer:
         """Ask; the answer when the request is completed."""
         if self._seed:
-            if not self.app.registry()["tools"]:
+            if self.app.seeding_unfinished():
                 self.app.seed_tools()
             self._seed = False
         started = time.perf_counter()

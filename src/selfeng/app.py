@@ -262,6 +262,21 @@ class Selfeng(Closeable):
             time.sleep(0.05)
         return added
 
+    def seeding_unfinished(self) -> bool:
+        """Whether a starter tool is unknown to the registry, or still being verified (by
+        this client or another that seeds at the same time): then ``seed_tools`` is due.
+        A starter tool a user retired stays retired."""
+        from selfeng.seed_tools import seed_sources
+
+        tools = self.registry()["tools"]
+        for name in seed_sources():
+            known = tools.get(name)
+            if known is None:
+                return True
+            if any(v["status"] in _VERIFYING for v in known["versions"].values()):
+                return True
+        return False
+
     def _seed_status(self, name: str, code: str) -> str | None:
         """The furthest status any version of tool ``name`` with this code has reached."""
         known = self.registry()["tools"].get(name)

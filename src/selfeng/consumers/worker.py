@@ -39,7 +39,6 @@ from selfeng.core.mapper import (
 )
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.projections.registry import active_tools
 from selfeng.schemas import DeadLetter, Event, RequestReceived, ToolProposed
 
 logger = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ class Worker:
         failing is dead-lettered and passed (see ``_handle``); a consumer stops only when the
         log itself fails, and that stops the worker, with the error raised here.
         """
-        if self.run_requests and not active_tools(self.app.registry()):
+        if self.run_requests and self.app.seeding_unfinished():
             # a fresh home: answer with the starter library (as a first `ask` would)
             self.app.seed_tools()
         lock = threading.Lock()
