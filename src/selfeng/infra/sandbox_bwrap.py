@@ -15,7 +15,7 @@ the worker's private uid with no capability at all (as in ``subprocess://``), so
 
 Where the kernel has Landlock, each call also enters the same Landlock ruleset as in
 ``subprocess://`` (defence in depth: it reads only the interpreter and its directory,
-writes only its directory, executes no file, opens no TCP socket); bubblewrap's own walls do
+writes only its directory, executes nothing, opens no TCP socket); bubblewrap's own walls do
 not depend on it, so a kernel without Landlock still runs ``bwrap://``.
 
 Options: ``bwrap://?workers=2&guard=true&hide=/root,/home&landlock=true`` (``workers=0``: a
@@ -143,8 +143,7 @@ class BwrapSandbox(SubprocessSandbox):
             self.files_note() if self.landlock else f"files: no Landlock ({landlock})",
             user,
             "limits: address space, CPU, file size, processes, wall-clock timeout",
-            "not prevented: running a program it wrote to a memfd (inside the same walls), the "
-            "kernel's system calls (no seccomp)",
+            "not prevented: system calls other than exec (bubblewrap's namespaces bound them)",
             f"guard {'on' if self.guard else 'off'}",
         ]
         return "; ".join(parts)

@@ -276,7 +276,9 @@ def drop_privileges(config: dict[str, Any], libc: Any) -> None:
 
 
 def confine(ruleset: int | None, libc: Any) -> None:
-    """Enter a Landlock ruleset (this process and all it starts, for good), then close it."""
+    """Enter a Landlock ruleset (this process and all it starts, for good), then close it;
+    then the seccomp filter that refuses every exec, where ``prepare`` built one (Landlock
+    does not see a program run from a memfd: seccomp refuses the exec itself)."""
     if ruleset is None:
         return
     import ctypes  # loaded by the worker already
@@ -286,6 +288,50 @@ def confine(ruleset: int | None, libc: Any) -> None:
         code = ctypes.get_errno()
         raise OSError(code, f"landlock_restrict_self: {os.strerror(code)}")
     os.close(ruleset)
+    if _NO_EXEC is not None and libc.prctl(
+        _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, _NO_EXEC[0], 0, 0
+    ):
+        code = ctypes.get_errno()
+        raise OSError(code, f"seccomp: {os.strerror(code)}")
+
+
+def no_exec_filter(machine: str) -> bytes | None:
+    """A seccomp BPF program that makes ``execve`` and ``execveat`` fail with EPERM and kills
+    a call that uses another architecture's system calls (to reach them under other
+    numbers); None where this machine's numbers are not known here."""
+    import struct
+
+    numbers = _EXEC_SYSCALLS.get(machine)
+    if numbers is None:
+        return None
+    arch, execve, execveat, other_abi = numbers
+
+    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    refuse = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO
+    program = [
+        op(load, 4),  # seccomp_data.arch
+        op(jeq, arch, jt=1),
+        op(ret, 0x80000000),  # SECCOMP_RET_KILL_PROCESS
+        op(load, 0),  # seccomp_data.nr
+        op(jeq, execve, jt=3),
+        op(jeq, execveat, jt=2),
+        op(jge, other_abi, jt=1) if other_abi else op(jeq, execve, jt=1),
+        op(ret, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+        op(ret, refuse),
+    ]
+    return b"".join(program)
+
+
+_EXEC_SYSCALLS = {
+    # machine: (AUDIT_ARCH, execve, execveat, first number of another ABI on this arch)
+    "x86_64": (0xC000003E, 59, 322, 0x40000000),  # x32 system calls have bit 30 set
+    "aarch64": (0xC00000B7, 221, 281, 0),
+}
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
 
 
 def prepare(config: dict[str, Any], libc: Any) -> None:
@@ -308,9 +354,28 @@ def prepare(config: dict[str, Any], libc: Any) -> None:
         data = (Data * 2)()
         data[0].effective = data[0].permitted = 1 << _CAP_DAC_READ_SEARCH
         _CAPSET = (ctypes.byref(header), data, header)
+    if config.get("landlock") and libc is not None:
+        _prepare_no_exec()
+
+
+def _prepare_no_exec() -> None:
+    global _NO_EXEC
+    import ctypes
+
+    program = no_exec_filter(os.uname().machine)
+    if program is None:
+        return
+
+    class Program(ctypes.Structure):  # struct sock_fprog
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = Program(len(program) // 8, ctypes.addressof(code))
+    _NO_EXEC = (ctypes.byref(fprog), fprog, code)
 
 
 _CAPSET: tuple[Any, ...] | None = None
+_NO_EXEC: tuple[Any, ...] | None = None
 
 
 def _keep_only_read_cap(libc: Any) -> None:

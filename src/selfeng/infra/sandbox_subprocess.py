@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Final
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra import sandbox_worker
+from selfeng.infra import sandbox_call, sandbox_worker
 from selfeng.infra.sandbox_pool import (
     STARTUP_TIMEOUT_S,
     Channel,
@@ -177,8 +177,7 @@ class SubprocessSandbox(PooledSandbox):
             *self.user_notes(),
             "limits: address space, CPU, file size, processes, wall-clock timeout",
             "not prevented: reading file metadata (stat) where its uid may look, connecting to "
-            "world-writable UNIX sockets (as under /run), running a program it wrote to a memfd "
-            "(inside the same walls), the kernel's system calls (no seccomp)",
+            "world-writable UNIX sockets (as under /run), system calls other than exec",
             "guard on (refuses processes, sockets, ctypes, writes outside its dir)"
             if self.guard
             else "guard off",
@@ -192,7 +191,7 @@ class SubprocessSandbox(PooledSandbox):
         note = (
             f"files (Landlock ABI {self.landlock}): reads only the interpreter's stdlib (with the "
             "shared libraries, time zones and MIME types it uses) and its own directory, writes "
-            "only its own directory (not /tmp, /dev/shm, /var/tmp), executes no file"
+            f"only its own directory (not /tmp, /dev/shm, /var/tmp), {exec_note()}"
         )
         if self.landlock >= 4 and self.network_isolated():
             note += ", no TCP"
@@ -283,6 +282,13 @@ def landlock_abi() -> int:
     except OSError:
         return 0
     return sandbox_worker.landlock_abi(libc)
+
+
+def exec_note() -> str:
+    """What a confined call can execute, for ``describe``."""
+    if sandbox_call.no_exec_filter(os.uname().machine) is None:
+        return "executes no file (a program written to a memfd can run, inside the same walls)"
+    return "executes nothing (seccomp refuses execve and execveat, a memfd's program too)"
 
 
 def no_landlock(scheme: str) -> str:

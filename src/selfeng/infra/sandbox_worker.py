@@ -616,9 +616,9 @@ def landlock_ruleset(config: dict[str, Any], libc: Any) -> int:
     the interpreter's ``sys.path``, ``LANDLOCK_READABLE`` and (files by name) the shared
     libraries; reading and writing ``/dev/null``; everything but executing beneath the
     working directory. Executing a file is granted nowhere (Landlock does not see a program
-    run from a memfd: it stays inside the same walls). With ``landlock_net`` (ABI 4), binding
-    and connecting TCP sockets are handled and never granted; ABI 6 scopes signals and
-    abstract UNIX sockets to the call.
+    run from a memfd: the call's seccomp filter refuses that exec). With ``landlock_net``
+    (ABI 4), binding and connecting TCP sockets are handled and never granted; ABI 6 scopes
+    signals and abstract UNIX sockets to the call.
     """
     import ctypes
 
