@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +19,13 @@ from selfeng.core.backends import BackendError, open_sandbox
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
 from selfeng.infra import sandbox_select, sandbox_subprocess
 from selfeng.infra.sandbox_subprocess import (
+    WORKDIR_PREFIX,
     SubprocessSandbox,
     closed_ancestors,
     exec_note,
     landlock_abi,
     network_namespace,
+    sweep_dead_workdirs,
 )
 from tests.contract.sandbox_contract import IDENTITY, QUICK, SandboxContract, tool
 
@@ -227,3 +234,21 @@ def test_a_bad_url_option_names_itself() -> None:
         open_sandbox("subprocess://?workers=many")
     with pytest.raises(BackendError, match="workers must be 0"):
         open_sandbox("subprocess://?workers=-1")
+
+
+def test_the_directories_of_a_killed_process_are_removed_by_the_next() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    tmp = Path(tempfile.gettempdir())
+    dead = tmp / f"{WORKDIR_PREFIX}{gone.pid}-test"
+    mine = tmp / f"{WORKDIR_PREFIX}{os.getpid()}-test"
+    for base in (dead, mine):
+        (base / "work").mkdir(parents=True)
+    try:
+        removed = sweep_dead_workdirs.__wrapped__()
+        assert dead in removed
+        assert not dead.exists()
+        assert mine.exists()
+    finally:
+        shutil.rmtree(dead, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)

@@ -328,15 +328,47 @@ def private_uid() -> int:
     return _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0])
 
 
+WORKDIR_PREFIX: Final = "selfeng-sandbox-"
+
+
 def make_workdir(uid: int | None) -> Path:
-    """``<tmp>/selfeng-sandbox-*/work``: the parent only root may change, the child the uid's."""
-    base = Path(tempfile.mkdtemp(prefix="selfeng-sandbox-"))
+    """``<tmp>/selfeng-sandbox-<pid>-*/work``: the parent only root may change, the child the
+    uid's. The first one of a process also removes those of processes that died without
+    cleaning up (killed with -9)."""
+    sweep_dead_workdirs()
+    base = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     base.chmod(0o711)  # the private uid may pass through, not list or change it
     work = base / "work"
     work.mkdir(mode=0o700)
     if uid is not None:
         os.chown(work, uid, uid)
     return work
+
+
+@functools.cache
+def sweep_dead_workdirs() -> list[Path]:
+    """Remove the worker directories of this user's processes that are gone; return them."""
+    removed = []
+    for base in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = base.name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0]
+        try:
+            if not pid.isdigit() or base.lstat().st_uid != os.geteuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(base, ignore_errors=True)
+        removed.append(base)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def release_workdir(workdir: Path, uid: int | None, graceful: bool) -> None:
