@@ -30,6 +30,20 @@ def test_a_damaged_projection_store_is_rebuilt_from_the_log(tmp_path: Path) -> N
     assert list(tmp_path.glob("projections.db.unreadable-*"))  # kept, not deleted
 
 
+def test_a_store_file_that_is_not_sqlite_is_left_alone_and_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    assert run(tmp_path, "ask", "What is 2 + 2?").exit_code == 0
+    (tmp_path / "projections.db").write_bytes(b"not a database at all")
+    refused = run(tmp_path, "ask", "What is 3 + 3?")
+    assert refused.exit_code == 1
+    assert "move it away and selfeng rebuilds the projections" in refused.output
+    assert (tmp_path / "projections.db").read_bytes() == b"not a database at all"
+    (tmp_path / "projections.db").unlink()
+    again = run(tmp_path, "ask", "What is 3 + 3?")
+    assert again.output.strip().endswith("6")
+
+
 def test_a_damaged_log_is_refused_in_one_line(tmp_path: Path) -> None:
     assert run(tmp_path, "ask", "What is 2 + 2?").exit_code == 0
     damage(tmp_path / "log.db", at=8192)

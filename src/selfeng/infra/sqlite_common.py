@@ -29,13 +29,16 @@ def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
     return path, options
 
 
-def check_sqlite_file(path: Path, what: str) -> None:
-    """Raise NotOurLog when ``path`` exists and is not a SQLite database at all."""
+def check_sqlite_file(path: Path, what: str, hint: str = "") -> None:
+    """Raise NotOurLog when ``path`` exists and is not a SQLite database at all (``hint``
+    says what a user can do about it)."""
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as fh:
             head = fh.read(len(SQLITE_MAGIC))
         if head != SQLITE_MAGIC:
-            raise NotOurLog(f"{path} is not a SQLite database, so it cannot be a selfeng {what}")
+            raise NotOurLog(
+                f"{path} is not a SQLite database, so it cannot be a selfeng {what}{hint}"
+            )
 
 
 def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:

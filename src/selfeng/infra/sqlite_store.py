@@ -50,7 +50,12 @@ class SqliteStore(ProjectionStore):
         self._keep = keep_snapshots
         self.moved_aside: Path | None = None
         """Where an unreadable store file was moved (it is then rebuilt from the log)."""
-        check_sqlite_file(path, FORMAT)
+        check_sqlite_file(
+            path,
+            FORMAT,
+            "; it is left as it is: if it was selfeng's own store, damaged beyond SQLite's "
+            "header, move it away and selfeng rebuilds the projections from the log",
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._open()
