@@ -66,6 +66,8 @@ def test_several_questions_in_one_request_are_all_answered(seeded: Selfeng) -> N
     assert "8" in answer.text
     chained = Agent(seeded).ask("Calculate 25% of 100 and reverse the result")
     assert chained.value == "52"  # a chain answers with its last step only
+    both = Agent(seeded).ask("Find the biggest of 5, 19, 3, 12 and also the total of those numbers")
+    assert both.value == [19, 39]  # "those numbers": the values the first part was given
 
 
 def test_a_part_no_tool_answers_means_no_answer(seeded: Selfeng) -> None:

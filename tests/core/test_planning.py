@@ -1,6 +1,12 @@
 import pytest
 
-from selfeng.core.planning import PlanStep, plan, search_text, tool_vocabulary
+from selfeng.core.planning import (
+    PlanStep,
+    plan,
+    search_text,
+    tool_vocabulary,
+    with_earlier_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +154,21 @@ def test_a_label_before_a_colon_that_asks_for_nothing_is_punctuation() -> None:
     assert texts("Make this uppercase: add salt and pepper") == [
         "Make this uppercase: add salt and pepper"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier", "restated"),
+    [
+        ("the total of those numbers", {"numbers": [5.0, 19.0, 3.0]}, "the total of 5, 19, 3"),
+        ("the median of all of these values", {"values": [1.5, 2]}, "the median of 1.5, 2"),
+        ("the total of those numbers", {"number": 5.0}, None),  # no list: no guess
+        ("the total of those numbers", {"a": [1, 2], "b": [3, 4]}, None),  # which one?
+        ("the total of those numbers and 4", {"numbers": [1, 2]}, None),  # values of its own
+        ("reverse the result", {"numbers": [1, 2]}, None),  # the output, not the inputs
+        ("sort them", {"numbers": [1, 2]}, None),  # "them" could be the result: not guessed
+    ],
+)
+def test_a_phrase_pointing_at_earlier_values_takes_them(
+    text: str, earlier: dict[str, object], restated: str | None
+) -> None:
+    assert with_earlier_values(text, earlier) == restated  # type: ignore[arg-type]

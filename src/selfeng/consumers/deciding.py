@@ -23,7 +23,7 @@ from pydantic import JsonValue
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import Extraction, extract, template
 from selfeng.core.evidence import Assessment, assess
-from selfeng.core.planning import PlanStep, search_text
+from selfeng.core.planning import PlanStep, search_text, with_earlier_values
 from selfeng.core.scanning import Scan, scan
 from selfeng.core.wording import ToolWording, generic_stems, tool_wording
 from selfeng.projections.registry import (
@@ -175,6 +175,10 @@ class Decider:
         stand-in, or a session's previous answer); None when there is none."""
         self.wordings.refresh(registry)
         min_confidence = float(policies["answer.min_confidence"])  # type: ignore[arg-type]
+        if previous is not None and not isinstance(previous, list):
+            restated = with_earlier_values(step.text, dict(context or {}))
+            if restated is not None:  # "the total of those numbers": the values given before
+                step = PlanStep(restated, uses_previous=False)
         if pinned is not None:
             candidates = self.search.pinned(step.text, pinned, policies)
         else:

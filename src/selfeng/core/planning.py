@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pydantic import JsonValue
+
 from selfeng.core.language import OPERATORS, PREPOSITIONS, camel_words, is_neutral, stem
 from selfeng.core.scanning import Scan, Token, scan
 
@@ -57,6 +59,38 @@ _QUESTION_STARTS = frozenset(
     {"what", "whats", "what's", "how", "which", "who", "where", "when", "why", "is", "are",
      "can", "could", "would"}
 )  # fmt: skip
+
+
+_EARLIER_VALUES = re.compile(
+    r"\b(?:(?:all|both)\s+(?:of\s+)?)?(?:those|these|the same|the above)\s+([a-z]+s)\b",
+    re.IGNORECASE,
+)
+"""A plural noun phrase pointing at values given earlier: "those numbers", "the same values"."""
+
+
+def with_earlier_values(text: str, earlier: JsonValue | None) -> str | None:
+    """``text`` with a phrase that points at the values an earlier step was given ("the
+    total of those numbers", after "the biggest of 5, 19, 3") replaced by those values; None
+    when it has no such phrase, has values of its own, or ``earlier`` holds not exactly one
+    list of numbers (what "those" means would be a guess)."""
+    found = _EARLIER_VALUES.search(text)
+    if found is None or any(t.kind == "number" for t in scan(text).tokens):
+        return None
+    lists = [
+        v
+        for v in (earlier.values() if isinstance(earlier, dict) else ())
+        if isinstance(v, list)
+        and len(v) > 1
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    ]
+    if len(lists) != 1:
+        return None
+    values = ", ".join(_number_text(x) for x in lists[0])  # type: ignore[arg-type]
+    return text[: found.start()] + values + text[found.end() :]
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True)
