@@ -1,4 +1,5 @@
-"""Shared fixtures. The Kafka broker fixture lives in tests/kafka_broker.py."""
+"""Shared fixtures. The Kafka broker fixture lives in tests/kafka_broker.py, the PostgreSQL
+server in tests/postgres_server.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from selfeng.core.settings import Settings
 from selfeng.infra.memory_log import MemoryLog
 from selfeng.infra.memory_store import MemoryStore
 
-pytest_plugins = ["tests.kafka_broker", "tests.llm_server"]
+pytest_plugins = ["tests.kafka_broker", "tests.llm_server", "tests.postgres_server"]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import click
 from selfeng import __version__
 from selfeng.cli import Context
 from selfeng.cli.render import console
-from selfeng.core.backends import BackendError, open_sandbox
+from selfeng.core.backends import BackendError, open_sandbox, redacted
 from selfeng.core.sandbox import SandboxUnavailable
 
 pass_context = click.make_pass_decorator(Context)
@@ -23,8 +23,9 @@ def doctor(ctx: Context) -> None:
     s = ctx.settings
     console.print(f"selfeng {__version__}, Python {sys.version.split()[0]}, {platform.platform()}")
     console.print(f"home      {s.home}")
-    console.print(f"log       {s.log_url}")
-    console.print(f"store     {s.store_url}")
+    console.print(f"log       {redacted(s.log_url)}")
+    about = ", ".join(f"{k} {v}" for k, v in ctx.app.store.versions().items())
+    console.print(f"store     {redacted(s.store_url)}" + (f" ({about})" if about else ""))
     console.print(f"embedder  {s.embedder}")
     sandbox = ctx.app.sandbox
     chosen = "" if s.sandbox_url else "  (the strongest that works here)"

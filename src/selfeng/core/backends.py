@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from selfeng.core.embedder import Embedder
@@ -28,6 +28,8 @@ LOGS: Final[dict[str, str]] = {
 STORES: Final[dict[str, str]] = {
     "memory": "selfeng.infra.memory_store:MemoryStore",
     "sqlite": "selfeng.infra.sqlite_store:SqliteStore",
+    "postgresql": "selfeng.infra.postgres_store:PostgresStore",
+    "postgres": "selfeng.infra.postgres_store:PostgresStore",
 }
 """Projection store adapters by URL scheme."""
 
@@ -49,11 +51,20 @@ EMBEDDERS: Final[dict[str, str]] = {
 EXTRAS: Final[dict[str, str]] = {
     "kafka": "kafka",
     "postgresql": "postgres",
+    "postgres": "postgres",
     "docker": "docker",
     "minilm": "minilm",
     "openai": "openai",
 }
 """The pip extra each optional backend needs."""
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages and ``selfeng doctor``)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 class BackendError(ValueError):
@@ -65,7 +76,7 @@ def _load(table: dict[str, str], url: str, what: str) -> Any:
     target = table.get(scheme)
     if target is None:
         known = ", ".join(f"{s}://" for s in table)
-        raise BackendError(f"no {what} backend for {url!r}; known: {known}")
+        raise BackendError(f"no {what} backend for {redacted(url)!r}; known: {known}")
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -85,7 +96,7 @@ def _open(table: dict[str, str], url: str, what: str) -> Any:
     except BackendError:
         raise
     except ValueError as exc:  # a malformed URL or option: say which URL
-        raise BackendError(f"{what} URL {url!r}: {exc}") from exc
+        raise BackendError(f"{what} URL {redacted(url)!r}: {exc}") from exc
 
 
 def open_log(url: str) -> EventLog:
@@ -95,7 +106,8 @@ def open_log(url: str) -> EventLog:
 
 
 def open_store(url: str) -> ProjectionStore:
-    """Open the projection store a URL names: ``memory://`` or ``sqlite:///path``."""
+    """Open the projection store a URL names: ``memory://``, ``sqlite:///path`` or
+    ``postgresql://...``."""
     store: ProjectionStore = _open(STORES, url, "projection store")
     return store
 

@@ -68,5 +68,9 @@ class ProjectionStore(Closeable, ABC):
     def drop(self, fork: str) -> None:
         """Delete every checkpoint and snapshot of a fork."""
 
+    def versions(self) -> dict[str, str]:
+        """What the store runs on, and its versions (for ``selfeng doctor``)."""
+        return {}
+
     def close(self) -> None:
         """Release connections."""

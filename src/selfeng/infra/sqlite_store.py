@@ -168,6 +168,9 @@ class SqliteStore(ProjectionStore):
             conn.execute("DELETE FROM checkpoints WHERE fork = ?", (fork,))
             conn.execute("DELETE FROM snapshots WHERE fork = ?", (fork,))
 
+    def versions(self) -> dict[str, str]:
+        return {"sqlite": sqlite3.sqlite_version}
+
     def close(self) -> None:
         self._conns.close()
 
