@@ -1,4 +1,5 @@
-"""Kill a real process mid-fold, resume, and find every event counted exactly once."""
+"""Kill a real process mid-fold, resume, and find every event counted exactly once: with the
+projection store in SQLite, and in PostgreSQL (a real server)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
+from selfeng.core.backends import open_store
 from selfeng.core.mapper import append_events
 from selfeng.infra.sqlite_log import SqliteLog
-from selfeng.infra.sqlite_store import SqliteStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild
@@ -35,19 +37,33 @@ def _events() -> list[Event]:
     return events
 
 
-def _stored_events(store_path: Path) -> int:
+_COUNT = "SELECT events FROM {}checkpoints WHERE fork = 'main' AND projection = 'events'"
+
+
+def _stored_events(store_url: str) -> int:
+    """The events the store's latest checkpoint of ``events`` has counted (0 before any)."""
+    if store_url.startswith("sqlite:"):
+        try:
+            conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=5)
+            row = conn.execute(_COUNT.format("")).fetchone()
+            conn.close()
+        except sqlite3.Error:
+            return 0
+        return int(row[0]) if row else 0
+    import psycopg
+
+    from selfeng.infra.postgres_store import split_url
+
+    conninfo, options = split_url(store_url)
     try:
-        conn = sqlite3.connect(store_path, timeout=5)
-        row = conn.execute(
-            "SELECT events FROM checkpoints WHERE fork = 'main' AND projection = 'events'"
-        ).fetchone()
-        conn.close()
-    except sqlite3.Error:
+        with psycopg.connect(conninfo) as conn:
+            found = conn.execute(_COUNT.format(options["schema"] + ".")).fetchone()
+    except psycopg.Error:
         return 0
-    return int(row[0]) if row else 0
+    return int(found[0]) if found else 0
 
 
-def _kill_midway(log_url: str, store_url: str, store_path: Path, beyond: int) -> int:
+def _kill_midway(log_url: str, store_url: str, beyond: int) -> int:
     """Start the worker, SIGKILL it once its checkpoint passes ``beyond``; return that count."""
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.projections.crash_worker", log_url, store_url],
@@ -58,7 +74,7 @@ def _kill_midway(log_url: str, store_url: str, store_path: Path, beyond: int) ->
     deadline = time.monotonic() + 60
     seen = 0
     while time.monotonic() < deadline and worker.poll() is None:
-        seen = _stored_events(store_path)
+        seen = _stored_events(store_url)
         if seen > beyond:
             break
         time.sleep(0.002)
@@ -67,10 +83,18 @@ def _kill_midway(log_url: str, store_url: str, store_path: Path, beyond: int) ->
     return seen
 
 
-def test_a_killed_fold_resumes_without_losing_or_double_counting(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty projection store: a SQLite file, or a schema of a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    return str(request.getfixturevalue("postgres_store_url"))
+
+
+def test_a_killed_fold_resumes_without_losing_or_double_counting(
+    tmp_path: Path, store_url: str
+) -> None:
     log_url = f"sqlite:///{tmp_path}/log.db"
-    store_path = tmp_path / "store.db"
-    store_url = f"sqlite:///{store_path}"
     events = _events()
     with SqliteLog.from_url(log_url) as log:
         for i in range(0, N_EVENTS, 1000):
@@ -79,10 +103,10 @@ def test_a_killed_fold_resumes_without_losing_or_double_counting(tmp_path: Path)
 
     kills = []
     for beyond in (N_EVENTS // 10, N_EVENTS // 3, (2 * N_EVENTS) // 3):
-        kills.append(_kill_midway(log_url, store_url, store_path, beyond))
+        kills.append(_kill_midway(log_url, store_url, beyond))
     assert any(0 < k < N_EVENTS for k in kills), f"never killed mid-run: {kills}"
 
-    with SqliteLog.from_url(log_url) as log, SqliteStore(store_path) as store:
+    with SqliteLog.from_url(log_url) as log, open_store(store_url) as store:
         resumed = ProjectionRunner(log, store, default_projections(MAIN))
         resumed.catch_up()
         fresh = rebuild(log, default_projections, MAIN)
