@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from selfeng.core.closing import Closeable
 from selfeng.core.positions import Position
 
@@ -36,6 +38,35 @@ class Checkpoint:
     """The state, as JSON."""
     saved_at: float
     """Unix time of the save."""
+
+
+CheckpointRow = tuple[str, str, str, int, str, int, bytes, float]
+"""A checkpoint as SQL stores keep it: fork, projection, log id, projection version,
+position (JSON), events, state, saved at."""
+
+
+def checkpoint_rows(checkpoints: Sequence[Checkpoint]) -> list[CheckpointRow]:
+    """The rows of a save; a position shared by several checkpoints is encoded once (the
+    projections of one runner usually share theirs)."""
+    encoded: dict[Position, str] = {}
+    rows = []
+    for cp in checkpoints:
+        position = encoded.get(cp.position)
+        if position is None:
+            position = encoded[cp.position] = orjson.dumps(cp.position.to_json()).decode()
+        rows.append(
+            (
+                cp.fork,
+                cp.projection,
+                cp.log_id,
+                cp.projection_version,
+                position,
+                cp.events,
+                cp.state,
+                cp.saved_at,
+            )
+        )
+    return rows
 
 
 class ProjectionStore(Closeable, ABC):

