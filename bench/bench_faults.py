@@ -249,7 +249,7 @@ def main() -> int:
     args = parser.parse_args()
     broker = None
     if args.kafka:
-        from selfeng.infra.tansu import TansuBroker
+        from selfeng.infra.log.tansu import TansuBroker
 
         external = os.environ.get("SELFENG_TEST_KAFKA", "").strip()
         broker = None if external else TansuBroker().start()

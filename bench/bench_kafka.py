@@ -32,9 +32,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from common import request_events, table
 from selfeng.core.mapper import to_record
 from selfeng.core.records import NewRecord
-from selfeng.infra.kafka_admin import record_headers
-from selfeng.infra.kafka_log import _PRODUCER_CONFIG, KafkaLog
-from selfeng.infra.tansu import TansuBroker
+from selfeng.infra.log.kafka import _PRODUCER_CONFIG, KafkaLog
+from selfeng.infra.log.kafka_admin import record_headers
+from selfeng.infra.log.tansu import TansuBroker
 
 BATCH = 1000
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import request_events, table
 from selfeng.core.mapper import from_record, to_record
 from selfeng.core.records import NewRecord
-from selfeng.infra.sqlite_log import SqliteLog
+from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild

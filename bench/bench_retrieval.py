@@ -74,7 +74,7 @@ import bm25s
 from common import table
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.policies import default_values
-from selfeng.infra.embed_lexical import LexicalEmbedder
+from selfeng.infra.embed.lexical import LexicalEmbedder
 from selfeng.projections.registry import RegistryState, normalise_phrase
 
 ROOT = Path(__file__).resolve().parents[1]

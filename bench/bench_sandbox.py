@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import table
 from selfeng.core.sandbox import Sandbox
-from selfeng.infra.sandbox_bwrap import MINIMAL_ISOLATION, BwrapSandbox, bwrap_problem
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox, real_python
+from selfeng.infra.sandbox.bwrap import MINIMAL_ISOLATION, BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox.subprocess import SubprocessSandbox, real_python
 
 ECHO = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()\n"
 BWRAP = ["bwrap", *MINIMAL_ISOLATION, "--tmpfs", "/tmp", "--"]

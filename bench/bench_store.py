@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table
 from selfeng.core.positions import PartitionPosition
 from selfeng.core.store import Checkpoint
-from selfeng.infra.postgres_store import PostgresStore, split_url
-from selfeng.infra.sqlite_store import SqliteStore
+from selfeng.infra.store.postgres import PostgresStore, split_url
+from selfeng.infra.store.sqlite import SqliteStore
 
 ROUNDS = 20
 

@@ -10,8 +10,8 @@ import pytest
 
 from selfeng.app import Selfeng
 from selfeng.core.settings import Settings
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 
 pytest_plugins = ["tests.kafka_broker", "tests.llm_server", "tests.postgres_server"]
 

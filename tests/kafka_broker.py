@@ -34,14 +34,14 @@ def kafka_bootstrap() -> Iterator[str]:
     """``host:port`` of a Kafka-protocol broker for this test session."""
     external = os.environ.get(ENV, "").strip()
     if external:
-        from selfeng.infra.tansu import kafka_answers
+        from selfeng.infra.log.tansu import kafka_answers
 
         host, _, port = external.split(",")[0].rpartition(":")
         if not (port.isdigit() and kafka_answers(host, int(port), timeout=5.0)):
             pytest.fail(f"{ENV}={external} names no Kafka broker that answers")
         yield external
         return
-    from selfeng.infra.tansu import BrokerUnavailable, TansuBroker, tansu_binary
+    from selfeng.infra.log.tansu import BrokerUnavailable, TansuBroker, tansu_binary
 
     try:
         binary = tansu_binary()

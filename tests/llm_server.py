@@ -44,7 +44,7 @@ from typing import Any
 
 import pytest
 
-from selfeng.infra.llm_openai import OpenAIChat
+from selfeng.infra.llm.openai import OpenAIChat
 
 MODEL = "scripted-model"
 """The model ``env()`` and ``llm()`` ask for."""

@@ -16,7 +16,7 @@ from selfeng.cli.synth_commands import synth
 from selfeng.consumers.synthesizer import Synthesizer
 from selfeng.core.backends import open_log, open_sandbox, open_store
 from selfeng.core.settings import Settings
-from selfeng.infra.llm_openai import describe_llm_setup
+from selfeng.infra.llm.openai import describe_llm_setup
 from selfeng.schemas import PolicyChanged
 from tests.consumers.test_synthesizer import BROKEN, PROMPT, VOWELS, fenced, known_answers
 from tests.llm_server import ScriptedLLMServer

@@ -14,8 +14,8 @@ from selfeng.app import Selfeng
 from selfeng.consumers.worker import Worker
 from selfeng.core.backends import open_sandbox
 from selfeng.core.settings import Settings
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 
 
 def seeded_app(**kwargs: Any) -> Selfeng:

@@ -12,8 +12,8 @@ from selfeng.consumers.learner import BudgetExhausted, LLMCaller
 from selfeng.core.llm import LLM, Completion, FunctionSpec, ToolCall, estimate_prompt_tokens
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.llm_usage import usage_of
 from selfeng.schemas import ChatMessage, Event, LLMCalled, PolicyChanged, RequestReceived
 from tests.llm_server import Reply, ScriptedLLMServer

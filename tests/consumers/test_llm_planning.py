@@ -11,8 +11,8 @@ from selfeng.agent import Agent
 from selfeng.app import Selfeng
 from selfeng.core.backends import open_sandbox
 from selfeng.core.settings import Settings
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild

@@ -290,7 +290,7 @@ def test_a_request_without_id_or_key_from_a_raw_client_is_answered_once(
 ) -> None:
     from kafka import KafkaProducer
 
-    from selfeng.infra.kafka_log import KafkaLog
+    from selfeng.infra.log.kafka import KafkaLog
 
     namespace = unique_namespace()
     url = f"kafka://{kafka_bootstrap}?namespace={namespace}&session_timeout_ms=6000"

@@ -14,8 +14,8 @@ from selfeng.core.backends import open_sandbox
 from selfeng.core.llm import LLM
 from selfeng.core.settings import Settings
 from selfeng.core.tooldef import parse_tool
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.schemas import (
     Event,
     FailureAnalyzed,

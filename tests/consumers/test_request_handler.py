@@ -184,8 +184,8 @@ def test_a_sandbox_that_cannot_start_is_a_clear_answer_and_a_failure_event(
 ) -> None:
     from selfeng.core.mapper import from_record
     from selfeng.core.settings import Settings
-    from selfeng.infra.memory_log import MemoryLog
-    from selfeng.infra.memory_store import MemoryStore
+    from selfeng.infra.log.memory import MemoryLog
+    from selfeng.infra.store.memory import MemoryStore
     from selfeng.schemas import ToolRejected
 
     settings = Settings.resolve(sandbox="docker://?workers=0", env={})  # no engine answers here

@@ -17,8 +17,8 @@ from selfeng.consumers.synthesizer import Synthesizer, answer_with, python_block
 from selfeng.core.backends import open_sandbox
 from selfeng.core.settings import Settings
 from selfeng.core.tooldef import parse_tool
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import MAIN, FoldContext
 from selfeng.projections.synthesis import SynthesisProjection, SynthesisState, details, pending
 from selfeng.schemas import (

@@ -15,7 +15,7 @@ from pydantic import JsonValue
 from selfeng.consumers.search import MAX_USES, ToolSearch, representative, tool_document
 from selfeng.core.embedder import WeightedTexts
 from selfeng.core.policies import default_values
-from selfeng.infra.embed_lexical import LexicalDocuments, LexicalEmbedder
+from selfeng.infra.embed.lexical import LexicalDocuments, LexicalEmbedder
 from selfeng.projections.registry import RegistryState
 
 TOOLS: dict[str, tuple[str, dict[str, str]]] = {

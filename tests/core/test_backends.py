@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from selfeng.core.backends import BackendError, open_log, open_store
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.sqlite_log import SqliteLog
-from selfeng.infra.sqlite_store import SqliteStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.log.sqlite import SqliteLog
+from selfeng.infra.store.sqlite import SqliteStore
 
 
 def test_urls_choose_the_adapter(tmp_path: Path) -> None:

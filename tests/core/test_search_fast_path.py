@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from selfeng.core.search import Document, ToolIndex
-from selfeng.infra.embed_lexical import SCALE, UNKNOWN_SHARE, LexicalEmbedder
+from selfeng.infra.embed.lexical import SCALE, UNKNOWN_SHARE, LexicalEmbedder
 
 DOCS: dict[str, str | Document] = {
     "percent_of": Document(

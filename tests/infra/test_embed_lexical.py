@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from selfeng.core.backends import BackendError, open_embedder
 from selfeng.core.search import ToolIndex
-from selfeng.infra.embed_lexical import LexicalEmbedder, words
+from selfeng.infra.embed.lexical import LexicalEmbedder, words
 
 TOOLS = {
     "percent_of": "percent of\nCalculate a percentage of a number: what percent % of value is.\n"

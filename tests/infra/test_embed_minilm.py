@@ -5,8 +5,8 @@ import pytest
 
 from selfeng.core.backends import BackendError, open_embedder
 from selfeng.core.search import ToolIndex
-from selfeng.infra import embed_minilm
-from selfeng.infra.embed_minilm import MISSING, MiniLMEmbedder, available
+from selfeng.infra.embed import minilm as embed_minilm
+from selfeng.infra.embed.minilm import MISSING, MiniLMEmbedder, available
 
 needs_minilm = pytest.mark.skipif(not available(), reason=MISSING)
 

@@ -19,7 +19,7 @@ pytest.importorskip(
 
 from selfeng.core.backends import BackendError, open_embedder
 from selfeng.core.search import ToolIndex
-from selfeng.infra.embed_openai import EmbeddingError, OpenAIEmbedder
+from selfeng.infra.embed.openai import EmbeddingError, OpenAIEmbedder
 
 DIM = 16
 

@@ -15,8 +15,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from selfeng.core.log import ConcurrencyConflict, EventLog, LogError
 from selfeng.core.positions import GlobalPosition, PartitionPosition
-from selfeng.infra.kafka_admin import KafkaSettings, partition_for
-from selfeng.infra.kafka_log import KafkaLog
+from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.kafka_admin import KafkaSettings, partition_for
 from tests.contract.log_contract import REQUESTS, TOOLS, LogContract, by_key, read_all, rec
 from tests.kafka_broker import unique_namespace
 

@@ -18,7 +18,7 @@ from selfeng.core.llm import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
-from selfeng.infra.llm_openai import DEFAULT_MODEL, OpenAIChat, describe_llm_setup
+from selfeng.infra.llm.openai import DEFAULT_MODEL, OpenAIChat, describe_llm_setup
 from selfeng.schemas.learning import ChatMessage
 from tests.llm_server import Reply, ScriptedLLMServer
 

@@ -1,7 +1,7 @@
 """The log contract on the in-memory log."""
 
 from selfeng.core.log import EventLog
-from selfeng.infra.memory_log import MemoryLog
+from selfeng.infra.log.memory import MemoryLog
 from tests.contract.log_contract import LogContract
 
 

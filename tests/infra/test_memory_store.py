@@ -1,7 +1,7 @@
 """The store contract on the in-memory store."""
 
 from selfeng.core.store import ProjectionStore
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.store.memory import MemoryStore
 from tests.contract.store_contract import StoreContract
 
 

@@ -11,7 +11,7 @@ from selfeng.app import Selfeng
 from selfeng.core.backends import BackendError, open_store
 from selfeng.core.settings import Settings
 from selfeng.core.store import ProjectionStore
-from selfeng.infra.postgres_store import PostgresStore, StoreRefused, split_url
+from selfeng.infra.store.postgres import PostgresStore, StoreRefused, split_url
 from selfeng.projections.replay import verify
 from tests.contract.store_contract import StoreContract, cp
 from tests.postgres_server import unique_schema, with_schema

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
-from selfeng.infra import sandbox_bwrap
-from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
-from selfeng.infra.sandbox_subprocess import landlock_abi
+from selfeng.infra.sandbox import bwrap as sandbox_bwrap
+from selfeng.infra.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox.subprocess import landlock_abi
 from tests.contract.sandbox_contract import SandboxContract, tool
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from selfeng.infra.sandbox_call import Forbidden, check_arguments, classify, not_json, type_problem
+from selfeng.infra.sandbox.call import Forbidden, check_arguments, classify, not_json, type_problem
 
 LIMITS = {"memory_mb": 64, "file_size_mb": 2, "processes": 8}
 

@@ -20,9 +20,9 @@ import pytest
 
 from selfeng.core.backends import open_sandbox
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
-from selfeng.infra import sandbox_docker
-from selfeng.infra.sandbox_docker import DockerChannel, DockerSandbox, connect
-from selfeng.infra.sandbox_subprocess import real_python
+from selfeng.infra.sandbox import docker as sandbox_docker
+from selfeng.infra.sandbox.docker import DockerChannel, DockerSandbox, connect
+from selfeng.infra.sandbox.subprocess import real_python
 from tests.contract.sandbox_contract import IDENTITY, SandboxContract, tool
 
 

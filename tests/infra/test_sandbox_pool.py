@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox_pool import (
+from selfeng.infra.sandbox.pool import (
     Channel,
     WorkerGone,
     WorkerPool,

@@ -6,9 +6,9 @@ import pytest
 
 from selfeng.core.backends import BackendError, open_sandbox
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra import sandbox_select
-from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox
+from selfeng.infra.sandbox import strongest as sandbox_select
+from selfeng.infra.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox.subprocess import SubprocessSandbox
 from tests.contract.sandbox_contract import IDENTITY
 
 
@@ -47,7 +47,7 @@ def test_urls_name_the_backends() -> None:
 
 
 def test_a_sandbox_that_cannot_run_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    from selfeng.infra import sandbox_bwrap
+    from selfeng.infra.sandbox import bwrap as sandbox_bwrap
 
     monkeypatch.setattr(sandbox_bwrap, "bwrap_problem", lambda: "no user namespaces")
     with pytest.raises(SandboxUnavailable, match="no user namespaces"):

@@ -17,8 +17,9 @@ import pytest
 
 from selfeng.core.backends import BackendError, open_sandbox
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
-from selfeng.infra import sandbox_select, sandbox_subprocess
-from selfeng.infra.sandbox_subprocess import (
+from selfeng.infra.sandbox import strongest as sandbox_select
+from selfeng.infra.sandbox import subprocess as sandbox_subprocess
+from selfeng.infra.sandbox.subprocess import (
     WORKDIR_PREFIX,
     SubprocessSandbox,
     closed_ancestors,

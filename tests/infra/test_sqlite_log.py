@@ -12,7 +12,7 @@ import pytest
 
 from selfeng.core.log import EventLog, GroupBusy, NotOurLog
 from selfeng.core.records import NewRecord
-from selfeng.infra.sqlite_log import SqliteLog
+from selfeng.infra.log.sqlite import SqliteLog
 from tests.contract.log_contract import LogContract, by_key, read_all, rec
 
 
@@ -60,7 +60,7 @@ def test_someone_elses_sqlite_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_projection_store_file_is_not_a_log(tmp_path: Path) -> None:
-    from selfeng.infra.sqlite_store import SqliteStore
+    from selfeng.infra.store.sqlite import SqliteStore
 
     SqliteStore(tmp_path / "p.db").close()
     with pytest.raises(NotOurLog, match="not a log"):
@@ -80,7 +80,7 @@ def test_a_dead_members_lease_is_taken_over_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/log.db"
     script = (
         "import os, sys\n"
-        "from selfeng.infra.sqlite_log import SqliteLog\n"
+        "from selfeng.infra.log.sqlite import SqliteLog\n"
         f"log = SqliteLog.from_url({url!r})\n"
         "log.consumer('g')\n"
         "print('joined', flush=True)\n"

@@ -8,8 +8,8 @@ import pytest
 
 from selfeng.core.log import NotOurLog
 from selfeng.core.store import ProjectionStore
-from selfeng.infra.sqlite_log import SqliteLog
-from selfeng.infra.sqlite_store import SqliteStore
+from selfeng.infra.log.sqlite import SqliteLog
+from selfeng.infra.store.sqlite import SqliteStore
 from tests.contract.store_contract import StoreContract, cp
 
 

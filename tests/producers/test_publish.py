@@ -1,7 +1,7 @@
 import orjson
 
 from selfeng.core.mapper import from_record
-from selfeng.infra.memory_log import MemoryLog
+from selfeng.infra.log.memory import MemoryLog
 from selfeng.producers.publish import publish
 from selfeng.schemas import DeadLetter, RequestReceived
 

@@ -73,7 +73,7 @@ def test_a_fork_created_by_another_process_is_found(app: Selfeng) -> None:
 
 
 def test_two_projections_of_one_name_are_refused() -> None:
-    from selfeng.infra.memory_log import MemoryLog
+    from selfeng.infra.log.memory import MemoryLog
     from selfeng.projections.cache import CacheProjection
     from selfeng.projections.runner import ProjectionRunner
 

@@ -13,10 +13,10 @@ pytest.importorskip("kafka", reason="kafka-python is not installed: pip install 
 from selfeng.app import Selfeng
 from selfeng.core.mapper import from_record
 from selfeng.core.positions import PartitionPosition
-from selfeng.infra.kafka_log import KafkaLog
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
-from selfeng.infra.sqlite_store import SqliteStore
+from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
+from selfeng.infra.store.sqlite import SqliteStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild, state_at, verify

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selfeng.core.mapper import append_events
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.lessons import initial_lessons, rated_lessons

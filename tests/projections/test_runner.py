@@ -5,8 +5,8 @@ import time
 from typing import Any, ClassVar
 
 from selfeng.core.mapper import append_events
-from selfeng.infra.memory_log import MemoryLog
-from selfeng.infra.memory_store import MemoryStore
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import FoldContext, Projection
 from selfeng.projections.events import EventCounts
 from selfeng.projections.policies import PoliciesProjection

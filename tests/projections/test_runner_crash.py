@@ -16,7 +16,7 @@ import pytest
 
 from selfeng.core.backends import open_store
 from selfeng.core.mapper import append_events
-from selfeng.infra.sqlite_log import SqliteLog
+from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import rebuild
@@ -52,7 +52,7 @@ def _stored_events(store_url: str) -> int:
         return int(row[0]) if row else 0
     import psycopg
 
-    from selfeng.infra.postgres_store import split_url
+    from selfeng.infra.store.postgres import split_url
 
     conninfo, options = split_url(store_url)
     try:

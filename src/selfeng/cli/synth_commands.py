@@ -45,7 +45,7 @@ def synthesis_state(app: Selfeng) -> SynthesisState:
 
 def _llm_setup() -> str:
     try:
-        from selfeng.infra.llm_openai import describe_llm_setup
+        from selfeng.infra.llm.openai import describe_llm_setup
     except ImportError:  # the openai extra is not installed
         return (
             "no LLM configured: install selfeng[openai] and set OPENAI_API_KEY or OPENAI_BASE_URL"

@@ -19,32 +19,32 @@ if TYPE_CHECKING:
     from selfeng.core.store import ProjectionStore
 
 LOGS: Final[dict[str, str]] = {
-    "memory": "selfeng.infra.memory_log:MemoryLog",
-    "sqlite": "selfeng.infra.sqlite_log:SqliteLog",
-    "kafka": "selfeng.infra.kafka_log:KafkaLog",
+    "memory": "selfeng.infra.log.memory:MemoryLog",
+    "sqlite": "selfeng.infra.log.sqlite:SqliteLog",
+    "kafka": "selfeng.infra.log.kafka:KafkaLog",
 }
 """Log adapters by URL scheme."""
 
 STORES: Final[dict[str, str]] = {
-    "memory": "selfeng.infra.memory_store:MemoryStore",
-    "sqlite": "selfeng.infra.sqlite_store:SqliteStore",
-    "postgresql": "selfeng.infra.postgres_store:PostgresStore",
-    "postgres": "selfeng.infra.postgres_store:PostgresStore",
+    "memory": "selfeng.infra.store.memory:MemoryStore",
+    "sqlite": "selfeng.infra.store.sqlite:SqliteStore",
+    "postgresql": "selfeng.infra.store.postgres:PostgresStore",
+    "postgres": "selfeng.infra.store.postgres:PostgresStore",
 }
 """Projection store adapters by URL scheme."""
 
 SANDBOXES: Final[dict[str, str]] = {
-    "subprocess": "selfeng.infra.sandbox_subprocess:SubprocessSandbox",
-    "bwrap": "selfeng.infra.sandbox_bwrap:BwrapSandbox",
-    "docker": "selfeng.infra.sandbox_docker:DockerSandbox",
-    "auto": "selfeng.infra.sandbox_select:StrongestSandbox",
+    "subprocess": "selfeng.infra.sandbox.subprocess:SubprocessSandbox",
+    "bwrap": "selfeng.infra.sandbox.bwrap:BwrapSandbox",
+    "docker": "selfeng.infra.sandbox.docker:DockerSandbox",
+    "auto": "selfeng.infra.sandbox.strongest:StrongestSandbox",
 }
 """Sandbox adapters by URL scheme (``auto://``: the strongest that works here)."""
 
 EMBEDDERS: Final[dict[str, str]] = {
-    "lexical": "selfeng.infra.embed_lexical:LexicalEmbedder",
-    "minilm": "selfeng.infra.embed_minilm:MiniLMEmbedder",
-    "openai": "selfeng.infra.embed_openai:OpenAIEmbedder",
+    "lexical": "selfeng.infra.embed.lexical:LexicalEmbedder",
+    "minilm": "selfeng.infra.embed.minilm:MiniLMEmbedder",
+    "openai": "selfeng.infra.embed.openai:OpenAIEmbedder",
 }
 """Embedders by name: ``lexical``, ``minilm``, ``openai:<model>``."""
 
@@ -127,7 +127,7 @@ def open_llm(settings: Settings) -> LLM | None:
     if not llm_configured(settings.llm_env):
         return None  # decided before importing openai, which takes a while
     try:
-        adapter = importlib.import_module("selfeng.infra.llm_openai")
+        adapter = importlib.import_module("selfeng.infra.llm.openai")
     except ImportError:  # the openai extra is not installed
         return None
     llm: LLM | None = adapter.OpenAIChat.from_env(settings.llm_env)

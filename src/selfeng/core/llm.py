@@ -1,7 +1,7 @@
 """The LLM port: a chat completion, with what it cost.
 
 The synthesizer and the repairer talk to a model only through this port; the adapter over
-the ``openai`` package (``selfeng.infra.llm_openai``) serves OpenAI and every
+the ``openai`` package (``selfeng.infra.llm.openai``) serves OpenAI and every
 OpenAI-compatible server (vLLM, Ollama, llama.cpp). Callers record each call as an
 ``LLMCalled`` event; the port itself keeps no state.
 

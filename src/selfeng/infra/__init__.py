@@ -1,3 +1,4 @@
-"""Adapters: the memory, SQLite and Kafka logs, the memory and SQLite projection stores, and a
-local tansu broker for development. Chosen by URL through ``selfeng.core.backends``.
+"""Adapters, grouped by the port they implement: ``log/``, ``store/``, ``sandbox/``,
+``embed/`` and ``llm/`` (plus ``sqlite_common``, shared by the SQLite log and store). Chosen by
+URL through ``selfeng.core.backends``; nothing in ``core`` imports them.
 """

@@ -1,6 +1,6 @@
 """Plumbing of the Kafka log adapter: URL settings, topics, partitioning, codec, scanning.
 
-Kept apart from ``selfeng.infra.kafka_log`` so that the adapter module holds the
+Kept apart from ``selfeng.infra.log.kafka`` so that the adapter module holds the
 ``EventLog`` behaviour. ``ensure_topics`` talks to the admin client and ``Scan`` drives an
 assigned consumer; nothing else here talks to a broker.
 """

@@ -1,6 +1,6 @@
 """One call inside a sandbox: what the forked child of the worker does, then exits.
 
-Loaded by the sandbox worker (``selfeng.infra.sandbox_worker``) inside the sandbox, from
+Loaded by the sandbox worker (``selfeng.infra.sandbox.worker``) inside the sandbox, from
 source, under the module name ``selfeng_sandbox_call``: stdlib only, Python 3.9 or newer.
 
 The child applies the call's limits (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``,

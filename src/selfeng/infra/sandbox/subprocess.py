@@ -48,15 +48,16 @@ from pathlib import Path
 from typing import Final
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra import sandbox_call, sandbox_worker
-from selfeng.infra.sandbox_pool import (
+from selfeng.infra.sandbox import call as sandbox_call
+from selfeng.infra.sandbox import worker as sandbox_worker
+from selfeng.infra.sandbox.pool import (
     STARTUP_TIMEOUT_S,
     Channel,
     PooledSandbox,
     ProcessChannel,
     parse_options,
 )
-from selfeng.infra.sandbox_worker import launch_compiled
+from selfeng.infra.sandbox.worker import launch_compiled
 
 _OPTIONS: Final = {
     "workers": int,

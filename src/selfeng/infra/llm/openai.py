@@ -51,7 +51,7 @@ from selfeng.core.llm import (
     estimate_prompt_tokens,
     llm_configured,
 )
-from selfeng.infra.openai_client import openai_client
+from selfeng.infra.llm.openai_client import openai_client
 from selfeng.schemas.learning import ChatMessage
 
 DEFAULT_MODEL: Final[str] = "gpt-4o-mini"

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import openai
 
 from selfeng.core.embedder import Embedder
-from selfeng.infra.openai_client import openai_client
+from selfeng.infra.llm.openai_client import openai_client
 
 DEFAULT_MODEL: Final[str] = "text-embedding-3-small"
 """The model when neither the URL nor ``OPENAI_EMBEDDING_MODEL`` names one."""

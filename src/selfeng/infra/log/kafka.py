@@ -110,7 +110,7 @@ from selfeng.core.log import (
 )
 from selfeng.core.positions import PartitionPosition, Position, parse_position
 from selfeng.core.records import NewRecord, StoredRecord
-from selfeng.infra.kafka_admin import (
+from selfeng.infra.log.kafka_admin import (
     DEFAULT_DEDUPE_LOOKBACK,
     DEFAULT_DEDUPE_WINDOW,
     DEFAULT_PARTITIONS,

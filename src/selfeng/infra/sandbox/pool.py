@@ -6,7 +6,7 @@ here: starting workers from one long-lived thread, handing them out, sending req
 reading replies with a deadline, killing and replacing a worker that misbehaves (no answer
 in time, a garbled reply, death), and turning replies into ``RunResult`` and ``TestRun``.
 
-The worker itself (``sandbox_worker``) enforces each call's timeout and limits and survives a
+The worker itself (``sandbox.worker``) enforces each call's timeout and limits and survives a
 tool that misbehaves; the pool's deadline (the call's timeout plus ``GRACE_S``) only catches a
 worker that stopped answering, which is then killed and replaced.
 """
@@ -34,7 +34,7 @@ import orjson
 from pydantic import JsonValue
 
 from selfeng.core.sandbox import ErrorKind, Limits, RunResult, Sandbox, SandboxUnavailable, TestRun
-from selfeng.infra.sandbox_worker import DEFAULT_PRELOAD
+from selfeng.infra.sandbox.worker import DEFAULT_PRELOAD
 
 GRACE_S: Final = 2.0
 """How long past a call's own timeout the pool waits before it kills the worker."""

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Final
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox_pool import STARTUP_TIMEOUT_S, parse_options
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox, landlock_abi, real_python
+from selfeng.infra.sandbox.pool import STARTUP_TIMEOUT_S, parse_options
+from selfeng.infra.sandbox.subprocess import SubprocessSandbox, landlock_abi, real_python
 
 INSIDE: Final = "/tmp/work"
 """Where a worker's directory appears inside its sandbox."""

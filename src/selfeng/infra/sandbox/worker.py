@@ -24,7 +24,7 @@ The protocol descriptors move to private numbers at start and descriptors 0, 1 a
 point to ``/dev/null``; a call's child closes the private ones, so nothing a tool prints
 (from Python, C or a subprocess) reaches the protocol. Python-level output is captured.
 
-The worker never runs tool code itself: each call is a forked child (``sandbox_call``), so
+The worker never runs tool code itself: each call is a forked child (``sandbox.call``), so
 globals, monkeypatched builtins, leaked threads and memory die with it. The worker enforces
 the wall-clock timeout (killing the child and all it started), so a timeout costs no warm
 worker; it also makes itself non-dumpable, so a tool of the same uid cannot read its
@@ -50,17 +50,17 @@ if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING:
-    from selfeng.infra import sandbox_call as call
+    from selfeng.infra.sandbox import call
 else:  # inside a sandbox the loader has defined it from source under this name
     call = sys.modules.get("selfeng_sandbox_call")
     if call is None:
-        from selfeng.infra import sandbox_call as call
+        from selfeng.infra.sandbox import call
 
 PROTOCOL = 1
 """The version of the line protocol."""
 
 CALL_MODULE = "selfeng_sandbox_call"
-"""The name the loader gives ``sandbox_call`` inside a sandbox."""
+"""The name the loader gives ``sandbox.call`` inside a sandbox."""
 
 LOADER = (
     "import sys\n"
@@ -164,7 +164,7 @@ def launch_compiled(python: str, config: dict[str, Any]) -> tuple[list[str], byt
 def _sources() -> tuple[str, str]:
     here = os.path.dirname(os.path.abspath(__file__))
     sources = []
-    for name in ("sandbox_call.py", "sandbox_worker.py"):
+    for name in ("call.py", "worker.py"):
         with open(os.path.join(here, name), encoding="utf-8") as f:
             sources.append(f.read())
     return sources[0], sources[1]

@@ -8,7 +8,7 @@ storage on a free local port and stops it again::
         log = open_log(f"kafka://{broker.bootstrap}")
 
 The broker keeps everything in memory: stopping it loses every topic. Its quirks (see
-``selfeng.infra.kafka_log``) are handled by the Kafka adapter. Nothing here needs
+``selfeng.infra.log.kafka``) are handled by the Kafka adapter. Nothing here needs
 kafka-python: readiness is checked with a raw Kafka Metadata request.
 """
 

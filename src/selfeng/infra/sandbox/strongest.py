@@ -18,8 +18,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from selfeng.core.sandbox import Sandbox
-from selfeng.infra.sandbox_bwrap import BwrapSandbox, bwrap_problem
-from selfeng.infra.sandbox_subprocess import SubprocessSandbox, default_problem
+from selfeng.infra.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from selfeng.infra.sandbox.subprocess import SubprocessSandbox, default_problem
 
 
 def strongest_url() -> tuple[str, str]:

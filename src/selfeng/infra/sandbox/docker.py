@@ -26,8 +26,8 @@ import docker
 import docker.errors
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox_pool import Channel, PooledSandbox, WorkerGone, parse_options
-from selfeng.infra.sandbox_worker import launch_command
+from selfeng.infra.sandbox.pool import Channel, PooledSandbox, WorkerGone, parse_options
+from selfeng.infra.sandbox.worker import launch_command
 
 IMAGE: Final = "python:3.11-slim"
 """The default image: any image with ``python3`` (3.9 or newer) will do."""

@@ -1,0 +1,1 @@
+"""Embedders: ``lexical`` (in process, no model), ``minilm`` and ``openai:<model>``."""

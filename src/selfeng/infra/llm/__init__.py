@@ -1,0 +1,1 @@
+"""LLM adapters: any OpenAI-compatible endpoint through the ``openai`` client."""

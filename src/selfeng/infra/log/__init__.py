@@ -1,0 +1,1 @@
+"""Event log adapters: ``memory://``, ``sqlite:///path`` and ``kafka://host:port``."""

@@ -1,0 +1,1 @@
+"""Projection store adapters: ``memory://``, ``sqlite:///path`` and ``postgresql://...``."""
