@@ -1,6 +1,12 @@
+import inspect
+import sys
+import threading
+import time
+
 import pytest
 
-from selfeng.core.tooldef import ToolSourceError, parse_tool
+from selfeng.core import planning
+from selfeng.core.tooldef import ToolSourceError, parse_module, parse_tool
 from selfeng.seed_tools import seed_sources
 
 TOOL = '''
@@ -96,3 +102,41 @@ def test_every_starter_tool_parses_and_is_documented() -> None:
         assert tool.name == name
         assert tool.spec.description
         assert "def test_" in tool.tests
+
+
+def test_tool_sources_parse_in_several_threads_at_once() -> None:
+    """CPython 3.11 shares the AST constructor's depth between threads (python/cpython#106905).
+
+    A finaliser that runs Python code lets another thread in while a tree is being built;
+    unguarded, that fails with "AST constructor recursion depth mismatch".
+    """
+    source = inspect.getsource(planning)
+    errors: list[BaseException] = []
+
+    class Finalised:
+        def __init__(self) -> None:
+            self.cycle = self
+
+        def __del__(self) -> None:
+            time.sleep(0)
+
+    def parse_repeatedly() -> None:
+        for _ in range(40):
+            for _ in range(50):
+                Finalised()
+            try:
+                parse_module(source)
+            except BaseException as exc:
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=parse_repeatedly) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:1]

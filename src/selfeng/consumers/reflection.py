@@ -26,7 +26,7 @@ from selfeng.consumers.verifier import verify
 from selfeng.core.llm import LLM
 from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.sandbox import Limits, SandboxUnavailable
-from selfeng.core.tooldef import ToolSourceError, parse_tool
+from selfeng.core.tooldef import ToolSourceError, parse_module, parse_tool
 from selfeng.projections.registry import (
     RegistryState,
     VersionRecord,
@@ -308,7 +308,7 @@ class Reflection(Learner):
             return "the reply has no ```python block"
         source = block.group(1)
         try:
-            module = ast.parse(source)
+            module = parse_module(source)
             tool = parse_tool(source, executed.tool)
         except (SyntaxError, ToolSourceError) as exc:
             return f"the module is not a usable tool: {exc}"

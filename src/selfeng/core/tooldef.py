@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,23 @@ from pydantic import JsonValue
 from selfeng.schemas import ToolSpec
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state, so two
+# threads parsing at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Clients and workers in one process parse tool sources concurrently.
+_PARSING = threading.Lock()
+
+
+def parse_module(source: str) -> ast.Module:
+    """``ast.parse(source)``, safe to call from several threads at once."""
+    with _PARSING:
+        return ast.parse(source)
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")``, safe to call from several threads at once."""
+    with _PARSING:
+        return ast.parse(source, mode="eval")
 
 
 class ToolSourceError(ValueError):
@@ -54,7 +72,7 @@ def annotation_schema(node: ast.expr | None, where: str) -> dict[str, JsonValue]
     if node is None:
         raise ToolSourceError(f"{where} has no type annotation; annotate it (e.g. `: float`)")
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return annotation_schema(ast.parse(node.value, mode="eval").body, where)
+        return annotation_schema(parse_expression(node.value).body, where)
     if isinstance(node, ast.Constant) and node.value is None:
         return {"type": "null"}
     if isinstance(node, ast.Name | ast.Attribute):
@@ -143,7 +161,7 @@ def _literal_value(node: ast.expr) -> Any:
 def parse_tool(source: str, name: str | None = None) -> ToolDefinition:
     """Read a tool file. ``name`` picks the function when the file defines several."""
     try:
-        module = ast.parse(source)
+        module = parse_module(source)
     except SyntaxError as exc:
         raise ToolSourceError(f"not valid Python: line {exc.lineno}: {exc.msg}") from exc
     functions = [
