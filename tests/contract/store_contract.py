@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from selfeng.core.positions import GlobalPosition, PartitionPosition
-from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
 
 
 def cp(projection: str, offset: int, fork: str = "main", state: bytes = b"{}") -> Checkpoint:
@@ -74,3 +75,81 @@ class StoreContract:
         assert store.load("lenient", "events") is None
         assert store.snapshots("lenient", "events") == []
         assert store.load("main", "events") == cp("events", 3)
+
+    # -- keyed rows ----------------------------------------------------------------------
+
+    def test_rows_commit_with_their_checkpoint_and_keep_their_first_place(
+        self, store: ProjectionStore
+    ) -> None:
+        head = replace(cp("cache", 1, state=b'{"n": 2}'), tables=("entries", "dropped"))
+        store.commit(
+            [head],
+            [
+                RowChange("main", "cache", "entries/b", b'"b1"', seq=0),
+                RowChange("main", "cache", "entries/a", b'"a1"', seq=1),
+                RowChange("main", "cache", "dropped/z", b"9", seq=2),
+            ],
+        )
+        assert store.load("main", "cache") == head
+        # an update keeps the row's place; a row deleted and inserted again takes a new one
+        store.commit(
+            [replace(head, position=GlobalPosition(2))],
+            [
+                RowChange("main", "cache", "entries/b", b'"b2"', seq=7),
+                RowChange("main", "cache", "dropped/z", None),
+                RowChange("main", "cache", "dropped/z", b"10", seq=3),
+                RowChange("main", "cache", "entries/c", b'"c1"', seq=4),
+            ],
+        )
+        assert list(store.rows("main", "cache")) == [
+            ("entries/b", b'"b2"', 0),
+            ("entries/a", b'"a1"', 1),
+            ("dropped/z", b"10", 3),
+            ("entries/c", b'"c1"', 4),
+        ]
+        assert store.get("main", "cache", "entries/a") == b'"a1"'
+        assert store.get("main", "cache", "entries/zz") is None
+        assert store.get("other", "cache", "entries/a") is None
+
+    def test_scan_pages_through_one_prefix_in_key_order(self, store: ProjectionStore) -> None:
+        keys = [f"tools/t{i:03d}" for i in range(25)] + ["toolsx/1", "stats/t001@1"]
+        store.commit(
+            [cp("registry", 1)],
+            [RowChange("main", "registry", k, b"{}", seq=i) for i, k in enumerate(keys)],
+        )
+        pages, after = [], ""
+        while page := store.scan("main", "registry", "tools/", after=after, limit=10):
+            pages.append([k for k, _ in page])
+            after = page[-1][0]
+        assert [len(p) for p in pages] == [10, 10, 5]
+        assert [k for page in pages for k in page] == sorted(keys[:25])
+        assert [k for k, _ in store.scan("main", "registry", limit=100)] == sorted(keys)
+        assert store.scan("main", "registry", "nothing/") == []
+
+    def test_cleared_prefixes_go_before_the_changes(self, store: ProjectionStore) -> None:
+        rows = [RowChange("main", "p", f"{t}/{i}", b"1", seq=i) for t in "ab" for i in range(3)]
+        store.commit([cp("p", 1)], rows)
+        store.commit(
+            [cp("p", 2)],
+            [RowChange("main", "p", "a/new", b"2", seq=9)],
+            cleared=[("main", "p", "a/")],
+        )
+        assert [k for k, _, _ in store.rows("main", "p")] == ["b/0", "b/1", "b/2", "a/new"]
+        store.commit([cp("p", 3)], cleared=[("main", "p", "")])
+        assert list(store.rows("main", "p")) == []
+
+    def test_a_save_behind_the_stored_position_writes_nothing(self, store: ProjectionStore) -> None:
+        store.commit([cp("p", 10)], [RowChange("main", "p", "a/1", b"10", seq=0)])
+        with pytest.raises(CheckpointBehind, match="main/p"):
+            store.commit([cp("q", 9), cp("p", 9)], [RowChange("main", "p", "a/1", b"9", seq=0)])
+        assert store.get("main", "p", "a/1") == b"10"
+        assert store.load("main", "q") is None
+        store.commit([cp("p", 10)], [RowChange("main", "p", "a/1", b"11", seq=0)])
+        assert store.get("main", "p", "a/1") == b"11"
+
+    def test_dropping_a_fork_drops_its_rows(self, store: ProjectionStore) -> None:
+        for fork in ("main", "lenient"):
+            store.commit([cp("p", 1, fork=fork)], [RowChange(fork, "p", "a/1", b"1", seq=0)])
+        store.drop("lenient")
+        assert list(store.rows("lenient", "p")) == []
+        assert store.get("main", "p", "a/1") == b"1"

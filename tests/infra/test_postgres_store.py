@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from selfeng.app import Selfeng
 from selfeng.core.backends import BackendError, open_store
 from selfeng.core.settings import Settings
-from selfeng.core.store import ProjectionStore
+from selfeng.core.store import ProjectionStore, RowChange
 from selfeng.infra.store.postgres import PostgresStore, StoreRefused, split_url
 from selfeng.projections.replay import verify
 from tests.contract.store_contract import StoreContract, cp
@@ -111,3 +112,44 @@ def test_selfeng_answers_and_replays_on_a_postgresql_store(
     with Selfeng.open(settings) as app:  # a new process resumes from the stored checkpoints
         assert app.engine.main.position == app.log.head()
         assert all(result.equal for result in verify(app.engine, "main"))
+
+
+def test_a_version_1_schema_is_upgraded_in_place(postgres_url: str) -> None:
+    schema = unique_schema()
+    with psycopg.connect(split_url(postgres_url)[0], autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.selfeng_meta (name text PRIMARY KEY, value text)")
+        conn.execute(
+            f"INSERT INTO {schema}.selfeng_meta VALUES ('format', 'projection store'),"
+            " ('format_version', '1')"
+        )
+        conn.execute(
+            f"""CREATE TABLE {schema}.checkpoints (
+            fork text NOT NULL, projection text NOT NULL, log_id text NOT NULL,
+            projection_version integer NOT NULL, position text NOT NULL, events bigint NOT NULL,
+            state bytea NOT NULL, saved_at double precision NOT NULL,
+            PRIMARY KEY (fork, projection))"""
+        )
+        conn.execute(
+            f"""CREATE TABLE {schema}.snapshots (
+            id bigserial PRIMARY KEY, fork text NOT NULL, projection text NOT NULL,
+            log_id text NOT NULL, projection_version integer NOT NULL, position text NOT NULL,
+            events bigint NOT NULL, state bytea NOT NULL, saved_at double precision NOT NULL)"""
+        )
+        conn.execute(
+            f"INSERT INTO {schema}.checkpoints VALUES"
+            " ('main', 'cache', 'log-1', 1, '{\"kind\": \"global\", \"offset\": 3}', 3, '{}', 1.0)"
+        )
+    with PostgresStore.from_url(with_schema(postgres_url, schema)) as store:
+        old = store.load("main", "cache")
+        assert old is not None
+        assert (old.events, old.tables) == (3, ())
+        store.commit(
+            [replace(cp("cache", 4), tables=("entries",))],
+            [RowChange("main", "cache", "entries/k", b"1", seq=0)],
+        )
+        assert store.get("main", "cache", "entries/k") == b"1"
+    with PostgresStore.from_url(with_schema(postgres_url, schema)) as store:
+        loaded = store.load("main", "cache")
+        assert loaded is not None
+        assert loaded.tables == ("entries",)

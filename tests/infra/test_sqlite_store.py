@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from selfeng.core.log import NotOurLog
-from selfeng.core.store import ProjectionStore
+from selfeng.core.positions import GlobalPosition
+from selfeng.core.store import ProjectionStore, RowChange
 from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.infra.store.sqlite import SqliteStore
 from tests.contract.store_contract import StoreContract, cp
@@ -45,3 +48,42 @@ def test_a_log_file_is_not_a_store(tmp_path: Path) -> None:
     SqliteLog(tmp_path / "log.db").close()
     with pytest.raises(NotOurLog, match="not a projection store"):
         SqliteStore(tmp_path / "log.db")
+
+
+VERSION_1 = [
+    "CREATE TABLE selfeng_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE checkpoints (
+        fork TEXT NOT NULL, projection TEXT NOT NULL, log_id TEXT NOT NULL,
+        projection_version INTEGER NOT NULL, position TEXT NOT NULL, events INTEGER NOT NULL,
+        state BLOB NOT NULL, saved_at REAL NOT NULL, PRIMARY KEY (fork, projection))""",
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY, fork TEXT NOT NULL, projection TEXT NOT NULL, log_id TEXT NOT NULL,
+        projection_version INTEGER NOT NULL, position TEXT NOT NULL, events INTEGER NOT NULL,
+        state BLOB NOT NULL, saved_at REAL NOT NULL)""",
+    "INSERT INTO selfeng_meta VALUES ('format', 'projection store'), ('format_version', '1')",
+    """INSERT INTO checkpoints VALUES ('main', 'cache', 'log-1', 1,
+        '{"kind": "global", "offset": 3}', 3, '{"entries": {}}', 1.0)""",
+]
+
+
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_checkpoints(
+    tmp_path: Path,
+) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db")
+    for statement in VERSION_1:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    with SqliteStore(tmp_path / "s.db") as store:
+        old = store.load("main", "cache")
+        assert old is not None
+        assert (old.state, old.tables, old.position) == (b'{"entries": {}}', (), GlobalPosition(3))
+        store.commit(
+            [replace(cp("cache", 4), tables=("entries",))],
+            [RowChange("main", "cache", "entries/k", b"1", seq=0)],
+        )
+    with SqliteStore(tmp_path / "s.db") as store:
+        assert store.get("main", "cache", "entries/k") == b"1"
+        loaded = store.load("main", "cache")
+        assert loaded is not None
+        assert loaded.tables == ("entries",)

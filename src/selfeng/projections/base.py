@@ -62,6 +62,10 @@ class Projection(ABC, Generic[S]):
     """Bump when ``apply`` changes meaning: stored state of another version is rebuilt."""
     handles: ClassVar[tuple[type[Event], ...]]
     """The event classes this fold reads."""
+    tables: ClassVar[tuple[str, ...]] = ()
+    """Top-level maps of the state kept as keyed rows (``selfeng.projections.tables``): a
+    checkpoint writes only the rows a fold changed. The state must then be a dict whose
+    ``dump`` and ``load`` keep those maps as they are."""
 
     @abstractmethod
     def initial(self) -> S:

@@ -57,6 +57,7 @@ class CacheProjection(Projection[CacheState]):
     name = "cache"
     version = 2
     handles = (ToolExecuted, FeedbackApplied)
+    tables = ("entries", "dropped")
 
     def initial(self) -> CacheState:
         return CacheState(entries={}, dropped={})

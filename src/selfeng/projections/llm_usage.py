@@ -47,6 +47,7 @@ class LLMUsageProjection(Projection[LLMUsageState]):
 
     name = "llm_usage"
     handles = (LLMCalled,)
+    tables = ("subjects", "models")
 
     def initial(self) -> LLMUsageState:
         return LLMUsageState(subjects={}, models={})

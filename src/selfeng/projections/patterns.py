@@ -94,6 +94,7 @@ class PatternsProjection(Projection[PatternsState]):
     name = "patterns"
     version = 2
     handles = (RequestCompleted, PatternDetected, FeedbackApplied)
+    tables = ("patterns", "antecedents", "detected")
 
     def initial(self) -> PatternsState:
         return PatternsState(requests=0, multi_step=0, patterns={}, antecedents={}, detected={})

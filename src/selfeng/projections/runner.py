@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ from selfeng.core.mapper import (
 from selfeng.core.positions import GlobalPosition, Position
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
-from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
 from selfeng.projections.base import (
     MAIN,
     AnyProjection,
@@ -38,6 +38,7 @@ from selfeng.projections.base import (
     Projection,
 )
 from selfeng.projections.policies import PoliciesProjection, PoliciesState
+from selfeng.projections.tables import TableSet, assemble
 from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class _Slot:
     types: frozenset[str]  # the event types it decodes; empty for a record projection
     on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
     on_event: Callable[[Any, Event, FoldContext], Any] | None = None
+    tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
 
 
 class ProjectionRunner:
@@ -105,32 +107,65 @@ class ProjectionRunner:
         self._checkpointed_at = time.monotonic()
 
     def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
-        slot = self._initial_slot(projection, seed)
+        tables = None
+        if self.store is not None and isinstance(projection, Projection) and projection.tables:
+            tables = TableSet(projection.tables)
+        slot = self._initial_slot(projection, seed, tables)
         if isinstance(projection, Projection):
             slot.types, slot.on_event = projection.type_names(), projection.apply
         else:
             slot.on_record = projection.apply
         return slot
 
-    def _initial_slot(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
+    def _initial_slot(
+        self, projection: AnyProjection, seed: Checkpoint | None, tables: TableSet | None
+    ) -> _Slot:
         cp = seed
         if cp is None and self.store is not None:
             cp = self.store.load(self.fork.name, projection.name)
         if cp is None:
-            return _Slot(projection, projection.initial(), self.log.start(), 0, frozenset())
-        if cp.log_id != self.log.log_id:
+            reason = ""
+        elif cp.log_id != self.log.log_id:
             reason = f"it was folded from another log ({cp.log_id})"
         elif cp.projection_version != projection.version:
             reason = f"it is from version {cp.projection_version} of the projection"
         else:
             try:
-                state = projection.load(orjson.loads(cp.state))
-                return _Slot(projection, state, cp.position, cp.events, frozenset())
+                state = self._read_state(projection, cp, tables)
+                return _Slot(projection, state, cp.position, cp.events, frozenset(), tables=tables)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 reason = f"it cannot be read ({type(exc).__name__}: {exc})"
-        self.rebuilt[projection.name] = reason
-        logger.warning("rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason)
-        return _Slot(projection, projection.initial(), self.log.start(), 0, frozenset())
+        if reason:
+            self.rebuilt[projection.name] = reason
+            logger.warning(
+                "rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason
+            )
+        state = projection.initial()
+        if tables is not None:
+            tables.clear_all = True  # rows of an earlier fold, if any, are not this state's
+            tables.install(state)
+        return _Slot(projection, state, self.log.start(), 0, frozenset(), tables=tables)
+
+    def _read_state(
+        self, projection: AnyProjection, cp: Checkpoint, tables: TableSet | None
+    ) -> Any:
+        """A checkpoint's state, its rows put back (a whole state saved before the
+        projection had tables is kept, and written as rows at the next checkpoint)."""
+        data = orjson.loads(cp.state)
+        if tables is None or not cp.tables:
+            state = projection.load(data)
+            if tables is not None:
+                tables.clear_all = True
+                tables.install(state)
+            return state
+        if set(cp.tables) != set(tables.names):
+            raise ValueError(f"its rows are of tables {', '.join(cp.tables)}")
+        assert self.store is not None
+        rows = self.store.rows(self.fork.name, projection.name)
+        data, tables.next_seq = assemble(data, rows, tables.names)
+        state = projection.load(data)
+        tables.install(state, clean=True)
+        return state
 
     def _policy(self, name: str) -> JsonValue:
         state: PoliciesState = self._policies.state
@@ -256,8 +291,28 @@ class ProjectionRunner:
         ``known`` holds events already decoded, by id (events this process appended).
         """
         slots = self._slots
-        ctx = self.ctx
         uneven = any(s.position != slots[0].position for s in slots[1:])
+        self._recording(True)
+        try:
+            applied = self._fold_records(batch, known, uneven)
+        finally:
+            self._recording(False)
+        for slot in slots:
+            slot.position = slot.position.latest(batch.position)
+        self._since_checkpoint += applied
+        self._since_snapshot += applied
+        return applied
+
+    def _recording(self, on: bool) -> None:
+        for slot in self._slots:
+            if slot.tables is not None:
+                slot.tables.recording(on)
+
+    def _fold_records(
+        self, batch: RecordBatch, known: Mapping[bytes, Event] | None, uneven: bool
+    ) -> int:
+        slots = self._slots
+        ctx = self.ctx
         applied = 0
         for record in batch.records:
             event: Event | None = None
@@ -292,10 +347,6 @@ class ProjectionRunner:
                 # type is dead-lettered (events this process appended are known good)
                 self._decode(record)
             applied += 1
-        for slot in slots:
-            slot.position = slot.position.latest(batch.position)
-        self._since_checkpoint += applied
-        self._since_snapshot += applied
         return applied
 
     def _decode(self, record: StoredRecord) -> Event | None:
@@ -321,27 +372,58 @@ class ProjectionRunner:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Save every projection's state and position, atomically."""
+        """Save every projection's position with its state, atomically: the rows of its
+        tables that changed and the rest of its state, or, without tables, its whole state."""
         if self.store is None:
             return
         snapshot = self._since_snapshot >= self.snapshot_every
         now = time.time()
-        self.store.save(
-            [
-                Checkpoint(
-                    fork=self.fork.name,
-                    projection=slot.projection.name,
-                    log_id=self.log.log_id,
-                    projection_version=slot.projection.version,
-                    position=slot.position,
-                    events=slot.events,
-                    state=orjson.dumps(slot.projection.dump(slot.state)),
-                    saved_at=now,
+        checkpoints: list[Checkpoint] = []
+        changes: dict[str, list[RowChange]] = {}
+        cleared: list[tuple[str, str, str]] = []
+        snapshots: list[Checkpoint] = []
+        for slot in self._slots:
+            name = slot.projection.name
+            whole = (
+                orjson.dumps(slot.projection.dump(slot.state))
+                if slot.tables is None or snapshot
+                else b""
+            )
+            cp = Checkpoint(
+                fork=self.fork.name,
+                projection=name,
+                log_id=self.log.log_id,
+                projection_version=slot.projection.version,
+                position=slot.position,
+                events=slot.events,
+                state=whole,
+                saved_at=now,
+            )
+            if snapshot:
+                snapshots.append(cp)
+            if slot.tables is not None:
+                head, changes[name], prefixes = slot.tables.changes(
+                    slot.state, self.fork.name, name
                 )
-                for slot in self._slots
-            ],
-            snapshot=snapshot,
-        )
+                cp = replace(cp, state=head, tables=slot.tables.names)
+                cleared.extend((self.fork.name, name, prefix) for prefix in prefixes)
+            checkpoints.append(cp)
+        try:
+            self.store.commit(
+                checkpoints,
+                [change for rows in changes.values() for change in rows],
+                cleared=cleared,
+                snapshots=snapshots,
+            )
+        except CheckpointBehind as exc:
+            # another process (a worker beside a client) saved further: keep what this one
+            # has noted and save with it once this runner is as far
+            logger.debug("checkpoint of %s skipped: %s", self.fork.name, exc)
+            self._checkpointed_at = time.monotonic()
+            return
+        for slot in self._slots:
+            if slot.tables is not None:
+                slot.tables.committed(changes[slot.projection.name])
         self._since_checkpoint = 0
         self._dirty = False
         if snapshot:

@@ -53,6 +53,7 @@ class SessionsProjection(Projection[SessionsState]):
     name = "sessions"
     version = 1
     handles = (RequestCompleted, FeedbackApplied)
+    tables = ("sessions",)
 
     def initial(self) -> SessionsState:
         return SessionsState(sessions={})

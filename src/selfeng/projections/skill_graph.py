@@ -88,6 +88,7 @@ class SkillGraphProjection(Projection[SkillGraphState]):
         RequestCompleted,
         FeedbackApplied,
     )
+    tables = ("tools", "edges")
 
     def initial(self) -> SkillGraphState:
         return SkillGraphState(tools={}, edges={})

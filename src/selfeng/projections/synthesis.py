@@ -106,6 +106,7 @@ class SynthesisProjection(Projection[SynthesisState]):
         LLMCalled,
         RequestCompleted,
     )
+    tables = ("requests", "answers", "proposals", "calls")
 
     def initial(self) -> SynthesisState:
         return SynthesisState(requests={}, answers={}, proposals={}, calls={})

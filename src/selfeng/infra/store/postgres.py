@@ -32,25 +32,43 @@ from psycopg_pool import ConnectionPool
 
 from selfeng.core.backends import redacted
 from selfeng.core.positions import position_from_json
-from selfeng.core.store import Checkpoint, ProjectionStore, checkpoint_rows
+from selfeng.core.store import (
+    Checkpoint,
+    ProjectionStore,
+    RowChange,
+    checkpoint_rows,
+    key_bound,
+    refuse_going_back,
+)
 
 FORMAT = "projection store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2 added keyed rows (the ``rows`` table and the checkpoints' ``tables``); a version 1
+schema is upgraded in place when opened."""
 _OPTIONS = ("schema", "keep_snapshots")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_COLUMNS = "fork, projection, log_id, projection_version, position, events, state, saved_at"
+_COLUMNS = "fork, projection, log_id, projection_version, position, events, state, saved_at, tables"
+_VALUES = ", ".join(["%s"] * 9)
+_ROWS = [
+    """CREATE TABLE {schema}.rows (
+        fork text NOT NULL, projection text NOT NULL, key text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL, value bytea NOT NULL, PRIMARY KEY (fork, projection, key))""",
+    "CREATE INDEX rows_in_order ON {schema}.rows (fork, projection, seq)",
+]
 _TABLES = [
     "CREATE TABLE {schema}.selfeng_meta (name text PRIMARY KEY, value text NOT NULL)",
     """CREATE TABLE {schema}.checkpoints (
         fork text NOT NULL, projection text NOT NULL, log_id text NOT NULL,
         projection_version integer NOT NULL, position text NOT NULL, events bigint NOT NULL,
         state bytea NOT NULL, saved_at double precision NOT NULL,
-        PRIMARY KEY (fork, projection))""",
+        tables text NOT NULL DEFAULT '', PRIMARY KEY (fork, projection))""",
     """CREATE TABLE {schema}.snapshots (
         id bigserial PRIMARY KEY, fork text NOT NULL, projection text NOT NULL,
         log_id text NOT NULL, projection_version integer NOT NULL, position text NOT NULL,
-        events bigint NOT NULL, state bytea NOT NULL, saved_at double precision NOT NULL)""",
+        events bigint NOT NULL, state bytea NOT NULL, saved_at double precision NOT NULL,
+        tables text NOT NULL DEFAULT '')""",
     "CREATE INDEX snapshots_by_projection ON {schema}.snapshots (fork, projection, id)",
+    *_ROWS,
 ]
 
 
@@ -138,10 +156,38 @@ class PostgresStore(ProjectionStore):
                 f"schema {self.schema!r} of {redacted(self.url)} holds a {meta.get('format')!r}, "
                 "not a selfeng projection store: choose another with ?schema="
             )
-        if meta.get("format_version") != str(FORMAT_VERSION):
+        if meta.get("format_version") == "1":
+            self._upgrade()
+        elif meta.get("format_version") != str(FORMAT_VERSION):
             raise StoreRefused(
                 f"schema {self.schema!r} holds version {meta.get('format_version')} of the store; "
                 f"this selfeng reads version {FORMAT_VERSION}"
+            )
+
+    def _upgrade(self) -> None:
+        """Bring a version 1 schema to version 2, once, under the same advisory lock."""
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"selfeng:{self.schema}",))
+            found = conn.execute(
+                sql.SQL(
+                    "SELECT value FROM {schema}.selfeng_meta WHERE name = 'format_version'"
+                ).format(**self._q)
+            ).fetchone()
+            if found is None or found[0] != "1":
+                return  # another process upgraded it meanwhile
+            for table in ("checkpoints", "snapshots"):
+                conn.execute(
+                    sql.SQL(
+                        "ALTER TABLE {schema}.{table} ADD COLUMN tables text NOT NULL DEFAULT ''"
+                    ).format(table=sql.Identifier(table), **self._q)
+                )
+            for statement in _ROWS:
+                conn.execute(sql.SQL(statement).format(**self._q))
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {schema}.selfeng_meta SET value = %s WHERE name = 'format_version'"
+                ).format(**self._q),
+                (str(FORMAT_VERSION),),
             )
 
     def load(self, fork: str, projection: str) -> Checkpoint | None:
@@ -155,28 +201,75 @@ class PostgresStore(ProjectionStore):
             ).fetchone()
         return _checkpoint(row) if row else None
 
-    def save(self, checkpoints: Sequence[Checkpoint], *, snapshot: bool = False) -> None:
-        if not checkpoints:
+    def commit(
+        self,
+        checkpoints: Sequence[Checkpoint],
+        changes: Sequence[RowChange] = (),
+        *,
+        cleared: Sequence[tuple[str, str, str]] = (),
+        snapshots: Sequence[Checkpoint] = (),
+    ) -> None:
+        if not (checkpoints or changes or cleared or snapshots):
             return
-        rows = checkpoint_rows(checkpoints)
-        values = ", ".join(["%s"] * 8)
         with self._transaction() as conn, conn.cursor() as cur:
-            cur.executemany(
-                sql.SQL(
-                    f"INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) VALUES ({values})"
-                    " ON CONFLICT (fork, projection) DO UPDATE SET log_id = excluded.log_id,"
-                    " projection_version = excluded.projection_version,"
-                    " position = excluded.position, events = excluded.events,"
-                    " state = excluded.state, saved_at = excluded.saved_at"
-                ).format(**self._q),
-                rows,
-            )
-            if snapshot:
+            for fork in sorted({cp.fork for cp in checkpoints}):
+                # saves of one fork queue here, the first ever included (no row to lock yet)
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                    (f"selfeng:{self.schema}:fork:{fork}",),
+                )
+                cur.execute(
+                    sql.SQL(
+                        "SELECT fork, projection, log_id, position FROM {schema}.checkpoints"
+                        " WHERE fork = %s"
+                    ).format(**self._q),
+                    (fork,),
+                )
+                refuse_going_back(cur.fetchall(), checkpoints)
+            for fork, projection, prefix in cleared:
+                cur.execute(
+                    sql.SQL(
+                        "DELETE FROM {schema}.rows WHERE fork = %s AND projection = %s"
+                        " AND key >= %s AND key < %s AND starts_with(key, %s)"
+                    ).format(**self._q),
+                    (fork, projection, prefix, key_bound(prefix), prefix),
+                )
+            for deleting, run in _runs(changes):
+                if deleting:
+                    cur.executemany(
+                        sql.SQL(
+                            "DELETE FROM {schema}.rows WHERE fork = %s AND projection = %s"
+                            " AND key = %s"
+                        ).format(**self._q),
+                        run,
+                    )
+                else:
+                    cur.executemany(
+                        sql.SQL(
+                            "INSERT INTO {schema}.rows (fork, projection, key, seq, value)"
+                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (fork, projection, key)"
+                            " DO UPDATE SET value = excluded.value"
+                        ).format(**self._q),
+                        run,
+                    )
+            if checkpoints:
                 cur.executemany(
                     sql.SQL(
-                        f"INSERT INTO {{schema}}.snapshots ({_COLUMNS}) VALUES ({values})"
+                        f"INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) VALUES ({_VALUES})"
+                        " ON CONFLICT (fork, projection) DO UPDATE SET log_id = excluded.log_id,"
+                        " projection_version = excluded.projection_version,"
+                        " position = excluded.position, events = excluded.events,"
+                        " state = excluded.state, saved_at = excluded.saved_at,"
+                        " tables = excluded.tables"
                     ).format(**self._q),
-                    rows,
+                    checkpoint_rows(checkpoints),
+                )
+            if snapshots:
+                cur.executemany(
+                    sql.SQL(
+                        f"INSERT INTO {{schema}}.snapshots ({_COLUMNS}) VALUES ({_VALUES})"
+                    ).format(**self._q),
+                    checkpoint_rows(snapshots),
                 )
                 cur.executemany(
                     sql.SQL(
@@ -186,9 +279,47 @@ class PostgresStore(ProjectionStore):
                     ).format(**self._q),
                     [
                         (cp.fork, cp.projection, cp.fork, cp.projection, self._keep)
-                        for cp in checkpoints
+                        for cp in snapshots
                     ],
                 )
+
+    def rows(self, fork: str, projection: str) -> Iterator[tuple[str, bytes, int]]:
+        with self._pool.connection() as conn, conn.cursor(name="selfeng_rows") as cur:
+            cur.itersize = 10_000
+            cur.execute(
+                sql.SQL(
+                    "SELECT key, value, seq FROM {schema}.rows WHERE fork = %s"
+                    " AND projection = %s ORDER BY seq, key"
+                ).format(**self._q),
+                (fork, projection),
+            )
+            for key, value, seq in cur:
+                yield str(key), bytes(value), int(seq)
+
+    def get(self, fork: str, projection: str, key: str) -> bytes | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT value FROM {schema}.rows WHERE fork = %s AND projection = %s"
+                    " AND key = %s"
+                ).format(**self._q),
+                (fork, projection, key),
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def scan(
+        self, fork: str, projection: str, prefix: str = "", *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, bytes]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT key, value FROM {schema}.rows WHERE fork = %s AND projection = %s"
+                    " AND key >= %s AND key > %s AND key < %s AND starts_with(key, %s)"
+                    " ORDER BY key LIMIT %s"
+                ).format(**self._q),
+                (fork, projection, prefix, after, key_bound(prefix), prefix, limit),
+            ).fetchall()
+        return [(str(key), bytes(value)) for key, value in rows]
 
     def snapshots(self, fork: str, projection: str) -> list[Checkpoint]:
         with self._pool.connection() as conn:
@@ -212,7 +343,7 @@ class PostgresStore(ProjectionStore):
 
     def drop(self, fork: str) -> None:
         with self._transaction() as conn:
-            for table in ("checkpoints", "snapshots"):
+            for table in ("checkpoints", "rows", "snapshots"):
                 conn.execute(
                     sql.SQL("DELETE FROM {schema}.{table} WHERE fork = %s").format(
                         table=sql.Identifier(table), **self._q
@@ -248,8 +379,26 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     return conninfo, ours
 
 
+def _runs(changes: Sequence[RowChange]) -> Iterator[tuple[bool, list[tuple[Any, ...]]]]:
+    """Changes in order, as runs of deletes (True) and runs of writes (False)."""
+    run: list[tuple[Any, ...]] = []
+    deleting = False
+    for change in changes:
+        is_delete = change.value is None
+        if run and is_delete != deleting:
+            yield deleting, run
+            run = []
+        deleting = is_delete
+        if is_delete:
+            run.append((change.fork, change.projection, change.key))
+        else:
+            run.append((change.fork, change.projection, change.key, change.seq, change.value))
+    if run:
+        yield deleting, run
+
+
 def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
-    fork, projection, log_id, version, position, events, state, saved_at = row
+    fork, projection, log_id, version, position, events, state, saved_at, tables = row
     return Checkpoint(
         fork=str(fork),
         projection=str(projection),
@@ -259,4 +408,5 @@ def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
         events=int(events),
         state=bytes(state),
         saved_at=float(saved_at),
+        tables=tuple(str(tables).split(",")) if tables else (),
     )

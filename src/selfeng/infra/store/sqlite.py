@@ -5,14 +5,21 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from selfeng.core.positions import position_from_json
-from selfeng.core.store import Checkpoint, ProjectionStore, checkpoint_rows
+from selfeng.core.store import (
+    Checkpoint,
+    ProjectionStore,
+    RowChange,
+    checkpoint_rows,
+    key_bound,
+    refuse_going_back,
+)
 from selfeng.infra.sqlite_common import (
     ThreadConnections,
     check_format,
@@ -24,21 +31,36 @@ from selfeng.infra.sqlite_common import (
 log = logging.getLogger(__name__)
 
 FORMAT = "projection store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2 added keyed rows (the ``rows`` table and the checkpoints' ``tables``); a version 1 file
+is upgraded in place when opened."""
 
+_ROWS = [
+    """CREATE TABLE rows (
+        fork TEXT NOT NULL, projection TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+        value BLOB NOT NULL, PRIMARY KEY (fork, projection, key)) WITHOUT ROWID""",
+    "CREATE INDEX rows_in_order ON rows (fork, projection, seq)",
+]
 _SCHEMA = [
     "CREATE TABLE selfeng_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE checkpoints (
         fork TEXT NOT NULL, projection TEXT NOT NULL, log_id TEXT NOT NULL,
         projection_version INTEGER NOT NULL, position TEXT NOT NULL, events INTEGER NOT NULL,
-        state BLOB NOT NULL, saved_at REAL NOT NULL, PRIMARY KEY (fork, projection))""",
+        state BLOB NOT NULL, saved_at REAL NOT NULL, tables TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (fork, projection))""",
     """CREATE TABLE snapshots (
         id INTEGER PRIMARY KEY, fork TEXT NOT NULL, projection TEXT NOT NULL, log_id TEXT NOT NULL,
         projection_version INTEGER NOT NULL, position TEXT NOT NULL, events INTEGER NOT NULL,
-        state BLOB NOT NULL, saved_at REAL NOT NULL)""",
+        state BLOB NOT NULL, saved_at REAL NOT NULL, tables TEXT NOT NULL DEFAULT '')""",
     "CREATE INDEX snapshots_by_projection ON snapshots (fork, projection, id)",
+    *_ROWS,
 ]
-_COLUMNS = "fork, projection, log_id, projection_version, position, events, state, saved_at"
+_COLUMNS = "fork, projection, log_id, projection_version, position, events, state, saved_at, tables"
+_VALUES = ", ".join(["?"] * 9)
+_UPSERT_ROW = (
+    "INSERT INTO rows (fork, projection, key, seq, value) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (fork, projection, key) DO UPDATE SET value = excluded.value"
+)
 
 
 class SqliteStore(ProjectionStore):
@@ -75,6 +97,8 @@ class SqliteStore(ProjectionStore):
                         "INSERT INTO selfeng_meta VALUES (?, ?)",
                         [("format", FORMAT), ("format_version", str(FORMAT_VERSION))],
                     )
+                else:
+                    _upgrade(conn)
                 conn.execute("SELECT count(*) FROM checkpoints").fetchone()
         except BaseException:
             self._conns.close()
@@ -117,27 +141,78 @@ class SqliteStore(ProjectionStore):
             return None
         return _checkpoint(row) if row else None
 
-    def save(self, checkpoints: Sequence[Checkpoint], *, snapshot: bool = False) -> None:
-        if not checkpoints:
+    def commit(
+        self,
+        checkpoints: Sequence[Checkpoint],
+        changes: Sequence[RowChange] = (),
+        *,
+        cleared: Sequence[tuple[str, str, str]] = (),
+        snapshots: Sequence[Checkpoint] = (),
+    ) -> None:
+        if not (checkpoints or changes or cleared or snapshots):
             return
-        rows = checkpoint_rows(checkpoints)
         conn = self._conns.get()
         with write_transaction(conn):
-            conn.executemany(
-                f"INSERT OR REPLACE INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if snapshot:
-                conn.executemany(
-                    f"INSERT INTO snapshots ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            for fork in {cp.fork for cp in checkpoints}:
+                refuse_going_back(
+                    conn.execute(
+                        "SELECT fork, projection, log_id, position FROM checkpoints WHERE fork = ?",
+                        (fork,),
+                    ),
+                    checkpoints,
                 )
-                for cp in checkpoints:
+            for fork, projection, prefix in cleared:
+                conn.execute(
+                    "DELETE FROM rows WHERE fork = ? AND projection = ? AND substr(key, 1, ?) = ?",
+                    (fork, projection, len(prefix), prefix),
+                )
+            _apply_changes(conn, changes)
+            if checkpoints:
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO checkpoints ({_COLUMNS}) VALUES ({_VALUES})",
+                    checkpoint_rows(checkpoints),
+                )
+            if snapshots:
+                conn.executemany(
+                    f"INSERT INTO snapshots ({_COLUMNS}) VALUES ({_VALUES})",
+                    checkpoint_rows(snapshots),
+                )
+                for cp in snapshots:
                     conn.execute(
                         "DELETE FROM snapshots WHERE fork = ? AND projection = ? AND id NOT IN"
                         " (SELECT id FROM snapshots WHERE fork = ? AND projection = ?"
                         "  ORDER BY id DESC LIMIT ?)",
                         (cp.fork, cp.projection, cp.fork, cp.projection, self._keep),
                     )
+
+    def rows(self, fork: str, projection: str) -> Iterator[tuple[str, bytes, int]]:
+        cursor = self._conns.get().execute(
+            "SELECT key, value, seq FROM rows WHERE fork = ? AND projection = ? ORDER BY seq, key",
+            (fork, projection),
+        )
+        for key, value, seq in cursor:
+            yield str(key), bytes(value), int(seq)
+
+    def get(self, fork: str, projection: str, key: str) -> bytes | None:
+        row = (
+            self._conns.get()
+            .execute(
+                "SELECT value FROM rows WHERE fork = ? AND projection = ? AND key = ?",
+                (fork, projection, key),
+            )
+            .fetchone()
+        )
+        return bytes(row[0]) if row else None
+
+    def scan(
+        self, fork: str, projection: str, prefix: str = "", *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, bytes]]:
+        rows = self._conns.get().execute(
+            "SELECT key, value FROM rows WHERE fork = ? AND projection = ? AND key >= ?"
+            " AND key > ? AND key < ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+            (fork, projection, prefix, after, key_bound(prefix), len(prefix), prefix, limit),
+        )
+        return [(str(key), bytes(value)) for key, value in rows]
 
     def snapshots(self, fork: str, projection: str) -> list[Checkpoint]:
         rows = self._conns.get().execute(
@@ -153,8 +228,8 @@ class SqliteStore(ProjectionStore):
     def drop(self, fork: str) -> None:
         conn = self._conns.get()
         with write_transaction(conn):
-            conn.execute("DELETE FROM checkpoints WHERE fork = ?", (fork,))
-            conn.execute("DELETE FROM snapshots WHERE fork = ?", (fork,))
+            for table in ("checkpoints", "rows", "snapshots"):
+                conn.execute(f"DELETE FROM {table} WHERE fork = ?", (fork,))
 
     def versions(self) -> dict[str, str]:
         return {"sqlite": sqlite3.sqlite_version}
@@ -163,8 +238,44 @@ class SqliteStore(ProjectionStore):
         self._conns.close()
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a version 1 store to version 2 (inside the opening transaction)."""
+    found = conn.execute("SELECT value FROM selfeng_meta WHERE name = 'format_version'").fetchone()
+    if found is None or int(found[0]) >= FORMAT_VERSION:
+        return
+    for table in ("checkpoints", "snapshots"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN tables TEXT NOT NULL DEFAULT ''")
+    for statement in _ROWS:
+        conn.execute(statement)
+    conn.execute(
+        "UPDATE selfeng_meta SET value = ? WHERE name = 'format_version'", (str(FORMAT_VERSION),)
+    )
+    log.info("projection store upgraded to format %d (keyed rows)", FORMAT_VERSION)
+
+
+def _apply_changes(conn: sqlite3.Connection, changes: Sequence[RowChange]) -> None:
+    """Apply row changes in order, batching runs of writes and runs of deletes."""
+    start = 0
+    while start < len(changes):
+        deleting = changes[start].value is None
+        end = start + 1
+        while end < len(changes) and (changes[end].value is None) == deleting:
+            end += 1
+        run = changes[start:end]
+        if deleting:
+            conn.executemany(
+                "DELETE FROM rows WHERE fork = ? AND projection = ? AND key = ?",
+                [(c.fork, c.projection, c.key) for c in run],
+            )
+        else:
+            conn.executemany(
+                _UPSERT_ROW, [(c.fork, c.projection, c.key, c.seq, c.value) for c in run]
+            )
+        start = end
+
+
 def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
-    fork, projection, log_id, version, position, events, state, saved_at = row
+    fork, projection, log_id, version, position, events, state, saved_at, tables = row
     return Checkpoint(
         fork=str(fork),
         projection=str(projection),
@@ -174,4 +285,5 @@ def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
         events=int(events),
         state=state.encode() if isinstance(state, str) else bytes(state),
         saved_at=float(saved_at),
+        tables=tuple(str(tables).split(",")) if tables else (),
     )

@@ -1,0 +1,154 @@
+"""Keyed tables: what one more event costs when the state is large.
+
+A home is filled with TOOLS registered tools and CACHED cacheable results (one
+``ToolExecuted`` each), folded and checkpointed. Then, ROUNDS times: append one more
+``ToolExecuted`` and read one tool's row through ``Selfeng.registry()``, which folds the event
+and checkpoints before it returns. Printed: p50 and p95 of that step, the bytes the store
+wrote for it, and, in the same run, the bare cost underneath (one ``sqlite3`` insert of the
+event's bytes in its own transaction).
+
+Usage: ``python bench/bench_tables.py [TOOLS] [CACHED] [ROUNDS]`` (defaults 10,000, 50,000,
+200), with ``--store URL`` to measure another store (``postgresql://...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import table
+from selfeng.app import Selfeng
+from selfeng.core.mapper import append_events
+from selfeng.core.settings import Settings
+from selfeng.core.store import Checkpoint, ProjectionStore, RowChange
+from selfeng.schemas import Event, ToolExecuted, ToolProposed, ToolRegistered, ToolVerified, uuid7
+from selfeng.schemas.tools import TestReport, ToolSpec
+
+
+def tool_events(tools: int) -> list[Event]:
+    """Each tool proposed, verified and registered."""
+    spec = ToolSpec(description="adds two numbers", parameters={"type": "object"})
+    events: list[Event] = []
+    for i in range(tools):
+        name = f"tool_{i}"
+        events.append(ToolProposed(tool=name, version=1, spec=spec, code="", tests=""))
+        events.append(ToolVerified(tool=name, version=1, report=TestReport(passed=1, failed=0)))
+        events.append(ToolRegistered(tool=name, version=1))
+    return events
+
+
+def executed(tools: int, n: int, start: int = 0) -> list[Event]:
+    """``n`` cacheable results with distinct arguments, spread over the tools."""
+    return [
+        ToolExecuted(
+            key=str(uuid7()),
+            tool=f"tool_{i % tools}",
+            version=1,
+            arguments={"a": i, "b": 2},
+            ok=True,
+            result=i + 2,
+            duration_ms=1.0,
+            sandbox="subprocess",
+            cacheable=True,
+        )
+        for i in range(start, start + n)
+    ]
+
+
+class Written:
+    """Counts the bytes a store is asked to write: checkpoint states and row values."""
+
+    def __init__(self, store: ProjectionStore) -> None:
+        self.bytes = 0
+        commit = store.commit
+
+        def counted(
+            checkpoints: Sequence[Checkpoint], changes: Sequence[RowChange] = (), **kw: Any
+        ) -> None:
+            self.bytes += sum(len(cp.state) for cp in checkpoints)
+            self.bytes += sum(len(c.value or b"") + len(c.key) for c in changes)
+            commit(checkpoints, changes, **kw)
+
+        store.commit = counted  # type: ignore[method-assign]
+
+
+def measure(tools: int, cached: int, rounds: int, store: str | None) -> list[tuple[str, ...]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        env = {"SELFENG_STORE": store} if store else {}
+        settings = Settings.resolve(home=home, sandbox="subprocess://", env=env)
+        with Selfeng.open(settings) as app:
+            batch = 5_000
+            events = tool_events(tools) + executed(tools, cached)
+            for i in range(0, len(events), batch):
+                append_events(app.log, events[i : i + batch])
+            written_by = Written(app.store)
+            started = time.perf_counter()
+            app.registry()
+            fold_s = time.perf_counter() - started
+            first_bytes = written_by.bytes
+            steps: list[float] = []
+            written: list[int] = []
+            for r in range(rounds):
+                event = executed(tools, 1, start=cached + r)[0]
+                before = written_by.bytes
+                t0 = time.perf_counter()
+                app.append([event])
+                row = app.registry()["stats"].get(f"tool_{(cached + r) % tools}@1")
+                steps.append(time.perf_counter() - t0)
+                written.append(written_by.bytes - before)
+                assert row is not None
+                assert row["executions"] >= 1
+        bare = bare_sqlite(Path(tmp), rounds)
+    steps.sort()
+    return [
+        ("first fold of the home", f"{fold_s * 1000:,.0f} ms", ""),
+        ("bytes the first checkpoint wrote", f"{first_bytes:,}", ""),
+        ("append + registry(), p50", f"{statistics.median(steps) * 1000:.2f} ms", ""),
+        ("append + registry(), p95", f"{steps[int(len(steps) * 0.95)] * 1000:.2f} ms", ""),
+        ("store bytes written per step, p50", f"{statistics.median(written):,.0f}", ""),
+        ("bare sqlite3 insert + commit, p50", f"{bare * 1000:.2f} ms", ""),
+    ]
+
+
+def bare_sqlite(tmp: Path, rounds: int) -> float:
+    conn = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+    body = executed(10, 1)[0].model_dump_json().encode()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (body) VALUES (?)", (body,))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - t0)
+    conn.close()
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tools", nargs="?", type=int, default=10_000)
+    parser.add_argument("cached", nargs="?", type=int, default=50_000)
+    parser.add_argument("rounds", nargs="?", type=int, default=200)
+    parser.add_argument("--store", default=os.environ.get("SELFENG_BENCH_STORE"))
+    args = parser.parse_args()
+    rows = measure(args.tools, args.cached, args.rounds, args.store)
+    print(f"{args.tools:,} tools, {args.cached:,} cached results, {args.rounds} rounds")
+    print(table(rows, ("measure", "value", "")))
+
+
+if __name__ == "__main__":
+    main()
