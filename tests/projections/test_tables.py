@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,11 @@ def test_row_table_notes_writes_and_in_place_reads_while_folding() -> None:
     table = RowTable({"a": {"n": 1}, "b": 2}, clean=True)
     assert table.get("a") == {"n": 1}
     assert table.changed == set()  # not folding
-    table.recording = True
+    reader = threading.Thread(target=lambda: list(table.values()))
+    table.recording = threading.get_ident()
+    reader.start()  # another thread reading meanwhile notes nothing
+    reader.join()
+    assert table.changed == set()
     table.get("a")
     _ = table["b"]  # a number cannot change in place
     assert table.changed == {"a"}

@@ -9,9 +9,9 @@ transaction that moves the position.
 
 Which rows changed is noted by ``RowTable``, the dict a table lives in while a store keeps
 it. It is conservative by construction, so a fold needs no bookkeeping of its own: a row is
-noted when it is set or deleted, and, while the runner is folding, when its value is read
-and could be changed in place (a dict or a list). Reads outside a fold (the request path's
-lookups) note nothing.
+noted when it is set or deleted, and, while the runner is folding, when the folding thread
+reads a value that could be changed in place (a dict or a list). Reads outside a fold, or by
+another thread meanwhile (the request path's lookups), note nothing.
 
 Rows keep the order they were first inserted in (a ``seq`` the store keeps), because some
 folds rely on a dict's order (the cache forgets its oldest entries first).
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import Any
 
 import orjson
@@ -47,8 +48,8 @@ class RowTable(dict[str, Any]):
         """Keys deleted since the last checkpoint (some may have been inserted again)."""
         self.rewritten = not clean
         """Whether the stored rows must be replaced by this table whole."""
-        self.recording = False
-        """Whether reads are noted (the runner sets it while it folds)."""
+        self.recording = 0
+        """The thread whose reads are noted (the folding one, set by the runner), or 0."""
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class RowTable(dict[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         value = dict.__getitem__(self, key)
-        if self.recording and isinstance(value, dict | list):
+        if self.recording and isinstance(value, dict | list) and self._folding():
             self.changed.add(key)
         return value
 
@@ -114,19 +115,23 @@ class RowTable(dict[str, Any]):
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
             return default
-        if self.recording and isinstance(value, dict | list):
+        if self.recording and isinstance(value, dict | list) and self._folding():
             self.changed.add(key)
         return value
 
     def values(self) -> Any:
-        if self.recording:
+        if self.recording and self._folding():
             self._note_all()
         return dict.values(self)
 
     def items(self) -> Any:
-        if self.recording:
+        if self.recording and self._folding():
             self._note_all()
         return dict.items(self)
+
+    def _folding(self) -> bool:
+        # another thread reading while a fold runs (the request path) changes nothing
+        return self.recording == get_ident()
 
     def _note_all(self) -> None:
         self.changed.update(k for k, v in dict.items(self) if isinstance(v, dict | list))
@@ -156,9 +161,10 @@ class TableSet:
             self.tables[name] = table
 
     def recording(self, on: bool) -> None:
-        """Note reads (while folding) or not."""
+        """Note this thread's reads (while it folds), or stop."""
+        thread = get_ident() if on else 0
         for table in self.tables.values():
-            table.recording = on
+            table.recording = thread
 
     def changes(
         self, state: dict[str, Any], fork: str, projection: str
