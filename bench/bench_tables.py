@@ -7,8 +7,13 @@ and checkpoints before it returns. Printed: p50 and p95 of that step, the bytes 
 wrote for it, and, in the same run, the bare cost underneath (one ``sqlite3`` insert of the
 event's bytes in its own transaction).
 
-Usage: ``python bench/bench_tables.py [TOOLS] [CACHED] [ROUNDS]`` (defaults 10,000, 50,000,
-200), with ``--store URL`` to measure another store (``postgresql://...``).
+Then a fork: ``ForkCreated`` appended and the fork built, as ``selfeng fork create`` does (it
+folds the policy events and reads everything else from the main line), against a full refold
+of every projection under the fork's policies (what a fork cost before), in time and bytes
+written. ``--events N`` adds N request-path events to the home first, for a longer log.
+
+Usage: ``python bench/bench_tables.py [TOOLS] [CACHED] [ROUNDS] [--events N]`` (defaults
+10,000, 50,000, 200, 0), with ``--store URL`` to measure another store.
 """
 
 from __future__ import annotations
@@ -26,12 +31,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import table
+from common import request_events, table
 from selfeng.app import Selfeng
 from selfeng.core.mapper import append_events
 from selfeng.core.settings import Settings
 from selfeng.core.store import Checkpoint, ProjectionStore, RowChange
-from selfeng.schemas import Event, ToolExecuted, ToolProposed, ToolRegistered, ToolVerified, uuid7
+from selfeng.projections.base import ForkSpec
+from selfeng.projections.catalog import default_projections
+from selfeng.projections.runner import ProjectionRunner
+from selfeng.schemas import (
+    Event,
+    ForkCreated,
+    ToolExecuted,
+    ToolProposed,
+    ToolRegistered,
+    ToolVerified,
+    uuid7,
+)
 from selfeng.schemas.tools import TestReport, ToolSpec
 
 
@@ -82,7 +98,9 @@ class Written:
         store.commit = counted  # type: ignore[method-assign]
 
 
-def measure(tools: int, cached: int, rounds: int, store: str | None) -> list[tuple[str, ...]]:
+def measure(
+    tools: int, cached: int, rounds: int, store: str | None, extra: int
+) -> list[tuple[str, ...]]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = {"SELFENG_STORE": store} if store else {}
@@ -92,6 +110,13 @@ def measure(tools: int, cached: int, rounds: int, store: str | None) -> list[tup
             events = tool_events(tools) + executed(tools, cached)
             for i in range(0, len(events), batch):
                 append_events(app.log, events[i : i + batch])
+            chunk: list[Event] = []
+            for event in request_events(extra):
+                chunk.append(event)
+                if len(chunk) == batch:
+                    append_events(app.log, chunk)
+                    chunk = []
+            append_events(app.log, chunk)
             written_by = Written(app.store)
             started = time.perf_counter()
             app.registry()
@@ -109,6 +134,7 @@ def measure(tools: int, cached: int, rounds: int, store: str | None) -> list[tup
                 written.append(written_by.bytes - before)
                 assert row is not None
                 assert row["executions"] >= 1
+            fork_rows = fork_cost(app, written_by)
         bare = bare_sqlite(Path(tmp), rounds)
     steps.sort()
     return [
@@ -118,6 +144,28 @@ def measure(tools: int, cached: int, rounds: int, store: str | None) -> list[tup
         ("append + registry(), p95", f"{steps[int(len(steps) * 0.95)] * 1000:.2f} ms", ""),
         ("store bytes written per step, p50", f"{statistics.median(written):,.0f}", ""),
         ("bare sqlite3 insert + commit, p50", f"{bare * 1000:.2f} ms", ""),
+        *fork_rows,
+    ]
+
+
+def fork_cost(app: Selfeng, written: Written) -> list[tuple[str, ...]]:
+    """Build a fork as the engine does, then refold every projection for one (the old way)."""
+    before, started = written.bytes, time.perf_counter()
+    app.append([ForkCreated(fork="lenient", policies={"retrieval.threshold": 0.3})])
+    app.engine.catch_up()
+    overlay_s, overlay_bytes = time.perf_counter() - started, written.bytes - before
+    spec = app.engine.fork("lenient")
+    before, started = written.bytes, time.perf_counter()
+    full = ProjectionRunner(
+        app.log, app.store, default_projections(ForkSpec("refold", spec.policies)),
+        fork=ForkSpec("refold", spec.policies),
+    )  # fmt: skip
+    full.catch_up()
+    refold_s, refold_bytes = time.perf_counter() - started, written.bytes - before
+    app.store.drop("refold")
+    return [
+        ("fork created (overlay)", f"{overlay_s * 1000:,.0f} ms", f"{overlay_bytes:,} bytes"),
+        ("fork by full refold (before)", f"{refold_s * 1000:,.0f} ms", f"{refold_bytes:,} bytes"),
     ]
 
 
@@ -144,9 +192,13 @@ def main() -> None:
     parser.add_argument("cached", nargs="?", type=int, default=50_000)
     parser.add_argument("rounds", nargs="?", type=int, default=200)
     parser.add_argument("--store", default=os.environ.get("SELFENG_BENCH_STORE"))
+    parser.add_argument("--events", type=int, default=0, help="request-path events added")
     args = parser.parse_args()
-    rows = measure(args.tools, args.cached, args.rounds, args.store)
-    print(f"{args.tools:,} tools, {args.cached:,} cached results, {args.rounds} rounds")
+    rows = measure(args.tools, args.cached, args.rounds, args.store, args.events)
+    print(
+        f"{args.tools:,} tools, {args.cached:,} cached results, {args.events:,} more events, "
+        f"{args.rounds} rounds"
+    )
     print(table(rows, ("measure", "value", "")))
 
 

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from selfeng.app import Selfeng
-from selfeng.schemas import ForkCreated, ForkDropped, PolicyChanged, RequestReceived
+from selfeng.core.mapper import append_events
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.store.memory import MemoryStore
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.catalog import default_projections
+from selfeng.projections.engine import ProjectionEngine
+from selfeng.projections.replay import verify
+from selfeng.schemas import Event, ForkCreated, ForkDropped, PolicyChanged, RequestReceived
 
 
 def threshold(app: Selfeng, fork: str) -> object:
@@ -51,16 +59,19 @@ def test_run_keeps_forks_current_until_stopped(app: Selfeng) -> None:
         app.append([RequestReceived(prompt="q")])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            stored = app.store.load("f", "events")
-            if stored is not None and stored.events == 2:
+            stored = app.store.load("f", "policies")
+            if stored is not None and stored.position == app.log.head():
                 break
             time.sleep(0.02)
     finally:
         stop.set()
         thread.join(10)
-    stored = app.store.load("f", "events")
+    stored = app.store.load("f", "policies")
     assert stored is not None
-    assert stored.events == 2
+    assert stored.position == app.log.head()
+    # an overlay: the fork stores its policies, and reads everything else from main
+    assert app.store.load("f", "events") is None
+    assert app.engine.runner(app.engine.fork("f")).events_applied("events") == 2
 
 
 def test_a_fork_created_by_another_process_is_found(app: Selfeng) -> None:
@@ -79,3 +90,38 @@ def test_two_projections_of_one_name_are_refused() -> None:
 
     with pytest.raises(ValueError, match="two projections are named cache"):
         ProjectionRunner(MemoryLog(), None, [CacheProjection(), CacheProjection()])
+
+
+class Threshold(Projection[list[Any]]):
+    """Records the retrieval threshold in force at every request (depends on its fork)."""
+
+    name = "threshold"
+    handles = (RequestReceived,)
+    reads_policies = True
+
+    def initial(self) -> list[Any]:
+        return []
+
+    def apply(self, state: list[Any], event: Event, ctx: FoldContext) -> list[Any]:
+        return [*state, ctx.policy("retrieval.threshold")]
+
+
+def test_a_fork_folds_only_what_depends_on_its_policies_and_shares_the_rest() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    engine = ProjectionEngine(log, store, lambda fork: [*default_projections(fork), Threshold()])
+    append_events(log, [RequestReceived(prompt=f"q{i}") for i in range(5)])
+    append_events(log, [ForkCreated(fork="strict", policies={"retrieval.threshold": 0.9})])
+    append_events(log, [RequestReceived(prompt="later")])
+    engine.catch_up()
+    strict = engine.runner(engine.fork("strict"))
+    assert engine.state("threshold", "strict") == [0.9] * 6  # pinned from position 0
+    assert engine.state("threshold") == [0.2] * 6
+    assert strict.state("registry") is engine.main.state("registry")
+    assert sorted(strict.names()) == sorted(engine.main.names())
+    assert {cp for cp in ("policies", "threshold") if store.load("strict", cp)} == {
+        "policies",
+        "threshold",
+    }
+    assert store.load("strict", "registry") is None
+    assert store.load("strict", "events") is None
+    assert all(r.equal for r in verify(engine, "strict"))  # a full refold agrees

@@ -4,10 +4,12 @@ import threading
 import time
 from typing import Any, ClassVar
 
+import pytest
+
 from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.store.memory import MemoryStore
-from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.base import FoldContext, Projection, UndeclaredPolicyRead
 from selfeng.projections.events import EventCounts
 from selfeng.projections.policies import PoliciesProjection
 from selfeng.projections.runner import ProjectionRunner, dead_letters_to
@@ -159,6 +161,7 @@ def test_policy_values_reach_folds_through_the_context() -> None:
     class Threshold(Projection[None]):
         name = "threshold"
         handles = (RequestReceived,)
+        reads_policies = True
 
         def initial(self) -> None:
             return None
@@ -177,3 +180,20 @@ def test_policy_values_reach_folds_through_the_context() -> None:
     )
     ProjectionRunner(log, None, [PoliciesProjection(), Threshold()]).catch_up()
     assert seen == [0.2, 0.7]
+
+
+def test_a_fold_that_reads_a_policy_without_saying_so_is_stopped() -> None:
+    class Sneaky(Projection[None]):
+        name = "sneaky"
+        handles = (RequestReceived,)
+
+        def initial(self) -> None:
+            return None
+
+        def apply(self, state: None, event: Event, ctx: FoldContext) -> None:
+            ctx.policy("retrieval.threshold")
+
+    log = MemoryLog()
+    append_events(log, [RequestReceived(prompt="a")])
+    with pytest.raises(UndeclaredPolicyRead, match=r"sneaky.*reads_policies = True"):
+        ProjectionRunner(log, None, [Sneaky()]).catch_up()

@@ -41,16 +41,35 @@ MAIN = ForkSpec()
 class FoldContext:
     """What a fold may consult besides the event: its fork and the policy values in force."""
 
-    def __init__(self, fork: ForkSpec, lookup: Callable[[str], JsonValue]) -> None:
+    def __init__(
+        self, fork: ForkSpec, lookup: Callable[[str], JsonValue], reader: str | None = None
+    ) -> None:
         self.fork = fork
         self._lookup = lookup
+        self._reader = reader
 
     def policy(self, name: str) -> JsonValue:
         """The value of a policy in force at this point of the log (in this fork).
 
-        Raises KeyError for a policy that has no value.
+        Raises KeyError for a policy that has no value, and UndeclaredPolicyRead when the
+        projection folding did not declare ``reads_policies``.
         """
+        if self._reader is not None:
+            raise UndeclaredPolicyRead(
+                f"projection {self._reader!r} reads policy {name!r}: set reads_policies = True "
+                "on its class, so forks fold it with their own policy values"
+            )
         return self._lookup(name)
+
+    def for_projection(self, projection: AnyProjection) -> FoldContext:
+        """The context a projection folds with: policies readable only if it says it reads them."""
+        if projection.reads_policies:
+            return self
+        return FoldContext(self.fork, self._lookup, reader=projection.name)
+
+
+class UndeclaredPolicyRead(RuntimeError):
+    """A fold read a policy without declaring ``reads_policies``."""
 
 
 class Projection(ABC, Generic[S]):
@@ -62,6 +81,10 @@ class Projection(ABC, Generic[S]):
     """Bump when ``apply`` changes meaning: stored state of another version is rebuilt."""
     handles: ClassVar[tuple[type[Event], ...]]
     """The event classes this fold reads."""
+    reads_policies: ClassVar[bool] = False
+    """Whether the fold reads ``ctx.policy`` (or otherwise depends on its fork). A fork folds
+    only such projections and reads every other from the main line, whose state it shares;
+    a fold that reads a policy without saying so is stopped with a clear error."""
     tables: ClassVar[tuple[str, ...]] = ()
     """Top-level maps of the state kept as keyed rows (``selfeng.projections.tables``): a
     checkpoint writes only the rows a fold changed. The state must then be a dict whose
@@ -97,6 +120,8 @@ class RecordProjection(ABC, Generic[S]):
 
     name: ClassVar[str]
     """Stable name; the key its state is stored under."""
+    reads_policies: ClassVar[bool] = False
+    """As ``Projection.reads_policies``."""
     version: ClassVar[int] = 1
     """Bump when ``apply`` changes meaning."""
 

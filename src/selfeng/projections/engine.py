@@ -3,6 +3,11 @@
 Forks are themselves events (ForkCreated, ForkDropped) folded by the policies projection,
 so the engine learns which forks to maintain from the main line, builds a new fork from
 position 0 and keeps every live fork up to date as new events arrive.
+
+A fork is an overlay on the main line: it folds and stores only the projections whose fold
+depends on its policies (``reads_policies``: the policies projection itself), and reads
+every other from the main line, whose state is the same in every fork. Creating a fork
+costs a fold of the policy events, not a refold of everything.
 """
 
 from __future__ import annotations
@@ -40,14 +45,24 @@ class ProjectionEngine:
         """The runner of a fork (created on first use, from the store's checkpoints)."""
         runner = self._runners.get(fork.name)
         if runner is None or runner.fork != fork:
-            runner = ProjectionRunner(
-                self.log,
-                self.store,
-                self.factory(fork),
-                fork=fork,
-                dead_letters=dead_letters_to(self.log) if fork.name == MAIN.name else None,
-                **self._options,
-            )
+            if fork.name == MAIN.name:
+                runner = ProjectionRunner(
+                    self.log,
+                    self.store,
+                    self.factory(fork),
+                    fork=fork,
+                    dead_letters=dead_letters_to(self.log),
+                    **self._options,
+                )
+            else:
+                runner = ProjectionRunner(
+                    self.log,
+                    self.store,
+                    [p for p in self.factory(fork) if p.reads_policies],
+                    fork=fork,
+                    base=self.main,
+                    **self._options,
+                )
             self._runners[fork.name] = runner
         return runner
 

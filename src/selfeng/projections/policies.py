@@ -78,6 +78,7 @@ class PoliciesProjection(Projection[PoliciesState]):
 
     name = "policies"
     version = 1
+    reads_policies = True  # its state is the fork's own: pinned values win
     handles = (
         PolicyChanged,
         PolicyRolledBack,

@@ -56,6 +56,7 @@ class _Slot:
     on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
     on_event: Callable[[Any, Event, FoldContext], Any] | None = None
     tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
+    ctx: FoldContext | None = None
 
 
 class ProjectionRunner:
@@ -73,10 +74,14 @@ class ProjectionRunner:
         snapshot_every: int = 250_000,
         dead_letters: DeadLetterSink | None = None,
         seed: Iterable[Checkpoint] = (),
+        base: ProjectionRunner | None = None,
     ) -> None:
         """Load each projection's checkpoint (or ``seed``, or its initial state).
 
         With no ``store`` the runner keeps state in memory only (replays, time travel).
+
+        With ``base`` (the main line's runner, for a fork) the projections this runner does
+        not fold are read from ``base``: a fork folds only what depends on its policies.
 
         ``dead_letters`` receives a DeadLetter for every record that cannot be decoded; the
         live runner appends them to the log, replays only count them.
@@ -101,6 +106,9 @@ class ProjectionRunner:
             s for s in self._slots if isinstance(s.projection, PoliciesProjection)
         )
         self.ctx = FoldContext(fork, self._policy)
+        for slot in self._slots:
+            slot.ctx = self.ctx.for_projection(slot.projection)
+        self.base = base
         self._since_checkpoint = 0
         self._since_snapshot = 0
         self._dirty = False
@@ -182,20 +190,32 @@ class ProjectionRunner:
         return position
 
     def names(self) -> list[str]:
-        """The projections this runner folds."""
-        return [s.projection.name for s in self._slots]
+        """The projections this runner folds, then those it reads from its base."""
+        own = [s.projection.name for s in self._slots]
+        shared = [n for n in self.base.names() if n not in own] if self.base else []
+        return own + shared
+
+    def folds(self, name: str) -> bool:
+        """Whether this runner folds ``name`` itself (not read from its base)."""
+        return any(s.projection.name == name for s in self._slots)
 
     def state(self, name: str) -> Any:
         """A projection's state as it is now (do not modify it)."""
+        if self.base is not None and not self.folds(name):
+            return self.base.state(name)
         return self._slot(name).state
 
     def dumped(self, name: str) -> Any:
         """A projection's state as JSON-able data."""
+        if self.base is not None and not self.folds(name):
+            return self.base.dumped(name)
         slot = self._slot(name)
         return slot.projection.dump(slot.state)
 
     def events_applied(self, name: str) -> int:
         """How many records a projection has folded."""
+        if self.base is not None and not self.folds(name):
+            return self.base.events_applied(name)
         return self._slot(name).events
 
     def _slot(self, name: str) -> _Slot:
@@ -221,6 +241,8 @@ class ProjectionRunner:
         ``checkpoint_seconds`` say (the request path's catch-ups, a few events each), and
         ``flush`` saves the rest.
         """
+        if self.base is not None:
+            self.base.catch_up(until=until, save=save, lazy=lazy)
         save = save and self.store is not None
         start = self.position
         total = start.events_to(until if until is not None else self.log.head()) if progress else 0
@@ -321,7 +343,7 @@ class ProjectionRunner:
                 if uneven and slot.position.covers(record):
                     continue
                 if slot.on_record is not None:
-                    slot.state = slot.on_record(slot.state, record, ctx)
+                    slot.state = slot.on_record(slot.state, record, slot.ctx or ctx)
                     slot.events += 1
                 elif slot.on_event is not None and record.type in slot.types:
                     if not decoded:
@@ -329,7 +351,7 @@ class ProjectionRunner:
                         event = given if given is not None else self._decode(record)
                         decoded = True
                     if event is not None:
-                        slot.state = slot.on_event(slot.state, event, ctx)
+                        slot.state = slot.on_event(slot.state, event, slot.ctx or ctx)
                         slot.events += 1
             if not decoded and record.type not in EVENT_TYPES:
                 self._dead_letter(
