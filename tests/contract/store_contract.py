@@ -147,6 +147,17 @@ class StoreContract:
         store.commit([cp("p", 10)], [RowChange("main", "p", "a/1", b"11", seq=0)])
         assert store.get("main", "p", "a/1") == b"11"
 
+    def test_some_projections_of_a_fork_can_be_dropped(self, store: ProjectionStore) -> None:
+        store.commit([cp("p", 1, fork="f"), cp("q", 1, fork="f"), cp("p", 1)])
+        store.commit([cp("p", 2, fork="f")], [RowChange("f", "p", "a/1", b"1", seq=0)])
+        store.save([cp("p", 3, fork="f")], snapshot=True)
+        store.drop("f", ["p"])
+        assert store.load("f", "p") is None
+        assert list(store.rows("f", "p")) == []
+        assert store.snapshots("f", "p") == []
+        assert store.load("f", "q") == cp("q", 1, fork="f")
+        assert store.load("main", "p") == cp("p", 1)
+
     def test_dropping_a_fork_drops_its_rows(self, store: ProjectionStore) -> None:
         for fork in ("main", "lenient"):
             store.commit([cp("p", 1, fork=fork)], [RowChange(fork, "p", "a/1", b"1", seq=0)])

@@ -10,10 +10,11 @@ from selfeng.app import Selfeng
 from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.store.memory import MemoryStore
-from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.base import FoldContext, ForkSpec, Projection
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.engine import ProjectionEngine
 from selfeng.projections.replay import verify
+from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import Event, ForkCreated, ForkDropped, PolicyChanged, RequestReceived
 
 
@@ -125,3 +126,15 @@ def test_a_fork_folds_only_what_depends_on_its_policies_and_shares_the_rest() ->
     assert store.load("strict", "registry") is None
     assert store.load("strict", "events") is None
     assert all(r.equal for r in verify(engine, "strict"))  # a full refold agrees
+
+
+def test_what_a_fork_stored_before_it_was_an_overlay_is_deleted() -> None:
+    log, store = MemoryLog(), MemoryStore()
+    append_events(log, [ForkCreated(fork="old", policies={"retrieval.top_k": 2})])
+    full = ProjectionRunner(log, store, default_projections(ForkSpec("old")), fork=ForkSpec("old"))
+    full.catch_up()  # as a fork was kept before: every projection, whole
+    assert store.load("old", "registry") is not None
+    engine = ProjectionEngine(log, store)
+    engine.catch_up()
+    assert store.load("old", "registry") is None
+    assert store.load("old", "policies") is not None

@@ -193,8 +193,8 @@ class ProjectionStore(Closeable, ABC):
         """The forks that have anything stored."""
 
     @abstractmethod
-    def drop(self, fork: str) -> None:
-        """Delete every checkpoint, row and snapshot of a fork."""
+    def drop(self, fork: str, projections: Sequence[str] | None = None) -> None:
+        """Delete every checkpoint, row and snapshot of a fork (or only of ``projections``)."""
 
     def versions(self) -> dict[str, str]:
         """What the store runs on, and its versions (for ``selfeng doctor``)."""

@@ -55,10 +55,14 @@ class ProjectionEngine:
                     **self._options,
                 )
             else:
+                projections = self.factory(fork)
+                shared = [p.name for p in projections if not p.reads_policies]
+                # what a fork stored before it was an overlay (or under another factory)
+                self.store.drop(fork.name, shared)
                 runner = ProjectionRunner(
                     self.log,
                     self.store,
-                    [p for p in self.factory(fork) if p.reads_policies],
+                    [p for p in projections if p.reads_policies],
                     fork=fork,
                     base=self.main,
                     **self._options,

@@ -96,8 +96,9 @@ class MemoryStore(ProjectionStore):
     def forks(self) -> list[str]:
         return sorted({fork for fork, _ in self._latest})
 
-    def drop(self, fork: str) -> None:
+    def drop(self, fork: str, projections: Sequence[str] | None = None) -> None:
         with self._lock:
             for table in (self._latest, self._rows, self._snapshots):
                 for k in [k for k in table if k[0] == fork]:
-                    del table[k]
+                    if projections is None or k[1] in projections:
+                        del table[k]

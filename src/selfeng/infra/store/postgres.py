@@ -341,14 +341,15 @@ class PostgresStore(ProjectionStore):
             ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def drop(self, fork: str) -> None:
+    def drop(self, fork: str, projections: Sequence[str] | None = None) -> None:
         with self._transaction() as conn:
             for table in ("checkpoints", "rows", "snapshots"):
                 conn.execute(
-                    sql.SQL("DELETE FROM {schema}.{table} WHERE fork = %s").format(
-                        table=sql.Identifier(table), **self._q
-                    ),
-                    (fork,),
+                    sql.SQL(
+                        "DELETE FROM {schema}.{table} WHERE fork = %s"
+                        " AND (%s::text[] IS NULL OR projection = ANY(%s::text[]))"
+                    ).format(table=sql.Identifier(table), **self._q),
+                    (fork, projections, projections),
                 )
 
     def versions(self) -> dict[str, str]:

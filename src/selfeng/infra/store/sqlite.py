@@ -225,11 +225,17 @@ class SqliteStore(ProjectionStore):
         rows = self._conns.get().execute("SELECT DISTINCT fork FROM checkpoints ORDER BY fork")
         return [row[0] for row in rows]
 
-    def drop(self, fork: str) -> None:
+    def drop(self, fork: str, projections: Sequence[str] | None = None) -> None:
         conn = self._conns.get()
         with write_transaction(conn):
             for table in ("checkpoints", "rows", "snapshots"):
-                conn.execute(f"DELETE FROM {table} WHERE fork = ?", (fork,))
+                if projections is None:
+                    conn.execute(f"DELETE FROM {table} WHERE fork = ?", (fork,))
+                else:
+                    conn.executemany(
+                        f"DELETE FROM {table} WHERE fork = ? AND projection = ?",
+                        [(fork, name) for name in projections],
+                    )
 
     def versions(self) -> dict[str, str]:
         return {"sqlite": sqlite3.sqlite_version}
