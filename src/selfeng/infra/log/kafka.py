@@ -96,15 +96,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import CommitFailedError, KafkaError, OffsetOutOfRangeError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.structs import TopicPartition
 
 from selfeng.core.log import (
     ConcurrencyConflict,
     EventLog,
     GroupConsumer,
-    GroupRebalanced,
     LogError,
     RecordBatch,
 )
@@ -130,6 +129,7 @@ from selfeng.infra.log.kafka_admin import (
     record_headers,
     stored,
 )
+from selfeng.infra.log.kafka_group import KafkaGroupConsumer, close_consumer, partition_position
 
 __all__ = ["KafkaLog", "KafkaSettings"]
 
@@ -435,8 +435,8 @@ class KafkaLog(EventLog):
         topics: Collection[str] | None = None,
         batch_size: int = 1000,
     ) -> Iterator[RecordBatch]:
-        start = _partitions(after)
-        stop = _partitions(until) if until is not None else None
+        start = partition_position(after)
+        stop = partition_position(until) if until is not None else None
         offsets = dict(start.offsets)
         starts: dict[TopicPartition, int] = {}
         for topic in self.topics.select(topics):
@@ -480,7 +480,7 @@ class KafkaLog(EventLog):
         One assigned consumer follows the partitions for the whole iteration; after ``idle``
         seconds with nothing new it yields an empty batch.
         """
-        offsets = dict(_partitions(after).offsets)
+        offsets = dict(partition_position(after).offsets)
         starts: dict[TopicPartition, int] = {}
         for topic in self.topics.select(topics):
             physical = self.topics.physical(topic)
@@ -519,7 +519,7 @@ class KafkaLog(EventLog):
         finally:
             with self._pool_lock:
                 self._open.discard(consumer)
-            _close_consumer(consumer)
+            close_consumer(consumer)
 
     def _decode(
         self, messages: list[Any], types: set[str] | None
@@ -581,7 +581,7 @@ class KafkaLog(EventLog):
         return out
 
     def wait_for_append(self, position: Position, timeout: float) -> None:
-        after = _partitions(position)
+        after = partition_position(position)
         deadline = time.monotonic() + timeout
         with self._errors("waiting for records"), self._borrow() as consumer:
             tps = self._all_partitions()
@@ -678,7 +678,7 @@ class KafkaLog(EventLog):
         finally:
             with self._pool_lock:
                 self._open.discard(consumer)
-            _close_consumer(consumer)
+            close_consumer(consumer)
 
     def consumer(
         self,
@@ -687,7 +687,7 @@ class KafkaLog(EventLog):
         topics: Collection[str] | None = None,
         types: Collection[str] | None = None,
     ) -> GroupConsumer:
-        member = _KafkaGroupConsumer(self, group, self.topics.select(topics), types)
+        member = KafkaGroupConsumer(self, group, self.topics.select(topics), types)
         with self._pool_lock:
             self._open.add(member)
         return member
@@ -713,10 +713,10 @@ class KafkaLog(EventLog):
             consumers = list(self._open)
             self._open.clear()
         for c in consumers:
-            if isinstance(c, _KafkaGroupConsumer):
+            if isinstance(c, KafkaGroupConsumer):
                 c.close()
             else:
-                _close_consumer(c)
+                close_consumer(c)
         with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
@@ -724,134 +724,6 @@ class KafkaLog(EventLog):
                 producer.close(timeout=10)
         with contextlib.suppress(Exception):
             self._admin.close()
-
-
-class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forgets the polled offsets of partitions the group takes away; marks those it gives
-    as unsettled until this member commits in them (what it polls there first may have been
-    handled by their previous owner)."""
-
-    def __init__(self, member: _KafkaGroupConsumer) -> None:
-        self._member = member
-
-    def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        for tp in revoked:
-            self._member._offsets.pop(tp, None)
-            self._member._unsettled.discard(tp)
-
-    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        self._member._unsettled.update(assigned)
-
-
-class _KafkaGroupConsumer(GroupConsumer):
-    """A member of a Kafka consumer group (the group name is namespaced like the topics)."""
-
-    def __init__(
-        self,
-        log: KafkaLog,
-        group: str,
-        topics: Sequence[str],
-        types: Collection[str] | None,
-    ) -> None:
-        self._log = log
-        self._types = set(types) if types is not None else None
-        self._window: DedupeWindow[Location] = DedupeWindow(log.settings.dedupe_window)
-        self._offsets: dict[TopicPartition, int] = {}
-        self._unsettled: set[TopicPartition] = set()
-        self._closed = False
-        session = log.settings.session_timeout_ms
-        self._consumer = log._new_consumer(
-            group_id=log.topics.group(group),
-            auto_offset_reset="earliest",
-            session_timeout_ms=session,
-            heartbeat_interval_ms=max(1, session // 3),
-            fetch_max_wait_ms=500,
-        )
-        with log._errors(f"joining consumer group {group!r}"):
-            self._consumer.subscribe(
-                [log.topics.physical(t) for t in topics], listener=_Revoked(self)
-            )
-
-    def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
-        deadline = time.monotonic() + timeout
-        log = self._log
-        with log._errors("polling a consumer group"):
-            while True:
-                remaining = deadline - time.monotonic()
-                got = self._consumer.poll(
-                    timeout_ms=max(0, int(remaining * 1000)), max_records=max_records
-                )
-                messages = []
-                for tp, batch in got.items():
-                    if batch:
-                        log._look_back({tp: batch[0].offset})
-                    for m in batch:
-                        if m.offset >= self._offsets.get(tp, 0):
-                            messages.append(m)
-                            self._offsets[tp] = m.offset + 1
-                records = log._fresh(log._decode(messages, self._types), self._window)
-                if records or deadline - time.monotonic() <= 0:
-                    return RecordBatch(records, self._position())
-
-    def may_be_handled(self, record: StoredRecord) -> bool:
-        physical = self._log.topics.physical(record.topic)
-        return TopicPartition(physical, record.partition) in self._unsettled
-
-    def _position(self) -> PartitionPosition:
-        to_logical = self._log.topics.to_logical
-        return PartitionPosition(
-            {(to_logical(tp.topic), tp.partition): o for tp, o in self._offsets.items()}
-        )
-
-    def commit(self, position: Position | None = None) -> None:
-        if position is None:
-            offsets = dict(self._offsets)
-        else:
-            physical = self._log.topics.physical
-            offsets = {
-                TopicPartition(physical(t), p): o
-                for (t, p), o in _partitions(position).offsets.items()
-                if t in self._log.topics.logical
-            }
-        assigned = self._consumer.assignment()
-        chosen = {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items() if tp in assigned}
-        if not chosen:
-            return
-        try:
-            with self._log._errors("committing a consumer group's position"):
-                self._consumer.commit(chosen)
-            self._unsettled.difference_update(chosen)
-        except LogError as exc:
-            if isinstance(exc.__cause__, CommitFailedError):
-                raise GroupRebalanced(
-                    "the consumer group rebalanced and gave this member's partitions to "
-                    f"another; poll again before committing ({exc.__cause__})"
-                ) from exc.__cause__
-            raise
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with self._log._pool_lock:
-            self._log._open.discard(self)
-        with contextlib.suppress(Exception):
-            self._consumer.close(autocommit=False)
-
-
-def _close_consumer(consumer: Any) -> None:
-    with contextlib.suppress(Exception):
-        consumer.close(autocommit=False)
-
-
-def _partitions(position: Position | None) -> PartitionPosition:
-    if position is None:
-        return PartitionPosition({})
-    if not isinstance(position, PartitionPosition):
-        raise TypeError(
-            f"the Kafka log takes partition positions (topic:partition=offset), not {position}"
-        )
-    return position
 
 
 def _must(record: StoredRecord | None) -> StoredRecord:
