@@ -3,7 +3,14 @@ import re
 import pytest
 from pydantic import JsonValue, ValidationError
 
-from selfeng.core.policies import POLICIES, default_values, parse_policy_assignment, validate_policy
+from selfeng.core.policies import (
+    POLICIES,
+    default_values,
+    parse_policy_assignment,
+    policy_float,
+    policy_int,
+    validate_policy,
+)
 from selfeng.core.sandbox import Limits
 from selfeng.schemas import ForkCreated
 
@@ -75,3 +82,17 @@ def test_a_fork_name_is_never_a_path_nor_empty(name: str) -> None:
     with pytest.raises(ValidationError):
         ForkCreated(fork=name)
     assert ForkCreated(fork="lenient-0.3").fork == "lenient-0.3"
+
+
+def test_numeric_policies_are_read_as_numbers_or_refused_by_name() -> None:
+    values: dict[str, JsonValue] = {"a.x": 0.25, "a.n": 3, "a.whole": 4.0, "a.s": "x", "a.b": True}
+    assert policy_float(values, "a.x") == 0.25
+    assert policy_float(values, "a.n") == 3.0
+    assert policy_int(values, "a.whole") == 4
+    for name in ("a.s", "a.b"):
+        with pytest.raises(TypeError, match=name):
+            policy_float(values, name)
+    with pytest.raises(TypeError, match="whole number"):
+        policy_int(values, "a.x")
+    with pytest.raises(KeyError):
+        policy_float(values, "a.missing")

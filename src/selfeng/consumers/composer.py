@@ -28,6 +28,7 @@ from selfeng.consumers.verifier import verify
 from selfeng.core.composition import MemberTool, RecordedRun, build_composite, composite_name
 from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.mapper import DecodeError, from_record
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.projections.patterns import PatternsState, pattern_of, promotable
@@ -71,9 +72,9 @@ class PatternDetector(Learner):
         state: PatternsState = self.app.state("patterns")
         found = promotable(
             state,
-            min_frequency=int(policies["composite.min_frequency"]),  # type: ignore[arg-type]
-            min_success_rate=float(policies["composite.min_success_rate"]),  # type: ignore[arg-type]
-            min_confidence=float(policies["composite.min_confidence"]),  # type: ignore[arg-type]
+            min_frequency=policy_int(policies, "composite.min_frequency"),
+            min_success_rate=policy_float(policies, "composite.min_success_rate"),
+            min_confidence=policy_float(policies, "composite.min_confidence"),
             within=[step.tool for step in event.steps],
         )
         out: list[Event] = []

@@ -24,6 +24,7 @@ from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import Extraction, extract, template
 from selfeng.core.evidence import Assessment, assess
 from selfeng.core.planning import PlanStep, search_text, with_earlier_values
+from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
 from selfeng.core.wording import ToolWording, generic_stems, tool_wording
 from selfeng.projections.registry import (
@@ -174,7 +175,7 @@ class Decider:
         """The decision for one step. ``previous`` is the previous step's output (or its
         stand-in, or a session's previous answer); None when there is none."""
         self.wordings.refresh(registry)
-        min_confidence = float(policies["answer.min_confidence"])  # type: ignore[arg-type]
+        min_confidence = policy_float(policies, "answer.min_confidence")
         if previous is not None and not isinstance(previous, list):
             restated = with_earlier_values(step.text, dict(context or {}))
             if restated is not None:  # "the total of those numbers": the values given before

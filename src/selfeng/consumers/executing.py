@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
 from selfeng.projections.plans import PlansState
@@ -116,7 +117,7 @@ class Executor:
         deterministic = bool(record["spec"].get("deterministic", False))
         step = step.model_copy(update={"arguments": arguments})
         if deterministic:
-            ttl = float(state.policies["cache.ttl_seconds"])  # type: ignore[arg-type]
+            ttl = policy_float(state.policies, "cache.ttl_seconds")
             key, entry = lookup(
                 state.cache, chosen.tool, chosen.version, arguments, int(self.clock() * 1000), ttl
             )
@@ -136,8 +137,8 @@ class Executor:
                 out.steps.append(step.model_copy(update={"ok": True, "cached": True}))
                 return Run(value=entry["value"])
         limits = Limits(
-            timeout_s=float(state.policies["sandbox.timeout_seconds"]),  # type: ignore[arg-type]
-            memory_mb=int(state.policies["sandbox.memory_mb"]),  # type: ignore[arg-type]
+            timeout_s=policy_float(state.policies, "sandbox.timeout_seconds"),
+            memory_mb=policy_int(state.policies, "sandbox.memory_mb"),
         )
         started = time.perf_counter()
         sandbox_name = "unavailable"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from selfeng.core.llm import LLM, LLMError, estimate_prompt_tokens
 from selfeng.core.mapper import from_record
+from selfeng.core.policies import policy_int
 from selfeng.projections.llm_usage import LLMUsageState, usage_of
 from selfeng.schemas import ChatMessage, Event, LLMCalled
 from selfeng.schemas.ids import derived_uuid7
@@ -104,8 +105,8 @@ class LLMCaller:
             if recorded is not None:
                 return recorded
         policies = self.app.policies()
-        max_calls = int(policies["cost.max_llm_calls_per_request"])  # type: ignore[arg-type]
-        max_tokens = int(policies["cost.max_tokens_per_request"])  # type: ignore[arg-type]
+        max_calls = policy_int(policies, "cost.max_llm_calls_per_request")
+        max_tokens = policy_int(policies, "cost.max_tokens_per_request")
         if usage["calls"] >= max_calls:
             raise BudgetExhausted(
                 f"it has made {usage['calls']} LLM calls, the limit "

@@ -29,6 +29,7 @@ from selfeng.consumers.llm_planner import LLMPlanner, Plan, function_spec
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.plan_templates import TemplateCall, literal_words, match, plan_template
 from selfeng.core.planning import search_text
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.scanning import scan
 from selfeng.core.values import coerce, format_value
 from selfeng.projections.plans import PlansState, best_variant
@@ -183,7 +184,7 @@ class PlannedAnswers:
             for name, found in active_tools(state.registry).items()
             if not found[1]["spec"].get("composition")
         }
-        limit = int(state.policies["llm.max_tools"])  # type: ignore[arg-type]
+        limit = policy_int(state.policies, "llm.max_tools")
         names = [n for n in weighed if n in active]
         for candidate in self.search.ranked(search_text(received.prompt), state.policies, k=limit):
             if candidate.tool in active and candidate.tool not in names:
@@ -221,7 +222,7 @@ class PlannedAnswers:
         planner: str,
         reason: str,
     ) -> None:
-        learn_at = float(state.policies["learning.min_confidence"])  # type: ignore[arg-type]
+        learn_at = policy_float(state.policies, "learning.min_confidence")
         text = received.prompt.strip()
         results: list[Any] = []
         for index, call in enumerate(calls):
@@ -233,7 +234,7 @@ class PlannedAnswers:
                     candidates=(
                         Candidate(tool=call.tool, version=call.version, score=1.0, similarity=1.0),
                     ),
-                    threshold=float(state.policies["retrieval.threshold"]),  # type: ignore[arg-type]
+                    threshold=policy_float(state.policies, "retrieval.threshold"),
                     step=index,
                     evidence=(
                         Evidence(

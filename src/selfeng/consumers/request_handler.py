@@ -48,6 +48,7 @@ from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, template
 from selfeng.core.planning import PlanStep, plan
+from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
 from selfeng.core.values import format_value
 from selfeng.projections.registry import VersionRecord, active_tools
@@ -228,11 +229,11 @@ class RequestHandler:
             event_id=ids.next(),
             query=decision.step.text,
             candidates=tuple(decision.candidates),
-            threshold=float(policies["retrieval.threshold"]),  # type: ignore[arg-type]
+            threshold=policy_float(policies, "retrieval.threshold"),
             step=decision.index,
             evidence=decision.evidence,
             chosen=decision.chosen.candidate.tool if decision.chosen is not None else None,
-            min_confidence=float(policies["answer.min_confidence"]),  # type: ignore[arg-type]
+            min_confidence=policy_float(policies, "answer.min_confidence"),
             producer=self.producer,
         )
 
@@ -291,7 +292,7 @@ class RequestHandler:
         ids: EventIds,
         out: Outcome,
     ) -> None:
-        learn_at = float(state.policies["learning.min_confidence"])  # type: ignore[arg-type]
+        learn_at = policy_float(state.policies, "learning.min_confidence")
         feeds_next = [
             i + 1 < len(decisions) and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
             for i in range(len(decisions))

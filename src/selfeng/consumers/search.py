@@ -44,6 +44,7 @@ from pydantic import JsonValue
 
 from selfeng.core.embedder import Embedder
 from selfeng.core.planning import tool_vocabulary
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.search import Document, Match, ToolIndex, strip_placeholders, top
 from selfeng.projections.registry import (
     RegistryState,
@@ -325,8 +326,8 @@ class ToolSearch:
     ) -> list[Candidate]:
         """Candidates at or above the threshold, best first (at most ``retrieval.top_k``);
         ``exclude`` names tools not to return."""
-        threshold = float(policies["retrieval.threshold"])  # type: ignore[arg-type]
-        top_k = int(policies["retrieval.top_k"])  # type: ignore[arg-type]
+        threshold = policy_float(policies, "retrieval.threshold")
+        top_k = policy_int(policies, "retrieval.top_k")
         found = self.ranked(query, policies, k=top_k, exclude=exclude)
         return [c for c in found if c.score >= threshold]
 
@@ -340,7 +341,7 @@ class ToolSearch:
     ) -> list[Candidate]:
         """The ``k`` best candidates (``retrieval.top_k`` when None) with any score above 0,
         best first, without the threshold cut."""
-        limit = int(policies["retrieval.top_k"]) if k is None else k  # type: ignore[arg-type]
+        limit = policy_int(policies, "retrieval.top_k") if k is None else k
         if limit <= 0 or self._registry is None:
             return []
         found = self.index.match(query)

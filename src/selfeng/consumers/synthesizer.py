@@ -36,6 +36,7 @@ from selfeng.consumers.learner import BudgetExhausted, Learner, LLMCaller
 from selfeng.consumers.verifier import verify
 from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.mapper import DecodeError, from_record
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.core.tooldef import ToolDefinition, ToolSourceError, parse_tool
@@ -108,7 +109,7 @@ class Synthesizer(Learner):
         ):
             return []  # answered already, or given up by an earlier reaction
         caller = LLMCaller(self.app, llm, producer=PRODUCER)
-        attempts = int(self.app.policies()["cost.max_synthesis_attempts"])  # type: ignore[arg-type]
+        attempts = policy_int(self.app.policies(), "cost.max_synthesis_attempts")
         out: list[Event] = []
         try:
             stated = caller.call(
@@ -285,7 +286,7 @@ class Synthesizer(Learner):
             acceptance,
             self.app.sandbox,
             generic=wordings.generic,
-            min_confidence=float(state.policies["answer.min_confidence"]),  # type: ignore[arg-type]
+            min_confidence=policy_float(state.policies, "answer.min_confidence"),
         )
 
     # -- the prompt, from the log ------------------------------------------------------------

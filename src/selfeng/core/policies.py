@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -169,6 +170,27 @@ POLICIES: Final[dict[str, PolicySpec]] = {
 def default_values() -> dict[str, JsonValue]:
     """The default value of every known policy."""
     return {name: spec.default for name, spec in POLICIES.items()}
+
+
+def policy_float(policies: Mapping[str, JsonValue], name: str) -> float:
+    """A numeric policy's value, as a float.
+
+    Raises KeyError for a policy with no value and TypeError for one whose value is not a
+    number (known policies are checked when they are set, so only a user's own can be).
+    """
+    value = policies[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"policy {name} is {value!r}, not a number")
+    return float(value)
+
+
+def policy_int(policies: Mapping[str, JsonValue], name: str) -> int:
+    """A whole-number policy's value (see ``policy_float``; a float with a fraction is
+    refused, not truncated)."""
+    value = policy_float(policies, name)
+    if not value.is_integer():
+        raise TypeError(f"policy {name} is {value!r}, not a whole number")
+    return int(value)
 
 
 NAMESPACES: Final[frozenset[str]] = frozenset(name.split(".")[0] for name in POLICIES)
