@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import JsonValue
@@ -74,6 +75,16 @@ MAX_STEPS = 12
 
 class _Failed(Exception):
     """A step could not be answered; the outcome says why."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One request being answered: what every step reads, and where it appends."""
+
+    received: RequestReceived
+    state: HandlerState
+    ids: EventIds
+    out: Outcome
 
 
 class RequestHandler:
@@ -135,7 +146,7 @@ class RequestHandler:
                 out.reason = "too many parts"
             else:
                 try:
-                    self._answer(received, steps, state, ids, out, pinned or {})
+                    self._answer(_Request(received, state, ids, out), steps, pinned or {})
                 except _Failed:
                     out.ok = False
         text = out.answer
@@ -166,13 +177,11 @@ class RequestHandler:
 
     def _answer(
         self,
-        received: RequestReceived,
+        req: _Request,
         steps: list[PlanStep],
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
         pinned: Mapping[str, str],
     ) -> None:
+        received, state, ids, out = req.received, req.state, req.ids, req.out
         session = (
             previous_answer(state.sessions, received.session_id, before=received.key)
             if state.sessions is not None
@@ -200,7 +209,7 @@ class RequestHandler:
                 skill_graph=state.skill_graph,
                 pinned=pinned.get(step.text),
             )
-            out.events.append(self._searched(received, decision, state, ids))
+            out.events.append(self._searched(req, decision))
             if decision.chosen is None:
                 if not pinned:
                     weighed = [w.candidate.tool for w in decision.weighed]
@@ -211,22 +220,20 @@ class RequestHandler:
                         return  # the LLM's plan answered (or failed running: out says)
                     if why_not != "no LLM is configured":
                         decision.reason += f"; {why_not}"
-                self._not_answered(received, decision, state, ids, out, len(steps))
+                self._not_answered(req, decision, len(steps))
                 raise _Failed
             decisions.append(decision)
             record = active_tools(state.registry)[decision.chosen.candidate.tool][1]
             previous = predicted_output(record)
             context = dict(decision.chosen.extraction.arguments)
             previous_tool = decision.chosen.candidate.tool
-        self._run(received, decisions, first_previous, first_context, state, ids, out)
+        self._run(req, decisions, first_previous, first_context)
 
-    def _searched(
-        self, received: RequestReceived, decision: Decision, state: HandlerState, ids: EventIds
-    ) -> ToolSearched:
-        policies = state.policies
+    def _searched(self, req: _Request, decision: Decision) -> ToolSearched:
+        policies = req.state.policies
         return ToolSearched.following(
-            received,
-            event_id=ids.next(),
+            req.received,
+            event_id=req.ids.next(),
             query=decision.step.text,
             candidates=tuple(decision.candidates),
             threshold=policy_float(policies, "retrieval.threshold"),
@@ -239,13 +246,11 @@ class RequestHandler:
 
     def _not_answered(
         self,
-        received: RequestReceived,
+        req: _Request,
         decision: Decision,
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
         total: int,
     ) -> None:
+        received, state, ids, out = req.received, req.state, req.ids, req.out
         where = f" (part {decision.index + 1}: “{decision.step.text}”)" if total > 1 else ""
         out.reason = decision.reason
         if decision.failure == "missing":
@@ -284,14 +289,12 @@ class RequestHandler:
 
     def _run(
         self,
-        received: RequestReceived,
+        req: _Request,
         decisions: list[Decision],
         first_previous: JsonValue | None,
         first_context: dict[str, JsonValue],
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
     ) -> None:
+        state, out = req.state, req.out
         learn_at = policy_float(state.policies, "learning.min_confidence")
         feeds_next = [
             i + 1 < len(decisions) and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
@@ -304,9 +307,7 @@ class RequestHandler:
             composite = self._composite_at(decisions, at)
             if composite is not None:
                 length = len(composite[2]["spec"]["composition"])
-                result = self._run_composite(
-                    received, decisions[at : at + length], composite, previous, state, ids, out
-                )
+                result = self._run_composite(req, decisions[at : at + length], composite, previous)
                 last = at + length - 1
                 confidence = min(d.chosen.evidence.confidence for d in decisions[at : last + 1])  # type: ignore[union-attr]
                 self._finish_step(out, confidence, learn_at, answer=not feeds_next[last])
@@ -314,9 +315,7 @@ class RequestHandler:
                 at += length
             else:
                 context = dict(out.steps[-1].arguments) if out.steps else first_context
-                result, used = self._run_step(
-                    received, decisions[at], previous, context, state, ids, out
-                )
+                result, used = self._run_step(req, decisions[at], previous, context)
                 confidence = used.evidence.confidence
                 self._finish_step(out, confidence, learn_at, answer=not feeds_next[at])
                 outputs[at] = result
@@ -346,21 +345,19 @@ class RequestHandler:
 
     def _run_step(
         self,
-        received: RequestReceived,
+        req: _Request,
         decision: Decision,
         previous: JsonValue | None,
         context: dict[str, JsonValue],
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
     ) -> tuple[Any, Weighed]:
         """Run a step's chosen tool; when it refuses its arguments, the next candidate that
         fit the step. The result and the candidate that gave it."""
+        out = req.out
         assert decision.chosen is not None
         first_error: str | None = None
         steps_before = len(out.steps)
         for weighed in [decision.chosen, *decision.fallbacks]:
-            run = self._try(received, decision, weighed, previous, context, state, ids, out)
+            run = self._try(req, decision, weighed, previous, context)
             if run.ok:
                 del out.steps[steps_before:-1]  # a tool that failed before it: not a step
                 return run.value, weighed
@@ -374,16 +371,14 @@ class RequestHandler:
 
     def _try(
         self,
-        received: RequestReceived,
+        req: _Request,
         decision: Decision,
         weighed: Weighed,
         previous: JsonValue | None,
         context: dict[str, JsonValue],
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
     ) -> Run:
         """Run one candidate for a step."""
+        received, state, ids, out = req.received, req.state, req.ids, req.out
         chosen = weighed.candidate
         record = record_of(state.registry, chosen.tool, chosen.version)
         parameters = record["spec"].get("parameters", {}) or {}
@@ -454,14 +449,12 @@ class RequestHandler:
 
     def _run_composite(
         self,
-        received: RequestReceived,
+        req: _Request,
         segment: list[Decision],
         composite: tuple[str, int, VersionRecord],
         previous: JsonValue | None,
-        state: HandlerState,
-        ids: EventIds,
-        out: Outcome,
     ) -> Any:
+        received, state, ids, out = req.received, req.state, req.ids, req.out
         name, version, record = composite
         members = record["spec"]["composition"]
         arguments: dict[str, JsonValue] = {}
