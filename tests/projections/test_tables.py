@@ -204,5 +204,9 @@ def test_row_table_notes_writes_and_in_place_reads_while_folding() -> None:
         {"b"},
     )
     assert type(copy.deepcopy(table)) is dict
+    table.changed.clear()
+    shallow = table.copy()  # its values are the table's: what it hands out is noted
+    assert type(shallow) is dict
+    assert table.changed == {"a", "d"}
     with pytest.raises(KeyError):
         table.pop("nope")

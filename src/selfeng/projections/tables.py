@@ -129,6 +129,12 @@ class RowTable(dict[str, Any]):
             self._note_all()
         return dict.items(self)
 
+    def copy(self) -> dict[str, Any]:
+        """A plain dict sharing the values (which a fold may then change: noted)."""
+        if self.recording and self._folding():
+            self._note_all()
+        return dict(dict.items(self))
+
     def _folding(self) -> bool:
         # another thread reading while a fold runs (the request path) changes nothing
         return self.recording == get_ident()
