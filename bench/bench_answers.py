@@ -126,7 +126,7 @@ def same(value: Any, expected: Any) -> bool:
             and all(same(v, e) for v, e in zip(value, expected, strict=True))
         )
     if isinstance(expected, bool) or isinstance(value, bool):
-        return value == expected
+        return bool(value == expected)
     if isinstance(expected, int | float):
         number = value
         if isinstance(value, str):

@@ -178,13 +178,15 @@ def eventsourcing_aggregate() -> type[Any]:
 
 
 def eventsourcing_round(texts: list[str]) -> Results:
+    from uuid import UUID
+
     from eventsourcing.application import Application
 
     Stream = eventsourcing_aggregate()
     with fresh_dir() as path:
         os.environ["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         os.environ["SQLITE_DBNAME"] = str(path / "eventsourcing.db")
-        app = Application()
+        app: Application[UUID] = Application()
 
         def save_hundreds() -> None:
             for i in range(0, len(texts), 100):

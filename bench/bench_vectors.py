@@ -41,7 +41,7 @@ def corpus(n: int, rng: np.random.Generator) -> np.ndarray:
     vectors = centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal(
         (n, DIMENSIONS)
     ).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), dtype=np.float32)
 
 
 def timed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from selfeng.schemas import (
@@ -97,7 +97,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     """A Markdown table."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 

@@ -157,7 +157,8 @@ class ScriptedLLMServer:
             if self._planning is not None and body.get("tools"):
                 self.planning_requests.append(body)
                 return self._planning
-            system = next((m for m in body.get("messages", []) if m.get("role") == "system"), {})
+            messages: list[dict[str, Any]] = body.get("messages", [])
+            system = next((m for m in messages if m.get("role") == "system"), {})
             if self._acceptance is not None and str(system.get("content", "")).startswith(
                 "Before a tool is written"
             ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
@@ -23,7 +24,7 @@ def run(home: Path, *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
 
 
-def publish(home: Path, *messages: dict[str, object]) -> Result:
+def publish(home: Path, *messages: Mapping[str, object]) -> Result:
     lines = "\n".join(orjson.dumps(m).decode() for m in messages)
     return run(home, "publish", "-", input=lines)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,7 @@ def test_learners_run_on_kafka(kafka_bootstrap: str) -> None:
 
 
 @pytest.fixture
-def taught(tmp_path: Path) -> Iterator[Settings]:
+def taught(tmp_path: Path) -> Settings:
     """A log where three scenario requests were answered and nothing learnt yet."""
     settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env={})
     with Selfeng.open(settings) as app:

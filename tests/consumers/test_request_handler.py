@@ -171,7 +171,7 @@ def test_searches_carry_the_policy_and_threshold(seeded: Selfeng) -> None:
     assert searched.threshold == threshold
     assert searched.min_confidence == POLICIES["answer.min_confidence"].default
     assert searched.candidates[0].tool == "percent_of"
-    assert searched.candidates[0].score >= threshold  # type: ignore[operator]
+    assert searched.candidates[0].score >= threshold
     assert searched.chosen == "percent_of"
     assert all(
         a.score >= b.score

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import JsonValue
 
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 
@@ -378,7 +379,7 @@ class SandboxContract:
                 "return seen",
                 "paths",
             )
-            paths = ["/etc/shadow", *map(str, secrets)]
+            paths: list[JsonValue] = ["/etc/shadow", *map(str, secrets)]
             seen = bare.run(code, "f", {"paths": paths}, QUICK).value
         finally:
             for secret in secrets:
@@ -387,8 +388,11 @@ class SandboxContract:
                 home.rmdir()
         assert isinstance(seen, dict), seen
         for path in paths:
+            assert isinstance(path, str)
             assert str(seen[path]).startswith("refused: "), (path, seen[path])
-        assert seen["/root/"] == "refused: PermissionError" or home.name not in seen["/root/"]
+        root = seen["/root/"]
+        assert isinstance(root, (str, list)), root
+        assert root == "refused: PermissionError" or home.name not in root
 
     def test_shared_temporary_dirs_stay_unwritten(self, sandbox: Sandbox, bare: Sandbox) -> None:
         name = f"selfeng-probe-{os.getpid()}"
@@ -698,10 +702,13 @@ class SandboxContract:
             assert second.id != first.id
 
     def test_concurrent_calls_share_the_pool(self, sandbox: Sandbox) -> None:
-        results: list[object] = []
+        results: list[int] = []
 
         def caller(n: int) -> None:
-            results.extend(sandbox.run(IDENTITY, "f", {"x": n * 100 + i}).value for i in range(10))
+            for i in range(10):
+                value = sandbox.run(IDENTITY, "f", {"x": n * 100 + i}).value
+                assert isinstance(value, int), value
+                results.append(value)
 
         threads = [threading.Thread(target=caller, args=(n,)) for n in range(4)]
         for thread in threads:

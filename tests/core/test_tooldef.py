@@ -44,6 +44,7 @@ def test_the_spec_comes_from_annotations_and_docstring() -> None:
     params = tool.spec.parameters
     assert params["required"] == ["name"]
     props = params["properties"]
+    assert isinstance(props, dict)
     assert props["name"] == {"type": "string", "description": "who to greet."}
     assert props["times"] == {"type": "integer", "description": "how many times.", "default": 1}
     assert props["style"] == {"enum": ["plain", "loud"], "default": "plain"}

@@ -143,7 +143,9 @@ def test_long_texts_are_cut(server: Server) -> None:
 
 def test_search_through_the_index(server: Server) -> None:
     index = ToolIndex(make(server), {"rev": "reverse", "sum": "summation total"})
-    assert index.search("reverse", 1)[0] == ("rev", pytest.approx(1.0, abs=1e-3))
+    name, score = index.search("reverse", 1)[0]
+    assert name == "rev"
+    assert score == pytest.approx(1.0, abs=1e-3)
     calls = len(server.requests)
     index.build({"rev": ["reverse", "flip it"], "sum": "summation total"})
     assert server.requests[calls:] == [

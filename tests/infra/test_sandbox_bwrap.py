@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -50,7 +51,9 @@ class TestBwrapSandbox(SandboxContract):
         )
         seen = bare.run(code, "f", {}).value
         assert isinstance(seen, dict)
-        assert seen["processes"] <= 3  # bwrap's init, the worker, this call
+        processes = seen["processes"]
+        assert isinstance(processes, int), processes
+        assert processes <= 3  # bwrap's init, the worker, this call
         assert (seen["home"], seen["tmp"], seen["run"]) == ([], ["work"], [])
         assert seen["cwd"] == "/tmp/work"
         assert seen["root"] in ([], [".pyenv"])  # only the interpreter, bound back
@@ -67,7 +70,7 @@ class TestBwrapSandbox(SandboxContract):
 
 def test_no_bwrap_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     probe = sandbox_bwrap.bwrap_problem.__wrapped__
-    monkeypatch.setattr(sandbox_bwrap.shutil, "which", lambda _: None)
+    monkeypatch.setattr(shutil, "which", lambda _: None)
     assert "not installed" in (probe() or "")
     monkeypatch.setattr(sandbox_bwrap, "bwrap_problem", lambda: "bubblewrap is not installed")
     with pytest.raises(SandboxUnavailable, match="not installed"):

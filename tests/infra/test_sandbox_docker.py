@@ -149,7 +149,7 @@ def test_no_engine_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse() -> None:
         raise docker.errors.DockerException("Error while fetching server API version")
 
-    monkeypatch.setattr(sandbox_docker.docker, "from_env", refuse)
+    monkeypatch.setattr(docker, "from_env", refuse)
     with pytest.raises(SandboxUnavailable, match="no Docker engine answers here"):
         DockerSandbox()
 
@@ -208,10 +208,10 @@ def test_the_container_is_locked_down(client: FakeClient) -> None:
 
 def test_the_url_sets_the_options(monkeypatch: pytest.MonkeyPatch, client: FakeClient) -> None:
     monkeypatch.setattr(sandbox_docker, "connect", lambda: client)
+    kwdefaults = DockerSandbox.__init__.__kwdefaults__
+    assert kwdefaults is not None
     monkeypatch.setattr(
-        DockerSandbox.__init__,
-        "__kwdefaults__",
-        {**DockerSandbox.__init__.__kwdefaults__, "client_factory": lambda: client},
+        DockerSandbox.__init__, "__kwdefaults__", {**kwdefaults, "client_factory": lambda: client}
     )
     with open_sandbox("docker://?workers=0&image=python:3.11-slim&memory_mb=128&pids=8") as sb:
         assert isinstance(sb, DockerSandbox)

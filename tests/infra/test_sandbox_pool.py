@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -125,7 +126,7 @@ def test_url_options_are_typed() -> None:
 
 def test_a_test_run_falls_back_to_the_names_in_the_source() -> None:
     tests = "def test_a():\n    pass\n\nasync def test_b():\n    pass\n\ndef helper():\n    pass\n"
-    reply = {"tests": None, "results": [], "error": "the worker died"}
+    reply: dict[str, Any] = {"tests": None, "results": [], "error": "the worker died"}
     run = summarise_tests(reply, tests, time.perf_counter(), "fake")
     assert (run.passed, run.failed) == (0, 2)
     assert run.failures == {

@@ -153,7 +153,7 @@ def test_a_missing_wall_refuses_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> 
         SubprocessSandbox(workers=0)
     with SubprocessSandbox(workers=0, confine_files=False, isolate_network=NETWORK) as sandbox:
         assert "files: NOT confined" in sandbox.describe()
-    no_unshare = ([], "network: NOT isolated (no unshare binary)")
+    no_unshare: tuple[list[str], str] = ([], "network: NOT isolated (no unshare binary)")
     monkeypatch.setattr(sandbox_subprocess, "network_namespace", lambda: no_unshare)
     with pytest.raises(
         SandboxUnavailable, match=r"no unshare binary; subprocess://\?isolate_network=false"
@@ -181,7 +181,10 @@ def test_a_worker_killed_from_outside_is_replaced() -> None:
 def test_calls_run_as_a_private_uid_without_secrets() -> None:
     code = "import os\ndef f():\n    return [os.getuid(), sorted(os.environ)]\n"
     with walled(workers=1) as sandbox:
-        uid, env = sandbox.run(code, "f", {}).value  # type: ignore[misc]
+        seen = sandbox.run(code, "f", {}).value
+    assert isinstance(seen, list), seen
+    uid, env = seen
+    assert isinstance(uid, int), uid
     assert uid >= 1_500_000_000
     assert env == ["HOME", "LANG", "LC_ALL", "MALLOC_ARENA_MAX", "PATH", "TMPDIR"]
 

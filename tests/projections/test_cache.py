@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from selfeng.projections.base import FoldContext, ForkSpec
-from selfeng.projections.cache import CacheProjection, cache_key, lookup
+from selfeng.projections.cache import CacheProjection, CacheState, cache_key, lookup
 from selfeng.schemas import Event, ToolExecuted
 
 CTX = FoldContext(ForkSpec(), lambda name: None)
@@ -24,12 +24,12 @@ def run(tool: str, ok: bool = True, x: int = 1) -> ToolExecuted:
     )
 
 
-def fold(events: list[Event]) -> dict:  # type: ignore[type-arg]
+def fold(events: list[Event]) -> CacheState:
     p = CacheProjection()
     state = p.initial()
     for e in events:
         state = p.apply(state, e, CTX)
-    return state  # type: ignore[return-value]
+    return state
 
 
 def test_only_successful_runs_of_deterministic_tools_are_cached() -> None:

@@ -1,5 +1,10 @@
 from selfeng.projections.base import FoldContext, ForkSpec
-from selfeng.projections.policies import PoliciesProjection, live_forks, policy_values
+from selfeng.projections.policies import (
+    PoliciesProjection,
+    PoliciesState,
+    live_forks,
+    policy_values,
+)
 from selfeng.schemas import (
     Event,
     ExperimentConcluded,
@@ -11,13 +16,13 @@ from selfeng.schemas import (
 )
 
 
-def fold(events: list[Event], fork: ForkSpec | None = None) -> dict:  # type: ignore[type-arg]
+def fold(events: list[Event], fork: ForkSpec | None = None) -> PoliciesState:
     projection = PoliciesProjection(fork)
     state = projection.initial()
     ctx = FoldContext(projection.fork, lambda name: state["policies"][name]["value"])
     for event in events:
         state = projection.apply(state, event, ctx)
-    return state  # type: ignore[return-value]
+    return state
 
 
 def test_defaults_are_version_one() -> None:

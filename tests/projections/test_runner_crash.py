@@ -56,8 +56,8 @@ def _stored_events(store_url: str) -> int:
 
     conninfo, options = split_url(store_url)
     try:
-        with psycopg.connect(conninfo) as conn:
-            found = conn.execute(_COUNT.format(options["schema"] + ".")).fetchone()
+        with psycopg.connect(conninfo) as pg:
+            found = pg.execute(_COUNT.format(options["schema"] + ".")).fetchone()
     except psycopg.Error:
         return 0
     return int(found[0]) if found else 0
