@@ -129,6 +129,31 @@ def refuse_going_back(
             )
 
 
+RowValues = tuple[str, str, str, int, bytes]
+"""A row write as SQL stores bind it: fork, projection, key, seq, value."""
+RowKey = tuple[str, str, str]
+"""A row delete as SQL stores bind it: fork, projection, key."""
+
+
+def change_runs(
+    changes: Sequence[RowChange],
+) -> Iterator[tuple[list[RowKey], list[RowValues]]]:
+    """Row changes in order, as alternating runs: deletes, or writes (one of the two lists
+    is empty), so each run is one ``executemany``."""
+    start = 0
+    while start < len(changes):
+        deleting = changes[start].value is None
+        end = start + 1
+        while end < len(changes) and (changes[end].value is None) == deleting:
+            end += 1
+        run = changes[start:end]
+        if deleting:
+            yield [(c.fork, c.projection, c.key) for c in run], []
+        else:
+            yield [], [(c.fork, c.projection, c.key, c.seq, c.value or b"") for c in run]
+        start = end
+
+
 def key_bound(prefix: str) -> str:
     """A key greater than every key that starts with ``prefix`` (for range scans)."""
     return prefix + "\U0010ffff" * 2

@@ -36,6 +36,7 @@ from selfeng.core.store import (
     Checkpoint,
     ProjectionStore,
     RowChange,
+    change_runs,
     checkpoint_rows,
     key_bound,
     refuse_going_back,
@@ -234,14 +235,14 @@ class PostgresStore(ProjectionStore):
                     ).format(**self._q),
                     (fork, projection, prefix, key_bound(prefix), prefix),
                 )
-            for deleting, run in _runs(changes):
-                if deleting:
+            for deletes, writes in change_runs(changes):
+                if deletes:
                     cur.executemany(
                         sql.SQL(
                             "DELETE FROM {schema}.rows WHERE fork = %s AND projection = %s"
                             " AND key = %s"
                         ).format(**self._q),
-                        run,
+                        deletes,
                     )
                 else:
                     cur.executemany(
@@ -250,7 +251,7 @@ class PostgresStore(ProjectionStore):
                             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (fork, projection, key)"
                             " DO UPDATE SET value = excluded.value"
                         ).format(**self._q),
-                        run,
+                        writes,
                     )
             if checkpoints:
                 cur.executemany(
@@ -378,24 +379,6 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     libpq = [(k, v) for k, v in query if k not in _OPTIONS]
     conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(libpq), ""))
     return conninfo, ours
-
-
-def _runs(changes: Sequence[RowChange]) -> Iterator[tuple[bool, list[tuple[Any, ...]]]]:
-    """Changes in order, as runs of deletes (True) and runs of writes (False)."""
-    run: list[tuple[Any, ...]] = []
-    deleting = False
-    for change in changes:
-        is_delete = change.value is None
-        if run and is_delete != deleting:
-            yield deleting, run
-            run = []
-        deleting = is_delete
-        if is_delete:
-            run.append((change.fork, change.projection, change.key))
-        else:
-            run.append((change.fork, change.projection, change.key, change.seq, change.value))
-    if run:
-        yield deleting, run
 
 
 def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:

@@ -16,6 +16,7 @@ from selfeng.core.store import (
     Checkpoint,
     ProjectionStore,
     RowChange,
+    change_runs,
     checkpoint_rows,
     key_bound,
     refuse_going_back,
@@ -260,24 +261,14 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 
 def _apply_changes(conn: sqlite3.Connection, changes: Sequence[RowChange]) -> None:
-    """Apply row changes in order, batching runs of writes and runs of deletes."""
-    start = 0
-    while start < len(changes):
-        deleting = changes[start].value is None
-        end = start + 1
-        while end < len(changes) and (changes[end].value is None) == deleting:
-            end += 1
-        run = changes[start:end]
-        if deleting:
+    """Apply row changes in order, a run of deletes or of writes per ``executemany``."""
+    for deletes, writes in change_runs(changes):
+        if deletes:
             conn.executemany(
-                "DELETE FROM rows WHERE fork = ? AND projection = ? AND key = ?",
-                [(c.fork, c.projection, c.key) for c in run],
+                "DELETE FROM rows WHERE fork = ? AND projection = ? AND key = ?", deletes
             )
         else:
-            conn.executemany(
-                _UPSERT_ROW, [(c.fork, c.projection, c.key, c.seq, c.value) for c in run]
-            )
-        start = end
+            conn.executemany(_UPSERT_ROW, writes)
 
 
 def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
