@@ -9,6 +9,7 @@ handles are never decoded.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -398,6 +399,19 @@ class ProjectionRunner:
         tables that changed and the rest of its state, or, without tables, its whole state."""
         if self.store is None:
             return
+        # Serialising rows allocates an object or two per row and makes no cycles; with the
+        # collector on, those allocations trigger full passes over the whole folded state
+        # (measured: 1.86 s against 1.03 s for the first checkpoint of 80,000 rows).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._checkpoint()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _checkpoint(self) -> None:
+        assert self.store is not None
         snapshot = self._since_snapshot >= self.snapshot_every
         now = time.time()
         checkpoints: list[Checkpoint] = []
