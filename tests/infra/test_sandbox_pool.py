@@ -10,14 +10,8 @@ import orjson
 import pytest
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox.pool import (
-    Channel,
-    WorkerGone,
-    WorkerPool,
-    WorkerTimeout,
-    parse_options,
-    summarise_tests,
-)
+from selfeng.infra.sandbox.channel import Channel, WorkerGone, WorkerTimeout
+from selfeng.infra.sandbox.pool import WorkerPool, parse_options, summarise_tests
 
 
 class ScriptedChannel(Channel):

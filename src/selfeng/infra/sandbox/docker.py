@@ -26,7 +26,8 @@ import docker
 import docker.errors
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox.pool import Channel, PooledSandbox, WorkerGone, parse_options
+from selfeng.infra.sandbox.channel import Channel, WorkerGone
+from selfeng.infra.sandbox.pool import PooledSandbox, parse_options
 from selfeng.infra.sandbox.worker import launch_command
 
 IMAGE: Final = "python:3.11-slim"

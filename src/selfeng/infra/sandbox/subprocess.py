@@ -50,13 +50,8 @@ from typing import Final
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.infra.sandbox import call as sandbox_call
 from selfeng.infra.sandbox import worker as sandbox_worker
-from selfeng.infra.sandbox.pool import (
-    STARTUP_TIMEOUT_S,
-    Channel,
-    PooledSandbox,
-    ProcessChannel,
-    parse_options,
-)
+from selfeng.infra.sandbox.channel import Channel, ProcessChannel
+from selfeng.infra.sandbox.pool import STARTUP_TIMEOUT_S, PooledSandbox, parse_options
 from selfeng.infra.sandbox.worker import launch_compiled
 
 _OPTIONS: Final = {
