@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
+from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import FoldContext, Projection, UndeclaredPolicyRead
 from selfeng.projections.events import EventCounts
@@ -197,3 +199,26 @@ def test_a_fold_that_reads_a_policy_without_saying_so_is_stopped() -> None:
     append_events(log, [RequestReceived(prompt="a")])
     with pytest.raises(UndeclaredPolicyRead, match=r"sneaky.*reads_policies = True"):
         ProjectionRunner(log, None, [Sneaky()]).catch_up()
+
+
+def test_threads_folding_one_runner_never_count_a_record_twice(tmp_path: Path) -> None:
+    """A request path folds what it appends while another thread catches the runner up."""
+    log = SqliteLog(tmp_path / "log.db")
+    runner = ProjectionRunner(log, None, [EventCounts()])
+    stop = threading.Event()
+
+    def follower() -> None:
+        while not stop.is_set():
+            runner.catch_up()
+
+    thread = threading.Thread(target=follower)
+    thread.start()
+    try:
+        for event in requests(300):
+            stored = append_events(log, [event])
+            runner.fold_appended(stored, [event])
+    finally:
+        stop.set()
+        thread.join(10)
+    runner.catch_up()
+    assert runner.state("events")["total"] == 300

@@ -9,13 +9,14 @@ handles are never decoded.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import JsonValue
@@ -45,6 +46,7 @@ from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
 logger = logging.getLogger(__name__)
 
 DeadLetterSink = Callable[[DeadLetter], None]
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -60,8 +62,22 @@ class _Slot:
     ctx: FoldContext | None = None
 
 
+def _locked(method: Callable[..., _R]) -> Callable[..., _R]:
+    """Run a runner's method under its lock: a runner is shared by the threads of a process
+    (a request path appending, ``project --follow``, learners), and two folds of the same
+    records at once would count them twice."""
+
+    @functools.wraps(method)
+    def locked(self: ProjectionRunner, *args: Any, **kwargs: Any) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class ProjectionRunner:
-    """Folds one fork's projections from the log into a store."""
+    """Folds one fork's projections from the log into a store (safe to share between
+    threads: folding and saving take the runner's lock; reads do not)."""
 
     def __init__(
         self,
@@ -88,6 +104,7 @@ class ProjectionRunner:
         live runner appends them to the log, replays only count them.
         """
         self.log, self.store, self.fork = log, store, fork
+        self._lock = threading.RLock()
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.snapshot_every = snapshot_every
@@ -227,6 +244,7 @@ class ProjectionRunner:
 
     # -- folding ---------------------------------------------------------------------------
 
+    @_locked
     def catch_up(
         self,
         *,
@@ -266,6 +284,7 @@ class ProjectionRunner:
             self.checkpoint()
         return folded
 
+    @_locked
     def flush(self) -> None:
         """Save what lazy catch-ups folded and have not saved yet."""
         if self._dirty or self._since_checkpoint:
@@ -293,6 +312,7 @@ class ProjectionRunner:
             names |= slot.types
         return frozenset(names)
 
+    @_locked
     def fold_appended(self, records: Sequence[StoredRecord], events: Sequence[Event]) -> bool:
         """Fold events this process just appended, without reading them back, when they are
         exactly the next records of a log with one global order; False (nothing done)
@@ -308,6 +328,7 @@ class ProjectionRunner:
         self._dirty = True
         return True
 
+    @_locked
     def fold(self, batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:
         """Apply one batch to every projection that has not seen it; return records applied.
 
@@ -394,6 +415,7 @@ class ProjectionRunner:
         ):
             self.checkpoint()
 
+    @_locked
     def checkpoint(self) -> None:
         """Save every projection's position with its state, atomically: the rows of its
         tables that changed and the rest of its state, or, without tables, its whole state."""
@@ -466,6 +488,7 @@ class ProjectionRunner:
             self._since_snapshot = 0
         self._checkpointed_at = time.monotonic()
 
+    @_locked
     def snapshot(self) -> None:
         """Checkpoint now and keep the checkpoint in the snapshot history."""
         self._since_snapshot = self.snapshot_every
