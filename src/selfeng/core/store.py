@@ -102,31 +102,37 @@ class CheckpointBehind(RuntimeError):
 
 
 def refuse_going_back(
-    stored: Iterable[tuple[str, str, str, str]], checkpoints: Sequence[Checkpoint]
+    stored: Iterable[tuple[str, str, str, str | Position]], checkpoints: Sequence[Checkpoint]
 ) -> None:
     """Raise CheckpointBehind when a checkpoint would move a stored position back.
 
-    ``stored``: (fork, projection, log id, position JSON) of the saved checkpoints. Rows are
-    saved only where they changed, so a save behind another process's would pair that
-    process's later rows with an earlier position, and the events between would be counted
-    twice; a save at or past every stored position is exact.
+    ``stored``: (fork, projection, log id, position, as JSON text or decoded) of the saved
+    checkpoints. Rows are saved only where they changed, so a save behind another process's
+    would pair that process's later rows with an earlier position, and the events between
+    would be counted twice; a save at or past every stored position is exact.
     """
     new = {(cp.fork, cp.projection): cp for cp in checkpoints}
-    ahead: dict[tuple[str, Position], bool] = {}  # a save's checkpoints share a position or two
+    ahead: dict[tuple[str | Position, Position], bool] = {}  # a save's share a position or two
     for fork, projection, log_id, position in stored:
         cp = new.get((fork, projection))
         if cp is None or cp.log_id != log_id:
             continue
         verdict = ahead.get((position, cp.position))
         if verdict is None:
-            saved = position_from_json(orjson.loads(position))
-            verdict = ahead[(position, cp.position)] = cp.position.is_at_or_after(saved)
+            verdict = ahead[(position, cp.position)] = cp.position.is_at_or_after(
+                _decoded(position)
+            )
         if not verdict:
-            saved = position_from_json(orjson.loads(position))
             raise CheckpointBehind(
-                f"{fork}/{projection} is saved at {saved}, past {cp.position}: "
+                f"{fork}/{projection} is saved at {_decoded(position)}, past {cp.position}: "
                 "another process folds the same projections further"
             )
+
+
+def _decoded(position: str | Position) -> Position:
+    return (
+        position if isinstance(position, Position) else position_from_json(orjson.loads(position))
+    )
 
 
 RowValues = tuple[str, str, str, int, bytes]

@@ -56,9 +56,15 @@ class ProjectionEngine:
                 )
             else:
                 projections = self.factory(fork)
-                shared = [p.name for p in projections if not p.reads_policies]
-                # what a fork stored before it was an overlay (or under another factory)
-                self.store.drop(fork.name, shared)
+                # what a fork stored before it was an overlay (or under another factory);
+                # looked up first, so opening a fork writes nothing in the usual case
+                stale = [
+                    p.name
+                    for p in projections
+                    if not p.reads_policies and self.store.load(fork.name, p.name) is not None
+                ]
+                if stale:
+                    self.store.drop(fork.name, stale)
                 runner = ProjectionRunner(
                     self.log,
                     self.store,

@@ -56,10 +56,10 @@ class _Slot:
     position: Position
     events: int
     types: frozenset[str]  # the event types it decodes; empty for a record projection
+    ctx: FoldContext  # the fork's context, policies readable only if the projection says so
     on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
     on_event: Callable[[Any, Event, FoldContext], Any] | None = None
     tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
-    ctx: FoldContext | None = None
 
 
 def _locked(method: Callable[..., _R]) -> Callable[..., _R]:
@@ -119,13 +119,11 @@ class ProjectionRunner:
             twice = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"two projections are named {', '.join(twice)}: names must differ")
         seeds = {cp.projection: cp for cp in seed}
+        self.ctx = FoldContext(fork, self._policy)  # looks policies up when folds ask
         self._slots = [self._load(p, seeds.get(p.name)) for p in projections]
         self._policies = next(
             s for s in self._slots if isinstance(s.projection, PoliciesProjection)
         )
-        self.ctx = FoldContext(fork, self._policy)
-        for slot in self._slots:
-            slot.ctx = self.ctx.for_projection(slot.projection)
         self.base = base
         self._since_checkpoint = 0
         self._since_snapshot = 0
@@ -136,7 +134,7 @@ class ProjectionRunner:
         tables = None
         if self.store is not None and isinstance(projection, Projection) and projection.tables:
             tables = TableSet(projection.tables)
-        slot = self._initial_slot(projection, seed, tables)
+        slot = self._initial_slot(projection, seed, tables, self.ctx.for_projection(projection))
         if isinstance(projection, Projection):
             slot.types, slot.on_event = projection.type_names(), projection.apply
         else:
@@ -144,7 +142,11 @@ class ProjectionRunner:
         return slot
 
     def _initial_slot(
-        self, projection: AnyProjection, seed: Checkpoint | None, tables: TableSet | None
+        self,
+        projection: AnyProjection,
+        seed: Checkpoint | None,
+        tables: TableSet | None,
+        ctx: FoldContext,
     ) -> _Slot:
         cp = seed
         if cp is None and self.store is not None:
@@ -158,7 +160,9 @@ class ProjectionRunner:
         else:
             try:
                 state = self._read_state(projection, cp, tables)
-                return _Slot(projection, state, cp.position, cp.events, frozenset(), tables=tables)
+                return _Slot(
+                    projection, state, cp.position, cp.events, frozenset(), ctx, tables=tables
+                )
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 reason = f"it cannot be read ({type(exc).__name__}: {exc})"
         if reason:
@@ -170,7 +174,7 @@ class ProjectionRunner:
         if tables is not None:
             tables.clear_all = True  # rows of an earlier fold, if any, are not this state's
             tables.install(state)
-        return _Slot(projection, state, self.log.start(), 0, frozenset(), tables=tables)
+        return _Slot(projection, state, self.log.start(), 0, frozenset(), ctx, tables=tables)
 
     def _read_state(
         self, projection: AnyProjection, cp: Checkpoint, tables: TableSet | None
@@ -356,7 +360,6 @@ class ProjectionRunner:
         self, batch: RecordBatch, known: Mapping[bytes, Event] | None, uneven: bool
     ) -> int:
         slots = self._slots
-        ctx = self.ctx
         applied = 0
         for record in batch.records:
             event: Event | None = None
@@ -365,7 +368,7 @@ class ProjectionRunner:
                 if uneven and slot.position.covers(record):
                     continue
                 if slot.on_record is not None:
-                    slot.state = slot.on_record(slot.state, record, slot.ctx or ctx)
+                    slot.state = slot.on_record(slot.state, record, slot.ctx)
                     slot.events += 1
                 elif slot.on_event is not None and record.type in slot.types:
                     if not decoded:
@@ -373,7 +376,7 @@ class ProjectionRunner:
                         event = given if given is not None else self._decode(record)
                         decoded = True
                     if event is not None:
-                        slot.state = slot.on_event(slot.state, event, slot.ctx or ctx)
+                        slot.state = slot.on_event(slot.state, event, slot.ctx)
                         slot.events += 1
             if not decoded and record.type not in EVENT_TYPES:
                 self._dead_letter(
@@ -437,7 +440,7 @@ class ProjectionRunner:
         snapshot = self._since_snapshot >= self.snapshot_every
         now = time.time()
         checkpoints: list[Checkpoint] = []
-        changes: dict[str, list[RowChange]] = {}
+        changes: list[RowChange] = []
         cleared: list[tuple[str, str, str]] = []
         snapshots: list[Checkpoint] = []
         for slot in self._slots:
@@ -460,19 +463,13 @@ class ProjectionRunner:
             if snapshot:
                 snapshots.append(cp)
             if slot.tables is not None:
-                head, changes[name], prefixes = slot.tables.changes(
-                    slot.state, self.fork.name, name
-                )
+                head, rows, prefixes = slot.tables.changes(slot.state, self.fork.name, name)
+                changes.extend(rows)
                 cp = replace(cp, state=head, tables=slot.tables.names)
                 cleared.extend((self.fork.name, name, prefix) for prefix in prefixes)
             checkpoints.append(cp)
         try:
-            self.store.commit(
-                checkpoints,
-                [change for rows in changes.values() for change in rows],
-                cleared=cleared,
-                snapshots=snapshots,
-            )
+            self.store.commit(checkpoints, changes, cleared=cleared, snapshots=snapshots)
         except CheckpointBehind as exc:
             # another process (a worker beside a client) saved further: keep what this one
             # has noted and save with it once this runner is as far
@@ -481,7 +478,7 @@ class ProjectionRunner:
             return
         for slot in self._slots:
             if slot.tables is not None:
-                slot.tables.committed(changes[slot.projection.name])
+                slot.tables.committed()
         self._since_checkpoint = 0
         self._dirty = False
         if snapshot:

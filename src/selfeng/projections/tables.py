@@ -156,6 +156,7 @@ class TableSet:
     clear_all: bool = False
     """Delete every stored row of the projection before the next write (a rebuild)."""
     tables: dict[str, RowTable] = field(default_factory=dict)
+    _pending_seq: int = 0  # next_seq once the changes last asked for are committed
 
     def install(self, state: dict[str, Any], *, clean: bool = False) -> None:
         """Make each table of ``state`` a RowTable (``clean``: it matches the stored rows)."""
@@ -205,11 +206,12 @@ class TableSet:
                 value = orjson.dumps(dict.__getitem__(table, key))
                 changes.append(RowChange(fork, projection, prefix + key, value, seq=seq))
                 seq += 1
+        self._pending_seq = seq
         return head, changes, cleared
 
-    def committed(self, changes: list[RowChange]) -> None:
-        """The store holds what ``changes`` returned: start noting afresh."""
-        self.next_seq = max([self.next_seq - 1, *(c.seq for c in changes)]) + 1
+    def committed(self) -> None:
+        """The store holds what ``changes`` last returned: start noting afresh."""
+        self.next_seq = self._pending_seq
         self.clear_all = False
         for table in self.tables.values():
             table.changed.clear()

@@ -6,8 +6,6 @@ import threading
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 
-import orjson
-
 from selfeng.core.store import Checkpoint, ProjectionStore, RowChange, refuse_going_back
 
 _Rows = dict[str, tuple[int, bytes]]  # key -> (seq, value)
@@ -43,12 +41,7 @@ class MemoryStore(ProjectionStore):
         with self._lock:
             refuse_going_back(
                 (
-                    (
-                        cp.fork,
-                        cp.projection,
-                        cp.log_id,
-                        orjson.dumps(cp.position.to_json()).decode(),
-                    )
+                    (cp.fork, cp.projection, cp.log_id, cp.position)
                     for cp in (self._latest.get((c.fork, c.projection)) for c in checkpoints)
                     if cp is not None
                 ),

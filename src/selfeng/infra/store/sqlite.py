@@ -164,8 +164,9 @@ class SqliteStore(ProjectionStore):
                 )
             for fork, projection, prefix in cleared:
                 conn.execute(
-                    "DELETE FROM rows WHERE fork = ? AND projection = ? AND substr(key, 1, ?) = ?",
-                    (fork, projection, len(prefix), prefix),
+                    "DELETE FROM rows WHERE fork = ? AND projection = ? AND key >= ? AND key < ?"
+                    " AND substr(key, 1, ?) = ?",
+                    (fork, projection, prefix, key_bound(prefix), len(prefix), prefix),
                 )
             _apply_changes(conn, changes)
             if checkpoints:
