@@ -141,6 +141,28 @@ class RegistryProjection(Projection[RegistryState]):
     def apply(self, state: RegistryState, event: Event, ctx: FoldContext) -> RegistryState:
         tools = state["tools"]
         match event:
+            # the frequent types first: each case is a type check
+            case ToolExecuted(tool=name, version=version, ok=ok, duration_ms=ms):
+                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats["executions"] += 1
+                stats["successes"] += 1 if ok else 0
+                stats["total_ms"] = add_ms(stats["total_ms"], ms)
+                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
+            case CacheHit(tool=name, version=version):
+                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats["cache_hits"] += 1
+                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
+            case RequestCompleted(steps=steps):
+                at = _ms(event)
+                for step, status in zip(steps, initial_lessons(event), strict=True):
+                    _lesson(state, step, status, +1, at)
+            case FeedbackApplied(steps=steps, before=before, after=after):
+                at = _ms(event)
+                sole = len(steps) == 1
+                for step, was, now in zip(steps, before, after, strict=False):
+                    if was != now:
+                        _lesson(state, step, was, -1, at, sole=sole)
+                        _lesson(state, step, now, +1, at, sole=sole)
             case ToolProposed(tool=name, version=version, spec=spec, code=code, tests=tests):
                 tool = tools.setdefault(name, _new_tool())
                 tool["versions"][str(version)] = VersionRecord(
@@ -182,27 +204,6 @@ class RegistryProjection(Projection[RegistryState]):
                         deprecated["active"] = _best_registered(deprecated)
                     _history(deprecated, event, version, "deprecated", reason)
                     state["revision"] += 1
-            case ToolExecuted(tool=name, version=version, ok=ok, duration_ms=ms):
-                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
-                stats["executions"] += 1
-                stats["successes"] += 1 if ok else 0
-                stats["total_ms"] = add_ms(stats["total_ms"], ms)
-                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
-            case CacheHit(tool=name, version=version):
-                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
-                stats["cache_hits"] += 1
-                stats["last_used_ms"] = _later(stats["last_used_ms"], event)
-            case RequestCompleted(steps=steps):
-                at = _ms(event)
-                for step, status in zip(steps, initial_lessons(event), strict=True):
-                    _lesson(state, step, status, +1, at)
-            case FeedbackApplied(steps=steps, before=before, after=after):
-                at = _ms(event)
-                sole = len(steps) == 1
-                for step, was, now in zip(steps, before, after, strict=False):
-                    if was != now:
-                        _lesson(state, step, was, -1, at, sole=sole)
-                        _lesson(state, step, now, +1, at, sole=sole)
         return state
 
     @staticmethod
