@@ -41,6 +41,7 @@ from selfeng.projections.base import (
 )
 from selfeng.projections.policies import PoliciesProjection, PoliciesState
 from selfeng.projections.tables import TableSet, assemble
+from selfeng.projections.views import frozen
 from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
 
 logger = logging.getLogger(__name__)
@@ -227,10 +228,11 @@ class ProjectionRunner:
         return any(s.projection.name == name for s in self._slots)
 
     def state(self, name: str) -> Any:
-        """A projection's state as it is now (do not modify it)."""
+        """A projection's state as it is now: a read-only view (:mod:`.views`) that a later
+        fold does not change under its reader."""
         if self.base is not None and not self.folds(name):
             return self.base.state(name)
-        return self._slot(name).state
+        return frozen(self._slot(name).state)
 
     def dumped(self, name: str) -> Any:
         """A projection's state as JSON-able data."""

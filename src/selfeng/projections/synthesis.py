@@ -12,14 +12,20 @@ the proposal's key (the tool), so it always comes after it. Only completions of 
 that once failed without running a tool are kept (a request that is answered at the first
 try never needed a tool written): the later ok answer of such a request has its key and its
 topic, so it comes after the failure.
+
+Rows are kept for ``RETENTION`` (:mod:`.retention`): a request's rows go when nothing
+about it happened within 30 days of the newest event seen, so the state is bounded by the
+traffic of a month, not by the length of the log.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
+from selfeng.projections.retention import Retention, forget
 from selfeng.schemas import (
     Event,
     LLMCalled,
@@ -34,6 +40,8 @@ SYNTHESIZER = "selfeng.learner.synthesizer"
 """The producer of the synthesizer's events (its honest give-up answer among them)."""
 MAX_OUTPUT = 2000
 """Characters of a rejected proposal's test output kept."""
+RETENTION = Retention(days=30)
+"""How long a request's rows are kept after the last thing that happened to it."""
 
 
 class RequestRecord(TypedDict):
@@ -49,6 +57,7 @@ class RequestRecord(TypedDict):
 class AnswerRecord(TypedDict):
     """How a request that once found no tool ended (so far)."""
 
+    at: str  # when it first failed without running a tool
     answered_by: list[str] | None  # the tools of its first ok answer
     answered_at: str | None
     gave_up: str | None  # the synthesizer's honest answer, when it gave up
@@ -91,13 +100,14 @@ class SynthesisState(TypedDict):
     answers: dict[str, AnswerRecord]  # request id -> how it ended
     proposals: dict[str, dict[str, ProposalRecord]]  # correlation id -> tool@version -> it
     calls: dict[str, list[CallRecord]]  # request id -> its synthesis LLM calls
+    newest_day: int | None  # the day of the newest event seen (days since 1970, UTC)
 
 
 class SynthesisProjection(Projection[SynthesisState]):
     """Synthesis requests, the tools written for them, their LLM cost and their outcome."""
 
     name = "synthesis"
-    version = 1
+    version = 2
     handles = (
         ToolSynthesisRequested,
         ToolProposed,
@@ -109,9 +119,15 @@ class SynthesisProjection(Projection[SynthesisState]):
     tables = ("requests", "answers", "proposals", "calls")
 
     def initial(self) -> SynthesisState:
-        return SynthesisState(requests={}, answers={}, proposals={}, calls={})
+        return SynthesisState(requests={}, answers={}, proposals={}, calls={}, newest_day=None)
 
     def apply(self, state: SynthesisState, event: Event, ctx: FoldContext) -> SynthesisState:
+        at_ms = int(event.occurred_at.timestamp() * 1000)
+        if RETENTION.expired(state["newest_day"], at_ms):
+            return state
+        state["newest_day"], moved = RETENTION.advance(state["newest_day"], at_ms)
+        if moved:
+            _forget_inactive(state)
         at = event.occurred_at.isoformat()
         match event:
             case ToolSynthesisRequested(request_id=request_id):
@@ -165,7 +181,7 @@ class SynthesisProjection(Projection[SynthesisState]):
                     )
                 )
             case RequestCompleted(ok=False) if not event.steps:
-                answer = state["answers"].setdefault(event.key, _new_answer())
+                answer = state["answers"].setdefault(event.key, _new_answer(at))
                 if event.producer == SYNTHESIZER:
                     answer["gave_up"], answer["gave_up_at"] = event.answer, at
             case RequestCompleted(ok=True):
@@ -179,8 +195,23 @@ def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _new_answer() -> AnswerRecord:
-    return AnswerRecord(answered_by=None, answered_at=None, gave_up=None, gave_up_at=None)
+def _new_answer(at: str = "") -> AnswerRecord:
+    return AnswerRecord(at=at, answered_by=None, answered_at=None, gave_up=None, gave_up_at=None)
+
+
+def _forget_inactive(state: SynthesisState) -> None:
+    """Delete the rows of requests with nothing within ``RETENTION`` of the newest day."""
+    horizon = RETENTION.horizon_ms(state["newest_day"])
+    if horizon is None:
+        return
+
+    def recent(*times: str | None) -> bool:
+        return any(t and datetime.fromisoformat(t).timestamp() * 1000 >= horizon for t in times)
+
+    forget(state["requests"], lambda r: recent(r["at"]))
+    forget(state["answers"], lambda a: recent(a["at"], a["answered_at"], a["gave_up_at"]))
+    forget(state["proposals"], lambda by_key: recent(*(p["at"] for p in by_key.values())))
+    forget(state["calls"], lambda calls: recent(*(c["at"] for c in calls)))
 
 
 # -- reading ----------------------------------------------------------------------------------
