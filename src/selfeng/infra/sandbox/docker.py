@@ -27,8 +27,8 @@ import docker.errors
 
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.infra.sandbox.channel import Channel, WorkerGone
+from selfeng.infra.sandbox.launch import launch_command
 from selfeng.infra.sandbox.pool import PooledSandbox, parse_options
-from selfeng.infra.sandbox.worker import launch_command
 
 IMAGE: Final = "python:3.11-slim"
 """The default image: any image with ``python3`` (3.9 or newer) will do."""

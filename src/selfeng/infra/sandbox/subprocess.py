@@ -48,11 +48,11 @@ from pathlib import Path
 from typing import Final
 
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.infra.sandbox import call as sandbox_call
-from selfeng.infra.sandbox import worker as sandbox_worker
+from selfeng.infra.sandbox import landlock as sandbox_landlock
+from selfeng.infra.sandbox import mounts as sandbox_mounts
 from selfeng.infra.sandbox.channel import Channel, ProcessChannel
+from selfeng.infra.sandbox.launch import launch_compiled
 from selfeng.infra.sandbox.pool import STARTUP_TIMEOUT_S, PooledSandbox, parse_options
-from selfeng.infra.sandbox.worker import launch_compiled
 
 _OPTIONS: Final = {
     "workers": int,
@@ -277,12 +277,12 @@ def landlock_abi() -> int:
         libc = ctypes.CDLL(None, use_errno=True)
     except OSError:
         return 0
-    return sandbox_worker.landlock_abi(libc)
+    return sandbox_landlock.landlock_abi(libc)
 
 
 def exec_note() -> str:
     """What a confined call can execute, for ``describe``."""
-    if sandbox_call.no_exec_filter(os.uname().machine) is None:
+    if sandbox_landlock.no_exec_filter(os.uname().machine) is None:
         return "executes no file (a program written to a memfd can run, inside the same walls)"
     return "executes nothing (seccomp refuses execve and execveat, a memfd's program too)"
 
@@ -315,7 +315,7 @@ def default_problem() -> str | None:
 
 def closed_ancestors() -> list[str]:
     """The highest directories others cannot enter above the standard library (``/root``)."""
-    found = {sandbox_worker.first_closed(p) for p in _stdlib_dirs() if os.path.exists(p)}
+    found = {sandbox_mounts.first_closed(p) for p in _stdlib_dirs() if os.path.exists(p)}
     return sorted(d for d in found if d is not None)
 
 
