@@ -32,8 +32,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from common import request_events, table
 from selfeng.core.mapper import to_record
 from selfeng.core.records import NewRecord
-from selfeng.infra.log.kafka import _PRODUCER_CONFIG, KafkaLog
-from selfeng.infra.log.kafka_admin import record_headers
+from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.kafka_append import PRODUCER_CONFIG
+from selfeng.infra.log.kafka_records import record_headers
 from selfeng.infra.log.tansu import TansuBroker
 
 BATCH = 1000
@@ -43,7 +44,7 @@ def bare_append(bootstrap: str, records: list[NewRecord], tuned: bool) -> float:
     """Events/s of a bare idempotent producer: send everything, flush once, check acks."""
     ns = f"bare{uuid.uuid4().hex[:8]}"
     KafkaLog(bootstrap, namespace=ns).close()  # the same topics and partition counts
-    config = dict(_PRODUCER_CONFIG) if tuned else {"acks": "all", "enable_idempotence": True}
+    config = dict(PRODUCER_CONFIG) if tuned else {"acks": "all", "enable_idempotence": True}
     producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
     producer.send(f"{ns}.selfeng.requests", value=b"{}", key=b"warm-up").get()
     started = time.perf_counter()

@@ -5,7 +5,8 @@ dedupe window (reading back ``dedupe_lookback`` records where it starts mid-part
 remembers which partitions it has not yet committed in since they were assigned (what it
 polls there first may have been handled by their previous owner), and turns a commit the
 group refused after a rebalance into ``GroupRebalanced``. It reads through its log's
-consumer factory, error mapping, lookback and dedupe: the two modules are one adapter.
+clients (``kafka_clients``: consumer factory, error mapping) and known ids
+(``kafka_dedupe``: lookback and dedupe), as the log's other readers do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
 
 from kafka import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError
@@ -22,10 +22,10 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from selfeng.core.log import GroupConsumer, GroupRebalanced, LogError, RecordBatch
 from selfeng.core.positions import PartitionPosition, Position
 from selfeng.core.records import StoredRecord
-from selfeng.infra.log.kafka_admin import DedupeWindow, Location
-
-if TYPE_CHECKING:
-    from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.kafka_clients import KafkaClients
+from selfeng.infra.log.kafka_dedupe import DedupeWindow, KnownIds, Location
+from selfeng.infra.log.kafka_read import partition_position
+from selfeng.infra.log.kafka_records import keyed_records
 
 
 class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -50,34 +50,36 @@ class KafkaGroupConsumer(GroupConsumer):
 
     def __init__(
         self,
-        log: KafkaLog,
+        clients: KafkaClients,
+        known: KnownIds,
         group: str,
         topics: Sequence[str],
         types: Collection[str] | None,
     ) -> None:
-        self._log = log
+        self._clients = clients
+        self._known = known
         self._types = set(types) if types is not None else None
-        self._window: DedupeWindow[Location] = DedupeWindow(log.settings.dedupe_window)
+        self._window: DedupeWindow[Location] = known.window()
         self._offsets: dict[TopicPartition, int] = {}
         self._unsettled: set[TopicPartition] = set()
         self._closed = False
-        session = log.settings.session_timeout_ms
-        self._consumer = log._new_consumer(
-            group_id=log.topics.group(group),
+        session = clients.settings.session_timeout_ms
+        self._consumer = clients.new_consumer(
+            group_id=clients.topics.group(group),
             auto_offset_reset="earliest",
             session_timeout_ms=session,
             heartbeat_interval_ms=max(1, session // 3),
             fetch_max_wait_ms=500,
         )
-        with log._errors(f"joining consumer group {group!r}"):
+        with clients.errors(f"joining consumer group {group!r}"):
             self._consumer.subscribe(
-                [log.topics.physical(t) for t in topics], listener=_Revoked(self)
+                [clients.topics.physical(t) for t in topics], listener=_Revoked(self)
             )
 
     def poll(self, timeout: float = 1.0, max_records: int = 1000) -> RecordBatch:
         deadline = time.monotonic() + timeout
-        log = self._log
-        with log._errors("polling a consumer group"):
+        clients, known = self._clients, self._known
+        with clients.errors("polling a consumer group"):
             while True:
                 remaining = deadline - time.monotonic()
                 got = self._consumer.poll(
@@ -86,21 +88,22 @@ class KafkaGroupConsumer(GroupConsumer):
                 messages = []
                 for tp, batch in got.items():
                     if batch:
-                        log._look_back({tp: batch[0].offset})
+                        known.look_back({tp: batch[0].offset})
                     for m in batch:
                         if m.offset >= self._offsets.get(tp, 0):
                             messages.append(m)
                             self._offsets[tp] = m.offset + 1
-                records = log._fresh(log._decode(messages, self._types), self._window)
+                keyed = keyed_records(messages, clients.topics.to_logical, self._types)
+                records = known.fresh(keyed, self._window)
                 if records or deadline - time.monotonic() <= 0:
                     return RecordBatch(records, self._position())
 
     def may_be_handled(self, record: StoredRecord) -> bool:
-        physical = self._log.topics.physical(record.topic)
+        physical = self._clients.topics.physical(record.topic)
         return TopicPartition(physical, record.partition) in self._unsettled
 
     def _position(self) -> PartitionPosition:
-        to_logical = self._log.topics.to_logical
+        to_logical = self._clients.topics.to_logical
         return PartitionPosition(
             {(to_logical(tp.topic), tp.partition): o for tp, o in self._offsets.items()}
         )
@@ -109,18 +112,18 @@ class KafkaGroupConsumer(GroupConsumer):
         if position is None:
             offsets = dict(self._offsets)
         else:
-            physical = self._log.topics.physical
+            physical = self._clients.topics.physical
             offsets = {
                 TopicPartition(physical(t), p): o
                 for (t, p), o in partition_position(position).offsets.items()
-                if t in self._log.topics.logical
+                if t in self._clients.topics.logical
             }
         assigned = self._consumer.assignment()
         chosen = {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items() if tp in assigned}
         if not chosen:
             return
         try:
-            with self._log._errors("committing a consumer group's position"):
+            with self._clients.errors("committing a consumer group's position"):
                 self._consumer.commit(chosen)
             self._unsettled.difference_update(chosen)
         except LogError as exc:
@@ -135,24 +138,6 @@ class KafkaGroupConsumer(GroupConsumer):
         if self._closed:
             return
         self._closed = True
-        with self._log._pool_lock:
-            self._log._open.discard(self)
+        self._clients.untrack(self)
         with contextlib.suppress(Exception):
             self._consumer.close(autocommit=False)
-
-
-def close_consumer(consumer: Any) -> None:
-    """Close a kafka-python consumer without committing, whatever state it is in."""
-    with contextlib.suppress(Exception):
-        consumer.close(autocommit=False)
-
-
-def partition_position(position: Position | None) -> PartitionPosition:
-    """``position`` as the partition position a Kafka log takes (empty for None)."""
-    if position is None:
-        return PartitionPosition({})
-    if not isinstance(position, PartitionPosition):
-        raise TypeError(
-            f"the Kafka log takes partition positions (topic:partition=offset), not {position}"
-        )
-    return position
