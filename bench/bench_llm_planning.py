@@ -210,7 +210,7 @@ def open_home(home: str, server: ScriptedLLMServer, projections: ProjectionFacto
         settings=settings,
         projections=projections,
         llm=server.llm(timeout=30.0),
-        learners=lambda app: [x for x in default_learners(app) if x.name != "synthesizer"],
+        learners=lambda ports: [x for x in default_learners(ports) if x.name != "synthesizer"],
     )
 
 

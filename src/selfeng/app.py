@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
 from selfeng.consumers.llm_planner import LLMPlanner
+from selfeng.consumers.ports import LearnerPorts, decoded_history
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.verifier import verify
@@ -29,6 +30,7 @@ from selfeng.core.log import ConcurrencyConflict, EventLog
 from selfeng.core.mapper import append_events, from_record
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
+from selfeng.core.search import VectorStore
 from selfeng.core.settings import Settings
 from selfeng.core.store import ProjectionStore
 from selfeng.core.tooldef import ToolDefinition
@@ -69,11 +71,12 @@ class Selfeng(Closeable):
         sandbox: Sandbox | None = None,
         embedder: Embedder | None = None,
         llm: LLM | bool | None = True,
-        learners: Callable[[Selfeng], list[Learner]] | None = None,
+        learners: Callable[[LearnerPorts], list[Learner]] | None = None,
     ) -> None:
         """``llm``: the model learners may call; True (default) configures it from the
         settings (``OPENAI_*``) on first use, None or False means none. ``learners`` builds
-        the learners (default: ``selfeng.consumers.catalog.default_learners``)."""
+        the learners from the ports they take (default:
+        ``selfeng.consumers.catalog.default_learners``)."""
         self.settings = settings or Settings.resolve(env={})
         self.log = log
         self.store = store
@@ -122,24 +125,33 @@ class Selfeng(Closeable):
         return self._llm or None
 
     @cached_property
+    def ports(self) -> LearnerPorts:
+        """What the learners and the LLM planner are given instead of this runtime."""
+        return RuntimePorts(self)
+
+    @cached_property
     def learners(self) -> list[Learner]:
         """The learners, in the order they react to an event."""
         if self._learner_factory is not None:
-            return self._learner_factory(self)
+            return self._learner_factory(self.ports)
         from selfeng.consumers.catalog import default_learners
 
-        return default_learners(self)
+        return default_learners(self.ports)
 
     @cached_property
     def handler(self) -> RequestHandler:
         """The request handler."""
-        return RequestHandler(
-            lambda: self.sandbox, ToolSearch(self.embedder), planner=self._planner
-        )
+        search = ToolSearch(self.embedder, vectors=self.tool_vectors)
+        return RequestHandler(lambda: self.sandbox, search, planner=self._planner)
+
+    @cached_property
+    def tool_vectors(self) -> VectorStore | None:
+        """Where tool search keeps a dense embedder's rows: pgvector, with a PostgreSQL store."""
+        return backends.open_tool_vectors(self.store.url, self.embedder)
 
     def _planner(self) -> LLMPlanner | None:
         """The LLM planner, when an LLM is configured."""
-        return LLMPlanner(self) if self.llm is not None else None
+        return LLMPlanner(self.ports) if self.llm is not None else None
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -358,9 +370,66 @@ class Selfeng(Closeable):
                 self._sandbox.close()
             if isinstance(self._llm, LLM):
                 self._llm.close()
+            vectors = self.__dict__.get("tool_vectors")
+            if vectors is not None:
+                vectors.close()
             self.store.close()
         finally:
             self.log.close()
+
+
+class RuntimePorts:
+    """The runtime's ``LearnerPorts``: its views, log reads and appender, its sandbox and
+    LLM, and its handler answering a request again. Learners get this, not the runtime."""
+
+    def __init__(self, app: Selfeng) -> None:
+        self._app = app
+
+    def registry(self) -> RegistryState:
+        return self._app.registry()
+
+    def policies(self, arm: str | None = None) -> dict[str, JsonValue]:
+        return self._app.policies(arm)
+
+    def state(self, projection: str, arm: str | None = None) -> Any:
+        return self._app.state(projection, arm)
+
+    def handler_state(self, arm: str | None = None) -> HandlerState:
+        return self._app.handler_state(arm)
+
+    def nearest_tools(self, text: str, k: int, arm: str | None = None) -> list[str]:
+        state = self._app.handler_state(arm)
+        search = self._app.handler.search
+        search.refresh(state.registry)
+        relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
+        return [candidate.tool for candidate in search.search(text, relaxed)]
+
+    def history(self, key: str) -> list[Event]:
+        return decoded_history(self._app.log, key)
+
+    def key_version(self, key: str) -> int:
+        return self._app.log.key_version(key)
+
+    def record(
+        self, events: Sequence[Event], *, expected_versions: Mapping[str, int] | None = None
+    ) -> list[Event]:
+        expected = dict(expected_versions) if expected_versions is not None else None
+        return self._app.record(events, expected_versions=expected)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self._app.sandbox
+
+    @property
+    def llm(self) -> LLM | None:
+        return self._app.llm
+
+    def answer_again(
+        self, received: RequestReceived, *, pinned: Mapping[str, str], attempt: str
+    ) -> list[Event]:
+        app = self._app
+        state = app.handler_state(received.policy_arm)
+        return app.record(app.handler.handle(received, state, pinned=pinned, attempt=attempt))
 
 
 def _state_or_none(runner: ProjectionRunner, name: str) -> Any:

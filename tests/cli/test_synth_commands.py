@@ -65,7 +65,7 @@ def synthesizing(home: Path, llm_server: ScriptedLLMServer) -> Iterator[Selfeng]
         settings=settings,
         sandbox=open_sandbox("subprocess://"),
         llm=llm_server.llm(),
-        learners=lambda app: [Synthesizer(app)],
+        learners=lambda ports: [Synthesizer(ports)],
     )
     yield app
     app.close()

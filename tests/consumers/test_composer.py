@@ -108,10 +108,10 @@ def test_reacting_twice_stores_nothing_twice(app: Selfeng) -> None:
         ask(app, SCENARIO)
     detected = of_type(app, PatternDetected)[0]
     before = sum(len(b.records) for b in app.log.read())
-    again = CompositeLearner(app).react(detected)
+    again = CompositeLearner(app.ports).react(detected)
     assert again == []  # the composite with these members is registered already
     completed_events = of_type(app, RequestCompleted)
-    PatternDetector(app).react(completed_events[2])
+    PatternDetector(app.ports).react(completed_events[2])
     assert sum(len(b.records) for b in app.log.read()) == before
 
 

@@ -70,7 +70,9 @@ def test_the_tools_offered_and_the_calls_made_are_recorded(
 ) -> None:
     llm_server.script(Reply(None, tool_calls=[("add_numbers", {"a": 2, "b": 3})]))
     cause = received(app)
-    called = plan(LLMCaller(app, llm_server.llm(), producer="test"), cause, tool_choice="required")
+    called = plan(
+        LLMCaller(app.ports, llm_server.llm(), producer="test"), cause, tool_choice="required"
+    )
     assert called.ok
     assert called.purpose == "planning"
     assert called.tools == (ADD,)
@@ -92,10 +94,10 @@ def test_a_second_reaction_reuses_the_recorded_tool_calls(
     llm_server.script(Reply("Adding.", tool_calls=[("add_numbers", {"a": 2, "b": 3})]))
     with Selfeng.open(settings) as first:
         cause = received(first)
-        made = plan(LLMCaller(first, llm_server.llm(), producer="test"), cause)
+        made = plan(LLMCaller(first.ports, llm_server.llm(), producer="test"), cause)
     # a learner restarted after the call: a new process on the same SQLite log
     with Selfeng.open(settings) as second:
-        again = plan(LLMCaller(second, llm_server.llm(), producer="test"), cause)
+        again = plan(LLMCaller(second.ports, llm_server.llm(), producer="test"), cause)
         assert usage_of(second.state("llm_usage"), cause.key)["calls"] == 1
     assert len(llm_server.requests) == 1  # not paid for twice
     assert again == made
@@ -110,7 +112,7 @@ def test_an_unparsable_tool_call_is_a_failed_call(
 ) -> None:
     llm_server.script(Reply(None, tool_calls=[("add_numbers", '{"a": 2, "b":')]))
     cause = received(app)
-    caller = LLMCaller(app, llm_server.llm(), producer="test")
+    caller = LLMCaller(app.ports, llm_server.llm(), producer="test")
     called = plan(caller, cause)
     assert not called.ok
     assert called.error is not None
@@ -127,7 +129,7 @@ def test_a_text_answer_to_an_offer_of_tools_is_recorded(
     app: Selfeng, llm_server: ScriptedLLMServer
 ) -> None:
     llm_server.script("2 plus 3 is 5.")
-    called = plan(LLMCaller(app, llm_server.llm(), producer="test"), received(app))
+    called = plan(LLMCaller(app.ports, llm_server.llm(), producer="test"), received(app))
     assert called.ok
     assert (called.response, called.tool_calls, called.tools) == ("2 plus 3 is 5.", (), (ADD,))
 
@@ -150,7 +152,7 @@ class OlderLLM(LLM):
 def test_a_call_without_tools_records_none_and_suits_an_older_llm(app: Selfeng) -> None:
     llm = OlderLLM()
     cause = received(app)
-    called = LLMCaller(app, llm, producer="test").call(
+    called = LLMCaller(app.ports, llm, producer="test").call(
         ASK, subject=cause.key, purpose="other", attempt=1, cause=cause, tool_choice="required"
     )
     assert called.ok
@@ -168,7 +170,7 @@ def test_the_functions_offered_count_toward_the_token_budget(
 ) -> None:
     app.append([PolicyChanged(name="cost.max_tokens_per_request", value=400)])
     cause = received(app)
-    caller = LLMCaller(app, llm_server.llm(), producer="test")
+    caller = LLMCaller(app.ports, llm_server.llm(), producer="test")
     wordy = FunctionSpec(name="wordy", description="word " * 200)
     with pytest.raises(BudgetExhausted, match=r"the next prompt is about 3\d\d$"):
         caller.call(

@@ -130,7 +130,7 @@ def make_app() -> Iterator[Callable[..., Selfeng]]:
             settings=Settings.resolve(env={}),
             sandbox=open_sandbox("subprocess://"),
             llm=llm,
-            learners=lambda app: [Reflection(app)],
+            learners=lambda ports: [Reflection(ports)],
         )
         apps.append(app)
         for source in sources:
@@ -382,7 +382,7 @@ def test_reacting_twice_stores_nothing_twice_and_calls_the_model_once(
     executed = of(events, ToolExecuted)[0]
     head = app.log.head()
 
-    again = Reflection(app).react(executed)  # a worker restarted before committing
+    again = Reflection(app.ports).react(executed)  # a worker restarted before committing
 
     assert [e.event_id for e in again] == [e.event_id for e in events[-2:]]
     assert app.log.head() == head

@@ -105,7 +105,7 @@ def make_app() -> Iterator[MakeApp]:
             settings=Settings.resolve(env={}),
             sandbox=open_sandbox("subprocess://"),
             llm=llm_server.llm() if llm_server is not None else None,
-            learners=lambda app: [Synthesizer(app)],
+            learners=lambda ports: [Synthesizer(ports)],
         )
         opened.append(app)
         app.seed_tools()
@@ -132,7 +132,7 @@ def ask(app: Selfeng) -> Answer:
 
 
 def last_completed(app: Selfeng, request_id: str) -> RequestCompleted:
-    done = [e for e in request_events(app, request_id) if isinstance(e, RequestCompleted)]
+    done = [e for e in request_events(app.ports, request_id) if isinstance(e, RequestCompleted)]
     return done[-1]
 
 
@@ -329,7 +329,7 @@ def test_reacting_twice_stores_nothing_twice(
     assert answer.ok
     [asked] = [e for e in answer.events if isinstance(e, ToolSynthesisRequested)]
     head = len(read_all(app))
-    assert Synthesizer(app).react(asked) == []
+    assert Synthesizer(app.ports).react(asked) == []
     assert app.learn([asked]) == []
     assert len(read_all(app)) == head
     assert len(llm_server.requests) == 1
@@ -351,7 +351,7 @@ def test_a_reaction_cut_short_resumes_without_paying_again(
     head = len(read_all(app))
     monkeypatch.undo()
     [asked] = [e for e in answer.events if isinstance(e, ToolSynthesisRequested)]
-    resumed = Synthesizer(app).react(asked)
+    resumed = Synthesizer(app.ports).react(asked)
     assert len(llm_server.requests) == 2  # both calls reused from the log
     events = read_all(app)
     assert len({e.event_id for e in events}) == len(events)
@@ -374,7 +374,7 @@ def test_answer_with_a_tool_a_person_added(make_app: MakeApp) -> None:
     answer = ask(app)
     assert not answer.ok
     app.add_tool(parse_tool(VOWELS), origin="human")
-    events = answer_with(app, answer.request_id, "count_vowels")
+    events = answer_with(app.ports, answer.request_id, "count_vowels")
     completed = events[-1]
     assert isinstance(completed, RequestCompleted)
     assert completed.ok
@@ -384,11 +384,11 @@ def test_answer_with_a_tool_a_person_added(make_app: MakeApp) -> None:
     found = details(synthesis(app), answer.request_id)
     assert found is not None
     assert found.answered_by == ("count_vowels@1",)
-    assert answer_with(app, answer.request_id, "count_vowels") == events  # idempotent
+    assert answer_with(app.ports, answer.request_id, "count_vowels") == events  # idempotent
     with pytest.raises(LookupError, match="not a registered tool"):
-        answer_with(app, answer.request_id, "no_such_tool")
+        answer_with(app.ports, answer.request_id, "no_such_tool")
     with pytest.raises(LookupError, match="no request"):
-        answer_with(app, "no-such-request", "count_vowels")
+        answer_with(app.ports, "no-such-request", "count_vowels")
 
 
 def test_the_projection_is_the_same_whatever_the_cross_key_order(

@@ -42,6 +42,7 @@ def test_a_view_refuses_every_change_at_every_depth() -> None:
         lambda: tool["history"].__setitem__(0, 9),
         lambda: tool.get("history").sort(),
         lambda: tool["history"][1:].append(0),
+        lambda: next(reversed(tool["history"])).append(0),
     ]
     for change in changes:
         with pytest.raises(TypeError, match="read-only"):

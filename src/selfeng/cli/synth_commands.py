@@ -102,7 +102,7 @@ def show(ctx: Context, request_id: str) -> None:
         raise click.ClickException(
             f"request {request_id} did not ask for a tool; see `selfeng synth pending`"
         )
-    history = request_events(app, request_id)
+    history = request_events(app.ports, request_id)
     received = next((e for e in history if isinstance(e, RequestReceived)), None)
     calls = {str(e.event_id): e for e in history if isinstance(e, LLMCalled)}
     console.print(f"[bold]request[/bold] {request_id}")

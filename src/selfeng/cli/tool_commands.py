@@ -70,9 +70,10 @@ def add(ctx: Context, files: tuple[str, ...], name: str | None, answer_request: 
 def _answer(ctx: Context, request_id: str, tool: str) -> bool:
     """Answer a request that asked for a tool with ``tool``; print the answer."""
     try:
-        events = answer_with(ctx.app, request_id, tool)
+        events = answer_with(ctx.app.ports, request_id, tool)
     except LookupError as exc:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
+    events += ctx.app.learn(events)
     completed = next(
         e for e in reversed(events) if isinstance(e, RequestCompleted) and e.key == request_id
     )

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from selfeng.consumers.composer import CompositeLearner, PatternDetector
 from selfeng.consumers.feedback import FeedbackLearner
 from selfeng.consumers.learner import Learner
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.reflection import Reflection
 from selfeng.consumers.synthesizer import Synthesizer
 
-if TYPE_CHECKING:
-    from selfeng.app import Selfeng
 
-
-def default_learners(app: Selfeng) -> list[Learner]:
-    """Every learner, bound to ``app``."""
+def default_learners(ports: LearnerPorts) -> list[Learner]:
+    """Every learner, given ``ports``."""
     return [
-        FeedbackLearner(app),
-        PatternDetector(app),
-        CompositeLearner(app),
-        Reflection(app),
-        Synthesizer(app),
+        FeedbackLearner(ports),
+        PatternDetector(ports),
+        CompositeLearner(ports),
+        Reflection(ports),
+        Synthesizer(ports),
     ]
 
 

@@ -27,9 +27,7 @@ from selfeng.consumers.learner import Learner
 from selfeng.consumers.verifier import verify
 from selfeng.core.composition import MemberTool, RecordedRun, build_composite, composite_name
 from selfeng.core.log import ConcurrencyConflict
-from selfeng.core.mapper import DecodeError, from_record
 from selfeng.core.policies import policy_float, policy_int
-from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.projections.patterns import PatternsState, pattern_of, promotable
 from selfeng.projections.registry import active_tools, next_version
@@ -68,8 +66,8 @@ class PatternDetector(Learner):
 
     def react(self, event: Event) -> list[Event]:
         assert isinstance(event, RequestCompleted)
-        policies = self.app.policies()
-        state: PatternsState = self.app.state("patterns")
+        policies = self.ports.policies()
+        state: PatternsState = self.ports.state("patterns")
         found = promotable(
             state,
             min_frequency=policy_int(policies, "composite.min_frequency"),
@@ -92,7 +90,7 @@ class PatternDetector(Learner):
                 producer="selfeng.learner.patterns",
             )
             try:
-                out += self.app.record([detected], expected_versions={pattern.pattern_id: 0})
+                out += self.ports.record([detected], expected_versions={pattern.pattern_id: 0})
             except ConcurrencyConflict:  # announced already, by another reaction
                 continue
         return out
@@ -120,8 +118,7 @@ class CompositeLearner(Learner):
         assert isinstance(event, ToolRegistered | ToolRolledBack)
         out: list[Event] = []
         for tools in self._stale_composites(event.tool):
-            for record in self.app.log.stream(pattern_of(tools)):
-                detected = from_record(record)
+            for detected in self.ports.history(pattern_of(tools)):
                 if isinstance(detected, PatternDetected):
                     out += self._compose(detected, event)
                     break
@@ -130,7 +127,7 @@ class CompositeLearner(Learner):
     def _stale_composites(self, member: str) -> list[tuple[str, ...]]:
         """The member lists of active composites that embed another version of ``member``
         than its active one."""
-        active = active_tools(self.app.registry())
+        active = active_tools(self.ports.registry())
         if member not in active:
             return []
         version = active[member][0]
@@ -144,7 +141,7 @@ class CompositeLearner(Learner):
     def _compose(self, pattern: PatternDetected, cause: Event) -> list[Event]:
         """Build, test and register the composite of ``pattern``'s tools at their active
         versions; ``cause`` is the event reacted to (the ids derive from it)."""
-        registry = self.app.registry()
+        registry = self.ports.registry()
         active = active_tools(registry)
         missing = [tool for tool in pattern.tools if tool not in active]
         if missing:
@@ -182,11 +179,11 @@ class CompositeLearner(Learner):
             origin="composite",
             producer=PRODUCER,
         )
-        out = self.app.record([announced, proposal])
+        out = self.ports.record([announced, proposal])
         stored = out[-1]
         assert isinstance(stored, ToolProposed)
         try:
-            outcome = verify(stored, self.app.sandbox)
+            outcome = verify(stored, self.ports.sandbox)
         except SandboxUnavailable as exc:
             outcome = [
                 ToolRejected.following(
@@ -197,9 +194,9 @@ class CompositeLearner(Learner):
                     reason=f"the sandbox could not start: {exc}",
                 )
             ]
-        out += self.app.record(outcome)
+        out += self.ports.record(outcome)
         if any(isinstance(e, ToolRegistered) for e in outcome):
-            out += self.app.record(
+            out += self.ports.record(
                 [
                     CompositeRegistered.following(
                         cause,
@@ -219,7 +216,7 @@ class CompositeLearner(Learner):
         handoffs: list[str | None] | None = None
         runs: list[RecordedRun] = []
         for request_id in reversed(event.request_ids):
-            steps = _request_steps(self.app.log.stream(request_id))
+            steps = _request_steps(self.ports.history(request_id))
             at = _find_run([s.tool for s in steps], event.tools)
             if at is None:
                 continue
@@ -241,14 +238,8 @@ class CompositeLearner(Learner):
         return handoffs or [], runs
 
 
-def _request_steps(records: Sequence[StoredRecord]) -> list[_StepRun]:
+def _request_steps(events: Sequence[Event]) -> list[_StepRun]:
     """The steps of a request's last successful answer: arguments, result, hand-off."""
-    events: list[Event] = []
-    for record in records:
-        try:
-            events.append(from_record(record))
-        except DecodeError:
-            continue
     steps: list[_StepRun] = []
     runs: dict[int, _StepRun] = {}  # by plan step: a retry with another tool replaces a run
     pending: ArgumentsExtracted | None = None

@@ -19,8 +19,6 @@ import logging
 from collections.abc import Sequence
 
 from selfeng.consumers.learner import Learner
-from selfeng.core.mapper import DecodeError, from_record
-from selfeng.core.records import StoredRecord
 from selfeng.projections.cache import cache_key
 from selfeng.projections.lessons import initial_lessons, rated_lessons
 from selfeng.projections.registry import phrase_of
@@ -51,12 +49,12 @@ class FeedbackLearner(Learner):
 
     def react(self, event: Event) -> list[Event]:
         assert isinstance(event, FeedbackGiven)
-        history = _decoded(self.app.log.stream(event.key))
+        history = self.ports.history(event.key)
         applied = applied_for(event, history)
         if applied is None:
             logger.info("feedback on %s: the request has no answer to rate", event.key)
             return []
-        return self.app.record([applied])
+        return self.ports.record([applied])
 
 
 def applied_for(feedback: FeedbackGiven, history: Sequence[Event]) -> FeedbackApplied | None:
@@ -131,13 +129,3 @@ def summary(
         n = len(cache_keys)
         lines.append(f"dropped {n} cached result{'s' if n != 1 else ''}")
     return "; ".join(lines) if lines else "nothing changed (the answer was rated so already)"
-
-
-def _decoded(records: Sequence[StoredRecord]) -> list[Event]:
-    events: list[Event] = []
-    for record in records:
-        try:
-            events.append(from_record(record))
-        except DecodeError:
-            continue
-    return events

@@ -1,6 +1,8 @@
 """What a learner is, and how learners call the LLM within the cost limits.
 
-A learner reacts to events of some types by appending events of its own. On the embedded
+A learner reacts to events of some types by appending events of its own. It is given
+``LearnerPorts`` (``selfeng.consumers.ports``: read-only views of the tables, the log, the
+sandbox and the LLM), not the runtime. On the embedded
 default the runtime calls it right after the events it reacts to are appended (so a single
 ``selfeng ask`` already learns); under ``selfeng worker`` each learner is a consumer group
 of its own with its own tracked position. Either way a learner appends with ids derived
@@ -16,18 +18,15 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.core.llm import LLM, LLMError, estimate_prompt_tokens
-from selfeng.core.mapper import from_record
 from selfeng.core.policies import policy_int
 from selfeng.projections.llm_usage import LLMUsageState, usage_of
 from selfeng.schemas import ChatMessage, Event, LLMCalled
 from selfeng.schemas.ids import derived_uuid7
 from selfeng.schemas.learning import FunctionSpec, LLMPurpose, ToolChoice
-
-if TYPE_CHECKING:
-    from selfeng.app import Selfeng
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,8 @@ class Learner(ABC):
     reacts_to: ClassVar[frozenset[str]]
     """Event types it reacts to."""
 
-    def __init__(self, app: Selfeng) -> None:
-        self.app = app
+    def __init__(self, ports: LearnerPorts) -> None:
+        self.ports = ports
 
     def wants(self, event: Event) -> bool:
         """Whether it reacts to ``event`` (by default: to every event of its types)."""
@@ -67,8 +66,8 @@ class BudgetExhausted(Exception):
 class LLMCaller:
     """Calls the LLM for a subject within its budget and records every call as LLMCalled."""
 
-    def __init__(self, app: Selfeng, llm: LLM, *, producer: str) -> None:
-        self.app = app
+    def __init__(self, ports: LearnerPorts, llm: LLM, *, producer: str) -> None:
+        self.ports = ports
         self.llm = llm
         self.producer = producer
 
@@ -98,13 +97,13 @@ class LLMCaller:
         """
         ms = int(cause.occurred_at.timestamp() * 1000)
         event_id = derived_uuid7(ms, str(cause.event_id), "llm", subject, purpose, str(attempt))
-        usage_state: LLMUsageState = self.app.state("llm_usage")
+        usage_state: LLMUsageState = self.ports.state("llm_usage")
         usage = usage_of(usage_state, subject)
         if str(event_id) in usage["ids"]:
             recorded = self._recorded(subject, event_id)
             if recorded is not None:
                 return recorded
-        policies = self.app.policies()
+        policies = self.ports.policies()
         max_calls = policy_int(policies, "cost.max_llm_calls_per_request")
         max_tokens = policy_int(policies, "cost.max_tokens_per_request")
         if usage["calls"] >= max_calls:
@@ -162,14 +161,12 @@ class LLMCaller:
                 completion_tokens=completion.completion_tokens,
                 latency_ms=round(completion.latency_ms, 3),
             )
-        stored = self.app.record([event])[0]
+        stored = self.ports.record([event])[0]
         assert isinstance(stored, LLMCalled)
         return stored
 
     def _recorded(self, subject: str, event_id: uuid.UUID) -> LLMCalled | None:
-        for record in self.app.log.stream(subject):
-            if record.event_id == event_id.bytes:
-                event = from_record(record)
-                if isinstance(event, LLMCalled):
-                    return event
+        for event in self.ports.history(subject):
+            if event.event_id == event_id and isinstance(event, LLMCalled):
+                return event
         return None

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
 
 from selfeng.consumers.learner import BudgetExhausted, LLMCaller
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.core.values import format_value
 from selfeng.schemas import ChatMessage, FunctionSpec, LLMCalled, RequestReceived, ToolCall
-
-if TYPE_CHECKING:
-    from selfeng.app import Selfeng
 
 PRODUCER = "selfeng.request-handler.planner"
 """The producer of the planner's LLMCalled events."""
@@ -55,8 +52,8 @@ class Plan:
 class LLMPlanner:
     """Plans requests through the LLM port, within the request's cost limits."""
 
-    def __init__(self, app: Selfeng) -> None:
-        self.app = app
+    def __init__(self, ports: LearnerPorts) -> None:
+        self.ports = ports
 
     def plan(
         self,
@@ -67,7 +64,7 @@ class LLMPlanner:
         attempt: int = 1,
     ) -> Plan:
         """The LLM's plan for ``received`` with ``functions`` offered."""
-        llm = self.app.llm
+        llm = self.ports.llm
         if llm is None:
             return Plan(said="no LLM is configured")
         user = received.prompt.strip()
@@ -77,7 +74,7 @@ class LLMPlanner:
             ChatMessage(role="system", content=SYSTEM),
             ChatMessage(role="user", content=user),
         ]
-        caller = LLMCaller(self.app, llm, producer=PRODUCER)
+        caller = LLMCaller(self.ports, llm, producer=PRODUCER)
         try:
             called = caller.call(
                 messages,

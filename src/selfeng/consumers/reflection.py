@@ -236,10 +236,10 @@ class Reflection(Learner):
             evidence=evidence,
             producer=PRODUCER,
         )
-        out = self.app.record([analyzed])
+        out = self.ports.record([analyzed])
         if record is None or not is_tool_fault(kind) or not active:
             return out
-        llm = self.app.llm
+        llm = self.ports.llm
         if llm is not None and not record["spec"].get("composition"):  # composites: roll back
             try:
                 if self._repair(event, record, kind, llm, out):
@@ -265,7 +265,7 @@ class Reflection(Learner):
             timeout_s=self._policy("sandbox.timeout_seconds"),
             memory_mb=int(self._policy("sandbox.memory_mb")),
         )
-        caller = LLMCaller(self.app, llm, producer=PRODUCER)
+        caller = LLMCaller(self.ports, llm, producer=PRODUCER)
         messages = repair_messages(executed, record, kind)
         for attempt in range(1, attempts + 1):
             try:
@@ -327,7 +327,7 @@ class Reflection(Learner):
             return "the fix changes the tool's parameters; keep them as they are"
         imports = [n for n in module.body if isinstance(n, ast.Import | ast.ImportFrom)]
         test = ast.unparse(ast.Module(body=[*imports, regressions[0]], type_ignores=[])) + "\n"
-        run = self.app.sandbox.run_tests(record["code"], test, limits)
+        run = self.ports.sandbox.run_tests(record["code"], test, limits)
         if run.passed + run.failed == 0:
             return f"the test did not run on the current code: {run.output[-500:]}"
         if run.ok:
@@ -350,8 +350,8 @@ class Reflection(Learner):
     ) -> str | None:
         """Propose and verify the fix; None when registered, else why it was rejected."""
         tool = executed.tool
-        version_before = self.app.log.key_version(tool)
-        registry = self.app.registry()
+        version_before = self.ports.key_version(tool)
+        registry = self.ports.registry()
         repair = RepairProposed.following(
             executed,
             event_id=self.event_id(executed, "repair", str(attempt)),
@@ -375,20 +375,20 @@ class Reflection(Learner):
             producer=PRODUCER,
         )
         try:
-            stored = self.app.record([repair, proposal], expected_versions={tool: version_before})
+            stored = self.ports.record([repair, proposal], expected_versions={tool: version_before})
         except ConcurrencyConflict as exc:
             raise _GiveUp(f"the tool changed meanwhile ({exc})") from exc
         out += stored
         proposed = stored[-1]
         assert isinstance(proposed, ToolProposed)
-        outcome = self.app.record(verify(proposed, self.app.sandbox, limits))
+        outcome = self.ports.record(verify(proposed, self.ports.sandbox, limits))
         out += outcome
         registered = [e for e in outcome if isinstance(e, ToolRegistered)]
         if not registered:
             reason = getattr(outcome[-1], "reason", "rejected")
             report = getattr(outcome[-1], "report", None)
             return f"{reason}\n{report.output[-1500:] if report else ''}".strip()
-        out += self.app.record(
+        out += self.ports.record(
             [
                 ToolRepaired.following(
                     registered[0],
@@ -407,8 +407,8 @@ class Reflection(Learner):
     def _fall_back(self, executed: ToolExecuted, evidence: str) -> list[Event]:
         """Roll back or deprecate per ``plan_fallback``, if the version is still active."""
         tool = executed.tool
-        version_before = self.app.log.key_version(tool)
-        registry = self.app.registry()
+        version_before = self.ports.key_version(tool)
+        registry = self.ports.registry()
         known = registry["tools"].get(tool)
         if known is None or known["active"] != executed.version:
             return []
@@ -435,7 +435,7 @@ class Reflection(Learner):
         else:
             event = ToolDeprecated.following(executed, version=executed.version, **common)
         try:
-            return self.app.record([event], expected_versions={tool: version_before})
+            return self.ports.record([event], expected_versions={tool: version_before})
         except ConcurrencyConflict:
             return []  # another reaction changed the tool first: look again next failure
 
@@ -443,13 +443,13 @@ class Reflection(Learner):
 
     def _current(self, executed: ToolExecuted) -> tuple[VersionRecord | None, bool]:
         """The failing version's record, and whether it is still the active one."""
-        tool = self.app.registry()["tools"].get(executed.tool)
+        tool = self.ports.registry()["tools"].get(executed.tool)
         if tool is None:
             return None, False
         return tool["versions"].get(str(executed.version)), tool["active"] == executed.version
 
     def _policy(self, name: str) -> float:
-        value = self.app.policies()[name]
+        value = self.ports.policies()[name]
         assert isinstance(value, int | float)
         return value
 

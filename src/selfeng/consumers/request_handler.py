@@ -13,13 +13,12 @@ does not exist is explained, and otherwise the handler abstains honestly and ask
 (``ToolSynthesisRequested`` with the reason). Nothing runs until every step is decided, so a
 request part that no tool answers never gets a partial answer passed off as a whole one.
 
-Then the steps run: ``ArgumentsExtracted`` and a ``CacheHit`` (a fresh result of a
-deterministic tool) or a ``ToolExecuted`` (a sandbox run) each; a step whose tool fails on
-its arguments (it raises) is tried with the next candidate that also fit. A run of steps
-whose tools are the members of a registered composite, fed the same way, is answered by the
-composite in one call. Steps whose output no later step takes are the answer's parts: one
-part is the answer, several (a request with independent questions) are all answered. A
-follow-up in a session ("Now reverse the result") works on the session's previous answer.
+Then the steps run (``selfeng.consumers.step_runner``): each with its chosen tool, or with
+the next candidate that also fit when that tool fails on its arguments; a run of steps whose
+tools are the members of a registered composite is answered by the composite in one call.
+Steps whose output no later step takes are the answer's parts: one part is the answer,
+several (a request with independent questions) are all answered. A follow-up in a session
+("Now reverse the result") works on the session's previous answer.
 
 The handler returns events; the caller appends them in one batch. Their ids derive from the
 request's event id (and from the attempt, when a request is answered again after a tool was
@@ -30,37 +29,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from pydantic import JsonValue
 
-from selfeng.consumers.deciding import Decider, Decision, Weighed, predicted_output
-from selfeng.consumers.executing import (
-    EventIds,
-    Executor,
-    HandlerState,
-    Outcome,
-    Run,
-    record_of,
-)
+from selfeng.consumers.deciding import Decider, Decision, predicted_output
+from selfeng.consumers.executing import EventIds, Executor, HandlerState, Outcome
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
-from selfeng.core.arguments import extract, template
+from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
-from selfeng.core.values import format_value
-from selfeng.projections.registry import VersionRecord, active_tools
+from selfeng.projections.registry import active_tools
 from selfeng.projections.sessions import previous_answer
 from selfeng.schemas import (
-    ArgumentsExtracted,
     Event,
     RequestCompleted,
     RequestReceived,
     ResponseSynthesized,
-    Step,
     ToolSearched,
     ToolSynthesisRequested,
 )
@@ -71,20 +58,6 @@ MAX_PROMPT = 20_000
 """Characters of a prompt the handler reads; a longer one is answered with a refusal."""
 MAX_STEPS = 12
 """Steps of one request's plan the handler answers; a longer plan is refused."""
-
-
-class _Failed(Exception):
-    """A step could not be answered; the outcome says why."""
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One request being answered: what every step reads, and where it appends."""
-
-    received: RequestReceived
-    state: HandlerState
-    ids: EventIds
-    out: Outcome
 
 
 class RequestHandler:
@@ -109,6 +82,7 @@ class RequestHandler:
         self.producer = producer
         self.executor = Executor(sandbox, clock, producer)
         self.planned = PlannedAnswers(self.executor, search, planner)
+        self.runner = StepRunner(self.executor, self.decider, search)
 
     def handle(
         self,
@@ -146,8 +120,8 @@ class RequestHandler:
                 out.reason = "too many parts"
             else:
                 try:
-                    self._answer(_Request(received, state, ids, out), steps, pinned or {})
-                except _Failed:
+                    self._answer(RequestContext(received, state, ids, out), steps, pinned or {})
+                except StepFailed:
                     out.ok = False
         text = out.answer
         response = ResponseSynthesized.following(
@@ -177,7 +151,7 @@ class RequestHandler:
 
     def _answer(
         self,
-        req: _Request,
+        req: RequestContext,
         steps: list[PlanStep],
         pinned: Mapping[str, str],
     ) -> None:
@@ -221,15 +195,15 @@ class RequestHandler:
                     if why_not != "no LLM is configured":
                         decision.reason += f"; {why_not}"
                 self._not_answered(req, decision, len(steps))
-                raise _Failed
+                raise StepFailed
             decisions.append(decision)
             record = active_tools(state.registry)[decision.chosen.candidate.tool][1]
             previous = predicted_output(record)
             context = dict(decision.chosen.extraction.arguments)
             previous_tool = decision.chosen.candidate.tool
-        self._run(req, decisions, first_previous, first_context)
+        self.runner.run(req, decisions, first_previous, first_context)
 
-    def _searched(self, req: _Request, decision: Decision) -> ToolSearched:
+    def _searched(self, req: RequestContext, decision: Decision) -> ToolSearched:
         policies = req.state.policies
         return ToolSearched.following(
             req.received,
@@ -246,7 +220,7 @@ class RequestHandler:
 
     def _not_answered(
         self,
-        req: _Request,
+        req: RequestContext,
         decision: Decision,
         total: int,
     ) -> None:
@@ -284,239 +258,3 @@ class RequestHandler:
                 f"I have no tool for that yet{where}{why}. I asked for one to be written; a "
                 f"person can add one with `selfeng tools add FILE.py --answer {received.key}`."
             )
-
-    # -- running -----------------------------------------------------------------------------
-
-    def _run(
-        self,
-        req: _Request,
-        decisions: list[Decision],
-        first_previous: JsonValue | None,
-        first_context: dict[str, JsonValue],
-    ) -> None:
-        state, out = req.state, req.out
-        learn_at = policy_float(state.policies, "learning.min_confidence")
-        feeds_next = [
-            i + 1 < len(decisions) and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
-            for i in range(len(decisions))
-        ]
-        outputs: dict[int, Any] = {}
-        previous: JsonValue | None = first_previous
-        at = 0
-        while at < len(decisions):
-            composite = self._composite_at(decisions, at)
-            if composite is not None:
-                length = len(composite[2]["spec"]["composition"])
-                result = self._run_composite(req, decisions[at : at + length], composite, previous)
-                last = at + length - 1
-                confidence = min(d.chosen.evidence.confidence for d in decisions[at : last + 1])  # type: ignore[union-attr]
-                self._finish_step(out, confidence, learn_at, answer=not feeds_next[last])
-                outputs[last] = result
-                at += length
-            else:
-                context = dict(out.steps[-1].arguments) if out.steps else first_context
-                result, used = self._run_step(req, decisions[at], previous, context)
-                confidence = used.evidence.confidence
-                self._finish_step(out, confidence, learn_at, answer=not feeds_next[at])
-                outputs[at] = result
-                at += 1
-            previous = result
-        parts = [i for i in sorted(outputs) if not feeds_next[i]]
-        out.ok = True
-        if len(parts) == 1:
-            out.value = outputs[parts[0]]
-            out.answer = format_value(out.value)
-        else:
-            out.value = [outputs[i] for i in parts]
-            out.answer = "\n".join(
-                f"{decisions[i].step.text}: {format_value(outputs[i])}" for i in parts
-            )
-
-    @staticmethod
-    def _finish_step(out: Outcome, confidence: float, learn_at: float, *, answer: bool) -> None:
-        step = out.steps[-1]
-        out.steps[-1] = step.model_copy(
-            update={
-                "confidence": round(confidence, 4),
-                "confident": step.ok and confidence >= learn_at,
-                "answer": answer,
-            }
-        )
-
-    def _run_step(
-        self,
-        req: _Request,
-        decision: Decision,
-        previous: JsonValue | None,
-        context: dict[str, JsonValue],
-    ) -> tuple[Any, Weighed]:
-        """Run a step's chosen tool; when it refuses its arguments, the next candidate that
-        fit the step. The result and the candidate that gave it."""
-        out = req.out
-        assert decision.chosen is not None
-        first_error: str | None = None
-        steps_before = len(out.steps)
-        for weighed in [decision.chosen, *decision.fallbacks]:
-            run = self._try(req, decision, weighed, previous, context)
-            if run.ok:
-                del out.steps[steps_before:-1]  # a tool that failed before it: not a step
-                return run.value, weighed
-            first_error = first_error or run.error
-            if run.kind not in {"bad_arguments", "exception"}:
-                break  # a timeout, a limit or a sandbox failure: another tool would fare alike
-        del out.steps[steps_before + 1 :]  # the answer's step is the chosen tool's failure
-        out.answer = first_error or "the tool failed"
-        out.reason = out.answer
-        raise _Failed
-
-    def _try(
-        self,
-        req: _Request,
-        decision: Decision,
-        weighed: Weighed,
-        previous: JsonValue | None,
-        context: dict[str, JsonValue],
-    ) -> Run:
-        """Run one candidate for a step."""
-        received, state, ids, out = req.received, req.state, req.ids, req.out
-        chosen = weighed.candidate
-        record = record_of(state.registry, chosen.tool, chosen.version)
-        parameters = record["spec"].get("parameters", {}) or {}
-        wording = self.decider.wordings.by_tool.get(chosen.tool)
-        foreign = self.decider.wordings.foreign(chosen.tool)
-        if weighed.uses_previous:
-            extraction = extract(
-                decision.read,
-                parameters,
-                wording,
-                previous=previous,
-                use_previous=True,
-                context=context,
-                foreign=foreign,
-            )
-        else:
-            extraction = extract(decision.read, parameters, wording, foreign=foreign)
-        out.events.append(
-            ArgumentsExtracted.following(
-                received,
-                event_id=ids.next(),
-                tool=chosen.tool,
-                version=chosen.version,
-                arguments=extraction.arguments,
-                missing=tuple(extraction.missing),
-                step=decision.index,
-                confidence=weighed.evidence.confidence,
-                producer=self.producer,
-            )
-        )
-        if extraction.missing or extraction.mistyped:
-            names = ", ".join([*extraction.missing, *extraction.mistyped])
-            return Run(
-                error=f"I could not find a value for {names} in “{decision.step.text}” "
-                f"(the tool {chosen.tool} needs it).",
-                kind="missing",
-            )
-        step = Step(
-            query=decision.step.text,
-            template=template(decision.read, extraction),
-            tool=chosen.tool,
-            version=chosen.version,
-            ok=False,
-            handoff=extraction.handoff,
-        )
-        return self.executor.execute(received, step, extraction.arguments, state, ids, out)
-
-    def _composite_at(
-        self, decisions: list[Decision], at: int
-    ) -> tuple[str, int, VersionRecord] | None:
-        """The longest registered composite whose members the steps from ``at`` chose, fed
-        the same way (each later member takes the previous output exactly when its step
-        does) and at the versions chosen."""
-        composites = self.search.composites
-        for length in range(len(decisions) - at, 1, -1):
-            run = decisions[at : at + length]
-            found = composites.get(tuple(d.chosen.candidate.tool for d in run))  # type: ignore[union-attr]
-            if found is None:
-                continue
-            members = found[2]["spec"]["composition"]
-            if all(
-                m["version"] == d.chosen.candidate.version  # type: ignore[union-attr]
-                and (j == 0 or (m["handoff"] is not None) == d.chosen.uses_previous)  # type: ignore[union-attr]
-                for j, (m, d) in enumerate(zip(members, run, strict=True))
-            ):
-                return found
-        return None
-
-    def _run_composite(
-        self,
-        req: _Request,
-        segment: list[Decision],
-        composite: tuple[str, int, VersionRecord],
-        previous: JsonValue | None,
-    ) -> Any:
-        received, state, ids, out = req.received, req.state, req.ids, req.out
-        name, version, record = composite
-        members = record["spec"]["composition"]
-        arguments: dict[str, JsonValue] = {}
-        missing: list[str] = []
-        handoff: str | None = None
-        for j, (member, decision) in enumerate(zip(members, segment, strict=True)):
-            feeds: dict[str, str] = member["arguments"]
-            member_spec = record_of(state.registry, member["tool"], member["version"])["spec"]
-            parameters = member_spec.get("parameters", {})
-            properties = parameters.get("properties", {})
-            required = parameters.get("required", list(properties))
-            uses = decision.chosen is not None and decision.chosen.uses_previous and j == 0
-            extraction = extract(
-                decision.read,
-                {
-                    "type": "object",
-                    "properties": {p: properties[p] for p in feeds if p in properties},
-                    "required": [p for p in required if p in feeds],
-                },
-                self.decider.wordings.by_tool.get(member["tool"]),
-                previous=previous if uses else None,
-                use_previous=uses,
-            )
-            arguments.update({feeds[p]: v for p, v in extraction.arguments.items()})
-            missing += [feeds[p] for p in extraction.missing]
-            if j == 0 and extraction.handoff is not None:
-                handoff = feeds[extraction.handoff]
-        text = " and ".join(d.step.text for d in segment)
-        merged = PlanStep(text, segment[0].step.uses_previous)
-        out.events.append(
-            ArgumentsExtracted.following(
-                received,
-                event_id=ids.next(),
-                tool=name,
-                version=version,
-                arguments=arguments,
-                missing=tuple(missing),
-                step=segment[0].index,
-                producer=self.producer,
-            )
-        )
-        if missing:
-            out.answer = (
-                f"I could not find a value for {', '.join(missing)} in “{text}” "
-                f"(the tool {name} needs it)."
-            )
-            out.reason = out.answer
-            raise _Failed
-        phrase = " and ".join(
-            template(d.read, d.chosen.extraction)  # type: ignore[union-attr]
-            for d in segment
-        )
-        step = Step(
-            query=merged.text,
-            template=phrase,
-            tool=name,
-            version=version,
-            ok=False,
-            handoff=handoff,
-        )
-        run = self.executor.execute(received, step, arguments, state, ids, out)
-        if not run.ok:
-            out.answer = out.reason = run.error or "the tool failed"
-            raise _Failed
-        return run.value

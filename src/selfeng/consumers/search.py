@@ -27,6 +27,14 @@ builds synchronously only when no index exists yet, or when a tool version becam
 that the index does not have (a tool just registered must be found by the request that is
 waiting for it); a tool that stopped being active is filtered out of results at once and
 dropped from the index by a background rebuild.
+
+**Where the vectors live.** With ``vectors`` (pgvector, when the projection store is
+PostgreSQL) a dense embedder's rows are kept in the database, shared by every process on
+it, and a request scores only the candidates the HNSW indexes return: :meth:`ranked` asks
+again, deeper, until the ``k`` best are certain (excluded, retired and lowered tools never
+crowd out one that would rank), and :meth:`pinned` scores its one tool exactly. Results are
+those of the in-process index. The lexical embedder always searches in process (BM25 scores
+depend on the whole corpus: see :mod:`selfeng.infra.store.tool_vectors`).
 """
 
 from __future__ import annotations
@@ -45,7 +53,13 @@ from pydantic import JsonValue
 from selfeng.core.embedder import Embedder
 from selfeng.core.planning import tool_vocabulary
 from selfeng.core.policies import policy_float, policy_int
-from selfeng.core.search import Document, Match, ToolIndex, strip_placeholders, top
+from selfeng.core.search import (
+    Document,
+    Match,
+    ToolIndex,
+    VectorStore,
+    strip_placeholders,
+)
 from selfeng.projections.registry import (
     RegistryState,
     VersionRecord,
@@ -184,12 +198,19 @@ class ToolSearch:
 
     ``background=False`` rebuilds synchronously on every change (benchmarks and tests that
     want each change seen at once); :meth:`wait` waits for a background rebuild.
+    ``vectors``: where a dense embedder's rows are kept and searched (pgvector, when the
+    projection store is PostgreSQL); None, or a lexical embedder: in process.
     """
 
     def __init__(
-        self, embedder: Embedder, *, background: bool = True, max_uses: int = MAX_USES
+        self,
+        embedder: Embedder,
+        *,
+        background: bool = True,
+        max_uses: int = MAX_USES,
+        vectors: VectorStore | None = None,
     ) -> None:
-        self.index = ToolIndex(embedder)
+        self.index = ToolIndex(embedder, store=vectors)
         self.background = background
         self.max_uses = max_uses
         self.vocabulary: frozenset[str] = frozenset()
@@ -344,21 +365,29 @@ class ToolSearch:
         limit = policy_int(policies, "retrieval.top_k") if k is None else k
         if limit <= 0 or self._registry is None:
             return []
-        found = self.index.match(query)
-        scores = self._scores(found, bool(policies["retrieval.rerank"]))
-        scores = np.where(self._usable(found.ids), scores, np.float32(0.0))
-        for name in exclude:
-            at = found.position.get(name)
-            if at is not None:
-                scores[at] = 0.0
-        return self._candidates(found, top(found.ids, scores, limit))
+        rerank = bool(policies["retrieval.rerank"])
+
+        def score(found: Match) -> npt.NDArray[np.float32]:
+            scores = self._scores(found, rerank)
+            scores = np.where(self._usable(found.ids), scores, np.float32(0.0))
+            for name in exclude:
+                at = found.position.get(name)
+                if at is not None:
+                    scores[at] = 0.0
+            return scores
+
+        # from a stored index, the candidates are the nearest ones, asked for again deeper
+        # until the best ``limit`` scores are certain: excluded, retired and lowered tools
+        # never crowd out one that would have ranked
+        found, picked = self.index.ranked(query, limit, score)
+        return self._candidates(found, picked)
 
     def pinned(self, query: str, tool: str, policies: Mapping[str, JsonValue]) -> list[Candidate]:
         """The one candidate a step is pinned to (a tool written for it), scored as the
         search scores it even below the threshold; empty when the tool is not usable."""
         if tool not in self._active:
             return []
-        found = self.index.match(query)
+        found = self.index.match(query, depth=0, include=(tool,))
         at = found.position.get(tool)
         if at is None:
             version, _ = self._active[tool]

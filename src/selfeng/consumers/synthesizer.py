@@ -14,9 +14,11 @@ answer when one could be stated); otherwise it is rejected with the reason (Tool
 then ToolRejected) and the next attempt is told why. Unsafe code is the sandbox's to stop,
 not this module's.
 
-A registered tool answers the original request at once (the handler pinned to it for the
-step that needed it). When the attempts or the budget run out, or the model fails, the
-request gets an honest answer saying what was tried and how a person can add the tool.
+A registered tool answers the original request at once: the synthesizer asks its ports to
+answer the request again, pinned to the tool for the step that needed it, and the runtime's
+request handler answers (the synthesizer never runs the handler itself). When the attempts
+or the budget run out, or the model fails, the request gets an honest answer saying what was
+tried and how a person can add the tool.
 
 Every event's id derives from the ToolSynthesisRequested, and recorded LLM calls are reused,
 so a second reaction stores nothing twice and pays for no call twice.
@@ -29,15 +31,14 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from selfeng.consumers.deciding import Wordings
 from selfeng.consumers.fitting import Acceptance, acceptance_prompt, misfit, read_acceptance
 from selfeng.consumers.learner import BudgetExhausted, Learner, LLMCaller
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.verifier import verify
 from selfeng.core.log import ConcurrencyConflict
-from selfeng.core.mapper import DecodeError, from_record
 from selfeng.core.policies import policy_float, policy_int
-from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.core.tooldef import ToolDefinition, ToolSourceError, parse_tool
 from selfeng.projections.registry import RegistryState, active_tools, next_version
@@ -54,9 +55,6 @@ from selfeng.schemas import (
     ToolSynthesisRequested,
     ToolVerified,
 )
-
-if TYPE_CHECKING:
-    from selfeng.app import Selfeng
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +91,16 @@ class Synthesizer(Learner):
     name = "synthesizer"
     reacts_to = frozenset({"ToolSynthesisRequested"})
 
+    def __init__(self, ports: LearnerPorts) -> None:
+        super().__init__(ports)
+        self._wordings = Wordings()  # the stems too common among the tools to show intent
+
     def react(self, event: Event) -> list[Event]:
         assert isinstance(event, ToolSynthesisRequested)
-        llm = self.app.llm
+        llm = self.ports.llm
         if llm is None:
             return []
-        history = request_events(self.app, event.request_id)
+        history = request_events(self.ports, event.request_id)
         received = next((e for e in history if isinstance(e, RequestReceived)), None)
         if received is None:
             logger.warning("synthesis for %s: the request is not in the log", event.request_id)
@@ -108,8 +110,8 @@ class Synthesizer(Learner):
             isinstance(e, RequestCompleted) and (e.ok or e.event_id == gave_up) for e in history
         ):
             return []  # answered already, or given up by an earlier reaction
-        caller = LLMCaller(self.app, llm, producer=PRODUCER)
-        attempts = policy_int(self.app.policies(), "cost.max_synthesis_attempts")
+        caller = LLMCaller(self.ports, llm, producer=PRODUCER)
+        attempts = policy_int(self.ports.policies(), "cost.max_synthesis_attempts")
         out: list[Event] = []
         try:
             stated = caller.call(
@@ -174,7 +176,7 @@ class Synthesizer(Learner):
             tool = parse_tool(source)
             recorded, outcome = self._recorded(tool.name, proposal_id)
             if recorded is None:  # judged when first read, not against a later registry
-                check_written(tool, self.app.registry())
+                check_written(tool, self.ports.registry())
         except ToolSourceError as exc:
             return _Attempt([], None, f"the file could not be used: {exc}", source or "", "")
         proposed = recorded or self._propose(event, proposal_id, called, tool)
@@ -196,13 +198,13 @@ class Synthesizer(Learner):
     ) -> ToolProposed:
         """Append the proposal (the next version of its name); return it as stored."""
         for _ in range(3):
-            expected = self.app.log.key_version(tool.name)
+            expected = self.ports.key_version(tool.name)
             proposed = ToolProposed.following(
                 event,
                 event_id=proposal_id,
                 causation_id=called.event_id,
                 tool=tool.name,
-                version=next_version(self.app.registry(), tool.name),
+                version=next_version(self.ports.registry(), tool.name),
                 spec=tool.spec,
                 code=tool.code,
                 tests=tool.tests,
@@ -210,12 +212,12 @@ class Synthesizer(Learner):
                 producer=PRODUCER,
             )
             try:
-                stored = self.app.record([proposed], expected_versions={tool.name: expected})[0]
+                stored = self.ports.record([proposed], expected_versions={tool.name: expected})[0]
             except ConcurrencyConflict:
                 continue  # another version of the name was proposed meanwhile
             assert isinstance(stored, ToolProposed)
             return stored
-        raise ConcurrencyConflict(tool.name, expected, self.app.log.key_version(tool.name))
+        raise ConcurrencyConflict(tool.name, expected, self.ports.key_version(tool.name))
 
     def _recorded(
         self, tool: str, proposal_id: uuid.UUID
@@ -223,7 +225,7 @@ class Synthesizer(Learner):
         """The proposal an earlier reaction recorded for this attempt, and its verdict."""
         proposal: ToolProposed | None = None
         found: list[Event] = []
-        for event in _decoded(self.app.log.stream(tool)):
+        for event in self.ports.history(tool):
             if isinstance(event, ToolProposed) and event.event_id == proposal_id:
                 proposal = event
             elif isinstance(event, ToolVerified | ToolRejected | ToolRegistered) and (
@@ -241,7 +243,7 @@ class Synthesizer(Learner):
     ) -> list[Event]:
         """Its tests, then whether it fits the request: registered, or rejected with why."""
         try:
-            outcome = verify(proposed, self.app.sandbox)
+            outcome = verify(proposed, self.ports.sandbox)
             verified = next((e for e in outcome if isinstance(e, ToolVerified)), None)
             if verified is not None:
                 problem = self._misfit(event, proposed, acceptance)
@@ -269,7 +271,7 @@ class Synthesizer(Learner):
                     producer=PRODUCER,
                 )
             ]
-        return self.app.record(outcome)
+        return self.ports.record(outcome)
 
     def _misfit(
         self,
@@ -277,15 +279,14 @@ class Synthesizer(Learner):
         proposed: ToolProposed,
         acceptance: Acceptance | None,
     ) -> str | None:
-        state = self.app.handler_state()
-        wordings = self.app.handler.decider.wordings
-        wordings.refresh(state.registry)
+        state = self.ports.handler_state()
+        self._wordings.refresh(state.registry)
         return misfit(
             proposed,
             event.need,
             acceptance,
-            self.app.sandbox,
-            generic=wordings.generic,
+            self.ports.sandbox,
+            generic=self._wordings.generic,
             min_confidence=policy_float(state.policies, "answer.min_confidence"),
         )
 
@@ -294,9 +295,8 @@ class Synthesizer(Learner):
     def _prompt(
         self, received: RequestReceived, event: ToolSynthesisRequested
     ) -> list[ChatMessage]:
-        state = self.app.handler_state(received.policy_arm)
-        search = self.app.handler.search
-        search.refresh(state.registry)
+        arm = received.policy_arm
+        state = self.ports.handler_state(arm)
         active = {
             name: found
             for name, found in active_tools(state.registry).items()
@@ -304,8 +304,7 @@ class Synthesizer(Learner):
         }
 
         def nearest(k: int) -> list[str]:
-            relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
-            return [c.tool for c in search.search(event.need, relaxed) if c.tool in active]
+            return [name for name in self.ports.nearest_tools(event.need, k, arm) if name in active]
 
         examples = nearest(MAX_EXAMPLES)
         examples += [n for n in sorted(active) if n not in examples][: MAX_EXAMPLES - len(examples)]
@@ -330,15 +329,14 @@ class Synthesizer(Learner):
     def _answer(
         self, event: ToolSynthesisRequested, received: RequestReceived, proposed: ToolProposed
     ) -> list[Event]:
-        """Answer the request again, with the new tool for the step that needed it."""
-        history = request_events(self.app, event.request_id)
-        events = self.app.handler.handle(
+        """Answer the request again, with the new tool for the step that needed it (the
+        runtime's handler answers; the events come back as appended)."""
+        history = request_events(self.ports, event.request_id)
+        return self.ports.answer_again(
             received,
-            self.app.handler_state(received.policy_arm),
             pinned=pins(history, event.need, proposed.tool),
             attempt=f"synthesis:{proposed.tool}@{proposed.version}",
         )
-        return self.app.record(events)
 
     def _give_up(
         self, event: ToolSynthesisRequested, received: RequestReceived, why: str
@@ -364,7 +362,7 @@ class Synthesizer(Learner):
             duration_ms=round((response.occurred_at - received.occurred_at).total_seconds() * 1e3),
             producer=PRODUCER,
         )
-        return self.app.record([response, completed])
+        return self.ports.record([response, completed])
 
 
 @dataclass
@@ -408,9 +406,9 @@ def check_written(tool: ToolDefinition, registry: RegistryState) -> None:
         raise ToolSourceError(f"it has {tests} test function(s); write at least {MIN_TESTS}")
 
 
-def request_events(app: Selfeng, request_id: str) -> list[Event]:
+def request_events(ports: LearnerPorts, request_id: str) -> list[Event]:
     """Every decodable event of a request's key, in order."""
-    return list(_decoded(app.log.stream(request_id)))
+    return ports.history(request_id)
 
 
 def pins(history: Sequence[Event], need: str, tool: str) -> dict[str, str]:
@@ -422,43 +420,29 @@ def pins(history: Sequence[Event], need: str, tool: str) -> dict[str, str]:
     return {**worked, need: tool}
 
 
-def _decoded(records: Sequence[StoredRecord]) -> list[Event]:
-    out = []
-    for record in records:
-        try:
-            out.append(from_record(record))
-        except DecodeError:
-            continue
-    return out
-
-
-def answer_with(app: Selfeng, request_id: str, tool: str, *, learn: bool = True) -> list[Event]:
+def answer_with(ports: LearnerPorts, request_id: str, tool: str) -> list[Event]:
     """Answer a request that asked for a tool with the registered ``tool`` (pinned to the
-    step that needed it); return the events appended (the learners' after, with ``learn``).
+    step that needed it); return the events appended (the learners have not reacted yet:
+    ``Selfeng.learn`` them for that).
 
     Raises LookupError when the request, its synthesis request or the tool is unknown.
     """
-    history = request_events(app, request_id)
+    history = request_events(ports, request_id)
     received = next((e for e in history if isinstance(e, RequestReceived)), None)
     if received is None:
         raise LookupError(f"no request {request_id!r} in the log")
     asked = [e for e in history if isinstance(e, ToolSynthesisRequested)]
     if not asked:
         raise LookupError(f"request {request_id} did not ask for a tool")
-    active = active_tools(app.registry())
+    active = active_tools(ports.registry())
     if tool not in active:
         raise LookupError(f"{tool!r} is not a registered tool; see `selfeng tools list`")
     version = active[tool][0]
-    events = app.handler.handle(
+    return ports.answer_again(
         received,
-        app.handler_state(received.policy_arm),
         pinned=pins(history, asked[-1].need, tool),
         attempt=f"answer:{tool}@{version}",
     )
-    out = app.record(events)
-    if learn:
-        out += app.learn(out)
-    return out
 
 
 def _attempts(n: int) -> str:

@@ -24,13 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Protocol
 
-from selfeng.app import Selfeng
 from selfeng.consumers.learner import Learner
 from selfeng.consumers.verifier import verify
-from selfeng.core.log import GroupConsumer, GroupRebalanced
+from selfeng.core.log import EventLog, GroupConsumer, GroupRebalanced
 from selfeng.core.mapper import (
     DecodeError,
     append_events,
@@ -38,7 +39,8 @@ from selfeng.core.mapper import (
     from_record,
 )
 from selfeng.core.records import StoredRecord
-from selfeng.core.sandbox import SandboxUnavailable
+from selfeng.core.sandbox import Sandbox, SandboxUnavailable
+from selfeng.projections.registry import RegistryState
 from selfeng.schemas import DeadLetter, Event, RequestReceived, ToolProposed
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,47 @@ RETRY_SECONDS = 0.05
 """The pause before the second try (twice that before the third)."""
 
 
+class WorkerHost(Protocol):
+    """What a worker runs on (the embedded runtime, ``Selfeng``, is one)."""
+
+    @property
+    def log(self) -> EventLog:
+        """The log consumed and appended to."""
+        ...
+
+    @property
+    def learners(self) -> list[Learner]:
+        """The learners, each run as a consumer group of its own."""
+        ...
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox proposed tools are verified in."""
+        ...
+
+    def registry(self) -> RegistryState:
+        """The live registry."""
+        ...
+
+    def seeding_unfinished(self) -> bool:
+        """Whether the starter library is due (see ``seed_tools``)."""
+        ...
+
+    def seed_tools(self) -> object:
+        """Register the starter tools not registered yet."""
+        ...
+
+    def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:
+        """Answer a request in the log: append and return the handler's events."""
+        ...
+
+    def append(
+        self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None
+    ) -> list[StoredRecord]:
+        """Append events atomically."""
+        ...
+
+
 @dataclass
 class _Member:
     name: str
@@ -66,7 +109,7 @@ class Worker:
 
     def __init__(
         self,
-        app: Selfeng,
+        app: WorkerHost,
         *,
         group: str = "selfeng.worker",
         learners: bool = True,

@@ -7,6 +7,7 @@ loads kafka-python or psycopg, and core never imports infra at import time.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from selfeng.core.llm import LLM
     from selfeng.core.log import EventLog
     from selfeng.core.sandbox import Sandbox
+    from selfeng.core.search import VectorStore
     from selfeng.core.settings import Settings
     from selfeng.core.store import ProjectionStore
 
@@ -32,6 +34,12 @@ STORES: Final[dict[str, str]] = {
     "postgres": "selfeng.infra.store.postgres:PostgresStore",
 }
 """Projection store adapters by URL scheme."""
+
+TOOL_VECTORS: Final[dict[str, str]] = {
+    "postgresql": "selfeng.infra.store.tool_vectors:PgToolVectors",
+    "postgres": "selfeng.infra.store.tool_vectors:PgToolVectors",
+}
+"""Where tool search keeps a dense embedder's rows, by the projection store's URL scheme."""
 
 SANDBOXES: Final[dict[str, str]] = {
     "subprocess": "selfeng.infra.sandbox.subprocess:SubprocessSandbox",
@@ -117,6 +125,31 @@ def open_embedder(name: str) -> Embedder:
     url = name if ":" in name else f"{name}:"
     embedder: Embedder = _open(EMBEDDERS, url, "embedder")
     return embedder
+
+
+def open_tool_vectors(store_url: str, embedder: Embedder) -> VectorStore | None:
+    """Where tool search keeps its rows: pgvector in the store's database and schema when the
+    projection store is PostgreSQL and the embedder's rows do not depend on the corpus
+    (``minilm``, ``openai:<model>``); None (in process) for any other store, and for the
+    ``lexical`` embedder, whose BM25 scores come from the whole corpus. When the database
+    cannot keep them (no pgvector, or no right to create it), a warning says why and tool
+    search runs in process: the same answers, without the shared rows."""
+    from selfeng.core.embedder import DocumentEmbedder
+
+    dense = not getattr(embedder, "corpus_dependent", True)
+    if not dense or isinstance(embedder, DocumentEmbedder):
+        return None
+    if urlsplit(store_url).scheme not in TOOL_VECTORS:
+        return None
+    try:
+        vectors: VectorStore = _open(TOOL_VECTORS, store_url, "tool vectors")
+    except Exception as exc:  # psycopg's errors, a missing extension, a missing package
+        reason = " ".join(str(exc).split()) or repr(exc)
+        logging.getLogger(__name__).warning(
+            "tool search runs in process: no tool vectors in %s (%s)", redacted(store_url), reason
+        )
+        return None
+    return vectors
 
 
 def open_llm(settings: Settings) -> LLM | None:

@@ -24,6 +24,15 @@ embedder says its embeddings do not depend on the corpus (``corpus_dependent = F
 dense models), the index keeps each text's row and embeds only texts it has not seen, so one
 more phrasing costs one embedding; otherwise a copy of it is fit on every text.
 
+Given a :class:`VectorStore` (pgvector, when the projection store is PostgreSQL), such an
+embedder's rows live outside the process instead: text rows shared by every process on the
+store, and aggregate and phrasing rows searched through an approximate nearest-neighbour
+index. :meth:`ToolIndex.match` then scores only the candidates the store returns (with
+``depth`` set) and says how high any other document could score (:attr:`Match.bound`);
+:meth:`ToolIndex.ranked` asks again, deeper, until the ``k`` best are certain to be among
+them. Scores are the same as in process: the same aggregate rows (:func:`aggregate_texts`,
+:func:`aggregate_row`), the same nearest phrasing, the same rejected phrasings.
+
 Similarities are in [0, 1], so the policy's absolute threshold means the same from one
 request to the next; documents with no similarity at all are not returned. Building
 (:meth:`ToolIndex.prepare`) never disturbs searches: the prepared snapshot is swapped in
@@ -37,9 +46,9 @@ import copy
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +61,13 @@ to the words of the name, description and parameters (measured: bench/bench_retr
 
 NEAREST_USE: Final[float] = 0.9
 """The similarity a request gets from repeating a confirmed phrasing word for word."""
+
+MIN_DEPTH: Final[int] = 40
+"""Candidates a stored index is asked for at least, per kind (aggregates, phrasings)."""
+
+DEPTH_PER_RESULT: Final[int] = 4
+"""Candidates a stored index is asked for per result wanted (``k``), when more than
+``MIN_DEPTH``; too few certain results and :meth:`ToolIndex.ranked` asks four times deeper."""
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|#")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -92,6 +108,29 @@ def as_document(value: str | Sequence[str] | Document) -> Document:
     return Document(tuple((text, 1.0) for text in value))
 
 
+def aggregate_texts(document: Document, use_weight: float) -> list[tuple[str, float]]:
+    """The texts a document's aggregate row is the weighted mean of, with their weights.
+
+    A mean of embeddings does not saturate as BM25 does, so a tool's confirmed phrasings
+    together weigh at most what its fields weigh: many uses pull its row towards them, never
+    all the way. Texts of weight 0 are left out."""
+    fields = sum(w for _, w in document.fields)
+    share = min(use_weight, fields / len(document.uses)) if document.uses else 0.0
+    weighted = [*document.fields, *((text, share) for text in document.uses)]
+    return [(text, weight) for text, weight in weighted if weight > 0]
+
+
+def aggregate_row(
+    rows: npt.NDArray[np.float32], weights: Sequence[float]
+) -> npt.NDArray[np.float32]:
+    """The weighted sum of dense ``rows`` (one per weight), L2-normalised (zeros stay zeros)."""
+    summed = np.asarray(weights, dtype=np.float32) @ rows
+    vector = np.asarray(summed, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    out: npt.NDArray[np.float32] = vector / norm if norm > 0 else vector
+    return out
+
+
 def fingerprint(embedder_name: str, documents: Documents, *settings: float) -> str:
     """A content hash of the documents as an embedder sees them (order of ids ignored)."""
     digest = hashlib.sha256(embedder_name.encode())
@@ -112,6 +151,68 @@ Scorer = Callable[[str], "tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
+class Hits:
+    """What a stored index found for a request: the candidates, scored exactly, or within
+    bounds until settled (:attr:`settle`)."""
+
+    ids: tuple[str, ...]
+    """The candidates, sorted."""
+    aggregate: npt.NDArray[np.float32]
+    """Similarity to each candidate's aggregate row, in [0, 1]: exact where it can change
+    the similarity (it is above ``nearest_use`` times the confirmed), else possibly less
+    (of a candidate not settled yet)."""
+    confirmed: npt.NDArray[np.float32]
+    """Resemblance to each candidate's nearest confirmed phrasing, in [0, 1]: exact where
+    it can change a score (it is above ``nearest_use`` times the aggregate, or the candidate
+    resembles a rejected phrasing), else possibly less (of a candidate not settled yet)."""
+    rejected: npt.NDArray[np.float32]
+    """Resemblance to each candidate's nearest rejected phrasing, in [0, 1]."""
+    aggregate_bound: float = 0.0
+    """No document outside ``ids`` has an aggregate similarity above this."""
+    use_bound: float = 0.0
+    """No document outside ``ids`` has a confirmed phrasing resembling the request more."""
+    unsettled: npt.NDArray[np.bool_] | None = None
+    """Which candidates are not scored exactly yet (None: none)."""
+    upper: npt.NDArray[np.float32] | None = None
+    """How high each unsettled candidate's similarity could be."""
+    settle: Callable[[Collection[str]], Hits] | None = None
+    """Scores these candidates exactly (one more round trip): the same hits, them settled."""
+
+
+class StoredIndex(Protocol):
+    """An index of documents whose rows a :class:`VectorStore` keeps (one prepared build)."""
+
+    def nearest(self, query: str, depth: int | None, include: Collection[str]) -> Hits:
+        """The ``depth`` nearest documents by aggregate row and the owners of the ``depth``
+        nearest confirmed phrasings, plus the documents ``include`` names, each scored
+        exactly; every document when ``depth`` is None or reaches their number."""
+        ...
+
+
+class VectorStore(Protocol):
+    """Where an embedder's rows are kept outside the process, and searched (pgvector)."""
+
+    def prepare(
+        self,
+        embedder: Embedder,
+        ids: tuple[str, ...],
+        documents: Sequence[Document],
+        *,
+        use_weight: float,
+        nearest_use: float,
+        previous: StoredIndex | None,
+    ) -> StoredIndex:
+        """Store what these documents need (embedding only texts never stored) and return
+        an index of them; ``previous`` is the installed one, so that only what changed
+        since is written."""
+        ...
+
+    def close(self) -> None:
+        """Close the connections."""
+        ...
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A built index, ready to be installed (see :meth:`ToolIndex.prepare`)."""
 
@@ -124,6 +225,8 @@ class Prepared:
     rejected: tuple[tuple[str, ...], ...]
     """Each document's rejected templates."""
     position: dict[str, int] = field(default_factory=dict)
+    stored: StoredIndex | None = None
+    """The index of rows a vector store keeps (then ``scorer`` is None)."""
 
 
 @dataclass(frozen=True)
@@ -134,18 +237,32 @@ class Match:
     similarity: npt.NDArray[np.float32]
     """The aggregate similarity or the nearest confirmed phrasing's, whichever is larger."""
     confirmed: npt.NDArray[np.float32]
-    """Resemblance to the document's nearest confirmed phrasing."""
+    """Resemblance to the document's nearest confirmed phrasing (from a stored index: exact
+    where it can change a score, see :attr:`Hits.confirmed`)."""
     rejected: npt.NDArray[np.float32]
     """Resemblance to the document's nearest rejected phrasing."""
     position: Mapping[str, int] = field(default_factory=dict)
     """Document id -> its place in ``ids``."""
+    bound: float = 0.0
+    """No document outside ``ids`` has a similarity above this (0: ``ids`` are all the
+    documents, or all that have any similarity)."""
+    unsettled: npt.NDArray[np.bool_] | None = None
+    """From :meth:`ToolIndex.ranked`'s first look at a stored index: the candidates whose
+    similarity or confirmed resemblance may still rise, once settled (None: none)."""
+    upper: npt.NDArray[np.float32] | None = None
+    """How high each unsettled candidate's similarity could be."""
+    settle: Callable[[Collection[str]], Match] | None = None
+    """Scores these candidates exactly: the same match, them settled."""
 
 
 _EMPTY = Prepared((), "", None, np.zeros(0, np.intp), np.zeros(0, np.intp), ())
 
 
 class ToolIndex:
-    """Similarity search over a set of documents through an embedder."""
+    """Similarity search over a set of documents through an embedder.
+
+    ``store``: where a corpus-independent embedder's rows are kept and searched (ignored for
+    any other embedder, whose scores depend on the whole corpus and are computed here)."""
 
     def __init__(
         self,
@@ -154,11 +271,22 @@ class ToolIndex:
         *,
         use_weight: float = USE_WEIGHT,
         nearest_use: float = NEAREST_USE,
+        store: VectorStore | None = None,
     ) -> None:
         self.embedder = embedder
         self.use_weight = use_weight
         self.nearest_use = nearest_use
         self._corpus_dependent: bool = getattr(embedder, "corpus_dependent", True)
+        self.store = (
+            store
+            if not self._corpus_dependent and not isinstance(embedder, DocumentEmbedder)
+            else None
+        )
+        """The vector store searched, or None: every document is scored in process."""
+        self.min_depth = MIN_DEPTH
+        """Candidates a stored index is asked for at least (see :meth:`ranked`)."""
+        self.depth_per_result = DEPTH_PER_RESULT
+        """Candidates a stored index is asked for per result wanted."""
         self._snapshot = _EMPTY
         self._rows: dict[str, Any] = {}  # text -> its row, for corpus-independent embedders
         self._rows_lock = threading.Lock()
@@ -208,7 +336,17 @@ class ToolIndex:
             strip_placeholders(t) for d in docs for t in d.rejected
         ]
         scorer: Scorer | None = None
-        if ids:
+        stored: StoredIndex | None = None
+        if self.store is not None:
+            stored = self.store.prepare(
+                self.embedder,
+                ids,
+                docs,
+                use_weight=self.use_weight,
+                nearest_use=self.nearest_use,
+                previous=self._snapshot.stored,
+            )
+        elif ids:
             if isinstance(self.embedder, DocumentEmbedder):
                 weighted = [[*d.fields, *((t, self.use_weight) for t in d.uses)] for d in docs]
                 model = self.embedder.fit_documents(weighted, phrasings)
@@ -226,6 +364,7 @@ class ToolIndex:
             rejected_owner=rejected_owner,
             rejected=tuple(d.rejected for d in docs),
             position={doc_id: i for i, doc_id in enumerate(ids)},
+            stored=stored,
         )
 
     def install(self, prepared: Prepared) -> None:
@@ -234,16 +373,9 @@ class ToolIndex:
             self._snapshot = prepared
 
     def _embedding_scorer(self, docs: list[Document], phrasings: list[str]) -> Scorer:
-        """Aggregate rows as weighted means of text rows, for an embedder of texts.
-
-        A mean of embeddings does not saturate as BM25 does, so a tool's confirmed phrasings
-        together weigh at most what its fields weigh: many uses pull its row towards them,
-        never all the way."""
-        weighted: list[list[tuple[str, float]]] = []
-        for d in docs:
-            fields = sum(w for _, w in d.fields)
-            share = min(self.use_weight, fields / len(d.uses)) if d.uses else 0.0
-            weighted.append([*d.fields, *((text, share) for text in d.uses)])
+        """Aggregate rows as weighted means of text rows (:func:`aggregate_texts`), for an
+        embedder of texts."""
+        weighted = [aggregate_texts(d, self.use_weight) for d in docs]
         texts = list(dict.fromkeys([t for doc in weighted for t, _ in doc] + phrasings))
         embedder, rows = self._embed_corpus(texts)
         row_of = {text: i for i, text in enumerate(texts)}
@@ -251,13 +383,13 @@ class ToolIndex:
         width = rows.shape[1] if rows is not None else 0
 
         def aggregate(doc: list[tuple[str, float]]) -> Any:
-            picked = [(row_of[t], w) for t, w in doc if w > 0]
-            if not picked or rows is None:
+            if not doc or rows is None:
                 return np.zeros((1, width), dtype=np.float32)
-            weights = np.asarray([w for _, w in picked], dtype=np.float32)
-            part = rows[[i for i, _ in picked]]
-            summed = weights @ part if dense else part.T @ weights
-            vector = np.asarray(summed, dtype=np.float32).reshape(1, -1)
+            part = rows[[row_of[t] for t, _ in doc]]
+            if dense:
+                return aggregate_row(part, [w for _, w in doc]).reshape(1, -1)
+            weights = np.asarray([w for _, w in doc], dtype=np.float32)
+            vector = np.asarray(part.T @ weights, dtype=np.float32).reshape(1, -1)
             norm = float(np.linalg.norm(vector))
             return vector / norm if norm > 0 else vector
 
@@ -305,10 +437,21 @@ class ToolIndex:
                 return self.embedder, None
             return self.embedder, np.vstack([self._rows[t] for t in texts])
 
-    def match(self, query: str) -> Match:
+    def match(
+        self, query: str, *, depth: int | None = None, include: Collection[str] = ()
+    ) -> Match:
         """The request's similarity, and resemblance to confirmed and rejected phrasings,
-        for every document."""
+        for every document; or, from a stored index and with ``depth``, for the candidates
+        it returns (the ``depth`` nearest aggregates, the owners of the ``depth`` nearest
+        confirmed phrasings) and the documents ``include`` names, ``bound`` saying how high
+        any other document could score."""
         snap = self._snapshot
+        if snap.stored is not None:
+            found = self._stored_match(snap, query, depth, include)
+            if found.unsettled is not None and found.settle is not None:
+                unsettled = np.flatnonzero(found.unsettled)
+                found = found.settle([found.ids[i] for i in unsettled.tolist()])
+            return found
         n = len(snap.ids)
         if snap.scorer is None or n == 0:
             empty = np.zeros(n, dtype=np.float32)
@@ -320,14 +463,89 @@ class ToolIndex:
         similarity = np.maximum(aggregate, self.nearest_use * confirmed).astype(np.float32)
         return Match(snap.ids, similarity, confirmed, rejected, snap.position)
 
+    def _stored_match(
+        self, snap: Prepared, query: str, depth: int | None, include: Collection[str]
+    ) -> Match:
+        assert snap.stored is not None
+        if not snap.ids:
+            empty = np.zeros(0, dtype=np.float32)
+            return Match((), empty, empty, empty, {})
+        return self._from_hits(snap.stored.nearest(query, depth, include))
+
+    def _from_hits(self, hits: Hits, position: Mapping[str, int] | None = None) -> Match:
+        similarity = np.maximum(hits.aggregate, self.nearest_use * hits.confirmed)
+        bound = max(hits.aggregate_bound, self.nearest_use * hits.use_bound)
+        settle = hits.settle
+        return Match(
+            hits.ids,
+            similarity.astype(np.float32),
+            hits.confirmed,
+            hits.rejected,
+            position or {doc_id: i for i, doc_id in enumerate(hits.ids)},
+            bound,
+            unsettled=hits.unsettled,
+            upper=hits.upper,
+            settle=(
+                None
+                if settle is None or hits.unsettled is None
+                else lambda ids: self._from_hits(settle(ids), position)
+            ),
+        )
+
     def similarities(self, query: str) -> npt.NDArray[np.float32]:
         """The similarity of the query to every document, in ``ids`` order, in [0, 1]."""
-        return self.match(query).similarity
+        found = self.match(query)
+        if found.ids == self._snapshot.ids:
+            return found.similarity
+        out = np.zeros(len(self._snapshot.ids), dtype=np.float32)  # a stored index's
+        for i, doc_id in enumerate(found.ids):
+            out[self._snapshot.position[doc_id]] = found.similarity[i]
+        return out
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` most similar documents, best first (ties by id), similarity above 0."""
-        found = self.match(query)
-        return top(found.ids, found.similarity, k)
+        return self.ranked(query, k)[1]
+
+    def ranked(
+        self,
+        query: str,
+        k: int,
+        score: Callable[[Match], npt.NDArray[np.float32]] | None = None,
+    ) -> tuple[Match, list[tuple[str, float]]]:
+        """The match and its ``k`` best (id, score) with a score above 0, best first (ties
+        by id). ``score`` turns a match into a score per id, never above its similarity and
+        never lower for a higher similarity or confirmed resemblance (default: the
+        similarity).
+
+        In process every document is scored. From a stored index, candidates are asked for
+        ``max(min_depth, depth_per_result * k)`` deep, and those the nearest rows did not
+        score exactly are settled when they could rank (their similarity could reach the
+        ``k``-th score); then, when fewer than ``k`` candidates score at least what a
+        document left out could (:attr:`Match.bound`), four times deeper, until the ``k``
+        best are certain (as far as the approximate index finds the nearest rows) or every
+        document is scored."""
+        depth = max(self.min_depth, self.depth_per_result * k, 1)
+        snap = self._snapshot
+        while True:
+            if snap.stored is None:
+                found = self.match(query, depth=depth)
+            else:
+                found = self._stored_match(snap, query, depth, ())
+            scores = found.similarity if score is None else score(found)
+            picked = top(found.ids, scores, k)
+            if found.unsettled is not None and found.upper is not None and found.settle:
+                # a score never rises above the similarity, and settling never lowers one:
+                # what could not reach the k-th score never ranks
+                kth = picked[-1][1] if len(picked) >= k else 0.0
+                could = found.unsettled & (found.upper >= kth)
+                if could.any():
+                    found = found.settle([found.ids[i] for i in np.flatnonzero(could).tolist()])
+                    scores = found.similarity if score is None else score(found)
+                    picked = top(found.ids, scores, k)
+            certain = k <= 0 or (len(picked) >= k and picked[-1][1] >= found.bound)
+            if certain or found.bound <= 0.0 or depth >= len(self):
+                return found, picked
+            depth *= 4
 
 
 def top(ids: Sequence[str], scores: npt.NDArray[np.float32], k: int) -> list[tuple[str, float]]:

@@ -92,6 +92,9 @@ class FrozenList(list[Any]):
     def __iter__(self) -> Iterator[Any]:
         return (_wrap(v) for v in list.__iter__(self))
 
+    def __reversed__(self) -> Iterator[Any]:
+        return (_wrap(v) for v in list.__reversed__(self))
+
     def copy(self) -> list[Any]:
         """A plain, writable copy (nested values stay frozen)."""
         return [_wrap(v) for v in list.__iter__(self)]
