@@ -30,10 +30,10 @@ from selfeng.core.log import ConcurrencyConflict, EventLog
 from selfeng.core.mapper import append_events, from_record
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
-from selfeng.core.search import VectorStore
 from selfeng.core.settings import Settings
 from selfeng.core.store import ProjectionStore
 from selfeng.core.tooldef import ToolDefinition
+from selfeng.core.vector_store import VectorStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.engine import ProjectionEngine

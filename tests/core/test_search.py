@@ -7,11 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from selfeng.core.embedder import Embedder
-from selfeng.core.search import (
-    Document,
-    ToolIndex,
-    fingerprint,
-)
+from selfeng.core.search import ToolIndex
+from selfeng.core.search_documents import Document, fingerprint
 
 
 class Letters(Embedder):

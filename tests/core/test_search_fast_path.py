@@ -7,7 +7,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from selfeng.core.search import Document, ToolIndex
+from selfeng.core.search import ToolIndex
+from selfeng.core.search_documents import Document
 from selfeng.infra.embed.lexical import SCALE, UNKNOWN_SHARE, LexicalEmbedder
 
 DOCS: dict[str, str | Document] = {

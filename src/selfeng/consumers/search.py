@@ -1,6 +1,6 @@
 """Tool search for the request path: the registry's active tools, ranked by fit to a request.
 
-Each active tool is one :class:`~selfeng.core.search.Document`: its name, description and
+Each active tool is one :class:`~selfeng.core.search_documents.Document`: its name, description and
 parameters, the phrasings of its confirmed uses (``registry["phrases"]``), and the phrasings
 users rejected it for (``registry.get("rejected", {})``), both templates whose ``{param}``
 placeholders and ``#`` digits are stripped before indexing. The index scores a request
@@ -53,13 +53,9 @@ from pydantic import JsonValue
 from selfeng.core.embedder import Embedder
 from selfeng.core.planning import tool_vocabulary
 from selfeng.core.policies import policy_float, policy_int
-from selfeng.core.search import (
-    Document,
-    Match,
-    ToolIndex,
-    VectorStore,
-    strip_placeholders,
-)
+from selfeng.core.search import Match, ToolIndex
+from selfeng.core.search_documents import Document, strip_placeholders
+from selfeng.core.vector_store import VectorStore
 from selfeng.projections.registry import (
     RegistryState,
     VersionRecord,

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from selfeng.core.llm import LLM
     from selfeng.core.log import EventLog
     from selfeng.core.sandbox import Sandbox
-    from selfeng.core.search import VectorStore
     from selfeng.core.settings import Settings
     from selfeng.core.store import ProjectionStore
+    from selfeng.core.vector_store import VectorStore
 
 LOGS: Final[dict[str, str]] = {
     "memory": "selfeng.infra.log.memory:MemoryLog",

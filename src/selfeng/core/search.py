@@ -1,8 +1,10 @@
 """The tool index: documents in, the most similar ones to a request out, over any Embedder.
 
-Pure logic over the :class:`~selfeng.core.embedder.Embedder` port. A :class:`Document` is
-what a tool is found by: weighted fields (its name, description and parameters), the
-phrasings of its confirmed uses, and the phrasings users rejected it for.
+Pure logic over the :class:`~selfeng.core.embedder.Embedder` port. What a tool is found by
+(a :class:`~selfeng.core.search_documents.Document`: weighted fields, confirmed phrasings,
+rejected phrasings) and the aggregate it is scored by are in
+:mod:`selfeng.core.search_documents`; the port of a vector store that keeps the rows outside
+the process is :mod:`selfeng.core.vector_store`.
 
 A request's similarity to a document is the larger of
 
@@ -19,19 +21,22 @@ nearest per document); what to do with that is the caller's policy.
 An embedder that scores whole documents itself (a
 :class:`~selfeng.core.embedder.DocumentEmbedder`: the lexical one, BM25 over the aggregate)
 is handed the documents as weighted texts. Any other embedder embeds texts: a document's
-aggregate row is then the weighted mean of its texts' rows, re-normalised. When such an
-embedder says its embeddings do not depend on the corpus (``corpus_dependent = False``: the
-dense models), the index keeps each text's row and embeds only texts it has not seen, so one
-more phrasing costs one embedding; otherwise a copy of it is fit on every text.
+aggregate row is then the weighted mean of its texts' rows, re-normalised (both scorers are
+in :mod:`selfeng.core.search_scoring`). When such an embedder says its embeddings do not
+depend on the corpus (``corpus_dependent = False``: the dense models), the index keeps each
+text's row and embeds only texts it has not seen, so one more phrasing costs one embedding;
+otherwise a copy of it is fit on every text.
 
-Given a :class:`VectorStore` (pgvector, when the projection store is PostgreSQL), such an
-embedder's rows live outside the process instead: text rows shared by every process on the
-store, and aggregate and phrasing rows searched through an approximate nearest-neighbour
-index. :meth:`ToolIndex.match` then scores only the candidates the store returns (with
-``depth`` set) and says how high any other document could score (:attr:`Match.bound`);
-:meth:`ToolIndex.ranked` asks again, deeper, until the ``k`` best are certain to be among
-them. Scores are the same as in process: the same aggregate rows (:func:`aggregate_texts`,
-:func:`aggregate_row`), the same nearest phrasing, the same rejected phrasings.
+Given a :class:`~selfeng.core.vector_store.VectorStore` (pgvector, when the projection store
+is PostgreSQL), such an embedder's rows live outside the process instead: text rows shared by
+every process on the store, and aggregate and phrasing rows searched through an approximate
+nearest-neighbour index. :meth:`ToolIndex.match` then scores only the candidates the store
+returns (with ``depth`` set) and says how high any other document could score
+(:attr:`Match.bound`); :meth:`ToolIndex.ranked` asks again, deeper, until the ``k`` best are
+certain to be among them. Scores are the same as in process: the same aggregate rows
+(:func:`~selfeng.core.search_documents.aggregate_texts`,
+:func:`~selfeng.core.search_documents.aggregate_row`), the same nearest phrasing, the same
+rejected phrasings.
 
 Similarities are in [0, 1], so the policy's absolute threshold means the same from one
 request to the next; documents with no similarity at all are not returned. Building
@@ -43,17 +48,18 @@ new one, never a mix.
 from __future__ import annotations
 
 import copy
-import hashlib
-import re
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from selfeng.core.embedder import DocumentEmbedder, Embedder
+from selfeng.core.search_documents import Documents, as_document, fingerprint, strip_placeholders
+from selfeng.core.search_scoring import Scorer, document_scorer, embedding_scorer
+from selfeng.core.vector_store import Hits, StoredIndex, VectorStore
 
 USE_WEIGHT: Final[float] = 0.5
 """How much a confirmed phrasing's words count in its tool's aggregate document, relative
@@ -68,148 +74,6 @@ MIN_DEPTH: Final[int] = 40
 DEPTH_PER_RESULT: Final[int] = 4
 """Candidates a stored index is asked for per result wanted (``k``), when more than
 ``MIN_DEPTH``; too few certain results and :meth:`ToolIndex.ranked` asks four times deeper."""
-
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}|#")
-_LETTER = re.compile(r"[^\W\d_]")
-
-
-def strip_placeholders(phrasing: str) -> str:
-    """A phrasing template's words: ``{param}`` placeholders and ``#`` digits taken out."""
-    return " ".join(_PLACEHOLDER.sub(" ", phrasing).split())
-
-
-def normalise_request(text: str) -> str:
-    """A request in the form phrasings are learnt in: lower case, single spaces."""
-    return re.sub(r"\s+", " ", text.strip().lower())
-
-
-@dataclass(frozen=True)
-class Document:
-    """What one tool is found by."""
-
-    fields: tuple[tuple[str, float], ...]
-    """Texts of the tool itself (name, description, parameters), each with its weight."""
-    uses: tuple[str, ...] = ()
-    """Confirmed phrasings, placeholders already stripped."""
-    rejected: tuple[str, ...] = ()
-    """Rejected phrasing templates, as learnt (``{param}`` and ``#`` still in)."""
-
-
-Documents = Mapping[str, "str | Sequence[str] | Document"]
-"""Document id -> a :class:`Document`, or a text, or texts (fields of weight 1)."""
-
-
-def as_document(value: str | Sequence[str] | Document) -> Document:
-    """A text or a list of texts as a document whose fields they are (weight 1 each)."""
-    if isinstance(value, Document):
-        return value
-    if isinstance(value, str):
-        return Document(((value, 1.0),))
-    return Document(tuple((text, 1.0) for text in value))
-
-
-def aggregate_texts(document: Document, use_weight: float) -> list[tuple[str, float]]:
-    """The texts a document's aggregate row is the weighted mean of, with their weights.
-
-    A mean of embeddings does not saturate as BM25 does, so a tool's confirmed phrasings
-    together weigh at most what its fields weigh: many uses pull its row towards them, never
-    all the way. Texts of weight 0 are left out."""
-    fields = sum(w for _, w in document.fields)
-    share = min(use_weight, fields / len(document.uses)) if document.uses else 0.0
-    weighted = [*document.fields, *((text, share) for text in document.uses)]
-    return [(text, weight) for text, weight in weighted if weight > 0]
-
-
-def aggregate_row(
-    rows: npt.NDArray[np.float32], weights: Sequence[float]
-) -> npt.NDArray[np.float32]:
-    """The weighted sum of dense ``rows`` (one per weight), L2-normalised (zeros stay zeros)."""
-    summed = np.asarray(weights, dtype=np.float32) @ rows
-    vector = np.asarray(summed, dtype=np.float32).reshape(-1)
-    norm = float(np.linalg.norm(vector))
-    out: npt.NDArray[np.float32] = vector / norm if norm > 0 else vector
-    return out
-
-
-def fingerprint(embedder_name: str, documents: Documents, *settings: float) -> str:
-    """A content hash of the documents as an embedder sees them (order of ids ignored)."""
-    digest = hashlib.sha256(embedder_name.encode())
-    digest.update(repr(settings).encode())
-    for doc_id in sorted(documents):
-        document = as_document(documents[doc_id])
-        digest.update(b"\x1d" + doc_id.encode("utf-8", "surrogatepass"))
-        for text, weight in document.fields:
-            digest.update(f"\x1f{weight!r}\x1f".encode() + text.encode("utf-8", "surrogatepass"))
-        for tag, texts in ((b"\x1e", document.uses), (b"\x1c", document.rejected)):
-            for text in texts:
-                digest.update(tag + text.encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
-Scorer = Callable[[str], "tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]"]
-"""Request -> (similarity to each aggregate document, resemblance to each phrasing)."""
-
-
-@dataclass(frozen=True)
-class Hits:
-    """What a stored index found for a request: the candidates, scored exactly, or within
-    bounds until settled (:attr:`settle`)."""
-
-    ids: tuple[str, ...]
-    """The candidates, sorted."""
-    aggregate: npt.NDArray[np.float32]
-    """Similarity to each candidate's aggregate row, in [0, 1]: exact where it can change
-    the similarity (it is above ``nearest_use`` times the confirmed), else possibly less
-    (of a candidate not settled yet)."""
-    confirmed: npt.NDArray[np.float32]
-    """Resemblance to each candidate's nearest confirmed phrasing, in [0, 1]: exact where
-    it can change a score (it is above ``nearest_use`` times the aggregate, or the candidate
-    resembles a rejected phrasing), else possibly less (of a candidate not settled yet)."""
-    rejected: npt.NDArray[np.float32]
-    """Resemblance to each candidate's nearest rejected phrasing, in [0, 1]."""
-    aggregate_bound: float = 0.0
-    """No document outside ``ids`` has an aggregate similarity above this."""
-    use_bound: float = 0.0
-    """No document outside ``ids`` has a confirmed phrasing resembling the request more."""
-    unsettled: npt.NDArray[np.bool_] | None = None
-    """Which candidates are not scored exactly yet (None: none)."""
-    upper: npt.NDArray[np.float32] | None = None
-    """How high each unsettled candidate's similarity could be."""
-    settle: Callable[[Collection[str]], Hits] | None = None
-    """Scores these candidates exactly (one more round trip): the same hits, them settled."""
-
-
-class StoredIndex(Protocol):
-    """An index of documents whose rows a :class:`VectorStore` keeps (one prepared build)."""
-
-    def nearest(self, query: str, depth: int | None, include: Collection[str]) -> Hits:
-        """The ``depth`` nearest documents by aggregate row and the owners of the ``depth``
-        nearest confirmed phrasings, plus the documents ``include`` names, each scored
-        exactly; every document when ``depth`` is None or reaches their number."""
-        ...
-
-
-class VectorStore(Protocol):
-    """Where an embedder's rows are kept outside the process, and searched (pgvector)."""
-
-    def prepare(
-        self,
-        embedder: Embedder,
-        ids: tuple[str, ...],
-        documents: Sequence[Document],
-        *,
-        use_weight: float,
-        nearest_use: float,
-        previous: StoredIndex | None,
-    ) -> StoredIndex:
-        """Store what these documents need (embedding only texts never stored) and return
-        an index of them; ``previous`` is the installed one, so that only what changed
-        since is written."""
-        ...
-
-    def close(self) -> None:
-        """Close the connections."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -348,14 +212,9 @@ class ToolIndex:
             )
         elif ids:
             if isinstance(self.embedder, DocumentEmbedder):
-                weighted = [[*d.fields, *((t, self.use_weight) for t in d.uses)] for d in docs]
-                model = self.embedder.fit_documents(weighted, phrasings)
-
-                def scorer(query: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-                    return model.scores(query), model.resemblances(query)
-
+                scorer = document_scorer(self.embedder, docs, phrasings, self.use_weight)
             else:
-                scorer = self._embedding_scorer(docs, phrasings)
+                scorer = embedding_scorer(docs, phrasings, self.use_weight, self._embed_corpus)
         return Prepared(
             ids=ids,
             fingerprint=digest,
@@ -371,50 +230,6 @@ class ToolIndex:
         """Make a prepared index the one searched (one atomic swap)."""
         with self._install_lock:
             self._snapshot = prepared
-
-    def _embedding_scorer(self, docs: list[Document], phrasings: list[str]) -> Scorer:
-        """Aggregate rows as weighted means of text rows (:func:`aggregate_texts`), for an
-        embedder of texts."""
-        weighted = [aggregate_texts(d, self.use_weight) for d in docs]
-        texts = list(dict.fromkeys([t for doc in weighted for t, _ in doc] + phrasings))
-        embedder, rows = self._embed_corpus(texts)
-        row_of = {text: i for i, text in enumerate(texts)}
-        dense = not hasattr(rows, "tocsr")
-        width = rows.shape[1] if rows is not None else 0
-
-        def aggregate(doc: list[tuple[str, float]]) -> Any:
-            if not doc or rows is None:
-                return np.zeros((1, width), dtype=np.float32)
-            part = rows[[row_of[t] for t, _ in doc]]
-            if dense:
-                return aggregate_row(part, [w for _, w in doc]).reshape(1, -1)
-            weights = np.asarray([w for _, w in doc], dtype=np.float32)
-            vector = np.asarray(part.T @ weights, dtype=np.float32).reshape(1, -1)
-            norm = float(np.linalg.norm(vector))
-            return vector / norm if norm > 0 else vector
-
-        documents = np.vstack([aggregate(doc) for doc in weighted]) if weighted else None
-        phrase_rows = (
-            np.vstack([_dense_row(rows, row_of[t]) for t in phrasings])
-            if phrasings and rows is not None
-            else None
-        )
-
-        def score(query: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-            q = _dense_row(embedder.embed([query]), 0).reshape(-1)
-            if documents is None or q.size != documents.shape[1]:
-                return np.zeros(len(weighted), np.float32), np.zeros(len(phrasings), np.float32)
-            # einsum's own loop, not a multithreaded BLAS call that would fight a model's
-            # thread pool (torch) for two cores: 0.7 ms for 10,000 x 384 floats
-            sims = np.clip(np.einsum("ij,j->i", documents, q), 0.0, 1.0)
-            near = (
-                np.clip(np.einsum("ij,j->i", phrase_rows, q), 0.0, 1.0)
-                if phrase_rows is not None
-                else np.zeros(0, np.float32)
-            )
-            return sims.astype(np.float32), near.astype(np.float32)
-
-        return score
 
     def _embed_corpus(self, texts: list[str]) -> tuple[Embedder, Any]:
         if self._corpus_dependent:
@@ -569,10 +384,3 @@ def _nearest(
     if hit.size:
         np.maximum.at(out, owner[hit], values[hit])
     return out
-
-
-def _dense_row(rows: Any, i: int) -> npt.NDArray[np.float32]:
-    row = rows[i]
-    if hasattr(row, "toarray"):
-        row = row.toarray()
-    return np.asarray(row, dtype=np.float32).reshape(1, -1)

@@ -14,7 +14,13 @@ import numpy.typing as npt
 from psycopg import sql
 
 from selfeng.core.embedder import Embedder
-from selfeng.core.search import Document, Hits, aggregate_row, aggregate_texts, strip_placeholders
+from selfeng.core.search_documents import (
+    Document,
+    aggregate_row,
+    aggregate_texts,
+    strip_placeholders,
+)
+from selfeng.core.vector_store import Hits
 
 if TYPE_CHECKING:
     from selfeng.infra.store.tool_vectors import PgToolVectors
@@ -118,8 +124,8 @@ class PgToolIndex:
         return None if p is None else self.doc_keys[p]
 
     def nearest(self, query: str, depth: int | None, include: Collection[str]) -> Hits:
-        """See :meth:`selfeng.core.search.StoredIndex.nearest`. With a ``depth`` below the
-        number of documents, one round trip: what the nearest rows leave unknown is left
+        """See :meth:`selfeng.core.vector_store.StoredIndex.nearest`. With a ``depth`` below
+        the number of documents, one round trip: what the nearest rows leave unknown is left
         unsettled, within bounds, for :attr:`Hits.settle` (all of it settled at once for
         ``depth`` 0, the documents of ``include`` alone)."""
         space = self.space
