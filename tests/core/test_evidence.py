@@ -131,6 +131,32 @@ def test_words_that_say_what_the_values_are_of_are_accounted_for() -> None:
     assert judge("count_words", "count the sentences in 'Hi. Bye.'").confidence < 0.75
 
 
+@pytest.mark.parametrize(
+    ("tool", "text"),
+    [
+        ("count_words", "Count the vowels in banana"),
+        ("count_words", "count the vowels in hello world"),
+        ("count_characters", "Count the syllables in elephant"),
+    ],
+)
+def test_the_thing_counted_is_never_part_of_the_text_it_is_counted_in(tool: str, text: str) -> None:
+    counted = text.split()[2]
+    assessment = judge(tool, text)
+    assert assessment.confidence < 0.75  # below any threshold a policy may set
+    assert counted in assessment.unexplained
+    assert "not accounted for" in assessment.reason
+
+
+def test_a_counted_noun_the_tool_names_leaves_the_text_after_it() -> None:
+    assert judge("count_words", "Count the words in the quick brown fox").confidence == 1.0
+    found = extract(
+        scan("Count the words in the quick brown fox"),
+        SPECS["count_words"]["parameters"],
+        WORDINGS["count_words"],
+    )
+    assert found.arguments == {"text": "the quick brown fox"}
+
+
 def test_a_missing_or_unclear_value_means_no_answer() -> None:
     assert judge("divide_numbers", "divide 50").reason == "no value for b"
     unclear = judge("days_between", "days from 03/04/2024 to 2024-05-01")
@@ -150,6 +176,9 @@ def test_words_every_tool_uses_do_not_show_which_is_wanted() -> None:
         ("count_words", "What is the longest word in 'a bb ccc'?"),
         ("count_words", "count the unique words in 'a a b'"),
         ("largest_number", "the second largest of 3, 9, 2"),
+        # what to do it to one by one: the tool does it once, to the whole
+        ("reverse_string", 'Reverse each word in "hello world"'),
+        ("count_words", "count the words in each sentence: a b. c d."),
     ],
 )
 def test_a_word_narrowing_what_is_asked_must_be_accounted_for(tool: str, text: str) -> None:

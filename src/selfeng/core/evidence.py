@@ -134,7 +134,9 @@ def assess(
             unclear.append(token.note or token.text)
         else:
             unexplained.append(token.text)
-            if token.kind in _VALUES or (token.kind == "word" and qualifies(token.word)):
+            if token.kind in _VALUES or (
+                token.kind == "word" and (qualifies(token.word) or _distributed(token, read.tokens))
+            ):
                 unused.append(token.text)  # a value, or a word narrowing what is asked
         if (
             names
@@ -217,9 +219,14 @@ def _account(
         if is_neutral(token.word):
             return False, True, False
         names, part = wording.matches(token.word)
-        if stem(token.word) in POINTING_STEMS and token.index not in counted:
+        if (
+            stem(token.word) in POINTING_STEMS
+            and token.index not in counted
+            and not _distributed(token, tokens)
+        ):
             # "another *word* for happy": a noun pointing at a value never asks for a tool
-            # on its own; "how many *words*" (counted) does
+            # on its own; "how many *words*" (counted) does, and so does "each *word*"
+            # (what to do it to, one by one: the tool must say it does that)
             return names, True, False
         if token.word in _LOOSE_OPERATORS and not _between_operands(token, tokens):
             return True, False, False  # "how *many* times does 7 go into 84": no product
@@ -230,6 +237,15 @@ def _account(
         names, part = wording.matches(token.word)
         return True, part, names
     return True, False, False
+
+
+_DISTRIBUTIVES = frozenset({"each", "every", "per"})
+
+
+def _distributed(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a noun follows "each", "every" or "per" ("reverse *each word*")."""
+    j = token.index - 1
+    return j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES
 
 
 _QUANTITY = re.compile(

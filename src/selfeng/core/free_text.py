@@ -76,12 +76,16 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     right before one, linked by a preposition ("*hello* in uppercase") or after an
     instruction verb at the start ("make *hello* uppercase"). Words anywhere else are not
     taken as a text value: they are what the request says, and the evidence must account for
-    them."""
+    them. After a counting verb, the thing counted is not part of the text it is counted in
+    ("count the *vowels* in banana": the text is banana, and vowels is left for the evidence
+    to account for)."""
     runs: list[tuple[list[Token], bool, bool, bool]] = []
     # (tokens, at the start, right after one of the tool's words, right before one)
+    counting: set[int] = set()  # runs (by their first token) right after a counting verb
     current: list[Token] = []
     at_start = True
     after_own = False
+    after_count = False
     text = pool.scan.text
     previous_end = 0
     for t in pool.scan.tokens:
@@ -90,7 +94,7 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             runs.append((current, at_start, after_own, False))  # a value ends with its sentence
             current = []
             at_start = False
-            after_own = False
+            after_own = after_count = False
         previous_end = t.end
         if not pool.free[t.index] or own or t.kind in {"unclear", "json", "array"}:
             if current:
@@ -99,12 +103,17 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             at_start = False
             # a value follows an instruction ("post hello"), not a past action ("posted")
             after_own = own and not t.word.endswith("ed")
+            after_count = after_own and stem(t.word) in _COUNTING_STEMS
         else:
+            if not current and after_count:
+                counting.add(t.index)
             current.append(t)
     if current:
         runs.append((current, at_start, after_own, False))
     best: list[Token] = []
     for run, starts, after, before in runs:
+        if run[0].index in counting:
+            run = _past_counted(run)
         trimmed = _trim(run, at_start=starts, before_own=before)
         if not trimmed or not _anchored(run, trimmed, starts, after, before):
             continue
@@ -113,6 +122,27 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
         if len(trimmed) >= len(best):
             best = trimmed
     return best
+
+
+_COUNTING_STEMS = frozenset({stem("count"), stem("tally")})
+_IN_TEXT = frozenset({"in", "of", "within", "inside", "from"})
+
+
+def _past_counted(run: list[Token]) -> list[Token]:
+    """A run after a counting verb without the thing counted and its link: "the vowels in
+    banana" -> banana (unchanged when the run does not read so)."""
+    i = 0
+    while i < len(run) and run[i].kind == "word" and run[i].word in ARTICLES | DETERMINERS:
+        i += 1
+    if (
+        i + 2 < len(run)
+        and run[i].kind == "word"
+        and not is_neutral(run[i].word)
+        and run[i + 1].kind == "word"
+        and run[i + 1].word in _IN_TEXT
+    ):
+        return run[i + 2 :]
+    return run
 
 
 def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token]) -> bool:
