@@ -258,3 +258,22 @@ def test_words_that_only_say_when_are_context() -> None:
     assert (
         judge("days_between", "How many years between 2000-01-01 and 2024-01-01").confidence < 0.75
     )
+
+
+def test_the_first_word_before_a_value_is_the_instruction_not_its_label() -> None:
+    increase = judge("percent_of", "Increase 80 by 25%")
+    assert increase.confidence < 0.75
+    assert "Increase" in increase.unexplained
+    # a label linked by a colon still only says what the values are of
+    assert judge("mean", "Sales: 120, 135, 150. What is the average?").confidence == 1.0
+
+
+def test_a_preposition_tying_a_number_to_the_tool_by_another_relation_is_no_role() -> None:
+    # "of 80" is not the change *from* an old value
+    assert judge("percentage_change", "What percentage of 80 is 20?").confidence == 0.0
+    assert judge("percentage_change", "percentage change from 50 to 75").confidence == 1.0
+    # a preposition tying the number to something else leaves it to its order
+    assert (
+        judge("percent_of", "My bill came to $64.50. How much is a 20 percent tip?").confidence
+        == 1.0
+    )

@@ -38,7 +38,9 @@ from selfeng.core.hinted_values import by_hint, strict, wants_path, wants_percen
 from selfeng.core.language import (
     ARTICLES,
     DETERMINERS,
+    PREPOSITIONS,
     REFERENCE_STEMS,
+    camel_words,
     is_neutral,
     stem,
 )
@@ -48,6 +50,7 @@ from selfeng.core.values import coerce, format_value, type_of
 from selfeng.core.wording import Roles, ToolWording
 
 _POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
+_PREPOSITION_STEMS = frozenset(stem(w) for w in PREPOSITIONS)
 _EXPONENT_WORDS = frozenset({"squared", "cubed"})
 _NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
@@ -382,6 +385,28 @@ def _numbers_by_role(
             continue
         assigned[p] = t
         used.add(ti)
+    role_links = {b for p in params for b in roles.get(p, Roles()).before} & _PREPOSITION_STEMS
+    # the tool's name, not its learnt phrasings: what a relation is tied to must not change
+    # as phrasings are confirmed
+    named = {stem(w) for w in camel_words(wording.name)} if wording is not None else set()
+
+    def clashes(param: str, token: Token) -> bool:
+        """Whether a number's preposition ties it to the tool's own word (or to another
+        value) by another relation than the one the tool's description marks the parameter
+        with: "what percentage *of* 80 is 20" is not the change *from* an old value ("my
+        bill came *to* $64.50" ties the number to the bill, not to the tool's name)."""
+        marks = roles.get(param, Roles()).before & _PREPOSITION_STEMS
+        i = token.index - 1
+        while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+            i -= 1
+        if not marks or i < 1 or token.index < 0 or tokens[i].kind != "word":
+            return False
+        link = stem(tokens[i].word)
+        if link not in _PREPOSITION_STEMS or link in role_links:
+            return False
+        head = tokens[i - 1]
+        return head.kind == "number" or (head.kind == "word" and stem(head.word) in named)
+
     rest = [t for ti, t in enumerate(numbers) if ti not in used]
     for p in params:
         if p in assigned or not rest:
@@ -389,7 +414,9 @@ def _numbers_by_role(
         candidates = [
             t
             for t in rest
-            if (type_of(pending[p]) != "integer" or t.integer) and score(p, t) > -math.inf
+            if (type_of(pending[p]) != "integer" or t.integer)
+            and score(p, t) > -math.inf
+            and not clashes(p, t)
         ]
         if not candidates:
             continue

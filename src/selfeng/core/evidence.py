@@ -299,8 +299,12 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
         if t.kind == "number" and nxt is not None and _label_word(nxt):
             out.add(nxt.index)
         j = t.index - 1
-        if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _LABEL_LINKS:
+        linked = j >= 0 and tokens[j].kind == "word" and tokens[j].word in _LABEL_LINKS
+        if linked:
             j -= 1
+        if j == 0 and not linked and ":" not in read.text[tokens[0].end : t.start]:
+            continue  # "*Increase* 80 by 25%": the request's first word, then its value, is
+            # the instruction, not what the value is of
         if j >= 0 and j not in taken and _label_word(tokens[j]) and _starts_values(tokens, j):
             out.add(j)
     return frozenset(out)
