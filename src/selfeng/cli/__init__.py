@@ -137,6 +137,7 @@ def _register() -> None:
     from selfeng.cli import (
         demo,
         doctor,
+        faust_commands,
         learn_commands,
         log_commands,
         projection_commands,
@@ -155,6 +156,7 @@ def _register() -> None:
         projection_commands,
         schema_commands,
         doctor,
+        faust_commands,
         demo,
     ):
         for command in module.COMMANDS:

@@ -1,0 +1,74 @@
+"""``selfeng faust worker`` and ``selfeng faust state``: the projections on a faust worker.
+
+Both use the log of ``--log`` / ``SELFENG_LOG``, which must be a ``kafka://`` URL, and need
+the ``faust`` extra for the worker (``state`` reads the changelogs with kafka-python only).
+"""
+
+from __future__ import annotations
+
+import click
+
+from selfeng.cli import Context
+from selfeng.cli.render import console, print_json
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _kafka_url(ctx: Context) -> str:
+    url = ctx.settings.log_url
+    if not url.startswith("kafka://"):
+        raise click.ClickException(
+            f"a faust worker folds a Kafka log: give --log kafka://HOST:PORT, not {url!r}"
+        )
+    return url
+
+
+@click.group("faust")
+def faust_group() -> None:
+    """Fold the projections with a faust-streaming worker (Kafka logs only)."""
+
+
+@faust_group.command("worker")
+@click.option(
+    "--loglevel",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much the worker logs (info: where the fold resumed).",
+)
+@pass_context
+def worker(ctx: Context, loglevel: str) -> None:
+    """Run a faust worker folding every projection of the main line, until Ctrl-C.
+
+    Its state is kept in faust tables with changelog topics (``{namespace}.selfeng-faust-*``)
+    and a restarted worker resumes where it stopped.
+    """
+    url = _kafka_url(ctx)
+    try:
+        from selfeng.infra.faust.app import run_worker
+    except ImportError as exc:
+        raise click.ClickException(
+            f"faust-streaming is not installed ({exc}): pip install 'selfeng[faust]'"
+        ) from exc
+    run_worker(url, loglevel=loglevel)
+
+
+@faust_group.command("state")
+@click.argument("projection", required=False)
+@pass_context
+def state(ctx: Context, projection: str | None) -> None:
+    """Print a projection's state as the faust worker's tables hold it (or, without a
+    name, each projection's position)."""
+    from selfeng.infra.faust.read import read_fold
+
+    folded = read_fold(_kafka_url(ctx))
+    if projection is not None:
+        print_json(folded.dumped(projection))
+        return
+    for name in folded.names():
+        note = f" (no usable table: {folded.rebuilt[name]})" if name in folded.rebuilt else ""
+        console.print(f"{name}: {folded.events_applied(name):,} record(s) folded{note}")
+    console.print(f"at {folded.position}")
+
+
+COMMANDS = [faust_group]

@@ -1,0 +1,74 @@
+"""Reading a faust worker's tables back from their changelog topics, without faust.
+
+A changelog is the table: the last value of each key, a tombstone (no value) deleting it.
+Each is read to its end, the end taken from the high watermark in fetch responses (tansu's
+ListOffsets can answer lower: ``kafka_scan``). The tables then go through the same
+``ProjectionRunner`` loading the embedded engine does, so ``dumped(name)`` is comparable
+with an embedded fold's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
+
+from selfeng.infra.faust.names import FaustNames
+from selfeng.infra.faust.store import Rows, TableStore
+from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.kafka_scan import Scan
+from selfeng.projections.base import MAIN
+from selfeng.projections.catalog import ProjectionFactory, default_projections
+from selfeng.projections.runner import ProjectionRunner
+
+
+def read_changelogs(names: FaustNames, projections: Iterable[str]) -> dict[str, Rows]:
+    """Each projection's table as its changelog holds it (empty where there is none yet)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=list(names.settings.bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    try:
+        existing = consumer.topics()
+        tables: dict[str, Rows] = {}
+        starts: dict[TopicPartition, int] = {}
+        by_topic: dict[str, str] = {}
+        for name in projections:
+            tables[name] = {}
+            topic = names.changelog(name)
+            if topic in existing:
+                by_topic[topic] = name
+                for partition in consumer.partitions_for_topic(topic) or ():
+                    starts[TopicPartition(topic, partition)] = 0
+        scan = Scan(consumer, starts, None, "read_uncommitted")
+        while not scan.finished:
+            for message in scan.poll(10_000, timeout_ms=100):
+                table = tables[by_topic[message.topic]]
+                if message.value is None:
+                    table.pop(message.key, None)
+                else:
+                    table[message.key] = message.value
+        return tables
+    finally:
+        consumer.close()
+
+
+def read_fold(
+    url: str, factory: ProjectionFactory = default_projections, *, log: KafkaLog | None = None
+) -> ProjectionRunner:
+    """The main line's projections as a faust worker's changelogs hold them, loaded into a
+    runner that folds nothing (``dumped``, ``position``, ``events_applied``; ``rebuilt``
+    names the projections whose table held no usable checkpoint)."""
+    names = FaustNames.from_url(url)
+    projections = factory(MAIN)
+    tables = read_changelogs(names, [p.name for p in projections])
+    opened = log if log is not None else KafkaLog.from_url(url)
+    try:
+        return ProjectionRunner(opened, TableStore(tables), projections, fork=MAIN)
+    finally:
+        if log is None:
+            opened.close()

@@ -1,0 +1,174 @@
+"""A faust-streaming worker folds the log's projections to the embedded fold's state.
+
+The worker runs in a subprocess (``python -m selfeng.infra.faust URL``) against the test
+broker; its tables are read back from their changelog topics and compared, projection by
+projection, with ``rebuild`` over the same Kafka log. Then the worker is stopped, more
+events are appended and a new worker, which recovers its tables from the changelogs,
+folds only the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("faust", reason="the faust extra is not installed")
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+from selfeng.core.mapper import append_events
+from selfeng.core.positions import PartitionPosition
+from selfeng.infra.faust.read import read_fold
+from selfeng.infra.log.kafka import KafkaLog
+from selfeng.projections.base import MAIN
+from selfeng.projections.catalog import default_projections
+from selfeng.projections.replay import json_differences, rebuild
+from selfeng.projections.runner import ProjectionRunner
+from selfeng.schemas import Event
+from tests.infra.faust_events import request_events
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+WAIT_SECONDS = 40.0
+
+
+@pytest.fixture
+def url(kafka_bootstrap: str, kafka_namespace: str) -> Iterator[str]:
+    """A fresh namespace on the test broker; its topics are deleted afterwards."""
+    yield f"kafka://{kafka_bootstrap}?namespace={kafka_namespace}&partitions=3&session_timeout_ms=6000"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{kafka_namespace}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+class Worker:
+    """A faust worker in a subprocess, its output in a file."""
+
+    def __init__(self, url: str, output: Path) -> None:
+        self.output = output
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with output.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "selfeng.infra.faust", url, "info"],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(
+                f"the faust worker exited with {self.process.returncode}:\n"
+                + self.output.read_text(errors="replace")[-4000:]
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def _append(log: KafkaLog, events: list[Event]) -> None:
+    for start in range(0, len(events), 400):
+        append_events(log, events[start : start + 400])
+
+
+def _foreign_messages(log: KafkaLog, bootstrap: str) -> None:
+    """A message from a client that sets no headers and is not an event, and a second
+    copy of an appended record (a producer's retry): both are read the same way by both."""
+    first = next(iter(log.read(batch_size=1))).records[0]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        requests = log.topics.physical("selfeng.requests")
+        producer.send(requests, key=b"foreign", value=b"not an event")
+        producer.send(
+            log.topics.physical(first.topic),
+            key=first.key.encode(),
+            value=first.data,
+            partition=first.partition,
+            timestamp_ms=first.timestamp_ms,
+            headers=[
+                ("type", first.type.encode()),
+                ("schema_version", str(first.version).encode()),
+                ("event_id", first.event_id),
+            ],
+        )
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def _wait_for(url: str, log: KafkaLog, worker: Worker) -> ProjectionRunner:
+    """The worker's tables once their checkpoints cover the whole log."""
+    head = log.head()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        worker.check_alive()
+        folded = read_fold(url, log=log)
+        if folded.position.is_at_or_after(head) and not folded.rebuilt:
+            return folded
+        if time.monotonic() > deadline:
+            output = worker.output.read_text(errors="replace")[-4000:]
+            pytest.fail(
+                f"the faust worker reached {folded.position} of {head} in "
+                f"{WAIT_SECONDS:.0f} s ({folded.rebuilt or 'tables present'}):\n{output}"
+            )
+        time.sleep(0.5)
+
+
+def _assert_same(folded: ProjectionRunner, log: KafkaLog) -> None:
+    expected = rebuild(log, default_projections, MAIN)
+    names = [p.name for p in default_projections(MAIN)]
+    assert folded.names() == names
+    differences = {
+        name: json_differences(expected.dumped(name), folded.dumped(name), limit=5)
+        for name in names
+    }
+    assert {n: d for n, d in differences.items() if d} == {}
+    for name in names:
+        assert folded.events_applied(name) == expected.events_applied(name), name
+
+
+def test_a_faust_worker_folds_every_projection_like_the_embedded_runner(
+    url: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    events = request_events(400)
+    with KafkaLog.from_url(url) as log:
+        _append(log, events[:1600])
+        _foreign_messages(log, kafka_bootstrap)
+        worker = Worker(url, tmp_path / "worker.log")
+        try:
+            folded = _wait_for(url, log, worker)
+            _assert_same(folded, log)
+            first = folded.position
+        finally:
+            worker.stop()
+        assert worker.process.returncode == 0, worker.output.read_text(errors="replace")[-4000:]
+
+        # a new worker recovers the tables from their changelogs and folds only the rest
+        _append(log, events[1600:])
+        again = Worker(url, tmp_path / "worker.log")
+        try:
+            folded = _wait_for(url, log, again)
+            _assert_same(folded, log)
+        finally:
+            again.stop()
+        assert isinstance(first, PartitionPosition)
+        assert folded.position != first

@@ -1,0 +1,60 @@
+"""The faust worker's pieces that need no broker: the fold-topic envelope, and the store
+that keeps a fold in faust tables (plain dicts here)."""
+
+from __future__ import annotations
+
+from selfeng.core.mapper import append_events
+from selfeng.core.records import StoredRecord
+from selfeng.infra.faust.envelope import pack, unpack
+from selfeng.infra.faust.store import CHECKPOINT_KEY, Rows, TableStore, decode_row
+from selfeng.infra.log.memory import MemoryLog
+from selfeng.projections.base import MAIN
+from selfeng.projections.catalog import default_projections
+from selfeng.projections.replay import json_differences, rebuild
+from selfeng.projections.runner import ProjectionRunner
+from tests.infra.faust_events import request_events
+
+
+def test_records_travel_through_the_fold_topic_unchanged() -> None:
+    records = [
+        (
+            b"\x01" * 16,
+            StoredRecord(b"\x01" * 16, "selfeng.requests", "k", "T", 2, b'{"a":1}', 5, 1, 7),
+        ),
+        # a foreign client's bytes, not UTF-8, and a dedupe key with a digest
+        (
+            b"\x02" * 24,
+            StoredRecord(b"\x02" * 16, "selfeng.tools", "", "", 0, b"\xff\x00\xe9", 0, 0, 0),
+        ),
+    ]
+    assert unpack(pack(records)) == records
+
+
+def _runner(log: MemoryLog, tables: dict[str, Rows]) -> ProjectionRunner:
+    return ProjectionRunner(log, TableStore(tables), default_projections(MAIN), fork=MAIN)
+
+
+def test_a_fold_kept_in_tables_resumes_to_the_embedded_fold() -> None:
+    log = MemoryLog()
+    events = request_events(120)
+    append_events(log, events[:400])
+    tables: dict[str, Rows] = {p.name: {} for p in default_projections(MAIN)}
+    first = _runner(log, tables)
+    first.catch_up()
+    assert first.rebuilt == {}
+    # rows keyed like the embedded store's, the head and position under @checkpoint
+    assert b"stats/percent@1" in tables["registry"]
+    assert all(CHECKPOINT_KEY in table for table in tables.values())
+    assert decode_row(tables["registry"][b"stats/percent@1"])[1].startswith(b"{")
+
+    append_events(log, events[400:])
+    second = _runner(log, tables)  # loads from the tables, folds only the rest
+    assert second.rebuilt == {}
+    assert second.position == first.position
+    second.catch_up()
+    expected = rebuild(log, default_projections, MAIN)
+    for name in expected.names():
+        assert json_differences(expected.dumped(name), second.dumped(name)) == [], name
+    reloaded = _runner(log, tables)
+    for name in expected.names():
+        assert json_differences(expected.dumped(name), reloaded.dumped(name)) == [], name
