@@ -269,7 +269,8 @@ def test_the_first_word_before_a_value_is_the_instruction_not_its_label() -> Non
 
 
 def test_a_preposition_tying_a_number_to_the_tool_by_another_relation_is_no_role() -> None:
-    # "of 80" is not the change *from* an old value
+    # "of 80" is not the change *from* an old value, and "off" is not "of" (one stem)
+    assert judge("percent_of", "What is 30% off 200?").confidence == 0.0
     assert judge("percentage_change", "What percentage of 80 is 20?").confidence == 0.0
     assert judge("percentage_change", "percentage change from 50 to 75").confidence == 1.0
     # a preposition tying the number to something else leaves it to its order

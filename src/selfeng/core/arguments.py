@@ -50,7 +50,6 @@ from selfeng.core.values import coerce, format_value, type_of
 from selfeng.core.wording import Roles, ToolWording
 
 _POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
-_PREPOSITION_STEMS = frozenset(stem(w) for w in PREPOSITIONS)
 _EXPONENT_WORDS = frozenset({"squared", "cubed"})
 _NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
@@ -323,6 +322,18 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
     return before, after, worded
 
 
+def _other_preposition(tokens: Sequence[Token], token: Token, role: Roles) -> bool:
+    """Whether the preposition before a value is another than the one its stem matched
+    ("30% *off* 200" is not "of"): prepositions are compared as written."""
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if token.index < 0 or i < 0 or tokens[i].kind != "word":
+        return False
+    word = tokens[i].word
+    return word in PREPOSITIONS and bool(role.before_words) and word not in role.before_words
+
+
 def _index_at(tokens: Sequence[Token], at: int) -> int:
     for t in tokens:
         if t.start >= at:
@@ -360,7 +371,7 @@ def _numbers_by_role(
             return 3.0 if role.own & _EXPONENT_STEMS else -math.inf
         if token.word in _NAMED_QUANTITIES:
             return -math.inf  # "the nearest hundred" is no count of decimal places
-        if before and before in role.before:
+        if before and before in role.before and not _other_preposition(tokens, token, role):
             s += 1.0
         if after and after in role.after:
             s += 1.0
@@ -385,7 +396,8 @@ def _numbers_by_role(
             continue
         assigned[p] = t
         used.add(ti)
-    role_links = {b for p in params for b in roles.get(p, Roles()).before} & _PREPOSITION_STEMS
+    # prepositions as written: stemming makes "off" of "of"
+    role_links = {b for p in params for b in roles.get(p, Roles()).before_words} & PREPOSITIONS
     # the tool's name, not its learnt phrasings: what a relation is tied to must not change
     # as phrasings are confirmed
     named = {stem(w) for w in camel_words(wording.name)} if wording is not None else set()
@@ -395,14 +407,14 @@ def _numbers_by_role(
         value) by another relation than the one the tool's description marks the parameter
         with: "what percentage *of* 80 is 20" is not the change *from* an old value ("my
         bill came *to* $64.50" ties the number to the bill, not to the tool's name)."""
-        marks = roles.get(param, Roles()).before & _PREPOSITION_STEMS
+        marks = roles.get(param, Roles()).before_words & PREPOSITIONS
         i = token.index - 1
         while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
             i -= 1
         if not marks or i < 1 or token.index < 0 or tokens[i].kind != "word":
             return False
-        link = stem(tokens[i].word)
-        if link not in _PREPOSITION_STEMS or link in role_links:
+        link = tokens[i].word
+        if link not in PREPOSITIONS or link in role_links:
             return False
         head = tokens[i - 1]
         return head.kind == "number" or (head.kind == "word" and stem(head.word) in named)

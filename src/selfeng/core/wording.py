@@ -37,6 +37,8 @@ class Roles:
     """Stems of the words right after it ("minus" in "a minus b", for ``a``)."""
     own: frozenset[str] = frozenset()
     """Stems of its own name and description ("decimal", "place" for ``digits``)."""
+    before_words: frozenset[str] = frozenset()
+    """The words right before it, as written (stemming makes "off" of "of")."""
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,21 @@ def _roles(param: str, schema: Any, description: str) -> Roles:
     own -= NEUTRAL_STEMS
     before: set[str] = set()
     after: set[str] = set()
+    written: set[str] = set()
     name = param.lower()
     for segment in re.split(r"[:;,.()\[\]]", description):  # no role across punctuation
-        _neighbours_of(name, [w.lower() for w in words(segment)], before, after)
-    return Roles(before=frozenset(before), after=frozenset(after), own=frozenset(own))
+        _neighbours_of(name, [w.lower() for w in words(segment)], before, after, written)
+    return Roles(
+        before=frozenset(before),
+        after=frozenset(after),
+        own=frozenset(own),
+        before_words=frozenset(written),
+    )
 
 
-def _neighbours_of(name: str, tokens: list[str], before: set[str], after: set[str]) -> None:
+def _neighbours_of(
+    name: str, tokens: list[str], before: set[str], after: set[str], written: set[str]
+) -> None:
     for i, token in enumerate(tokens):
         if token != name:
             continue
@@ -154,6 +164,7 @@ def _neighbours_of(name: str, tokens: list[str], before: set[str], after: set[st
             j -= 1
         if j >= 0:
             before.add(stem(tokens[j]))
+            written.add(tokens[j])
         k = i + 1
         while k < len(tokens) and tokens[k] in ARTICLES and tokens[k] != name:
             k += 1
