@@ -278,3 +278,24 @@ def test_a_preposition_tying_a_number_to_the_tool_by_another_relation_is_no_role
         judge("percent_of", "My bill came to $64.50. How much is a 20 percent tip?").confidence
         == 1.0
     )
+
+
+def test_a_participle_after_a_value_says_what_is_done_to_it() -> None:
+    increased = judge("percent_of", "What is 50 increased by 10%?")
+    assert increased.confidence < 0.75
+    assert "increased" in increased.unexplained
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("How many days until 2026-12-25 from 2026-12-06?", "2026-12-06", "2026-12-25"),
+        ("How many days to 2024-03-01 from 2024-01-01?", "2024-01-01", "2024-03-01"),
+        ("days between 2024-01-01 and 2024-03-01", "2024-01-01", "2024-03-01"),
+    ],
+)
+def test_dates_go_by_the_prepositions_the_tool_puts_before_them(
+    text: str, start: str, end: str
+) -> None:
+    found = extract(scan(text), SPECS["days_between"]["parameters"], WORDINGS["days_between"])
+    assert found.arguments == {"start": start, "end": end}

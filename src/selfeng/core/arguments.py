@@ -155,7 +155,7 @@ def extract(
             fill(target, pool.previous.value, [pool.previous])
     # 2. Parameters that say what they want.
     for name, schema in list(pending.items()):
-        found = by_hint(name, schema, pool, pending)
+        found = by_hint(name, schema, pool, pending, wording.roles if wording else None)
         if found is not None:
             fill(name, found[0], found[1])
             structured.add(name)

@@ -37,6 +37,7 @@ from selfeng.core.language import (
     PERIODS,
     POINTING_STEMS,
     POSSESSIVES,
+    PREPOSITIONS,
     WHEN_WORDS,
     is_neutral,
     qualifies,
@@ -296,7 +297,7 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
         if t.index not in taken or t.kind not in {"number", "array"}:
             continue
         nxt = tokens[t.index + 1] if t.index + 1 < len(tokens) else None
-        if t.kind == "number" and nxt is not None and _label_word(nxt):
+        if t.kind == "number" and nxt is not None and _label_word(nxt) and not _acts(nxt, tokens):
             out.add(nxt.index)
         j = t.index - 1
         linked = j >= 0 and tokens[j].kind == "word" and tokens[j].word in _LABEL_LINKS
@@ -380,6 +381,18 @@ def _possessed(read: Scan) -> frozenset[int]:
 
 def _label_word(token: Token) -> bool:
     return token.kind == "word" and not is_neutral(token.word) and token.word not in OPERATORS
+
+
+def _acts(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word after a value is a participle saying what is done to it ("50
+    *increased* by 10%", "80 *divided* into 4"), not what it is of ("12 eggs")."""
+    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
+    return (
+        token.word.endswith("ed")
+        and after is not None
+        and after.kind == "word"
+        and after.word in PREPOSITIONS
+    )
 
 
 def _starts_values(tokens: Sequence[Token], at: int) -> bool:

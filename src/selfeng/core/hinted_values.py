@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 from pydantic import JsonValue
 
-from selfeng.core.language import NEUTRAL, OPERATORS, is_neutral, stem
+from selfeng.core.language import ARTICLES, NEUTRAL, OPERATORS, PREPOSITIONS, is_neutral, stem
 from selfeng.core.scanning import Token
 from selfeng.core.token_pool import TokenPool
 from selfeng.core.values import type_of
+from selfeng.core.wording import Roles
 
 CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 """The words that lead to a conversion's target unit."""
@@ -32,14 +33,20 @@ def hints(name: str, schema: Mapping[str, Any]) -> str:
 
 
 def by_hint(
-    name: str, schema: dict[str, Any], pool: TokenPool, pending: Mapping[str, Any]
+    name: str,
+    schema: dict[str, Any],
+    pool: TokenPool,
+    pending: Mapping[str, Any],
+    roles: Mapping[str, Roles] | None = None,
 ) -> tuple[JsonValue, list[Token]] | None:
+    """``roles``: the tool's parameters' roles, which place dates ("until X *from* Y")."""
     said = hints(name, schema)
     kind = type_of(schema)
     if kind == "string" and wants_date(name, schema):
         dates = pool.tokens("date")
         if dates:
-            return dates[0].value, [dates[0]]
+            date = _date_by_role(name, dates, pool.scan.tokens, roles or {})
+            return date.value, [date]
         return None
     if kind == "string" and ("json" in said or "document" in name):
         for t in pool.tokens():
@@ -57,6 +64,28 @@ def by_hint(
             if t.percent:
                 return t.value, [t]
     return None
+
+
+def _date_by_role(
+    name: str, dates: Sequence[Token], tokens: Sequence[Token], roles: Mapping[str, Roles]
+) -> Token:
+    """The date a parameter takes: the first one after the preposition its tool's description
+    puts before it ("*from* a start date"), else the first not after another parameter's, else
+    the first ("how many days until 2026-12-25 *from* 2026-12-06": the start is the second)."""
+    mine = roles[name].before_words & PREPOSITIONS if name in roles else frozenset()
+    others = {w for n, r in roles.items() if n != name for w in r.before_words} & PREPOSITIONS
+    marked = [d for d in dates if _word_before(tokens, d) in mine]
+    if marked:
+        return marked[0]
+    unmarked = [d for d in dates if _word_before(tokens, d) not in others]
+    return unmarked[0] if unmarked else dates[0]
+
+
+def _word_before(tokens: Sequence[Token], token: Token) -> str:
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    return tokens[i].word if i >= 0 and tokens[i].kind == "word" else ""
 
 
 def strict(name: str, schema: Mapping[str, Any]) -> bool:
