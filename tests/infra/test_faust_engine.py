@@ -90,10 +90,12 @@ def _append(log: KafkaLog, events: list[Event]) -> None:
         append_events(log, events[start : start + 400])
 
 
-def _foreign_messages(log: KafkaLog, bootstrap: str) -> None:
+def _foreign_messages(log: KafkaLog, bootstrap: str, copy_of: int = 0) -> None:
     """A message from a client that sets no headers and is not an event, and a second
-    copy of an appended record (a producer's retry): both are read the same way by both."""
-    first = next(iter(log.read(batch_size=1))).records[0]
+    copy of the ``copy_of``-th appended record (a producer's retry): both are read the same
+    way by both."""
+    records = [r for batch in log.read() for r in batch.records]
+    first = records[copy_of]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
         requests = log.topics.physical("selfeng.requests")
@@ -162,8 +164,10 @@ def test_a_faust_worker_folds_every_projection_like_the_embedded_runner(
             worker.stop()
         assert worker.process.returncode == 0, worker.output.read_text(errors="replace")[-4000:]
 
-        # a new worker recovers the tables from their changelogs and folds only the rest
+        # a new worker recovers the tables from their changelogs and folds only the rest,
+        # including a retried copy of an event the first worker folded (read back on start)
         _append(log, events[1600:])
+        _foreign_messages(log, kafka_bootstrap, copy_of=100)
         again = Worker(url, tmp_path / "worker.log")
         try:
             folded = _wait_for(url, log, again)

@@ -58,3 +58,59 @@ def test_a_fold_kept_in_tables_resumes_to_the_embedded_fold() -> None:
     reloaded = _runner(log, tables)
     for name in expected.names():
         assert json_differences(expected.dumped(name), reloaded.dumped(name)) == [], name
+
+
+class _Killed(BaseException):
+    """The process dying (nothing catches it)."""
+
+
+class _DyingTable(dict[bytes, bytes]):
+    """A table whose process dies after ``budget`` more writes (sets and deletes)."""
+
+    def __init__(self, rows: dict[bytes, bytes], budget: list[int]) -> None:
+        super().__init__(rows)
+        self.budget = budget
+
+    def _spend(self) -> None:
+        if self.budget[0] <= 0:
+            raise _Killed
+        self.budget[0] -= 1
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._spend()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self._spend()
+        super().__delitem__(key)
+
+
+def test_a_worker_killed_in_the_middle_of_a_commit_counts_nothing_twice() -> None:
+    log = MemoryLog()
+    events = request_events(90)
+    append_events(log, events[:300])
+    tables: dict[str, Rows] = {p.name: {} for p in default_projections(MAIN)}
+    _runner(log, tables).catch_up()
+    append_events(log, events[300:])
+    expected = rebuild(log, default_projections, MAIN)
+    # how many writes the next commit makes, then a kill after each of several of them
+    budget = [1 << 30]
+    dying: dict[str, Rows] = {n: _DyingTable(dict(t), budget) for n, t in tables.items()}
+    _runner(log, dying).catch_up()
+    writes = (1 << 30) - budget[0]
+    assert writes > 20
+    for kill_after in sorted({0, 1, 2, writes // 3, writes // 2, writes - 2, writes - 1}):
+        budget[0] = kill_after
+        dying = {n: _DyingTable(dict(t), budget) for n, t in tables.items()}
+        try:
+            _runner(log, dying).catch_up()
+        except _Killed:
+            pass
+        else:
+            raise AssertionError(f"the commit made fewer than {kill_after} writes")
+        survived = {n: dict(t) for n, t in dying.items()}  # the changelogs as they were left
+        resumed = _runner(log, survived)
+        resumed.catch_up()
+        for name in expected.names():
+            differences = json_differences(expected.dumped(name), resumed.dumped(name))
+            assert differences == [], (kill_after, name, differences[:3])

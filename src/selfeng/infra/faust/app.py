@@ -52,8 +52,8 @@ them; the fold topic is created here with one partition); ``broker_session_timeo
 join takes about 3 s); ``producer_max_batch_size=1``, without which a table restored from
 its changelog can be silently wrong (tansu answers ListOffsets below the true end when a
 batch holds several records, and faust's recovery stops there); the web server off;
-at-least-once processing (exactly-once fails on tansu; see ``store`` for what a crash in
-the middle of a checkpoint costs).
+at-least-once processing (exactly-once fails on tansu; ``store`` makes each checkpoint
+atomic without it: a worker killed in the middle of one leaves nothing counted twice).
 
 Not folded here: forks other than ``main`` (policy experiments stay on the embedded engine),
 and dead letters are counted, not appended (the embedded live engine appends them).
@@ -73,6 +73,7 @@ from selfeng.core.log import RecordBatch
 from selfeng.core.records import StoredRecord
 from selfeng.infra.faust.envelope import pack, unpack
 from selfeng.infra.faust.names import FaustNames
+from selfeng.infra.faust.read import keys_before
 from selfeng.infra.faust.store import Rows, TableStore
 from selfeng.infra.log.kafka import KafkaLog
 from selfeng.infra.log.kafka_admin import ensure_topics
@@ -152,6 +153,8 @@ class FaustFold:
             )
             if self.runner.rebuilt:
                 logger.warning("faust fold rebuilt from the log: %s", self.runner.rebuilt)
+            for key in keys_before(self.names, self.runner.position):
+                self.seen.add(key, None)
             logger.info("faust fold loaded from its tables at %s", self.runner.position)
         return self.runner
 

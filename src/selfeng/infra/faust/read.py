@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from selfeng.core.positions import Position
 from selfeng.infra.faust.names import FaustNames
 from selfeng.infra.faust.store import Rows, TableStore
 from selfeng.infra.log.kafka import KafkaLog
+from selfeng.infra.log.kafka_read import partition_position
+from selfeng.infra.log.kafka_records import keyed_records
 from selfeng.infra.log.kafka_scan import Scan
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import ProjectionFactory, default_projections
@@ -53,6 +56,40 @@ def read_changelogs(names: FaustNames, projections: Iterable[str]) -> dict[str, 
                 else:
                     table[message.key] = message.value
         return tables
+    finally:
+        consumer.close()
+
+
+def keys_before(names: FaustNames, position: Position) -> list[bytes]:
+    """The dedupe keys of the ``dedupe_lookback`` records before ``position`` in each
+    partition of the log (what a resumed fold folded last), as the Kafka log's readers
+    read them back when they resume (``kafka_dedupe.KnownIds.look_back``): a retried copy
+    of one of those events, later in its partition, is then not folded again."""
+    lookback = names.settings.dedupe_lookback
+    offsets = partition_position(position).offsets
+    starts: dict[TopicPartition, int] = {}
+    bounds: dict[TopicPartition, int] = {}
+    for (topic, partition), offset in offsets.items():
+        if offset > 0 and lookback:
+            tp = TopicPartition(names.topics.physical(topic), partition)
+            starts[tp] = max(0, offset - lookback)
+            bounds[tp] = offset
+    if not starts:
+        return []
+    consumer = KafkaConsumer(
+        bootstrap_servers=list(names.settings.bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        fetch_max_wait_ms=50,
+    )
+    try:
+        keys: list[bytes] = []
+        scan = Scan(consumer, starts, bounds, "read_uncommitted")
+        while not scan.finished:
+            messages = scan.poll(10_000, timeout_ms=100)
+            keys.extend(key for key, _ in keyed_records(messages, names.topics.to_logical, None))
+        return keys
     finally:
         consumer.close()
 
