@@ -108,7 +108,7 @@ def test_a_worker_killed_in_the_middle_of_a_commit_counts_nothing_twice() -> Non
             pass
         else:
             raise AssertionError(f"the commit made fewer than {kill_after} writes")
-        survived = {n: dict(t) for n, t in dying.items()}  # the changelogs as they were left
+        survived: dict[str, Rows] = {n: dict(t) for n, t in dying.items()}  # as left
         resumed = _runner(log, survived)
         resumed.catch_up()
         for name in expected.names():
