@@ -26,15 +26,20 @@ from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.runner import ProjectionRunner
 
 
-def read_changelogs(names: FaustNames, projections: Iterable[str]) -> dict[str, Rows]:
-    """Each projection's table as its changelog holds it (empty where there is none yet)."""
-    consumer = KafkaConsumer(
+def _consumer(names: FaustNames, reset: str) -> KafkaConsumer:
+    """A consumer of the log's broker without a group, for one scan."""
+    return KafkaConsumer(
         bootstrap_servers=list(names.settings.bootstrap),
         group_id=None,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset=reset,
         fetch_max_wait_ms=50,
     )
+
+
+def read_changelogs(names: FaustNames, projections: Iterable[str]) -> dict[str, Rows]:
+    """Each projection's table as its changelog holds it (empty where there is none yet)."""
+    consumer = _consumer(names, "earliest")
     try:
         existing = consumer.topics()
         tables: dict[str, Rows] = {}
@@ -76,13 +81,7 @@ def keys_before(names: FaustNames, position: Position) -> list[bytes]:
             bounds[tp] = offset
     if not starts:
         return []
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(names.settings.bootstrap),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="none",
-        fetch_max_wait_ms=50,
-    )
+    consumer = _consumer(names, "none")
     try:
         keys: list[bytes] = []
         scan = Scan(consumer, starts, bounds, "read_uncommitted")
