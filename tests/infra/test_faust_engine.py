@@ -75,6 +75,12 @@ class Worker:
                 + self.output.read_text(errors="replace")[-4000:]
             )
 
+    def kill(self) -> None:
+        """kill -9, the whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -176,3 +182,45 @@ def test_a_faust_worker_folds_every_projection_like_the_embedded_runner(
             again.stop()
         assert isinstance(first, PartitionPosition)
         assert folded.position != first
+
+
+def _folder(workers: list[Worker]) -> Worker:
+    """The worker that loaded the fold last (the one folding now)."""
+
+    def last_load(worker: Worker) -> str:
+        lines = [
+            line
+            for line in worker.output.read_text(errors="replace").splitlines()
+            if "faust fold loaded" in line
+        ]
+        return lines[-1][:25] if lines else ""
+
+    return max(workers, key=last_load)
+
+
+def test_when_the_folding_worker_is_killed_the_other_takes_over_and_counts_nothing_twice(
+    url: str, tmp_path: Path
+) -> None:
+    events = request_events(900)
+    with KafkaLog.from_url(url) as log:
+        _append(log, events[:1500])
+        workers = [Worker(url, tmp_path / "first.log")]
+        try:
+            folded = _wait_for(url, log, workers[0])
+            workers.append(Worker(url, tmp_path / "second.log"))  # joins, stands by
+            time.sleep(8)  # the group rebalances; the fold partition goes to one of them
+            _append(log, events[1500:])
+            # kill -9 the folding worker once it has folded part of what is new
+            deadline = time.monotonic() + WAIT_SECONDS
+            while read_fold(url, log=log).position == folded.position:
+                assert time.monotonic() < deadline, "nothing new was folded in time"
+            killed = _folder(workers)
+            killed.kill()
+            survivor = next(w for w in workers if w is not killed)
+            resumed_at = read_fold(url, log=log).position
+            folded = _wait_for(url, log, survivor)
+            _assert_same(folded, log)
+            assert resumed_at != folded.position  # the kill came before the fold's end
+        finally:
+            for worker in workers:
+                worker.stop()
