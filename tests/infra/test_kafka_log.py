@@ -229,6 +229,27 @@ def test_expected_versions_see_another_writers_appends(kafka_bootstrap: str, ns:
         assert [n for _, n in _payloads(two.stream("acct"))] == [0, 1, 2]
 
 
+def test_the_key_index_stays_bounded_and_still_counts_a_dropped_key_exactly(
+    kafka_bootstrap: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selfeng.infra.log import kafka_append
+
+    monkeypatch.setattr(kafka_append, "MAX_KEYS", 5)
+    with KafkaLog.from_url(url(kafka_bootstrap, ns, "partitions=1")) as log:
+        log.append([rec("old", 0), rec("old", 1)])
+        assert log.key_version("old") == 2
+        log.append([rec(f"k{i}", 0) for i in range(20)])
+        assert log.key_version("k19") == 1
+        indexes = log._appender._indexes  # what the bound is about: memory per key
+        assert all(len(index.counts) <= 5 for index in indexes.values())
+        # a key dropped from the index is read back from its partition, exactly
+        assert log.key_version("old") == 2
+        with pytest.raises(ConcurrencyConflict):
+            log.append([rec("old", 2)], expected_versions={"old": 0})
+        log.append([rec("old", 2)], expected_versions={"old": 2})
+        assert log.key_version("never") == 0
+
+
 def test_a_group_commits_a_given_position(log: KafkaLog) -> None:
     stored = log.append([rec("g", n) for n in range(4)])
     with log.consumer("grp", types={"RequestReceived"}) as member:

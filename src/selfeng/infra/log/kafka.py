@@ -47,7 +47,9 @@ event id it already holds, so duplicates are dropped on both sides, within a bou
 ``expected_versions``. Kafka has no conditional append, so the adapter counts the key's
 records itself: it reads the key's partition in every topic up to its high watermark,
 keeping an incremental per-partition index ``{key: count}`` (deduplicated like reads) so a
-second check only reads what is new. The check and the append are not one atomic step on
+second check only reads what is new. The index keeps the 100,000 keys seen last per
+partition (``kafka_append.MAX_KEYS``); a key it dropped is counted again from its partition
+if it is ever asked about, so memory stays bounded and counts stay exact. The check and the append are not one atomic step on
 the broker: the check is exact when each key has one writer at a time (the orchestrator
 partitions work by key); within one process, appends are serialised by a lock.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,17 +41,36 @@ PRODUCER_CONFIG: dict[str, Any] = {
 """Producer settings (``bench/bench_kafka.py`` gives the bare producer the same ones)."""
 
 
+MAX_KEYS = 100_000
+"""Keys whose counts a partition's key index keeps (the most recently seen). A key dropped
+to bound memory is counted again, exactly, by reading its partition, if it is ever asked
+about again (a request redelivered long after it was answered)."""
+
+
 @dataclass
 class _KeyIndex:
-    """How many records each key has in one partition, up to ``next`` (deduplicated)."""
+    """How many records each key has in one partition, up to ``next`` (deduplicated), for the
+    ``MAX_KEYS`` keys seen last."""
 
     window: int
     next: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: OrderedDict[str, int] = field(default_factory=OrderedDict)
     ids: DedupeWindow[int] = field(init=False)
+    forgot: bool = False
+    """Whether keys were dropped: a key not in ``counts`` may then have records."""
 
     def __post_init__(self) -> None:
         self.ids = DedupeWindow(self.window)
+
+    def add(self, key: str) -> None:
+        """Count one more record of ``key``, dropping the keys seen longest ago past the
+        bound."""
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        counts.move_to_end(key)
+        while len(counts) > MAX_KEYS:
+            counts.popitem(last=False)
+            self.forgot = True
 
 
 class KafkaAppender:
@@ -241,7 +261,7 @@ class KafkaAppender:
                             if known is not None and known != (r.topic, r.partition, r.offset):
                                 continue
                             if index.ids.add(key, r.offset):
-                                index.counts[r.key] = index.counts.get(r.key, 0) + 1
+                                index.add(r.key)
                     for tp, offset in scan.next.items():
                         tps[tp].next = offset
 
@@ -249,9 +269,36 @@ class KafkaAppender:
         total = 0
         for topic, n in self._clients.partitions.items():
             index = self._indexes.get((topic, partition_for(key, n)))
-            if index is not None:
-                total += index.counts.get(key, 0)
+            if index is None:
+                continue
+            count = index.counts.get(key)
+            if count is None and index.forgot:
+                count = self._recount(topic, partition_for(key, n), key, index)
+            total += count or 0
         return total
+
+    def _recount(self, topic: str, partition: int, key: str, index: _KeyIndex) -> int:
+        """The records of ``key`` in one partition up to the index's ``next``, read from the
+        start (deduplicated like the index): for a key the index dropped."""
+        clients = self._clients
+        tp = TopicPartition(clients.topics.physical(topic), partition)
+        seen: DedupeWindow[int] = DedupeWindow(clients.settings.dedupe_window)
+        count = 0
+        with clients.borrow() as consumer:
+            scan = Scan(consumer, {tp: 0}, {tp: index.next}, clients.isolation)
+            while not scan.finished:
+                records = keyed_records(scan.poll(5000), clients.topics.to_logical, None)
+                with self._known.lock:
+                    for dedupe, r in records:
+                        known = self._known.known.get(dedupe)
+                        if known is not None and known != (r.topic, r.partition, r.offset):
+                            continue
+                        if seen.add(dedupe, r.offset) and r.key == key:
+                            count += 1
+        if count:
+            index.counts[key] = count
+            index.counts.move_to_end(key)
+        return count
 
 
 def _must(record: StoredRecord | None) -> StoredRecord:
