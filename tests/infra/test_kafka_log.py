@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -17,6 +18,7 @@ from selfeng.core.log import ConcurrencyConflict, EventLog, LogError
 from selfeng.core.positions import GlobalPosition, PartitionPosition
 from selfeng.infra.log.kafka import KafkaLog
 from selfeng.infra.log.kafka_admin import KafkaSettings, partition_for
+from selfeng.infra.log.kafka_scan import Scan
 from tests.contract.log_contract import REQUESTS, TOOLS, LogContract, by_key, read_all, rec
 from tests.kafka_broker import unique_namespace
 
@@ -229,7 +231,7 @@ def test_expected_versions_see_another_writers_appends(kafka_bootstrap: str, ns:
         assert [n for _, n in _payloads(two.stream("acct"))] == [0, 1, 2]
 
 
-def test_the_key_index_stays_bounded_and_still_counts_a_dropped_key_exactly(
+def test_the_key_index_stays_bounded_and_still_answers_a_dropped_key_exactly(
     kafka_bootstrap: str, ns: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from selfeng.infra.log import kafka_append
@@ -241,13 +243,37 @@ def test_the_key_index_stays_bounded_and_still_counts_a_dropped_key_exactly(
         log.append([rec(f"k{i}", 0) for i in range(20)])
         assert log.key_version("k19") == 1
         indexes = log._appender._indexes  # what the bound is about: memory per key
-        assert all(len(index.counts) <= 5 for index in indexes.values())
+        assert all(len(index.offsets) <= 5 for index in indexes.values())
         # a key dropped from the index is read back from its partition, exactly
         assert log.key_version("old") == 2
         with pytest.raises(ConcurrencyConflict):
             log.append([rec("old", 2)], expected_versions={"old": 0})
         log.append([rec("old", 2)], expected_versions={"old": 2})
         assert log.key_version("never") == 0
+        log.append([rec(f"j{i}", 0) for i in range(20)])  # drops "old" again
+        assert [n for _, n in _payloads(log.stream("old"))] == [0, 1, 2]
+
+
+def test_a_stream_reads_only_the_span_of_its_key(
+    kafka_bootstrap: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selfeng.infra.log import kafka_read
+
+    with KafkaLog.from_url(url(kafka_bootstrap, ns, "partitions=1")) as log:
+        log.append([rec(f"before{i}", 0) for i in range(300)])
+        log.append([rec("late", 0), rec("between", 0), rec("late", 1)])
+        log.append([rec(f"after{i}", 0) for i in range(300)])
+        read: list[int] = []
+
+        class CountingScan(Scan):
+            def poll(self, max_records: int, timeout_ms: int = 10) -> list[Any]:
+                got: list[Any] = super().poll(max_records, timeout_ms)
+                read.extend(m.offset for m in got)
+                return got
+
+        monkeypatch.setattr(kafka_read, "Scan", CountingScan)
+        assert [n for _, n in _payloads(log.stream("late"))] == [0, 1]
+        assert read == [300, 301, 302]  # its span, not the partition from the start
 
 
 def test_a_group_commits_a_given_position(log: KafkaLog) -> None:

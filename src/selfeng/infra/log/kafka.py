@@ -46,12 +46,13 @@ event id it already holds, so duplicates are dropped on both sides, within a bou
 
 ``expected_versions``. Kafka has no conditional append, so the adapter counts the key's
 records itself: it reads the key's partition in every topic up to its high watermark,
-keeping an incremental per-partition index ``{key: count}`` (deduplicated like reads) so a
-second check only reads what is new. The index keeps the 100,000 keys seen last per
-partition (``kafka_append.MAX_KEYS``); a key it dropped is counted again from its partition
-if it is ever asked about, so memory stays bounded and counts stay exact. The check and the append are not one atomic step on
-the broker: the check is exact when each key has one writer at a time (the orchestrator
-partitions work by key); within one process, appends are serialised by a lock.
+keeping an incremental per-partition index of each key's offsets (deduplicated like reads)
+so a second check only reads what is new. The index keeps the 20,000 keys seen last per
+partition (``kafka_append.MAX_KEYS``); a key it dropped is read again from its partition if
+it is ever asked about, so memory stays bounded and answers stay exact. The check and the
+append are not one atomic step on the broker: the check is exact when each key has one
+writer at a time (the orchestrator partitions work by key); within one process, appends are
+serialised by a lock.
 
 Transactions (``?transactions=true``; off by default). Each batch is then one Kafka
 transaction and readers read committed records only, so on Apache Kafka a batch is
@@ -82,8 +83,9 @@ records, so the adapter never relies on it for the end.
 Costs. ``read``, ``head``, ``wait_for_append``, ``key_version`` and a conditional append
 each open a short-lived assigned consumer (10-25 ms on a local broker; kafka-python keeps
 buffered fetches of paused partitions, so consumers are not reused). ``follow`` and group
-consumers keep one consumer for their lifetime. ``stream(key)`` reads the key's partition
-of every topic from the start.
+consumers keep one consumer for their lifetime. ``stream(key)`` reads only where the key's
+records are: the key index (see ``expected_versions``) knows their offsets, brought up to the
+high watermarks by reading what is new, and each partition is read over their span only.
 
 Modules. This one is the ``EventLog``; its parts: ``kafka_admin`` (URL settings, topic names
 and creation, partitioning), ``kafka_clients`` (the shared broker connection and consumers),
@@ -232,7 +234,7 @@ class KafkaLog(EventLog):
         self._reader.wait_for_append(position, timeout)
 
     def stream(self, key: str) -> list[StoredRecord]:
-        return self._reader.stream(key)
+        return self._reader.stream(key, self._appender.key_offsets(key))
 
     def start(self) -> PartitionPosition:
         return PartitionPosition({})

@@ -41,35 +41,38 @@ PRODUCER_CONFIG: dict[str, Any] = {
 """Producer settings (``bench/bench_kafka.py`` gives the bare producer the same ones)."""
 
 
-MAX_KEYS = 100_000
-"""Keys whose counts a partition's key index keeps (the most recently seen). A key dropped
-to bound memory is counted again, exactly, by reading its partition, if it is ever asked
-about again (a request redelivered long after it was answered)."""
+MAX_KEYS = 20_000
+"""Keys a partition's key index keeps (the most recently seen): about 6 MB a partition. A
+key it dropped is read again from its partition, exactly, if it is ever asked about (a
+request redelivered long after it was answered)."""
 
 
 @dataclass
 class _KeyIndex:
-    """How many records each key has in one partition, up to ``next`` (deduplicated), for the
-    ``MAX_KEYS`` keys seen last."""
+    """Where each key's records are in one partition, up to ``next`` (deduplicated: first
+    copies only), for the ``MAX_KEYS`` keys seen last."""
 
     window: int
     next: int = 0
-    counts: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    offsets: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
     ids: DedupeWindow[int] = field(init=False)
     forgot: bool = False
-    """Whether keys were dropped: a key not in ``counts`` may then have records."""
+    """Whether keys were dropped: a key not in ``offsets`` may then have records."""
 
     def __post_init__(self) -> None:
         self.ids = DedupeWindow(self.window)
 
-    def add(self, key: str) -> None:
-        """Count one more record of ``key``, dropping the keys seen longest ago past the
-        bound."""
-        counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
-        counts.move_to_end(key)
-        while len(counts) > MAX_KEYS:
-            counts.popitem(last=False)
+    def add(self, key: str, offset: int) -> None:
+        """One more record of ``key``, dropping the keys seen longest ago past the bound."""
+        offsets = self.offsets
+        mine = offsets.get(key)
+        if mine is None:
+            offsets[key] = [offset]
+        else:
+            mine.append(offset)
+            offsets.move_to_end(key)
+        while len(offsets) > MAX_KEYS:
+            offsets.popitem(last=False)
             self.forgot = True
 
 
@@ -261,29 +264,47 @@ class KafkaAppender:
                             if known is not None and known != (r.topic, r.partition, r.offset):
                                 continue
                             if index.ids.add(key, r.offset):
-                                index.add(r.key)
+                                index.add(r.key, r.offset)
                     for tp, offset in scan.next.items():
                         tps[tp].next = offset
+
+    def key_offsets(self, key: str) -> dict[tuple[str, int], list[int]]:
+        """Where ``key``'s records are, by (topic, partition), brought up to the high
+        watermarks (deduplicated: first copies only)."""
+        partitions = self._clients.partitions
+        with self._lock:
+            places = [(t, partition_for(key, n)) for t, n in partitions.items()]
+            self._refresh_indexes(places)
+            out: dict[tuple[str, int], list[int]] = {}
+            for place in places:
+                index = self._indexes[place]
+                mine = index.offsets.get(key)
+                if mine is None and index.forgot:
+                    mine = self._reread(place, key, index)
+                if mine:
+                    out[place] = list(mine)
+            return out
 
     def _count(self, key: str) -> int:
         total = 0
         for topic, n in self._clients.partitions.items():
-            index = self._indexes.get((topic, partition_for(key, n)))
+            place = (topic, partition_for(key, n))
+            index = self._indexes.get(place)
             if index is None:
                 continue
-            count = index.counts.get(key)
-            if count is None and index.forgot:
-                count = self._recount(topic, partition_for(key, n), key, index)
-            total += count or 0
+            mine = index.offsets.get(key)
+            if mine is None and index.forgot:
+                mine = self._reread(place, key, index)
+            total += len(mine or ())
         return total
 
-    def _recount(self, topic: str, partition: int, key: str, index: _KeyIndex) -> int:
-        """The records of ``key`` in one partition up to the index's ``next``, read from the
-        start (deduplicated like the index): for a key the index dropped."""
+    def _reread(self, place: tuple[str, int], key: str, index: _KeyIndex) -> list[int]:
+        """Where ``key``'s records are in one partition up to the index's ``next``, read from
+        the start (deduplicated like the index): for a key the index dropped."""
         clients = self._clients
-        tp = TopicPartition(clients.topics.physical(topic), partition)
+        tp = TopicPartition(clients.topics.physical(place[0]), place[1])
         seen: DedupeWindow[int] = DedupeWindow(clients.settings.dedupe_window)
-        count = 0
+        found: list[int] = []
         with clients.borrow() as consumer:
             scan = Scan(consumer, {tp: 0}, {tp: index.next}, clients.isolation)
             while not scan.finished:
@@ -294,11 +315,11 @@ class KafkaAppender:
                         if known is not None and known != (r.topic, r.partition, r.offset):
                             continue
                         if seen.add(dedupe, r.offset) and r.key == key:
-                            count += 1
-        if count:
-            index.counts[key] = count
-            index.counts.move_to_end(key)
-        return count
+                            found.append(r.offset)
+        if found:
+            index.offsets[key] = found
+            index.offsets.move_to_end(key)
+        return found
 
 
 def _must(record: StoredRecord | None) -> StoredRecord:

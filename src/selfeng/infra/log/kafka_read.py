@@ -12,14 +12,13 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 
 from kafka.structs import TopicPartition
 
 from selfeng.core.log import LogError, RecordBatch
 from selfeng.core.positions import PartitionPosition, Position
 from selfeng.core.records import StoredRecord
-from selfeng.infra.log.kafka_admin import partition_for
 from selfeng.infra.log.kafka_clients import KafkaClients, close_consumer
 from selfeng.infra.log.kafka_dedupe import KnownIds
 from selfeng.infra.log.kafka_records import keyed_records
@@ -158,22 +157,25 @@ class KafkaReader:
                 if consumer.poll(timeout_ms=max(1, int(remaining * 1000)), max_records=1):
                     return
 
-    def stream(self, key: str) -> list[StoredRecord]:
-        """Every record of ``key`` in every topic, by time: the key's partition of each
-        topic, read from the start."""
+    def stream(self, key: str, offsets: Mapping[tuple[str, int], list[int]]) -> list[StoredRecord]:
+        """Every record of ``key`` in every topic, by time: the records at ``offsets`` (where
+        the key index found them, by topic and partition), each partition read only over the
+        span they cover. A consumer of its own: kafka-python keeps a paused partition paused
+        when it is assigned again, so the one that brought the index to the end would stall."""
         clients = self._clients
-        per_topic: dict[str, list[StoredRecord]] = {}
-        starts = {}
-        for topic, n in clients.partitions.items():
-            starts[TopicPartition(clients.topics.physical(topic), partition_for(key, n))] = 0
-            per_topic[topic] = []
-        window = self._known.window()
+        starts: dict[TopicPartition, int] = {}
+        bounds: dict[TopicPartition, int] = {}
+        wanted: set[tuple[str, int, int]] = set()
+        for (topic, partition), places in offsets.items():
+            tp = TopicPartition(clients.topics.physical(topic), partition)
+            starts[tp], bounds[tp] = min(places), max(places) + 1
+            wanted.update((topic, partition, offset) for offset in places)
+        per_topic: dict[str, list[StoredRecord]] = {topic: [] for topic, _ in offsets}
         with clients.errors("reading a stream"), clients.borrow() as consumer:
-            scan = Scan(consumer, starts, None, clients.isolation)
+            scan = Scan(consumer, starts, bounds, clients.isolation)
             while not scan.finished:
-                records = keyed_records(scan.poll(5000), clients.topics.to_logical, None)
-                for r in self._known.fresh(records, window):
-                    if r.key == key:
+                for _, r in keyed_records(scan.poll(5000), clients.topics.to_logical, None):
+                    if (r.topic, r.partition, r.offset) in wanted:
                         per_topic[r.topic].append(r)
         merged = heapq.merge(*per_topic.values(), key=lambda r: (r.timestamp_ms, r.offset))
         return list(merged)
