@@ -9,6 +9,7 @@ its own beyond caches that are rebuilt from projections.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,9 @@ class Selfeng(Closeable):
         self._embedder = embedder
         self._llm: LLM | bool | None = llm
         self._learner_factory = learners
+        self.handling = threading.RLock()
+        """Held while the request handler answers (its search index and wordings are shared
+        by one thread at a time); learners run beside it, without it."""
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Selfeng:
@@ -332,7 +336,8 @@ class Selfeng(Closeable):
         With ``learn`` the learners then react in this process (the embedded default), and
         their events follow the handler's in the list (a synthesized tool's answer among them).
         """
-        events = self.handler.handle(received, self.handler_state(received.policy_arm))
+        with self.handling:
+            events = self.handler.handle(received, self.handler_state(received.policy_arm))
         self.append(events)
         if learn:
             events += self.learn(events)
@@ -400,9 +405,10 @@ class RuntimePorts:
     def nearest_tools(self, text: str, k: int, arm: str | None = None) -> list[str]:
         state = self._app.handler_state(arm)
         search = self._app.handler.search
-        search.refresh(state.registry)
         relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
-        return [candidate.tool for candidate in search.search(text, relaxed)]
+        with self._app.handling:  # the handler's search index
+            search.refresh(state.registry)
+            return [candidate.tool for candidate in search.search(text, relaxed)]
 
     def history(self, key: str) -> list[Event]:
         return decoded_history(self._app.log, key)
@@ -429,7 +435,9 @@ class RuntimePorts:
     ) -> list[Event]:
         app = self._app
         state = app.handler_state(received.policy_arm)
-        return app.record(app.handler.handle(received, state, pinned=pinned, attempt=attempt))
+        with app.handling:
+            events = app.handler.handle(received, state, pinned=pinned, attempt=attempt)
+        return app.record(events)
 
 
 def _state_or_none(runner: ProjectionRunner, name: str) -> Any:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from selfeng.agent import Agent
 from selfeng.app import Selfeng
+from selfeng.consumers.learner import Learner
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.worker import LEARNER_GROUP, Worker
+from selfeng.core import backends
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.schemas import Event, RequestCompleted, RequestReceived
@@ -194,3 +198,52 @@ def test_without_an_llm_the_answer_says_how_a_person_adds_the_tool(taught: Setti
         answer = Agent(app).ask("How many vowels are in banana?")
     assert not answer.ok
     assert f"selfeng tools add FILE.py --answer {answer.request_id}" in answer.text
+
+
+class _Waiting(Learner):
+    """A learner that takes as long as it is told to (an LLM that is slow to answer)."""
+
+    name = "waiting"
+    reacts_to = frozenset({"RequestCompleted"})
+
+    def __init__(
+        self, ports: LearnerPorts, reacting: threading.Event, done: threading.Event
+    ) -> None:
+        super().__init__(ports)
+        self.reacting = reacting
+        self.done = done
+
+    def react(self, event: Event) -> list[Event]:
+        self.reacting.set()
+        self.done.wait(60)
+        return []
+
+
+def test_a_slow_learner_does_not_hold_up_answers(tmp_path: Path) -> None:
+    settings = Settings.resolve(home=tmp_path / "home", sandbox="subprocess://", env={})
+    reacting, done = threading.Event(), threading.Event()
+    settings.home.mkdir(parents=True)
+    worker_app = Selfeng(
+        backends.open_log(settings.log_url),
+        backends.open_store(settings.store_url),
+        settings=settings,
+        learners=lambda ports: [_Waiting(ports, reacting, done)],
+    )
+    client = Selfeng.open(settings)
+    client.seed_tools()
+    stop, thread = run_worker(worker_app)
+    try:
+        agent = Agent(client, worker=True)
+        assert agent.ask("What is 6 times 7?", timeout=60).text == "42"
+        assert reacting.wait(30)  # the learner is busy with the first answer ...
+        started = time.monotonic()
+        second = agent.ask("What is 5 plus 4?", timeout=60)  # ... and the worker still answers
+        assert second.text == "9"
+        assert not done.is_set()
+        assert time.monotonic() - started < 30
+    finally:
+        done.set()
+        stop.set()
+        thread.join(30)
+        worker_app.close()
+        client.close()

@@ -129,20 +129,26 @@ class Worker:
         """Records dead-lettered because their handling kept failing."""
         self.already_answered = 0
         """Requests polled again after a crash or rebalance that the log shows answered."""
+        self._counting = threading.Lock()  # the counts above, kept by several threads
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counting:
+            setattr(self, name, getattr(self, name) + n)
 
     def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         """Consume until ``stop`` is set.
 
-        Each consumer polls in a thread of its own (a Kafka group member must keep polling to
-        join and stay in its group); handling is one at a time, under a lock, because the
-        runtime's projections are not shared between threads. A record whose handling keeps
-        failing is dead-lettered and passed (see ``_handle``); a consumer stops only when the
-        log itself fails, and that stops the worker, with the error raised here.
+        Each consumer polls and handles in a thread of its own (a Kafka group member must keep
+        polling to join and stay in its group), so a learner waiting on an LLM never holds up
+        an answer: projection state is read through views and folded under each runner's
+        lock, and the request handler is used by one thread at a time (``handling``). A
+        record whose handling keeps failing is dead-lettered and passed (see ``_handle``); a
+        consumer stops only when the log itself fails, and that stops the worker, with the
+        error raised here.
         """
         if self.run_requests and self.app.seeding_unfinished():
             # a fresh home: answer with the starter library (as a first `ask` would)
             self.app.seed_tools()
-        lock = threading.Lock()
         failures: list[BaseException] = []
         with ExitStack() as stack:
             members = []
@@ -157,7 +163,7 @@ class Worker:
             threads = [
                 threading.Thread(
                     target=self._consume,
-                    args=(member, stop, poll, lock, failures),
+                    args=(member, stop, poll, failures),
                     name=member.name,
                     daemon=True,
                 )
@@ -182,7 +188,6 @@ class Worker:
         member: _Member,
         stop: threading.Event,
         poll: float,
-        lock: threading.Lock,
         failures: list[BaseException],
     ) -> None:
         try:
@@ -191,11 +196,10 @@ class Worker:
                 if not batch.records:
                     continue
                 try:
-                    with lock:
-                        for record in batch.records:
-                            self._handle(member, record)
-                            if member.learner is None:  # at most one request is ever redone
-                                member.consumer.commit(self.app.log.start().advanced([record]))
+                    for record in batch.records:
+                        self._handle(member, record)
+                        if member.learner is None:  # at most one request is ever redone
+                            member.consumer.commit(self.app.log.start().advanced([record]))
                     member.consumer.commit(batch.position)
                 except GroupRebalanced as exc:  # the rest goes to the partitions' new owners
                     logger.info("%s: %s", member.name, exc)
@@ -239,7 +243,7 @@ class Worker:
         )
         logger.error("%s: dead-lettered %s: %s", member.name, record.source, reason)
         self._dead_letter(letter)
-        self.dead_lettered += 1
+        self._count("dead_lettered")
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         """Append a dead letter; a log that refuses it is down (that stops the worker)."""
@@ -253,10 +257,10 @@ class Worker:
         if isinstance(event, RequestReceived) and not event.answered_inline:
             if maybe_handled and self.app.log.key_version(event.key) > 1:
                 logger.info("%s was answered before this member got it", record.source)
-                self.already_answered += 1
+                self._count("already_answered")
                 return
             self.app.handle(event, learn=False)
-            self.handled += 1
+            self._count("handled")
         elif isinstance(event, ToolProposed):
             tool = self.app.registry()["tools"].get(event.tool)
             version = tool["versions"].get(str(event.version)) if tool else None
@@ -267,7 +271,7 @@ class Worker:
                     logger.error("cannot verify %s v%s: %s", event.tool, event.version, exc)
                     return
                 self.app.append(verify(event, sandbox))
-                self.handled += 1
+                self._count("handled")
 
     def react(
         self, learner: Learner, record: StoredRecord, *, raise_errors: bool = False
@@ -284,5 +288,5 @@ class Worker:
                 raise
             logger.exception("the %s learner failed on %s", learner.name, record.source)
             return []
-        self.learnt += len(learnt)
+        self._count("learnt", len(learnt))
         return learnt
