@@ -86,6 +86,7 @@ class Selfeng(Closeable):
         self._embedder = embedder
         self._llm: LLM | bool | None = llm
         self._learner_factory = learners
+        self._opening = threading.Lock()
         self.handling = threading.RLock()
         """Held while the request handler answers (its search index and wordings are shared
         by one thread at a time); learners run beside it, without it."""
@@ -111,7 +112,9 @@ class Selfeng(Closeable):
     def sandbox(self) -> Sandbox:
         """The sandbox tools run in (the settings', or the strongest that works here)."""
         if self._sandbox is None:
-            self._sandbox = backends.open_sandbox(self.settings.sandbox_url or "auto://")
+            with self._opening:  # threads of a worker ask for it at once
+                if self._sandbox is None:
+                    self._sandbox = backends.open_sandbox(self.settings.sandbox_url or "auto://")
         return self._sandbox
 
     @property
@@ -125,7 +128,9 @@ class Selfeng(Closeable):
     def llm(self) -> LLM | None:
         """The model learners call, or None when none is configured (see ``selfeng doctor``)."""
         if self._llm is True:
-            self._llm = backends.open_llm(self.settings)
+            with self._opening:
+                if self._llm is True:
+                    self._llm = backends.open_llm(self.settings)
         return self._llm or None
 
     @cached_property
@@ -404,9 +409,9 @@ class RuntimePorts:
 
     def nearest_tools(self, text: str, k: int, arm: str | None = None) -> list[str]:
         state = self._app.handler_state(arm)
-        search = self._app.handler.search
         relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
         with self._app.handling:  # the handler's search index
+            search = self._app.handler.search
             search.refresh(state.registry)
             return [candidate.tool for candidate in search.search(text, relaxed)]
 

@@ -40,9 +40,18 @@ class ProjectionEngine:
         self.log, self.store, self.factory = log, store, factory
         self._options = runner_options
         self._runners: dict[str, ProjectionRunner] = {}
+        self._opening = threading.RLock()  # one runner per fork for all threads (re-entered: a
+        # fork opens the main line)
 
     def runner(self, fork: ForkSpec = MAIN) -> ProjectionRunner:
         """The runner of a fork (created on first use, from the store's checkpoints)."""
+        runner = self._runners.get(fork.name)
+        if runner is not None and runner.fork == fork:
+            return runner
+        with self._opening:
+            return self._open_runner(fork)
+
+    def _open_runner(self, fork: ForkSpec) -> ProjectionRunner:
         runner = self._runners.get(fork.name)
         if runner is None or runner.fork != fork:
             if fork.name == MAIN.name:
