@@ -77,8 +77,11 @@ class FakeContainer:
         assert self.process is not None
         assert self.process.stdin is not None
         while data := self._engine_side.recv(65536):
-            self.process.stdin.write(data)
-            self.process.stdin.flush()
+            try:
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+            except BrokenPipeError:
+                return  # the container was killed (as an engine's attach stream ends)
 
     def _pump_out(self, stream: int, pipe: Any) -> None:
         while data := os.read(pipe.fileno(), 3000):  # small reads: frames split lines
