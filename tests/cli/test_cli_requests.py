@@ -128,3 +128,17 @@ def test_doctor_names_the_sandbox_and_what_works(home: Path) -> None:
     assert "subprocess://?workers=0" in out
     assert "docker://?workers=0" in out
     assert "embedder  lexical" in out
+
+
+def test_doctor_prints_what_errors_say_as_text_not_markup(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selfeng.cli import doctor
+    from selfeng.core.backends import BackendError
+
+    def missing(url: str) -> None:
+        raise BackendError("docker:// needs an optional dependency: pip install 'selfeng[docker]'")
+
+    monkeypatch.setattr(doctor, "open_sandbox", missing)
+    out = run(home, "doctor").output
+    assert "pip install 'selfeng[docker]'" in out

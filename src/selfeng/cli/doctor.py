@@ -6,6 +6,7 @@ import platform
 import sys
 
 import click
+from rich.markup import escape
 
 from selfeng import __version__
 from selfeng.cli import Context
@@ -22,11 +23,13 @@ def doctor(ctx: Context) -> None:
     """Show the log, store, sandbox and embedder in use, and which sandboxes work here."""
     s = ctx.settings
     console.print(f"selfeng {__version__}, Python {sys.version.split()[0]}, {platform.platform()}")
-    console.print(f"home      {s.home}")
-    console.print(f"log       {redacted(s.log_url)}")
+    # what comes from settings, URLs and errors is text, not markup ("selfeng[docker]")
+    console.print(f"home      {escape(str(s.home))}")
+    console.print(f"log       {escape(redacted(s.log_url))}")
     about = ", ".join(f"{k} {v}" for k, v in ctx.app.store.versions().items())
-    console.print(f"store     {redacted(s.store_url)}" + (f" ({about})" if about else ""))
-    console.print(f"embedder  {s.embedder}")
+    store = redacted(s.store_url) + (f" ({about})" if about else "")
+    console.print(f"store     {escape(store)}")
+    console.print(f"embedder  {escape(s.embedder)}")
     sandbox = ctx.app.sandbox
     chosen = "" if s.sandbox_url else "  (the strongest that works here)"
     print_description("sandbox   ", sandbox.describe(), chosen)
@@ -35,7 +38,7 @@ def doctor(ctx: Context) -> None:
             with open_sandbox(url) as candidate:
                 print_description(f"  {url:<24} [green]works[/green]: ", candidate.describe())
         except (SandboxUnavailable, BackendError) as exc:
-            console.print(f"  {url:<24} [yellow]unavailable[/yellow]: {exc}")
+            console.print(f"  {url:<24} [yellow]unavailable[/yellow]: {escape(str(exc))}")
     llm = ctx.app.llm
     if llm is None:
         console.print(
@@ -44,16 +47,16 @@ def doctor(ctx: Context) -> None:
         )
     else:
         where = s.llm_env.get("OPENAI_BASE_URL") or "api.openai.com"
-        console.print(f"LLM       {llm.name} at {where}")
+        console.print(f"LLM       {escape(llm.name)} at {escape(where)}")
 
 
 def print_description(label: str, description: str, suffix: str = "") -> None:
     """A sandbox's ``describe()``: its name on the label's line, then one line per part (what
     each wall stops, and what nothing there stops)."""
     head, *parts = description.split("; ")
-    console.print(f"{label}{head}{suffix}")
+    console.print(f"{label}{escape(head)}{escape(suffix)}")
     for part in parts:
-        console.print(f"            {part}", highlight=False)
+        console.print(f"            {escape(part)}", highlight=False)
 
 
 COMMANDS = [doctor]
