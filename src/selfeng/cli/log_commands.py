@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import IO
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from selfeng.cli import Context
@@ -172,7 +173,7 @@ def publish_command(ctx: Context, source: IO[bytes], client: str) -> None:
     report = publish(ctx.app.log, lines, client=client)
     console.print(f"appended {len(report.accepted)} event(s)")
     for letter in report.dead_letters:
-        err_console.print(f"[red]dead-lettered[/red] ({letter.error}): {letter.reason}")
+        err_console.print(f"[red]dead-lettered[/red] ({letter.error}): {escape(letter.reason)}")
     if report.dead_letters:
         raise SystemExit(1)
 

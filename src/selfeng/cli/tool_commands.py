@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -33,7 +34,9 @@ def _report(name: str, events: list[Event]) -> bool:
         )
         return True
     if isinstance(outcome, ToolRejected):
-        err_console.print(f"[red]rejected[/red] {name} v{outcome.version}: {outcome.reason}")
+        err_console.print(
+            f"[red]rejected[/red] {escape(name)} v{outcome.version}: {escape(outcome.reason)}"
+        )
         if outcome.report is not None and outcome.report.output:
             err_console.print(outcome.report.output.strip(), markup=False)
     return False
