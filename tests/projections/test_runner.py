@@ -13,8 +13,9 @@ from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.infra.store.memory import MemoryStore
 from selfeng.projections.base import FoldContext, Projection, UndeclaredPolicyRead
 from selfeng.projections.events import EventCounts
+from selfeng.projections.folding import dead_letters_to
 from selfeng.projections.policies import PoliciesProjection
-from selfeng.projections.runner import ProjectionRunner, dead_letters_to
+from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import DeadLetter, Event, FeedbackGiven, PolicyChanged, RequestReceived
 from tests.projections.helpers import raw_record
 

@@ -21,8 +21,9 @@ from selfeng.core.progress import Progress
 from selfeng.core.store import ProjectionStore
 from selfeng.projections.base import MAIN, ForkSpec
 from selfeng.projections.catalog import ProjectionFactory, default_projections
+from selfeng.projections.folding import dead_letters_to
 from selfeng.projections.policies import PoliciesState, live_forks
-from selfeng.projections.runner import ProjectionRunner, dead_letters_to
+from selfeng.projections.runner import ProjectionRunner
 
 ProgressFactory = Callable[[], Progress]
 

@@ -3,8 +3,10 @@
 One runner folds several projections of one fork in a single pass over the log. Each
 projection's state and position are saved together, atomically, every ``checkpoint_every``
 events or ``checkpoint_seconds``, so a process killed at any moment resumes from the last
-checkpoint without losing or double-counting anything. Records whose types no projection
-handles are never decoded.
+checkpoint without losing or double-counting anything.
+
+How a record reaches the projections that fold it (the fold loops, dead letters) is
+:mod:`.folding`; how each projection's state is loaded from its checkpoint, :mod:`.slots`.
 """
 
 from __future__ import annotations
@@ -15,52 +17,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import JsonValue
 
 from selfeng.core.log import EventLog, RecordBatch
-from selfeng.core.mapper import (
-    DecodeError,
-    append_events,
-    dead_letter_for_record,
-    from_record,
-)
 from selfeng.core.positions import GlobalPosition, Position
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
-from selfeng.projections.base import (
-    MAIN,
-    AnyProjection,
-    FoldContext,
-    ForkSpec,
-    Projection,
-)
+from selfeng.projections.base import MAIN, AnyProjection, FoldContext, ForkSpec
+from selfeng.projections.folding import DeadLetterSink, FoldLoops
 from selfeng.projections.policies import PoliciesProjection, PoliciesState
-from selfeng.projections.tables import TableSet, assemble
+from selfeng.projections.slots import Slot, load_slot
 from selfeng.projections.views import frozen
-from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
+from selfeng.schemas import Event
 
 logger = logging.getLogger(__name__)
 
-DeadLetterSink = Callable[[DeadLetter], None]
 _R = TypeVar("_R")
-
-
-@dataclass
-class _Slot:
-    projection: AnyProjection
-    state: Any
-    position: Position
-    events: int
-    types: frozenset[str]  # the event types it decodes; empty for a record projection
-    ctx: FoldContext  # the fork's context, policies readable only if the projection says so
-    on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
-    on_event: Callable[[Any, Event, FoldContext], Any] | None = None
-    tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
 
 
 def _locked(method: Callable[..., _R]) -> Callable[..., _R]:
@@ -76,7 +53,7 @@ def _locked(method: Callable[..., _R]) -> Callable[..., _R]:
     return locked
 
 
-class ProjectionRunner:
+class ProjectionRunner(FoldLoops):
     """Folds one fork's projections from the log into a store (safe to share between
     threads: folding and saving take the runner's lock; reads do not)."""
 
@@ -126,7 +103,7 @@ class ProjectionRunner:
             s for s in self._slots if isinstance(s.projection, PoliciesProjection)
         )
         self._record_slots = [s for s in self._slots if s.on_record is not None]
-        self._event_slots: dict[str, list[_Slot]] = {}
+        self._event_slots = {}
         for slot in self._slots:
             for type_name in slot.types if slot.on_event is not None else ():
                 self._event_slots.setdefault(type_name, []).append(slot)
@@ -136,72 +113,21 @@ class ProjectionRunner:
         self._dirty = False
         self._checkpointed_at = time.monotonic()
 
-    def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> _Slot:
-        tables = None
-        if self.store is not None and isinstance(projection, Projection) and projection.tables:
-            tables = TableSet(projection.tables)
-        slot = self._initial_slot(projection, seed, tables, self.ctx.for_projection(projection))
-        if isinstance(projection, Projection):
-            slot.types, slot.on_event = projection.type_names(), projection.apply
-        else:
-            slot.on_record = projection.apply
-        return slot
-
-    def _initial_slot(
-        self,
-        projection: AnyProjection,
-        seed: Checkpoint | None,
-        tables: TableSet | None,
-        ctx: FoldContext,
-    ) -> _Slot:
-        cp = seed
-        if cp is None and self.store is not None:
-            cp = self.store.load(self.fork.name, projection.name)
-        if cp is None:
-            reason = ""
-        elif cp.log_id != self.log.log_id:
-            reason = f"it was folded from another log ({cp.log_id})"
-        elif cp.projection_version != projection.version:
-            reason = f"it is from version {cp.projection_version} of the projection"
-        else:
-            try:
-                state = self._read_state(projection, cp, tables)
-                return _Slot(
-                    projection, state, cp.position, cp.events, frozenset(), ctx, tables=tables
-                )
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                reason = f"it cannot be read ({type(exc).__name__}: {exc})"
+    def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> Slot:
+        slot, reason = load_slot(
+            projection,
+            seed,
+            log=self.log,
+            store=self.store,
+            fork=self.fork,
+            ctx=self.ctx.for_projection(projection),
+        )
         if reason:
             self.rebuilt[projection.name] = reason
             logger.warning(
                 "rebuilding %s/%s from the log: %s", self.fork.name, projection.name, reason
             )
-        state = projection.initial()
-        if tables is not None:
-            tables.clear_all = True  # rows of an earlier fold, if any, are not this state's
-            tables.install(state)
-        return _Slot(projection, state, self.log.start(), 0, frozenset(), ctx, tables=tables)
-
-    def _read_state(
-        self, projection: AnyProjection, cp: Checkpoint, tables: TableSet | None
-    ) -> Any:
-        """A checkpoint's state, its rows put back (a whole state saved before the
-        projection had tables is kept, and written as rows at the next checkpoint)."""
-        data = orjson.loads(cp.state)
-        if tables is None or not cp.tables:
-            state = projection.load(data)
-            if tables is not None:
-                tables.clear_all = True
-                tables.install(state)
-            return state
-        if set(cp.tables) != set(tables.names):
-            raise ValueError(f"its rows are of tables {', '.join(cp.tables)}")
-        assert self.store is not None
-        rows = self.store.rows(self.fork.name, projection.name)
-        data, tables.next_seq = assemble(data, rows, tables.names)
-        state = projection.load(data)
-        tables.install(state, clean=True)
-        return state
+        return slot
 
     def _policy(self, name: str) -> JsonValue:
         state: PoliciesState = self._policies.state
@@ -247,7 +173,7 @@ class ProjectionRunner:
             return self.base.events_applied(name)
         return self._slot(name).events
 
-    def _slot(self, name: str) -> _Slot:
+    def _slot(self, name: str) -> Slot:
         for slot in self._slots:
             if slot.projection.name == name:
                 return slot
@@ -363,84 +289,6 @@ class ProjectionRunner:
             if slot.tables is not None:
                 slot.tables.recording(on)
 
-    def _fold_records(
-        self, batch: RecordBatch, known: Mapping[bytes, Event] | None, uneven: bool
-    ) -> int:
-        if uneven:
-            return self._fold_uneven(batch, known)
-        # Every projection is at the same place (the usual case, and every replay): each
-        # record goes straight to the projections of its type, decoded once.
-        record_slots, event_slots = self._record_slots, self._event_slots
-        checking = self.dead_letters is not None
-        for record in batch.records:
-            for slot in record_slots:
-                slot.state = slot.on_record(slot.state, record, slot.ctx)  # type: ignore[misc]
-                slot.events += 1
-            interested = event_slots.get(record.type)
-            if interested is None:
-                if record.type not in EVENT_TYPES:
-                    self._dead_letter(record, _unknown_type(record))
-                elif checking and not (known and record.event_id in known):
-                    # a type no projection here folds is still checked, so a bad record of
-                    # any type is dead-lettered (events this process appended are known good)
-                    self._decode(record)
-                continue
-            event = known.get(record.event_id) if known else None
-            if event is None:
-                event = self._decode(record)
-                if event is None:
-                    continue
-            for slot in interested:
-                slot.state = slot.on_event(slot.state, event, slot.ctx)  # type: ignore[misc]
-                slot.events += 1
-        return len(batch.records)
-
-    def _fold_uneven(self, batch: RecordBatch, known: Mapping[bytes, Event] | None) -> int:
-        """Fold a batch when some projections are further on than others (after a rebuild of
-        one): each skips the records it has already seen."""
-        slots = self._slots
-        applied = 0
-        for record in batch.records:
-            event: Event | None = None
-            decoded = False
-            for slot in slots:
-                if slot.position.covers(record):
-                    continue
-                if slot.on_record is not None:
-                    slot.state = slot.on_record(slot.state, record, slot.ctx)
-                    slot.events += 1
-                elif slot.on_event is not None and record.type in slot.types:
-                    if not decoded:
-                        given = known.get(record.event_id) if known else None
-                        event = given if given is not None else self._decode(record)
-                        decoded = True
-                    if event is not None:
-                        slot.state = slot.on_event(slot.state, event, slot.ctx)
-                        slot.events += 1
-            if not decoded and record.type not in EVENT_TYPES:
-                self._dead_letter(record, _unknown_type(record))
-            elif (
-                not decoded
-                and self.dead_letters is not None
-                and not (known and record.event_id in known)
-            ):
-                self._decode(record)
-            applied += 1
-        return applied
-
-    def _decode(self, record: StoredRecord) -> Event | None:
-        try:
-            return from_record(record)
-        except DecodeError as error:
-            self._dead_letter(record, error)
-            return None
-
-    def _dead_letter(self, record: StoredRecord, error: DecodeError) -> None:
-        self.dead_letter_count += 1
-        logger.warning("dead letter at %s: %s", record.source, error.reason)
-        if self.dead_letters is not None:
-            self.dead_letters(dead_letter_for_record(record, error))
-
     # -- checkpoints -----------------------------------------------------------------------
 
     def _maybe_checkpoint(self) -> None:
@@ -522,16 +370,3 @@ class ProjectionRunner:
         """Checkpoint now and keep the checkpoint in the snapshot history."""
         self._since_snapshot = self.snapshot_every
         self.checkpoint()
-
-
-def dead_letters_to(log: EventLog) -> DeadLetterSink:
-    """A sink that appends dead letters to the log (idempotent: their ids are derived)."""
-
-    def sink(letter: DeadLetter) -> None:
-        append_events(log, [letter])
-
-    return sink
-
-
-def _unknown_type(record: StoredRecord) -> DecodeError:
-    return DecodeError("unknown_type", f"unknown event type {record.type!r}", record.type or None)

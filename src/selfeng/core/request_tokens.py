@@ -1,0 +1,97 @@
+"""The tokens a request is read into: what each is, where it stands, the value it carries.
+
+:mod:`selfeng.core.scanning` reads a request into a :class:`Scan`; the argument extractor
+and the evidence check work on its tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+from pydantic import JsonValue
+
+from selfeng.core.language import POINTING_STEMS, stem
+
+TokenKind = Literal["word", "number", "date", "quoted", "json", "array", "symbol", "unclear"]
+"""What a token is. ``unclear``: a value that cannot be read safely (an ambiguous or
+impossible date); it can never be taken as an argument, so a request holding one is not
+answered by guesswork."""
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of a request."""
+
+    index: int
+    """Its place among the request's tokens."""
+    kind: TokenKind
+    """What it is."""
+    text: str
+    """As written."""
+    start: int
+    """Offset of its first character in the request."""
+    end: int
+    """Offset after its last character."""
+    value: JsonValue = None
+    """The value: a number, an ISO date, the quoted text, a JSON document's text, a list."""
+    percent: bool = False
+    """A number written as a percentage (``25%``, ``25 percent``)."""
+    word: str = ""
+    """Lower-case word it reads as: the word itself, a symbol's word (``+`` -> plus), a
+    percentage's ``percent``, a number word (``squared``)."""
+    integer: bool = False
+    """A number written without a fractional part."""
+    note: str = ""
+    """Why an ``unclear`` token is unclear."""
+
+    @property
+    def stem(self) -> str:
+        """The stem of ``word`` (see ``selfeng.core.language.stem``)."""
+        return stem(self.word) if self.word else ""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A request read into tokens."""
+
+    text: str
+    """The request as given."""
+    tokens: tuple[Token, ...]
+    """Its tokens, in order."""
+    colon: tuple[int, int] | None = None
+    """The character span of text after an instruction's colon, if any."""
+    colon_tokens: frozenset[int] = field(default_factory=frozenset)
+    """Indexes of the tokens inside that span."""
+
+    def between(self, first: int, last: int) -> str:
+        """The request's text from token ``first`` to token ``last``, as written."""
+        return self.text[self.tokens[first].start : self.tokens[last].end]
+
+    @cached_property
+    def value_counts(self) -> frozenset[int]:
+        """Numbers that say how many values there are, not what they are: "add *two*
+        numbers", "the mean of *3* values: 4, 5, 6" (a number right before a plural noun
+        that points at values)."""
+        out: set[int] = set()
+        for t, nxt in zip(self.tokens, self.tokens[1:], strict=False):
+            if (
+                t.kind == "number"
+                and not t.percent
+                and nxt.kind == "word"
+                and nxt.word.endswith("s")
+                and nxt.stem in POINTING_STEMS
+            ):
+                out.add(t.index)
+        return frozenset(out)
+
+    def colon_text(self) -> str | None:
+        """The text after the instruction's colon, as written (trailing ?!. removed)."""
+        if self.colon is None:
+            return None
+        return _trim_end(self.text[self.colon[0] : self.colon[1]])
+
+
+def _trim_end(text: str) -> str:
+    return text.strip().rstrip("?!.").strip()

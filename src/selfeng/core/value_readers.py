@@ -1,0 +1,258 @@
+"""Readers of the values a request carries, each taking the character spans it reads.
+
+Readers run in order (JSON objects and arrays, quoted text, dates, numbers, then words and
+arithmetic symbols), each skipping spans an earlier one took, so ``"2024-01-05"`` is quoted
+text and ``2024-01-05`` a date, never three numbers. Numbers come with their signs,
+thousands separators, decimals, fractions and percentages. A date that could be read two
+ways or is impossible, and a fraction over zero, are ``unclear`` tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import orjson
+from pydantic import JsonValue
+
+from selfeng.core.language import SYMBOL_WORDS
+from selfeng.core.request_tokens import TokenKind
+
+_MONTHS = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+}  # fmt: skip
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_ORD = r"(?:st|nd|rd|th)?"
+_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?<![\d/.-])(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?![\d/-]|\.\d)"), "ymd"),
+    (
+        re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORD},?\s+(\d{{4}})\b", re.IGNORECASE),
+        "mdy",
+    ),
+    (
+        re.compile(
+            rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH})\.?,?\s+(\d{{4}})\b", re.IGNORECASE
+        ),
+        "dmy",
+    ),
+    (re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\d/-]|\.\d)"), "numeric"),
+]
+_NUMBER = re.compile(
+    r"(?P<sign>[-+\u2212])?(?P<cur>[$€£¥])?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+    r"(?:/(?P<den>\d+(?:\.\d+)?)(?![\d/]))?"
+    r"(?P<ord>st|nd|rd|th)?"
+    r"(?P<pct>\s*%|\s*percent\b|\s*per\s?cent\b)?",
+    re.IGNORECASE,
+)
+_SYMBOL = re.compile(r"\*\*|[+\-\u2212*/\u00d7÷^()=]")
+_WORD = re.compile(
+    r"°?[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?:\.[\w]+)*|[A-Za-z_]\w*(?:\.\w+)+", re.UNICODE
+)
+_QUOTES = [
+    re.compile(r"\"([^\"\n]*)\""),
+    re.compile(r"“([^”\n]*)”"),
+    re.compile(r"‘([^’\n]*)’"),  # noqa: RUF001
+    re.compile(r"`([^`\n]*)`"),
+    re.compile(r"(?<![\w'])'(?=\S)([^'\n]*?\S)'(?![\w])"),
+    re.compile(r"(?<![\w'])''(?![\w'])"),
+]
+
+
+class Spans:
+    """Character spans already read, so later readers skip them."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[int, int]] = []
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in self.taken)
+
+    def take(self, start: int, end: int) -> None:
+        self.taken.append((start, end))
+
+
+def _balanced(text: str, start: int, open_: str, close: str) -> int | None:
+    """The index after the bracket closing the one at ``start`` (JSON strings respected)."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == open_:
+            depth += 1
+        elif ch == close:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+@dataclass
+class RawToken:
+    """A token as a reader finds it, before its place among the tokens is known."""
+
+    kind: TokenKind
+    start: int
+    end: int
+    value: JsonValue = None
+    percent: bool = False
+    word: str = ""
+    integer: bool = False
+    note: str = ""
+
+
+def read_json(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for open_, close in (("{", "}"), ("[", "]")):
+        at = text.find(open_)
+        while at >= 0:
+            end = _balanced(text, at, open_, close)
+            if end is not None and spans.free(at, end):
+                try:
+                    value = orjson.loads(text[at:end])
+                except orjson.JSONDecodeError:
+                    value = None
+                if open_ == "{" and isinstance(value, dict):
+                    raw.append(RawToken("json", at, end, value=text[at:end]))
+                    spans.take(at, end)
+                elif open_ == "[" and isinstance(value, list):
+                    raw.append(RawToken("array", at, end, value=value))
+                    spans.take(at, end)
+            at = text.find(open_, at + 1)
+
+
+def read_quotes(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for pattern in _QUOTES:
+        for m in pattern.finditer(text):
+            if spans.free(m.start(), m.end()):
+                inner = m.group(1) if m.groups() else ""
+                raw.append(RawToken("quoted", m.start(), m.end(), value=inner or ""))
+                spans.take(m.start(), m.end())
+
+
+def read_dates(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for pattern, form in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            if not spans.free(m.start(), m.end()):
+                continue
+            token = _date_token(m, form)
+            raw.append(token)
+            spans.take(m.start(), m.end())
+
+
+def _date_token(m: re.Match[str], form: str) -> RawToken:
+    if form == "ymd":
+        parts = (int(m.group(1)), int(m.group(3)), int(m.group(4)))
+    elif form == "mdy":
+        parts = (int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
+    elif form == "dmy":
+        parts = (int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+    else:
+        first, second, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+        if first > 12 >= second:
+            parts = (year, second, first)
+        elif second > 12 >= first or first == second:
+            parts = (year, first, second)
+        else:
+            return RawToken(
+                "unclear",
+                m.start(),
+                m.end(),
+                note=f"“{m.group(0)}” could be day/month or month/day",
+            )
+    try:
+        return RawToken("date", m.start(), m.end(), value=date(*parts).isoformat(), word="date")
+    except ValueError:
+        return RawToken("unclear", m.start(), m.end(), note=f"“{m.group(0)}” is not a date")
+
+
+def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for m in _NUMBER.finditer(text):
+        start, end = m.start(), m.end()
+        if m.group("ord") and m.group("den"):
+            continue
+        sign = m.group("sign")
+        if sign and not _is_sign(text, start):
+            start += 1
+            sign = None
+        if not spans.free(start, end):
+            continue
+        before = text[start - 1] if start > 0 else " "
+        after = text[m.end("num") :] if not m.group("den") else text[m.end("den") :]
+        glued = before.isalpha() or before == "_" or (after[:1].isalpha() and not m.group("ord"))
+        if glued and not m.group("pct"):
+            continue  # part of a word or identifier (abc123, 3rd-party, x2)
+        number = float(m.group("num").replace(",", ""))
+        integer = "." not in m.group("num")
+        if m.group("den"):
+            denominator = float(m.group("den"))
+            if denominator == 0:
+                raw.append(RawToken("unclear", start, end, note=f"“{m.group(0)}” divides by zero"))
+                spans.take(start, end)
+                continue
+            number /= denominator
+            integer = number.is_integer()
+        if sign in {"-", "\u2212"}:
+            number = -number
+        percent = bool(m.group("pct"))
+        raw.append(
+            RawToken(
+                "number",
+                start,
+                end,
+                value=number,
+                percent=percent,
+                word="percent" if percent else "",
+                integer=integer,
+            )
+        )
+        spans.take(start, end)
+
+
+def _is_sign(text: str, at: int) -> bool:
+    """Whether the +/- at ``at`` is a number's sign rather than an operator: it is when
+    nothing it could operate on comes before it (start, an opening bracket, a word)."""
+    i = at - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    if i < 0:
+        return True
+    previous = text[i]
+    return not (previous.isdigit() or previous in ")%" or (previous == "." and i > 0))
+
+
+def read_words_and_symbols(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for m in _WORD.finditer(text):
+        if spans.free(m.start(), m.end()):
+            word = m.group(0).lower().replace("\u2019", "'").lstrip("°")
+            if word == "x" and _between_numbers(text, m.start(), m.end()):
+                raw.append(RawToken("symbol", m.start(), m.end(), word="times"))
+            else:
+                raw.append(RawToken("word", m.start(), m.end(), word=word))
+            spans.take(m.start(), m.end())
+    for m in _SYMBOL.finditer(text):
+        if spans.free(m.start(), m.end()):
+            symbol = m.group(0)
+            raw.append(
+                RawToken("symbol", m.start(), m.end(), word=SYMBOL_WORDS.get(symbol, symbol))
+            )
+            spans.take(m.start(), m.end())
+
+
+def _between_numbers(text: str, start: int, end: int) -> bool:
+    before = text[:start].rstrip()
+    after = text[end:].lstrip()
+    return bool(before) and bool(after) and before[-1].isdigit() and after[0].isdigit()
