@@ -1,0 +1,161 @@
+"""Numbers by role: the words around each number in a request are matched against the words
+around each parameter in the tool's own description ("Subtract 19 from 100" gives ``a=100``
+because the description says "Subtract b from a"); what no role decides goes by order,
+except a number a preposition ties to the tool by another relation than the description's.
+Prepositions are compared as written (stemming makes "off" of "of")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from selfeng.core.hinted_values import wants_percent
+from selfeng.core.language import ARTICLES, PREPOSITIONS, camel_words, stem
+from selfeng.core.scanning import Token
+from selfeng.core.token_pool import TokenPool
+from selfeng.core.values import type_of
+from selfeng.core.wording import Roles, ToolWording
+
+_EXPONENT_WORDS = frozenset({"squared", "cubed"})
+_NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
+_EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
+
+
+def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, str, bool]:
+    """Stems of the words right before and after a value (articles skipped; a symbol reads
+    as its word), and whether the one after is a word rather than a symbol."""
+    before = ""
+    after = ""
+    worded = False
+    i = (token.index if token.index >= 0 else _index_at(tokens, at)) - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if i >= 0 and tokens[i].kind in {"word", "symbol"}:
+        before = stem(tokens[i].word)
+    j = token.index + 1 if token.index >= 0 else _index_at(tokens, at)
+    while j < len(tokens) and tokens[j].kind == "word" and tokens[j].word in ARTICLES:
+        j += 1
+    if 0 <= j < len(tokens) and tokens[j].kind in {"word", "symbol"}:
+        after = stem(tokens[j].word)
+        worded = tokens[j].kind == "word"
+    return before, after, worded
+
+
+def _other_preposition(tokens: Sequence[Token], token: Token, role: Roles) -> bool:
+    """Whether the preposition before a value is another than the one its stem matched
+    ("30% *off* 200" is not "of"): prepositions are compared as written."""
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if token.index < 0 or i < 0 or tokens[i].kind != "word":
+        return False
+    word = tokens[i].word
+    return word in PREPOSITIONS and bool(role.before_words) and word not in role.before_words
+
+
+def _index_at(tokens: Sequence[Token], at: int) -> int:
+    for t in tokens:
+        if t.start >= at:
+            return t.index
+    return len(tokens)
+
+
+def numbers_by_role(
+    pending: Mapping[str, dict[str, Any]], pool: TokenPool, wording: ToolWording | None
+) -> list[tuple[str, Token]]:
+    """The pending numeric parameters' numbers, each with the token it takes."""
+    params = [
+        n
+        for n, s in pending.items()
+        if type_of(s) in {"number", "integer"} and not wants_percent(n, s)
+    ]
+    if not params:
+        return []
+    numbers = [t for t in pool.tokens("number") if not t.percent]
+    if pool.previous is not None and pool.previous.kind == "number" and pool.free_previous():
+        numbers.append(pool.previous)
+        numbers.sort(key=lambda t: t.start if t.index >= 0 else pool.previous_at)
+    if not numbers:
+        return []
+    roles = wording.roles if wording is not None else {}
+    tokens = pool.scan.tokens
+
+    def score(param: str, token: Token) -> float:
+        if type_of(pending[param]) == "integer" and not token.integer:
+            return -math.inf
+        role = roles.get(param, Roles())
+        before, after, worded = _neighbours(tokens, token, pool.previous_at)
+        s = 0.0
+        if token.word in _EXPONENT_WORDS:
+            # "5 squared", "square it": the power a word names goes to the exponent
+            return 3.0 if role.own & _EXPONENT_STEMS else -math.inf
+        if token.word in _NAMED_QUANTITIES:
+            return -math.inf  # "the nearest hundred" is no count of decimal places
+        if before and before in role.before and not _other_preposition(tokens, token, role):
+            s += 1.0
+        if after and after in role.after:
+            s += 1.0
+        if after and worded and after in role.own:
+            s += 1.0  # "2 decimal places" (a word naming the parameter; "2 ^ 3" is no name)
+        if before and before in role.own and before not in {"number"}:
+            s += 0.5
+        return s
+
+    pairs = sorted(
+        (
+            (-score(p, t), pi, ti, p, t)
+            for pi, p in enumerate(params)
+            for ti, t in enumerate(numbers)
+        ),
+        key=lambda x: (x[0], x[1], x[2]),
+    )
+    assigned: dict[str, Token] = {}
+    used: set[int] = set()
+    for negative, _, ti, p, t in pairs:
+        if negative >= 0 or p in assigned or ti in used:
+            continue
+        assigned[p] = t
+        used.add(ti)
+    # prepositions as written: stemming makes "off" of "of"
+    role_links = {b for p in params for b in roles.get(p, Roles()).before_words} & PREPOSITIONS
+    # the tool's name, not its learnt phrasings: what a relation is tied to must not change
+    # as phrasings are confirmed
+    named = {stem(w) for w in camel_words(wording.name)} if wording is not None else set()
+
+    def clashes(param: str, token: Token) -> bool:
+        """Whether a number's preposition ties it to the tool's own word (or to another
+        value) by another relation than the one the tool's description marks the parameter
+        with: "what percentage *of* 80 is 20" is not the change *from* an old value ("my
+        bill came *to* $64.50" ties the number to the bill, not to the tool's name)."""
+        marks = roles.get(param, Roles()).before_words & PREPOSITIONS
+        i = token.index - 1
+        while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+            i -= 1
+        if not marks or i < 1 or token.index < 0 or tokens[i].kind != "word":
+            return False
+        link = tokens[i].word
+        if link not in PREPOSITIONS or link in role_links:
+            return False
+        head = tokens[i - 1]
+        return head.kind == "number" or (head.kind == "word" and stem(head.word) in named)
+
+    rest = [t for ti, t in enumerate(numbers) if ti not in used]
+    for p in params:
+        if p in assigned or not rest:
+            continue
+        candidates = [
+            t
+            for t in rest
+            if (type_of(pending[p]) != "integer" or t.integer)
+            and score(p, t) > -math.inf
+            and not clashes(p, t)
+        ]
+        if not candidates:
+            continue
+        assigned[p] = candidates[0]
+        rest.remove(candidates[0])
+    return [(p, assigned[p]) for p in params if p in assigned]
+
+
+# -- lists, booleans, enums ----------------------------------------------------------------
