@@ -46,8 +46,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,6 +54,7 @@ from common import table
 from selfeng.agent import Agent
 from selfeng.app import Selfeng
 from selfeng.core.backends import open_log
+from selfeng.core.closing import Closeable
 from selfeng.core.mapper import from_record
 from selfeng.core.settings import Settings
 from selfeng.infra.log.kafka_admin import partition_for
@@ -103,7 +103,7 @@ def _sandboxed(count: int, offset: int = 0) -> list[str]:
 # -- worker processes ------------------------------------------------------------------------
 
 
-class Workers:
+class Workers(Closeable):
     """``n`` ``selfeng worker --no-learners`` processes on ``url``, each with its own home.
 
     Closing stops every one still running (SIGTERM, then SIGKILL after 10 s); the processes
@@ -165,14 +165,6 @@ class Workers:
                 p.kill()
                 p.wait()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
 
 def _machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of all cores since boot."""
@@ -184,7 +176,7 @@ def _machine_cpu() -> tuple[int, int]:
 # -- answers seen on the log -----------------------------------------------------------------
 
 
-class Completions:
+class Completions(Closeable):
     """Follows ``RequestCompleted`` on its own connection to the log; notes when each arrives."""
 
     def __init__(self, url: str) -> None:
@@ -240,14 +232,6 @@ class Completions:
         self._stop.set()
         self._thread.join(10)
         self.log.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _wait_joined(bootstrap: str, namespace: str, n: int, timeout: float = 60.0) -> float:

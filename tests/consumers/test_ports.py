@@ -40,31 +40,7 @@ from selfeng.schemas import (
     ToolRegistered,
     ToolSynthesisRequested,
 )
-
-PROMPT = "How many vowels are in banana?"
-VOWELS = '''"""Vowel counts."""
-
-
-def count_vowels(text: str) -> int:
-    """Count the vowels (a, e, i, o, u) in a text.
-
-    Args:
-        text: the text whose vowels are counted.
-    """
-    return sum(1 for c in text.lower() if c in "aeiou")
-
-
-def test_banana() -> None:
-    assert count_vowels("banana") == 3
-
-
-def test_you() -> None:
-    assert count_vowels("you") == 2
-'''
-
-
-def fenced(source: str) -> str:
-    return f"Here is the tool.\n\n```python\n{source}```\n"
+from tests.consumers.test_synthesizer import PROMPT, VOWELS, fenced
 
 
 class TablePorts:

@@ -169,24 +169,27 @@ class TableStore(ProjectionStore):
                 numbers[projection] = self._commits.get(projection, 0) + 1
             return numbers[projection]
 
-        deleted: list[tuple[Rows, bytes]] = []
+        deleted: list[tuple[str, Rows, bytes]] = []
         for fork, projection, prefix in cleared:
             table = self._writable(fork, projection)
             wanted = prefix.encode()
             for key in [k for k in list(table.keys()) if k != CHECKPOINT_KEY]:
                 if key.startswith(wanted) and self._write(table, key, None, 0, number(projection)):
-                    deleted.append((table, key))
+                    deleted.append((projection, table, key))
         for change in changes:
             table = self._writable(change.fork, change.projection)
             key = change.key.encode()
             n = number(change.projection)
             if self._write(table, key, change.value, change.seq, n) and change.value is None:
-                deleted.append((table, key))
+                deleted.append((change.projection, table, key))
         for cp in checkpoints:  # last: a checkpoint completes the rows written before it
             n = number(cp.projection)
             self._writable(cp.fork, cp.projection)[CHECKPOINT_KEY] = encode_checkpoint(cp, n)
             self._commits[cp.projection] = n
-        for table, key in deleted:  # complete: a deletion need not be undone any more
+        completed = {cp.projection for cp in checkpoints}
+        for projection, table, key in deleted:  # a complete commit's deletions stay done
+            if projection not in completed:
+                continue
             raw = table.get(key)
             if raw is not None and StoredRow.decode(raw).value is None:
                 del table[key]

@@ -221,11 +221,6 @@ class KafkaLog(EventLog):
         idle: float = 0.5,
         stop: threading.Event | None = None,
     ) -> Iterator[RecordBatch]:
-        """Like ``read``, then wait for new records, until ``stop`` is set.
-
-        One assigned consumer follows the partitions for the whole iteration; after ``idle``
-        seconds with nothing new it yields an empty batch.
-        """
         return self._reader.follow(
             after, types=types, topics=topics, batch_size=batch_size, idle=idle, stop=stop
         )

@@ -4,8 +4,9 @@ An idempotent producer (``acks=all``) sends a batch, flushes and waits for every
 acknowledgement (with ``transactions``, the batch is one Kafka transaction); broker errors
 raise ``LogError``. An event id this process appended or read before is not sent again: the
 earlier copy is returned. ``expected_versions`` is checked against a per-partition key index
-(``{key: count}``, deduplicated like reads) that is brought up to the high watermark before
-each check, reading only what is new. Appends in one process are serialised by a lock.
+(each key's offsets, deduplicated like reads, for the ``MAX_KEYS`` keys seen last) that is
+brought up to the high watermark before each check, reading only what is new; ``stream``
+reads where it says a key's records are. Appends in one process are serialised by a lock.
 """
 
 from __future__ import annotations
@@ -236,10 +237,7 @@ class KafkaAppender:
 
     def key_version(self, key: str) -> int:
         """How many records ``key`` has in the log (deduplicated)."""
-        partitions = self._clients.partitions
-        with self._lock:
-            self._refresh_indexes((t, partition_for(key, n)) for t, n in partitions.items())
-            return self._count(key)
+        return sum(len(offsets) for offsets in self.key_offsets(key).values())
 
     def _refresh_indexes(self, partitions: Iterable[tuple[str, int]]) -> None:
         """Bring the key index of each (topic, partition) up to its high watermark."""
@@ -260,10 +258,7 @@ class KafkaAppender:
                     with self._known.lock:
                         for m, (key, r) in zip(messages, records, strict=True):
                             index = tps[TopicPartition(m.topic, m.partition)]
-                            known = self._known.known.get(key)
-                            if known is not None and known != (r.topic, r.partition, r.offset):
-                                continue
-                            if index.ids.add(key, r.offset):
+                            if self._first_copy(key, r, index.ids):
                                 index.add(r.key, r.offset)
                     for tp, offset in scan.next.items():
                         tps[tp].next = offset
@@ -273,20 +268,16 @@ class KafkaAppender:
         watermarks (deduplicated: first copies only)."""
         partitions = self._clients.partitions
         with self._lock:
-            places = [(t, partition_for(key, n)) for t, n in partitions.items()]
-            self._refresh_indexes(places)
-            out: dict[tuple[str, int], list[int]] = {}
-            for place in places:
-                index = self._indexes[place]
-                mine = index.offsets.get(key)
-                if mine is None and index.forgot:
-                    mine = self._reread(place, key, index)
-                if mine:
-                    out[place] = list(mine)
-            return out
+            self._refresh_indexes((t, partition_for(key, n)) for t, n in partitions.items())
+            return self._indexed(key)
 
     def _count(self, key: str) -> int:
-        total = 0
+        """How many records ``key`` has, as the key indexes know it (no refresh)."""
+        return sum(len(offsets) for offsets in self._indexed(key).values())
+
+    def _indexed(self, key: str) -> dict[tuple[str, int], list[int]]:
+        """``key``'s offsets as the key indexes know them (a dropped key read back)."""
+        out: dict[tuple[str, int], list[int]] = {}
         for topic, n in self._clients.partitions.items():
             place = (topic, partition_for(key, n))
             index = self._indexes.get(place)
@@ -295,8 +286,17 @@ class KafkaAppender:
             mine = index.offsets.get(key)
             if mine is None and index.forgot:
                 mine = self._reread(place, key, index)
-            total += len(mine or ())
-        return total
+            if mine:
+                out[place] = list(mine)
+        return out
+
+    def _first_copy(self, dedupe: bytes, record: StoredRecord, window: DedupeWindow[int]) -> bool:
+        """Whether ``record`` is the first copy of its event for a reader with ``window``
+        (under the known ids' lock), as every reader decides it."""
+        known = self._known.known.get(dedupe)
+        if known is not None and known != (record.topic, record.partition, record.offset):
+            return False
+        return window.add(dedupe, record.offset)
 
     def _reread(self, place: tuple[str, int], key: str, index: _KeyIndex) -> list[int]:
         """Where ``key``'s records are in one partition up to the index's ``next``, read from
@@ -311,10 +311,7 @@ class KafkaAppender:
                 records = keyed_records(scan.poll(5000), clients.topics.to_logical, None)
                 with self._known.lock:
                     for dedupe, r in records:
-                        known = self._known.known.get(dedupe)
-                        if known is not None and known != (r.topic, r.partition, r.offset):
-                            continue
-                        if seen.add(dedupe, r.offset) and r.key == key:
+                        if self._first_copy(dedupe, r, seen) and r.key == key:
                             found.append(r.offset)
         if found:
             index.offsets[key] = found

@@ -74,12 +74,7 @@ class ToolVectorWrites:
             known = self._spaces.get(embedder)
         if known is None:
             with self._pool.connection() as conn:
-                row = conn.execute(
-                    sql.SQL(
-                        "SELECT dimensions, name FROM {schema}.tool_spaces WHERE embedder = %s"
-                    ).format(**self._q),
-                    (embedder,),
-                ).fetchone()
+                row = self._stored_space(conn, embedder)
             if row is None and not dimensions:
                 return None
             known = (
@@ -96,6 +91,11 @@ class ToolVectorWrites:
             )
         return known
 
+    def _stored_space(self, conn: Connection[Any], embedder: str) -> tuple[Any, ...] | None:
+        """(dimensions, name) of an embedder's tables, as stored (None: none yet)."""
+        query = sql.SQL("SELECT dimensions, name FROM {schema}.tool_spaces WHERE embedder = %s")
+        return conn.execute(query.format(**self._q), (embedder,)).fetchone()
+
     @staticmethod
     def _space(embedder: str, dimensions: int, name: str) -> Space:
         return Space(embedder, int(dimensions), str(name))
@@ -106,12 +106,7 @@ class ToolVectorWrites:
         name = hashlib.sha256(embedder.encode()).hexdigest()[:12]
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"selfeng:{self.schema}",))
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT dimensions, name FROM {schema}.tool_spaces WHERE embedder = %s"
-                ).format(**self._q),
-                (embedder,),
-            ).fetchone()
+            row = self._stored_space(conn, embedder)
             if row is not None:  # another process made it first
                 return self._space(embedder, *row)
             space = self._space(embedder, dimensions, name)

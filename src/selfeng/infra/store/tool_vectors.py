@@ -62,6 +62,7 @@ from pgvector.psycopg import register_vector
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
+from selfeng.core.closing import Closeable
 from selfeng.core.embedder import Embedder
 from selfeng.core.search_documents import Document, aggregate_texts, strip_placeholders
 from selfeng.core.vector_store import StoredIndex
@@ -88,7 +89,7 @@ MAX_EF_SEARCH: Final[int] = 1_000
 """pgvector's ceiling on ``hnsw.ef_search``: a request deeper than this scans exactly."""
 
 
-class PgToolVectors:
+class PgToolVectors(Closeable):
     """Tool search's rows in PostgreSQL (see the module doc): a ``VectorStore``."""
 
     def __init__(
@@ -324,12 +325,6 @@ class PgToolVectors:
         """Close the connections."""
         self._searcher.shutdown()
         self._pool.close()
-
-    def __enter__(self) -> PgToolVectors:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _split(
