@@ -299,3 +299,69 @@ def test_dates_go_by_the_prepositions_the_tool_puts_before_them(
 ) -> None:
     found = extract(scan(text), SPECS["days_between"]["parameters"], WORDINGS["days_between"])
     assert found.arguments == {"start": start, "end": end}
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("How many grams in a pound?", {"value": 1.0, "from_unit": "pound", "to_unit": "grams"}),
+        ("how many ounces are there in a kilogram", None),
+    ],
+)
+def test_a_unit_asked_about_with_an_article_is_one_of_it(
+    text: str, arguments: dict[str, object] | None
+) -> None:
+    found = extract(scan(text), SPECS["convert_weight"]["parameters"], WORDINGS["convert_weight"])
+    assert found.arguments["value"] == 1.0
+    if arguments is not None:
+        assert found.arguments == arguments
+    assert judge("convert_weight", text).confidence == 1.0
+
+
+def test_an_article_counts_nothing_outside_such_a_question() -> None:
+    # a description of a text ("a sentence") is no text, and "a" is no amount here
+    assert judge("count_words", "How many words in a sentence?").confidence == 0.0
+    assert not any(t.kind == "number" for t in scan("how many words in a sentence: hi").tokens)
+    assert not any(t.kind == "number" for t in scan("reverse a word").tokens)
+
+
+def test_a_list_of_numbers_is_no_text() -> None:
+    for text in ["Reverse the list 10, 20, 30", "reverse: 10, 20, 30"]:
+        assert judge("reverse_string", text).confidence < 0.75
+        assert best(text)[1] < 0.75
+    assert judge("count_characters", "count the characters in 1 2 3").confidence < 0.75
+    # a text of digits is one number, or quoted
+    assert judge("reverse_string", "reverse 12345").confidence == 1.0
+    assert judge("reverse_string", "reverse '10, 20'").confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("avg of 1, 2, 3", "mean"),
+        ("std dev of 2, 4, 4, 4, 5, 5, 7, 9", "standard_deviation"),
+        ("count chars in hello", "count_characters"),
+        ("med of 1, 5, 9", "median"),
+        ("pct change from 10 to 15", "percentage_change"),
+    ],
+)
+def test_short_words_read_as_the_tools_own(text: str, tool: str) -> None:
+    assert best(text) == (tool, 1.0)
+
+
+def test_numbers_written_with_scale_words_and_ordinal_exponents() -> None:
+    values = [
+        t.value for t in scan("1 million divided by 2.5 thousand").tokens if t.kind == "number"
+    ]
+    assert values == [1_000_000.0, 2_500.0]
+    assert [t.value for t in scan("5 to the third power").tokens if t.kind == "number"] == [
+        5.0,
+        3.0,
+    ]
+    assert not any(t.kind == "number" for t in scan("the third word").tokens)
+    found = extract(
+        scan("what is twenty plus 1 million"),
+        SPECS["evaluate_expression"]["parameters"],
+        WORDINGS["evaluate_expression"],
+    )
+    assert found.arguments == {"expression": "20 plus 1000000"}

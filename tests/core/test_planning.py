@@ -172,3 +172,14 @@ def test_a_phrase_pointing_at_earlier_values_takes_them(
     text: str, earlier: dict[str, object], restated: str | None
 ) -> None:
     assert with_earlier_values(text, earlier) == restated  # type: ignore[arg-type]
+
+
+def test_two_whole_calculations_are_two_steps() -> None:
+    assert [s.text for s in plan("2 to the 10th power, and 1,000 divided by 8")] == [
+        "2 to the 10th power",
+        "1,000 divided by 8",
+    ]
+    assert [s.text for s in plan("3 plus 4 and 5 times 6")] == ["3 plus 4", "5 times 6"]
+    # one value more is a list, not a calculation of its own
+    assert [s.text for s in plan("sum of 3, 4 and 5")] == ["sum of 3, 4 and 5"]
+    assert len(plan("what's 2 plus 3 and 4")) == 1

@@ -50,7 +50,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import JsonValue
 
+from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.embedder import Embedder
+from selfeng.core.language import camel_words, words
 from selfeng.core.planning import tool_vocabulary
 from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.search import Match, ToolIndex
@@ -211,6 +213,8 @@ class ToolSearch:
         self.max_uses = max_uses
         self.vocabulary: frozenset[str] = frozenset()
         """The words of the active tools' names (the planner splits before them)."""
+        self.abbreviations = Abbreviations(())
+        """The active tools' own words, which short words in a request are read as."""
         self.composites: dict[tuple[str, ...], tuple[str, int, VersionRecord]] = {}
         """Active composite tools by their members' names: they answer a run of plan steps
         whose tools are those members, and are not searched for one step."""
@@ -248,6 +252,13 @@ class ToolSearch:
                 if record["spec"].get("composition")
             }
             self.vocabulary = tool_vocabulary(active)
+            self.abbreviations = Abbreviations(
+                w
+                for name, (_, record) in active.items()
+                for w in words(
+                    f"{' '.join(camel_words(name))} {record['spec'].get('description', '')}"
+                )
+            )
             self._active = active
             self._tools_seen = seen[:2]
             with self._cond:
@@ -346,6 +357,12 @@ class ToolSearch:
         threshold = policy_float(policies, "retrieval.threshold")
         top_k = policy_int(policies, "retrieval.top_k")
         found = self.ranked(query, policies, k=top_k, exclude=exclude)
+        if not any(c.score >= threshold for c in found):
+            # short words ("avg", "std dev") are read as the tools' own only when the words
+            # as written find nothing: where they do, a reading would only add noise
+            expanded = self.abbreviations.expand(query)
+            if expanded != query:
+                found = self.ranked(expanded, policies, k=top_k, exclude=exclude)
         return [c for c in found if c.score >= threshold]
 
     def ranked(

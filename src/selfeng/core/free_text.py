@@ -45,6 +45,8 @@ def text_value(
     colon = pool.scan.colon_text()
     if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
         inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
+        if _number_list(inside):
+            return None
         return colon, inside, False
     if any(h in hints(name, schema) for h in PATH_HINTS):
         for t in pool.tokens("word"):
@@ -152,13 +154,13 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     given: "the alphabet", a title ("the Gettysburg Address", "War and Peace"), the asker's
     own thing ("reverse my name")."""
     head = trimmed[0]
-    if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
+    if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed) or _number_list(trimmed):
         return True
     if head.kind == "word" and (head.word in CONJUNCTIONS or head.index == tokens[0].index):
         return True
     if (
         len(trimmed) == 2
-        and head.word in ARTICLES
+        and head.text.lower() in ARTICLES  # also "a" read as one ("how many words in a line")
         and trimmed[1].kind == "word"
         and not is_neutral(trimmed[1].word)
     ):
@@ -169,6 +171,16 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
         return True
     return _titled(trimmed, tokens)
+
+
+def _number_list(run: Sequence[Token]) -> bool:
+    """Several numbers and nothing else ("10, 20 and 30"): a list of values, not a text. Its
+    characters reversed or counted would answer a question nobody asked ("reverse the list
+    10, 20, 30" is not "03 ,02 ,01"); a text of digits is quoted or one number."""
+    numbers = [t for t in run if t.kind == "number"]
+    return len(numbers) >= 2 and all(
+        t.kind == "number" or (t.kind == "word" and t.word in CONJUNCTIONS) for t in run
+    )
 
 
 def _titled(run: list[Token], tokens: Sequence[Token]) -> bool:

@@ -243,8 +243,29 @@ def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     close()
     if not best:
         return None
-    text = pool.scan.between(best[0].index, best[-1].index)
-    return text, best
+    return _as_numerals(pool.scan.text, best), best
+
+
+def _as_numerals(text: str, run: Sequence[Token]) -> str:
+    """The expression's text with numbers written in words as numerals ("1 million divided by
+    1000" -> "1000000 divided by 1000", "twenty plus five" -> "20 plus 5"): the expression's
+    tool reads arithmetic, not number words."""
+    out: list[str] = []
+    at = run[0].start
+    for t in run:
+        written = text[t.start : t.end]
+        if t.kind == "number" and not t.word and not t.percent and not _NUMERAL.fullmatch(written):
+            out.append(text[at : t.start])
+            value = t.value
+            out.append(
+                str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+            )
+            at = t.end
+    out.append(text[at : run[-1].end])
+    return "".join(out)
+
+
+_NUMERAL = re.compile(r"[-+]?[\d,]*\.?\d+")
 
 
 def _math_token(t: Token) -> bool:

@@ -58,11 +58,24 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                                 word=r.word, integer=True))  # fmt: skip
             i += 1
             continue
+        if r.kind == "word" and r.word in _SCALES and _counted(out):
+            # "1 million", "2.5 thousand": the scale multiplies the number before it
+            n = out.pop()
+            value = float(n.value or 0.0) * _SCALES[r.word]  # type: ignore[arg-type]
+            out.append(RawToken("number", n.start, r.end, value=value, integer=value.is_integer()))
+            i += 1
+            continue
         if r.kind == "word" and r.word in _SCALES and not (out and out[-1].word == "a"):
             # "the nearest hundred": a quantity named, not counted; only a parameter whose
             # role it fits may take it
             out.append(RawToken("number", r.start, r.end, value=float(_SCALES[r.word]),
                                 word=r.word, integer=True))  # fmt: skip
+            i += 1
+            continue
+        if r.kind == "word" and r.word in _ORDINALS and _after(out, "to", "the"):
+            # "5 to the third power": an exponent said as an ordinal
+            out.append(RawToken("number", r.start, r.end, value=float(_ORDINALS[r.word]),
+                                integer=True))  # fmt: skip
             i += 1
             continue
         run_end, value = _number_word_run(text, raw, i)
@@ -76,7 +89,51 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                 continue
         out.append(r)
         i += 1
-    return out
+    return _one_unit_asked_about(out)
+
+
+_ORDINALS = {
+    "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,
+}  # fmt: skip
+
+
+def _after(out: list[RawToken], *before: str) -> bool:
+    """Whether the tokens before are these words."""
+    n = len(before)
+    return len(out) >= n and all(
+        t.kind == "word" and t.word == w for t, w in zip(out[-n:], before, strict=True)
+    )
+
+
+def _counted(out: list[RawToken]) -> bool:
+    """Whether the token before is a plain number a scale word can multiply."""
+    return bool(out) and out[-1].kind == "number" and not out[-1].percent and not out[-1].word
+
+
+_ONE_OF = frozenset({"in", "per"})
+
+
+def _one_unit_asked_about(raw: list[RawToken]) -> list[RawToken]:
+    """ "How many ounces in *a* pound?": an amount of one, when the question names no number
+    and ends at the article's noun ("in a pound", "per an hour"). Anywhere else an article
+    counts nothing ("how many words in a sentence: ...")."""
+    words = [i for i, r in enumerate(raw) if r.kind == "word"]
+    if any(r.kind == "number" for r in raw) or len(words) < 5:
+        return raw
+    if raw[words[0]].word != "how" or raw[words[1]].word != "many":
+        return raw
+    article, noun = words[-2], words[-1]
+    if (
+        raw[article].word in {"a", "an"}
+        and raw[words[-3]].word in _ONE_OF
+        and noun == article + 1
+        and all(r.kind == "symbol" for r in raw[noun + 1 :])
+    ):
+        a = raw[article]
+        raw = list(raw)
+        raw[article] = RawToken("number", a.start, a.end, value=1.0, integer=True)
+    return raw
 
 
 def _operand_before(out: list[RawToken]) -> bool:

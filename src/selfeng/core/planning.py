@@ -158,6 +158,8 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
                 instruction = _starts_instruction(piece, vocabulary) and not _modifier(piece)
                 if instruction and not _starts_instruction(current, vocabulary):
                     instruction = False  # a statement, then its question: one step
+                if _calculation(current) and _calculation(piece):
+                    instruction = True  # "2 to the 10th power, and 1,000 divided by 8"
                 if repeated is not None or instruction:
                     parts.append(current)
                     joined_by_and.append(by_and)
@@ -330,6 +332,19 @@ def _operates(tokens: Sequence[Token]) -> bool:
     values = sum(1 for t in tokens if _is_value(t))
     words = any(t.kind in {"word", "symbol"} and not is_neutral(t.word) for t in tokens)
     return values >= 2 or words
+
+
+def _calculation(text: str) -> bool:
+    """Whether a text is a whole calculation of its own: two values or more with an
+    arithmetic word or symbol after the first ("1,000 divided by 8", "2 to the 10th power");
+    one value of a list ("..., and 5") is not."""
+    tokens = scan(text).tokens
+    values = [t.index for t in tokens if _is_value(t)]
+    return len(values) >= 2 and any(
+        t.index > values[0]
+        and ((t.kind == "word" and t.word in OPERATORS) or (t.kind == "symbol" and t.word))
+        for t in tokens
+    )
 
 
 def _protected(read: Scan) -> list[tuple[int, int]]:

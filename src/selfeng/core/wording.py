@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.language import (
     ARTICLES,
     NEUTRAL_STEMS,
@@ -57,6 +58,9 @@ class ToolWording:
     """Each parameter's roles."""
     joined: frozenset[str] = frozenset()
     """Compounds its wording writes apart or together ("upper case" / "uppercase"), joined."""
+    spelled: Abbreviations | None = None
+    """Its name's and description's words as written, for the short words people type
+    ("avg", "std dev")."""
 
     def names(self, word_stem: str) -> bool:
         """Whether a stem says what the tool does."""
@@ -81,6 +85,10 @@ class ToolWording:
                 return any(self.names(p) for p in parts), True
         if s in self.joined:
             return True, True
+        if self.spelled is not None:
+            readings = self.spelled.readings(written)
+            if readings:
+                return any(self.names(stem(r)) for r in readings), True
         return False, self.accounts(s)
 
 
@@ -116,6 +124,7 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         takes=frozenset(takes - does),
         roles={p: _roles(p, s, description) for p, s in properties.items()},
         joined=frozenset(_compounds(description) | _compounds(" ".join(camel_words(name)))),
+        spelled=Abbreviations([*camel_words(name), *words(_without_examples(description))]),
     )
 
 

@@ -5,6 +5,7 @@ import re
 
 _WORDS = [
     (r"\bto\s+the\s+power\s+of\b", "^"),
+    (r"\bto\s+the\s+(\d+(?:\.\d+)?)(?:st|nd|rd|th)?(?:\s+power)?\b", r"^\1"),
     (r"\braised\s+to(?:\s+the\s+power\s+of)?\b", "^"),
     (r"\bsquare\s+root\s+of\b", " sqrt "),
     (r"\bcube\s+root\s+of\b", " cbrt "),
@@ -86,9 +87,25 @@ class _Parser:
         value = self.term()
         while self.peek() in {"+", "-"}:
             op = self.take()
-            right = self.term()
+            if self._bare_percent():
+                # "100 minus 35%" is 65, as a person (and a calculator) means it: a bare
+                # percentage added or taken away is a share of the amount before it
+                right = value * float(self.take()) / 100
+                self.take()
+            else:
+                right = self.term()
             value = value + right if op == "+" else value - right
         return value
+
+    def _bare_percent(self) -> bool:
+        """Whether a number with '%' comes next, and nothing binds to it but '+', '-' or ')'."""
+        ahead = self.tokens[self.at : self.at + 3]
+        return (
+            len(ahead) >= 2
+            and (ahead[0][0].isdigit() or ahead[0][0] == ".")
+            and ahead[1] == "%"
+            and (len(ahead) == 2 or ahead[2] in {"+", "-", ")"})
+        )
 
     def term(self) -> float:
         value = self.unary()
@@ -184,6 +201,16 @@ def test_words() -> None:
     assert evaluate_expression("3 squared") == 9
     assert evaluate_expression("square 12") == 144
     assert evaluate_expression("2 to the power of 3") == 8
+    assert evaluate_expression("2 to the 10th power") == 1024
+    assert evaluate_expression("3 to the 4th") == 81
+
+
+def test_a_percentage_added_or_taken_away_is_a_share_of_the_amount() -> None:
+    assert evaluate_expression("100 minus 35 percent") == 65
+    assert evaluate_expression("80 + 10%") == 88
+    assert evaluate_expression("(200 - 50%) * 2") == 200
+    assert evaluate_expression("50 - 10% * 2") == 49.8
+    assert evaluate_expression("10% of 50 + 5") == 10
 
 
 def test_refuses_what_is_not_arithmetic() -> None:

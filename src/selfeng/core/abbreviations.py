@@ -1,0 +1,64 @@
+"""Words people shorten ("avg", "std dev", "chars", "pct"), read as the tools' own words.
+
+A short word abbreviates a longer one when it is its beginning ("dev" -> deviation, "chars"
+-> characters, a plural "s" aside) or its first letter and then only consonants found in it
+in order ("std" -> standard, "avg" -> average, "pct" -> percent). Only content words of three
+to five letters count, and the long word must be at least three letters longer: "per" is a
+word of its own, not "percent", and "met" is not "meter". The long words are the tools' own
+wording, so nothing here is a table of abbreviations: a new tool's words are abbreviated the
+same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from selfeng.core.language import FUNCTION_WORDS, NEUTRAL
+
+_VOWELS = frozenset("aeiouy")
+_SHORT = re.compile(r"[a-z]{3,5}")
+_LONGER_BY = 3
+_MAX_READINGS = 3
+
+
+def abbreviates(short: str, long: str) -> bool:
+    """Whether ``short`` (lower case, as written) is a shortening of ``long``."""
+    if not _SHORT.fullmatch(short) or short in FUNCTION_WORDS or short in NEUTRAL:
+        return False
+    if len(long) < len(short) + _LONGER_BY or short[0] != long[0]:
+        return False
+    if long.startswith(short) or (short.endswith("s") and long.startswith(short[:-1])):
+        return True
+    if any(c in _VOWELS for c in short[1:]):
+        return False
+    rest = iter(long[1:])
+    return all(c in rest for c in short[1:])  # in order: each found after the one before
+
+
+class Abbreviations:
+    """The long words of a wording, by first letter, to read short words against."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.known = frozenset(w.lower() for w in words)
+        self._by_first: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self.known):
+            if len(word) >= 3 + _LONGER_BY and word.isalpha():
+                self._by_first[word[0]].append(word)
+
+    def readings(self, short: str) -> list[str]:
+        """The long words ``short`` may stand for (none for a word the wording has)."""
+        short = short.lower()
+        if short in self.known:
+            return []
+        found = [w for w in self._by_first.get(short[:1], ()) if abbreviates(short, w)]
+        return found if len(found) <= _MAX_READINGS else []
+
+    def expand(self, text: str) -> str:
+        """``text`` with the long words its short words stand for added after it."""
+        extra = [w for short in _WORDS.findall(text) for w in self.readings(short)]
+        return f"{text} {' '.join(dict.fromkeys(extra))}" if extra else text
+
+
+_WORDS = re.compile(r"(?<![\w'])[A-Za-z]{3,5}(?![\w'])")

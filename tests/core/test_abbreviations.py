@@ -1,0 +1,46 @@
+"""Short words people type, read as a wording's long ones."""
+
+import pytest
+
+from selfeng.core.abbreviations import Abbreviations, abbreviates
+
+
+@pytest.mark.parametrize(
+    ("short", "long"),
+    [
+        ("avg", "average"),
+        ("std", "standard"),
+        ("dev", "deviation"),
+        ("chars", "characters"),
+        ("pct", "percent"),
+        ("med", "median"),
+        ("calc", "calculate"),
+    ],
+)
+def test_shortenings(short: str, long: str) -> None:
+    assert abbreviates(short, long)
+
+
+@pytest.mark.parametrize(
+    ("short", "long"),
+    [
+        ("per", "percent"),  # a word of its own
+        ("met", "meter"),  # not shorter by enough
+        ("sad", "standard"),  # a vowel after the first letter: no shortening of this kind
+        ("the", "temperature"),
+        ("avg", "vague"),  # another first letter
+        ("ab", "absolute"),  # too short to say
+        ("tsd", "standard"),
+    ],
+)
+def test_not_shortenings(short: str, long: str) -> None:
+    assert not abbreviates(short, long)
+
+
+def test_readings_leave_known_and_ambiguous_words_alone() -> None:
+    words = Abbreviations(["average", "of", "numbers", "standard", "deviation"])
+    assert words.readings("avg") == ["average"]
+    assert words.readings("numbers") == []  # a word the wording has
+    assert words.expand("std dev of 1, 2") == "std dev of 1, 2 standard deviation"
+    many = Abbreviations(["cabbage", "cabinet", "cabaret", "cabriolet"])
+    assert many.readings("cab") == []  # four readings: none is meant
