@@ -365,3 +365,35 @@ def test_numbers_written_with_scale_words_and_ordinal_exponents() -> None:
         WORDINGS["evaluate_expression"],
     )
     assert found.arguments == {"expression": "20 plus 1000000"}
+
+
+def test_a_comparison_or_a_question_for_an_operand_is_not_the_tools_answer() -> None:
+    more = judge("percent_of", "What is 10 percent more than 50?")
+    assert more.confidence < 0.75
+    assert "more" in more.unexplained
+    asked = judge("percent_of", "10 percent of what is 5?")
+    assert asked.confidence < 0.75
+    assert "what" in asked.unexplained
+    # an operator word is the tool's own, and a question word before the values asks for it
+    assert judge("subtract_numbers", "How much is 63 less than 100?").confidence == 1.0
+    assert (
+        judge("percentage_change", "By what percent did it drop from 500 to 400?").confidence == 1.0
+    )
+
+
+def test_counting_up_to_a_number_counts_nothing_in_it() -> None:
+    assert best("Count to 10")[1] < 0.75
+    assert judge("count_words", "count the words in hello world").confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [("Convert 20C to F", 20.0, "C"), ("100km in miles", 100.0, "km"), ("5kg to lb", 5.0, "kg")],
+)
+def test_a_unit_glued_to_its_number(text: str, value: float, unit: str) -> None:
+    tokens = scan(text).tokens
+    number = next(t for t in tokens if t.kind == "number")
+    assert number.value == value
+    assert tokens[number.index + 1].text == unit
+    # an identifier stays one: letters before, or more than a unit's letters after
+    assert not any(t.kind == "number" for t in scan("abc123 and v2beta").tokens)

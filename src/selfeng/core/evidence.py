@@ -108,7 +108,14 @@ def assess(
         - taken
     )
     unset = _unset_words(extraction, wording.name)
+    asked = _asked_operands(read)
     for token in read.tokens:
+        if token.index in asked:
+            # "10 percent of *what* is 5": the request asks for a value the tool takes, not
+            # for what it gives
+            content += 1
+            unexplained.append(token.text)
+            continue
         if token.index in labels and not wording.matches(token.word)[1]:
             continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
@@ -379,20 +386,45 @@ def _possessed(read: Scan) -> frozenset[int]:
     return frozenset(out)
 
 
+_QUESTION_WORDS = frozenset({"what", "which", "whatever"})
+
+
+def _asked_operands(read: Scan) -> frozenset[int]:
+    """Question words standing where a value goes: after a preposition, once a value was
+    given ("10 percent of *what* is 5", "5 more than *what* makes 12"). A question word
+    before any value asks for the result ("by *what* percentage did it drop from 500 to
+    400")."""
+    tokens = read.tokens
+    out: set[int] = set()
+    seen_value = False
+    for t in tokens:
+        if t.kind in {"number", "date", "quoted", "json", "array"}:
+            seen_value = True
+        elif (
+            seen_value
+            and t.kind == "word"
+            and t.word in _QUESTION_WORDS
+            and t.index > 0
+            and tokens[t.index - 1].kind == "word"
+            and tokens[t.index - 1].word in PREPOSITIONS | {"than"}
+        ):
+            out.add(t.index)
+    return frozenset(out)
+
+
 def _label_word(token: Token) -> bool:
     return token.kind == "word" and not is_neutral(token.word) and token.word not in OPERATORS
 
 
 def _acts(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a word after a value is a participle saying what is done to it ("50
-    *increased* by 10%", "80 *divided* into 4"), not what it is of ("12 eggs")."""
+    """Whether a word after a value is a participle or a comparative saying what is done to
+    it ("50 *increased* by 10%", "80 *divided* into 4", "10% *more* than 50"), not what it
+    is of ("12 eggs")."""
     after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
-    return (
-        token.word.endswith("ed")
-        and after is not None
-        and after.kind == "word"
-        and after.word in PREPOSITIONS
-    )
+    if after is None or after.kind != "word":
+        return False
+    # "10 percent *more* than 50": a comparison, what is done to the value
+    return after.word == "than" or (token.word.endswith("ed") and after.word in PREPOSITIONS)
 
 
 def _starts_values(tokens: Sequence[Token], at: int) -> bool:

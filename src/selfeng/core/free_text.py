@@ -128,11 +128,14 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
 
 _COUNTING_STEMS = frozenset({stem("count"), stem("tally")})
 _IN_TEXT = frozenset({"in", "of", "within", "inside", "from"})
+_COUNTED_UP_TO = frozenset({"to", "till", "until", "towards", "toward"})
 
 
 def _past_counted(run: list[Token]) -> list[Token]:
     """A run after a counting verb without the thing counted and its link: "the vowels in
     banana" -> banana (unchanged when the run does not read so)."""
+    if run and run[0].kind == "word" and run[0].word in _COUNTED_UP_TO:
+        return []  # "count to 10": counting up to a number, not counting what is in it
     i = 0
     while i < len(run) and run[i].kind == "word" and run[i].word in ARTICLES | DETERMINERS:
         i += 1

@@ -49,6 +49,8 @@ _NUMBER = re.compile(
     r"(?P<pct>\s*%|\s*percent\b|\s*per\s?cent\b)?",
     re.IGNORECASE,
 )
+_UNIT_AFTER = re.compile(r"[^\W\d_]{1,3}(?![\w'\u2019-])")
+"""One to three letters glued after a number and ending the word: a unit ("20C", "5kg")."""
 _SYMBOL = re.compile(r"\*\*|[+\-\u2212*/\u00d7÷^()=]")
 _WORD = re.compile(
     r"°?[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?:\.[\w]+)*|[A-Za-z_]\w*(?:\.\w+)+", re.UNICODE
@@ -192,9 +194,14 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
             continue
         before = text[start - 1] if start > 0 else " "
         after = text[m.end("num") :] if not m.group("den") else text[m.end("den") :]
-        glued = before.isalpha() or before == "_" or (after[:1].isalpha() and not m.group("ord"))
+        unit = _UNIT_AFTER.match(after) is not None  # "20C", "100km", "5kg": a unit glued on
+        glued = (
+            before.isalpha()
+            or before == "_"
+            or (after[:1].isalpha() and not m.group("ord") and not unit)
+        )
         if glued and not m.group("pct"):
-            continue  # part of a word or identifier (abc123, 3rd-party, x2)
+            continue  # part of a word or identifier (abc123, 3rd-party, x2y)
         number = float(m.group("num").replace(",", ""))
         integer = "." not in m.group("num")
         if m.group("den"):
