@@ -51,6 +51,41 @@ def test_one_number_is_never_a_list_to_aggregate(seeded: Selfeng) -> None:
     assert not answer.ok or answer.value == [8, 10]
 
 
+def test_a_follow_up_that_leaves_out_the_question_asks_it_again(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    assert agent.ask("convert 10 km to miles", session_id="s-again").ok
+    again = agent.ask("what about 20 km?", session_id="s-again")
+    assert again.ok, again.text
+    assert round(float(again.value), 3) == 12.427  # type: ignore[arg-type]
+    assert agent.ask("What is 15% of 200?", session_id="s-pct").value == 30
+    # a new percentage of the same amount, not of the answer 30
+    assert agent.ask("and 25%?", session_id="s-pct").value == 50
+    # which of two values a lone new one replaces cannot be told: no answer
+    assert agent.ask("Add 3 and 4", session_id="s-two").value == 7
+    assert not agent.ask("what about 5?", session_id="s-two").ok
+
+
+def test_a_follow_up_without_values_takes_the_previous_ones(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    assert agent.ask("What's the average of 4, 8, 12?", session_id="s-vals").value == 8
+    median = agent.ask("And the median?", session_id="s-vals")
+    assert median.ok, median.text
+    assert median.value == 8
+    assert agent.ask("and the largest?", session_id="s-vals").value == 12
+    # one number is no list: nothing to take
+    assert agent.ask("What is 15% of 200?", session_id="s-one").value == 30
+    assert not agent.ask("And the median?", session_id="s-one").ok
+
+
+def test_a_follow_up_that_starts_with_an_operator_works_on_the_answer(seeded: Selfeng) -> None:
+    agent = Agent(seeded)
+    assert agent.ask("Add 3 and 4", session_id="s-op").value == 7
+    assert agent.ask("minus 10", session_id="s-op").value == -3
+    assert agent.ask("times 5", session_id="s-op").value == -15
+    # without a session there is no answer to work on
+    assert not agent.ask("minus 10").ok
+
+
 def test_a_follow_up_without_a_session_abstains_and_says_why(seeded: Selfeng) -> None:
     answer = Agent(seeded).ask("Now reverse the result")
     assert not answer.ok

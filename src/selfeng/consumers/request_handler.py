@@ -32,17 +32,18 @@ from collections.abc import Callable, Mapping
 
 from pydantic import JsonValue
 
-from selfeng.consumers.deciding import Decider, Decision, predicted_output
+from selfeng.consumers.deciding import Decider, Decision, predicted_output, refers_back
 from selfeng.consumers.executing import EventIds, Executor, HandlerState, Outcome
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
+from selfeng.core.follow_ups import continued, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
 from selfeng.projections.registry import active_tools
-from selfeng.projections.sessions import previous_answer
+from selfeng.projections.sessions import SessionAnswer, previous_answer
 from selfeng.schemas import (
     Event,
     RequestCompleted,
@@ -172,6 +173,10 @@ class RequestHandler:
         context: dict[str, JsonValue] = first_context
         previous_tool: str | None = None
         for index, step in enumerate(steps):
+            pinned_tool = pinned.get(step.text)
+            written = continued(step.text) if index == 0 and session is not None else None
+            if written is not None:
+                step = PlanStep(written, uses_previous=True)  # "minus 10": the answer before
             decision = self.decider.decide(
                 index,
                 step,
@@ -181,8 +186,10 @@ class RequestHandler:
                 context=context,
                 previous_tool=previous_tool,
                 skill_graph=state.skill_graph,
-                pinned=pinned.get(step.text),
+                pinned=pinned_tool,
             )
+            if index == 0 and len(steps) == 1 and session is not None and pinned_tool is None:
+                decision = self._follow_up(req, step, session, decision)
             out.events.append(self._searched(req, decision))
             if decision.chosen is None:
                 if not pinned:
@@ -202,6 +209,32 @@ class RequestHandler:
             context = dict(decision.chosen.extraction.arguments)
             previous_tool = decision.chosen.candidate.tool
         self.runner.run(req, decisions, first_previous, first_context)
+
+    def _follow_up(
+        self, req: RequestContext, step: PlanStep, session: SessionAnswer, decision: Decision
+    ) -> Decision:
+        """A follow-up that leaves out what the session's previous request said ("What
+        about 20 km?", "And the median?"), decided as written out in full; ``decision`` (the
+        step as asked) when it does not read as one or the full text is not answered.
+
+        The full text comes first: "and 25%?" after "What is 15% of 200?" asks for 25% of
+        200, not 25% of the answer 30 (a follow-up that only continues, "times 5", has a word
+        the previous request did not, and is not restated)."""
+        if refers_back(step.text):
+            return decision  # "and lowercase it": the previous answer, as it says
+        restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
+        if restated is None or restated == step.text:
+            return decision
+        state = req.state
+        full = self.decider.decide(
+            0,
+            PlanStep(restated, uses_previous=False),
+            state.policies,
+            state.registry,
+            previous=None,
+            skill_graph=state.skill_graph,
+        )
+        return full if full.chosen is not None else decision
 
     def _searched(self, req: RequestContext, decision: Decision) -> ToolSearched:
         policies = req.state.policies

@@ -137,8 +137,14 @@ def _one_unit_asked_about(raw: list[RawToken]) -> list[RawToken]:
 
 
 def _operand_before(out: list[RawToken]) -> bool:
-    """Whether the token before could be the left operand of a binary "minus"."""
-    return bool(out) and (out[-1].kind == "number" or out[-1].word == ")")
+    """Whether the token before could be the left operand of a binary "minus": a number, a
+    bracket, or a word standing for an earlier answer ("it minus 10", "the result minus 2")."""
+    return bool(out) and (
+        out[-1].kind == "number" or out[-1].word == ")" or out[-1].word in _ANSWER_WORDS
+    )
+
+
+_ANSWER_WORDS = frozenset({"it", "that", "this", "result", "answer", "total", "sum"})
 
 
 def _powers_what_follows(raw: list[RawToken], i: int) -> bool:

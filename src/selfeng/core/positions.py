@@ -146,7 +146,17 @@ class PartitionPosition(Position):
         return ",".join(f"{t}:{p}={o}" for (t, p), o in sorted(self.offsets.items())) or "start"
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self.offsets.items())))
+        # worked out once: a save hashes each checkpoint's position (the positions of one
+        # runner's projections are one object), and sorting 24 partitions each time cost a
+        # PostgreSQL save of 1,000 checkpoints a seventh of its time
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(sorted(self.offsets.items())))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"offsets": self.offsets}  # a str hash differs between processes
 
 
 def position_from_json(data: Mapping[str, Any]) -> Position:

@@ -2,7 +2,8 @@
 
 "Now reverse the result" or "Multiply it by 3" in a session refers to the session's
 previous answer. The fold keeps, per session, its newest answers (the request, when it was
-completed, its value and whether it was answered), and marks an answer a user rated bad so
+completed, its value, the text and arguments of the step that gave it, and whether it was
+answered), and marks an answer a user rated bad so
 that it is never reused. Answers are ordered by their completion time and request id, so the
 state is the same whatever order requests of one session arrive in from different
 partitions.
@@ -10,7 +11,7 @@ partitions.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from pydantic import JsonValue
 
@@ -32,6 +33,7 @@ class SessionAnswer(TypedDict):
     value: JsonValue
     rejected: bool
     arguments: dict[str, JsonValue]  # of the step that gave the value
+    query: NotRequired[str]  # that step's text (version 2)
 
 
 class Session(TypedDict):
@@ -51,7 +53,7 @@ class SessionsProjection(Projection[SessionsState]):
     """The newest answers of each session."""
 
     name = "sessions"
-    version = 1
+    version = 2
     handles = (RequestCompleted, FeedbackApplied)
     tables = ("sessions",)
 
@@ -74,6 +76,7 @@ class SessionsProjection(Projection[SessionsState]):
                         value=event.value,
                         rejected=False,
                         arguments=dict(last[-1].arguments) if last else {},
+                        query=last[-1].query if last else "",
                     )
                 )
                 answers.sort(key=lambda a: (a["at_ms"], a["request_id"]))

@@ -1,0 +1,120 @@
+"""Follow-ups that leave out what the previous request of their session said.
+
+In a conversation people do not repeat themselves:
+
+- "Convert 10 km to miles." — "What about 20 km?": the same question, with a new value;
+- "What's the average of 4, 8, 12?" — "And the median?": a new question about the same values.
+
+:func:`restate` writes such a follow-up out in full from the session's previous request, so
+the request path weighs it like any other request (the evidence check decides, and abstains
+when the restated text does not fit a tool). It restates only what can be read one way: a new
+value replaces the previous request's only value of its kind (or all of them, one for one);
+a question without values takes the previous values only when they are one list or one
+text. Anything else is left alone, and the follow-up gets the honest answer it got before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from pydantic import JsonValue
+
+from selfeng.core.language import FRAMING, FUNCTION_WORDS, is_neutral
+from selfeng.core.scanning import Token, scan
+
+_VALUE_KINDS = frozenset({"number", "date", "quoted"})
+_OPENERS = frozenset({"what", "about", "how", "and", "now", "then", "instead", "for", "with"})
+_MAX_WORDS = 8
+
+
+def restate(
+    text: str, earlier_query: str, earlier_arguments: Mapping[str, JsonValue]
+) -> str | None:
+    """``text`` written out in full from the previous request of its session, or None when it
+    does not read as a follow-up of it (or could be read more than one way)."""
+    tokens = scan(text).tokens
+    words = [t for t in tokens if t.kind == "word"]
+    if not earlier_query or len(words) > _MAX_WORDS:
+        return None
+    values = [t for t in tokens if t.kind in _VALUE_KINDS]
+    if values:
+        return _new_values(tokens, values, earlier_query)
+    if any(t.kind not in {"word", "symbol"} for t in tokens):
+        return None
+    return _same_values(text, earlier_arguments)
+
+
+_CONTINUES = re.compile(
+    r"^\s*(?:plus|minus|times|multiplied\s+by|divided\s+by|over|mod(?:ulo)?|raised\s+to|"
+    r"to\s+the\s+power\s+of|[+*/^\u00d7\u00f7])(?=[\s\d])",
+    re.IGNORECASE,
+)
+
+
+def continued(text: str) -> str | None:
+    """A follow-up that starts with an operator ("minus 10", "times 3", "divided by 2") works
+    on the previous answer: "it minus 10". None for any other text (a leading "-10" is a
+    number)."""
+    return f"it {text.strip()}" if _CONTINUES.match(text) else None
+
+
+def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str) -> str | None:
+    """ "What about 20 km?" after "Convert 10 km to miles": "Convert 20 km to miles". Every
+    word of the follow-up must be a framing word or one the previous request has."""
+    earlier = scan(earlier_query).tokens
+    said = {t.word for t in earlier if t.kind == "word"}
+    for t in tokens:
+        if t.kind == "word" and t.word not in said and not _framing(t.word):
+            return None  # "what about in feet?": a new word, another question
+        if t.kind not in {"word", "symbol", *_VALUE_KINDS}:
+            return None
+    replaced: dict[int, Token] = {}
+    for kind in {_kind(v) for v in values}:
+        new = [v for v in values if _kind(v) == kind]
+        old = [t for t in earlier if t.kind in _VALUE_KINDS and _kind(t) == kind]
+        if len(new) != len(old):
+            return None  # "what about 5?" after "add 3 and 4": which one?
+        replaced.update({o.index: n for o, n in zip(old, new, strict=True)})
+    out: list[str] = []
+    at = 0
+    for t in earlier:
+        if t.index in replaced:
+            out.append(earlier_query[at : t.start])
+            out.append(replaced[t.index].text)
+            at = t.end
+    out.append(earlier_query[at:])
+    return "".join(out)
+
+
+def _same_values(text: str, earlier_arguments: Mapping[str, JsonValue]) -> str | None:
+    """ "And the median?" after "the average of 4, 8, 12": "And the median of 4, 8, 12"."""
+    lists = [v for v in earlier_arguments.values() if isinstance(v, list) and _numbers(v)]
+    texts = [v for v in earlier_arguments.values() if isinstance(v, str) and v.strip()]
+    body = text.rstrip().rstrip("?.!").rstrip()
+    if len(lists) == 1 and not texts:
+        numbers = ", ".join(_number_text(x) for x in lists[0])  # type: ignore[arg-type]
+        return f"{body} of {numbers}"
+    if len(texts) == 1 and not lists and '"' not in texts[0]:
+        return f'{body} of "{texts[0]}"'
+    return None
+
+
+def _framing(word: str) -> bool:
+    return word in _OPENERS or word in FRAMING or word in FUNCTION_WORDS or is_neutral(word)
+
+
+def _kind(t: Token) -> str:
+    return "percent" if t.kind == "number" and t.percent else t.kind
+
+
+def _numbers(value: JsonValue) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 1
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+    )
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
