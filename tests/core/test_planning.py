@@ -183,3 +183,10 @@ def test_two_whole_calculations_are_two_steps() -> None:
     # one value more is a list, not a calculation of its own
     assert [s.text for s in plan("sum of 3, 4 and 5")] == ["sum of 3, 4 and 5"]
     assert len(plan("what's 2 plus 3 and 4")) == 1
+
+
+def test_an_exclamation_mark_after_a_colon_is_the_texts_own() -> None:
+    tweet = "Count the characters in this tweet: Just finished my first 10k run!"
+    assert plan(tweet)[0].text == tweet
+    assert plan("What is 2 plus 2!")[0].text == "What is 2 plus 2"
+    assert plan("Uppercase this: wow?")[0].text == "Uppercase this: wow"

@@ -136,7 +136,8 @@ def _instruction_stems(vocabulary: frozenset[str]) -> frozenset[str]:
 def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     """The steps of a request, in order (one step when it does not split)."""
     text = request.strip()
-    while text and text[-1] in "?.!":
+    ends = "?." if scan(text).colon is not None else "?.!"  # "this tweet: ... run!": its "!"
+    while text and text[-1] in ends:
         text = text[:-1].rstrip()
     text = _without_label(text, vocabulary)
     protected = _protected(scan(text))

@@ -87,11 +87,12 @@ class Scan:
         return frozenset(out)
 
     def colon_text(self) -> str | None:
-        """The text after the instruction's colon, as written (trailing ?!. removed)."""
+        """The text after the instruction's colon, as written (a trailing "?" or "." removed:
+        the request's own; a "!" is the text's, "this tweet: ... 10k run!")."""
         if self.colon is None:
             return None
         return _trim_end(self.text[self.colon[0] : self.colon[1]])
 
 
 def _trim_end(text: str) -> str:
-    return text.strip().rstrip("?!.").strip()
+    return text.strip().rstrip("?.").strip()

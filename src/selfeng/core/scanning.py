@@ -94,7 +94,7 @@ def _colon_span(text: str, tokens: tuple[Token, ...]) -> tuple[int, int] | None:
         start = at + 1
         while start < len(text) and text[start] == " ":
             start += 1
-        end = len(text.rstrip().rstrip("?!.").rstrip())
+        end = len(text.rstrip().rstrip("?.").rstrip())  # a "!" is the text's own
         if start < end:
             return (start, end)
     return None
