@@ -15,14 +15,22 @@ the best of the rounds:
 - reads: a bare assigned ``KafkaConsumer`` counting messages to the high watermark, and
   ``KafkaLog.read()`` decoding every record (headers, dedupe window) to the end, both over
   the topics the adapter wrote.
+- calls: what one call costs on a warm log (2,000 events in it), CALLS times each, in turns:
+  ``head()`` and ``read(after=head)`` with nothing new, ``append`` of one event, the ``read``
+  and ``head()`` right after it (which must see it), ``key_version``; beside them a bare
+  ``KafkaConsumer`` opened per call to find the end (assign, seek to the end, fetch, close),
+  as the adapter did before it kept its consumers; and how many consumers the log opened
+  while the calls were timed.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +39,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from common import request_events, table
 from selfeng.core.mapper import to_record
+from selfeng.core.positions import PartitionPosition
 from selfeng.core.records import NewRecord
 from selfeng.infra.log.kafka import KafkaLog
 from selfeng.infra.log.kafka_append import PRODUCER_CONFIG
@@ -38,6 +47,7 @@ from selfeng.infra.log.kafka_records import record_headers
 from selfeng.infra.log.tansu import TansuBroker
 
 BATCH = 1000
+CALLS = 50
 
 
 def bare_append(bootstrap: str, records: list[NewRecord], tuned: bool) -> float:
@@ -117,6 +127,62 @@ def adapter_read(bootstrap: str, ns: str) -> tuple[float, int]:
     return n / elapsed, n
 
 
+def bare_head(bootstrap: str, tps: list[TopicPartition]) -> None:
+    """The end of partitions ``tps`` with a consumer opened for this call alone (assign,
+    seek to the end, fetch until every high watermark is known, close)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5
+    )
+    consumer.assign(tps)
+    consumer.seek_to_end(*tps)
+    while any(consumer.highwater(tp) is None for tp in tps):
+        consumer.poll(timeout_ms=1)
+    consumer.close()
+
+
+def _read(log: KafkaLog, after: PartitionPosition) -> list[bytes]:
+    return [r.event_id for batch in log.read(after) for r in batch.records]
+
+
+def calls(bootstrap: str, records: list[NewRecord]) -> list[tuple[str, str, str]]:
+    """p50 and p90 ms of single calls on a warm log, CALLS of each in turns; and a row for
+    the consumers the log opened meanwhile."""
+    ns = f"calls{uuid.uuid4().hex[:8]}"
+    took: dict[str, list[float]] = {}
+
+    def timed(name: str, call: Callable[..., object], *args: object) -> object:
+        started = time.perf_counter()
+        out = call(*args)
+        took.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        return out
+
+    with KafkaLog(bootstrap, namespace=ns) as log:
+        log.append(records[:2000])
+        warm = log.head()
+        list(log.read(warm))
+        log.key_version(records[0].key)
+        opened = log._clients.pool.opened
+        tps = log._clients.all_partitions()
+        for n in range(CALLS):
+            head = timed("head(), nothing new", log.head)
+            assert isinstance(head, PartitionPosition)
+            timed("read(after=head), nothing new", _read, log, head)
+            new = NewRecord(uuid.uuid4().bytes, "selfeng.requests", f"c{n}", "Call", 1, b"{}", 0)
+            timed("append of 1 event", log.append, [new])
+            got = timed("read(after=head) after it", _read, log, head)
+            assert got == [new.event_id], "a read after an append must see it"
+            timed("head() after it", log.head)
+            timed("key_version(key)", log.key_version, records[0].key)
+            timed("bare consumer opened per call, to the end", bare_head, bootstrap, tps)
+        opened = log._clients.pool.opened - opened
+    rows = [
+        (name, f"{statistics.median(ms):.1f}", f"{sorted(ms)[int(0.9 * len(ms))]:.1f}")
+        for name, ms in took.items()
+    ]
+    rows.append((f"consumers the log opened in these {CALLS * 6} calls", str(opened), ""))
+    return rows
+
+
 def main() -> None:
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -143,6 +209,7 @@ def main() -> None:
             runs["KafkaLog.read(), to the end"], counts["adapter"] = adapter_read(bootstrap, ns)
             for name, value in runs.items():
                 best[name] = max(best.get(name, 0.0), value)
+        call_rows = calls(bootstrap, records)
     finally:
         if broker is not None:
             broker.stop()
@@ -170,6 +237,10 @@ def main() -> None:
     )
     print()
     print(f"transactions cost {txn_cost:.0%} of the adapter's append throughput")
+    print()
+    print(f"One call on a warm log (2,000 events, 5 topics of 6 partitions), {CALLS} of each:")
+    print()
+    print(table(call_rows, ("call", "p50 ms", "p90 ms")))
 
 
 if __name__ == "__main__":

@@ -80,15 +80,22 @@ taken from the high watermark in fetch responses: some brokers (tansu) answer Li
 (``end_offsets()``) with an offset lower than the true end when the last batch holds several
 records, so the adapter never relies on it for the end.
 
-Costs. ``read``, ``head``, ``wait_for_append``, ``key_version`` and a conditional append
-each open a short-lived assigned consumer (10-25 ms on a local broker; kafka-python keeps
-buffered fetches of paused partitions, so consumers are not reused). ``follow`` and group
-consumers keep one consumer for their lifetime. ``stream(key)`` reads only where the key's
-records are: the key index (see ``expected_versions``) knows their offsets, brought up to the
-high watermarks by reading what is new, and each partition is read over their span only.
+Costs. No call opens a consumer: ``read``, ``head``, ``stream``, ``key_version``, a
+conditional append, ``wait_for_append`` and ``follow`` borrow long-lived group-less
+consumers from the log's pool and give them back (``kafka_pool`` says why a pool, and how a
+consumer is settled so that no answer to an earlier fetch gives a stale end), and their
+assignments stay within topics whose metadata they hold, so a call is its fetches and
+nothing more: one fetch for ``head`` and for a read with nothing new, answered with the
+high watermark (a few ms on a local tansu; ``fetch_min_bytes=0`` lets Apache Kafka answer
+at once). ``follow`` and group consumers hold one consumer for their lifetime.
+``stream(key)`` reads only where the key's records are: the key index (see
+``expected_versions``) knows their offsets, brought up to the high watermarks by reading what
+is new, and each partition is read over their span only. A partition added to a topic while
+a log is open is not read until the log is opened again (its key placement would change).
 
 Modules. This one is the ``EventLog``; its parts: ``kafka_admin`` (URL settings, topic names
 and creation, partitioning), ``kafka_clients`` (the shared broker connection and consumers),
+``kafka_pool`` (the long-lived consumers lent to reads),
 ``kafka_records`` (headers and decoding), ``kafka_scan`` (reading partitions to their end),
 ``kafka_dedupe`` (the dedupe windows and lookback), ``kafka_append`` (the producer side and
 ``expected_versions``), ``kafka_read`` (reading and following) and ``kafka_group`` (members

@@ -26,7 +26,7 @@ from kafka.structs import TopicPartition
 from selfeng.core.log import ConcurrencyConflict, LogError
 from selfeng.core.records import NewRecord, StoredRecord
 from selfeng.infra.log.kafka_admin import partition_for
-from selfeng.infra.log.kafka_clients import KafkaClients
+from selfeng.infra.log.kafka_clients import KafkaClients, forbid_topic_creation
 from selfeng.infra.log.kafka_dedupe import DedupeWindow, KnownIds
 from selfeng.infra.log.kafka_records import keyed_records, record_headers, stored
 from selfeng.infra.log.kafka_scan import Scan
@@ -38,6 +38,7 @@ PRODUCER_CONFIG: dict[str, Any] = {
     "batch_size": 256 * 1024,
     "request_timeout_ms": 30_000,
     "delivery_timeout_ms": 60_000,
+    "allow_auto_create_topics": False,  # the log creates its topics, with its partition count
 }
 """Producer settings (``bench/bench_kafka.py`` gives the bare producer the same ones)."""
 
@@ -220,6 +221,7 @@ class KafkaAppender:
                 producer = KafkaProducer(
                     bootstrap_servers=clients.servers, client_id=clients.client_id, **config
                 )
+                forbid_topic_creation(producer)
                 if clients.settings.transactions:
                     producer.init_transactions()
             self._producer = producer

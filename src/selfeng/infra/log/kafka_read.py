@@ -2,9 +2,9 @@
 
 Positions are partition positions, ``{(logical topic, partition): next offset}``. A read
 stops at the end of each partition as of its first fetch (``Scan``); every reader delivers
-an event id once within its dedupe window (``KnownIds``). ``read``, ``head``,
-``wait_for_append`` and ``stream`` each open a short-lived assigned consumer; ``follow``
-keeps one for its whole iteration.
+an event id once within its dedupe window (``KnownIds``). Each call borrows a long-lived
+consumer from the log's pool (``kafka_pool``) and gives it back when it is done; ``follow``
+holds one for its whole iteration.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kafka.structs import TopicPartition
 from selfeng.core.log import LogError, RecordBatch
 from selfeng.core.positions import PartitionPosition, Position
 from selfeng.core.records import StoredRecord
-from selfeng.infra.log.kafka_clients import KafkaClients, close_consumer
+from selfeng.infra.log.kafka_clients import HEAD, KafkaClients, follow_kind
 from selfeng.infra.log.kafka_dedupe import KnownIds
 from selfeng.infra.log.kafka_records import keyed_records
 from selfeng.infra.log.kafka_scan import STALL_SECONDS, Scan
@@ -42,6 +42,8 @@ class KafkaReader:
     def __init__(self, clients: KafkaClients, known: KnownIds) -> None:
         self._clients = clients
         self._known = known
+        # where the last head found the ends: where the next head fetches from (a hint only)
+        self._ends: dict[TopicPartition, int] = {}
 
     def read(
         self,
@@ -98,8 +100,9 @@ class KafkaReader:
     ) -> Iterator[RecordBatch]:
         """Like ``read``, then wait for new records, until ``stop`` is set.
 
-        One assigned consumer follows the partitions for the whole iteration; after ``idle``
-        seconds with nothing new it yields an empty batch.
+        One borrowed consumer follows the partitions for the whole iteration (its fetches
+        wait up to ``idle``, 500 ms at most); after ``idle`` seconds with nothing new it
+        yields an empty batch.
         """
         clients = self._clients
         offsets = dict(partition_position(after).offsets)
@@ -112,42 +115,37 @@ class KafkaReader:
         self._known.look_back(starts)
         window = self._known.window()
         idle_ms = max(1, int(idle * 1000))
-        consumer = clients.new_consumer(fetch_max_wait_ms=min(500, idle_ms))
-        clients.track(consumer)
-        try:
-            with clients.errors("following"):
-                consumer.assign(list(starts))
-                for tp, offset in starts.items():
-                    consumer.seek(tp, offset)
-                while stop is None or not stop.is_set():
-                    got = consumer.poll(timeout_ms=idle_ms, max_records=batch_size)
-                    if not got:
-                        # Idle: move over offsets that hold no message (transaction markers).
-                        for tp in starts:
-                            key = (clients.topics.to_logical(tp.topic), tp.partition)
-                            at = consumer.position(tp, timeout_ms=1000)
-                            if at is not None and at > offsets[key]:
-                                offsets[key] = at
-                    messages = []
-                    for tp, batch in got.items():
-                        topic = clients.topics.to_logical(tp.topic)
-                        for m in batch:
-                            if m.offset >= offsets[(topic, tp.partition)]:
-                                messages.append(m)
-                                offsets[(topic, tp.partition)] = m.offset + 1
-                    keyed = keyed_records(messages, clients.topics.to_logical, type_set)
-                    records = self._known.fresh(keyed, window)
-                    yield RecordBatch(records, PartitionPosition(dict(offsets)))
-        finally:
-            clients.untrack(consumer)
-            close_consumer(consumer)
+        with clients.errors("following"), clients.borrow(follow_kind(idle_ms)) as consumer:
+            consumer.assign(list(starts))
+            for tp, offset in starts.items():
+                consumer.seek(tp, offset)
+            while stop is None or not stop.is_set():
+                got = consumer.poll(timeout_ms=idle_ms, max_records=batch_size)
+                if not got:
+                    # Idle: move over offsets that hold no message (transaction markers).
+                    for tp in starts:
+                        key = (clients.topics.to_logical(tp.topic), tp.partition)
+                        at = consumer.position(tp, timeout_ms=1000)
+                        if at is not None and at > offsets[key]:
+                            offsets[key] = at
+                messages = []
+                for tp, batch in got.items():
+                    topic = clients.topics.to_logical(tp.topic)
+                    for m in batch:
+                        if m.offset >= offsets[(topic, tp.partition)]:
+                            messages.append(m)
+                            offsets[(topic, tp.partition)] = m.offset + 1
+                keyed = keyed_records(messages, clients.topics.to_logical, type_set)
+                records = self._known.fresh(keyed, window)
+                yield RecordBatch(records, PartitionPosition(dict(offsets)))
 
     def wait_for_append(self, position: Position, timeout: float) -> None:
         """Return once a record after ``position`` is in the log, or after ``timeout`` s."""
         clients = self._clients
         after = partition_position(position)
         deadline = time.monotonic() + timeout
-        with clients.errors("waiting for records"), clients.borrow() as consumer:
+        kind = follow_kind(int(timeout * 1000))
+        with clients.errors("waiting for records"), clients.borrow(kind) as consumer:
             tps = clients.all_partitions()
             consumer.assign(tps)
             for tp in tps:
@@ -160,8 +158,7 @@ class KafkaReader:
     def stream(self, key: str, offsets: Mapping[tuple[str, int], list[int]]) -> list[StoredRecord]:
         """Every record of ``key`` in every topic, by time: the records at ``offsets`` (where
         the key index found them, by topic and partition), each partition read only over the
-        span they cover. A consumer of its own: kafka-python keeps a paused partition paused
-        when it is assigned again, so the one that brought the index to the end would stall."""
+        span they cover."""
         clients = self._clients
         starts: dict[TopicPartition, int] = {}
         bounds: dict[TopicPartition, int] = {}
@@ -181,24 +178,31 @@ class KafkaReader:
         return list(merged)
 
     def head(self) -> PartitionPosition:
-        """The position after the last record of every partition (its high watermark)."""
+        """The position after the last record of every partition (its high watermark).
+
+        One fetch of every partition, from where the last head was (the broker answers at
+        once when something was appended since, else after the short fetch wait); the high
+        watermark in the answer is the end. ListOffsets is not used: it may answer below the
+        true end (tansu). A partition that is shorter than the last head (a recreated topic)
+        is fetched from its start instead.
+        """
         clients = self._clients
         tps = clients.all_partitions()
         deadline = time.monotonic() + STALL_SECONDS
-        with clients.errors("finding the head"), clients.borrow() as consumer:
+        ends: dict[TopicPartition, int] = {}
+        with clients.errors("finding the head"), clients.borrow(HEAD) as consumer:
             consumer.assign(tps)
-            # ListOffsets may answer below the true end (tansu); it is only a cheap place to
-            # fetch from, and the fetch response's high watermark is the end.
-            consumer.seek_to_end(*tps)
-            ends: dict[TopicPartition, int] = {}
+            for tp in tps:
+                consumer.seek(tp, self._ends.get(tp, 0))
             while len(ends) < len(tps):
                 if time.monotonic() > deadline:
                     raise LogError(f"Kafka at {','.join(clients.servers)} gave no high watermark")
-                consumer.poll(timeout_ms=10, max_records=1)
+                consumer.poll(timeout_ms=1, max_records=100_000)
                 for tp in tps:
                     if tp not in ends and (hw := consumer.highwater(tp)) is not None:
                         ends[tp] = hw
                         consumer.pause(tp)
+        self._ends.update(ends)
         return PartitionPosition(
             {(clients.topics.to_logical(tp.topic), tp.partition): hw for tp, hw in ends.items()}
         )

@@ -69,7 +69,7 @@ class Scan:
             self._active.difference_update(tps)
             self._consumer.pause(*tps)
 
-    def poll(self, max_records: int, timeout_ms: int = 10) -> list[Any]:
+    def poll(self, max_records: int, timeout_ms: int = 2) -> list[Any]:
         """The next messages (at most ``max_records``) before the ends, in partition order."""
         if not self._active:
             return []
@@ -103,9 +103,10 @@ class Scan:
             stop = self._stop(tp)
             if stop is None or self._end[tp] is None:
                 continue
-            if self.next[tp] < stop and tp not in moved:
+            if self.next[tp] < stop and not got:
                 # Transaction markers occupy offsets and yield no message: the consumer's
-                # position is past them.
+                # position is past them (asked only when a poll brought nothing, as asking
+                # costs more than a poll).
                 position = self._consumer.position(tp, timeout_ms=1000)
                 if position is not None and position > self.next[tp]:
                     self.next[tp] = min(position, stop)
