@@ -60,6 +60,11 @@ class Answer:
     """Why it did not answer, when ``ok`` is false."""
     session_id: str | None = None
     """The conversation the request belongs to."""
+    arm: str | None = None
+    """The policy arm that answered: a fork's name, ``main`` for an experiment's control, or
+    None (the live policies, no experiment)."""
+    arm_note: str = ""
+    """Why the arm asked for did not answer (it names no live fork: main answered)."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,20 @@ class Agent(Closeable):
         """An agent on the log ``log`` (default: the settings' embedded log)."""
         return cls(Selfeng.open(Settings.resolve(home=home, log=log)), worker=worker, client=client)
 
-    def ask(self, prompt: str, *, timeout: float = 60.0, session_id: str | None = None) -> Answer:
-        """Ask; the answer when the request is completed."""
+    def ask(
+        self,
+        prompt: str,
+        *,
+        timeout: float = 60.0,
+        session_id: str | None = None,
+        arm: str | None = None,
+    ) -> Answer:
+        """Ask; the answer when the request is completed.
+
+        ``arm`` names the policy arm (a fork, or ``main``) that should answer; without it,
+        the running experiment assigns one by the session (or request) id, or main answers.
+        An arm that names no live fork is answered by main, and ``Answer.arm_note`` says so.
+        """
         if self._seed:
             if self.app.seeding_unfinished():
                 self.app.seed_tools()
@@ -115,7 +132,9 @@ class Agent(Closeable):
             client=self.client,
             session_id=session_id,
             answered_inline=not self.worker,
+            policy_arm=arm,
         )
+        received = self.app.assigned(received)
         if self.worker:
             position = self.app.log.head()
             self.app.append([received])
@@ -141,6 +160,8 @@ class Agent(Closeable):
             confidence=completed.confidence,
             reason=completed.reason,
             session_id=session_id,
+            arm=completed.policy_arm,
+            arm_note=completed.arm_note,
         )
 
     def _wait_for(self, received: RequestReceived, after: object, timeout: float) -> list[Event]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+from selfeng.consumers.counterfactual import Simulation, past_requests, simulate
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.ports import LearnerPorts, decoded_history
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
@@ -38,6 +39,7 @@ from selfeng.core.vector_store import VectorStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.engine import ProjectionEngine
+from selfeng.projections.experiments import ExperimentsState, assign
 from selfeng.projections.policies import PoliciesState, policy_values
 from selfeng.projections.registry import RegistryState, next_version
 from selfeng.projections.runner import ProjectionRunner
@@ -331,9 +333,26 @@ class Selfeng(Closeable):
             plans=_state_or_none(runner, "plans"),
             writes_tools=self.llm is not None
             and any(learner.name == "synthesizer" for learner in self.learners),
-            arm=None if fork.name == MAIN.name else fork.name,
+            # "main" asked for by name is recorded as the arm (None: nobody asked)
+            arm=None if fork.name == MAIN.name and arm != MAIN.name else fork.name,
             arm_note=note,
         )
+
+    def assigned(self, received: RequestReceived) -> RequestReceived:
+        """The request with the policy arm that serves it: the one it names, else the
+        running experiment's arm for its session (or its id, without a session), so the
+        handler's events record it; unchanged when no experiment runs."""
+        if received.policy_arm is not None:
+            return received
+        try:  # as folded so far: answering catches up anyway, and an experiment that
+            # started a moment ago takes the next requests
+            state: ExperimentsState = self.engine.main.state("experiments")
+        except KeyError:  # an app built without the experiments projection
+            return received
+        found = assign(state, received.session_id or received.key)
+        if found is None:
+            return received
+        return received.model_copy(update={"policy_arm": found[2]})
 
     def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:
         """Answer a request that is in the log: append and return the handler's events.
@@ -341,6 +360,7 @@ class Selfeng(Closeable):
         With ``learn`` the learners then react in this process (the embedded default), and
         their events follow the handler's in the list (a synthesized tool's answer among them).
         """
+        received = self.assigned(received)
         with self.handling:
             events = self.handler.handle(received, self.handler_state(received.policy_arm))
         self.append(events)
@@ -418,6 +438,21 @@ class RuntimePorts:
     def history(self, key: str) -> list[Event]:
         return decoded_history(self._app.log, key)
 
+    def counterfactual(
+        self, candidates: Sequence[Mapping[str, JsonValue]], last: int
+    ) -> list[Simulation]:
+        """The auto-tuner's port: past requests answered again under each candidate's
+        values with the request handler (offline: no LLM), appending nothing. The handler's
+        search is held one candidate at a time, so answers go on between candidates."""
+        app = self._app
+        past = past_requests(app.log, last)
+        handler = RequestHandler(lambda: app.sandbox, app.handler.search)
+        out = []
+        for values in candidates:
+            with app.handling:
+                out.append(simulate(handler, app.handler_state(), values, past))
+        return out
+
     def key_version(self, key: str) -> int:
         return self._app.log.key_version(key)
 
@@ -439,6 +474,7 @@ class RuntimePorts:
         self, received: RequestReceived, *, pinned: Mapping[str, str], attempt: str
     ) -> list[Event]:
         app = self._app
+        received = app.assigned(received)
         state = app.handler_state(received.policy_arm)
         with app.handling:
             events = app.handler.handle(received, state, pinned=pinned, attempt=attempt)

@@ -96,3 +96,56 @@ def test_numeric_policies_are_read_as_numbers_or_refused_by_name() -> None:
         policy_int(values, "a.x")
     with pytest.raises(KeyError):
         policy_float(values, "a.missing")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"similarity": 0.7, "success_rate": 0.2}, "missing frequency"),
+        ({"similarity": 0.7, "success_rate": 0.2, "frequency": 0.2}, "sum to 1"),
+        ({"similarity": 0.5, "success_rate": 0.5, "frequency": 0, "x": 0}, "unknown x"),
+        ({"similarity": 1.5, "success_rate": -0.5, "frequency": 0}, "less than or equal to 1"),
+        ([1, 0, 0], "valid dictionary"),
+    ],
+)
+def test_weights_are_complete_and_sum_to_one(value: JsonValue, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        validate_policy("retrieval.weights", value)
+
+
+def test_weights_within_rounding_are_accepted_in_canonical_order() -> None:
+    third = 1 / 3
+    value: JsonValue = {"frequency": third, "similarity": third, "success_rate": third}
+    checked = validate_policy("retrieval.weights", value)
+    assert isinstance(checked, dict)
+    assert list(checked) == ["similarity", "success_rate", "frequency"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("retrieval.threshold", True),
+        ("retrieval.top_k", False),
+        ("retrieval.rerank", "yes"),
+        ("retrieval.rerank", 1),
+        ("cache.ttl_seconds", "soon"),
+        ("retrieval.threshold", float("nan")),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused(name: str, value: JsonValue) -> None:
+    with pytest.raises(ValueError, match=re.escape(name)):
+        validate_policy(name, value)
+
+
+def test_negative_values_parse_as_values() -> None:
+    assert parse_policy_assignment("team.offset=-1") == ("team.offset", -1)
+    assert parse_policy_assignment("team.flag=--x") == ("team.flag", "--x")
+    with pytest.raises(ValueError, match="greater than"):
+        parse_policy_assignment("cache.ttl_seconds=-5")
+
+
+def test_a_name_without_a_namespace_is_refused() -> None:
+    with pytest.raises(ValueError, match="namespaced"):
+        validate_policy("nosuch", 1)
+    with pytest.raises(ValueError, match="did you mean"):
+        validate_policy("threshold", 0.3)

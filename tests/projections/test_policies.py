@@ -94,3 +94,37 @@ def test_forks_and_experiments_are_tracked() -> None:
     assert [f.name for f in live_forks(state)] == ["a"]
     assert live_forks(state)[0].policies == {"retrieval.threshold": 0.3}
     assert state["experiments"]["e1"]["concluded"]["winner"] == "low"
+
+
+def test_a_fork_pins_only_valid_values_and_records_the_others() -> None:
+    state = fold(
+        [
+            ForkCreated(
+                fork="odd",
+                policies={
+                    "retrieval.threshold": 7,
+                    "retrieval.treshold": 0.3,
+                    "cache.ttl_seconds": 60,
+                },
+            )
+        ]
+    )
+    fork = state["forks"]["odd"]
+    assert fork["policies"] == {"cache.ttl_seconds": 60}
+    assert set(fork["rejected"]) == {"retrieval.threshold", "retrieval.treshold"}
+    assert "did you mean retrieval.threshold" in fork["rejected"]["retrieval.treshold"]
+    [spec] = live_forks(state)
+    in_fork = fold([], ForkSpec("odd", {"retrieval.threshold": 7, "cache.ttl_seconds": 60}))
+    threshold = in_fork["policies"]["retrieval.threshold"]
+    assert (threshold["value"], threshold["pinned"]) == (0.2, False)
+    assert threshold["history"][-1]["applied"] is False
+    assert "not pinned" in threshold["history"][-1]["reason"]
+    assert in_fork["policies"]["cache.ttl_seconds"]["value"] == 60
+    assert spec.policies == {"cache.ttl_seconds": 60}
+
+
+def test_incomplete_weights_change_nothing() -> None:
+    state = fold([PolicyChanged(name="retrieval.weights", value={"similarity": 0.5})])
+    record = state["policies"]["retrieval.weights"]
+    assert record["version"] == 1
+    assert "weights must name" in record["history"][-1]["reason"]

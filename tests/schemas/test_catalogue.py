@@ -49,6 +49,8 @@ DESIGN_FAMILIES = {
         "ForkDropped",
         "ExperimentStarted",
         "ExperimentConcluded",
+        "TokenCreated",
+        "TokenRevoked",
     },
     "selfeng.deadletter": {"DeadLetter"},
 }

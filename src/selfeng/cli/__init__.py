@@ -137,13 +137,16 @@ def _register() -> None:
     from selfeng.cli import (
         demo,
         doctor,
+        experiment_commands,
         faust_commands,
         learn_commands,
         log_commands,
         projection_commands,
         request_commands,
         schema_commands,
+        serve_commands,
         synth_commands,
+        token_commands,
         tool_commands,
     )
 
@@ -154,7 +157,10 @@ def _register() -> None:
         learn_commands,
         log_commands,
         projection_commands,
+        experiment_commands,
         schema_commands,
+        serve_commands,
+        token_commands,
         doctor,
         faust_commands,
         demo,

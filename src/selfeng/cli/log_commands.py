@@ -11,24 +11,14 @@ from rich.table import Table
 
 from selfeng.cli import Context
 from selfeng.cli.render import console, err_console, event_line, format_time_ms, print_json
-from selfeng.core.log import EventLog
-from selfeng.core.positions import GlobalPosition, PartitionPosition, Position
+from selfeng.core.log import before_end
+from selfeng.core.positions import GlobalPosition
 from selfeng.core.records import StoredRecord
 from selfeng.producers.publish import publish
 from selfeng.projections.events import EventCountsState, recent_rate
 from selfeng.schemas import EVENT_TYPES, TOPICS
 
 pass_context = click.make_pass_decorator(Context)
-
-
-def _back_off(log: EventLog, last: int) -> Position:
-    """A position about ``last`` records before the end (per partition on Kafka)."""
-    head = log.head()
-    if isinstance(head, GlobalPosition):
-        return GlobalPosition(max(0, head.offset - last))
-    if isinstance(head, PartitionPosition):
-        return PartitionPosition({tp: max(0, o - last) for tp, o in head.offsets.items()})
-    return log.start()
 
 
 @click.command("tail")
@@ -84,7 +74,7 @@ def tail(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--from") from exc
     else:
-        after = _back_off(log, last)
+        after = before_end(log, last)
     partitioned = not isinstance(after, GlobalPosition)
     type_filter, topic_filter = set(types) or None, set(topics) or None
     if follow:

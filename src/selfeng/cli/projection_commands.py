@@ -9,7 +9,7 @@ from rich.table import Table
 
 from selfeng.cli import Context
 from selfeng.cli.render import CliProgress, console, err_console, print_json
-from selfeng.core.policies import POLICIES, parse_policy_assignment, validate_policy
+from selfeng.core.policies import POLICIES, parse_policy_assignment
 from selfeng.projections.catalog import projection_names
 from selfeng.projections.policies import PoliciesState
 from selfeng.projections.replay import state_at, verify
@@ -153,26 +153,26 @@ def fork_list(ctx: Context, as_json: bool) -> None:
     """List the live forks with their pinned policies and progress."""
     engine = ctx.app.engine
     engine.catch_up(CliProgress)
-    rows = []
-    for spec in engine.forks():
-        runner = engine.runner(spec)
-        rows.append(
-            {
-                "fork": spec.name,
-                "policies": dict(spec.policies),
-                "position": str(runner.position),
-                "events": runner.events_applied("events"),
-            }
-        )
+    forks = [(spec, engine.runner(spec)) for spec in engine.forks()]
     if as_json:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "fork": spec.name,
+                    "policies": dict(spec.policies),
+                    "position": str(runner.position),
+                    "events": runner.events_applied("events"),
+                }
+                for spec, runner in forks
+            ]
+        )
         return
     table = Table("fork", "pinned policies", "position", "events")
-    for row in rows:
-        pins = ", ".join(f"{k}={v}" for k, v in row["policies"].items()) or "-"  # type: ignore[attr-defined]
-        table.add_row(str(row["fork"]), pins, str(row["position"]), f"{row['events']:,}")
+    for spec, runner in forks:
+        pins = ", ".join(f"{k}={v}" for k, v in spec.policies.items()) or "-"
+        table.add_row(spec.name, pins, str(runner.position), f"{runner.events_applied('events'):,}")
     console.print(
-        table if rows else "no forks; create one with `selfeng fork create NAME --policy K=V`"
+        table if forks else "no forks; create one with `selfeng fork create NAME --policy K=V`"
     )
 
 
@@ -232,16 +232,16 @@ def policy_show(ctx: Context, name: str, fork_name: str) -> None:
     console.print(table)
 
 
-@policy.command("set")
+@policy.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("value")
 @click.option("--reason", default="", help="Why.")
 @pass_context
 def policy_set(ctx: Context, name: str, value: str, reason: str) -> None:
-    """Change a policy (VALUE is JSON, or a bare word)."""
+    """Change a policy (VALUE is JSON, or a bare word; a VALUE starting with '-', such as
+    -1, is a value, not an option)."""
     try:
         name, checked = parse_policy_assignment(f"{name}={value}")
-        validate_policy(name, checked)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="VALUE") from exc
     ctx.app.append([PolicyChanged(name=name, value=checked, reason=reason)])

@@ -45,6 +45,13 @@ def _trace(events: tuple[Event, ...]) -> None:
     default=None,
     help="A conversation id: a follow-up (“now reverse the result”) uses its previous answer.",
 )
+@click.option(
+    "--arm",
+    default=None,
+    metavar="FORK",
+    help="The policy arm to answer with: a fork, or main (default: the running experiment "
+    "assigns one, else main).",
+)
 @pass_context
 def ask(
     ctx: Context,
@@ -54,6 +61,7 @@ def ask(
     worker: bool,
     timeout: float,
     session: str | None,
+    arm: str | None,
 ) -> None:
     """Ask a question; selfeng answers with its tools (seeding the starter library first).
 
@@ -61,7 +69,7 @@ def ask(
     could not do (exit status 1)."""
     agent = Agent(ctx.app, worker=worker, client="cli")
     try:
-        answer = agent.ask(prompt, timeout=timeout, session_id=session)
+        answer = agent.ask(prompt, timeout=timeout, session_id=session, arm=arm)
     except NoAnswer as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -76,11 +84,15 @@ def ask(
                 "confidence": answer.confidence,
                 "reason": answer.reason,
                 "session_id": answer.session_id,
+                "arm": answer.arm,
+                "arm_note": answer.arm_note,
                 "timings_ms": answer.timings,
             }
         )
     else:
         console.print(answer.text, markup=False)
+        if answer.arm_note:
+            err_console.print(f"arm {arm!r}: {answer.arm_note}", markup=False)
         if trace:
             _trace(answer.events)
     if not answer.ok:

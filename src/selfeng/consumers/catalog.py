@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from selfeng.consumers.composer import CompositeLearner, PatternDetector
 from selfeng.consumers.feedback import FeedbackLearner
+from selfeng.consumers.judge import Judge
 from selfeng.consumers.learner import Learner
 from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.reflection import Reflection
 from selfeng.consumers.synthesizer import Synthesizer
+from selfeng.consumers.tuner import Tuner
 
 
 def default_learners(ports: LearnerPorts) -> list[Learner]:
@@ -18,6 +20,8 @@ def default_learners(ports: LearnerPorts) -> list[Learner]:
         CompositeLearner(ports),
         Reflection(ports),
         Synthesizer(ports),
+        Judge(ports),
+        Tuner(ports),
     ]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from selfeng.core.closing import Closeable
-from selfeng.core.positions import Position, parse_position
+from selfeng.core.positions import GlobalPosition, PartitionPosition, Position, parse_position
 from selfeng.core.records import NewRecord, StoredRecord
 
 
@@ -238,3 +238,14 @@ class EventLog(Closeable, ABC):
 
     def close(self) -> None:
         """Release connections and clients."""
+
+
+def before_end(log: EventLog, last: int) -> Position:
+    """A position about ``last`` records before the end of ``log`` (per partition on a
+    partitioned log), for reading only the newest records."""
+    head = log.head()
+    if isinstance(head, GlobalPosition):
+        return GlobalPosition(max(0, head.offset - last))
+    if isinstance(head, PartitionPosition):
+        return PartitionPosition({tp: max(0, o - last) for tp, o in head.offsets.items()})
+    return log.start()

@@ -7,25 +7,42 @@ A policy's current value is a fold of PolicyChanged events over these defaults (
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from pydantic import Field, JsonValue, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveInt = Annotated[int, Field(ge=1)]
-PositiveNumber = Annotated[int | float, Field(gt=0)]
+
+
+def _not_bool(value: object) -> object:
+    """A number policy refuses true and false (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+_Number = BeforeValidator(_not_bool)
+Probability = Annotated[float, Field(ge=0.0, le=1.0), _Number]
 
 
 def _at_most(limit: int | float, low: int | float = 1) -> Any:
     """A number from ``low`` to ``limit``: every policy has bounds, so no value can make a
     component fail (a sandbox timeout of 3,000,000 s overflows a timer)."""
     if isinstance(limit, int) and isinstance(low, int):
-        return Annotated[int, Field(ge=low, le=limit)]
-    return Annotated[int | float, Field(gt=0, le=limit)]
+        return Annotated[int, Field(ge=low, le=limit), _Number]
+    return Annotated[int | float, Field(gt=0, le=limit), _Number]
 
 
 @dataclass(frozen=True)
@@ -49,10 +66,31 @@ class PolicySpec:
         return checked
 
 
+WEIGHT_NAMES: Final[tuple[str, ...]] = ("similarity", "success_rate", "frequency")
+"""The terms of ``retrieval.weights``; a value names each of them, once."""
+
+
+def _complete_weights(weights: dict[str, float]) -> dict[str, float]:
+    """Weights name every term (and nothing else) and sum to 1 (within 1e-9)."""
+    missing = [name for name in WEIGHT_NAMES if name not in weights]
+    unknown = sorted(set(weights) - set(WEIGHT_NAMES))
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unknown {', '.join(unknown)}"] if unknown else []
+        )
+        raise ValueError(
+            f"weights must name {', '.join(WEIGHT_NAMES)} and nothing else ({'; '.join(parts)})"
+        )
+    total = math.fsum(weights.values())
+    if abs(total - 1.0) > 1e-9:
+        raise ValueError(f"weights must sum to 1, not {total:g}")
+    return {name: weights[name] for name in WEIGHT_NAMES}
+
+
 _weights = TypeAdapter(
     Annotated[
-        dict[str, Annotated[float, Field(ge=0.0, le=100.0)]],
-        Field(min_length=1),
+        dict[str, Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]],
+        AfterValidator(_complete_weights),
     ]
 )
 
@@ -75,7 +113,7 @@ POLICIES: Final[dict[str, PolicySpec]] = {
         _spec(
             "retrieval.rerank",
             True,
-            bool,
+            StrictBool,
             "Re-rank search results by similarity, success rate and frequency.",
         ),
         _spec(
@@ -157,6 +195,27 @@ POLICIES: Final[dict[str, PolicySpec]] = {
             "Failure rate above which a tool that cannot be repaired is deprecated.",
         ),
         _spec(
+            "tuning.every_requests",
+            0,
+            _at_most(10**9, low=0),
+            "Completed requests between two rounds of the auto-tuner (0: it is off). Each "
+            "round replays past requests under candidate values and starts an experiment "
+            "for the best, if it is estimated to be better.",
+        ),
+        _spec(
+            "tuning.window",
+            200,
+            _at_most(100_000, low=10),
+            "Past requests the auto-tuner answers again for each candidate value.",
+        ),
+        _spec(
+            "tuning.min_improvement",
+            0.01,
+            Probability,
+            "Estimated gain (success rate minus twice the wrong rate) a candidate needs "
+            "before the auto-tuner puts it to a live experiment.",
+        ),
+        _spec(
             "repair.min_executions",
             5,
             _at_most(10**9),
@@ -200,13 +259,20 @@ NAMESPACES: Final[frozenset[str]] = frozenset(name.split(".")[0] for name in POL
 def validate_policy(name: str, value: JsonValue) -> JsonValue:
     """Check a value for a policy: a known policy's value must be of its type and within its
     bounds; a name in a known policy's namespace that is no known policy is refused (a typo
-    such as ``retrieval.treshold``); names in other namespaces (``team.mode``) are users' own
-    components' policies, kept as they are."""
+    such as ``retrieval.treshold``), and so is a name with no namespace; names in other
+    namespaces (``team.mode``) are users' own components' policies, kept as they are."""
     spec = POLICIES.get(name)
     if spec is not None:
         return spec.validate(value)
     if not name or len(name) > 200 or not _NAME.fullmatch(name):
         raise ValueError(f"{name[:60]!r} is not a policy name: use dotted words, such as team.mode")
+    if "." not in name:
+        close = difflib.get_close_matches(name, POLICIES, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ValueError(
+            f"{name}: no such policy; {hint}(a component's own policy is namespaced, such as "
+            "team.mode; `selfeng policy list` shows selfeng's)"
+        )
     if name.split(".")[0] in NAMESPACES:
         close = difflib.get_close_matches(name, POLICIES, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from selfeng.projections.base import AnyProjection, ForkSpec
 from selfeng.projections.cache import CacheProjection
 from selfeng.projections.events import EventCounts
+from selfeng.projections.experiments import ExperimentsProjection
 from selfeng.projections.llm_usage import LLMUsageProjection
 from selfeng.projections.patterns import PatternsProjection
 from selfeng.projections.plans import PlansProjection
@@ -33,6 +34,7 @@ def default_projections(fork: ForkSpec) -> list[AnyProjection]:
         SynthesisProjection(),
         SessionsProjection(),
         PlansProjection(),
+        ExperimentsProjection(),
     ]
 
 

@@ -8,6 +8,7 @@ the history as not applied.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from pydantic import JsonValue
@@ -77,7 +78,7 @@ class PoliciesProjection(Projection[PoliciesState]):
     """Policy values and history, forks and experiments."""
 
     name = "policies"
-    version = 1
+    version = 2  # 2: fork pins and retrieval.weights are checked like any change
     reads_policies = True  # its state is the fork's own: pinned values win
     handles = (
         PolicyChanged,
@@ -100,7 +101,16 @@ class PoliciesProjection(Projection[PoliciesState]):
                 pinned=False,
                 history=[_entry(1, spec.default, "default", spec.description)],
             )
-        for name, value in self.fork.policies.items():
+        pinned, rejected = checked_pins(self.fork.policies)
+        for name, why in rejected.items():
+            record = policies.setdefault(
+                name, PolicyRecord(value=None, version=0, pinned=False, history=[])
+            )
+            value = self.fork.policies[name]
+            record["history"].append(
+                _entry(None, value, "fork", f"not pinned: {why}", applied=False)
+            )
+        for name, value in pinned.items():
             record = policies.setdefault(
                 name, PolicyRecord(value=None, version=0, pinned=False, history=[])
             )
@@ -136,8 +146,10 @@ class PoliciesProjection(Projection[PoliciesState]):
                     why = reason or f"rolled back to version {to_version}"
                     self._change(state, name, target["value"], "rollback", why, event)
             case ForkCreated(fork=fork, policies=policies, reason=reason):
+                pinned, rejected = checked_pins(policies)
                 state["forks"][fork] = {
-                    "policies": policies,
+                    "policies": pinned,
+                    "rejected": rejected,
                     "reason": reason,
                     "created_at": event.occurred_at.isoformat(),
                     "dropped_at": None,
@@ -196,6 +208,20 @@ class PoliciesProjection(Projection[PoliciesState]):
             name, PolicyRecord(value=None, version=0, pinned=False, history=[])
         )
         record["history"].append(_entry(None, value, by, reason, event, applied=False))
+
+
+def checked_pins(policies: Mapping[str, JsonValue]) -> tuple[dict[str, JsonValue], dict[str, str]]:
+    """A fork's policy values split into those accepted (in canonical form) and those
+    refused, with the reason: a client may publish any ForkCreated, and an invalid value is
+    recorded, never pinned (nor does it stop a fold)."""
+    pinned: dict[str, JsonValue] = {}
+    rejected: dict[str, str] = {}
+    for name, value in policies.items():
+        try:
+            pinned[name] = validate_policy(name, value)
+        except ValueError as exc:
+            rejected[name] = str(exc)
+    return pinned, rejected
 
 
 def policy_values(state: PoliciesState) -> dict[str, JsonValue]:

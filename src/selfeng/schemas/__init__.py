@@ -1,5 +1,6 @@
 """Event schemas: the envelope, one frozen pydantic model per event type, upcasters, export."""
 
+from selfeng.schemas.access import TokenCreated, TokenRevoked
 from selfeng.schemas.catalogue import (
     CURRENT_VERSION,
     EVENT_ADAPTER,
@@ -98,6 +99,8 @@ __all__ = [
     "ResponseSynthesized",
     "Step",
     "TestReport",
+    "TokenCreated",
+    "TokenRevoked",
     "ToolCall",
     "ToolDeprecated",
     "ToolExecuted",

@@ -6,6 +6,7 @@ from typing import Annotated, Final
 
 from pydantic import Field, TypeAdapter
 
+from selfeng.schemas.access import TokenCreated, TokenRevoked
 from selfeng.schemas.envelope import TOPIC_OF_FAMILY, Event
 from selfeng.schemas.learning import (
     CompositeProposed,
@@ -76,6 +77,8 @@ AnyEvent = Annotated[
     | ForkDropped
     | ExperimentStarted
     | ExperimentConcluded
+    | TokenCreated
+    | TokenRevoked
     | DeadLetter,
     Field(discriminator="type"),
 ]

@@ -95,6 +95,25 @@ class ExperimentStarted(PolicyEvent):
     """Arm name -> share of live traffic (sums to 1); empty for a counterfactual replay."""
     metric: str = "success_rate"
     """What is compared."""
+    guardrails: tuple[str, ...] = ()
+    """Metrics an arm must not make significantly worse to win (``wrong_rate``, ...)."""
+    policies: dict[str, dict[str, JsonValue]] = Field(default_factory=dict)
+    """Arm name -> the policy values its fork pins (the control pins none)."""
+    control: str = "control"
+    """The arm that keeps the live policies (its fork is ``main``)."""
+    min_samples: int = Field(default=100, ge=1)
+    """Completed requests every arm needs before the judge may conclude."""
+    max_samples: int = Field(default=10_000, ge=1)
+    """Completed requests per arm after which the judge concludes with no winner (the
+    experiment's maximum duration)."""
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    """The false-positive rate the judge's sequential test keeps, however often it looks."""
+    reason: str = ""
+    """Why the experiment was started."""
+    started_by: str = "user"
+    """Who started it: ``user``, ``auto-tuner``."""
+    evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    """What it was started on: the auto-tuner's counterfactual estimate for each candidate."""
 
 
 class ExperimentConcluded(PolicyEvent):
@@ -109,3 +128,9 @@ class ExperimentConcluded(PolicyEvent):
     """Per-arm counts and metric values, the test used and its p-value."""
     winner: str | None = None
     """The winning arm, or None when no difference was significant."""
+    reason: str = ""
+    """Why it ended: a significant difference, a guardrail, the maximum samples, a person."""
+    decided_by: str = "experiment-judge"
+    """Who ended it: ``experiment-judge`` or ``user`` (``selfeng experiment stop|promote``)."""
+    promoted: dict[str, JsonValue] = Field(default_factory=dict)
+    """The policy values the winner's arm brings to main (empty when the control won)."""

@@ -1,0 +1,168 @@
+"""The auto-tuner: proposes policy values, tries them on past requests, and puts the best
+to a live experiment for the judge to decide.
+
+Every ``tuning.every_requests`` completed requests (a policy; 0, the default, turns it off)
+it takes a round: a small grid around the values in force for the policies a past request
+can be answered again under (``retrieval.threshold``, ``answer.min_confidence``), each
+evaluated counterfactually on the last ``tuning.window`` requests
+(``selfeng.consumers.counterfactual``), scored by success rate minus twice the wrong rate (a
+wrong answer is worse than none). When the best candidate is estimated to gain at least
+``tuning.min_improvement``, it appends an experiment, ``tune-ROUND``, with the control and
+that candidate: its ``ExperimentStarted`` (``started_by: auto-tuner``) gives the estimates of
+every candidate as its reason and evidence, and the judge concludes it like any other.
+
+Rounds are counted from the ``events`` projection's count of ``RequestCompleted``, looked at
+when the next round is due by that count (and every 50 answers while the tuner is off, so
+turning it on takes effect within 50 answers); a round's
+experiment is appended only while its name is unused, so two tuners (in process and in a
+worker) start it once. The counterfactual needs the request handler: the runtime's ports
+offer it (``Counterfactual``); ports that do not make the tuner do nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, Protocol, runtime_checkable
+
+from pydantic import JsonValue
+
+from selfeng.consumers.counterfactual import Simulation
+from selfeng.consumers.judge import opening
+from selfeng.consumers.learner import Learner
+from selfeng.core.log import ConcurrencyConflict
+from selfeng.core.policies import policy_float, policy_int, validate_policy
+from selfeng.projections.events import EventCountsState
+from selfeng.projections.experiments import ExperimentsState
+from selfeng.schemas import Event, RequestCompleted
+from selfeng.schemas.ids import derived_uuid7
+
+STEPS: dict[str, tuple[float, ...]] = {
+    "retrieval.threshold": (-0.1, -0.05, 0.05, 0.1),
+    "answer.min_confidence": (-0.1, -0.05, 0.05, 0.1),
+}
+"""The candidates of a round: each policy moved by each step (one policy at a time)."""
+CHECK_WHEN_OFF = 50
+"""While the tuner is off, it looks at ``tuning.every_requests`` once per this many answers."""
+
+
+@runtime_checkable
+class Counterfactual(Protocol):
+    """Ports that can answer past requests again under other policy values."""
+
+    def counterfactual(
+        self, candidates: Sequence[Mapping[str, JsonValue]], last: int
+    ) -> list[Simulation]:
+        """The last ``last`` requests answered again under each candidate's values (nothing
+        is appended)."""
+        ...
+
+
+def score(rates: Mapping[str, float]) -> float:
+    """What a round maximises: success rate minus twice the wrong rate."""
+    return rates["success_rate"] - 2 * rates["wrong_rate"]
+
+
+def candidates(policies: Mapping[str, JsonValue]) -> list[dict[str, JsonValue]]:
+    """Each candidate: one policy moved by one step, kept only if the policy accepts it."""
+    out: list[dict[str, JsonValue]] = []
+    for name, steps in STEPS.items():
+        current = policy_float(policies, name)
+        for step in steps:
+            value = round(current + step, 4)
+            if math.isclose(value, current):
+                continue
+            try:
+                out.append({name: validate_policy(name, value)})
+            except ValueError:
+                continue
+    return out
+
+
+class Tuner(Learner):
+    """Starts an experiment for the policy values past requests say would do better."""
+
+    name: ClassVar[str] = "tuner"
+    reacts_to: ClassVar[frozenset[str]] = frozenset({"RequestCompleted"})
+
+    _evaluated: int = 0
+    """The last round this process looked at (a cache, not state: a restart looks again)."""
+    _skip: int = 0
+    """Answers to let pass before looking at the policies again: the tuner costs nothing on
+    most requests (it looks every ``tuning.every_requests`` answers, and every
+    ``CHECK_WHEN_OFF`` while it is off)."""
+
+    def wants(self, event: Event) -> bool:
+        """A final answer (not one waiting for a tool), when it is time to look."""
+        if not isinstance(event, RequestCompleted) or event.awaiting_tool:
+            return False
+        if self._skip > 0:
+            self._skip -= 1
+            return False
+        return True
+
+    def react(self, event: Event) -> list[Event]:
+        """Take a round when one is due; the experiment it started, if any."""
+        policies = self.ports.policies()
+        try:
+            every = policy_int(policies, "tuning.every_requests")
+        except (KeyError, TypeError):
+            every = 0
+        if every <= 0 or not isinstance(self.ports, Counterfactual):
+            self._skip = CHECK_WHEN_OFF - 1
+            return []
+        counts: EventCountsState = self.ports.state("events")
+        completed = counts["by_type"].get("RequestCompleted", 0)
+        self._skip = min(every - completed % every, CHECK_WHEN_OFF) - 1  # to the next round
+        due = completed // every
+        if due == 0 or due <= self._evaluated:
+            return []
+        self._evaluated = due
+        name = f"tune-{due}"
+        try:
+            experiments: ExperimentsState = self.ports.state("experiments")
+        except KeyError:
+            return []
+        if experiments["running"] or name in experiments["experiments"]:
+            return []
+        return self._round(name, policies, event)
+
+    def _round(self, name: str, policies: Mapping[str, JsonValue], cause: Event) -> list[Event]:
+        assert isinstance(self.ports, Counterfactual)
+        window = policy_int(policies, "tuning.window")
+        baseline: float | None = None
+        tried: dict[str, JsonValue] = {}
+        best: tuple[float, dict[str, JsonValue]] | None = None
+        proposed = candidates(policies)
+        results = self.ports.counterfactual(proposed, window)
+        for candidate, result in zip(proposed, results, strict=True):
+            estimate = result.estimate()
+            if baseline is None:
+                baseline = score({k: v["recorded"] for k, v in estimate.items()})
+            gain = score({k: v["candidate"] for k, v in estimate.items()}) - baseline
+            label = ", ".join(f"{k}={v}" for k, v in candidate.items())
+            tried[label] = {"gain": round(gain, 6), "requests": result.recorded.requests}
+            if best is None or gain > best[0]:
+                best = (gain, candidate)
+        if best is None or best[0] < policy_float(policies, "tuning.min_improvement"):
+            return []
+        gain, values = best
+        ms = int(cause.occurred_at.timestamp() * 1000)
+        label = ", ".join(f"{k}={v}" for k, v in values.items())
+        events = opening(
+            name,
+            {"control": {}, "candidate": values},
+            "control",
+            {"control": 0.5, "candidate": 0.5},
+            event_id=lambda part: derived_uuid7(ms, str(cause.event_id), self.name, part),
+            guardrails=("wrong_rate",),
+            reason=f"auto-tuner: {label} estimated {gain:+.4f} on past requests "
+            f"(success rate minus twice the wrong rate); candidates: {tried}",
+            started_by="auto-tuner",
+            evidence=tried,
+        )
+        expected = {e.key: 0 for e in events}
+        try:
+            return self.ports.record(events, expected_versions=expected)
+        except ConcurrencyConflict:
+            return []

@@ -1,0 +1,1 @@
+"""The dashboard's files (HTML, JS, CSS), served at / and /static/."""
