@@ -19,7 +19,7 @@ from rich.table import Table
 from selfeng.cli import Context
 from selfeng.cli.render import CliProgress, console, print_json
 from selfeng.consumers.counterfactual import past_requests, simulate
-from selfeng.consumers.judge import Verdict, conclusion, opening, verdict
+from selfeng.consumers.judge import Verdict, conclusion, describe, opening, verdict
 from selfeng.consumers.request_handler import RequestHandler
 from selfeng.core.policies import parse_policy_assignment
 from selfeng.projections.experiments import (
@@ -92,40 +92,6 @@ def _get(ctx: Context, name: str) -> Experiment:
     if experiment is None:
         raise click.ClickException(f"no experiment {name!r}; see `selfeng experiment list`")
     return experiment
-
-
-def _described(name: str, experiment: Experiment) -> dict[str, JsonValue]:
-    """An experiment as JSON-able data: its design, arms with outcomes, status and verdict."""
-    arms: dict[str, JsonValue] = {
-        arm: {
-            "fork": fork,
-            "split": experiment["split"].get(arm, 0.0),
-            "policies": dict(experiment["policies"].get(arm, {})),
-            **summary(experiment["outcomes"][arm]),
-        }
-        for arm, fork in experiment["arms"].items()
-    }
-    out: dict[str, JsonValue] = {
-        "experiment": name,
-        "status": experiment["status"],
-        "metric": experiment["metric"],
-        "guardrails": list(experiment["guardrails"]),
-        "control": experiment["control"],
-        "min_samples": experiment["min_samples"],
-        "max_samples": experiment["max_samples"],
-        "alpha": experiment["alpha"],
-        "started_at": experiment["started_at"],
-        "started_by": experiment["started_by"],
-        "reason": experiment["reason"],
-        "arms": arms,
-    }
-    if experiment["status"] == "refused":
-        out["refused"] = experiment["refused"]
-    if experiment["status"] == "running":
-        ruling = verdict(experiment, detailed=True)
-        out["now"] = {"reason": ruling.reason, "tests": ruling.stats.get("tests", {})}
-    out["concluded"] = experiment["concluded"]
-    return out
 
 
 @click.group("experiment")
@@ -227,7 +193,7 @@ def start(
     )
     app.append(events, expected_versions=expected)
     app.engine.catch_up(CliProgress)
-    described = _described(name, _get(ctx, name))
+    described = describe(name, _get(ctx, name))
     if as_json:
         print_json(described)
         return
@@ -246,7 +212,7 @@ def start(
 def list_(ctx: Context, as_json: bool) -> None:
     """Every experiment: status, metric, requests per arm and the winner."""
     experiments = _state(ctx)["experiments"]
-    rows = [_described(name, e) for name, e in experiments.items()]
+    rows = [describe(name, e) for name, e in experiments.items()]
     if as_json:
         print_json(rows)
         return
@@ -272,7 +238,7 @@ def list_(ctx: Context, as_json: bool) -> None:
 def show(ctx: Context, name: str, as_json: bool) -> None:
     """An experiment's design, each arm's outcomes, the statistics now and its conclusion."""
     experiment = _get(ctx, name)
-    described = _described(name, experiment)
+    described = describe(name, experiment)
     if as_json:
         print_json(described)
         return
@@ -339,7 +305,7 @@ def stop(ctx: Context, name: str, reason: str, as_json: bool) -> None:
     """End a running experiment with no winner: the live policies stay, the forks go."""
     _conclude(ctx, name, None, reason)
     if as_json:
-        print_json(_described(name, _get(ctx, name)))
+        print_json(describe(name, _get(ctx, name)))
     else:
         console.print(f"experiment {name!r} stopped; the live policies stay", markup=False)
 
@@ -354,7 +320,7 @@ def promote(ctx: Context, name: str, arm: str, reason: str, as_json: bool) -> No
     """End a running experiment with ARM as the winner: its policies become main's."""
     events = _conclude(ctx, name, arm, reason)
     if as_json:
-        print_json(_described(name, _get(ctx, name)))
+        print_json(describe(name, _get(ctx, name)))
         return
     changed = [f"{e.name} = {e.value}" for e in events if isinstance(e, PolicyChanged)]
     console.print(

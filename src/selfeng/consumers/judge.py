@@ -290,3 +290,39 @@ class Judge(Learner):
             return self.ports.record(events, expected_versions={name: version})
         except ConcurrencyConflict:
             return []  # concluded or stopped meanwhile
+
+
+def describe(name: str, experiment: Experiment) -> dict[str, JsonValue]:
+    """An experiment as JSON-able data: its design, arms with their outcomes so far, status,
+    the statistics now (while it runs) and the verdict (`selfeng experiment show --json`,
+    `GET /v1/experiments`)."""
+    arms: dict[str, JsonValue] = {
+        arm: {
+            "fork": fork,
+            "split": experiment["split"].get(arm, 0.0),
+            "policies": dict(experiment["policies"].get(arm, {})),
+            **summary(experiment["outcomes"][arm]),
+        }
+        for arm, fork in experiment["arms"].items()
+    }
+    out: dict[str, JsonValue] = {
+        "experiment": name,
+        "status": experiment["status"],
+        "metric": experiment["metric"],
+        "guardrails": list(experiment["guardrails"]),
+        "control": experiment["control"],
+        "min_samples": experiment["min_samples"],
+        "max_samples": experiment["max_samples"],
+        "alpha": experiment["alpha"],
+        "started_at": experiment["started_at"],
+        "started_by": experiment["started_by"],
+        "reason": experiment["reason"],
+        "arms": arms,
+    }
+    if experiment["status"] == "refused":
+        out["refused"] = experiment["refused"]
+    if experiment["status"] == "running":
+        ruling = verdict(experiment, detailed=True)
+        out["now"] = {"reason": ruling.reason, "tests": ruling.stats.get("tests", {})}
+    out["concluded"] = experiment["concluded"]
+    return out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from selfeng.consumers.judge import opening
 from selfeng.core.mapper import append_events
-from selfeng.schemas import ExperimentConcluded, ExperimentStarted
+from selfeng.schemas import ExperimentConcluded
 from tests.producers.http.conftest import LiveServer
 
 TOOL = '''
@@ -104,23 +105,23 @@ def test_policies_are_read_set_and_rolled_back(live: LiveServer) -> None:
         assert "retrieval.threshold" in http.get("/v1/policies").json()
 
 
-def test_experiments_show_arms_and_verdict(live: LiveServer) -> None:
+def test_experiments_show_arms_outcomes_and_verdict(live: LiveServer) -> None:
     name = f"exp-{uuid.uuid4().hex[:6]}"
-    append_events(
-        live.app.log,
-        [
-            ExperimentStarted(
-                experiment=name, arms={"a": "main", "b": "lenient"}, split={"a": 0.5, "b": 0.5}
-            ),
-            ExperimentConcluded(
-                experiment=name, stats={"a": {"n": 10}, "b": {"n": 12}}, winner="b"
-            ),
-        ],
-    )
+    events = opening(
+        name, {"control": {}, "lenient": {"retrieval.threshold": 0.3}}, "control",
+        {"control": 0.5, "lenient": 0.5},
+    )  # fmt: skip
+    append_events(live.app.log, events)
     with live.http(live.client) as http:
         experiment = http.get("/v1/experiments").json()["experiments"][name]
-    assert experiment["arms"] == {"a": "main", "b": "lenient"}
-    assert experiment["concluded"]["winner"] == "b"
+    assert experiment["status"] == "running"
+    assert set(experiment["arms"]) == {"control", "lenient"}
+    assert experiment["arms"]["lenient"]["policies"] == {"retrieval.threshold": 0.3}
+    assert experiment["arms"]["control"]["requests"] == 0  # outcomes per arm
+    append_events(live.app.log, [ExperimentConcluded(experiment=name, winner="lenient")])
+    with live.http(live.client) as http:
+        experiment = http.get("/v1/experiments").json()["experiments"][name]
+    assert experiment["concluded"]["winner"] == "lenient"
 
 
 def test_learning_views_and_stats(live: LiveServer) -> None:

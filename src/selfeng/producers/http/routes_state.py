@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
+from selfeng.consumers.judge import describe
 from selfeng.core.policies import validate_policy
 from selfeng.producers.http.auth import route
 from selfeng.producers.http.errors import JSONBody
@@ -203,6 +204,10 @@ def drop_fork(request: Request, name: str) -> JSONBody:
 
 @route(router, "GET", "/experiments", "client", response_class=JSONBody)
 def experiments(request: Request) -> JSONBody:
-    """A/B experiments: arms, split, metric and, once concluded, the per-arm stats and the
-    verdict, as the policies projection folds ExperimentStarted and ExperimentConcluded."""
-    return JSONBody({"experiments": _state(_service(request), "policies")["experiments"]})
+    """A/B experiments by name, as ``selfeng experiment show --json`` gives each: design,
+    arms with their outcomes so far, status, the judge's statistics now (while it runs) and
+    the verdict."""
+    state = _state(_service(request), "experiments")
+    return JSONBody(
+        {"experiments": {name: describe(name, e) for name, e in state["experiments"].items()}}
+    )

@@ -266,7 +266,7 @@ async function refreshLearning() {
   ]);
 }
 
-// The experiments view: arms, split, per-arm outcomes and the verdict, from /v1/experiments.
+// The experiments view: each arm's outcomes so far and the verdict, from /v1/experiments.
 async function refreshExperiments() {
   const box = $("experiments");
   let body;
@@ -274,15 +274,27 @@ async function refreshExperiments() {
   box.replaceChildren();
   for (const [name, e] of Object.entries(body.experiments || {})) {
     const p = document.createElement("p");
-    const verdict = e.concluded ? "winner: " + (e.concluded.winner || "none (no significant difference)") : "running";
-    p.textContent = name + ": arms " + JSON.stringify(e.arms) + ", split " + JSON.stringify(e.split) + "; " + verdict;
+    const done = e.concluded;
+    const verdict = done ? "winner: " + (done.winner || "none") + (done.reason ? " (" + done.reason + ")" : "")
+      : e.status + (e.now && e.now.reason ? ": " + e.now.reason : "");
+    p.textContent = name + " — " + e.metric + "; " + verdict;
     p.dataset.experiment = name;
     box.appendChild(p);
-    if (e.concluded && e.concluded.stats) {
-      const pre = document.createElement("pre");
-      pre.textContent = JSON.stringify(e.concluded.stats, null, 1);
-      box.appendChild(pre);
+    const table = document.createElement("table");
+    const head = table.insertRow();
+    for (const title of ["arm", "split", "requests", e.metric, "wrong_rate", "policies"]) {
+      const th = document.createElement("th"); th.textContent = title; head.appendChild(th);
     }
+    for (const [arm, a] of Object.entries(e.arms || {})) {
+      const row = table.insertRow();
+      const metric = a[e.metric];
+      for (const cell of [arm, Math.round((a.split || 0) * 100) + "%", a.requests,
+        typeof metric === "number" ? metric.toFixed(3) : "", typeof a.wrong_rate === "number" ? a.wrong_rate.toFixed(3) : "",
+        JSON.stringify(a.policies || {})]) {
+        row.insertCell().textContent = String(cell);
+      }
+    }
+    box.appendChild(table);
   }
 }
 
