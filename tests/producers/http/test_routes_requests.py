@@ -35,6 +35,19 @@ def test_ask_and_wait_returns_the_answer(live: LiveServer) -> None:
     assert received["client"] == f"http:{live.client_id}"
 
 
+def test_ask_names_a_policy_arm(live: LiveServer) -> None:
+    with live.http(live.client) as http:
+        response = http.post(
+            "/v1/requests",
+            params={"wait": 10},
+            json={"prompt": "What is 30% of 100?", "arm": "no-such-fork"},
+        )
+    body = response.json()
+    assert body["ok"] is True
+    assert body["arm"] is None  # main answered an arm that names no live fork, and says so
+    assert "no-such-fork" in body["arm_note"]
+
+
 def test_ask_without_wait_is_202_then_readable(live: LiveServer) -> None:
     with live.http(live.client) as http:
         response = http.post("/v1/requests", json={"prompt": "Reverse the string 'abc'"})

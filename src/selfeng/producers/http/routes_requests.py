@@ -26,6 +26,9 @@ class AskBody(BaseModel):
     """What is asked."""
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     """A conversation id: a follow-up ("now reverse the result") uses its previous answer."""
+    arm: str | None = Field(default=None, min_length=1, max_length=200)
+    """The policy arm (a fork, or ``main``) to answer with; without it a running experiment
+    assigns one. An arm that names no live fork is answered by main (``arm_note`` says so)."""
 
 
 class FeedbackBody(BaseModel):
@@ -64,6 +67,8 @@ def answer_json(view: RequestView, *, with_events: bool) -> dict[str, Any]:
             reason=done.reason,
             awaiting_tool=done.awaiting_tool,
             duration_ms=done.duration_ms,
+            arm=done.policy_arm,
+            arm_note=done.arm_note,
         )
     if with_events:
         body["events"] = [e.model_dump(mode="json") for e in view.events]
@@ -91,7 +96,11 @@ async def ask(
     principal = principal_of(request)
     try:
         received = await run_in_threadpool(
-            service.submit, body.prompt, session_id=body.session_id, client=principal.client
+            service.submit,
+            body.prompt,
+            session_id=body.session_id,
+            client=principal.client,
+            arm=body.arm,
         )
     except Busy as exc:
         raise HTTPException(503, str(exc)) from exc

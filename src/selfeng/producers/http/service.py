@@ -81,10 +81,19 @@ class Service(Closeable):
 
     # -- requests ------------------------------------------------------------------------
 
-    def submit(self, prompt: str, *, session_id: str | None, client: str) -> RequestReceived:
-        """Append a request; in this process, queue it to be answered. Raises ``Busy``."""
-        received = RequestReceived(
-            prompt=prompt, session_id=session_id, client=client, answered_inline=not self.worker
+    def submit(
+        self, prompt: str, *, session_id: str | None, client: str, arm: str | None = None
+    ) -> RequestReceived:
+        """Append a request (with the policy arm it names, or the one a running experiment
+        assigns it); in this process, queue it to be answered. Raises ``Busy``."""
+        received = self.app.assigned(
+            RequestReceived(
+                prompt=prompt,
+                session_id=session_id,
+                client=client,
+                answered_inline=not self.worker,
+                policy_arm=arm,
+            )
         )
         if self.worker:
             self.app.append([received])
