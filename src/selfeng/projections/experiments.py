@@ -359,15 +359,17 @@ def assign(state: ExperimentsState, unit: str) -> tuple[str, str, str] | None:
     """The arm that serves ``unit`` (a session or request id): (experiment, arm, the fork
     that is its ``policy_arm``), or None when no experiment runs. With several running, the
     unit falls in one of them (by its hash), then in one of its arms by the split."""
-    running = state["running"]
+    running = list(state["running"])  # a copy: a request thread reads while a fold writes
     if not running:
         return None
     name = running[int(bucket("", unit) * len(running))] if len(running) > 1 else running[0]
-    experiment = state["experiments"][name]
+    experiment = state["experiments"].get(name)
+    if experiment is None:
+        return None
     point = bucket(name, unit)
     cumulative = 0.0
     chosen = experiment["control"]
-    for arm, share in experiment["split"].items():
+    for arm, share in list(experiment["split"].items()):
         cumulative += share
         if point < cumulative:
             chosen = arm
