@@ -5,6 +5,7 @@ thousand"), "negative"/"minus" before a number, multiples ("double", "half"), an
 
 from __future__ import annotations
 
+from selfeng.core.language import REFERENCES
 from selfeng.core.value_readers import RawToken
 
 _NUMBER_WORDS = {
@@ -140,27 +141,25 @@ def _operand_before(out: list[RawToken]) -> bool:
     """Whether the token before could be the left operand of a binary "minus": a number, a
     bracket, or a word standing for an earlier answer ("it minus 10", "the result minus 2")."""
     return bool(out) and (
-        out[-1].kind == "number" or out[-1].word == ")" or out[-1].word in _ANSWER_WORDS
+        out[-1].kind == "number" or out[-1].word == ")" or out[-1].word in REFERENCES
     )
-
-
-_ANSWER_WORDS = frozenset({"it", "that", "this", "result", "answer", "total", "sum"})
 
 
 def _powers_what_follows(raw: list[RawToken], i: int) -> bool:
     """Whether "square"/"cube" at ``i`` is the verb or noun of a power ("square 5", "square
     it", "the square of 7"), not part of "square root" or of a unit ("square meters")."""
-    nxt = raw[i + 1] if i + 1 < len(raw) else None
-    if nxt is None:
-        return False
-    if nxt.kind == "number":
-        return True
-    return nxt.kind == "word" and nxt.word in {"it", "that", "this", "them", "the", "of", "its"}
+    return _applies_to_what_follows(raw, i)
 
 
 def _multiplies_what_follows(raw: list[RawToken], i: int) -> bool:
     """Whether "double", "twice", "half" ... at ``i`` multiplies what follows ("double it",
     "twice 7", "half of 80"), rather than naming something ("a double room")."""
+    return _applies_to_what_follows(raw, i)
+
+
+def _applies_to_what_follows(raw: list[RawToken], i: int) -> bool:
+    """Whether the word at ``i`` is followed by a number, or by a word leading to one ("it",
+    "the", "of")."""
     nxt = raw[i + 1] if i + 1 < len(raw) else None
     if nxt is None:
         return False

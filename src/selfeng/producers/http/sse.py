@@ -1,6 +1,7 @@
 """Server-Sent Events from the log, with bounded buffers.
 
-One hub thread per server follows the log and offers each new record to every subscriber.
+One hub thread per server follows the log and offers each new record to every subscriber;
+with none, it only looks where the log ends now and then, so an idle server reads nothing.
 A subscriber buffers at most ``QUEUE_SIZE`` records; when it falls that far behind (a slow
 reader), the hub stops offering it records instead of buffering more, and the subscriber
 reads what it missed from the log itself, in batches it sends before reading the next, then
@@ -33,6 +34,8 @@ CATCH_UP_BATCH = 200
 """Records read from the log at a time by a subscriber catching up."""
 HUB_WAIT_SECONDS = 0.01
 """On a log with one global order, how often the hub looks for new records."""
+IDLE_SECONDS = 1.0
+"""With no stream open, how often the hub looks at the end of the log (and nothing more)."""
 KEEPALIVE_SECONDS = 15.0
 """A comment line is sent after this long without events, so proxies keep the stream open."""
 
@@ -104,6 +107,7 @@ class EventHub(Closeable):
         self._subscribers: set[Subscriber] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -116,6 +120,13 @@ class EventHub(Closeable):
         position = self.log.head()
         while not self._stop.is_set():
             try:
+                if not self.subscribers:  # nobody listens: only a look at the end, now and then
+                    head = self.log.head()
+                    if not self.subscribers:  # a stream that subscribes from now on starts at
+                        position = head  # or past this end, so skipping to it loses nothing
+                        self._wake.wait(IDLE_SECONDS)
+                        self._wake.clear()
+                        continue
                 for batch in self.log.read(position):
                     position = batch.position
                     if batch.records:
@@ -132,6 +143,7 @@ class EventHub(Closeable):
         """Start offering records to ``subscriber``."""
         with self._lock:
             self._subscribers.add(subscriber)
+        self._wake.set()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop offering records to ``subscriber``."""
@@ -147,6 +159,7 @@ class EventHub(Closeable):
     def close(self) -> None:
         """Stop the hub thread."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
