@@ -89,6 +89,7 @@ class Selfeng(Closeable):
         self._llm: LLM | bool | None = llm
         self._learner_factory = learners
         self._opening = threading.Lock()
+        self._arm_handlers: dict[str, RequestHandler] = {}
         self.handling = threading.RLock()
         """Held while the request handler answers (its search index and wordings are shared
         by one thread at a time); learners run beside it, without it."""
@@ -154,6 +155,35 @@ class Selfeng(Closeable):
         """The request handler."""
         search = ToolSearch(self.embedder, vectors=self.tool_vectors)
         return RequestHandler(lambda: self.sandbox, search, planner=self._planner)
+
+    def handler_for(self, arm: str | None) -> RequestHandler:
+        """The request handler of a policy arm (``handler`` for the main line): each arm has
+        its own search index, built from its own fork's registry, so requests alternating
+        between arms do not rebuild one index every time. An arm's index is kept in process
+        (a PostgreSQL store's pgvector rows are the main line's)."""
+        if arm is None or arm == MAIN.name:
+            return self.handler
+        handler = self._arm_handlers.get(arm)
+        if handler is None:
+            live = {fork.name for fork in self.engine.forks()}
+            with self._opening:
+                for gone in [name for name in self._arm_handlers if name not in live]:
+                    del self._arm_handlers[gone]
+                handler = self._arm_handlers.get(arm)
+                if handler is None:
+                    search = ToolSearch(self.embedder)
+                    handler = RequestHandler(lambda: self.sandbox, search, planner=self._planner)
+                    self._arm_handlers[arm] = handler
+        return handler
+
+    def _served(self, received: RequestReceived) -> tuple[RequestReceived, HandlerState]:
+        """The request as the arm that answers it serves it, and that arm's state: an arm
+        that names no live fork is answered by main, and the handler's events say main."""
+        received = self.assigned(received)
+        state = self.handler_state(received.policy_arm)
+        if received.policy_arm != state.arm:
+            received = received.model_copy(update={"policy_arm": state.arm})
+        return received, state
 
     @cached_property
     def tool_vectors(self) -> VectorStore | None:
@@ -360,9 +390,9 @@ class Selfeng(Closeable):
         With ``learn`` the learners then react in this process (the embedded default), and
         their events follow the handler's in the list (a synthesized tool's answer among them).
         """
-        received = self.assigned(received)
+        received, state = self._served(received)
         with self.handling:
-            events = self.handler.handle(received, self.handler_state(received.policy_arm))
+            events = self.handler_for(state.arm).handle(received, state)
         self.append(events)
         if learn:
             events += self.learn(events)
@@ -431,7 +461,7 @@ class RuntimePorts:
         state = self._app.handler_state(arm)
         relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
         with self._app.handling:  # the handler's search index
-            search = self._app.handler.search
+            search = self._app.handler_for(state.arm).search
             search.refresh(state.registry)
             return [candidate.tool for candidate in search.search(text, relaxed)]
 
@@ -474,10 +504,10 @@ class RuntimePorts:
         self, received: RequestReceived, *, pinned: Mapping[str, str], attempt: str
     ) -> list[Event]:
         app = self._app
-        received = app.assigned(received)
-        state = app.handler_state(received.policy_arm)
+        received, state = app._served(received)
         with app.handling:
-            events = app.handler.handle(received, state, pinned=pinned, attempt=attempt)
+            handler = app.handler_for(state.arm)
+            events = handler.handle(received, state, pinned=pinned, attempt=attempt)
         return app.record(events)
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from selfeng.app import Selfeng
 from selfeng.core.mapper import DecodeError, from_record
+from selfeng.projections.experiments import ExperimentsState
 from selfeng.projections.llm_usage import LLMUsageState
 from selfeng.projections.patterns import PatternsState, top
+from selfeng.projections.views import thaw
 from selfeng.schemas import (
     CompositeRegistered,
     Event,
@@ -115,7 +117,36 @@ def summary(app: Selfeng, *, patterns: int = 10) -> dict[str, Any]:
         ],
         "failures": failures,
         "llm": usage["models"],
+        "tuning": tuning_history(app),
     }
+
+
+def tuning_history(app: Selfeng) -> list[dict[str, Any]]:
+    """The auto-tuner's rounds, oldest first: the experiment each started, the candidate it
+    tried and the estimate it was started on, and how the judge decided."""
+    try:
+        experiments: ExperimentsState = app.state("experiments")
+    except KeyError:  # an app built without the experiments projection
+        return []
+    rounds = []
+    for name, experiment in experiments["experiments"].items():
+        if experiment["started_by"] != "auto-tuner":
+            continue
+        concluded = experiment["concluded"] or {}
+        candidate = {arm: thaw(values) for arm, values in experiment["policies"].items() if values}
+        rounds.append(
+            {
+                "experiment": name,
+                "started_at": experiment["started_at"],
+                "candidate": candidate,
+                "reason": experiment["reason"],
+                "status": experiment["status"],
+                "winner": concluded.get("winner"),
+                "promoted": thaw(concluded.get("promoted") or {}),
+                "decision": concluded.get("reason", ""),
+            }
+        )
+    return sorted(rounds, key=lambda r: str(r["started_at"]))
 
 
 def _evidence(detected: PatternDetected | None) -> str:

@@ -53,11 +53,12 @@ def test_learn_shows_patterns_composites_and_rollbacks_as_json(learnt: Path) -> 
     assert "IndexError" in rollback["reason"]
     assert data["failures"] == {"exception": 1}
     assert data["llm"] == {}
+    assert data["tuning"] == []  # the auto-tuner is off by default
 
 
 def test_learn_prints_each_section(learnt: Path) -> None:
     out = run(learnt, "learn").stdout
-    for title in ("Patterns", "Composites", "Repairs", "Rollbacks", "Deprecations"):
+    for title in ("Patterns", "Composites", "Repairs", "Rollbacks", "Deprecations", "Tuning"):
         assert title in out
     assert "percent_of_then_reverse_string" in out
 

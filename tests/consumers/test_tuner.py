@@ -10,6 +10,7 @@ from selfeng.agent import Agent
 from selfeng.app import Selfeng
 from selfeng.consumers.tuner import Counterfactual, candidates
 from selfeng.core.policies import default_values
+from selfeng.learnt import summary
 from selfeng.schemas import ExperimentStarted, PolicyChanged
 from tests.consumers.conftest import seeded_app
 
@@ -61,6 +62,10 @@ def test_a_round_starts_an_experiment_for_the_best_candidate(app: Selfeng) -> No
     assert evidence["gain"] == 0.5
     state = app.state("experiments")
     assert state["running"] == ["tune-1"]
+    (tuned,) = summary(app)["tuning"]  # what `selfeng learn` shows
+    assert (tuned["experiment"], tuned["status"]) == ("tune-1", "running")
+    assert tuned["candidate"] == {"candidate": {"retrieval.threshold": 0.8}}
+    assert "retrieval.threshold=0.8" in tuned["reason"]
     # the next request is served by an arm; no second round before 8 completed requests
     fifth = agent.ask("Reverse the string again", session_id="tuned")
     assert fifth.arm in {"tune-1.control", "tune-1.candidate"}

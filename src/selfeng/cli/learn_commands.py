@@ -50,6 +50,20 @@ def learn(ctx: Context, n_patterns: int, as_json: bool) -> None:
     if data["failures"]:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(data["failures"].items()))
         console.print(f"[bold]Failures analysed[/]: {kinds}")
+    _section(
+        "Tuning (auto-tuner)",
+        [
+            {
+                "experiment": r["experiment"],
+                "candidate": _values(r["candidate"]),
+                "status": r["status"],
+                "outcome": _values(r["promoted"]) if r["promoted"] else (r["winner"] or "kept"),
+                "reason": r["reason"] if r["status"] == "running" else r["decision"],
+            }
+            for r in data["tuning"]
+        ],
+        ("experiment", "candidate", "status", "outcome", "reason"),
+    )
     if data["llm"]:
         for model, used in data["llm"].items():
             console.print(
@@ -57,6 +71,14 @@ def learn(ctx: Context, n_patterns: int, as_json: bool) -> None:
                 f"{used['prompt_tokens'] + used['completion_tokens']:,} tokens, "
                 f"{used['latency_ms'] / max(used['calls'], 1):.0f} ms per call"
             )
+
+
+def _values(values: dict[str, Any]) -> str:
+    """``{"arm": {"k": v}}`` or ``{"k": v}`` as ``k=v`` pairs."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return ", ".join(f"{k}={v}" for k, v in flat.items())
 
 
 def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:

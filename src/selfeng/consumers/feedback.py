@@ -89,6 +89,7 @@ def applied_for(feedback: FeedbackGiven, history: Sequence[Event]) -> FeedbackAp
     ms = int(feedback.occurred_at.timestamp() * 1000)
     return FeedbackApplied.following(
         feedback,
+        policy_arm=answer.policy_arm,  # it teaches (or unteaches) where the answer taught
         event_id=derived_uuid7(ms, str(feedback.event_id), PRODUCER),
         rating=feedback.rating,
         feedback_id=str(feedback.event_id),

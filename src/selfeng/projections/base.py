@@ -85,6 +85,10 @@ class Projection(ABC, Generic[S]):
     """Whether the fold reads ``ctx.policy`` (or otherwise depends on its fork). A fork folds
     only such projections and reads every other from the main line, whose state it shares;
     a fold that reads a policy without saying so is stopped with a clear error."""
+    arm_scoped: ClassVar[bool] = False
+    """Whether the fold learns from answers (phrasings, stats, the cache, ...): then every
+    fork folds its own copy, and what a request served by one arm teaches stays in that arm's
+    fork until its experiment promotes it (:mod:`.arms`)."""
     tables: ClassVar[tuple[str, ...]] = ()
     """Top-level maps of the state kept as keyed rows (``selfeng.projections.tables``): a
     checkpoint writes only the rows a fold changed. The state must then be a dict whose
@@ -122,6 +126,8 @@ class RecordProjection(ABC, Generic[S]):
     """Stable name; the key its state is stored under."""
     reads_policies: ClassVar[bool] = False
     """As ``Projection.reads_policies``."""
+    arm_scoped: ClassVar[bool] = False
+    """As ``Projection.arm_scoped`` (a record fold sees every arm's records: always False)."""
     version: ClassVar[int] = 1
     """Bump when ``apply`` changes meaning."""
 

@@ -57,6 +57,7 @@ class CacheProjection(Projection[CacheState]):
     name = "cache"
     version = 2
     handles = (ToolExecuted, FeedbackApplied)
+    arm_scoped = True
     tables = ("entries", "dropped")
 
     def initial(self) -> CacheState:

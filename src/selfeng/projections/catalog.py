@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from selfeng.projections.arms import ArmLessonsProjection
 from selfeng.projections.base import AnyProjection, ForkSpec
 from selfeng.projections.cache import CacheProjection
 from selfeng.projections.events import EventCounts
@@ -35,6 +36,7 @@ def default_projections(fork: ForkSpec) -> list[AnyProjection]:
         SessionsProjection(),
         PlansProjection(),
         ExperimentsProjection(),
+        ArmLessonsProjection(fork.name),
     ]
 
 

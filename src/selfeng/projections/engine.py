@@ -5,9 +5,11 @@ so the engine learns which forks to maintain from the main line, builds a new fo
 position 0 and keeps every live fork up to date as new events arrive.
 
 A fork is an overlay on the main line: it folds and stores only the projections whose fold
-depends on its policies (``reads_policies``: the policies projection itself), and reads
-every other from the main line, whose state is the same in every fork. Creating a fork
-costs a fold of the policy events, not a refold of everything.
+depends on its policies (``reads_policies``: the policies projection itself) and those that
+learn from answers (``arm_scoped``: what a request served by the fork teaches stays in the
+fork, :mod:`.arms`), and reads every other from the main line, whose state is the same in
+every fork. Creating a fork costs a fold of the policy events and a copy of the main line's
+arm-scoped state, not a refold of everything.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import Any
 
 from selfeng.core.log import EventLog
 from selfeng.core.progress import Progress
-from selfeng.core.store import ProjectionStore
-from selfeng.projections.base import MAIN, ForkSpec
+from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.projections.arms import ArmLessonsProjection
+from selfeng.projections.base import MAIN, AnyProjection, ForkSpec
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.folding import dead_letters_to
 from selfeng.projections.policies import PoliciesState, live_forks
 from selfeng.projections.runner import ProjectionRunner
+from selfeng.schemas import Event
 
 ProgressFactory = Callable[[], Progress]
 
@@ -66,25 +70,42 @@ class ProjectionEngine:
                 )
             else:
                 projections = self.factory(fork)
+                own = [p for p in projections if _forked(p)]
                 # what a fork stored before it was an overlay (or under another factory);
                 # looked up first, so opening a fork writes nothing in the usual case
                 stale = [
                     p.name
                     for p in projections
-                    if not p.reads_policies and self.store.load(fork.name, p.name) is not None
+                    if not _forked(p) and self.store.load(fork.name, p.name) is not None
                 ]
                 if stale:
                     self.store.drop(fork.name, stale)
+                seeds, held = self._seeds(fork, own)
                 runner = ProjectionRunner(
                     self.log,
                     self.store,
-                    [p for p in projections if p.reads_policies],
+                    own,
                     fork=fork,
                     base=self.main,
+                    seed=seeds,
                     **self._options,
                 )
+                runner.adopt(held)
             self._runners[fork.name] = runner
         return runner
+
+    def _seeds(
+        self, fork: ForkSpec, projections: list[AnyProjection]
+    ) -> tuple[list[Checkpoint], list[Event]]:
+        """A new fork's arm-scoped folds start as copies of the main line's, plus the events
+        the main line held for the fork's arm: a copy of the state, not a refold of the log.
+        A fork that has stored them already starts from its own checkpoints."""
+        scoped = [
+            p.name for p in projections if p.arm_scoped or isinstance(p, ArmLessonsProjection)
+        ]
+        if not scoped or any(self.store.load(fork.name, name) is not None for name in scoped):
+            return [], []
+        return self.main.group_checkpoints(fork.name)
 
     def runners(self) -> list[ProjectionRunner]:
         """The runners opened so far (the main line first, once opened)."""
@@ -153,3 +174,13 @@ class ProjectionEngine:
         runner = self.runner(self.fork(fork))
         runner.catch_up()
         return runner.dumped(projection)
+
+
+def _forked(projection: AnyProjection) -> bool:
+    """Whether a fork folds ``projection`` itself instead of reading the main line's: it
+    reads the fork's policies, or it learns from answers (arms are kept apart)."""
+    return (
+        projection.reads_policies
+        or projection.arm_scoped
+        or isinstance(projection, ArmLessonsProjection)
+    )

@@ -94,6 +94,7 @@ class PatternsProjection(Projection[PatternsState]):
     name = "patterns"
     version = 2
     handles = (RequestCompleted, PatternDetected, FeedbackApplied)
+    arm_scoped = True
     tables = ("patterns", "antecedents", "detected")
 
     def initial(self) -> PatternsState:

@@ -67,6 +67,7 @@ class PlansProjection(Projection[PlansState]):
     name = "plans"
     version = 1
     handles = (RequestCompleted, FeedbackApplied)
+    arm_scoped = True
     tables = ("plans",)
 
     def initial(self) -> PlansState:

@@ -125,6 +125,7 @@ class RegistryProjection(Projection[RegistryState]):
         RequestCompleted,
         FeedbackApplied,
     )
+    arm_scoped = True
     tables = ("tools", "stats", "phrases", "rejected", "rejected_requests")
 
     def initial(self) -> RegistryState:

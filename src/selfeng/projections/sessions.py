@@ -55,6 +55,7 @@ class SessionsProjection(Projection[SessionsState]):
     name = "sessions"
     version = 2
     handles = (RequestCompleted, FeedbackApplied)
+    arm_scoped = True
     tables = ("sessions",)
 
     def initial(self) -> SessionsState:

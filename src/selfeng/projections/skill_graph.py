@@ -88,6 +88,7 @@ class SkillGraphProjection(Projection[SkillGraphState]):
         RequestCompleted,
         FeedbackApplied,
     )
+    arm_scoped = True
     tables = ("tools", "edges")
 
     def initial(self) -> SkillGraphState:

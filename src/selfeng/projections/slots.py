@@ -43,13 +43,18 @@ def load_slot(
     store: ProjectionStore | None,
     fork: ForkSpec,
     ctx: FoldContext,
+    fresh: bool = False,
 ) -> tuple[Slot, str]:
     """A projection's slot, from ``seed``, its checkpoint in ``store`` or its initial
-    state; and why its stored state was discarded ("" if it was not)."""
+    state; and why its stored state was discarded ("" if it was not). ``fresh`` starts from
+    the initial state whatever is stored (its stored rows are replaced at the next
+    checkpoint)."""
     tables = None
     if store is not None and isinstance(projection, Projection) and projection.tables:
         tables = TableSet(projection.tables)
-    slot, reason = _initial_slot(projection, seed, tables, ctx, log=log, store=store, fork=fork)
+    slot, reason = _initial_slot(
+        projection, seed, tables, ctx, log=log, store=None if fresh else store, fork=fork
+    )
     if isinstance(projection, Projection):
         slot.types, slot.on_event = projection.type_names(), projection.apply
     else:

@@ -1,0 +1,152 @@
+"""Arm isolation: what a request served by a fork teaches stays in that fork until promoted.
+
+Projections that learn from answers (phrasings and stats, the cache, patterns, the skill
+graph, sessions, plans) declare ``arm_scoped``. Every fork folds its own copy of them, and
+each copy takes the main line's events (no ``policy_arm``, or ``main``) and its own arm's;
+the events of other arms it holds back here, in the ``arm_lessons`` fold, instead of
+learning from them.
+
+When an experiment concludes, the fork whose lessons main keeps is decided by the rule the
+judge promotes by: the winner's fork, or the control's when no arm won. Its held events are
+released into the arm-scoped folds at that point of the log, and every other arm's are
+dropped. An arm's event folded after its experiment concluded (Kafka interleaves keys) is
+applied or skipped at once by the same decision, so the result does not depend on the
+order of keys: folds depend only on the order within a key, and a request's events share
+its key.
+
+The decision is this fold's state; the runner asks it (``admits``) before an arm-scoped
+projection folds an event, and applies what it releases (``take_released``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from selfeng.core.mapper import decode
+from selfeng.projections.base import FoldContext, Projection
+from selfeng.schemas import (
+    CacheHit,
+    Event,
+    ExperimentConcluded,
+    ExperimentStarted,
+    FeedbackApplied,
+    RequestCompleted,
+    ToolExecuted,
+)
+
+MAIN_ARMS = frozenset({None, "main"})
+"""``policy_arm`` values of the main line: nobody asked, or main asked for by name."""
+
+Decision = Literal["kept", "dropped"]
+
+
+class Held(TypedDict):
+    """An event of another arm, held until its experiment concludes."""
+
+    fork: str
+    event: str  # the event as JSON, decoded again when released
+
+
+class ArmExperiment(TypedDict):
+    """The forks of an experiment's arms, as ``ExperimentStarted`` named them."""
+
+    arms: dict[str, str]
+    control: str
+
+
+class ArmLessonsState(TypedDict):
+    """Experiments' arms, what was decided for each arm's fork, and the held events."""
+
+    experiments: dict[str, ArmExperiment]
+    decided: dict[str, Decision]
+    held: dict[str, Held]  # "{fork}/{event id}" -> the event, in the order held
+    released: list[str]  # events to fold now (emptied by the runner within the same fold)
+
+
+def arm_of(event: Event) -> str | None:
+    """The fork that served the event's request (None for the main line or other events)."""
+    arm = event.__dict__.get("policy_arm")
+    return arm if isinstance(arm, str) else None
+
+
+class ArmLessonsProjection(Projection[ArmLessonsState]):
+    """Holds other arms' lessons back from this fork's arm-scoped folds until decided.
+
+    ``own`` is the fork folding (``main`` for the main line): its own arm's events are
+    always its lessons.
+    """
+
+    name = "arm_lessons"
+    version = 1
+    handles = (
+        ToolExecuted,
+        CacheHit,
+        RequestCompleted,
+        FeedbackApplied,
+        ExperimentStarted,
+        ExperimentConcluded,
+    )
+    tables = ("held",)
+
+    def __init__(self, own: str = "main") -> None:
+        self.own = own
+
+    def initial(self) -> ArmLessonsState:
+        return ArmLessonsState(experiments={}, decided={}, held={}, released=[])
+
+    def admits(self, state: ArmLessonsState, event: Event) -> bool:
+        """Whether an arm-scoped fold in this fork learns from ``event`` now."""
+        arm = arm_of(event)
+        if arm in MAIN_ARMS or arm == self.own:
+            return True
+        return state["decided"].get(arm or "") == "kept"
+
+    def apply(self, state: ArmLessonsState, event: Event, ctx: FoldContext) -> ArmLessonsState:
+        match event:
+            case ExperimentStarted():
+                state["experiments"][event.experiment] = ArmExperiment(
+                    arms=dict(event.arms), control=event.control
+                )
+            case ExperimentConcluded():
+                self._concluded(state, event)
+            case _:
+                arm = arm_of(event)
+                if arm is None or arm in MAIN_ARMS or arm == self.own or arm in state["decided"]:
+                    return state
+                # keyed by the event, so a fork seeded from main's state holds the same rows
+                # as one folded from the start; the table keeps the order they came in
+                state["held"][f"{arm}/{event.event_id}"] = Held(
+                    fork=arm, event=event.model_dump_json()
+                )
+        return state
+
+    def _concluded(self, state: ArmLessonsState, event: ExperimentConcluded) -> None:
+        experiment = state["experiments"].get(event.experiment)
+        if experiment is None:
+            return
+        arms = experiment["arms"]
+        kept = arms.get(event.winner or experiment["control"])
+        forks = set(arms.values()) - {"main"}
+        for fork in forks:
+            state["decided"][fork] = "kept" if fork == kept else "dropped"
+        for key in [k for k, held in state["held"].items() if held["fork"] in forks]:
+            held = state["held"].pop(key)
+            if held["fork"] == kept:
+                state["released"].append(held["event"])
+
+    def take_released(self, state: ArmLessonsState) -> list[Event]:
+        """The events a conclusion just released, in the order they were held (emptied)."""
+        if not state["released"]:
+            return []
+        released = [decode(text.encode()) for text in state["released"]]
+        state["released"] = []
+        return released
+
+    def held_for(self, state: ArmLessonsState, fork: str) -> list[Event]:
+        """The events held for ``fork``, in the order they were held."""
+        return [decode(h["event"].encode()) for h in state["held"].values() if h["fork"] == fork]
+
+    def release_all(self, state: ArmLessonsState, fork: str) -> None:
+        """Forget what is held for ``fork`` (a new fork seeded from this state folds it)."""
+        for key in [k for k, held in state["held"].items() if held["fork"] == fork]:
+            del state["held"][key]
