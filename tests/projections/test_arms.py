@@ -157,10 +157,10 @@ def test_the_result_does_not_depend_on_how_keys_interleave() -> None:
         design()[:1],
         design()[1:2],
         [design()[2], ExperimentConcluded(experiment="e1", winner="lenient")],
-        *[[ran(f"l{i}", "e1.lenient")] for i in range(4)],
-        *[[ran(f"c{i}", "e1.control")] for i in range(4)],
-        *[[ran(f"m{i}")] for i in range(4)],
     ]
+    for i in range(4):
+        for prefix, arm in (("l", "e1.lenient"), ("c", "e1.control"), ("m", None)):
+            streams.append([ran(f"{prefix}{i}", arm), ran(f"{prefix}{i}b", arm)])
     results = []
     for seed in range(12):
         rnd = random.Random(seed)
@@ -173,4 +173,5 @@ def test_the_result_does_not_depend_on_how_keys_interleave() -> None:
         engine = ProjectionEngine(log, MemoryStore())
         append_events(log, order)
         results.append(cached(engine))
-    assert all(r == {"l0", "l1", "l2", "l3", "m0", "m1", "m2", "m3"} for r in results)
+    expected = {f"{p}{i}{b}" for p in "lm" for i in range(4) for b in ("", "b")}
+    assert all(r == expected for r in results)

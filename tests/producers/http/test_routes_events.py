@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import httpx
 import orjson
@@ -17,7 +17,7 @@ from selfeng.schemas import DeadLetter, Event, PolicyChanged, RequestReceived
 from tests.producers.http.conftest import LiveServer
 
 
-def frames(response: httpx.Response) -> Iterator[dict[str, str]]:
+def frames(response: httpx.Response) -> Generator[dict[str, str]]:
     """The SSE messages of a streamed response (comments and retry lines left out)."""
     message: dict[str, str] = {}
     for line in response.iter_lines():
