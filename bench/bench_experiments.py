@@ -262,7 +262,7 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-counterfactual", action="store_true")
     args = parser.parse_args()
-    rows = statistics_part(args.experiments, args.seed)
+    rows = statistics_part(args.experiments, args.seed) if args.experiments > 0 else []
     if not args.skip_overhead:
         rows += overhead_part(args.rounds, args.requests)
     if not args.skip_counterfactual:

@@ -177,9 +177,14 @@ def rejected_phrasings(registry: RegistryState) -> Mapping[str, Phrasings]:
 
 
 def _signature(registry: RegistryState) -> tuple[int, int, int, int, int]:
-    """What changes when anything searchable does (cheap: no phrasing is read)."""
+    """What changes when anything searchable does (cheap: no phrasing is read).
+
+    The identity is the state's ``tools`` table, not the registry passed: a read-only view
+    is a fresh copy of its top level at every read, whose ``id`` only matched the last one's
+    when the allocator happened to reuse the address (it does not when two arms' registries
+    alternate)."""
     return (
-        id(registry),
+        id(dict.get(cast(dict[str, Any], registry), "tools")),
         registry["revision"],
         registry["phrases_revision"],
         int(cast(Mapping[str, Any], registry).get("rejected_revision", 0)),

@@ -107,6 +107,7 @@ class ProjectionRunner(FoldLoops):
         self._arm_slots: list[Slot] = []
         self._lessons: Slot | None = None
         self._isolate_arms()
+        self._aligned = False
         self._policies = next(
             s for s in self._slots if isinstance(s.projection, PoliciesProjection)
         )
@@ -321,6 +322,8 @@ class ProjectionRunner(FoldLoops):
         the records of its own types (a new fork's policies, seeded arm-scoped folds ahead; a
         rebuilt projection behind the rest), so the shared pass starts from one place. The
         arm-scoped folds and ``arm_lessons`` move as one (their gate reads that fold)."""
+        if self._aligned:
+            return  # folds move every slot together: once aligned, they stay so
         slots = self._slots
         target = slots[0].position
         for slot in slots[1:]:
@@ -346,6 +349,7 @@ class ProjectionRunner(FoldLoops):
             finally:
                 self._recording(False)
             self._dirty = True
+        self._aligned = True
 
     def _fold_unit(self, unit: list[Slot], record: StoredRecord) -> None:
         event: Event | None = None
