@@ -139,10 +139,12 @@ def test_held_lessons_are_kept_across_a_restart(tmp_path: Path) -> None:
     engine = ProjectionEngine(log, store)
     append_events(log, [*design(), ran("lenient", "e1.lenient"), ran("kept", None)])
     engine.catch_up()
+    assert store.load("e1.lenient", "cache") is None  # a fork stores only its policies
     store.close()
     store = SqliteStore(tmp_path / "store.db")
     again = ProjectionEngine(log, store)
     assert again.main.rebuilt == {}
+    assert cached(again, "e1.lenient") == {"kept", "lenient"}  # derived again from main
     append_events(log, [ExperimentConcluded(experiment="e1", winner="lenient")])
     assert cached(again) == {"kept", "lenient"}
     assert all(r.equal for r in verify(again))

@@ -9,7 +9,10 @@ depends on its policies (``reads_policies``: the policies projection itself) and
 learn from answers (``arm_scoped``: what a request served by the fork teaches stays in the
 fork, :mod:`.arms`), and reads every other from the main line, whose state is the same in
 every fork. Creating a fork costs a fold of the policy events and a copy of the main line's
-arm-scoped state, not a refold of everything.
+arm-scoped state, not a refold of everything. Those arm-scoped folds are never stored: the
+main line holds every event of the fork's arm until its experiment concludes
+(``arm_lessons``), so the fork's copy is derived again, main's state plus those events, each
+time it is opened, and a fork writes only its policies.
 """
 
 from __future__ import annotations
@@ -20,14 +23,13 @@ from typing import Any
 
 from selfeng.core.log import EventLog
 from selfeng.core.progress import Progress
-from selfeng.core.store import Checkpoint, ProjectionStore
+from selfeng.core.store import ProjectionStore
 from selfeng.projections.arms import ArmLessonsProjection
 from selfeng.projections.base import MAIN, AnyProjection, ForkSpec
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.folding import dead_letters_to
 from selfeng.projections.policies import PoliciesState, live_forks
 from selfeng.projections.runner import ProjectionRunner
-from selfeng.schemas import Event
 
 ProgressFactory = Callable[[], Progress]
 
@@ -71,16 +73,17 @@ class ProjectionEngine:
             else:
                 projections = self.factory(fork)
                 own = [p for p in projections if _forked(p)]
-                # what a fork stored before it was an overlay (or under another factory);
-                # looked up first, so opening a fork writes nothing in the usual case
+                # what a fork stored before it was an overlay (or under another factory, or
+                # its arm-scoped folds, which are derived at every open); looked up first,
+                # so opening a fork writes nothing in the usual case
                 stale = [
                     p.name
                     for p in projections
-                    if not _forked(p) and self.store.load(fork.name, p.name) is not None
+                    if not p.reads_policies and self.store.load(fork.name, p.name) is not None
                 ]
                 if stale:
                     self.store.drop(fork.name, stale)
-                seeds, held = self._seeds(fork, own)
+                seeds, held = self.main.group_checkpoints(fork.name)
                 runner = ProjectionRunner(
                     self.log,
                     self.store,
@@ -88,24 +91,12 @@ class ProjectionEngine:
                     fork=fork,
                     base=self.main,
                     seed=seeds,
+                    unsaved=[cp.projection for cp in seeds],
                     **self._options,
                 )
                 runner.adopt(held)
             self._runners[fork.name] = runner
         return runner
-
-    def _seeds(
-        self, fork: ForkSpec, projections: list[AnyProjection]
-    ) -> tuple[list[Checkpoint], list[Event]]:
-        """A new fork's arm-scoped folds start as copies of the main line's, plus the events
-        the main line held for the fork's arm: a copy of the state, not a refold of the log.
-        A fork that has stored them already starts from its own checkpoints."""
-        scoped = [
-            p.name for p in projections if p.arm_scoped or isinstance(p, ArmLessonsProjection)
-        ]
-        if not scoped or any(self.store.load(fork.name, name) is not None for name in scoped):
-            return [], []
-        return self.main.group_checkpoints(fork.name)
 
     def runners(self) -> list[ProjectionRunner]:
         """The runners opened so far (the main line first, once opened)."""

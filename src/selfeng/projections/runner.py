@@ -16,7 +16,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -71,6 +71,7 @@ class ProjectionRunner(FoldLoops):
         dead_letters: DeadLetterSink | None = None,
         seed: Iterable[Checkpoint] = (),
         base: ProjectionRunner | None = None,
+        unsaved: Collection[str] = (),
     ) -> None:
         """Load each projection's checkpoint (or ``seed``, or its initial state).
 
@@ -78,6 +79,9 @@ class ProjectionRunner(FoldLoops):
 
         With ``base`` (the main line's runner, for a fork) the projections this runner does
         not fold are read from ``base``: a fork folds only what depends on its policies.
+
+        ``unsaved`` names projections kept in memory only, started from ``seed`` at every
+        open and never checkpointed (a fork's arm-scoped folds, derived from the main line).
 
         ``dead_letters`` receives a DeadLetter for every record that cannot be decoded; the
         live runner appends them to the log, replays only count them.
@@ -103,6 +107,7 @@ class ProjectionRunner(FoldLoops):
             raise ValueError(f"two projections are named {', '.join(twice)}: names must differ")
         seeds = {cp.projection: cp for cp in seed}
         self.ctx = FoldContext(fork, self._policy)  # looks policies up when folds ask
+        self._unsaved = frozenset(unsaved)
         self._slots = [self._load(p, seeds.get(p.name)) for p in projections]
         self._arm_slots: list[Slot] = []
         self._lessons: Slot | None = None
@@ -127,7 +132,7 @@ class ProjectionRunner(FoldLoops):
             projection,
             seed,
             log=self.log,
-            store=self.store,
+            store=None if projection.name in self._unsaved else self.store,
             fork=self.fork,
             ctx=self.ctx.for_projection(projection),
         )
@@ -152,20 +157,23 @@ class ProjectionRunner(FoldLoops):
         group = [lessons, *scoped]
         if any(s.position != lessons.position for s in scoped):
             reason = "the folds that keep arms apart were at different positions"
+            members = {id(s) for s in group}  # by identity: a Slot's == compares states
             for i, slot in enumerate(self._slots):
-                if slot in group:
+                if id(slot) in members:
                     fresh, _ = load_slot(
                         slot.projection,
                         None,
                         log=self.log,
-                        store=self.store,
+                        store=None if slot.projection.name in self._unsaved else self.store,
                         fork=self.fork,
                         ctx=slot.ctx,
                         fresh=True,
                     )
                     self._slots[i] = fresh
                     self.rebuilt.setdefault(slot.projection.name, reason)
-            logger.warning("rebuilding %s's arm-scoped folds from the log: %s", self.fork, reason)
+            logger.warning(
+                "rebuilding %s's arm-scoped folds from the log: %s", self.fork.name, reason
+            )
             lessons = next(s for s in self._slots if s.projection is lessons.projection)
             scoped = [s for s in self._slots if s.projection.arm_scoped]
         gate = lessons.projection
@@ -330,8 +338,9 @@ class ProjectionRunner(FoldLoops):
             target = target.latest(slot.position)
         if until is not None and not until.is_at_or_after(target):
             return
-        grouped = [s for s in slots if s in self._arm_slots or s is self._lessons]
-        units = [[s] for s in slots if s not in grouped] + ([grouped] if grouped else [])
+        members = {id(s) for s in [*self._arm_slots, self._lessons] if s is not None}
+        grouped = [s for s in slots if id(s) in members]  # by identity, as above
+        units = [[s] for s in slots if id(s) not in members] + ([grouped] if grouped else [])
         for unit in units:
             if all(s.position == target for s in unit):
                 continue
@@ -469,6 +478,8 @@ class ProjectionRunner(FoldLoops):
         snapshots: list[Checkpoint] = []
         for slot in self._slots:
             name = slot.projection.name
+            if name in self._unsaved:
+                continue
             whole = (
                 orjson.dumps(slot.projection.dump(slot.state))
                 if slot.tables is None or snapshot
