@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+from selfeng.consumers.cache_replay import CacheHistory, cache_history
 from selfeng.consumers.counterfactual import Simulation, past_requests, simulate
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.ports import LearnerPorts, decoded_history
@@ -482,6 +483,10 @@ class RuntimePorts:
             with app.handling:
                 out.append(simulate(handler, app.handler_state(), values, past))
         return out
+
+    def cache_history(self, last: int) -> CacheHistory:
+        """The auto-tuner's port for the cache TTL: the log's cache lookups replayed."""
+        return cache_history(self._app.log, last)
 
     def key_version(self, key: str) -> int:
         return self._app.log.key_version(key)

@@ -11,6 +11,12 @@ wrong answer is worse than none). When the best candidate is estimated to gain a
 that candidate: its ``ExperimentStarted`` (``started_by: auto-tuner``) gives the estimates of
 every candidate as its reason and evidence, and the judge concludes it like any other.
 
+When no such candidate improves the answers, the round tries the cache TTL (half, twice and
+four times the value in force): a TTL changes which lookups hit, not what is answered, so it
+is estimated by replaying the log's cache lookups (``selfeng.consumers.cache_replay``), and
+an experiment on ``cache_hit_rate``, guarded by the wrong and success rates, is started when
+the best gains ``tuning.min_improvement``.
+
 Rounds are counted from the ``events`` projection's count of ``RequestCompleted``, looked at
 when the next round is due by that count (and every 50 answers while the tuner is off, so
 turning it on takes effect within 50 answers); a round's
@@ -27,6 +33,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
+from selfeng.consumers.cache_replay import CacheHistory, hit_rate
 from selfeng.consumers.counterfactual import Simulation
 from selfeng.consumers.judge import opening
 from selfeng.consumers.learner import Learner
@@ -42,6 +49,8 @@ STEPS: dict[str, tuple[float, ...]] = {
     "answer.min_confidence": (-0.1, -0.05, 0.05, 0.1),
 }
 """The candidates of a round: each policy moved by each step (one policy at a time)."""
+TTL_FACTORS: tuple[float, ...] = (0.5, 2.0, 4.0)
+"""The cache TTL candidates of a round: the value in force times each factor."""
 CHECK_WHEN_OFF = 50
 """While the tuner is off, it looks at ``tuning.every_requests`` once per this many answers."""
 
@@ -57,10 +66,29 @@ class Counterfactual(Protocol):
         is appended)."""
         ...
 
+    def cache_history(self, last: int) -> CacheHistory:
+        """The log's cache lookups, and the last ``last`` completed requests."""
+        ...
+
 
 def score(rates: Mapping[str, float]) -> float:
     """What a round maximises: success rate minus twice the wrong rate."""
     return rates["success_rate"] - 2 * rates["wrong_rate"]
+
+
+def ttl_candidates(policies: Mapping[str, JsonValue]) -> list[dict[str, JsonValue]]:
+    """Each candidate: the cache TTL in force times a factor, kept if the policy accepts it."""
+    current = policy_float(policies, "cache.ttl_seconds")
+    out: list[dict[str, JsonValue]] = []
+    for factor in TTL_FACTORS:
+        value = round(current * factor, 3)
+        if math.isclose(value, current):
+            continue
+        try:
+            out.append({"cache.ttl_seconds": validate_policy("cache.ttl_seconds", value)})
+        except ValueError:
+            continue
+    return out
 
 
 def candidates(policies: Mapping[str, JsonValue]) -> list[dict[str, JsonValue]]:
@@ -144,22 +172,88 @@ class Tuner(Learner):
             tried[label] = {"gain": round(gain, 6), "requests": result.recorded.requests}
             if best is None or gain > best[0]:
                 best = (gain, candidate)
-        if best is None or best[0] < policy_float(policies, "tuning.min_improvement"):
+        enough = policy_float(policies, "tuning.min_improvement")
+        if best is not None and best[0] >= enough:
+            gain, values = best
+            label = ", ".join(f"{k}={v}" for k, v in values.items())
+            return self._start(
+                name,
+                cause,
+                values,
+                metric="success_rate",
+                guardrails=("wrong_rate",),
+                reason=f"auto-tuner: {label} estimated {gain:+.4f} on past requests "
+                f"(success rate minus twice the wrong rate); candidates: {tried}",
+                evidence=tried,
+            )
+        return self._cache_round(name, policies, cause, window, enough)
+
+    def _cache_round(
+        self,
+        name: str,
+        policies: Mapping[str, JsonValue],
+        cause: Event,
+        window: int,
+        enough: float,
+    ) -> list[Event]:
+        """When no candidate improves the answers: the cache TTL, whose effect on the cache
+        hit rate the log's lookups replay exactly (``selfeng.consumers.cache_replay``); an
+        experiment on ``cache_hit_rate``, guarded by the success and wrong rates."""
+        assert isinstance(self.ports, Counterfactual)
+        proposed = ttl_candidates(policies)
+        if not proposed:
+            return []
+        history = self.ports.cache_history(window)
+        if not history.requests:
+            return []
+        baseline = hit_rate(history, policy_float(policies, "cache.ttl_seconds"))
+        tried: dict[str, JsonValue] = {}
+        best: tuple[float, dict[str, JsonValue]] | None = None
+        for candidate in proposed:
+            gain = hit_rate(history, policy_float(candidate, "cache.ttl_seconds")) - baseline
+            label = f"cache.ttl_seconds={candidate['cache.ttl_seconds']}"
+            tried[label] = {"gain": round(gain, 6), "requests": len(history.requests)}
+            if best is None or gain > best[0]:
+                best = (gain, candidate)
+        if best is None or best[0] < enough:
             return []
         gain, values = best
+        return self._start(
+            name,
+            cause,
+            values,
+            metric="cache_hit_rate",
+            guardrails=("wrong_rate", "success_rate"),
+            reason=f"auto-tuner: cache.ttl_seconds={values['cache.ttl_seconds']} estimated "
+            f"{gain:+.4f} cache hit rate on past requests (from {baseline:.4f}; the log's "
+            f"lookups replayed); no candidate improved the answers; candidates: {tried}",
+            evidence=tried,
+        )
+
+    def _start(
+        self,
+        name: str,
+        cause: Event,
+        values: dict[str, JsonValue],
+        *,
+        metric: str,
+        guardrails: tuple[str, ...],
+        reason: str,
+        evidence: dict[str, JsonValue],
+    ) -> list[Event]:
+        """Append the experiment of a round: the control against ``values``, 50/50."""
         ms = int(cause.occurred_at.timestamp() * 1000)
-        label = ", ".join(f"{k}={v}" for k, v in values.items())
         events = opening(
             name,
             {"control": {}, "candidate": values},
             "control",
             {"control": 0.5, "candidate": 0.5},
             event_id=lambda part: derived_uuid7(ms, str(cause.event_id), self.name, part),
-            guardrails=("wrong_rate",),
-            reason=f"auto-tuner: {label} estimated {gain:+.4f} on past requests "
-            f"(success rate minus twice the wrong rate); candidates: {tried}",
+            metric=metric,
+            guardrails=guardrails,
+            reason=reason,
             started_by="auto-tuner",
-            evidence=tried,
+            evidence=evidence,
         )
         expected = {e.key: 0 for e in events}
         try:
