@@ -7,11 +7,15 @@ import random
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
+
 from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.infra.store.memory import MemoryStore
 from selfeng.infra.store.sqlite import SqliteStore
+from selfeng.projections import arms
 from selfeng.projections.engine import ProjectionEngine
 from selfeng.projections.replay import verify
 from selfeng.schemas import (
@@ -177,3 +181,13 @@ def test_the_result_does_not_depend_on_how_keys_interleave() -> None:
         results.append(cached(engine))
     expected = {f"{p}{i}{b}" for p in "lm" for i in range(4) for b in ("", "b")}
     assert all(r == expected for r in results)
+
+
+def test_what_is_held_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arms, "MAX_HELD", 3)
+    log = MemoryLog()
+    engine = ProjectionEngine(log, MemoryStore())
+    append_events(log, [ran(f"never concluded {i}", "nosuch") for i in range(5)])
+    held = engine.state("arm_lessons")["held"]
+    texts = {orjson.loads(h["event"])["arguments"]["text"] for h in held.values()}
+    assert texts == {"never concluded 2", "never concluded 3", "never concluded 4"}

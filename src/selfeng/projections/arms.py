@@ -34,6 +34,10 @@ from selfeng.schemas import (
     ToolExecuted,
 )
 
+MAX_HELD = 200_000
+"""Events held at most; past it the oldest held is forgotten (a lesson lost, never a wrong
+one): a client publishing requests for an arm no experiment ever concludes must not grow the
+state without bound."""
 MAIN_ARMS = frozenset({None, "main"})
 """``policy_arm`` values of the main line: nobody asked, or main asked for by name."""
 
@@ -115,9 +119,10 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
                     return state
                 # keyed by the event, so a fork seeded from main's state holds the same rows
                 # as one folded from the start; the table keeps the order they came in
-                state["held"][f"{arm}/{event.event_id}"] = Held(
-                    fork=arm, event=event.model_dump_json()
-                )
+                held = state["held"]
+                held[f"{arm}/{event.event_id}"] = Held(fork=arm, event=event.model_dump_json())
+                if len(held) > MAX_HELD:
+                    del held[next(iter(held))]
         return state
 
     def _concluded(self, state: ArmLessonsState, event: ExperimentConcluded) -> None:
