@@ -67,6 +67,27 @@ class ArmLessonsState(TypedDict):
     released: list[str]  # events to fold now (emptied by the runner within the same fold)
 
 
+_ENCODED: dict[int, tuple[Event, str]] = {}
+"""The last events encoded, by ``id``: every fork's runner holds the same event object that
+this process appended, and encodes it once (the event is kept, so its ``id`` is not reused
+while it is here)."""
+_ENCODED_MAX = 256
+
+
+def _as_json(event: Event) -> str:
+    found = _ENCODED.get(id(event))
+    if found is not None and found[0] is event:
+        return found[1]
+    text = event.model_dump_json()
+    _ENCODED[id(event)] = (event, text)
+    while len(_ENCODED) > _ENCODED_MAX:
+        try:
+            del _ENCODED[next(iter(_ENCODED))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread trimmed it first
+            break
+    return text
+
+
 def arm_of(event: Event) -> str | None:
     """The fork that served the event's request (None for the main line or other events)."""
     arm = event.__dict__.get("policy_arm")
@@ -120,7 +141,7 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
                 # keyed by the event, so a fork seeded from main's state holds the same rows
                 # as one folded from the start; the table keeps the order they came in
                 held = state["held"]
-                held[f"{arm}/{event.event_id}"] = Held(fork=arm, event=event.model_dump_json())
+                held[f"{arm}/{event.event_id}"] = Held(fork=arm, event=_as_json(event))
                 if len(held) > MAX_HELD:
                     del held[next(iter(held))]
         return state

@@ -116,6 +116,10 @@ class ProjectionEngine:
         """A live fork by name (``main`` included)."""
         if name == MAIN.name:
             return MAIN
+        state: PoliciesState = self.main.state("policies")
+        info = state["forks"].get(name)
+        if info is not None and info["dropped_at"] is None:  # the request path's usual case
+            return ForkSpec(name, dict(info["policies"]))
         for attempt in range(2):
             for fork in self.forks():
                 if fork.name == name:

@@ -241,6 +241,8 @@ class ProjectionRunner(FoldLoops):
     @property
     def position(self) -> Position:
         """The position every projection of this runner has reached."""
+        if self._aligned:
+            return self._slots[0].position  # every slot is there
         position = self._slots[0].position
         for slot in self._slots[1:]:
             position = position.earliest(slot.position)
@@ -425,7 +427,7 @@ class ProjectionRunner(FoldLoops):
         ``known`` holds events already decoded, by id (events this process appended).
         """
         slots = self._slots
-        uneven = any(s.position != slots[0].position for s in slots[1:])
+        uneven = not self._aligned and any(s.position != slots[0].position for s in slots[1:])
         self._recording(True)
         try:
             applied = self._fold_records(batch, known, uneven)
@@ -439,8 +441,9 @@ class ProjectionRunner(FoldLoops):
 
     def _recording(self, on: bool) -> None:
         for slot in self._slots:
-            if slot.tables is not None:
-                slot.tables.recording(on)
+            tables = slot.tables
+            if tables is not None:
+                tables.recording(on)
 
     # -- checkpoints -----------------------------------------------------------------------
 
