@@ -206,8 +206,9 @@ class Selfeng(Closeable):
         records (no read back); otherwise their next catch-up reads them.
         """
         stored = append_events(self.log, list(events), expected_versions=expected_versions)
+        known = {e.event_id.bytes: e for e in events}
         for runner in self.engine.runners():
-            runner.fold_appended(stored, events)
+            runner.fold_appended(stored, events, known)
         return stored
 
     def record(

@@ -405,17 +405,24 @@ class ProjectionRunner(FoldLoops):
         return frozenset(names)
 
     @_locked
-    def fold_appended(self, records: Sequence[StoredRecord], events: Sequence[Event]) -> bool:
+    def fold_appended(
+        self,
+        records: Sequence[StoredRecord],
+        events: Sequence[Event],
+        known: Mapping[bytes, Event] | None = None,
+    ) -> bool:
         """Fold events this process just appended, without reading them back, when they are
         exactly the next records of a log with one global order; False (nothing done)
-        otherwise, and a later catch-up reads them as usual."""
+        otherwise, and a later catch-up reads them as usual. ``known``: the events by id, when
+        the caller has them (one map for every runner)."""
         position = self.position
         if not records or not isinstance(position, GlobalPosition):
             return False
         offsets = [r.offset for r in records]
         if offsets != list(range(position.offset + 1, position.offset + 1 + len(records))):
             return False
-        known = {e.event_id.bytes: e for e in events}
+        if known is None:
+            known = {e.event_id.bytes: e for e in events}
         self.fold(RecordBatch(records, GlobalPosition(offsets[-1])), known)
         self._dirty = True
         return True
@@ -433,8 +440,13 @@ class ProjectionRunner(FoldLoops):
             applied = self._fold_records(batch, known, uneven)
         finally:
             self._recording(False)
-        for slot in slots:
-            slot.position = slot.position.latest(batch.position)
+        if self._aligned:  # every slot is at the same place: one position for all
+            reached = slots[0].position.latest(batch.position)
+            for slot in slots:
+                slot.position = reached
+        else:
+            for slot in slots:
+                slot.position = slot.position.latest(batch.position)
         self._since_checkpoint += applied
         self._since_snapshot += applied
         return applied
