@@ -24,6 +24,7 @@ pytest.importorskip("faust", reason="the faust extra is not installed")
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 
+from selfeng.consumers.ports import decoded_history
 from selfeng.core.mapper import append_events
 from selfeng.core.positions import PartitionPosition
 from selfeng.infra.faust.read import read_fold
@@ -32,7 +33,13 @@ from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
 from selfeng.projections.replay import json_differences, rebuild
 from selfeng.projections.runner import ProjectionRunner
-from selfeng.schemas import Event
+from selfeng.schemas import (
+    Event,
+    FeedbackApplied,
+    FeedbackGiven,
+    RequestCompleted,
+    RequestReceived,
+)
 from tests.infra.faust_events import request_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -56,12 +63,17 @@ def url(kafka_bootstrap: str, kafka_namespace: str) -> Iterator[str]:
 class Worker:
     """A faust worker in a subprocess, its output in a file."""
 
-    def __init__(self, url: str, output: Path) -> None:
+    def __init__(self, url: str, output: Path, *, serve_from: Path | None = None) -> None:
+        """``serve_from``: also answer requests and run the learners, with this home."""
         self.output = output
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        extra = []
+        if serve_from is not None:
+            extra = ["--serve"]
+            env |= {"SELFENG_HOME": str(serve_from), "SELFENG_SANDBOX": "subprocess://"}
         with output.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "selfeng.infra.faust", url, "info"],
+                [sys.executable, "-m", "selfeng.infra.faust", url, "info", *extra],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -224,3 +236,80 @@ def test_when_the_folding_worker_is_killed_the_other_takes_over_and_counts_nothi
         finally:
             for worker in workers:
                 worker.stop()
+
+
+SERVE_SECONDS = 180.0  # a fresh home seeds the starter library first (its tests run)
+
+
+def _answers(log: KafkaLog, keys: list[str], worker: Worker) -> dict[str, list[RequestCompleted]]:
+    """Each request's final answers, once every request has one."""
+    deadline = time.monotonic() + SERVE_SECONDS
+    while True:
+        worker.check_alive()
+        found = {
+            key: [
+                e
+                for e in decoded_history(log, key)
+                if isinstance(e, RequestCompleted) and not e.awaiting_tool
+            ]
+            for key in keys
+        }
+        if all(found.values()):
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"unanswered after {SERVE_SECONDS:.0f} s: {[k for k, v in found.items() if not v]}"
+                + worker.output.read_text(errors="replace")[-4000:]
+            )
+        time.sleep(0.5)
+
+
+def _answered(log: KafkaLog, requests: list[RequestReceived]) -> int:
+    return sum(
+        any(isinstance(e, RequestCompleted) for e in decoded_history(log, r.key)) for r in requests
+    )
+
+
+def test_a_serving_faust_worker_answers_requests_runs_the_learners_and_answers_once(
+    url: str, tmp_path: Path
+) -> None:
+    asked = {"What is 25% of 100?": 25, "Reverse the string faust": "tsuaf", "What is 2+3?": 5}
+    with KafkaLog.from_url(url) as log:
+        worker = Worker(url, tmp_path / "serve.log", serve_from=tmp_path / "home")
+        try:
+            first = [RequestReceived(prompt=p, client="kafka") for p in asked]
+            _append(log, list(first))
+            answers = _answers(log, [r.key for r in first], worker)
+            for received in first:
+                (done,) = answers[received.key]
+                assert done.ok, done.reason
+                assert done.value == asked[received.prompt]
+            # a learner runs as an agent too: a rating is applied by the feedback learner
+            rated = first[0].key
+            _append(log, [FeedbackGiven(key=rated, rating="good")])
+            deadline = time.monotonic() + SERVE_SECONDS
+            while not any(isinstance(e, FeedbackApplied) for e in decoded_history(log, rated)):
+                worker.check_alive()
+                assert time.monotonic() < deadline, "the rating was not applied"
+                time.sleep(0.5)
+            # kill -9 with requests in flight; the next worker answers each exactly once
+            second = [
+                RequestReceived(prompt=f"What is {i}% of 200?", client="kafka") for i in range(40)
+            ]
+            _append(log, list(second))
+            deadline = time.monotonic() + SERVE_SECONDS
+            while not _answered(log, second[:1]):
+                worker.check_alive()
+                assert time.monotonic() < deadline, "nothing of the second batch was answered"
+                time.sleep(0.05)
+            worker.kill()
+            assert _answered(log, second) < len(second)  # the kill came mid-batch
+            worker = Worker(url, tmp_path / "serve2.log", serve_from=tmp_path / "home")
+            answers = _answers(log, [r.key for r in [*first, *second]], worker)
+            assert {key: len(done) for key, done in answers.items()} == {
+                r.key: 1 for r in [*first, *second]
+            }
+            for i, received in enumerate(second):
+                assert answers[received.key][0].value == 2 * i
+        finally:
+            worker.stop()

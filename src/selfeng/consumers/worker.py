@@ -209,18 +209,34 @@ class Worker:
             stop.set()
 
     def _handle(self, member: _Member, record: StoredRecord) -> None:
-        """Handle one record, trying again up to ``MAX_ATTEMPTS`` times; a record that still
-        fails is dead-lettered (with the error, the group and the attempts) and passed, so no
-        one record can stop a worker. Only a log that will not take even the dead letter
-        stops it: then the log, not the record, is what fails."""
+        self.handle_record(
+            record,
+            learner=member.learner,
+            group=member.name,
+            maybe_handled=member.consumer.may_be_handled(record),
+        )
+
+    def handle_record(
+        self,
+        record: StoredRecord,
+        *,
+        learner: Learner | None,
+        group: str,
+        maybe_handled: bool,
+    ) -> None:
+        """Handle one record as ``group`` (a request or tool proposal when ``learner`` is None,
+        else that learner's reaction), trying again up to ``MAX_ATTEMPTS`` times; a record
+        that still fails is dead-lettered (with the error, the group and the attempts) and
+        passed, so no one record can stop a worker. Only a log that will not take even the
+        dead letter stops it: then the log, not the record, is what fails.
+        ``maybe_handled``: the record may have been handled before (see the module doc)."""
         problem: Exception | None = None
-        maybe_handled = member.consumer.may_be_handled(record)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                if member.learner is None:
+                if learner is None:
                     self.process(record, maybe_handled=maybe_handled)
                 else:
-                    self.react(member.learner, record, raise_errors=True)
+                    self.react(learner, record, raise_errors=True)
                 return
             except DecodeError as error:
                 self._dead_letter(dead_letter_for_record(record, error))
@@ -229,7 +245,7 @@ class Worker:
                 problem = exc
                 logger.warning(
                     "%s: handling %s failed (attempt %d of %d): %s",
-                    member.name, record.source, attempt, MAX_ATTEMPTS, exc,
+                    group, record.source, attempt, MAX_ATTEMPTS, exc,
                 )  # fmt: skip
                 if attempt < MAX_ATTEMPTS:
                     time.sleep(RETRY_SECONDS * attempt)
@@ -238,10 +254,10 @@ class Worker:
         letter = dead_letter_for_record(
             record,
             DecodeError("handler_failed", reason, record.type or None),
-            group=member.name,
+            group=group,
             attempts=MAX_ATTEMPTS,
         )
-        logger.error("%s: dead-lettered %s: %s", member.name, record.source, reason)
+        logger.error("%s: dead-lettered %s: %s", group, record.source, reason)
         self._dead_letter(letter)
         self._count("dead_lettered")
 
