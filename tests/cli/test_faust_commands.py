@@ -1,5 +1,4 @@
-"""``selfeng faust ...`` (the group is not registered in ``selfeng.cli`` yet: invoked here
-directly, with the context ``selfeng`` gives its commands)."""
+"""``selfeng faust ...``, invoked directly with the context ``selfeng`` gives its commands."""
 
 from __future__ import annotations
 
@@ -18,3 +17,15 @@ def test_the_faust_commands_need_a_kafka_log(tmp_path: Path) -> None:
         result = CliRunner().invoke(faust_group, args, obj=context)
         assert result.exit_code == 1
         assert "a faust worker folds a Kafka log: give --log kafka://" in result.output
+
+
+def test_the_serving_options_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    settings = Settings.resolve(home=tmp_path, log="kafka://127.0.0.1:1", env={})
+    context = Context(settings)
+    for args, message in (
+        (["worker", "--no-learners"], "go with --serve"),
+        (["worker", "--serve", "--no-learners", "--learners-only"], "leave nothing to run"),
+    ):
+        result = CliRunner().invoke(faust_group, args, obj=context)
+        assert result.exit_code == 2
+        assert message in result.output
