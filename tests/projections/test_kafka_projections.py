@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("kafka", reason="kafka-python is not installed: pip install 'selfeng[kafka]'")
 
 from selfeng.app import Selfeng
-from selfeng.core.mapper import from_record
+from selfeng.core.mapper import append_events, from_record
 from selfeng.core.positions import PartitionPosition
 from selfeng.infra.log.kafka import KafkaLog
 from selfeng.infra.log.memory import MemoryLog
@@ -19,11 +19,13 @@ from selfeng.infra.store.memory import MemoryStore
 from selfeng.infra.store.sqlite import SqliteStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import default_projections
+from selfeng.projections.engine import ProjectionEngine
 from selfeng.projections.replay import rebuild, state_at, verify
 from selfeng.projections.runner import ProjectionRunner
 from selfeng.schemas import (
     DeadLetter,
     Event,
+    ExperimentConcluded,
     FeedbackGiven,
     ForkCreated,
     PolicyChanged,
@@ -32,6 +34,7 @@ from selfeng.schemas import (
 )
 from tests.kafka_broker import unique_namespace
 from tests.projections.helpers import raw_record
+from tests.projections.test_arms import cached, design, ran
 
 pytestmark = pytest.mark.kafka
 
@@ -117,3 +120,23 @@ def test_a_broken_record_on_kafka_is_dead_lettered_once(kafka_bootstrap: str) ->
     assert isinstance(letter, DeadLetter)
     assert letter.raw == b'{"type": "PolicyChanged", "na'
     assert letter.error == "invalid_json"
+
+
+def test_arms_are_kept_apart_on_kafka(kafka_log: KafkaLog) -> None:
+    """Partition positions: a fork seeded from main, an arm's lessons held and released at
+    the conclusion, and replay equal to live in every fork."""
+    engine = ProjectionEngine(kafka_log, MemoryStore())
+    append_events(kafka_log, [ran(f"main {i}") for i in range(12)])
+    append_events(kafka_log, [ran(f"early {i}", "e1.lenient") for i in range(5)])
+    engine.catch_up()
+    append_events(kafka_log, [*design(), ran("control", "e1.control")])
+    engine.catch_up()
+    mains = {f"main {i}" for i in range(12)}
+    early = {f"early {i}" for i in range(5)}
+    assert cached(engine) == mains
+    assert cached(engine, "e1.lenient") == mains | early
+    assert cached(engine, "e1.control") == mains | {"control"}
+    assert all(r.equal for fork in ("main", "e1.lenient") for r in verify(engine, fork))
+    append_events(kafka_log, [ExperimentConcluded(experiment="e1", winner="lenient")])
+    assert cached(engine) == mains | early
+    assert all(r.equal for r in verify(engine))
