@@ -307,6 +307,15 @@ class ProjectionRunner(FoldLoops):
         save = save and self.store is not None
         self._align(until)
         start = self.position
+        if (
+            lazy
+            and self.base is not None
+            and until is None
+            and progress is None
+            and self._aligned
+            and start == self.base.position
+        ):
+            return 0  # the main line read the log to its end just now: nothing is new here
         total = start.events_to(until if until is not None else self.log.head()) if progress else 0
         if progress is not None:
             progress.start(total, f"folding {self.fork.name}")
