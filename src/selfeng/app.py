@@ -12,16 +12,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
-from selfeng.consumers.cache_replay import CacheHistory, cache_history
-from selfeng.consumers.counterfactual import Simulation, past_requests, simulate
 from selfeng.consumers.llm_planner import LLMPlanner
-from selfeng.consumers.ports import LearnerPorts, decoded_history
+from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.verifier import verify
@@ -140,6 +138,8 @@ class Selfeng(Closeable):
     @cached_property
     def ports(self) -> LearnerPorts:
         """What the learners and the LLM planner are given instead of this runtime."""
+        from selfeng.runtime_ports import RuntimePorts  # it imports this module
+
         return RuntimePorts(self)
 
     @cached_property
@@ -438,83 +438,6 @@ class Selfeng(Closeable):
             self.store.close()
         finally:
             self.log.close()
-
-
-class RuntimePorts:
-    """The runtime's ``LearnerPorts``: its views, log reads and appender, its sandbox and
-    LLM, and its handler answering a request again. Learners get this, not the runtime."""
-
-    def __init__(self, app: Selfeng) -> None:
-        self._app = app
-
-    def registry(self) -> RegistryState:
-        return self._app.registry()
-
-    def policies(self, arm: str | None = None) -> dict[str, JsonValue]:
-        return self._app.policies(arm)
-
-    def state(self, projection: str, arm: str | None = None) -> Any:
-        return self._app.state(projection, arm)
-
-    def handler_state(self, arm: str | None = None) -> HandlerState:
-        return self._app.handler_state(arm)
-
-    def nearest_tools(self, text: str, k: int, arm: str | None = None) -> list[str]:
-        state = self._app.handler_state(arm)
-        relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
-        with self._app.handling:  # the handler's search index
-            search = self._app.handler_for(state.arm).search
-            search.refresh(state.registry)
-            return [candidate.tool for candidate in search.search(text, relaxed)]
-
-    def history(self, key: str) -> list[Event]:
-        return decoded_history(self._app.log, key)
-
-    def counterfactual(
-        self, candidates: Sequence[Mapping[str, JsonValue]], last: int
-    ) -> list[Simulation]:
-        """The auto-tuner's port: past requests answered again under each candidate's
-        values with the request handler (offline: no LLM), appending nothing. The handler's
-        search is held one candidate at a time, so answers go on between candidates."""
-        app = self._app
-        past = past_requests(app.log, last)
-        handler = RequestHandler(lambda: app.sandbox, app.handler.search)
-        out = []
-        for values in candidates:
-            with app.handling:
-                out.append(simulate(handler, app.handler_state(), values, past))
-        return out
-
-    def cache_history(self, last: int) -> CacheHistory:
-        """The auto-tuner's port for the cache TTL: the log's cache lookups replayed."""
-        return cache_history(self._app.log, last)
-
-    def key_version(self, key: str) -> int:
-        return self._app.log.key_version(key)
-
-    def record(
-        self, events: Sequence[Event], *, expected_versions: Mapping[str, int] | None = None
-    ) -> list[Event]:
-        expected = dict(expected_versions) if expected_versions is not None else None
-        return self._app.record(events, expected_versions=expected)
-
-    @property
-    def sandbox(self) -> Sandbox:
-        return self._app.sandbox
-
-    @property
-    def llm(self) -> LLM | None:
-        return self._app.llm
-
-    def answer_again(
-        self, received: RequestReceived, *, pinned: Mapping[str, str], attempt: str
-    ) -> list[Event]:
-        app = self._app
-        received, state = app._served(received)
-        with app.handling:
-            handler = app.handler_for(state.arm)
-            events = handler.handle(received, state, pinned=pinned, attempt=attempt)
-        return app.record(events)
 
 
 def _state_or_none(runner: ProjectionRunner, name: str) -> Any:
