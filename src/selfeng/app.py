@@ -177,7 +177,7 @@ class Selfeng(Closeable):
                     self._arm_handlers[arm] = handler
         return handler
 
-    def _served(self, received: RequestReceived) -> tuple[RequestReceived, HandlerState]:
+    def served(self, received: RequestReceived) -> tuple[RequestReceived, HandlerState]:
         """The request as the arm that answers it serves it, and that arm's state: an arm
         that names no live fork is answered by main, and the handler's events say main."""
         received = self.assigned(received)
@@ -392,7 +392,7 @@ class Selfeng(Closeable):
         With ``learn`` the learners then react in this process (the embedded default), and
         their events follow the handler's in the list (a synthesized tool's answer among them).
         """
-        received, state = self._served(received)
+        received, state = self.served(received)
         with self.handling:
             events = self.handler_for(state.arm).handle(received, state)
         self.append(events)

@@ -90,7 +90,7 @@ class RuntimePorts:
         self, received: RequestReceived, *, pinned: Mapping[str, str], attempt: str
     ) -> list[Event]:
         app = self._app
-        received, state = app._served(received)
+        received, state = app.served(received)
         with app.handling:
             handler = app.handler_for(state.arm)
             events = handler.handle(received, state, pinned=pinned, attempt=attempt)
