@@ -64,7 +64,8 @@ class Worker:
     """A faust worker in a subprocess, its output in a file."""
 
     def __init__(self, url: str, output: Path, *, serve_from: Path | None = None) -> None:
-        """``serve_from``: also answer requests and run the learners, with this home."""
+        """``serve_from``: answer requests and run the learners instead (``selfeng faust
+        serve``), with this home."""
         self.output = output
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         extra = []

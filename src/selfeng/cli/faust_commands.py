@@ -18,7 +18,7 @@ def _kafka_url(ctx: Context) -> str:
     url = ctx.settings.log_url
     if not url.startswith("kafka://"):
         raise click.ClickException(
-            f"a faust worker folds a Kafka log: give --log kafka://HOST:PORT, not {url!r}"
+            f"faust workers run on a Kafka log: give --log kafka://HOST:PORT, not {url!r}"
         )
     return url
 
@@ -36,41 +36,54 @@ def faust_group() -> None:
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="How much the worker logs (info: where the fold resumed).",
 )
-@click.option(
-    "--serve",
-    is_flag=True,
-    help="Also answer requests and run the learners, as agents of the same app.",
-)
-@click.option("--no-learners", is_flag=True, help="With --serve: answer requests only.")
-@click.option("--learners-only", is_flag=True, help="With --serve: run the learners only.")
 @pass_context
-def worker(
-    ctx: Context, loglevel: str, serve: bool, no_learners: bool, learners_only: bool
-) -> None:
+def worker(ctx: Context, loglevel: str) -> None:
     """Run a faust worker folding every projection of the main line, until Ctrl-C.
 
     Its state is kept in faust tables with changelog topics (``{namespace}.selfeng-faust-*``)
-    and a restarted worker resumes where it stopped. With ``--serve`` the app's agents also
-    answer requests and run the learners (the home of ``--home`` keeps the worker's own
-    embedded projections, as ``selfeng worker``'s).
+    and a restarted worker resumes where it stopped.
     """
     url = _kafka_url(ctx)
-    if (no_learners or learners_only) and not serve:
-        raise click.UsageError("--no-learners and --learners-only go with --serve")
-    if no_learners and learners_only:
-        raise click.UsageError("--no-learners and --learners-only leave nothing to run")
     try:
         from selfeng.infra.faust.app import run_worker
     except ImportError as exc:
-        raise click.ClickException(
-            f"faust-streaming is not installed ({exc}): pip install 'selfeng[faust]'"
-        ) from exc
-    served = None
-    if serve:
-        from selfeng.faust_agents import serving
+        raise _not_installed(exc) from exc
+    run_worker(url, loglevel=loglevel)
 
-        served = serving(ctx.settings, requests=not learners_only, learners=not no_learners)
-    run_worker(url, loglevel=loglevel, serve=served)
+
+@faust_group.command("serve")
+@click.option(
+    "--loglevel",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much the worker logs.",
+)
+@click.option("--no-learners", is_flag=True, help="Answer requests only.")
+@click.option("--learners-only", is_flag=True, help="Run the learners only.")
+@pass_context
+def serve(ctx: Context, loglevel: str, no_learners: bool, learners_only: bool) -> None:
+    """Answer requests and run the learners as agents of a faust app, until Ctrl-C.
+
+    Run as many as you like: faust splits the topics' partitions between them. The home
+    (``--home``) keeps this worker's embedded projections, as ``selfeng worker``'s does.
+    """
+    _kafka_url(ctx)
+    if no_learners and learners_only:
+        raise click.UsageError("--no-learners and --learners-only leave nothing to run")
+    try:
+        from selfeng.faust_agents import run_service
+    except ImportError as exc:
+        raise _not_installed(exc) from exc
+    run_service(
+        ctx.settings, requests=not learners_only, learners=not no_learners, loglevel=loglevel
+    )
+
+
+def _not_installed(exc: ImportError) -> click.ClickException:
+    return click.ClickException(
+        f"faust-streaming is not installed ({exc}): pip install 'selfeng[faust]'"
+    )
 
 
 @faust_group.command("state")

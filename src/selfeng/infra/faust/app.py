@@ -62,7 +62,7 @@ and dead letters are counted, not appended (the embedded live engine appends the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -281,20 +281,20 @@ def run_worker(
     factory: ProjectionFactory = default_projections,
     *,
     loglevel: str = "warning",
-    serve: Callable[[FaustFold], Closeable] | None = None,
 ) -> None:
     """Run a faust worker folding the log at ``url`` until it is stopped (SIGINT, SIGTERM).
 
-    ``serve`` adds more agents to the app before it starts (``selfeng.faust_agents``: the
-    request handler and the learners) and returns what to close when it stops.
     Never returns: faust's worker exits the process when it stops.
     """
     fold = build_app(url, factory)
-    served = serve(fold) if serve is not None else None
-    worker = faust.Worker(fold.app, loglevel=loglevel, quiet=True)
+    run_app(fold.app, loglevel=loglevel, closing=fold.log)
+
+
+def run_app(app: faust.App, *, loglevel: str, closing: Closeable) -> None:
+    """Run a faust app's worker in this process until it is stopped; then close
+    ``closing``. Never returns: faust's worker exits the process when it stops."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     try:
         worker.execute_from_commandline()
     finally:
-        if served is not None:
-            served.close()
-        fold.log.close()
+        closing.close()
