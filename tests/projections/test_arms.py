@@ -191,3 +191,13 @@ def test_what_is_held_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     held = engine.state("arm_lessons")["held"]
     texts = {orjson.loads(h["event"])["arguments"]["text"] for h in held.values()}
     assert texts == {"never concluded 2", "never concluded 3", "never concluded 4"}
+
+
+def test_only_the_first_conclusion_decides() -> None:
+    log = MemoryLog()
+    engine = ProjectionEngine(log, MemoryStore())
+    append_events(log, [*design(), ran("lenient", "e1.lenient"), ran("control", "e1.control")])
+    append_events(log, [ExperimentConcluded(experiment="e1", winner="lenient")])
+    append_events(log, [ExperimentConcluded(experiment="e1", winner=None, reason="stop")])
+    append_events(log, [ran("late lenient", "e1.lenient"), ran("late control", "e1.control")])
+    assert cached(engine) == {"lenient", "late lenient"}

@@ -20,7 +20,7 @@ projection folds an event, and applies what it releases (``take_released``).
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from selfeng.core.mapper import decode
 from selfeng.projections.base import FoldContext, Projection
@@ -56,6 +56,7 @@ class ArmExperiment(TypedDict):
 
     arms: dict[str, str]
     control: str
+    concluded: NotRequired[bool]
 
 
 class ArmLessonsState(TypedDict):
@@ -148,8 +149,9 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
 
     def _concluded(self, state: ArmLessonsState, event: ExperimentConcluded) -> None:
         experiment = state["experiments"].get(event.experiment)
-        if experiment is None:
-            return
+        if experiment is None or experiment.get("concluded"):
+            return  # only the first conclusion decides, as in the experiments fold
+        experiment["concluded"] = True
         arms = experiment["arms"]
         kept = arms.get(event.winner or experiment["control"])
         forks = set(arms.values()) - {"main"}
@@ -171,8 +173,3 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
     def held_for(self, state: ArmLessonsState, fork: str) -> list[Event]:
         """The events held for ``fork``, in the order they were held."""
         return [decode(h["event"].encode()) for h in state["held"].values() if h["fork"] == fork]
-
-    def release_all(self, state: ArmLessonsState, fork: str) -> None:
-        """Forget what is held for ``fork`` (a new fork seeded from this state folds it)."""
-        for key in [k for k, held in state["held"].items() if held["fork"] == fork]:
-            del state["held"][key]
