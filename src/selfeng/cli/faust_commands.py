@@ -6,12 +6,16 @@ the ``faust`` extra for the worker (``state`` reads the changelogs with kafka-py
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from selfeng.cli import Context
 from selfeng.cli.render import console, print_json
 
 pass_context = click.make_pass_decorator(Context)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _kafka_url(ctx: Context) -> str:
@@ -28,14 +32,18 @@ def faust_group() -> None:
     """Fold the projections with a faust-streaming worker (Kafka logs only)."""
 
 
+def _loglevel(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--loglevel",
+        default="warning",
+        show_default=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        help=help_text,
+    )
+
+
 @faust_group.command("worker")
-@click.option(
-    "--loglevel",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    help="How much the worker logs (info: where the fold resumed).",
-)
+@_loglevel("How much the worker logs (info: where the fold resumed).")
 @pass_context
 def worker(ctx: Context, loglevel: str) -> None:
     """Run a faust worker folding every projection of the main line, until Ctrl-C.
@@ -52,13 +60,7 @@ def worker(ctx: Context, loglevel: str) -> None:
 
 
 @faust_group.command("serve")
-@click.option(
-    "--loglevel",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    help="How much the worker logs.",
-)
+@_loglevel("How much the worker logs.")
 @click.option("--no-learners", is_flag=True, help="Answer requests only.")
 @click.option("--learners-only", is_flag=True, help="Run the learners only.")
 @pass_context

@@ -19,8 +19,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from selfeng.consumers.counterfactual import decoded_events
 from selfeng.core.log import EventLog
-from selfeng.core.mapper import DecodeError, from_record
 from selfeng.projections.cache import cache_key
 from selfeng.schemas import CacheHit, FeedbackApplied, RequestCompleted, ToolExecuted
 
@@ -57,28 +57,23 @@ def cache_history(log: EventLog, last: int) -> CacheHistory:
     requests (whole log: a lookup hits on a result computed any time before)."""
     history = CacheHistory()
     done: OrderedDict[str, bool] = OrderedDict()
-    for batch in log.read(types=_TYPES):
-        for record in batch.records:
-            try:
-                event = from_record(record)
-            except DecodeError:
-                continue
-            at = int(event.occurred_at.timestamp() * 1000)
-            match event:
-                case ToolExecuted(cacheable=True):
-                    key = cache_key(event.tool, event.version, dict(event.arguments))
-                    history.lookups.append(Lookup(at, key, event.key, event.ok))
-                case ToolExecuted():
-                    history.uncached_runs.add(event.key)
-                case CacheHit():
-                    history.lookups.append(Lookup(at, event.cache_key, event.key, True))
-                case FeedbackApplied(rating="bad", cache_keys=keys) if keys:
-                    history.drops.append((at, tuple(keys)))
-                case RequestCompleted(awaiting_tool=False):
-                    done[event.key] = event.cached
-                    done.move_to_end(event.key)
-                    while len(done) > last:
-                        done.popitem(last=False)
+    for event in decoded_events(log, _TYPES):
+        at = int(event.occurred_at.timestamp() * 1000)
+        match event:
+            case ToolExecuted(cacheable=True):
+                key = cache_key(event.tool, event.version, dict(event.arguments))
+                history.lookups.append(Lookup(at, key, event.key, event.ok))
+            case ToolExecuted():
+                history.uncached_runs.add(event.key)
+            case CacheHit():
+                history.lookups.append(Lookup(at, event.cache_key, event.key, True))
+            case FeedbackApplied(rating="bad", cache_keys=keys) if keys:
+                history.drops.append((at, tuple(keys)))
+            case RequestCompleted(awaiting_tool=False):
+                done[event.key] = event.cached
+                done.move_to_end(event.key)
+                while len(done) > last:
+                    done.popitem(last=False)
     history.requests = list(done)
     history.recorded_cached = sum(done.values())
     return history

@@ -17,7 +17,7 @@ wrong; any other new answer is counted as right but reported as unverified.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from pydantic import JsonValue
@@ -26,7 +26,7 @@ from selfeng.consumers.executing import HandlerState
 from selfeng.consumers.request_handler import RequestHandler
 from selfeng.core.log import EventLog
 from selfeng.core.mapper import DecodeError, from_record
-from selfeng.schemas import FeedbackGiven, RequestCompleted, RequestReceived
+from selfeng.schemas import Event, FeedbackGiven, RequestCompleted, RequestReceived
 
 _TYPES = frozenset({"RequestReceived", "RequestCompleted", "FeedbackGiven"})
 
@@ -40,27 +40,33 @@ class PastRequest:
     rating: str | None = None
 
 
+def decoded_events(log: EventLog, types: frozenset[str]) -> Iterator[Event]:
+    """The log's decodable events of ``types``, in log order (a bad record is skipped: the
+    live fold dead-letters it)."""
+    for batch in log.read(types=types):
+        for record in batch.records:
+            try:
+                yield from_record(record)
+            except DecodeError:
+                continue
+
+
 def past_requests(log: EventLog, last: int) -> list[PastRequest]:
     """The last ``last`` completed requests of the log (oldest first), with their ratings."""
     received: dict[str, RequestReceived] = {}
     done: OrderedDict[str, PastRequest] = OrderedDict()
-    for batch in log.read(types=_TYPES):
-        for record in batch.records:
-            try:
-                event = from_record(record)
-            except DecodeError:
-                continue
-            match event:
-                case RequestReceived():
-                    received[event.key] = event
-                case RequestCompleted(awaiting_tool=False) if event.key in received:
-                    done[event.key] = PastRequest(received[event.key], event)
-                    done.move_to_end(event.key)
-                    while len(done) > last:
-                        oldest, _ = done.popitem(last=False)
-                        received.pop(oldest, None)
-                case FeedbackGiven(rating=rating) if event.key in done:
-                    done[event.key].rating = rating
+    for event in decoded_events(log, _TYPES):
+        match event:
+            case RequestReceived():
+                received[event.key] = event
+            case RequestCompleted(awaiting_tool=False) if event.key in received:
+                done[event.key] = PastRequest(received[event.key], event)
+                done.move_to_end(event.key)
+                while len(done) > last:
+                    oldest, _ = done.popitem(last=False)
+                    received.pop(oldest, None)
+            case FeedbackGiven(rating=rating) if event.key in done:
+                done[event.key].rating = rating
     return list(done.values())
 
 
