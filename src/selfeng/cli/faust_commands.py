@@ -68,7 +68,7 @@ def serve(ctx: Context, loglevel: str, no_learners: bool, learners_only: bool) -
     """Answer requests and run the learners as agents of a faust app, until Ctrl-C.
 
     Run as many as you like: faust splits the topics' partitions between them. The home
-    (``--home``) keeps this worker's embedded projections, as ``selfeng worker``'s does.
+    (--home) keeps this worker's embedded projections, as `selfeng worker`'s does.
     """
     _kafka_url(ctx)
     if no_learners and learners_only:
