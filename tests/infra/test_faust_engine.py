@@ -222,13 +222,16 @@ def test_when_the_folding_worker_is_killed_the_other_takes_over_and_counts_nothi
             folded = _wait_for(url, log, workers[0])
             workers.append(Worker(url, tmp_path / "second.log"))  # joins, stands by
             time.sleep(8)  # the group rebalances; the fold partition goes to one of them
-            _append(log, events[1500:])
-            # kill -9 the folding worker once it has folded part of what is new
+            _append(log, events[1500:2500])
+            # kill -9 the folding worker once it has folded part of what is new; the rest is
+            # appended after the kill, so the survivor always has some of the fold to do
+            # (the whole of it, appended at once, was sometimes folded before the kill)
             deadline = time.monotonic() + WAIT_SECONDS
             while read_fold(url, log=log).position == folded.position:
                 assert time.monotonic() < deadline, "nothing new was folded in time"
             killed = _folder(workers)
             killed.kill()
+            _append(log, events[2500:])
             survivor = next(w for w in workers if w is not killed)
             resumed_at = read_fold(url, log=log).position
             folded = _wait_for(url, log, survivor)
