@@ -40,7 +40,7 @@ from selfeng.consumers.worker import LEARNER_GROUP, TYPES, Worker
 from selfeng.core.settings import Settings
 from selfeng.infra.faust.app import as_record, faust_settings, run_app
 from selfeng.infra.faust.names import FaustNames
-from selfeng.schemas import EVENT_TYPES
+from selfeng.schemas import TOPIC_OF_TYPE
 
 ANSWER_GROUP = "selfeng.worker"
 """The group named on the dead letters of the ``answer`` agent (as ``selfeng worker``'s)."""
@@ -50,7 +50,7 @@ APP_NAME = "selfeng-faust-serve"
 
 def topics_of(types: Collection[str]) -> list[str]:
     """The logical topics that hold events of ``types``."""
-    return sorted({EVENT_TYPES[t].topic() for t in types if t in EVENT_TYPES})
+    return sorted({TOPIC_OF_TYPE[t] for t in types if t in TOPIC_OF_TYPE})
 
 
 def build_service(

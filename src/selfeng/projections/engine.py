@@ -28,7 +28,7 @@ from selfeng.projections.arms import ArmLessonsProjection
 from selfeng.projections.base import MAIN, AnyProjection, ForkSpec
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.folding import dead_letters_to
-from selfeng.projections.policies import PoliciesState, live_forks
+from selfeng.projections.policies import PoliciesState, live_fork, live_forks
 from selfeng.projections.runner import ProjectionRunner
 
 ProgressFactory = Callable[[], Progress]
@@ -116,10 +116,9 @@ class ProjectionEngine:
         """A live fork by name (``main`` included)."""
         if name == MAIN.name:
             return MAIN
-        state: PoliciesState = self.main.state("policies")
-        info = state["forks"].get(name)
-        if info is not None and info["dropped_at"] is None:  # the request path's usual case
-            return ForkSpec(name, dict(info["policies"]))
+        live = live_fork(self.main.state("policies"), name)
+        if live is not None:  # the request path's usual case: no list of every fork
+            return live
         for attempt in range(2):
             for fork in self.forks():
                 if fork.name == name:

@@ -231,8 +231,12 @@ def policy_values(state: PoliciesState) -> dict[str, JsonValue]:
 
 def live_forks(state: PoliciesState) -> list[ForkSpec]:
     """The forks that exist and have not been dropped."""
-    return [
-        ForkSpec(name, dict(info["policies"]))
-        for name, info in sorted(state["forks"].items())
-        if info["dropped_at"] is None
-    ]
+    return [fork for name in sorted(state["forks"]) if (fork := live_fork(state, name))]
+
+
+def live_fork(state: PoliciesState, name: str) -> ForkSpec | None:
+    """The fork ``name``, if it exists and has not been dropped."""
+    info = state["forks"].get(name)
+    if info is None or info["dropped_at"] is not None:
+        return None
+    return ForkSpec(name, dict(info["policies"]))

@@ -312,22 +312,16 @@ class ProjectionRunner(FoldLoops, SlotGroups):
             applied = self._fold_records(batch, known, uneven)
         finally:
             self._recording(False)
-        if self._aligned:  # every slot is at the same place: one position for all
-            reached = slots[0].position.latest(batch.position)
-            for slot in slots:
-                slot.position = reached
-        else:
-            for slot in slots:
-                slot.position = slot.position.latest(batch.position)
+        for slot in slots:
+            slot.position = slot.position.latest(batch.position)
         self._since_checkpoint += applied
         self._since_snapshot += applied
         return applied
 
     def _recording(self, on: bool) -> None:
         for slot in self._slots:
-            tables = slot.tables
-            if tables is not None:
-                tables.recording(on)
+            if slot.tables is not None:
+                slot.tables.recording(on)
 
     # -- checkpoints -----------------------------------------------------------------------
 

@@ -110,12 +110,8 @@ class SlotGroups:
         line's) state: each fold's state and position, and the events held for ``fork``,
         which the fork adopts (so its folds equal a fold from the log's start)."""
         with self._lock:
-            slots = [s for s in self._slots if s.projection.arm_scoped]
-            lessons = next(
-                (s for s in self._slots if isinstance(s.projection, ArmLessonsProjection)),
-                None,
-            )
-            if lessons is None or not slots:
+            slots, lessons = self._arm_slots, self._lessons
+            if lessons is None:
                 return [], []
             gate = lessons.projection
             assert isinstance(gate, ArmLessonsProjection)
