@@ -325,3 +325,16 @@ def test_free_text_ends_where_its_clause_ends() -> None:
 )
 def test_a_yes_or_no_said_after_its_noun(text: str, include: bool) -> None:
     assert fill("count_characters", text)[0]["include_spaces"] is include
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is 2024-12-25 minus 2024-11-28 in days?",
+        "days: 25 December 2024 minus 28 November 2024",
+    ],
+)
+def test_a_date_difference_written_as_a_subtraction_takes_the_first_as_the_end(text: str) -> None:
+    found, missing = fill("days_between", text)
+    assert missing == []
+    assert found == {"start": "2024-11-28", "end": "2024-12-25"}

@@ -69,16 +69,32 @@ def by_hint(
 def _date_by_role(
     name: str, dates: Sequence[Token], tokens: Sequence[Token], roles: Mapping[str, Roles]
 ) -> Token:
-    """The date a parameter takes: the first one after the preposition its tool's description
-    puts before it ("*from* a start date"), else the first not after another parameter's, else
-    the first ("how many days until 2026-12-25 *from* 2026-12-06": the start is the second)."""
-    mine = roles[name].before_words & PREPOSITIONS if name in roles else frozenset()
-    others = {w for n, r in roles.items() if n != name for w in r.before_words} & PREPOSITIONS
-    marked = [d for d in dates if _word_before(tokens, d) in mine]
-    if marked:
-        return marked[0]
-    unmarked = [d for d in dates if _word_before(tokens, d) not in others]
+    """The date a parameter takes: the first one its tool's description marks for it (the
+    preposition before it, "*from* a start date", or the operator next to it, "end *minus*
+    start"), else the first no other parameter's marks claim, else the first ("how many days
+    until 2026-12-25 *from* 2026-12-06": the start is the second)."""
+    if name in roles:
+        marked = [d for d in dates if _marks(roles[name], tokens, d)]
+        if marked:
+            return marked[0]
+    others = [r for n, r in roles.items() if n != name]
+    unmarked = [d for d in dates if not any(_marks(r, tokens, d) for r in others)]
     return unmarked[0] if unmarked else dates[0]
+
+
+_OPERATORS = frozenset({"minus"})
+"""Words between two values that say which is which, as the description says ("end minus
+start": the date before "minus" is the end)."""
+
+
+def _marks(role: Roles, tokens: Sequence[Token], date: Token) -> bool:
+    """Whether the words next to ``date`` are those the description puts next to the
+    parameter of ``role``."""
+    before = _word_before(tokens, date)
+    if before in role.before_words & PREPOSITIONS or before in role.before & _OPERATORS:
+        return True
+    after = tokens[date.index + 1] if date.index + 1 < len(tokens) else None
+    return after is not None and after.kind == "word" and after.word in role.after & _OPERATORS
 
 
 def _word_before(tokens: Sequence[Token], token: Token) -> str:
