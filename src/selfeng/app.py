@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from pydantic import JsonValue
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.ports import LearnerPorts
 from selfeng.consumers.request_handler import HandlerState, RequestHandler
-from selfeng.consumers.search import ToolSearch
+from selfeng.consumers.search import INDEX_POLICIES, ToolSearch
 from selfeng.consumers.verifier import verify
 from selfeng.core import backends
 from selfeng.core.closing import Closeable
@@ -176,6 +176,15 @@ class Selfeng(Closeable):
                     handler = RequestHandler(lambda: self.sandbox, search, planner=self._planner)
                     self._arm_handlers[arm] = handler
         return handler
+
+    def replay_handler(self, values: Mapping[str, JsonValue]) -> RequestHandler:
+        """A handler that answers past requests again under candidate ``values`` (offline:
+        no LLM). It searches main's index, unless the values weigh the index otherwise
+        (``INDEX_POLICIES``): then an index of its own, so main's is not rebuilt twice."""
+        search = self.handler.search
+        if any(name in INDEX_POLICIES for name in values):
+            search = ToolSearch(self.embedder, background=False)
+        return RequestHandler(lambda: self.sandbox, search)
 
     def served(self, received: RequestReceived) -> tuple[RequestReceived, HandlerState]:
         """The request as the arm that answers it serves it, and that arm's state: an arm
@@ -363,6 +372,7 @@ class Selfeng(Closeable):
             skill_graph=runner.state("skill_graph"),
             sessions=_state_or_none(runner, "sessions"),
             plans=_state_or_none(runner, "plans"),
+            patterns=_state_or_none(runner, "patterns"),
             writes_tools=self.llm is not None
             and any(learner.name == "synthesizer" for learner in self.learners),
             # "main" asked for by name is recorded as the arm (None: nobody asked)

@@ -13,11 +13,11 @@ from selfeng.app import Selfeng
 from selfeng.consumers.cache_replay import CacheHistory, cache_history
 from selfeng.consumers.counterfactual import Simulation, past_requests, simulate
 from selfeng.consumers.ports import decoded_history
-from selfeng.consumers.request_handler import HandlerState, RequestHandler
+from selfeng.consumers.request_handler import HandlerState
 from selfeng.core.llm import LLM
 from selfeng.core.sandbox import Sandbox
 from selfeng.projections.registry import RegistryState
-from selfeng.schemas import Event, RequestReceived
+from selfeng.schemas import Event, RequestCompleted, RequestReceived
 
 
 class RuntimePorts:
@@ -44,7 +44,7 @@ class RuntimePorts:
         relaxed = {**state.policies, "retrieval.threshold": 0.0, "retrieval.top_k": k}
         with self._app.handling:  # the handler's search index
             search = self._app.handler_for(state.arm).search
-            search.refresh(state.registry)
+            search.refresh(state.registry, state.policies)
             return [candidate.tool for candidate in search.search(text, relaxed)]
 
     def history(self, key: str) -> list[Event]:
@@ -58,9 +58,9 @@ class RuntimePorts:
         search is held one candidate at a time, so answers go on between candidates."""
         app = self._app
         past = past_requests(app.log, last)
-        handler = RequestHandler(lambda: app.sandbox, app.handler.search)
         out = []
         for values in candidates:
+            handler = app.replay_handler(values)
             with app.handling:
                 out.append(simulate(handler, app.handler_state(), values, past))
         return out
@@ -68,6 +68,10 @@ class RuntimePorts:
     def cache_history(self, last: int) -> CacheHistory:
         """The auto-tuner's port for the cache TTL: the log's cache lookups replayed."""
         return cache_history(self._app.log, last)
+
+    def answers(self, last: int) -> list[RequestCompleted]:
+        """The auto-tuner's port for composite promotion: the last answers, as recorded."""
+        return [past.completed for past in past_requests(self._app.log, last)]
 
     def key_version(self, key: str) -> int:
         return self._app.log.key_version(key)

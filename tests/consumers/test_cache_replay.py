@@ -124,6 +124,9 @@ class FakePorts:
     def cache_history(self, last: int) -> CacheHistory:
         return self.cache
 
+    def answers(self, last: int) -> list[RequestCompleted]:
+        return []  # nothing for the composite criteria to save
+
     def record(self, events: Sequence[Event], **_: Any) -> list[Event]:
         self.recorded += events
         return list(events)

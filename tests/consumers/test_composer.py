@@ -242,3 +242,37 @@ def test_a_stale_composite_is_not_used(app: Selfeng) -> None:
     received = RequestReceived(prompt=SCENARIO, answered_inline=True)
     events = handler.handle(received, app.handler_state())
     assert completed(events).tools == ("percent_of@1", "reverse_string@2")
+
+
+def test_an_arm_promotes_by_its_own_criteria_and_main_does_not_use_that_composite(
+    app: Selfeng,
+) -> None:
+    from selfeng.schemas import ForkCreated
+
+    app.append([ForkCreated(fork="loose", policies={"composite.min_frequency": 2})])
+
+    def ask_arm(prompt: str) -> list[Event]:
+        received = RequestReceived(
+            prompt=prompt, client="test", answered_inline=True, policy_arm="loose"
+        )
+        app.append([received])
+        return app.handle(received)
+
+    ask_arm(SCENARIO)
+    second = ask_arm(SCENARIO)  # two of the arm's requests meet the arm's criteria
+    assert [e.tool for e in second if isinstance(e, CompositeRegistered)] == [
+        "percent_of_then_reverse_string"
+    ]
+    # main has seen none of them, and its criteria ask for 3: it answers step by step
+    in_main = completed(ask(app, SCENARIO))
+    assert in_main.tools == ("percent_of@1", "reverse_string@1")
+    assert completed(ask_arm("Calculate 10% of 90 and reverse the result")).tools == (
+        "percent_of_then_reverse_string@1",
+    )
+    ask(app, SCENARIO)
+    assert completed(ask(app, SCENARIO)).tools == ("percent_of@1", "reverse_string@1")
+    # the third request of main's own met main's criteria: now main uses it
+    assert completed(ask(app, "Calculate 20% of 60 and reverse the result")).tools == (
+        "percent_of_then_reverse_string@1",
+    )
+    assert len(of_type(app, PatternDetected)) == 1  # announced once, by the arm

@@ -440,3 +440,25 @@ def test_composites_are_not_searched_but_listed() -> None:
     search = search_over(state)
     assert ("percent_of", "reverse_string") in search.composites
     assert "percent_then_reverse" not in scores(search, "percent then reverse")
+
+
+# the search's weights are policies ------------------------------------------------------------
+
+
+def test_the_weights_are_policies_read_at_refresh() -> None:
+    phrases = {"to_uppercase": {"make {text} loud and shouty": [3, 1, 3]}}
+    state = registry(phrases=phrases)
+    search = search_over(state)
+    request = "make hello loud and shouty"
+    default = scores(search, request)["to_uppercase"]
+    assert default == pytest.approx(0.9, abs=0.02)  # a confirmed use repeated: NEAREST_USE
+    built = search.builds
+    search.refresh(state, POLICIES)  # the defaults: nothing to rebuild
+    assert search.builds == built
+    search.refresh(state, {**POLICIES, "retrieval.nearest_use": 0.5})
+    assert search.builds == built + 1  # at once, even with a background builder
+    lowered = scores(search, request)["to_uppercase"]
+    assert lowered < default - 0.2
+    search.refresh(state, {**POLICIES, "retrieval.use_weight": 0.0, "retrieval.nearest_use": 0.5})
+    # uses no longer count in the document: only its own words ("make", "loud" are not)
+    assert scores(search, request).get("to_uppercase", 0.0) < lowered

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from typing import TypedDict
 
 import orjson
@@ -59,7 +60,7 @@ def detected(pattern_id: str, support: int = 3, event_id: uuid.UUID | None = Non
     )
 
 
-def fold(events: list[Event]) -> PatternsState:
+def fold(events: Sequence[Event]) -> PatternsState:
     projection = PatternsProjection()
     ctx = FoldContext(MAIN, lambda name: None)
     state = projection.initial()

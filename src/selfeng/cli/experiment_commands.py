@@ -20,7 +20,6 @@ from selfeng.cli import Context
 from selfeng.cli.render import CliProgress, console, print_json
 from selfeng.consumers.counterfactual import past_requests, simulate
 from selfeng.consumers.judge import Verdict, conclusion, describe, opening, verdict
-from selfeng.consumers.request_handler import RequestHandler
 from selfeng.core.policies import parse_policy_assignment
 from selfeng.projections.experiments import (
     METRICS,
@@ -351,7 +350,7 @@ def simulate_(ctx: Context, policies: tuple[str, ...], last: int, as_json: bool)
         raise click.BadParameter(str(exc), param_hint="--policy") from exc
     app = ctx.app
     past = past_requests(app.log, last)
-    handler = RequestHandler(lambda: app.sandbox, app.handler.search)  # no LLM: offline only
+    handler = app.replay_handler(pins)  # no LLM: offline only
     with app.handling:
         result = simulate(handler, app.handler_state(), pins, past)
     estimate = result.estimate()

@@ -12,6 +12,13 @@ composite that embeds the members' registered code (no LLM), proposes it with th
 its tests, and registers it only when they pass in the sandbox (CompositeProposed,
 ToolProposed, ToolVerified, ToolRegistered, CompositeRegistered). The request handler then
 answers a matching request with one sandbox call instead of several.
+
+Under an experiment, the promotion policy (``composite.*``) is the arm's: a request an arm
+answered is checked against that arm's policy over that arm's own patterns (its fork folds
+its requests, main holds them back). A composite is an artifact every arm can see, built
+once some arm's policy promotes its pattern; it *answers* only where the arm answering has
+a policy its pattern meets (see ``StepRunner._composite_at``), so an arm trying looser
+criteria changes nothing main answers.
 """
 
 from __future__ import annotations
@@ -27,9 +34,8 @@ from selfeng.consumers.learner import Learner
 from selfeng.consumers.verifier import verify
 from selfeng.core.composition import MemberTool, RecordedRun, build_composite, composite_name
 from selfeng.core.log import ConcurrencyConflict
-from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.sandbox import SandboxUnavailable
-from selfeng.projections.patterns import PatternsState, pattern_of, promotable
+from selfeng.projections.patterns import Criteria, PatternsState, pattern_of, promotable
 from selfeng.projections.registry import active_tools, next_version
 from selfeng.schemas import (
     ArgumentsExtracted,
@@ -66,13 +72,17 @@ class PatternDetector(Learner):
 
     def react(self, event: Event) -> list[Event]:
         assert isinstance(event, RequestCompleted)
-        policies = self.ports.policies()
-        state: PatternsState = self.ports.state("patterns")
+        # the arm that answered: its promotion policy, over its own requests' patterns
+        served = self.ports.handler_state(event.policy_arm)
+        state: PatternsState | None = served.patterns
+        if state is None:
+            state = self.ports.state("patterns")
+        criteria = Criteria.of(served.policies)
         found = promotable(
             state,
-            min_frequency=policy_int(policies, "composite.min_frequency"),
-            min_success_rate=policy_float(policies, "composite.min_success_rate"),
-            min_confidence=policy_float(policies, "composite.min_confidence"),
+            min_frequency=criteria.min_frequency,
+            min_success_rate=criteria.min_success_rate,
+            min_confidence=criteria.min_confidence,
             within=[step.tool for step in event.steps],
         )
         out: list[Event] = []

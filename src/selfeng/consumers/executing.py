@@ -21,6 +21,7 @@ from pydantic import JsonValue
 from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.sandbox import Limits, Sandbox, SandboxUnavailable
 from selfeng.projections.cache import CacheState, lookup
+from selfeng.projections.patterns import PatternsState
 from selfeng.projections.plans import PlansState
 from selfeng.projections.registry import RegistryState, VersionRecord
 from selfeng.projections.sessions import SessionsState
@@ -39,6 +40,9 @@ class HandlerState:
     skill_graph: SkillGraphState | None = None
     sessions: SessionsState | None = None
     plans: PlansState | None = None
+    patterns: PatternsState | None = None
+    """The arm's tool-sequence counts: a composite answers only while its pattern meets the
+    arm's promotion policy in them (None: every registered composite answers)."""
     writes_tools: bool = False
     """A synthesizer with an LLM will write a missing tool (and answer again)."""
     arm: str | None = None

@@ -112,7 +112,7 @@ class RequestHandler:
             )
             out.reason = "request too long"
         else:
-            self.search.refresh(state.registry)
+            self.search.refresh(state.registry, state.policies)
             steps = plan(prompt, self.search.vocabulary)
             if len(steps) > MAX_STEPS:
                 out.answer = (

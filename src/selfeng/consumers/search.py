@@ -78,6 +78,9 @@ MAX_USES: Final[int] = 1_000
 MAX_REJECTED: Final[int] = 1_000
 """Rejected phrasings a tool is indexed with at most (the most rejected, then the newest)."""
 
+INDEX_POLICIES: Final[frozenset[str]] = frozenset({"retrieval.use_weight", "retrieval.nearest_use"})
+"""The policies an index is built with: another value is another index."""
+
 REJECTION_FLOOR: Final[float] = 0.5
 """Resemblance to a rejected phrasing at or below which a tool is not lowered."""
 
@@ -241,13 +244,19 @@ class ToolSearch:
         self._generation = 0  # of the newest build asked for
         self._installed = 0  # of the build installed
 
-    def refresh(self, registry: RegistryState) -> None:
-        """Index the registry's active tools (a no-op when nothing searchable changed)."""
+    def refresh(
+        self, registry: RegistryState, policies: Mapping[str, JsonValue] | None = None
+    ) -> None:
+        """Index the registry's active tools (a no-op when nothing searchable changed), with
+        the weights ``policies`` give (``retrieval.use_weight``, ``retrieval.nearest_use``;
+        None: the ones in force). New weights are a synchronous rebuild: the request that
+        brought them is searched with them."""
         self._registry = registry
+        reweighed = policies is not None and self._reweigh(policies)
         seen = _signature(registry)
-        if seen == self._seen:
+        if seen == self._seen and not reweighed:
             return
-        sync = not self.background or not self.index.fingerprint
+        sync = not self.background or not self.index.fingerprint or reweighed
         if seen[:2] != self._tools_seen:
             everything = active_tools(registry)
             active = {n: t for n, t in everything.items() if not t[1]["spec"].get("composition")}
@@ -286,6 +295,23 @@ class ToolSearch:
                 return
             self._pending = None  # the synchronous build below covers it
         self._build(*job)
+
+    def _reweigh(self, policies: Mapping[str, JsonValue]) -> bool:
+        """Take the weights of ``policies`` (a policy without a value keeps its weight);
+        True when one changed."""
+        weights = []
+        for name, current in (
+            ("retrieval.use_weight", self.index.use_weight),
+            ("retrieval.nearest_use", self.index.nearest_use),
+        ):
+            try:
+                weights.append(policy_float(policies, name))
+            except (KeyError, TypeError):
+                weights.append(current)
+        if (self.index.use_weight, self.index.nearest_use) == tuple(weights):
+            return False
+        self.index.use_weight, self.index.nearest_use = weights
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until no rebuild is pending or running; False on timeout."""

@@ -33,6 +33,7 @@ from selfeng.core.arguments import extract, template
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.values import format_value
+from selfeng.projections.patterns import Criteria, meets
 from selfeng.projections.registry import VersionRecord
 from selfeng.schemas import ArgumentsExtracted, RequestReceived, Step
 
@@ -82,7 +83,7 @@ class StepRunner:
         previous: JsonValue | None = first_previous
         at = 0
         while at < len(decisions):
-            composite = self._composite_at(decisions, at)
+            composite = self._composite_at(decisions, at, state)
             if composite is not None:
                 length = len(composite[2]["spec"]["composition"])
                 result = self._run_composite(req, decisions[at : at + length], composite, previous)
@@ -205,16 +206,22 @@ class StepRunner:
         return self.executor.execute(received, step, extraction.arguments, state, ids, out)
 
     def _composite_at(
-        self, decisions: list[Decision], at: int
+        self, decisions: list[Decision], at: int, state: HandlerState
     ) -> tuple[str, int, VersionRecord] | None:
         """The longest registered composite whose members the steps from ``at`` chose, fed
         the same way (each later member takes the previous output exactly when its step
-        does) and at the versions chosen."""
+        does) and at the versions chosen, whose pattern meets the composite-promotion
+        policy of the arm answering (``composite.*``, on the arm's own patterns)."""
         composites = self.search.composites
+        criteria = Criteria.of(state.policies) if composites else None
         for length in range(len(decisions) - at, 1, -1):
             run = decisions[at : at + length]
-            found = composites.get(tuple(d.chosen.candidate.tool for d in run))  # type: ignore[union-attr]
+            tools = tuple(d.chosen.candidate.tool for d in run)  # type: ignore[union-attr]
+            found = composites.get(tools)
             if found is None:
+                continue
+            patterns = state.patterns
+            if patterns is not None and criteria and not meets(patterns, tools, criteria):
                 continue
             members = found[2]["spec"]["composition"]
             if all(

@@ -3,7 +3,8 @@ to a live experiment for the judge to decide.
 
 Every ``tuning.every_requests`` completed requests (a policy; 0, the default, turns it off)
 it takes a round: a small grid around the values in force for the policies a past request
-can be answered again under (``retrieval.threshold``, ``answer.min_confidence``), each
+can be answered again under (``retrieval.threshold``, ``answer.min_confidence``, and the
+search's weights ``retrieval.use_weight`` and ``retrieval.nearest_use``), each
 evaluated counterfactually on the last ``tuning.window`` requests
 (``selfeng.consumers.counterfactual``), scored by success rate minus twice the wrong rate (a
 wrong answer is worse than none). When the best candidate is estimated to gain at least
@@ -11,11 +12,18 @@ wrong answer is worse than none). When the best candidate is estimated to gain a
 that candidate: its ``ExperimentStarted`` (``started_by: auto-tuner``) gives the estimates of
 every candidate as its reason and evidence, and the judge concludes it like any other.
 
-When no such candidate improves the answers, the round tries the cache TTL (half, twice and
-four times the value in force): a TTL changes which lookups hit, not what is answered, so it
-is estimated by replaying the log's cache lookups (``selfeng.consumers.cache_replay``), and
-an experiment on ``cache_hit_rate``, guarded by the wrong and success rates, is started when
-the best gains ``tuning.min_improvement``.
+When no such candidate improves the answers, the round tries the composite-promotion
+criteria (``composite.min_frequency`` less one, ``composite.min_success_rate`` and
+``composite.min_confidence`` less 0.1): a composite changes how long an answer takes, not
+what it is, so the share of past requests' time the candidate's composites would have saved
+is estimated from their recorded steps (``selfeng.consumers.composite_replay``), and an
+experiment on ``latency_ms``, guarded by the wrong and success rates, is started when it is
+at least ``tuning.min_improvement``. The arm then promotes by its own criteria over its own
+requests (``selfeng.consumers.composer``). When that gains nothing either, the round tries
+the cache TTL (half, twice and four times the value in force): a TTL changes which lookups
+hit, not what is answered, so it is estimated by replaying the log's cache lookups
+(``selfeng.consumers.cache_replay``), and an experiment on ``cache_hit_rate``, guarded by the
+wrong and success rates, is started when the best gains ``tuning.min_improvement``.
 
 Rounds are counted from the ``events`` projection's count of ``RequestCompleted``, looked at
 when the next round is due by that count (and every 50 answers while the tuner is off, so
@@ -34,6 +42,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import JsonValue
 
 from selfeng.consumers.cache_replay import CacheHistory, hit_rate
+from selfeng.consumers.composite_replay import Saving, composite_saving
 from selfeng.consumers.counterfactual import Simulation
 from selfeng.consumers.judge import opening
 from selfeng.consumers.learner import Learner
@@ -41,16 +50,26 @@ from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.policies import policy_float, policy_int, validate_policy
 from selfeng.projections.events import EventCountsState
 from selfeng.projections.experiments import ExperimentsState
+from selfeng.projections.patterns import Criteria, PatternsState
 from selfeng.schemas import Event, RequestCompleted
 from selfeng.schemas.ids import derived_uuid7
 
 STEPS: dict[str, tuple[float, ...]] = {
     "retrieval.threshold": (-0.1, -0.05, 0.05, 0.1),
     "answer.min_confidence": (-0.1, -0.05, 0.05, 0.1),
+    "retrieval.use_weight": (-0.25, 0.25),
+    "retrieval.nearest_use": (-0.1, 0.1),
 }
 """The candidates of a round: each policy moved by each step (one policy at a time)."""
 TTL_FACTORS: tuple[float, ...] = (0.5, 2.0, 4.0)
 """The cache TTL candidates of a round: the value in force times each factor."""
+COMPOSITE_STEPS: dict[str, float] = {
+    "composite.min_frequency": -1,
+    "composite.min_success_rate": -0.1,
+    "composite.min_confidence": -0.1,
+}
+"""The composite-promotion candidates of a round: each criterion loosened by its step (a
+looser one can only add composites; a stricter one saves nothing to estimate)."""
 CHECK_WHEN_OFF = 50
 """While the tuner is off, it looks at ``tuning.every_requests`` once per this many answers."""
 
@@ -70,6 +89,10 @@ class Counterfactual(Protocol):
         """The log's cache lookups, and the last ``last`` completed requests."""
         ...
 
+    def answers(self, last: int) -> list[RequestCompleted]:
+        """The last ``last`` completed requests' answers, oldest first."""
+        ...
+
 
 def score(rates: Mapping[str, float]) -> float:
     """What a round maximises: success rate minus twice the wrong rate."""
@@ -86,6 +109,23 @@ def ttl_candidates(policies: Mapping[str, JsonValue]) -> list[dict[str, JsonValu
             continue
         try:
             out.append({"cache.ttl_seconds": validate_policy("cache.ttl_seconds", value)})
+        except ValueError:
+            continue
+    return out
+
+
+def composite_candidates(policies: Mapping[str, JsonValue]) -> list[dict[str, JsonValue]]:
+    """Each candidate: one composite-promotion criterion loosened by a step (a pattern
+    needs at least two requests: one is no pattern)."""
+    out: list[dict[str, JsonValue]] = []
+    for name, step in COMPOSITE_STEPS.items():
+        value: float | int = round(policy_float(policies, name) + step, 4)
+        if name == "composite.min_frequency":
+            value = int(value)
+            if value < 2:
+                continue
+        try:
+            out.append({name: validate_policy(name, value)})
         except ValueError:
             continue
     return out
@@ -186,7 +226,63 @@ class Tuner(Learner):
                 f"(success rate minus twice the wrong rate); candidates: {tried}",
                 evidence=tried,
             )
-        return self._cache_round(name, policies, cause, window, enough)
+        return self._composite_round(name, policies, cause, window, enough) or self._cache_round(
+            name, policies, cause, window, enough
+        )
+
+    def _composite_round(
+        self,
+        name: str,
+        policies: Mapping[str, JsonValue],
+        cause: Event,
+        window: int,
+        enough: float,
+    ) -> list[Event]:
+        """When no candidate improves the answers: the composite-promotion criteria, whose
+        saving of time past requests' recorded steps give
+        (``selfeng.consumers.composite_replay``); an experiment on ``latency_ms``, guarded
+        by the wrong and success rates."""
+        assert isinstance(self.ports, Counterfactual)
+        proposed = composite_candidates(policies)
+        answers = self.ports.answers(window) if proposed else []
+        if not answers:
+            return []
+        try:
+            patterns: PatternsState = self.ports.state("patterns")
+        except KeyError:
+            return []
+        current = Criteria.of(policies)
+        tried: dict[str, JsonValue] = {}
+        best: tuple[float, dict[str, JsonValue], Saving] | None = None
+        for candidate in proposed:
+            saving = composite_saving(
+                answers, patterns, current, Criteria.of({**policies, **candidate})
+            )
+            label = ", ".join(f"{k}={v}" for k, v in candidate.items())
+            tried[label] = {
+                "gain": round(saving.share, 6),
+                "saved_ms": round(saving.saved_ms, 3),
+                "requests": saving.requests,
+                "composed": saving.composed,
+            }
+            if best is None or saving.share > best[0]:
+                best = (saving.share, candidate, saving)
+        if best is None or best[0] < enough:
+            return []
+        gain, values, saving = best
+        label = ", ".join(f"{k}={v}" for k, v in values.items())
+        return self._start(
+            name,
+            cause,
+            values,
+            metric="latency_ms",
+            guardrails=("wrong_rate", "success_rate"),
+            reason=f"auto-tuner: {label} estimated to save {gain:.2%} of the time of past "
+            f"requests ({saving.saved_ms:.0f} ms over {saving.requests}: composites answering "
+            f"{saving.composed} of them in one sandbox call); no candidate improved the "
+            f"answers; candidates: {tried}",
+            evidence=tried,
+        )
 
     def _cache_round(
         self,

@@ -121,7 +121,23 @@ POLICIES: Final[dict[str, PolicySpec]] = {
             {"similarity": 1.0, "success_rate": 0.0, "frequency": 0.0},
             _weights,
             "Kept for compatibility: search ranks by similarity to a tool's document and its "
-            "confirmed uses; success rate and frequency are not added to it.",
+            "confirmed uses (weighed by retrieval.use_weight and retrieval.nearest_use); "
+            "success rate and frequency are not added to it.",
+        ),
+        _spec(
+            "retrieval.use_weight",
+            0.5,
+            Probability,
+            "How much the words of a tool's confirmed uses count in its search document, "
+            "against the words of its name, description and parameters (weight 1).",
+        ),
+        _spec(
+            "retrieval.nearest_use",
+            0.9,
+            Probability,
+            "The similarity a request gets from repeating a tool's nearest confirmed use word "
+            "for word (a request scores the larger of this, times its resemblance to that "
+            "use, and its similarity to the tool's whole document).",
         ),
         _spec("retrieval.top_k", 5, _at_most(100), "Candidates kept by a search."),
         _spec(

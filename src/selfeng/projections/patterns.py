@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
+from pydantic import JsonValue
+
+from selfeng.core.policies import policy_float, policy_int
 from selfeng.projections.base import FoldContext, Projection
 from selfeng.projections.lessons import confirmed, initial_lessons
 from selfeng.schemas import Event, FeedbackApplied, PatternDetected, RequestCompleted
@@ -211,6 +214,41 @@ def stats(state: PatternsState, pattern_id: str) -> PatternStats | None:
     return None if record is None else _stats(state, pattern_id, record)
 
 
+@dataclass(frozen=True)
+class Criteria:
+    """The composite-promotion policy: what a pattern needs before a composite of it is
+    built, and before that composite answers (see :func:`meets`)."""
+
+    min_frequency: int
+    min_success_rate: float
+    min_confidence: float
+
+    @classmethod
+    def of(cls, policies: Mapping[str, JsonValue]) -> Criteria:
+        """The criteria in force in ``policies`` (``composite.*``)."""
+        return cls(
+            min_frequency=policy_int(policies, "composite.min_frequency"),
+            min_success_rate=policy_float(policies, "composite.min_success_rate"),
+            min_confidence=policy_float(policies, "composite.min_confidence"),
+        )
+
+    def met_by(self, s: PatternStats) -> bool:
+        """Whether the pattern's measures meet these criteria."""
+        return (
+            s.support >= self.min_frequency
+            and s.success_rate >= self.min_success_rate
+            and s.confidence >= self.min_confidence
+        )
+
+
+def meets(state: PatternsState, tools: Sequence[str], criteria: Criteria) -> bool:
+    """Whether the pattern of ``tools`` meets ``criteria`` in ``state``: a composite of
+    them answers only then, so each arm of an experiment uses the composites its own
+    criteria promote, on its own requests' patterns."""
+    found = stats(state, pattern_of(tools))
+    return found is not None and criteria.met_by(found)
+
+
 def _contains(longer: str, shorter: str) -> bool:
     """Whether pattern ``shorter`` is a contiguous run of pattern ``longer``."""
     return f"{SEPARATOR}{shorter}{SEPARATOR}" in f"{SEPARATOR}{longer}{SEPARATOR}"
@@ -246,15 +284,9 @@ def promotable(
     detected = state["detected"]
     scope = [_stats(state, i, records[i]) for i in ids if i in records]
     covering = [s for s in scope if s.pattern_id in detected]
+    criteria = Criteria(min_frequency, min_success_rate, min_confidence)
     candidates = sorted(
-        (
-            s
-            for s in scope
-            if s.pattern_id not in detected
-            and s.support >= min_frequency
-            and s.success_rate >= min_success_rate
-            and s.confidence >= min_confidence
-        ),
+        (s for s in scope if s.pattern_id not in detected and criteria.met_by(s)),
         key=_order,
     )
     out: list[PatternStats] = []

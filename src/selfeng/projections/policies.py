@@ -78,7 +78,8 @@ class PoliciesProjection(Projection[PoliciesState]):
     """Policy values and history, forks and experiments."""
 
     name = "policies"
-    version = 2  # 2: fork pins and retrieval.weights are checked like any change
+    version = 3  # 2: fork pins and retrieval.weights are checked like any change; 3: the
+    # search weights retrieval.use_weight and retrieval.nearest_use
     reads_policies = True  # its state is the fork's own: pinned values win
     handles = (
         PolicyChanged,
