@@ -10,10 +10,11 @@ Run: ``python bench/bench_experiments.py [EXPERIMENTS] [--requests N]``.
 2. A/B: the same with a 5-point difference (0.80 against 0.85): the share of experiments that
    declare the better arm (power), that declare the worse one, and the median requests per
    arm to a verdict; experiments stop at ``max_samples`` (5,000 per arm).
-3. Overhead: cached answers through the real handler and ``Agent.ask`` on two SQLite homes
-   in one process, one with no experiment and one with an experiment running (assignment by
-   session, arm-labelled events, the experiments fold and the judge's look), asked in
-   alternate rounds.
+3. Overhead: cached answers through the real handler and ``Agent.ask`` on three SQLite homes
+   in one process: one with an experiment running (assignment by session, arm-labelled
+   events, the arms' folds, the experiments fold and the judge's look) and two with none,
+   whose difference is the noise of the measurement itself; asked in turn, in an order that
+   rotates from round to round, and compared by the median of each round's difference.
 """
 
 from __future__ import annotations
@@ -160,49 +161,69 @@ def statistics_part(experiments: int, seed: int) -> list[tuple[str, str]]:
 
 
 def overhead_part(rounds: int, per_round: int) -> list[tuple[str, str]]:
-    """Two homes in one process, one with an experiment running, asked in alternate rounds."""
+    """Three homes in one process: two with no experiment (their difference is the noise of
+    the measurement) and one with an experiment running, asked in turn, in an order that
+    rotates from round to round."""
+    names = ("plain", "plain again", "experiment")
     with tempfile.TemporaryDirectory(prefix="selfeng-bench-") as tmp:
-        apps = []
-        for name in ("plain", "experiment"):
-            settings = Settings.resolve(home=Path(tmp) / name, sandbox="subprocess://", env={})
-            app = Selfeng.open(settings)
+        apps: dict[str, Selfeng] = {}
+        for name in names:
+            home = Path(tmp) / name.replace(" ", "-")
+            app = Selfeng.open(Settings.resolve(home=home, sandbox="subprocess://", env={}))
             app.seed_tools()
-            apps.append(app)
-        plain, experiment = apps
-        experiment.append(
+            apps[name] = app
+        apps["experiment"].append(
             [
                 ForkCreated(fork=ARMS["control"]),
                 ForkCreated(fork=ARMS["better"], policies={"retrieval.threshold": 0.3}),
                 started(10**6, 10**6),
             ]
         )
-        agents = {"plain": Agent(plain, client="bench"), "experiment": Agent(experiment)}
-        samples: dict[str, list[float]] = {"plain": [], "experiment": []}
+        agents = {name: Agent(app, client="bench") for name, app in apps.items()}
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        paired: dict[str, list[float]] = {"experiment": [], "plain again": []}
         try:
             for r in range(rounds + 1):
-                for name, agent in agents.items():
+                # the order rotates, so no home always runs with a warmer cache
+                order = names[r % 3 :] + names[: r % 3]
+                medians: dict[str, float] = {}
+                for name in order:
                     times = []
                     for i in range(per_round):
                         start = time.perf_counter()
-                        answer = agent.ask("What is 25% of 100?", session_id=f"{r}-{i}")
+                        answer = agents[name].ask("What is 25% of 100?", session_id=f"{r}-{i}")
                         times.append((time.perf_counter() - start) * 1000)
                         assert answer.ok
-                    if r > 0:  # the first round warms both up
+                    medians[name] = statistics.median(times)
+                    if r > 0:  # the first round warms them up
                         samples[name] += times
-            outcomes = experiment.state("experiments")["experiments"]["e"]["outcomes"]
-            served = {arm: o["n"] for arm, o in outcomes.items()}
+                if r > 0:
+                    for name, differences in paired.items():
+                        differences.append(medians[name] - medians["plain"])
+            state = apps["experiment"].state("experiments")
+            served = {arm: o["n"] for arm, o in state["experiments"]["e"]["outcomes"].items()}
         finally:
-            for app in apps:
+            for app in apps.values():
                 app.close()
     base = statistics.median(samples["plain"])
-    exp = statistics.median(samples["experiment"])
+
+    def difference(name: str) -> str:
+        found = paired[name]
+        diff = statistics.median(found)
+        quartiles = statistics.quantiles(found, n=4) if len(found) > 1 else [diff] * 3
+        return (
+            f"{diff:+.3f} ms ({diff / base:+.1%}; rounds' quartiles "
+            f"{quartiles[0] / base:+.1%} to {quartiles[2] / base:+.1%})"
+        )
+
     return [
         ("cached answer, no experiment (median ms)", f"{base:.3f}"),
-        ("cached answer, experiment running (median ms)", f"{exp:.3f}"),
         (
-            "overhead of assignment and arm folding",
-            f"{exp - base:+.3f} ms ({(exp - base) / base:+.1%})",
+            "cached answer, experiment running (median ms)",
+            f"{statistics.median(samples['experiment']):.3f}",
         ),
+        ("overhead of assignment and arm folding (median of rounds)", difference("experiment")),
+        ("noise: a second home with no experiment (median of rounds)", difference("plain again")),
         ("requests per arm", ", ".join(f"{a} {n}" for a, n in served.items())),
     ]
 
@@ -257,7 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiments", nargs="?", type=int, default=200)
     parser.add_argument("--requests", type=int, default=200, help="cached answers per round")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-counterfactual", action="store_true")

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
+from selfeng.consumers import search as search_module
 from selfeng.consumers.search import MAX_USES, ToolSearch, representative, tool_document
 from selfeng.core.embedder import WeightedTexts
 from selfeng.core.policies import default_values
 from selfeng.infra.embed.lexical import LexicalDocuments, LexicalEmbedder
 from selfeng.projections.registry import RegistryState
+from selfeng.projections.views import frozen
 
 TOOLS: dict[str, tuple[str, dict[str, str]]] = {
     "reverse_string": ("Reverse a string: its characters in reverse order.", {"text": "the text"}),
@@ -353,6 +355,48 @@ def test_changes_during_a_rebuild_are_coalesced_into_one_more() -> None:
     assert search.wait(10)
     assert embedder.fits <= 3  # the first, the one held, and one with everything since
     assert first(search, "shout variant 4") == "to_uppercase"
+
+
+def test_changes_in_quick_succession_gather_into_few_builds() -> None:
+    """Every confirmed answer teaches a phrasing; the builder lets the changes of the next
+    moments join one build instead of building once per answer."""
+    embedder = Gated()
+    search = ToolSearch(embedder)
+    state = registry()
+    search.refresh(state)
+    started = time.perf_counter()
+    for i in range(10):
+        state["phrases"].setdefault("to_uppercase", {})[f"shout variant {i}"] = [1, i, 1]
+        state["phrases_revision"] += 1
+        search.refresh(state)
+        time.sleep(0.002)  # a cached answer's time
+    elapsed = time.perf_counter() - started
+    assert search.wait(10)
+    # one build per gathering window at most (0.02 s), the first and the last
+    assert embedder.fits <= 2 + int(elapsed / 0.02) + 1 < 11
+    assert first(search, "shout variant 9") == "to_uppercase"
+
+
+def test_a_tools_fields_are_worked_out_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler hands the search read-only views, a new one at every read: the fields
+    are still remembered per version, not worked out again at every build."""
+    worked: list[str] = []
+    real = search_module.tool_fields
+
+    def counted(name: str, record: Any) -> tuple[tuple[str, float], ...]:
+        worked.append(name)
+        return real(name, record)
+
+    monkeypatch.setattr(search_module, "tool_fields", counted)
+    state = registry()
+    search = ToolSearch(LexicalEmbedder(), background=False)
+    search.refresh(frozen(state))
+    assert sorted(worked) == sorted(TOOLS)
+    state["phrases"]["to_uppercase"] = {"shout {text}": [1, 1, 1]}
+    state["phrases_revision"] += 1
+    search.refresh(frozen(state))
+    assert first(search, "shout hello") == "to_uppercase"  # rebuilt
+    assert sorted(worked) == sorted(TOOLS)  # from the fields it had
 
 
 def test_a_new_tool_is_indexed_before_the_refresh_returns() -> None:

@@ -7,6 +7,7 @@ from selfeng.core.mapper import (
     DecodeError,
     dead_letter_for_record,
     decode,
+    encoded,
     from_record,
     to_record,
 )
@@ -49,6 +50,16 @@ def test_an_event_round_trips_through_its_record() -> None:
     assert record.timestamp_ms == int(event.occurred_at.timestamp() * 1000)
     back = from_record(stored(record.data))
     assert back == event
+
+
+def test_an_arms_event_is_encoded_once_and_every_reader_gets_the_same_bytes() -> None:
+    served = RequestReceived(prompt="hello", policy_arm="e1.lenient")
+    data = to_record(served).data
+    assert encoded(served) is data  # remembered: the folds that hold it back reuse it
+    assert decode(data) == served
+    plain = RequestReceived(prompt="hello")
+    assert encoded(plain) == to_record(plain).data
+    assert encoded(plain) is not encoded(plain)  # the main line's are not kept
 
 
 @pytest.mark.parametrize(

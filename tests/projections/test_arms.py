@@ -137,6 +137,34 @@ def test_a_fork_created_later_copies_main_and_adopts_what_main_held_for_it() -> 
     assert all(r.equal for r in verify(engine, "e1.lenient"))  # equal to a fold from 0
 
 
+def test_an_arm_holds_nothing_of_its_siblings_and_a_fork_outside_the_experiment_does() -> None:
+    """An arm's fork is dropped when its experiment concludes, so its sibling arms' lessons,
+    which only that conclusion could release, are not held for it (before or after the
+    start); a fork outside the experiment holds them."""
+    log = MemoryLog()
+    engine = ProjectionEngine(log, MemoryStore())
+    append_events(log, [ForkCreated(fork="manual"), ran("early", "e1.lenient")])
+    engine.catch_up()
+    engine.runner(engine.fork("manual")).catch_up()
+    append_events(log, [*design(), ran("lenient", "e1.lenient"), ran("control", "e1.control")])
+    engine.catch_up()
+
+    def held(fork: str) -> set[str]:
+        runner = engine.runner(engine.fork(fork))
+        runner.catch_up()
+        rows = runner.state("arm_lessons")["held"].values()
+        return {orjson.loads(h["event"])["arguments"]["text"] for h in rows}
+
+    assert held("e1.control") == set()
+    assert held("e1.lenient") == set()
+    assert held("manual") == {"early", "lenient", "control"}
+    assert held("main") == {"early", "lenient", "control"}
+    assert all(r.equal for f in ("e1.control", "manual") for r in verify(engine, f))
+    append_events(log, [ExperimentConcluded(experiment="e1", winner="lenient")])
+    assert cached(engine, "manual") == {"early", "lenient"}
+    assert cached(engine) == {"early", "lenient"}
+
+
 def test_held_lessons_are_kept_across_a_restart(tmp_path: Path) -> None:
     log = SqliteLog(tmp_path / "log.db")
     store = SqliteStore(tmp_path / "store.db")

@@ -197,6 +197,11 @@ def _signature(registry: RegistryState) -> tuple[int, int, int, int, int]:
 
 Active = dict[str, tuple[int, VersionRecord]]
 _BUILDER_IDLE_S = 2.0
+_BUILDER_GATHER_S = 0.02
+"""How long the background builder lets changes gather before it builds: every confirmed
+answer teaches a phrasing, and one build per answer took a third of a cached answer's time
+from the thread answering (measured: 1.96 against 1.39 ms per cached answer). ``wait``
+does not wait for it."""
 
 
 class ToolSearch:
@@ -240,6 +245,7 @@ class ToolSearch:
         self._pending: tuple[int, RegistryState, Active] | None = None
         self._worker: threading.Thread | None = None
         self._building = False  # the builder is building (a job taken, not installed yet)
+        self._waiting = 0  # threads in ``wait``: the builder does not let changes gather
         self._fields: dict[tuple[str, int], tuple[object, tuple[tuple[str, float], ...]]] = {}
         self._generation = 0  # of the newest build asked for
         self._installed = 0  # of the build installed
@@ -316,9 +322,14 @@ class ToolSearch:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until no rebuild is pending or running; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: self._pending is None and not self._building, timeout
-            )
+            self._waiting += 1
+            self._cond.notify_all()  # a builder gathering changes builds now
+            try:
+                return self._cond.wait_for(
+                    lambda: self._pending is None and not self._building, timeout
+                )
+            finally:
+                self._waiting -= 1
 
     def _drain(self) -> None:
         """The background builder: builds the newest pending snapshot, then waits for the
@@ -332,7 +343,13 @@ class ToolSearch:
                 if self._pending is None:
                     self._worker = None  # idle: the next change starts a new builder
                     return
+                # let the changes of the next answers join this build
+                deadline = time.monotonic() + _BUILDER_GATHER_S
+                while not self._waiting and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
                 job = self._pending
+                if job is None:  # a synchronous build took it meanwhile
+                    continue
                 self._pending = None
                 self._building = True
             try:
@@ -373,11 +390,14 @@ class ToolSearch:
         self, name: str, version: int, record: VersionRecord
     ) -> tuple[tuple[str, float], ...]:
         """A tool version's fields, worked out once per version."""
+        # the spec object itself, not the read-only view a read of it makes (a new one each
+        # time): the same object while the version's record is not replaced
+        spec = dict.get(cast(dict[str, Any], record), "spec")
         cached = self._fields.get((name, version))
-        if cached is not None and cached[0] is record["spec"]:
+        if cached is not None and cached[0] is spec:
             return cached[1]
         fields = tool_fields(name, record)
-        self._fields[(name, version)] = (record["spec"], fields)
+        self._fields[(name, version)] = (spec, fields)
         return fields
 
     def search(

@@ -4,7 +4,8 @@ Projections that learn from answers (phrasings and stats, the cache, patterns, t
 graph, sessions, plans) declare ``arm_scoped``. Every fork folds its own copy of them, and
 each copy takes the main line's events (no ``policy_arm``, or ``main``) and its own arm's;
 the events of other arms it holds back here, in the ``arm_lessons`` fold, instead of
-learning from them.
+learning from them. An arm's fork does not hold its sibling arms' events at all: the
+conclusion that could release them drops it.
 
 When an experiment concludes, the fork whose lessons main keeps is decided by the rule the
 judge promotes by: the winner's fork, or the control's when no arm won. Its held events are
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-from selfeng.core.mapper import decode
+from selfeng.core.mapper import decode, encoded
 from selfeng.projections.base import FoldContext, Projection
 from selfeng.schemas import (
     CacheHit,
@@ -68,27 +69,6 @@ class ArmLessonsState(TypedDict):
     released: list[str]  # events to fold now (emptied by the runner within the same fold)
 
 
-_ENCODED: dict[int, tuple[Event, str]] = {}
-"""The last events encoded, by ``id``: every fork's runner holds the same event object that
-this process appended, and encodes it once (the event is kept, so its ``id`` is not reused
-while it is here)."""
-_ENCODED_MAX = 256
-
-
-def _as_json(event: Event) -> str:
-    found = _ENCODED.get(id(event))
-    if found is not None and found[0] is event:
-        return found[1]
-    text = event.model_dump_json()
-    _ENCODED[id(event)] = (event, text)
-    while len(_ENCODED) > _ENCODED_MAX:
-        try:
-            del _ENCODED[next(iter(_ENCODED))]
-        except (KeyError, RuntimeError, StopIteration):  # another thread trimmed it first
-            break
-    return text
-
-
 def arm_of(event: Event) -> str | None:
     """The fork that served the event's request (None for the main line or other events)."""
     arm = event.__dict__.get("policy_arm")
@@ -127,22 +107,42 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
             return True
         return state["decided"].get(arm or "") == "kept"
 
+    @staticmethod
+    def siblings(state: ArmLessonsState, fork: str) -> set[str]:
+        """The forks of the other arms of the experiments ``fork`` is an arm of: their
+        lessons are not held for it, because the conclusion that could release them into it
+        drops it (the judge drops every arm's fork). The main line has none."""
+        if fork in MAIN_ARMS:
+            return set()
+        found: set[str] = set()
+        for experiment in state["experiments"].values():
+            forks = experiment["arms"].values()
+            if fork in forks:
+                found.update(forks)
+        found.discard(fork)
+        return found
+
     def apply(self, state: ArmLessonsState, event: Event, ctx: FoldContext) -> ArmLessonsState:
         match event:
             case ExperimentStarted():
                 state["experiments"][event.experiment] = ArmExperiment(
                     arms=dict(event.arms), control=event.control
                 )
+                siblings = self.siblings(state, self.own)
+                for key in [k for k, h in state["held"].items() if h["fork"] in siblings]:
+                    del state["held"][key]
             case ExperimentConcluded():
                 self._concluded(state, event)
             case _:
                 arm = arm_of(event)
                 if arm is None or arm in MAIN_ARMS or arm == self.own or arm in state["decided"]:
                     return state
+                if arm in self.siblings(state, self.own):
+                    return state
                 # keyed by the event, so a fork seeded from main's state holds the same rows
                 # as one folded from the start; the table keeps the order they came in
                 held = state["held"]
-                held[f"{arm}/{event.event_id}"] = Held(fork=arm, event=_as_json(event))
+                held[f"{arm}/{event.event_id}"] = Held(fork=arm, event=encoded(event).decode())
                 if len(held) > MAX_HELD:
                     del held[next(iter(held))]
         return state

@@ -116,6 +116,7 @@ class SlotGroups:
             gate = lessons.projection
             assert isinstance(gate, ArmLessonsProjection)
             held = gate.held_for(lessons.state, fork)
+            skipped = {fork, *gate.siblings(lessons.state, fork)}  # as its own fold would
             now = time.time()
             seeds = []
             for slot in [*slots, lessons]:
@@ -123,7 +124,7 @@ class SlotGroups:
                 if slot is lessons:
                     data = {
                         **data,
-                        "held": {k: h for k, h in data["held"].items() if h["fork"] != fork},
+                        "held": {k: h for k, h in data["held"].items() if h["fork"] not in skipped},
                     }
                 seeds.append(
                     Checkpoint(
