@@ -338,3 +338,43 @@ def test_a_date_difference_written_as_a_subtraction_takes_the_first_as_the_end(t
     found, missing = fill("days_between", text)
     assert missing == []
     assert found == {"start": "2024-11-28", "end": "2024-12-25"}
+
+
+FIND = '''
+def find(path: str = ".", name: str | None = None) -> list:
+    """Find the files and directories under a path whose file name contains a name.
+
+    Args:
+        path: The directory path to start the search. Defaults to the current directory.
+        name: The name of the file or directory to search for.
+    """
+    return []
+
+
+def test_find() -> None:
+    assert find() == []
+'''
+
+
+def test_a_quoted_value_goes_to_the_parameter_its_label_names() -> None:
+    spec = parse_tool(FIND, "find").spec.model_dump(mode="json")
+    wording = tool_wording("find", spec)
+    for text in [
+        "Find every file with the name 'notes.txt' in the current directory",
+        "find files named 'notes.txt'",
+    ]:
+        found = extract(text, spec["parameters"], wording)
+        assert found.arguments == {"name": "notes.txt"}, text
+    # no label: in order, as before
+    found = extract("find 'notes.txt'", spec["parameters"], wording)
+    assert found.arguments == {"path": "notes.txt"}
+
+
+def test_what_a_default_is_described_as_does_not_ask_for_another_value() -> None:
+    spec = parse_tool(FIND, "find").spec.model_dump(mode="json")
+    found = extract("find the name 'a.txt'", spec["parameters"], tool_wording("find", spec))
+    assert "path" in found.defaults
+    # "Defaults to the current directory": saying "current directory" asks for the default;
+    # the rest of what the parameter is ("path", "start", "search") still asks for a value
+    assert {"current"} & found.default_words == set()
+    assert {"path", "start"} <= found.default_words

@@ -109,6 +109,16 @@ def test_the_askers_own_things_say_what_the_data_is() -> None:
         assert "no value" in assessment.reason
 
 
+def test_the_askers_thing_ends_with_its_sentence() -> None:
+    """ "Where is my notes? *Locate* ...": the verb of the next sentence is not part of the
+    asker's thing, so it must be accounted for."""
+    text = "Where is my analysis? Locate any text with analysis in it."
+    assessment = judge("reverse_string", text)
+    assert "Locate" in assessment.unexplained
+    assert assessment.confidence < 0.75
+    assert "Reverse" not in judge("reverse_string", "Where is my name? Reverse it.").unexplained
+
+
 def test_a_noun_pointing_at_a_value_does_not_ask_for_a_tool() -> None:
     assert judge("count_words", "What's another word for happy?").confidence == 0.0
     assert judge("count_words", "How many words are in 'to be or not'?").confidence == 1.0

@@ -17,8 +17,10 @@ How values reach parameters, in order:
    parameter described as "decimal places". What no role decides goes by order
    (``selfeng.core.number_roles``).
 4. Lists, booleans ("without spaces"), enums.
-5. Text: quoted text, else the text after the instruction's colon (whole, stop words
-   included), else the longest run of words that are not the tool's own words.
+5. Text: quoted text (first to the parameter whose name the word before it says: "the
+   *name* 'a.txt'", "*destination* 'Austin'"), else the text after the instruction's colon
+   (whole, stop words included), else the longest run of words that are not the tool's own
+   words.
 
 Deterministic; no model is involved.
 """
@@ -175,7 +177,11 @@ def extract(
             found = _enum(schema, pool)
             if found is not None:
                 fill(name, found[0], found[1])
-    # 5. Text.
+    # 5. Text: quoted text a parameter's name labels first ("the *name* 'notes.txt'",
+    # "*destination* 'Austin'"), then in order.
+    for name, token, label in _labelled_quotes(pending, pool):
+        fill(name, token.value, [token])
+        pool.take(label)  # not a text of its own ("files *named* 'a.txt'"), nor the value
     for name, schema in list(pending.items()):
         if (
             type_of(schema) in {"string", "any"}
@@ -197,16 +203,69 @@ def extract(
     out.missing = [n for n in required if n in pending and n not in defaults]
     out.defaults = frozenset(defaults)
     out.default_words = frozenset(
-        stem(w)
-        for n in defaults
-        for w in re.split(r"[\W_]+", f"{n} {pending[n].get('description', '')}")
-        if len(w) > 2 and not is_neutral(w)
+        word for n in defaults for word in _default_words(n, pending[n].get("description", ""))
     )
     out.took = took
     out.free_text = frozenset(free_text)
     out.structured = frozenset(structured & set(out.arguments))
     out.resolved = frozenset(resolved & set(out.arguments))
     return out
+
+
+_DEFAULT_CLAUSE = re.compile(r"\bdefault(?:s|ing)?\b[^.;]*", re.IGNORECASE)
+
+
+def _default_words(name: str, description: object) -> set[str]:
+    """The stems of what a parameter left to its default is called or described as, less
+    the words of what its description says the default is ("Defaults to the current
+    directory"): a request that says those asks for the default."""
+
+    def stems(text: str) -> set[str]:
+        return {stem(w) for w in re.split(r"[\W_]+", text) if len(w) > 2 and not is_neutral(w)}
+
+    text = str(description)
+    default = stems(" ".join(m.group(0) for m in _DEFAULT_CLAUSE.finditer(text)))
+    return stems(f"{name} {text}") - default
+
+
+# -- text a parameter's name labels ---------------------------------------------------------
+
+
+def _labelled_quotes(
+    pending: Mapping[str, Mapping[str, Any]], pool: TokenPool
+) -> list[tuple[str, Token, Token]]:
+    """Quoted values labelled by the word right before them (articles skipped) when that
+    word is one of exactly one text parameter's name words: ``name`` for "with the name
+    'test.txt'" (stems compared, so "named" labels it too)."""
+    texts = {
+        name: {stem(w) for w in re.split(r"[\W_]+", name) if len(w) > 2}
+        for name, schema in pending.items()
+        if type_of(schema) in {"string", "any"}
+        and "enum" not in schema
+        and not strict(name, schema)
+    }
+    found: list[tuple[str, Token, Token]] = []
+    claimed: set[str] = set()
+    for token in pool.tokens("quoted"):
+        label = _label_before(pool, token)
+        if label is None:
+            continue
+        named = [n for n, words in texts.items() if stem(label.word) in words and n not in claimed]
+        if len(named) == 1:
+            found.append((named[0], token, label))
+            claimed.add(named[0])
+    return found
+
+
+def _label_before(pool: TokenPool, token: Token) -> Token | None:
+    """The free word right before a token, articles skipped."""
+    tokens = pool.scan.tokens
+    at = token.index - 1
+    while at >= 0 and tokens[at].kind == "word" and tokens[at].word in ARTICLES:
+        at -= 1
+    if at < 0 or tokens[at].kind != "word" or not pool.free[at]:
+        return None
+    return tokens[at]
 
 
 # -- the previous output -------------------------------------------------------------------

@@ -381,10 +381,14 @@ def _possessed(read: Scan) -> frozenset[int]:
                 break
             if qualifies(nxt.word) or nxt.word in _LOOSE_OPERATORS:
                 break
+            if _PUNCTUATION.search(read.text[tokens[j - 1].end : nxt.start]):
+                break  # "Where is my analysis? *Locate* ...": the next sentence
             out.add(j)
             j += 1
     return frozenset(out)
 
+
+_PUNCTUATION = re.compile(r"[.?!;:,]")
 
 _QUESTION_WORDS = frozenset({"what", "which", "whatever"})
 
