@@ -378,3 +378,20 @@ def test_what_a_default_is_described_as_does_not_ask_for_another_value() -> None
     # the rest of what the parameter is ("path", "start", "search") still asks for a value
     assert {"current"} & found.default_words == set()
     assert {"path", "start"} <= found.default_words
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "value"),
+    [
+        ("count_characters", "count the characters in Mississippi for me", "Mississippi"),
+        ("to_uppercase", "uppercase london for my sign", "london"),
+        ("reverse_string", "reverse Paris for a test", "Paris"),
+        ("to_uppercase", "make this uppercase: time for a change", "time for a change"),
+        ("to_uppercase", "uppercase 'time for a change'", "time for a change"),
+    ],
+)
+def test_what_a_request_is_for_is_not_part_of_an_unquoted_text(
+    tool: str, text: str, value: str
+) -> None:
+    arguments, _ = fill(tool, text)
+    assert arguments == {"text": value}

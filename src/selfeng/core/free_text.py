@@ -250,7 +250,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
     """A run of words without the words that frame the value in it: before it, the framing
     of the request ("What is ...", at its start), the words that point at the value ("the
     word", "the result") and the link from the instruction ("... are in"); after it, the
-    link to the instruction that follows ("... to uppercase") and politeness."""
+    link to the instruction that follows ("... to uppercase"), politeness, and what the
+    request is for ("Paris *for a test*": a text that holds those words is quoted)."""
     run = list(run)
     while run and run[0].kind == "word":
         first = run[0]
@@ -273,6 +274,10 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
         run.pop(0)  # "directly to Crescent Hollow": how, not what
         if run and run[0].kind == "word" and run[0].word in PREPOSITIONS:
             run.pop(0)
+    for i in range(1, len(run) - 1):
+        if run[i].word == "for" and run[i + 1].word in ARTICLES | POSSESSIVES | PRONOUNS:
+            del run[i:]  # "Paris *for a test*", "london *for my sign*": why or for whom
+            break
     while run:
         last = run[-1]
         before = run[-2] if len(run) > 1 else None
