@@ -110,7 +110,7 @@ def test_the_askers_own_things_say_what_the_data_is() -> None:
 
 
 def test_the_askers_thing_ends_with_its_sentence() -> None:
-    """ "Where is my notes? *Locate* ...": the verb of the next sentence is not part of the
+    """In "Where is my analysis? *Locate* ...", the next sentence's verb is not part of the
     asker's thing, so it must be accounted for."""
     text = "Where is my analysis? Locate any text with analysis in it."
     assessment = judge("reverse_string", text)
