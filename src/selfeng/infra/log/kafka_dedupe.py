@@ -6,8 +6,9 @@ itself (the module docstring of ``selfeng.infra.log.kafka`` states the guarantee
 - each reader remembers the last ``dedupe_window`` ids it delivered (a ``DedupeWindow``)
   and skips a later copy of one of them;
 - the process remembers where it saw each id first, appended or read (``KnownIds``), so
-  every reader in it skips a copy whose first copy lies elsewhere, and the appender does
-  not send an id again;
+  every reader in it skips a copy that comes after the one it knows in the partition (and
+  delivers one that comes before: that is the first copy), and the appender does not send
+  an id again;
 - a process that starts reading a partition after its beginning first reads back the
   ``dedupe_lookback`` records before that point, once, only to remember their ids
   (``KnownIds.look_back``).
@@ -51,6 +52,11 @@ class DedupeWindow(Generic[V]):
     def get(self, event_id: bytes) -> V | None:
         """The value stored with ``event_id``, if it is in the window."""
         return self._items.get(event_id)
+
+    def replace(self, event_id: bytes, value: V) -> None:
+        """Store ``value`` for an ``event_id`` in the window, keeping its place."""
+        if event_id in self._items:
+            self._items[event_id] = value
 
     def add(self, event_id: bytes, value: V) -> bool:
         """Remember ``event_id``; False when it was already in the window (kept as it was)."""
@@ -113,7 +119,14 @@ class KnownIds:
     def fresh(
         self, records: list[tuple[bytes, StoredRecord]], window: DedupeWindow[Location]
     ) -> list[StoredRecord]:
-        """The records a reader with ``window`` has not delivered yet (the dedupe window)."""
+        """The records a reader with ``window`` has not delivered yet (the dedupe window).
+
+        A copy is skipped when this process knows the id from an earlier place in the same
+        partition. Known from a *later* place (this process appended or read a later copy
+        first: a producer's retry that the broker stored twice), the copy read now is the
+        first in the log, so it is delivered and remembered instead: the first copy wins in
+        every process, whatever each saw first.
+        """
         out = []
         with self.lock:
             for key, r in records:
@@ -122,7 +135,9 @@ class KnownIds:
                     continue
                 known = self.known.get(key)
                 if known is not None and known != here:
-                    continue
+                    if known[:2] != here[:2] or known[2] < here[2]:
+                        continue
+                    self.known.replace(key, here)
                 window.add(key, here)
                 if known is None:
                     self.known.add(key, here)
