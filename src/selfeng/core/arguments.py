@@ -183,11 +183,7 @@ def extract(
         fill(name, token.value, [token])
         pool.take(label)  # not a text of its own ("files *named* 'a.txt'"), nor the value
     for name, schema in list(pending.items()):
-        if (
-            type_of(schema) in {"string", "any"}
-            and "enum" not in schema
-            and not strict(name, schema)
-        ):
+        if _takes_text(name, schema):
             found_text = text_value(name, schema, pool, wording, foreign)
             if found_text is not None:
                 value, tokens, loose = found_text
@@ -231,6 +227,14 @@ def _default_words(name: str, description: object) -> set[str]:
 # -- text a parameter's name labels ---------------------------------------------------------
 
 
+def _takes_text(name: str, schema: Mapping[str, Any]) -> bool:
+    """Whether a parameter takes a text: a string (or untyped) value that is no enum and no
+    value of a kind of its own (a date, a unit)."""
+    return (
+        type_of(schema) in {"string", "any"} and "enum" not in schema and not strict(name, schema)
+    )
+
+
 def _labelled_quotes(
     pending: Mapping[str, Mapping[str, Any]], pool: TokenPool
 ) -> list[tuple[str, Token, Token]]:
@@ -240,9 +244,7 @@ def _labelled_quotes(
     texts = {
         name: {stem(w) for w in re.split(r"[\W_]+", name) if len(w) > 2}
         for name, schema in pending.items()
-        if type_of(schema) in {"string", "any"}
-        and "enum" not in schema
-        and not strict(name, schema)
+        if _takes_text(name, schema)
     }
     found: list[tuple[str, Token, Token]] = []
     claimed: set[str] = set()
