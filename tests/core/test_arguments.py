@@ -86,6 +86,13 @@ def test_values_reach_the_right_parameters(
         ("power", "what is 7 squared", {"base": 7.0, "exponent": 2.0}),
         ("power", "square 9", {"base": 9.0, "exponent": 2.0}),
         ("round_number", "1/3 rounded to 2 decimal places", {"x": 1 / 3, "digits": 2}),
+        # "b less than a" in the wording; "a less b" is the other relation
+        ("subtract_numbers", "what is 500 less 120", {"a": 500.0, "b": 120.0}),
+        ("subtract_numbers", "what is 120 less than 500", {"a": 500.0, "b": 120.0}),
+        # an exponent said as an ordinal, with no "power" after it
+        ("power", "Raise 2 to the 8th", {"base": 2.0, "exponent": 8.0}),
+        ("power", "what is 3 to the fifth", {"base": 3.0, "exponent": 5.0}),
+        ("power", "10 to the 2nd power", {"base": 10.0, "exponent": 2.0}),
     ],
 )
 def test_operands_go_where_the_wording_puts_them(
@@ -106,6 +113,9 @@ def test_operands_go_where_the_wording_puts_them(
         ("convert “a and the” to upper case", "a and the"),
         ("uppercase hello world please", "hello world"),
         ("put hello world in upper case", "hello world"),
+        # a verb giving the answer a form starts the request, and is not the text
+        ("print hello in uppercase", "hello"),
+        ("type hello world in all caps", "hello world"),
     ],
 )
 def test_text_after_a_colon_or_in_quotes_is_kept_whole(text: str, expected: str) -> None:
@@ -395,3 +405,46 @@ def test_what_a_request_is_for_is_not_part_of_an_unquoted_text(
 ) -> None:
     arguments, _ = fill(tool, text)
     assert arguments == {"text": value}
+
+
+
+WATCHLIST = parse_tool(
+    '''
+def remove_from_watchlist(symbol: str) -> str:
+    """Remove a stock from the watchlist.
+
+    Args:
+        symbol: the stock to remove.
+    """
+    return symbol
+
+
+def test_removes() -> None:
+    assert remove_from_watchlist("ZETA") == "ZETA"
+''',
+    "remove_from_watchlist",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "text"),
+    [
+        ("symbol", "the stock to remove", "remove 'Zeta Corp' from my watchlist"),  # named so
+        ("title", "the ticker symbol the note is about", "add a note about 'Zeta Corp'"),
+    ],
+)
+def test_a_code_never_takes_a_text_with_spaces(name: str, description: str, text: str) -> None:
+    """A company's name is not its ticker: a code (an id, a symbol) with spaces is no value
+    for it, so the tool does not fit and nothing is guessed."""
+    schema = {"type": "string", "description": description}
+    parameters = {"type": "object", "properties": {name: schema}, "required": [name]}
+    found = extract(text, parameters, None)
+    assert name in found.mistyped
+    assert "spaces" in found.mistyped[name]
+
+
+def test_a_code_without_spaces_and_a_text_with_them_are_values() -> None:
+    spec = WATCHLIST.spec.model_dump(mode="json")
+    fitted = extract("remove 'ZETA' from my watchlist", spec["parameters"], None)
+    assert fitted.arguments == {"symbol": "ZETA"}
+    assert fill("reverse_string", "reverse 'Zeta Corp'")[0] == {"text": "Zeta Corp"}

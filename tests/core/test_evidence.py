@@ -407,3 +407,63 @@ def test_a_unit_glued_to_its_number(text: str, value: float, unit: str) -> None:
     assert tokens[number.index + 1].text == unit
     # an identifier stays one: letters before, or more than a unit's letters after
     assert not any(t.kind == "number" for t in scan("abc123 and v2beta").tokens)
+
+
+def judge_returning(tool: str, text: str) -> Assessment:
+    """``judge``, with what the tool says it returns (a number, a text)."""
+    read = scan(text)
+    found = extract(read, SPECS[tool]["parameters"], WORDINGS[tool])
+    return assess(read, found, WORDINGS[tool], generic=GENERIC, returns=SPECS[tool]["returns"])
+
+
+def test_the_subject_of_a_sentence_giving_one_value_names_it() -> None:
+    """ "*A marathon* is 26.2 miles" says what the value is of, as "12 *eggs*" does."""
+    assessment = judge_returning(
+        "convert_length", "A marathon is 26.2 miles. Convert it to kilometers"
+    )
+    assert assessment.confidence == 1.0, assessment.reason
+    assert judge_returning(
+        "convert_length", "The room is 12 feet wide. How wide is it in meters?"
+    ).unexplained == ()
+    # a comparison says more than what one value is: its subject must be accounted for
+    compared = judge_returning(
+        "percentage_change",
+        "Sales are 1,150 units this year versus 920 last year. What's the percent change?",
+    )
+    assert "Sales" in compared.unexplained
+    # a question has no subject naming a value
+    assert "long" not in judge("convert_length", "How long is 5 km in miles?").intent
+
+
+def test_an_adjective_of_measure_asks_for_a_number() -> None:
+    """ "How *long* is 5 km in miles": the quantity asked for, which a tool giving a number
+    accounts for; a tool giving text does not."""
+    assert judge_returning("convert_length", "How long is 5 km in miles?").confidence == 1.0
+    assert "long" in judge("convert_length", "How long is 5 km in miles?").unexplained
+    assert "long" in judge_returning("to_uppercase", "how long is 'abc' in upper case").unexplained
+
+
+def test_a_verb_giving_the_answer_a_form_needs_no_tool() -> None:
+    """ "*Write* 'racecar level' backwards": how to give the answer, unless the tool's own
+    wording says the verb (a tool that writes files)."""
+    assert judge("reverse_string", "Write 'racecar level' backwards").confidence == 1.0
+    assert judge("reverse_string", "spell banana backwards").confidence == 1.0
+    source = '''
+def write_file(path: str, content: str) -> str:
+    """Write content to a file.
+
+    Args:
+        path: the file to write.
+        content: the text to write.
+    """
+    return path
+
+
+def test_writes() -> None:
+    assert write_file("a.txt", "hi") == "a.txt"
+'''
+    spec = parse_tool(source, "write_file").spec.model_dump(mode="json")
+    wording = tool_wording("write_file", spec)
+    read = scan("write 'hi' to notes.txt")
+    found = extract(read, spec["parameters"], wording)
+    assert "write" in assess(read, found, wording).intent

@@ -202,11 +202,14 @@ class Decider:
                 context, min_confidence, margin,
             )  # fmt: skip
             decision.weighed.append(weighed)
-            if weighed.evidence.accepted:
-                if decision.chosen is None:
-                    decision.chosen = weighed
-                else:
-                    decision.fallbacks.append(weighed)
+        accepted = [w for w in decision.weighed if w.evidence.accepted]
+        if accepted:
+            # evidence before resemblance: a candidate that accounts for more of the request
+            # goes first ("count the *letters* in the word banana": count_characters, not the
+            # closer count_words that leaves "letters" unexplained); ties keep search order
+            best = max(accepted, key=lambda w: w.evidence.confidence)
+            decision.chosen = best
+            decision.fallbacks.extend(w for w in accepted if w is not best)
         if decision.chosen is None:
             decision.failure, decision.reason = _failure(decision, previous)
         return decision

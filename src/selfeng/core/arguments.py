@@ -47,7 +47,7 @@ from selfeng.core.language import (
 from selfeng.core.number_roles import numbers_by_role
 from selfeng.core.scanning import Scan, Token, scan
 from selfeng.core.token_pool import PREVIOUS, TokenPool
-from selfeng.core.values import coerce, format_value, type_of
+from selfeng.core.values import coerce, format_value, spaced_code, type_of
 from selfeng.core.wording import ToolWording
 
 _POINTERS = frozenset({"its", "their", "that", "this", "those", "these"})
@@ -136,6 +136,8 @@ def extract(
         options = schema.get("enum")
         if problem is None and isinstance(options, list) and coerced not in options:
             problem = f"{format_value(coerced)} is not one of {', '.join(map(str, options))}"
+        if problem is None:
+            problem = spaced_code(name, schema, coerced)
         if problem is not None:
             out.mistyped[name] = problem
             return

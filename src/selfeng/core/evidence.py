@@ -32,12 +32,17 @@ from typing import Any
 from selfeng.core.arguments import Extraction
 from selfeng.core.language import (
     ARTICLES,
+    COPULAS,
+    DIMENSIONS,
     NEUTRAL_STEMS,
     OPERATORS,
+    OUTPUT_VERBS,
     PERIODS,
     POINTING_STEMS,
     POSSESSIVES,
     PREPOSITIONS,
+    QUESTION_WORDS,
+    REFERENCES,
     WHEN_WORDS,
     is_neutral,
     qualifies,
@@ -96,9 +101,12 @@ def assess(
     accounted = 0
     counted_params: set[str] = set()
     counted = _counted(read)
+    gives = str((returns or {}).get("type", ""))
     labels = (
         (
             _labels(read, taken)
+            | _subjects(read, taken)
+            | (_measures(read, taken) if gives in {"number", "integer"} else frozenset())
             | _possessed(read)
             | _colon_label(read)
             | _when(read)
@@ -160,7 +168,6 @@ def assess(
     coverage = accounted / content if content else 0.0
     filled = not extraction.missing and not extraction.mistyped
     confidence = coverage
-    gives = str((returns or {}).get("type", ""))
     if unclear:
         confidence, reason = 0.0, f"a value is unclear: {unclear[0]}"
     elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
@@ -236,6 +243,8 @@ def _account(
             # on its own; "how many *words*" (counted) does, and so does "each *word*"
             # (what to do it to, one by one: the tool must say it does that)
             return names, True, False
+        if token.word in OUTPUT_VERBS and not names and not part:
+            return False, True, False  # "*write* it backwards": how to give the answer
         if token.word in _LOOSE_OPERATORS and not _between_operands(token, tokens):
             return True, False, False  # "how *many* times does 7 go into 84": no product
         return True, part, names
@@ -315,6 +324,72 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
             # the instruction, not what the value is of
         if j >= 0 and j not in taken and _label_word(tokens[j]) and _starts_values(tokens, j):
             out.add(j)
+    return frozenset(out)
+
+
+def _subjects(read: Scan, taken: frozenset[int]) -> frozenset[int]:
+    """The words of a sentence's subject when what it *is* is a value the tool takes ("*A
+    marathon* is 26.2 miles.", "*The room* is 12 feet wide."): they name the value, as "12
+    *eggs*" does. Only a whole short subject from the sentence's start, of a sentence that
+    gives that one value; a question ("*How long* is 5 km") has none, and a comparison
+    ("Sales *are* 1,150 this year versus 920 last year") says more than what one value is."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.index not in taken or t.kind != "number" or t.index < 2:
+            continue
+        if _values_in_sentence(read, t) > 1:
+            continue
+        copula = tokens[t.index - 1]
+        if copula.kind != "word" or copula.word not in COPULAS:
+            continue
+        subject: list[int] = []
+        j = copula.index - 1
+        while j >= 0 and len(subject) <= 4:
+            word = tokens[j]
+            if word.kind != "word" or word.index in taken or word.word in OPERATORS:
+                break
+            subject.append(j)
+            if j == 0 or _PUNCTUATION.search(read.text[tokens[j - 1].end : word.start]):
+                first = tokens[j].word
+                if first not in QUESTION_WORDS and first not in REFERENCES:
+                    out.update(i for i in subject if _label_word(tokens[i]))
+                break
+            j -= 1
+    return frozenset(out)
+
+
+def _values_in_sentence(read: Scan, token: Token) -> int:
+    """How many values the sentence holding ``token`` gives."""
+    tokens = read.tokens
+    first = token.index
+    while first > 0 and not _PUNCTUATION_END.search(
+        read.text[tokens[first - 1].end : tokens[first].start]
+    ):
+        first -= 1
+    last = token.index
+    while last + 1 < len(tokens) and not _PUNCTUATION_END.search(
+        read.text[tokens[last].end : tokens[last + 1].start]
+    ):
+        last += 1
+    return sum(1 for t in tokens[first : last + 1] if t.kind in _VALUES)
+
+
+_PUNCTUATION_END = re.compile(r"[.?!;]")
+
+
+def _measures(read: Scan, taken: frozenset[int]) -> frozenset[int]:
+    """Adjectives of measure that only say which quantity is meant, to a tool that gives a
+    number: asked for ("how *long* is 5 km in miles") or after the measurement they qualify
+    ("12 feet *wide*")."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.kind != "word" or t.word not in DIMENSIONS or t.index == 0:
+            continue
+        before = tokens[t.index - 1]
+        if (before.kind == "word" and before.word == "how") or before.index in taken:
+            out.add(t.index)
     return frozenset(out)
 
 

@@ -16,6 +16,7 @@ from selfeng.core.language import (
     CONJUNCTIONS,
     DETERMINERS,
     FUNCTION_WORDS,
+    OUTPUT_VERBS,
     POINTING_STEMS,
     POSSESSIVES,
     PREPOSITIONS,
@@ -219,7 +220,7 @@ def _anchored(
     return starts and any(t.kind == "word" and t.word in _INSTRUCTION_VERBS for t in lead)
 
 
-_INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set", "write"})
+_INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set"}) | OUTPUT_VERBS
 
 
 def _links(run: list[Token]) -> bool:
@@ -256,8 +257,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
     while run and run[0].kind == "word":
         first = run[0]
         nxt = run[1] if len(run) > 1 else None
-        if at_start and is_neutral(first.word):
-            run.pop(0)  # "What is ..." at the start of a request
+        if at_start and (is_neutral(first.word) or first.word in OUTPUT_VERBS):
+            run.pop(0)  # "What is ...", "Print ..." at the start of a request
         elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
         elif first.word in ARTICLES | DETERMINERS and (

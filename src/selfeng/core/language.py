@@ -47,6 +47,19 @@ PRONOUNS = frozenset(
 POSSESSIVES = frozenset({"my", "our", "your", "their", "his", "her"})
 """Possessive determiners: what follows is the asker's (or someone's) own thing."""
 
+DIMENSIONS = frozenset(
+    {"long", "wide", "tall", "high", "deep", "thick", "heavy", "old", "far", "big"}
+)
+"""Adjectives of measure: "how *long* is ...", "12 feet *wide*" say which quantity a
+measurement is, not what to do with it."""
+
+OUTPUT_VERBS = frozenset({"write", "print", "display", "spell", "type"})
+"""Verbs of giving the answer a form ("*write* 'racecar level' backwards", "*spell* it
+backwards"): neutral, unless the tool's own wording says them (a tool that writes files)."""
+
+COPULAS = frozenset({"is", "are", "was", "were"})
+"""Forms of "be" that link a subject to what it is ("a marathon *is* 26.2 miles")."""
+
 WHEN_WORDS = frozenset(
     {
         "today", "tonight", "yesterday", "tomorrow", "monday", "tuesday", "wednesday",

@@ -15,9 +15,9 @@ from selfeng.core.language import ARTICLES, PREPOSITIONS, camel_words, stem
 from selfeng.core.scanning import Token
 from selfeng.core.token_pool import TokenPool
 from selfeng.core.values import type_of
-from selfeng.core.wording import Roles, ToolWording
+from selfeng.core.wording import Roles, ToolWording, comparative
 
-_EXPONENT_WORDS = frozenset({"squared", "cubed"})
+_EXPONENT_WORDS = frozenset({"squared", "cubed", "power"})  # "power": "to the 8th"
 _NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
 
@@ -37,7 +37,8 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
     while j < len(tokens) and tokens[j].kind == "word" and tokens[j].word in ARTICLES:
         j += 1
     if 0 <= j < len(tokens) and tokens[j].kind in {"word", "symbol"}:
-        after = stem(tokens[j].word)
+        following = tokens[j + 1].word if j + 1 < len(tokens) else ""
+        after = comparative(tokens[j].word, following)
         worded = tokens[j].kind == "word"
     return before, after, worded
 

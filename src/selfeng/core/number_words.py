@@ -5,6 +5,8 @@ thousand"), "negative"/"minus" before a number, multiples ("double", "half"), an
 
 from __future__ import annotations
 
+import re
+
 from selfeng.core.language import REFERENCES
 from selfeng.core.value_readers import RawToken
 
@@ -74,9 +76,21 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
             i += 1
             continue
         if r.kind == "word" and r.word in _ORDINALS and _after(out, "to", "the"):
-            # "5 to the third power": an exponent said as an ordinal
+            # "5 to the third power", "3 to the fifth": an exponent said as an ordinal
             out.append(RawToken("number", r.start, r.end, value=float(_ORDINALS[r.word]),
-                                integer=True))  # fmt: skip
+                                word="power", integer=True))  # fmt: skip
+            i += 1
+            continue
+        if (
+            r.kind == "number"
+            and _after(out, "to", "the")
+            and len(out) > 2
+            and out[-3].kind == "number"
+            and _DIGIT_ORDINAL.search(text[r.start : r.end])
+        ):
+            # "2 to the 8th": the same, in digits
+            out.append(RawToken("number", r.start, r.end, value=r.value, word="power",
+                                integer=r.integer))  # fmt: skip
             i += 1
             continue
         run_end, value = _number_word_run(text, raw, i)
@@ -93,6 +107,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
     return _one_unit_asked_about(out)
 
 
+_DIGIT_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)$", re.IGNORECASE)
 _ORDINALS = {
     "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,3 +71,22 @@ def coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str 
     if kind == "boolean":
         return (value, None) if isinstance(value, bool) else (value, f"{value!r} is not yes/no")
     return value, None
+
+
+_CODE_NAME = re.compile(
+    r"(^|_)(id|ids|uuid|guid|sku|isbn|symbol|ticker|hash|ip|email|url|uri)$|_code$", re.IGNORECASE
+)
+_CODE_DESCRIPTION = re.compile(r"\b(?:symbol|ticker|identifier|uuid|isbn|sku)s?\b", re.IGNORECASE)
+
+
+def spaced_code(name: str, schema: Mapping[str, Any], value: JsonValue) -> str | None:
+    """Why a text with spaces cannot be the value of a parameter that holds a code (an id, a
+    ticker symbol, an email address: named so, or so described), or None. A company's name
+    is not its ticker ("Zeta Corp" for ``symbol``): the value must be asked for, not guessed.
+    """
+    if not isinstance(value, str) or not any(c.isspace() for c in value.strip()):
+        return None
+    description = str(schema.get("description", "")) if isinstance(schema, Mapping) else ""
+    if _CODE_NAME.search(name) or _CODE_DESCRIPTION.search(description) or " ID" in description:
+        return f"{value!r} has spaces, and {name} holds a code"
+    return None

@@ -178,7 +178,13 @@ def _neighbours_of(
         while k < len(tokens) and tokens[k] in ARTICLES and tokens[k] != name:
             k += 1
         if k < len(tokens):
-            after.add(stem(tokens[k]))
+            after.add(comparative(tokens[k], tokens[k + 1] if k + 1 < len(tokens) else ""))
+
+
+def comparative(word: str, following: str) -> str:
+    """A word's stem as a role, with "than" when it follows: "b *less than* a" is another
+    relation than "a *less* b" (a comparison names its operands the other way round)."""
+    return f"{stem(word)} than" if following.lower() == "than" else stem(word)
 
 
 def generic_stems(
