@@ -179,3 +179,20 @@ def test_a_bad_rating_of_one_request_of_a_confirmed_phrasing_blocks_that_request
     assert other.value == 4
     rebuilt = rebuild(app.log, default_projections, MAIN)
     assert rebuilt.state("registry") == app.state("registry")
+
+
+def test_a_confirmed_phrasing_does_not_teach_how_it_pointed_at_its_value(seeded: Selfeng) -> None:
+    """Confirming "reverse the word 'desserts'" teaches reverse_string its phrasing, not
+    that "word" is what it does: "Reverse the order of the words in ..." asks for words
+    reversed, and must still not be answered by reversing characters."""
+    agent = Agent(seeded)
+    confirmed = agent.ask("reverse the word 'desserts'")
+    assert confirmed.text == "stressed"
+    agent.feedback(confirmed.request_id, "good")
+    written = agent.ask("Write 'racecar level' backwards")
+    assert written.text == "level racecar"
+    agent.feedback(written.request_id, "good")
+    answer = agent.ask("Reverse the order of the words in 'one two three'")
+    assert not answer.ok, answer.text
+    # nor that "write" asks for reverse_string
+    assert not agent.ask("write 'hello'").ok

@@ -407,7 +407,6 @@ def test_what_a_request_is_for_is_not_part_of_an_unquoted_text(
     assert arguments == {"text": value}
 
 
-
 WATCHLIST = parse_tool(
     '''
 def remove_from_watchlist(symbol: str) -> str:
@@ -448,3 +447,21 @@ def test_a_code_without_spaces_and_a_text_with_them_are_values() -> None:
     fitted = extract("remove 'ZETA' from my watchlist", spec["parameters"], None)
     assert fitted.arguments == {"symbol": "ZETA"}
     assert fill("reverse_string", "reverse 'Zeta Corp'")[0] == {"text": "Zeta Corp"}
+
+
+def test_a_noun_pointing_at_numbers_says_which_are_the_list() -> None:
+    """ "the list 1, 2, 3": those are the list; a number outside it is another operand."""
+    found = extract(
+        "Add 5 to the list 1, 2, 3",
+        TOOLS["sum_numbers"].spec.model_dump(mode="json")["parameters"],
+        None,
+    )
+    assert found.arguments == {"numbers": [1.0, 2.0, 3.0]}
+    assert fill("sum_numbers", "sum of the numbers 1, 2 and 3")[0] == {"numbers": [1.0, 2.0, 3.0]}
+    assert fill("sum_numbers", "total of 5, 10, 15 and 20")[0] == {
+        "numbers": [5.0, 10.0, 15.0, 20.0]
+    }
+
+
+def test_brackets_written_as_a_call_are_not_the_text() -> None:
+    assert fill("reverse_string", "reverse(hello)")[0] == {"text": "hello"}

@@ -422,9 +422,12 @@ def test_the_subject_of_a_sentence_giving_one_value_names_it() -> None:
         "convert_length", "A marathon is 26.2 miles. Convert it to kilometers"
     )
     assert assessment.confidence == 1.0, assessment.reason
-    assert judge_returning(
-        "convert_length", "The room is 12 feet wide. How wide is it in meters?"
-    ).unexplained == ()
+    assert (
+        judge_returning(
+            "convert_length", "The room is 12 feet wide. How wide is it in meters?"
+        ).unexplained
+        == ()
+    )
     # a comparison says more than what one value is: its subject must be accounted for
     compared = judge_returning(
         "percentage_change",
@@ -467,3 +470,25 @@ def test_writes() -> None:
     read = scan("write 'hi' to notes.txt")
     found = extract(read, spec["parameters"], wording)
     assert "write" in assess(read, found, wording).intent
+
+
+def test_the_parts_of_a_text_must_be_what_the_tool_acts_on() -> None:
+    """ "Reverse the order of the *words* in 'one two three'" asks for the words reversed;
+    reverse_string reverses characters, so it does not fit. A tool that says the part does."""
+    assessment = judge("reverse_string", "Reverse the order of the words in 'one two three'")
+    assert assessment.confidence == 0.0
+    assert "words" in assessment.unused
+    assert judge("count_words", "How many words are in 'to be or not'").confidence == 1.0
+    # the word that points at one value is no part of it
+    assert judge("reverse_string", "reverse the word 'banana'").confidence == 1.0
+
+
+def test_a_number_outside_the_list_given_is_left_over() -> None:
+    assessment = judge("sum_numbers", "Add 5 to the list 1, 2, 3")
+    assert assessment.confidence == 0.0
+    assert assessment.unused == ("5",)
+
+
+def test_brackets_around_a_value_are_how_a_call_is_written() -> None:
+    assert judge("square_root", "sqrt(81)").confidence == 1.0
+    assert judge("reverse_string", "reverse(hello)").confidence == 1.0

@@ -40,6 +40,7 @@ from selfeng.core.hinted_values import by_hint, strict, wants_path
 from selfeng.core.language import (
     ARTICLES,
     DETERMINERS,
+    POINTING_STEMS,
     REFERENCE_STEMS,
     is_neutral,
     stem,
@@ -371,9 +372,38 @@ def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     if pool.scan.colon_tokens:
         inside = [t for t in numbers if t.index in pool.scan.colon_tokens]
         numbers = inside or numbers
+    numbers = _introduced(pool.scan.tokens, numbers) or numbers
     if not numbers:
         return None
     return [t.value for t in numbers], numbers
+
+
+def _introduced(tokens: Sequence[Token], numbers: list[Token]) -> list[Token]:
+    """The run of numbers a noun pointing at them introduces ("the list *1, 2, 3*", "the
+    values *4 and 5*"), when one does: the list is those, and a number outside it is another
+    operand ("Add *5* to the list 1, 2, 3" is no sum of four numbers)."""
+    free = {t.index for t in numbers}
+    for t in numbers:
+        before = tokens[t.index - 1] if t.index > 0 else None
+        if before is None or before.kind != "word" or stem(before.word) not in POINTING_STEMS:
+            continue
+        run = [t]
+        i = t.index + 1
+        while i < len(tokens):
+            if tokens[i].index in free:
+                run.append(tokens[i])
+                i += 1
+            elif (
+                tokens[i].kind == "word"
+                and tokens[i].word == "and"
+                and i + 1 < len(tokens)
+                and tokens[i + 1].index in free
+            ):
+                i += 1
+            else:
+                break
+        return run if len(run) > 1 else []
+    return []
 
 
 def _boolean(name: str, pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:

@@ -43,6 +43,7 @@ from selfeng.core.language import (
     PREPOSITIONS,
     QUESTION_WORDS,
     REFERENCES,
+    TEXT_PARTS,
     WHEN_WORDS,
     is_neutral,
     qualifies,
@@ -92,7 +93,7 @@ def assess(
     ("how many", "number of") is not answered by a tool that gives text."""
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
-    references = set(extraction.references) - _counted(read)
+    references = set(extraction.references) - _counted(read) | _brackets_around(read, taken)
     intent: list[str] = []
     unused: list[str] = []
     unexplained: list[str] = []
@@ -256,13 +257,48 @@ def _account(
     return True, False, False
 
 
+def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
+    """Brackets that only wrap a value the tool took, as a call is written ("sqrt*(*81*)*")."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.kind != "symbol" or t.word != "(" or t.index in taken:
+            continue
+        k = t.index + 1
+        while k < len(tokens) and k in taken:
+            k += 1
+        if k > t.index + 1 and k < len(tokens) and tokens[k].word == ")":
+            out.update((t.index, k))
+    return out
+
+
 _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 
 
 def _distributed(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a noun follows "each", "every" or "per" ("reverse *each word*")."""
+    """Whether a noun names what to act on one by one: after "each", "every" or "per"
+    ("reverse *each word*"), or the parts of a value given after it ("reverse the *words*
+    in 'one two three'")."""
     j = token.index - 1
-    return j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES
+    if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES:
+        return True
+    return stem(token.word) in TEXT_PARTS and _parts_of_value(token, tokens)
+
+
+_PART_LINKS = frozenset({"in", "of", "within", "inside"})
+
+
+def _parts_of_value(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a plural noun is linked to a value after it ("*words* in 'one two three'")."""
+    if token.word == stem(token.word):
+        return False  # "the word banana" points at one value
+    k = token.index + 1
+    if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in _PART_LINKS:
+        return False
+    k += 1
+    while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
+        k += 1
+    return k < len(tokens) and tokens[k].kind in _VALUES
 
 
 _QUANTITY = re.compile(

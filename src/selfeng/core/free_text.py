@@ -302,4 +302,6 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             run.pop()
         else:
             break
+    if len(run) > 2 and run[0].word == "(" and run[-1].word == ")":
+        run = run[1:-1]  # "reverse(hello)": brackets as a call is written
     return run

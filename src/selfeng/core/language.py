@@ -57,6 +57,11 @@ OUTPUT_VERBS = frozenset({"write", "print", "display", "spell", "type"})
 """Verbs of giving the answer a form ("*write* 'racecar level' backwards", "*spell* it
 backwards"): neutral, unless the tool's own wording says them (a tool that writes files)."""
 
+TEXT_PARTS = frozenset({"word", "sentence", "line", "phrase", "paragraph"})
+"""The parts a text is made of, above its characters: "the *words* in 'one two three'"
+names what a tool must act on, which a tool acting on the whole text (or on its characters,
+as "the letters in ..." asks) does not do."""
+
 COPULAS = frozenset({"is", "are", "was", "were"})
 """Forms of "be" that link a subject to what it is ("a marathon *is* 26.2 miles")."""
 

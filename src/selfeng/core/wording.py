@@ -22,6 +22,9 @@ from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.language import (
     ARTICLES,
     NEUTRAL_STEMS,
+    OUTPUT_VERBS,
+    POINTING_STEMS,
+    REFERENCE_STEMS,
     camel_words,
     stem,
     words,
@@ -92,6 +95,9 @@ class ToolWording:
         return False, self.accounts(s)
 
 
+_NOT_LEARNT = POINTING_STEMS | REFERENCE_STEMS | frozenset(stem(w) for w in OUTPUT_VERBS)
+
+
 def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = ()) -> ToolWording:
     """The wording of a tool from its spec (``ToolSpec`` as JSON) and confirmed phrasings."""
     description = str(spec.get("description", ""))
@@ -102,7 +108,10 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         does.add(stem(part))
     does.update(stem(w) for w in words(_without_examples(description)) if len(w) > 1)
     for phrase in confirmed:
-        does.update(stem(w) for w in words(re.sub(r"\{[^}]*\}", " ", phrase)))
+        # what a phrasing points at its value with ("the *word* {text}", "*it*") or how it
+        # asks for the answer ("*write* {text} backwards") is not what the tool does
+        said = {stem(w) for w in words(re.sub(r"\{[^}]*\}", " ", phrase))}
+        does.update(said - _NOT_LEARNT)
     takes: set[str] = set()
     for param, schema in properties.items():
         takes.update(stem(w) for w in camel_words(param))
