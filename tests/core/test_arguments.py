@@ -465,3 +465,32 @@ def test_a_noun_pointing_at_numbers_says_which_are_the_list() -> None:
 
 def test_brackets_written_as_a_call_are_not_the_text() -> None:
     assert fill("reverse_string", "reverse(hello)")[0] == {"text": "hello"}
+
+
+def test_a_number_tied_to_the_tools_name_by_another_relation_takes_no_role() -> None:
+    """ "*percent of* 50 that is 10" is no change *from* 50: the number is tied to (the
+    beginning of) the tool's name by "of", which its wording does not mark the old value by."""
+    found, missing = fill("percentage_change", "percent of 50 that is 10")
+    assert "old" in missing or "new" in missing, found
+    assert fill("percentage_change", "percent change from 80 to 60")[0] == {
+        "old": 80.0,
+        "new": 60.0,
+    }
+
+
+def test_a_list_is_two_or_more_like_values_the_request_gives() -> None:
+    # a number a word names is an operation, not a value listed
+    assert fill("sum_numbers", "What is the square of the sum of 2 and 3?")[0] == {
+        "numbers": [2.0, 3.0]
+    }
+    # values of different kinds are no list; one number is none either
+    assert fill("mean", "I drove 100 km in 2 hours. What was my average speed?")[1] == ["numbers"]
+    assert fill("mean", "average of 10")[1] == ["numbers"]
+    # a word before each value labels it, and is no unit of the value before
+    bills = "Add up my monthly bills: rent 1,450, electricity 92, internet 60, phone 45"
+    assert fill("sum_numbers", bills)[0] == {"numbers": [1450.0, 92.0, 60.0, 45.0]}
+
+
+def test_the_questions_own_clause_is_no_text() -> None:
+    assert fill("count_words", "how many words does the English language have")[1] == ["text"]
+    assert fill("count_characters", "how many characters are in hello")[0] == {"text": "hello"}

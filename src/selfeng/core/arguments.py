@@ -368,14 +368,37 @@ def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
         return arrays[0].value, [arrays[0]]
     if pool.previous is not None and pool.previous.kind == "array" and pool.free_previous():
         return pool.previous.value, [pool.previous]
-    numbers = [t for t in pool.tokens("number") if not t.percent]
+    # a number a word names ("*square* of", "*double*", "the nearest *hundred*") is an
+    # operation or a quantity named, not one of the values listed
+    numbers = [t for t in pool.tokens("number") if not t.percent and not t.word]
     if pool.scan.colon_tokens:
         inside = [t for t in numbers if t.index in pool.scan.colon_tokens]
         numbers = inside or numbers
     numbers = _introduced(pool.scan.tokens, numbers) or numbers
-    if not numbers:
-        return None
+    if len(numbers) < 2 or _unlike(pool.scan, numbers):
+        return None  # one number is no list to add up or average
     return [t.value for t in numbers], numbers
+
+
+def _unlike(read: Scan, numbers: list[Token]) -> bool:
+    """Whether the numbers are of different kinds, by the units right after them ("100 *km*
+    in 2 *hours*"): no list of like values to add up or average. A word after a comma, or
+    right before the next number, is that number's label ("rent 1,450, *electricity* 92")."""
+    tokens = read.tokens
+    kinds = set()
+    for t in numbers:
+        k = t.index + 1
+        if t.index < 0 or k >= len(tokens):
+            continue
+        after = tokens[k]
+        if after.kind != "word" or is_neutral(after.word):
+            continue
+        if "," in read.text[t.end : after.start]:
+            continue
+        if k + 1 < len(tokens) and tokens[k + 1].kind == "number":
+            continue
+        kinds.add(stem(after.word))
+    return len(kinds) > 1
 
 
 def _introduced(tokens: Sequence[Token], numbers: list[Token]) -> list[Token]:

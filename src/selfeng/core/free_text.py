@@ -162,6 +162,8 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if head.kind == "word" and (head.word in CONJUNCTIONS or head.index == tokens[0].index):
         return True
+    if head.kind == "word" and head.word in AUXILIARIES:
+        return True  # "how many words *does* the English language have": the question's clause
     if (
         len(trimmed) == 2
         and head.text.lower() in ARTICLES  # also "a" read as one ("how many words in a line")

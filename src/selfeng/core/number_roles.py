@@ -139,7 +139,7 @@ def numbers_by_role(
         if link not in PREPOSITIONS or link in role_links:
             return False
         head = tokens[i - 1]
-        return head.kind == "number" or (head.kind == "word" and stem(head.word) in named)
+        return head.kind == "number" or (head.kind == "word" and _names(stem(head.word), named))
 
     rest = [t for ti, t in enumerate(numbers) if ti not in used]
     for p in params:
@@ -157,6 +157,12 @@ def numbers_by_role(
         assigned[p] = candidates[0]
         rest.remove(candidates[0])
     return [(p, assigned[p]) for p in params if p in assigned]
+
+
+def _names(word: str, named: set[str]) -> bool:
+    """Whether a stem is one of the tool's name's, or the beginning of one ("*percent* of
+    50" for percentage_change)."""
+    return word in named or (len(word) >= 4 and any(n.startswith(word) for n in named))
 
 
 # -- lists, booleans, enums ----------------------------------------------------------------
