@@ -492,3 +492,29 @@ def test_a_number_outside_the_list_given_is_left_over() -> None:
 def test_brackets_around_a_value_are_how_a_call_is_written() -> None:
     assert judge("square_root", "sqrt(81)").confidence == 1.0
     assert judge("reverse_string", "reverse(hello)").confidence == 1.0
+
+
+def test_a_second_value_for_a_parameter_that_took_one_is_left_over() -> None:
+    """ "6 feet in meters *and inches*" asks for two conversions; convert_length gives one."""
+    assessment = judge("convert_length", "What is 6 feet in meters and inches?")
+    assert assessment.confidence == 0.0
+    assert assessment.unused == ("inches",)
+    assert judge("convert_length", "What is 6 feet in meters?").confidence == 1.0
+
+
+def test_values_in_different_units_are_not_added() -> None:
+    """ "3 kg plus 500 g" is no sum of 3 and 500; multiplying or dividing unlike quantities
+    is (a speed, a price)."""
+    assessment = judge("add_numbers", "what is 3 kg plus 500 g")
+    assert assessment.confidence == 0.0
+    assert "different units" in assessment.reason
+    assert judge("add_numbers", "what is 3 kg plus 5 kg").confidence == 1.0
+    assert judge("divide_numbers", "divide 100 km by 2 hours").confidence > 0.0
+
+
+def test_squared_asks_for_a_power_not_a_root() -> None:
+    squared = judge("square_root", "What is 12 inches squared in square centimeters?")
+    assert "squared" not in squared.intent
+    assert squared.confidence < 0.75
+    assert "squared" in judge("square_root", "what is 7 squared").unexplained
+    assert judge("power", "what is 7 squared").confidence == 1.0

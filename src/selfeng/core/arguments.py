@@ -380,15 +380,15 @@ def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
     return [t.value for t in numbers], numbers
 
 
-def _unlike(read: Scan, numbers: list[Token]) -> bool:
-    """Whether the numbers are of different kinds, by the units right after them ("100 *km*
-    in 2 *hours*"): no list of like values to add up or average. A word after a comma, or
-    right before the next number, is that number's label ("rent 1,450, *electricity* 92")."""
+def unit_labels(read: Scan, numbers: Sequence[Token]) -> set[str]:
+    """The stems of the units right after numbers ("100 *km* in 2 *hours*"). A word after
+    a comma, or right before the next number, is that number's label, not a unit of the
+    number before it ("rent 1,450, *electricity* 92")."""
     tokens = read.tokens
-    kinds = set()
+    kinds: set[str] = set()
     for t in numbers:
         k = t.index + 1
-        if t.index < 0 or k >= len(tokens):
+        if t.index < 0 or k >= len(tokens) or t.kind != "number":
             continue
         after = tokens[k]
         if after.kind != "word" or is_neutral(after.word):
@@ -398,7 +398,13 @@ def _unlike(read: Scan, numbers: list[Token]) -> bool:
         if k + 1 < len(tokens) and tokens[k + 1].kind == "number":
             continue
         kinds.add(stem(after.word))
-    return len(kinds) > 1
+    return kinds
+
+
+def _unlike(read: Scan, numbers: list[Token]) -> bool:
+    """Whether the numbers are of different kinds ("100 km in 2 hours"): no list of like
+    values to add up or average."""
+    return len(unit_labels(read, numbers)) > 1
 
 
 def _introduced(tokens: Sequence[Token], numbers: list[Token]) -> list[Token]:

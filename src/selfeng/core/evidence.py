@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from selfeng.core.arguments import Extraction
+from selfeng.core.arguments import Extraction, unit_labels
 from selfeng.core.language import (
+    ADDITIVE,
     ARTICLES,
     COPULAS,
     DIMENSIONS,
@@ -163,6 +164,12 @@ def assess(
             and not _stative(token, read.tokens)
         ):
             intent.append(token.text)
+    for extra in _coordinated(read, extraction, wording):
+        # "6 feet in meters *and inches*": a second value for a parameter that took one
+        content += 1
+        unexplained.append(extra.text)
+        unused.append(extra.text)
+    mixed = _mixed_units(read, taken)
     if extraction.handoff is not None:
         content += 1
         accounted += 1
@@ -171,6 +178,9 @@ def assess(
     confidence = coverage
     if unclear:
         confidence, reason = 0.0, f"a value is unclear: {unclear[0]}"
+    elif mixed:
+        confidence = 0.0
+        reason = f"the request adds or averages values in different units ({', '.join(mixed)})"
     elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
         confidence = 0.0
         reason = f"the request asks for a quantity, and {wording.name} gives {gives_word(gives)}"
@@ -255,6 +265,39 @@ def _account(
         names, part = wording.matches(token.word)
         return True, part, names
     return True, False, False
+
+
+def _coordinated(read: Scan, extraction: Extraction, wording: ToolWording) -> list[Token]:
+    """Words joined by "and"/"or" to a word a structured parameter took, that the tool's
+    own description names (a value of its kind): "in meters *and inches*", "to C *or K*"."""
+    tokens = read.tokens
+    taken = extraction.taken
+    params = {i for name in extraction.structured for i in extraction.took.get(name, ())}
+    out: list[Token] = []
+    for i in sorted(params):
+        if not 0 <= i < len(tokens) - 2 or tokens[i].kind != "word":
+            continue
+        link, word = tokens[i + 1], tokens[i + 2]
+        if (
+            link.kind == "word"
+            and link.word in {"and", "or"}
+            and word.kind == "word"
+            and word.index not in taken
+            and not is_neutral(word.word)
+            and wording.described(word.text)
+        ):
+            out.append(word)
+    return out
+
+
+def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
+    """The different units of the values a tool takes, when the request adds, takes away or
+    averages them ("3 *kg* plus 500 *g*"); empty otherwise."""
+    if not any(t.kind == "word" and t.word in ADDITIVE for t in read.tokens):
+        return []
+    numbers = [t for t in read.tokens if t.index in taken and t.kind == "number"]
+    units = unit_labels(read, numbers)
+    return sorted(units) if len(units) > 1 else []
 
 
 def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:

@@ -62,6 +62,13 @@ TEXT_PARTS = frozenset({"word", "sentence", "line", "phrase", "paragraph"})
 names what a tool must act on, which a tool acting on the whole text (or on its characters,
 as "the letters in ..." asks) does not do."""
 
+ADDITIVE = frozenset(
+    {"add", "added", "plus", "sum", "total", "altogether", "subtract", "minus", "less",
+     "difference", "average", "mean", "median"}
+)  # fmt: skip
+"""Words that add, take away or average quantities: only like quantities (the same unit)
+can be, unlike multiplying ("15 dollars times 6 tickets") or dividing ("100 km in 2 hours")."""
+
 COPULAS = frozenset({"is", "are", "was", "were"})
 """Forms of "be" that link a subject to what it is ("a marathon *is* 26.2 miles")."""
 
@@ -179,8 +186,9 @@ _INFLECTION_EXCEPTIONS = {
     "teeth": "tooth", "mice": "mouse", "data": "data", "radius": "radius", "celsius": "celsius",
     "fahrenheit": "fahrenheit", "degrees": "degree", "inches": "inch", "kilos": "kilo",
     "pounds": "pound", "ounces": "ounce", "grams": "gram", "tonnes": "tonne", "tons": "ton",
-    "lbs": "lb", "kgs": "kg",
+    "lbs": "lb", "kgs": "kg", "squared": "squared", "cubed": "cubed",
 }  # fmt: skip
+# "squared" raises to a power; it is no form of the "square" of "square root"
 
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
 

@@ -73,6 +73,13 @@ class ToolWording:
         """Whether a stem is part of the tool's wording at all."""
         return word_stem in self.does or word_stem in self.takes
 
+    def described(self, written: str) -> bool:
+        """Whether a word (or a short form of one) is in the tool's name or description as
+        written: its own wording, not what confirmed phrasings added."""
+        if self.spelled is None:
+            return False
+        return written.lower() in self.spelled.known or bool(self.spelled.readings(written))
+
     def matches(self, written: str) -> tuple[bool, bool]:
         """(names what it does, is part of its wording) for a word as written, hyphenated
         and compound forms included ("upper-case" matches "uppercase" and "upper case")."""
