@@ -212,3 +212,10 @@ def test_the_candidate_that_accounts_for_more_of_the_request_answers(seeded: Sel
     assert answer.ok, answer.text
     assert answer.tools == ("count_characters@1",)
     assert answer.text == "6"
+
+
+def test_a_step_that_only_says_squared_raises_the_previous_result(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("What is 6 divided by 3 and then squared?")
+    assert answer.ok, answer.text
+    assert answer.text == "4"
+    assert answer.tools == ("divide_numbers@1", "power@1")

@@ -494,3 +494,8 @@ def test_a_list_is_two_or_more_like_values_the_request_gives() -> None:
 def test_the_questions_own_clause_is_no_text() -> None:
     assert fill("count_words", "how many words does the English language have")[1] == ["text"]
     assert fill("count_characters", "how many characters are in hello")[0] == {"text": "hello"}
+
+
+def test_a_mixed_number_is_one_value() -> None:
+    assert fill("multiply_numbers", "what's 3 and a half times 2")[0] == {"a": 3.5, "b": 2.0}
+    assert fill("add_numbers", "what is 2 and a quarter plus 1")[0] == {"a": 2.25, "b": 1.0}

@@ -20,6 +20,8 @@ _NUMBER_WORDS = {
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _POWER_WORDS = {"squared": 2, "cubed": 3}
 _POWER_VERBS = {"square": 2, "cube": 3}
+_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+_CHAIN_WORDS = frozenset({"and", "then", "now", "next", "finally", "after", "that"})
 _MULTIPLES = {"double": 2.0, "twice": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5}
 _POWER_VERB_WORDS = {"square": "squared", "cube": "cubed"}
 _NOT_A_NUMBER_BEFORE_ONE = frozenset(
@@ -54,6 +56,24 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
         if r.kind == "word" and r.word in _POWER_VERBS and _powers_what_follows(raw, i):
             out.append(RawToken("number", r.start, r.end, value=float(_POWER_VERBS[r.word]),
                                 word=_POWER_VERB_WORDS[r.word], integer=True))  # fmt: skip
+            i += 1
+            continue
+        if r.kind == "number" and not r.percent and _mixed_fraction(raw, i) is not None:
+            # "3 and a half": a mixed number
+            part = _FRACTIONS[raw[i + 3].word]
+            out.append(RawToken("number", r.start, raw[i + 3].end,
+                                value=float(r.value or 0.0) + part, integer=False))  # type: ignore[arg-type]  # fmt: skip
+            i += 4
+            continue
+        if (
+            r.kind == "word"
+            and r.word in _POWER_WORDS
+            and not any(t.kind == "number" for t in out)
+            and all(t.kind == "word" and t.word in _CHAIN_WORDS for t in out)
+        ):
+            # "... and then squared": a step of its own, raising the previous result
+            out.append(RawToken("number", r.start, r.end, value=float(_POWER_WORDS[r.word]),
+                                word=r.word, integer=True))  # fmt: skip
             i += 1
             continue
         if r.kind == "word" and r.word in _POWER_WORDS and out and out[-1].kind == "number":
@@ -112,6 +132,16 @@ _ORDINALS = {
     "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,
 }  # fmt: skip
+
+
+def _mixed_fraction(raw: list[RawToken], i: int) -> str | None:
+    """The fraction word of "and a half" / "and a quarter" right after the number at ``i``."""
+    if i + 3 >= len(raw):
+        return None
+    words = [t.word if t.kind == "word" else "" for t in raw[i + 1 : i + 4]]
+    if words[:2] == ["and", "a"] and words[2] in _FRACTIONS:
+        return words[2]
+    return None
 
 
 def _after(out: list[RawToken], *before: str) -> bool:
