@@ -499,3 +499,10 @@ def test_the_questions_own_clause_is_no_text() -> None:
 def test_a_mixed_number_is_one_value() -> None:
     assert fill("multiply_numbers", "what's 3 and a half times 2")[0] == {"a": 3.5, "b": 2.0}
     assert fill("add_numbers", "what is 2 and a quarter plus 1")[0] == {"a": 2.25, "b": 1.0}
+
+
+def test_a_number_counting_earlier_answers_is_no_value() -> None:
+    """ "add those *two* results together": how many results, not the number 2."""
+    found, missing = fill("add_numbers", "add those two results together")
+    assert 2.0 not in found.values()
+    assert missing

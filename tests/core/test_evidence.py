@@ -518,3 +518,26 @@ def test_squared_asks_for_a_power_not_a_root() -> None:
     assert squared.confidence < 0.75
     assert "squared" in judge("square_root", "what is 7 squared").unexplained
     assert judge("power", "what is 7 squared").confidence == 1.0
+
+
+def test_a_yes_or_no_question_is_not_answered_by_a_tool_giving_a_value() -> None:
+    assessment = judge_returning("to_uppercase", "Is 'Hello' in uppercase?")
+    assert assessment.confidence == 0.0
+    assert "yes-or-no" in assessment.reason
+    assert judge_returning("sum_numbers", "Is the sum of 2 and 3 equal to 5?").confidence == 0.0
+    # a polite request is no such question
+    assert judge_returning("reverse_string", "Is it possible to reverse hello?").confidence == 1.0
+
+
+def test_how_many_of_a_unit_long_counts_the_text_after_it() -> None:
+    assert (
+        judge_returning("count_characters", "how many characters long is 'abc123!'").confidence
+        == 1.0
+    )
+    # the asker's own thing is still no text given
+    assert (
+        judge_returning(
+            "count_characters", "how many characters long is my password abc123!?"
+        ).confidence
+        == 0.0
+    )

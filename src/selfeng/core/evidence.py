@@ -108,7 +108,7 @@ def assess(
         (
             _labels(read, taken)
             | _subjects(read, taken)
-            | (_measures(read, taken) if gives in {"number", "integer"} else frozenset())
+            | (_measures(read, taken | counted) if gives in {"number", "integer"} else frozenset())
             | _possessed(read)
             | _colon_label(read)
             | _when(read)
@@ -184,6 +184,11 @@ def assess(
     elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
         confidence = 0.0
         reason = f"the request asks for a quantity, and {wording.name} gives {gives_word(gives)}"
+    elif gives and gives != "boolean" and _asks_yes_or_no(read):
+        confidence = 0.0
+        reason = (
+            f"the request asks a yes-or-no question, and {wording.name} gives {gives_word(gives)}"
+        )
     elif not intent:
         confidence = 0.0
         reason = f"nothing in the request asks for what {wording.name} does"
@@ -348,12 +353,34 @@ _QUANTITY = re.compile(
     r"\bhow\s+(?:many|much|long|far|old|big|heavy|tall)\b|\bnumber\s+of\b|\bcount\b",
     re.IGNORECASE,
 )
+_YES_NO_VERBS = frozenset({"is", "are", "was", "were", "does", "did"})
+_YES_NO_SUBJECTS = frozenset({"the", "this", "that", "these", "those", "my", "your"})
+
+
+def _asks_yes_or_no(read: Scan) -> bool:
+    """Whether the request is a yes-or-no question about a value: "*Is* 'Hello' in
+    uppercase?", "*Does* the text have ...?" ("Is it possible to ...?" and "Can you ...?" are
+    requests, not such questions)."""
+    tokens = read.tokens
+    if len(tokens) < 2 or tokens[0].kind != "word" or tokens[0].word not in _YES_NO_VERBS:
+        return False
+    second = tokens[1]
+    return second.kind in _VALUES or (second.kind == "word" and second.word in _YES_NO_SUBJECTS)
+
+
 _COUNTING = frozenset({"many", "of", "count", "counting"})
 
 
 def gives_word(kind: str) -> str:
     """How a person calls a JSON Schema type."""
-    return {"string": "text", "boolean": "yes or no"}.get(kind, kind)
+    return {
+        "string": "text",
+        "boolean": "yes or no",
+        "number": "a number",
+        "integer": "a whole number",
+        "array": "a list",
+        "object": "a record",
+    }.get(kind, kind)
 
 
 def _counted(read: Scan) -> frozenset[int]:
@@ -457,17 +484,18 @@ def _values_in_sentence(read: Scan, token: Token) -> int:
 _PUNCTUATION_END = re.compile(r"[.?!;]")
 
 
-def _measures(read: Scan, taken: frozenset[int]) -> frozenset[int]:
+def _measures(read: Scan, known: frozenset[int]) -> frozenset[int]:
     """Adjectives of measure that only say which quantity is meant, to a tool that gives a
     number: asked for ("how *long* is 5 km in miles") or after the measurement they qualify
-    ("12 feet *wide*")."""
+    ("12 feet *wide*", "how many characters *long*"). ``known``: the values taken and the
+    words counted."""
     tokens = read.tokens
     out: set[int] = set()
     for t in tokens:
         if t.kind != "word" or t.word not in DIMENSIONS or t.index == 0:
             continue
         before = tokens[t.index - 1]
-        if (before.kind == "word" and before.word == "how") or before.index in taken:
+        if (before.kind == "word" and before.word == "how") or before.index in known:
             out.add(t.index)
     return frozenset(out)
 

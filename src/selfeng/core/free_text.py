@@ -15,6 +15,7 @@ from selfeng.core.language import (
     AUXILIARIES,
     CONJUNCTIONS,
     DETERMINERS,
+    DIMENSIONS,
     FUNCTION_WORDS,
     OUTPUT_VERBS,
     POINTING_STEMS,
@@ -267,6 +268,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             len(run) == 1 or (nxt is not None and _points(nxt))
         ):
             run.pop(0)  # "the word banana"
+        elif first.word in DIMENSIONS and nxt is not None and nxt.word in AUXILIARIES:
+            del run[:2]  # "characters *long is* ...": the question's measure, then its verb
         elif not at_start and _links(run):
             while run[0].word not in PREPOSITIONS:
                 run.pop(0)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import JsonValue
 
-from selfeng.core.language import POINTING_STEMS, stem
+from selfeng.core.language import POINTING_STEMS, REFERENCE_STEMS, stem
 
 TokenKind = Literal["word", "number", "date", "quoted", "json", "array", "symbol", "unclear"]
 """What a token is. ``unclear``: a value that cannot be read safely (an ambiguous or
@@ -72,8 +72,8 @@ class Scan:
     @cached_property
     def value_counts(self) -> frozenset[int]:
         """Numbers that say how many values there are, not what they are: "add *two*
-        numbers", "the mean of *3* values: 4, 5, 6" (a number right before a plural noun
-        that points at values)."""
+        numbers", "the mean of *3* values: 4, 5, 6", "add those *two* results" (a number right
+        before a plural noun that points at values or at earlier answers)."""
         out: set[int] = set()
         for t, nxt in zip(self.tokens, self.tokens[1:], strict=False):
             if (
@@ -81,7 +81,7 @@ class Scan:
                 and not t.percent
                 and nxt.kind == "word"
                 and nxt.word.endswith("s")
-                and nxt.stem in POINTING_STEMS
+                and (nxt.stem in POINTING_STEMS or nxt.stem in REFERENCE_STEMS)
             ):
                 out.add(t.index)
         return frozenset(out)
