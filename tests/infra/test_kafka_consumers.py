@@ -70,7 +70,10 @@ def test_a_read_after_an_append_sees_it_every_time(log: KafkaLog) -> None:
         assert after.next_offset(REQUESTS, stored.partition) == stored.offset + 1
         assert log.key_version(f"k{n % 7}") == n // 7 + 1
         assert log.stream(f"k{n % 7}")[-1].event_id == stored.event_id
-    assert log._clients.pool.opened <= 3  # reads, head: reused, not one per call
+    # reused, not one per call (160 calls here): a consumer whose last fetch is not
+    # answered in time on a busy machine is replaced, so a few more than the 3 kinds of
+    # call need may open (CI once saw 4)
+    assert log._clients.pool.opened <= 8
 
 
 def test_head_sees_what_another_writer_appended(

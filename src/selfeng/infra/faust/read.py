@@ -15,6 +15,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from selfeng.core.positions import Position
+from selfeng.core.records import StoredRecord
 from selfeng.infra.faust.names import FaustNames
 from selfeng.infra.faust.store import Rows, TableStore
 from selfeng.infra.log.kafka import KafkaLog
@@ -89,6 +90,32 @@ def keys_before(names: FaustNames, position: Position) -> list[bytes]:
             messages = scan.poll(10_000, timeout_ms=100)
             keys.extend(key for key, _ in keyed_records(messages, names.topics.to_logical, None))
         return keys
+    finally:
+        consumer.close()
+
+
+def records_between(
+    names: FaustNames, gaps: dict[tuple[str, int], tuple[int, int]]
+) -> list[tuple[bytes, StoredRecord]]:
+    """The records (with their dedupe keys) from ``start`` up to, not including, ``end`` in
+    each (logical topic, partition) of ``gaps``, in each partition's order: what the fold
+    reads from the log itself when the records it is handed skip some."""
+    starts: dict[TopicPartition, int] = {}
+    bounds: dict[TopicPartition, int] = {}
+    for (topic, partition), (start, end) in gaps.items():
+        if end > start:
+            tp = TopicPartition(names.topics.physical(topic), partition)
+            starts[tp], bounds[tp] = start, end
+    if not starts:
+        return []
+    consumer = _consumer(names, "earliest")
+    try:
+        out: list[tuple[bytes, StoredRecord]] = []
+        scan = Scan(consumer, starts, bounds, "read_uncommitted")
+        while not scan.finished:
+            messages = scan.poll(10_000, timeout_ms=100)
+            out.extend(keyed_records(messages, names.topics.to_logical, None))
+        return out
     finally:
         consumer.close()
 
