@@ -219,3 +219,14 @@ def test_a_step_that_only_says_squared_raises_the_previous_result(seeded: Selfen
     assert answer.ok, answer.text
     assert answer.text == "4"
     assert answer.tools == ("divide_numbers@1", "power@1")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "text"), [("quick q: 19 + 23?", "42"), ("tip: 18% of 54.50", "9.81")]
+)
+def test_a_label_before_a_colon_that_asks_for_nothing_leaves_the_request_after_it(
+    seeded: Selfeng, prompt: str, text: str
+) -> None:
+    answer = Agent(seeded).ask(prompt)
+    assert answer.ok, answer.text
+    assert answer.text == text

@@ -184,6 +184,11 @@ class Decider:
             candidates = self.search.pinned(step.text, pinned, policies)
         else:
             candidates = self.search.search(search_text(step.text), policies)
+            if not candidates and ":" in step.text:
+                # what comes before the colon asks for nothing ("quick q: 19 + 23?"): the
+                # request is after it
+                whole = search_text(step.text, with_colon_text=True)
+                candidates = self.search.search(whole, policies)
             if previous_tool is not None and step.uses_previous and skill_graph is not None:
                 candidates = prefer_chains(candidates, previous_tool, skill_graph)
         read = scan(step.text)

@@ -434,16 +434,19 @@ def _shape(tokens: Iterable[Token]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def search_text(text: str) -> str:
+def search_text(text: str, *, with_colon_text: bool = False) -> str:
     """The text a step is searched by: without the values it carries (quoted text, JSON, the
     text after an instruction's colon: they are arguments, not what is asked for), with
     arithmetic symbols read as words ("2+2" -> "2 plus 2"), percentages as "percent" and a
-    JSON document as "json", so tools described in words are found."""
+    JSON document as "json", so tools described in words are found. ``with_colon_text``
+    keeps the text after a colon (when what comes before it finds nothing: "quick q: 19 +
+    23?")."""
     read = scan(text)
+    colon = None if with_colon_text else read.colon
     out: list[str] = []
     at = 0
     for t in read.tokens:
-        if read.colon is not None and t.start >= read.colon[0]:
+        if colon is not None and t.start >= colon[0]:
             break
         if t.kind in {"quoted", "json", "array"}:
             out.append(text[at : t.start])
@@ -457,7 +460,7 @@ def search_text(text: str) -> str:
             out.append(text[at : t.end])
             out.append(f" {t.word or 'percent'} ")  # "25%" percent, "double" times
             at = t.end
-    end = read.colon[0] if read.colon is not None else len(text)
+    end = colon[0] if colon is not None else len(text)
     out.append(text[at:end] if at < end else "")
     return re.sub(r"\s+", " ", "".join(out)).strip() or text
 
