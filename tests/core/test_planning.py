@@ -190,3 +190,15 @@ def test_an_exclamation_mark_after_a_colon_is_the_texts_own() -> None:
     assert plan(tweet)[0].text == tweet
     assert plan("What is 2 plus 2!")[0].text == "What is 2 plus 2"
     assert plan("Uppercase this: wow?")[0].text == "Uppercase this: wow"
+
+
+def test_a_question_restated_with_words_left_out_takes_the_words_it_left_out() -> None:
+    """ "... and how many in 'horse'?" asks how many *characters*, as the first question."""
+    steps = plan("How many characters in 'cat' and how many in 'horse'?", ["count"])
+    assert [s.text for s in steps] == [
+        "How many characters in 'cat'",
+        "How many characters in 'horse'",
+    ]
+    # another question that shares its first words is not a restatement
+    other = plan("What is 9 times 9 and what is the square root of 81?", [])
+    assert [s.text for s in other] == ["What is 9 times 9", "what is the square root of 81"]

@@ -412,10 +412,40 @@ def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None
     head = scan(before).tokens
     if len(head) <= len(tail):
         return None
+    elided = _with_values_of(before, head, after, tail)
+    if elided is not None:
+        return elided
     if _shape(head[-len(tail) :]) != _shape(tail):
         return None
     lead = before[: head[-len(tail)].start].rstrip()
     return f"{lead} {after}" if lead else None
+
+
+def _with_values_of(
+    before: str, head: Sequence[Token], after: str, tail: Sequence[Token]
+) -> str | None:
+    """``before`` with ``after``'s values, when ``after`` restates it with words left out:
+    its words, in order, are some of ``before``'s from the start, and its values as many
+    ("How many characters in 'cat'" + "how many in 'horse'" -> "How many characters in
+    'horse'")."""
+    head_words = [t.word for t in head if not _is_value(t)]
+    tail_words = [t.word for t in tail if not _is_value(t)]
+    head_values = [t for t in head if _is_value(t)]
+    tail_values = [t for t in tail if _is_value(t)]
+    if not tail_words or not head_words or tail_words[0] != head_words[0]:
+        return None
+    if len(head_values) != len(tail_values) or len(tail_words) >= len(head_words):
+        return None
+    remaining = iter(head_words)
+    if not all(word in remaining for word in tail_words):
+        return None  # not a subsequence: another question
+    out, at = [], 0
+    for mine, theirs in zip(head_values, tail_values, strict=True):
+        out.append(before[at : mine.start])
+        out.append(after[theirs.start : theirs.end])
+        at = mine.end
+    out.append(before[at:])
+    return "".join(out)
 
 
 def _is_value(t: Token) -> bool:
