@@ -230,3 +230,10 @@ def test_a_label_before_a_colon_that_asks_for_nothing_leaves_the_request_after_i
     answer = Agent(seeded).ask(prompt)
     assert answer.ok, answer.text
     assert answer.text == text
+
+
+def test_a_request_asking_how_many_is_not_answered_with_something_else(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask('how many items are in {"items": [1, 2, 3]}')
+    assert not answer.ok
+    assert "asks how many" in answer.text
+    assert "a list" in answer.text

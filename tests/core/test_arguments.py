@@ -506,3 +506,9 @@ def test_a_number_counting_earlier_answers_is_no_value() -> None:
     found, missing = fill("add_numbers", "add those two results together")
     assert 2.0 not in found.values()
     assert missing
+
+
+def test_the_ends_of_a_range_are_no_list_of_two() -> None:
+    assert fill("sum_numbers", "sum of all numbers from 1 to 100")[1] == ["numbers"]
+    assert fill("sum_numbers", "add up 1 through 10")[1] == ["numbers"]
+    assert fill("sum_numbers", "sum of 1 and 100")[0] == {"numbers": [1.0, 100.0]}

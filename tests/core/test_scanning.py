@@ -119,3 +119,13 @@ def test_the_light_stemmer_folds_inflections(a: str, b: str) -> None:
 @pytest.mark.parametrize(("a", "b"), [("capital", "capitalize"), ("count", "counter")])
 def test_the_light_stemmer_keeps_derivations_apart(a: str, b: str) -> None:
     assert stem(a) != stem(b)
+
+
+def test_a_percent_sign_between_two_numbers_is_unclear() -> None:
+    """ "7 % 3" may be 7 percent of 3 or the remainder of 7 by 3: not read as either."""
+    kinds = [t.kind for t in scan("what's 7 % 3").tokens]
+    assert "unclear" in kinds
+    assert [t.percent for t in scan("what's 15% of 80").tokens if t.kind == "number"] == [
+        True,
+        False,
+    ]

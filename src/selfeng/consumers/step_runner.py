@@ -30,6 +30,7 @@ from selfeng.consumers.executing import (
 )
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, template
+from selfeng.core.evidence import asks_quantity, is_quantity
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.values import format_value
@@ -135,8 +136,17 @@ class StepRunner:
         assert decision.chosen is not None
         first_error: str | None = None
         steps_before = len(out.steps)
+        counting = asks_quantity(decision.step.text)
         for weighed in [decision.chosen, *decision.fallbacks]:
             run = self._try(req, decision, weighed, previous, context)
+            if run.ok and counting and not is_quantity(run.value):
+                # "how many items are in {...}" answered with the list itself: no answer
+                kind = _KINDS.get(type(run.value).__name__, "something else")
+                first_error = first_error or (
+                    f"the request asks how many, and {weighed.candidate.tool} gave {kind}, "
+                    "not a number"
+                )
+                continue
             if run.ok:
                 del out.steps[steps_before:-1]  # a tool that failed before it: not a step
                 return run.value, weighed
@@ -305,3 +315,7 @@ class StepRunner:
             out.answer = out.reason = run.error or "the tool failed"
             raise StepFailed
         return run.value
+
+
+_KINDS = {"list": "a list", "dict": "a record", "str": "text", "NoneType": "nothing"}
+"""How a person calls the kind of a result that is not a number."""

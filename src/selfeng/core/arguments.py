@@ -375,7 +375,7 @@ def _list(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
         inside = [t for t in numbers if t.index in pool.scan.colon_tokens]
         numbers = inside or numbers
     numbers = _introduced(pool.scan.tokens, numbers) or numbers
-    if len(numbers) < 2 or _unlike(pool.scan, numbers):
+    if len(numbers) < 2 or _unlike(pool.scan, numbers) or _a_range(pool.scan.tokens, numbers):
         return None  # one number is no list to add up or average
     return [t.value for t in numbers], numbers
 
@@ -399,6 +399,18 @@ def unit_labels(read: Scan, numbers: Sequence[Token]) -> set[str]:
             continue
         kinds.add(stem(after.word))
     return kinds
+
+
+def _a_range(tokens: Sequence[Token], numbers: list[Token]) -> bool:
+    """Whether two numbers are the ends of a range ("*from* 1 *to* 100", "1 *through*
+    10"): the numbers between them, not a list of two."""
+    if len(numbers) != 2 or numbers[0].index < 0:
+        return False
+    first, last = numbers
+    between = tokens[first.index + 1 : last.index]
+    before = tokens[first.index - 1] if first.index > 0 else None
+    joined = [t.word for t in between] in (["to"], ["through"], ["thru"])
+    return joined and ((before is not None and before.word == "from") or between[0].word != "to")
 
 
 def _unlike(read: Scan, numbers: list[Token]) -> bool:

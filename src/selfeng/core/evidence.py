@@ -371,6 +371,16 @@ def _asks_yes_or_no(read: Scan) -> bool:
 _COUNTING = frozenset({"many", "of", "count", "counting"})
 
 
+def asks_quantity(text: str) -> bool:
+    """Whether a request asks how many or how much ("how many ...", "the number of ...")."""
+    return _QUANTITY.search(text) is not None
+
+
+def is_quantity(value: object) -> bool:
+    """Whether a result is a number (what a request asking how many wants)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def gives_word(kind: str) -> str:
     """How a person calls a JSON Schema type."""
     return {

@@ -215,6 +215,12 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
         if sign in {"-", "\u2212"}:
             number = -number
         percent = bool(m.group("pct"))
+        if percent and m.group("pct").strip() == "%" and re.match(r"\s*\d", text[end:]):
+            # "7 % 3": between two numbers "%" may be a percentage or the remainder
+            note = f"“{text[start:end]}” before a number: a percentage, or the remainder?"
+            raw.append(RawToken("unclear", start, end, note=note))
+            spans.take(start, end)
+            continue
         raw.append(
             RawToken(
                 "number",
