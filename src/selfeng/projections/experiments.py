@@ -210,6 +210,8 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                         "at": event.occurred_at.isoformat(),
                     }
                     state["running"] = [n for n in state["running"] if n != name]
+            case RequestCompleted(policy_arm=str(label)) if event.key not in state["requests"]:
+                self._completed(state, event, label)  # the usual case: its first completion
             case RequestCompleted(policy_arm=str(label)):
                 row = self._row(state, event.key)
                 found = arm_of(state, label) if row["arm"] is None else None
@@ -284,6 +286,32 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                 self._update(state, key, row, experiment=name, arm=labels[label])
 
     @staticmethod
+    def _completed(state: ExperimentsState, event: RequestCompleted, label: str) -> None:
+        """A request's row from its first completion, counted in its arm's sums (what
+        ``_update`` does for a new row, in one step: this runs for every request an
+        experiment serves)."""
+        requests = state["requests"]
+        while len(requests) >= MAX_REQUESTS:
+            del requests[next(iter(requests))]
+        found = arm_of(state, label)
+        row = RequestRow(
+            label=label,
+            experiment=found[0] if found else None,
+            arm=found[1] if found else None,
+            completed=True,
+            ok=event.ok,
+            wrong=False,
+            cached=event.cached,
+            latency_us=round(event.duration_ms * 1000),
+            llm_calls=0,
+            llm_tokens=0,
+        )
+        requests[event.key] = row
+        outcome = _outcome_of(state, row)
+        if outcome is not None:
+            _add(outcome, row, 1)
+
+    @staticmethod
     def _row(state: ExperimentsState, key: str) -> RequestRow:
         """A request's row, or a new one (not stored until it is updated)."""
         requests = state["requests"]
@@ -338,7 +366,17 @@ def arm_of(state: ExperimentsState, label: str) -> tuple[str, str] | None:
     """The experiment and arm whose fork is ``label`` (a running experiment's first, then
     a concluded one's: a request may be folded after its experiment's conclusion)."""
     experiments = state["experiments"]
-    for name in [*state["running"], *sorted(experiments)]:
+    running = list(state["running"])
+    found = _arm_among(experiments, running, label)
+    if found is None:
+        found = _arm_among(experiments, sorted(n for n in experiments if n not in running), label)
+    return found
+
+
+def _arm_among(
+    experiments: dict[str, Experiment], names: list[str], label: str
+) -> tuple[str, str] | None:
+    for name in names:
         experiment = experiments[name]
         if experiment["status"] == "refused":
             continue

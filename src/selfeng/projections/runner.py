@@ -110,6 +110,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         self.ctx = FoldContext(fork, self._policy)  # looks policies up when folds ask
         self._unsaved = frozenset(unsaved)
         self._slots = [self._load(p, seeds.get(p.name)) for p in projections]
+        self._folded_names = frozenset(p.name for p in projections)
         self._arm_slots: list[Slot] = []
         self._lessons: Slot | None = None
         self._isolate_arms()
@@ -168,7 +169,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
 
     def folds(self, name: str) -> bool:
         """Whether this runner folds ``name`` itself (not read from its base)."""
-        return any(s.projection.name == name for s in self._slots)
+        return name in self._folded_names
 
     def state(self, name: str) -> Any:
         """A projection's state as it is now: a read-only view (:mod:`.views`) that a later
