@@ -94,7 +94,8 @@ def assess(
     ("how many", "number of") is not answered by a tool that gives text."""
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
-    references = set(extraction.references) - _counted(read) | _brackets_around(read, taken)
+    counted = _counted(read)
+    references = set(extraction.references) - counted | _brackets_around(read, taken)
     intent: list[str] = []
     unused: list[str] = []
     unexplained: list[str] = []
@@ -102,7 +103,6 @@ def assess(
     content = 0
     accounted = 0
     counted_params: set[str] = set()
-    counted = _counted(read)
     gives = str((returns or {}).get("type", ""))
     labels = (
         (
@@ -164,7 +164,7 @@ def assess(
             and not _stative(token, read.tokens)
         ):
             intent.append(token.text)
-    for extra in _coordinated(read, extraction, wording):
+    for extra in _coordinated(read, extraction, wording, taken):
         # "6 feet in meters *and inches*": a second value for a parameter that took one
         content += 1
         unexplained.append(extra.text)
@@ -272,11 +272,14 @@ def _account(
     return True, False, False
 
 
-def _coordinated(read: Scan, extraction: Extraction, wording: ToolWording) -> list[Token]:
+def _coordinated(
+    read: Scan, extraction: Extraction, wording: ToolWording, taken: frozenset[int]
+) -> list[Token]:
     """Words joined by "and"/"or" to a word a structured parameter took, that the tool's
     own description names (a value of its kind): "in meters *and inches*", "to C *or K*"."""
+    if not extraction.structured:
+        return []
     tokens = read.tokens
-    taken = extraction.taken
     params = {i for name in extraction.structured for i in extraction.took.get(name, ())}
     out: list[Token] = []
     for i in sorted(params):
@@ -298,11 +301,14 @@ def _coordinated(read: Scan, extraction: Extraction, wording: ToolWording) -> li
 def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
     """The different units of the values a tool takes, when the request adds, takes away or
     averages them ("3 *kg* plus 500 *g*"); empty otherwise."""
-    if not any(t.kind == "word" and t.word in ADDITIVE for t in read.tokens):
+    tokens = read.tokens
+    numbers = [tokens[i] for i in taken if 0 <= i < len(tokens) and tokens[i].kind == "number"]
+    if len(numbers) < 2:
         return []
-    numbers = [t for t in read.tokens if t.index in taken and t.kind == "number"]
-    units = unit_labels(read, numbers)
-    return sorted(units) if len(units) > 1 else []
+    units = unit_labels(read, sorted(numbers, key=lambda t: t.index))
+    if len(units) < 2 or not any(t.kind == "word" and t.word in ADDITIVE for t in tokens):
+        return []
+    return sorted(units)
 
 
 def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
@@ -454,10 +460,10 @@ def _subjects(read: Scan, taken: frozenset[int]) -> frozenset[int]:
     for t in tokens:
         if t.index not in taken or t.kind != "number" or t.index < 2:
             continue
-        if _values_in_sentence(read, t) > 1:
-            continue
         copula = tokens[t.index - 1]
         if copula.kind != "word" or copula.word not in COPULAS:
+            continue
+        if _values_in_sentence(read, t) > 1:
             continue
         subject: list[int] = []
         j = copula.index - 1
