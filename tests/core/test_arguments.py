@@ -512,3 +512,12 @@ def test_the_ends_of_a_range_are_no_list_of_two() -> None:
     assert fill("sum_numbers", "sum of all numbers from 1 to 100")[1] == ["numbers"]
     assert fill("sum_numbers", "add up 1 through 10")[1] == ["numbers"]
     assert fill("sum_numbers", "sum of 1 and 100")[0] == {"numbers": [1.0, 100.0]}
+
+
+def test_a_difference_between_two_numbers_is_their_distance() -> None:
+    """ "between" gives no order: the difference between 3.5 and 10 is 6.5."""
+    assert fill("subtract_numbers", "What is the difference between 3.5 and 10?")[0] == {
+        "a": 10.0,
+        "b": 3.5,
+    }
+    assert fill("subtract_numbers", "subtract 10 from 3.5")[0] == {"a": 3.5, "b": 10.0}

@@ -141,7 +141,9 @@ def numbers_by_role(
         head = tokens[i - 1]
         return head.kind == "number" or (head.kind == "word" and _names(stem(head.word), named))
 
-    rest = [t for ti, t in enumerate(numbers) if ti not in used]
+    rest = _larger_first_in_a_difference(
+        tokens, [t for ti, t in enumerate(numbers) if ti not in used]
+    )
     for p in params:
         if p in assigned or not rest:
             continue
@@ -157,6 +159,21 @@ def numbers_by_role(
         assigned[p] = candidates[0]
         rest.remove(candidates[0])
     return [(p, assigned[p]) for p in params if p in assigned]
+
+
+def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) -> list[Token]:
+    """Numbers left to go by order, with "the *difference between* 3.5 and 10" read as the
+    distance between them: the larger first (a difference between two numbers is not
+    negative; "between" gives no order)."""
+    if len(rest) != 2 or any(t.index < 2 for t in rest):
+        return rest
+    first, second = rest
+    lead = [tokens[first.index - 2].word, tokens[first.index - 1].word]
+    linked = second.index == first.index + 2 and tokens[first.index + 1].word == "and"
+    smaller = float(first.value or 0) < float(second.value or 0)  # type: ignore[arg-type]
+    if lead == ["difference", "between"] and linked and smaller:
+        return [second, first]
+    return rest
 
 
 def _names(word: str, named: set[str]) -> bool:
