@@ -541,3 +541,18 @@ def test_how_many_of_a_unit_long_counts_the_text_after_it() -> None:
         ).confidence
         == 0.0
     )
+
+
+def test_a_statement_giving_the_value_a_question_points_back_at_sets_the_scene() -> None:
+    """ "*Water freezes at* 32 F. What is that in C?": the statement's words say what the
+    value is, as a label does; an instruction or a question is no such statement."""
+    scene = judge_returning("convert_temperature", "Water freezes at 32 F. What is that in C?")
+    assert scene.confidence == 1.0, scene.reason
+    # without a question pointing back, the words must be accounted for
+    assert judge_returning("convert_temperature", "Water freezes at 32 F in C").confidence < 1.0
+    # a long statement says more than what one measurement is
+    long = (
+        "As part of my latest photography project, I need to gather the files I made in 2024."
+        " Could you reverse those?"
+    )
+    assert judge_returning("reverse_string", long).confidence < 0.75

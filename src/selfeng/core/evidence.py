@@ -108,6 +108,7 @@ def assess(
         (
             _labels(read, taken)
             | _subjects(read, taken)
+            | _scene(read, taken, wording)
             | (_measures(read, taken | counted) if gives in {"number", "integer"} else frozenset())
             | _possessed(read)
             | _colon_label(read)
@@ -479,6 +480,48 @@ def _subjects(read: Scan, taken: frozenset[int]) -> frozenset[int]:
                 break
             j -= 1
     return frozenset(out)
+
+
+def _scene(read: Scan, taken: frozenset[int], wording: ToolWording) -> frozenset[int]:
+    """The words of a short statement that gives the one measurement a later question points
+    back at ("*Water freezes at* 32 F. What is that in C?"): they set the scene for the
+    value, as a label does. Not when the statement is an instruction (its first word says
+    what the tool does), gives more than one value or a text, or is longer than a
+    measurement's description ("As part of my project, I need to gather files that have
+    'test' in their name. Could you help me locate those?" asks for something)."""
+    tokens = read.tokens
+    if not tokens or not any(t.kind == "word" and t.word in REFERENCES for t in tokens):
+        return frozenset()
+    sentences: list[list[Token]] = [[]]
+    for t in tokens:
+        if sentences[-1] and _PUNCTUATION_END.search(read.text[sentences[-1][-1].end : t.start]):
+            sentences.append([])
+        sentences[-1].append(t)
+    if len(sentences) < 2 or not any(
+        t.kind == "word" and t.word in REFERENCES for t in sentences[-1]
+    ):
+        return frozenset()
+    out: set[int] = set()
+    for sentence in sentences[:-1]:
+        values = [t for t in sentence if t.kind in _VALUES]
+        first = sentence[0]
+        if len(values) != 1 or values[0].index not in taken or values[0].kind != "number":
+            continue
+        if len(sentence) > _SCENE_WORDS:
+            continue  # a longer statement says more than what one measurement is
+        if "?" in read.text[sentence[0].start : sentence[-1].end + 1]:
+            continue  # a question, not a statement
+        if first.kind == "word" and (
+            first.word in QUESTION_WORDS or wording.matches(first.word)[0]
+        ):
+            continue
+        out.update(t.index for t in sentence if t.index not in taken and _label_word(t))
+    return frozenset(out)
+
+
+_SCENE_WORDS = 6
+"""Tokens a statement that only describes a measurement has at most ("Water boils at 212
+F")."""
 
 
 def _values_in_sentence(read: Scan, token: Token) -> int:
