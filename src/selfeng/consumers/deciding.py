@@ -184,11 +184,6 @@ class Decider:
             candidates = self.search.pinned(step.text, pinned, policies)
         else:
             candidates = self.search.search(search_text(step.text), policies)
-            if not candidates and ":" in step.text:
-                # what comes before the colon asks for nothing ("quick q: 19 + 23?"): the
-                # request is after it
-                whole = search_text(step.text, with_colon_text=True)
-                candidates = self.search.search(whole, policies)
             if previous_tool is not None and step.uses_previous and skill_graph is not None:
                 candidates = prefer_chains(candidates, previous_tool, skill_graph)
         read = scan(step.text)
@@ -196,17 +191,20 @@ class Decider:
             step = PlanStep(step.text, uses_previous=True)  # a follow-up in a session
         decision = Decision(index=index, step=step, read=read, candidates=candidates)
         active = active_tools(registry)
-        for rank, candidate in enumerate(candidates):
-            if candidate.tool not in active:
-                continue
-            margin = candidate.score - (
-                candidates[rank + 1].score if rank + 1 < len(candidates) else 0.0
-            )
-            weighed = self._weigh(
-                read, step, candidate, active[candidate.tool][1], registry, previous,
-                context, min_confidence, margin,
-            )  # fmt: skip
-            decision.weighed.append(weighed)
+        weigh = (read, step, registry, previous, context, min_confidence, active)
+        self._weigh_all(decision, candidates, *weigh)
+        if (
+            pinned is None
+            and read.colon is not None
+            and not any(w.evidence.accepted for w in decision.weighed)
+        ):
+            # what comes before the colon asks for nothing that fits ("quick q: 19 + 23?",
+            # "calculate: 100/3"): the request is after it too
+            whole = self.search.search(search_text(step.text, with_colon_text=True), policies)
+            seen = {w.candidate.tool for w in decision.weighed}
+            more = [c for c in whole if c.tool not in seen]
+            decision.candidates = [*candidates, *more]
+            self._weigh_all(decision, more, *weigh)
         accepted = [w for w in decision.weighed if w.evidence.accepted]
         if accepted:
             # evidence before resemblance: a candidate that accounts for more of the request
@@ -218,6 +216,31 @@ class Decider:
         if decision.chosen is None:
             decision.failure, decision.reason = _failure(decision, previous)
         return decision
+
+    def _weigh_all(
+        self,
+        decision: Decision,
+        candidates: list[Candidate],
+        read: Scan,
+        step: PlanStep,
+        registry: RegistryState,
+        previous: JsonValue | None,
+        context: Mapping[str, JsonValue] | None,
+        min_confidence: float,
+        active: Mapping[str, Any],
+    ) -> None:
+        """Weigh each active candidate, in search order, into ``decision.weighed``."""
+        for rank, candidate in enumerate(candidates):
+            if candidate.tool not in active:
+                continue
+            margin = candidate.score - (
+                candidates[rank + 1].score if rank + 1 < len(candidates) else 0.0
+            )
+            weighed = self._weigh(
+                read, step, candidate, active[candidate.tool][1], registry, previous,
+                context, min_confidence, margin,
+            )  # fmt: skip
+            decision.weighed.append(weighed)
 
     def _weigh(
         self,
