@@ -237,3 +237,9 @@ def test_a_request_asking_how_many_is_not_answered_with_something_else(seeded: S
     assert not answer.ok
     assert "asks how many" in answer.text
     assert "a list" in answer.text
+
+
+def test_misspelt_words_are_read_as_the_tools_own(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("convert 100 farenheit to celcius")
+    assert answer.ok, answer.text
+    assert answer.text == "37.7778"

@@ -26,6 +26,7 @@ from selfeng.core.evidence import Assessment, assess
 from selfeng.core.planning import PlanStep, search_text, with_earlier_values
 from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
+from selfeng.core.spelling import Spelling
 from selfeng.core.wording import ToolWording, generic_stems, tool_wording
 from selfeng.projections.registry import (
     RegistryState,
@@ -93,6 +94,8 @@ class Wordings:
         self.generic: frozenset[str] = frozenset()
         self.vocabulary: frozenset[str] = frozenset()
         """Every tool's own stems (its "does" wording), the generic ones left out."""
+        self.spelling = Spelling(())
+        """Every tool's name and description words, to read misspelt words against."""
 
     def foreign(self, tool: str) -> frozenset[str]:
         """Stems that say what other tools do (and ``tool`` does not)."""
@@ -120,6 +123,9 @@ class Wordings:
             )
             self.vocabulary = frozenset(s for w in wordings.values() for s in w.does) - (
                 self.generic
+            )
+            self.spelling = Spelling(
+                {word for w in wordings.values() if w.spelled for word in w.spelled.known}
             )
         self.by_tool, self._keys, self._seen = wordings, keys, seen
 

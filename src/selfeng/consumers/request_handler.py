@@ -113,6 +113,9 @@ class RequestHandler:
             out.reason = "request too long"
         else:
             self.search.refresh(state.registry, state.policies)
+            self.decider.wordings.refresh(state.registry)
+            # misspelt words read as the tools' ("farenheit"): the steps' queries show it
+            prompt, _ = self.decider.wordings.spelling.respelled(prompt)
             steps = plan(prompt, self.search.vocabulary)
             if len(steps) > MAX_STEPS:
                 out.answer = (
