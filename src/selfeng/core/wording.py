@@ -24,7 +24,6 @@ from selfeng.core.language import (
     NEUTRAL_STEMS,
     OUTPUT_VERBS,
     POINTING_STEMS,
-    REFERENCE_STEMS,
     camel_words,
     stem,
     words,
@@ -102,7 +101,9 @@ class ToolWording:
         return False, self.accounts(s)
 
 
-_NOT_LEARNT = POINTING_STEMS | REFERENCE_STEMS | frozenset(stem(w) for w in OUTPUT_VERBS)
+_NOT_LEARNT = POINTING_STEMS | frozenset(stem(w) for w in OUTPUT_VERBS)
+"""Words a confirmed phrasing does not teach as its tool's: those pointing at a value ("the
+*word* {text}") and those asking for the answer's form ("*write* {text} backwards")."""
 
 
 def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = ()) -> ToolWording:
@@ -115,8 +116,8 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         does.add(stem(part))
     does.update(stem(w) for w in words(_without_examples(description)) if len(w) > 1)
     for phrase in confirmed:
-        # what a phrasing points at its value with ("the *word* {text}", "*it*") or how it
-        # asks for the answer ("*write* {text} backwards") is not what the tool does
+        # what a phrasing points at its value with ("the *word* {text}") or how it asks for
+        # the answer ("*write* {text} backwards") is not what the tool does
         said = {stem(w) for w in words(re.sub(r"\{[^}]*\}", " ", phrase))}
         does.update(said - _NOT_LEARNT)
     takes: set[str] = set()
