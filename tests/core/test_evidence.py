@@ -556,3 +556,10 @@ def test_a_statement_giving_the_value_a_question_points_back_at_sets_the_scene()
         " Could you reverse those?"
     )
     assert judge_returning("reverse_string", long).confidence < 0.75
+
+
+def test_a_fraction_to_work_out_asks_for_the_evaluator() -> None:
+    """ "What is 7/2?": a fraction written with a slash is a division of its own."""
+    assert judge("evaluate_expression", "What is 7/2?").confidence == 1.0
+    # one value is still no calculation for a tool that takes two
+    assert judge("divide_numbers", "What is 7/2?").confidence == 0.0

@@ -227,6 +227,8 @@ def _account(
                 # an operator inside an expression the tool evaluates: "17 *mod* 5"
                 or (param in extraction.structured and token.word in OPERATORS)
             )
+        elif param in extraction.structured and token.kind == "number" and "/" in token.text:
+            names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
         if is_neutral(token.word):

@@ -240,8 +240,10 @@ def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
             run.pop()
         while run and not _math_edge(run[0], leading=True):
             run.pop(0)
-        numbers = sum(1 for t in run if t.kind == "number")
-        operators = sum(1 for t in run if _operator(t))
+        # a fraction written with a slash ("7/2") is an operation of its own
+        fractions = sum(1 for t in run if _fraction(t))
+        numbers = sum(1 for t in run if t.kind == "number") + fractions
+        operators = sum(1 for t in run if _operator(t)) + fractions
         roots = any(t.word in {"root", "sqrt"} for t in run)
         # an operation: two operands ("2 + 2", "20% of 50", "5 squared") or a root of one
         if (numbers >= 2 or (roots and numbers >= 1)) and operators >= 1 and len(run) > len(best):
@@ -270,7 +272,13 @@ def _as_numerals(text: str, run: Sequence[Token]) -> str:
     at = run[0].start
     for t in run:
         written = text[t.start : t.end]
-        if t.kind == "number" and not t.word and not t.percent and not _NUMERAL.fullmatch(written):
+        if (
+            t.kind == "number"
+            and not t.word
+            and not t.percent
+            and not _NUMERAL.fullmatch(written)
+            and not _fraction(t)
+        ):
             out.append(text[at : t.start])
             value = t.value
             out.append(
@@ -282,6 +290,11 @@ def _as_numerals(text: str, run: Sequence[Token]) -> str:
 
 
 _NUMERAL = re.compile(r"[-+]?[\d,]*\.?\d+")
+
+
+def _fraction(t: Token) -> bool:
+    """Whether a number is written as a fraction with a slash ("7/2")."""
+    return t.kind == "number" and "/" in t.text
 
 
 def _math_token(t: Token) -> bool:

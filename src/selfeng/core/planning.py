@@ -490,6 +490,10 @@ def search_text(text: str, *, with_colon_text: bool = False) -> str:
             out.append(text[at : t.end])
             out.append(f" {t.word or 'percent'} ")  # "25%" percent, "double" times
             at = t.end
+        elif t.kind == "number" and "/" in t.text:
+            out.append(text[at : t.end])
+            out.append(" divided ")  # "7/2": a fraction to work out is a division
+            at = t.end
     end = colon[0] if colon is not None else len(text)
     out.append(text[at:end] if at < end else "")
     return re.sub(r"\s+", " ", "".join(out)).strip() or text

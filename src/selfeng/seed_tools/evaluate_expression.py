@@ -11,6 +11,7 @@ _WORDS = [
     (r"\bcube\s+root\s+of\b", " cbrt "),
     (r"\b(?:percent|per\s+cent)\s+of\b", "%*"),
     (r"%\s*of\b", "%*"),
+    (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1)*"),
     (r"\bpercent\b", "%"),
     (r"\bmultiplied\s+by\b", "*"),
     (r"\bdivided\s+by\b", "/"),
@@ -203,6 +204,11 @@ def test_words() -> None:
     assert evaluate_expression("2 to the power of 3") == 8
     assert evaluate_expression("2 to the 10th power") == 1024
     assert evaluate_expression("3 to the 4th") == 81
+
+
+def test_a_fraction_of_an_amount() -> None:
+    assert evaluate_expression("1/3 of 90") == 30
+    assert evaluate_expression("2/5 of 10") == 4
 
 
 def test_a_percentage_added_or_taken_away_is_a_share_of_the_amount() -> None:
