@@ -509,6 +509,7 @@ def test_values_in_different_units_are_not_added() -> None:
     assert assessment.confidence == 0.0
     assert "different units" in assessment.reason
     assert judge("add_numbers", "what is 3 kg plus 5 kg").confidence == 1.0
+    assert judge("add_numbers", "what is 3 kg + 500 g").confidence == 0.0  # "+" adds too
     assert judge("divide_numbers", "divide 100 km by 2 hours").confidence > 0.0
 
 

@@ -290,7 +290,9 @@ def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
     if len(numbers) < 2:
         return []
     units = unit_labels(read, sorted(numbers, key=lambda t: t.index))
-    if len(units) < 2 or not any(t.kind == "word" and t.word in ADDITIVE for t in tokens):
+    if len(units) < 2 or not any(
+        t.kind in {"word", "symbol"} and t.word in ADDITIVE for t in tokens
+    ):
         return []
     return sorted(units)
 
