@@ -521,3 +521,14 @@ def test_a_difference_between_two_numbers_is_their_distance() -> None:
         "b": 3.5,
     }
     assert fill("subtract_numbers", "subtract 10 from 3.5")[0] == {"a": 3.5, "b": 10.0}
+
+
+def test_a_part_out_of_a_whole_is_no_change() -> None:
+    """ "45 out of 60" is a share, not the change from 45 to 60."""
+    found, missing = fill("percentage_change", "I scored 45 out of 60. What percentage is that?")
+    assert missing, found
+
+
+def test_an_operation_the_tool_does_not_do_is_left_over() -> None:
+    found, _ = fill("add_numbers", "what is 5 plus 3 and I want it doubled")
+    assert found == {"a": 5.0, "b": 3.0}

@@ -81,7 +81,7 @@ def test_nothing_asking_for_the_tool_means_no_answer() -> None:
 def test_a_value_the_tool_does_not_use_means_no_answer() -> None:
     assessment = judge("percent_of", "What is 20% of 50 plus 10?")
     assert assessment.confidence == 0.0
-    assert assessment.unused == ("10",)
+    assert assessment.unused == ("plus", "10")  # an operation it does not do, and its value
     assert "does not take" in assessment.reason
 
 
@@ -564,3 +564,23 @@ def test_a_fraction_to_work_out_asks_for_the_evaluator() -> None:
     assert judge("evaluate_expression", "What is 7/2?").confidence == 1.0
     # one value is still no calculation for a tool that takes two
     assert judge("divide_numbers", "What is 7/2?").confidence == 0.0
+
+
+def test_an_operation_left_over_means_no_answer() -> None:
+    """ "... and I want it *doubled*": add_numbers adds, and does not double."""
+    assessment = judge("add_numbers", "what is 5 plus 3 and I want it doubled")
+    assert assessment.confidence == 0.0
+    assert "doubled" in assessment.unused
+
+
+def test_a_confirmed_phrasing_does_not_teach_what_its_values_were() -> None:
+    """Confirming "My test scores were 88, 92 and 79. What's my average?" teaches mean its
+    phrasing, not that "test" or "score" ask for it: "I scored 45 out of 60 on a test. What
+    percentage is that?" must not be averaged."""
+    learnt = tool_wording(
+        "mean", SPECS["mean"], ["my test scores were {numbers}. what's my average"]
+    )
+    assert "test" not in learnt.does
+    read = scan("I scored 45 out of 60 on a test. What percentage is that?")
+    found = extract(read, SPECS["mean"]["parameters"], learnt)
+    assert assess(read, found, learnt, generic=GENERIC).confidence < 0.75

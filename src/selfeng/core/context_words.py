@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from selfeng.core.language import (
     COPULAS,
@@ -25,7 +26,9 @@ from selfeng.core.language import (
     qualifies,
 )
 from selfeng.core.scanning import Scan, Token
-from selfeng.core.wording import ToolWording
+
+if TYPE_CHECKING:  # the wording reads phrasings' context words: no import at run time
+    from selfeng.core.wording import ToolWording
 
 VALUE_KINDS = frozenset({"number", "date", "quoted", "json", "array"})
 """The kinds of token that are values a request gives."""
@@ -34,6 +37,13 @@ PUNCTUATION = re.compile(r"[.?!;:,]")
 LOOSE_OPERATORS = frozenset({"times", "over", "less", "plus", "minus"})
 """Operator words that are also everyday words ("many times", "over the weekend")."""
 _POINTERS = frozenset({"this", "that", "these", "those", "the"})
+
+
+def value_context(read: Scan, taken: frozenset[int]) -> frozenset[int]:
+    """The context words that need no tool to tell: the asker's own things ("*my test
+    scores*"), when, what a colon's text is, and numbers counting values. (What a value is
+    of, "the *total* of 4, 5", can also be what is asked: a tool tells.)"""
+    return (_possessed(read) | _colon_label(read) | _when(read) | read.value_counts) - taken
 
 
 def context_words(

@@ -34,6 +34,7 @@ from selfeng.core.context_words import LOOSE_OPERATORS, VALUE_KINDS, context_wor
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
+    MULTIPLIERS,
     NEUTRAL_STEMS,
     OPERATORS,
     OUTPUT_VERBS,
@@ -135,9 +136,17 @@ def assess(
         else:
             unexplained.append(token.text)
             if token.kind in VALUE_KINDS or (
-                token.kind == "word" and (qualifies(token.word) or _distributed(token, read.tokens))
+                token.kind == "word"
+                and (
+                    qualifies(token.word)
+                    or _distributed(token, read.tokens)
+                    or token.word in OPERATORS
+                    or token.word in MULTIPLIERS
+                )
             ):
-                unused.append(token.text)  # a value, or a word narrowing what is asked
+                # a value, a word narrowing what is asked, or an operation the tool does not
+                # do ("what is 5 plus 3 and I want it *doubled*")
+                unused.append(token.text)
         if (
             names
             and token.stem not in generic

@@ -69,6 +69,11 @@ ADDITIVE = frozenset(
 """Words that add, take away or average quantities: only like quantities (the same unit)
 can be, unlike multiplying ("15 dollars times 6 tickets") or dividing ("100 km in 2 hours")."""
 
+MULTIPLIERS = frozenset(
+    {"double", "doubled", "triple", "tripled", "half", "halved", "twice", "squared", "cubed"}
+)
+"""Words that multiply or raise a value ("I want it *doubled*")."""
+
 COPULAS = frozenset({"is", "are", "was", "were"})
 """Forms of "be" that link a subject to what it is ("a marathon *is* 26.2 miles")."""
 

@@ -139,6 +139,8 @@ def numbers_by_role(
         if link not in PREPOSITIONS or link in role_links:
             return False
         head = tokens[i - 1]
+        if head.kind == "word" and head.word == "out" and i >= 2:
+            head = tokens[i - 2]  # "45 *out of* 60": a part of a whole, not a change to it
         return head.kind == "number" or (head.kind == "word" and _names(stem(head.word), named))
 
     rest = _larger_first_in_a_difference(

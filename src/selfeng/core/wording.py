@@ -16,6 +16,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from selfeng.core.abbreviations import Abbreviations
@@ -106,6 +107,21 @@ _NOT_LEARNT = POINTING_STEMS | frozenset(stem(w) for w in OUTPUT_VERBS)
 *word* {text}") and those asking for the answer's form ("*write* {text} backwards")."""
 
 
+@lru_cache(maxsize=4096)
+def _context_stems(phrase: str) -> frozenset[str]:
+    """Stems of the words that gave a phrasing's values their context ("my *test scores*
+    were {numbers}"), read as the request was, with its values in place."""
+    from selfeng.core.context_words import value_context  # it reads wordings: no cycle
+    from selfeng.core.scanning import scan
+
+    read = scan(re.sub(r"\{[^}]*\}", "7", phrase))
+    taken = frozenset(t.index for t in read.tokens if t.kind == "number")
+    tokens = read.tokens
+    return frozenset(
+        stem(tokens[i].word) for i in value_context(read, taken) if tokens[i].kind == "word"
+    )
+
+
 def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = ()) -> ToolWording:
     """The wording of a tool from its spec (``ToolSpec`` as JSON) and confirmed phrasings."""
     description = str(spec.get("description", ""))
@@ -116,10 +132,11 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         does.add(stem(part))
     does.update(stem(w) for w in words(_without_examples(description)) if len(w) > 1)
     for phrase in confirmed:
-        # what a phrasing points at its value with ("the *word* {text}") or how it asks for
-        # the answer ("*write* {text} backwards") is not what the tool does
+        # what a phrasing points at its value with ("the *word* {text}"), how it asks for
+        # the answer ("*write* {text} backwards") or what its values were ("*my test scores*
+        # were {numbers}") is not what the tool does
         said = {stem(w) for w in words(re.sub(r"\{[^}]*\}", " ", phrase))}
-        does.update(said - _NOT_LEARNT)
+        does.update(said - _NOT_LEARNT - _context_stems(phrase))
     takes: set[str] = set()
     for param, schema in properties.items():
         takes.update(stem(w) for w in camel_words(param))
