@@ -202,3 +202,11 @@ def test_a_question_restated_with_words_left_out_takes_the_words_it_left_out() -
     # another question that shares its first words is not a restatement
     other = plan("What is 9 times 9 and what is the square root of 81?", [])
     assert [s.text for s in other] == ["What is 9 times 9", "what is the square root of 81"]
+
+
+def test_a_participle_after_a_conversion_is_a_step_of_its_own() -> None:
+    """ "4 feet in meters *rounded* to two decimals": convert, then round what it gave."""
+    steps = plan("what is 4 feet in meters rounded to two decimals", ["convert", "round"])
+    assert [s.text for s in steps] == ["what is 4 feet in meters", "rounded to two decimals"]
+    # a value rounded is still one step
+    assert len(plan("what is 1/3 rounded to 2 decimal places", ["round"])) == 1

@@ -312,7 +312,7 @@ def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]
             and t.word.endswith("ed")
             and t.word not in OPERATORS
             and stem(t.word) in known
-            and _is_value(before)
+            and (_is_value(before) or _converted_to(tokens, t.index))
             and after.kind == "word"
             and after.word in {"to", "into", "in", "as"}
             and _operates(tokens[: t.index])
@@ -325,6 +325,22 @@ def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]
         start = cut
     pieces.append((text[start:], start))
     return pieces
+
+
+def _converted_to(tokens: Sequence[Token], at: int) -> bool:
+    """Whether the words before ``at`` end a conversion of a value: "4 feet *in meters*"
+    (a value, its unit, then "in"/"to"/"into" and the unit it becomes)."""
+    if at < 4:
+        return False
+    value, unit, link, target = tokens[at - 4], tokens[at - 3], tokens[at - 2], tokens[at - 1]
+    return (
+        _is_value(value)
+        and unit.kind == "word"
+        and link.kind == "word"
+        and link.word in {"in", "to", "into"}
+        and target.kind == "word"
+        and not is_neutral(target.word)
+    )
 
 
 def _operates(tokens: Sequence[Token]) -> bool:
