@@ -44,3 +44,12 @@ def test_readings_leave_known_and_ambiguous_words_alone() -> None:
     assert words.expand("std dev of 1, 2") == "std dev of 1, 2 standard deviation"
     many = Abbreviations(["cabbage", "cabinet", "cabaret", "cabriolet"])
     assert many.readings("cab") == []  # four readings: none is meant
+
+
+def test_a_comparative_is_read_as_the_superlative_the_wording_has() -> None:
+    """ "Which is larger, 17 or 71?" asks for the largest of the two."""
+    wording = Abbreviations(["largest", "biggest", "number", "list"])
+    assert wording.readings("larger") == ["largest"]
+    assert wording.readings("Bigger") == ["biggest"]
+    assert wording.readings("greater") == []  # no "greatest" in this wording
+    assert "largest" in wording.expand("Which is larger, 17 or 71?")

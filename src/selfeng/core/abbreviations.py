@@ -1,6 +1,7 @@
 """Words people shorten ("avg", "std dev", "chars", "pct"), read as the tools' own words.
 
-A short word abbreviates a longer one when it is its beginning ("dev" -> deviation, "chars"
+A comparative is read as the superlative the wording has ("larger" as largest). A short word
+abbreviates a longer one when it is its beginning ("dev" -> deviation, "chars"
 -> characters, a plural "s" aside) or its first letter and then only consonants found in it
 in order ("std" -> standard, "avg" -> average, "pct" -> percent). Only content words of three
 to five letters count, and the long word must be at least three letters longer: "per" is a
@@ -48,10 +49,13 @@ class Abbreviations:
                 self._by_first[word[0]].append(word)
 
     def readings(self, short: str) -> list[str]:
-        """The long words ``short`` may stand for (none for a word the wording has)."""
+        """The long words ``short`` may stand for (none for a word the wording has), and the
+        superlative a comparative stands for ("larger" -> largest, "bigger" -> biggest)."""
         short = short.lower()
         if short in self.known:
             return []
+        if len(short) >= 5 and short.endswith("er") and f"{short[:-2]}est" in self.known:
+            return [f"{short[:-2]}est"]  # "which is larger": the largest of those given
         found = [w for w in self._by_first.get(short[:1], ()) if abbreviates(short, w)]
         return found if len(found) <= _MAX_READINGS else []
 
@@ -61,4 +65,4 @@ class Abbreviations:
         return f"{text} {' '.join(dict.fromkeys(extra))}" if extra else text
 
 
-_WORDS = re.compile(r"(?<![\w'])[A-Za-z]{3,5}(?![\w'])")
+_WORDS = re.compile(r"(?<![\w'])[A-Za-z]{3,}(?![\w'])")
