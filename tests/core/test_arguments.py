@@ -532,3 +532,10 @@ def test_a_part_out_of_a_whole_is_no_change() -> None:
 def test_an_operation_the_tool_does_not_do_is_left_over() -> None:
     found, _ = fill("add_numbers", "what is 5 plus 3 and I want it doubled")
     assert found == {"a": 5.0, "b": 3.0}
+
+
+def test_deg_before_a_unit_is_a_filler_as_degrees_is() -> None:
+    found = fill("convert_temperature", "what is 10 deg C in F")[0]
+    assert found["value"] == 10.0
+    assert str(found["from_unit"]).lower() == "c"
+    assert str(found["to_unit"]).lower() == "f"
