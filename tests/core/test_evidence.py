@@ -451,6 +451,7 @@ def test_a_verb_giving_the_answer_a_form_needs_no_tool() -> None:
     wording says the verb (a tool that writes files)."""
     assert judge("reverse_string", "Write 'racecar level' backwards").confidence == 1.0
     assert judge("reverse_string", "spell banana backwards").confidence == 1.0
+    assert judge("reverse_string", "what's 'stressed' spelled backwards").confidence == 1.0
     source = '''
 def write_file(path: str, content: str) -> str:
     """Write content to a file.

@@ -37,7 +37,7 @@ from selfeng.core.language import (
     MULTIPLIERS,
     NEUTRAL_STEMS,
     OPERATORS,
-    OUTPUT_VERBS,
+    OUTPUT_STEMS,
     POINTING_STEMS,
     PREPOSITIONS,
     TEXT_PARTS,
@@ -252,7 +252,7 @@ def _account(
             # on its own; "how many *words*" (counted) does, and so does "each *word*"
             # (what to do it to, one by one: the tool must say it does that)
             return names, True, False
-        if token.word in OUTPUT_VERBS and not names and not part:
+        if stem(token.word) in OUTPUT_STEMS and not names and not part:
             return False, True, False  # "*write* it backwards": how to give the answer
         if token.word in LOOSE_OPERATORS and not _between_operands(token, tokens):
             return True, False, False  # "how *many* times does 7 go into 84": no product

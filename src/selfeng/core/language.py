@@ -251,6 +251,8 @@ def stems(text: str) -> list[str]:
 NEUTRAL_STEMS = frozenset(stem(w) for w in NEUTRAL)
 """Stems of the neutral words."""
 POINTING_STEMS = frozenset(stem(w) for w in POINTING_NOUNS)
+OUTPUT_STEMS = frozenset(stem(w) for w in OUTPUT_VERBS)
+"""The output verbs' stems ("*spelled* backwards")."""
 """Stems of the pointing nouns."""
 REFERENCE_STEMS = frozenset(stem(w) for w in REFERENCES)
 """Stems of the reference words."""

@@ -23,7 +23,7 @@ from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.language import (
     ARTICLES,
     NEUTRAL_STEMS,
-    OUTPUT_VERBS,
+    OUTPUT_STEMS,
     POINTING_STEMS,
     camel_words,
     stem,
@@ -102,7 +102,7 @@ class ToolWording:
         return False, self.accounts(s)
 
 
-_NOT_LEARNT = POINTING_STEMS | frozenset(stem(w) for w in OUTPUT_VERBS)
+_NOT_LEARNT = POINTING_STEMS | OUTPUT_STEMS
 """Words a confirmed phrasing does not teach as its tool's: those pointing at a value ("the
 *word* {text}") and those asking for the answer's form ("*write* {text} backwards")."""
 
