@@ -19,7 +19,9 @@ from selfeng.core.wording import Roles
 CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 """The words that lead to a conversion's target unit."""
 _UNIT_FILLERS = frozenset({"degree", "degrees", "deg", "degs", "°"})
-_MATH_WORDS = OPERATORS | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and"})
+_MATH_WORDS = OPERATORS | frozenset(
+    {"of", "by", "to", "the", "power", "square", "cube", "and", "off"}
+)
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
 _EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
 _CLAUSE_BREAK = re.compile(r"[,;.?!]")

@@ -12,6 +12,7 @@ _WORDS = [
     (r"\b(?:percent|per\s+cent)\s+of\b", "%*"),
     (r"%\s*of\b", "%*"),
     (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1)*"),
+    (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+off\s+(?:of\s+)?(\d+(?:\.\d+)?)", r"\2-\1%*\2"),
     (r"\bpercent\b", "%"),
     (r"\bmultiplied\s+by\b", "*"),
     (r"\bdivided\s+by\b", "/"),
@@ -204,6 +205,11 @@ def test_words() -> None:
     assert evaluate_expression("2 to the power of 3") == 8
     assert evaluate_expression("2 to the 10th power") == 1024
     assert evaluate_expression("3 to the 4th") == 81
+
+
+def test_a_percentage_off_an_amount() -> None:
+    assert evaluate_expression("30 percent off 90") == 63
+    assert evaluate_expression("15% off 80") == 68
 
 
 def test_a_fraction_of_an_amount() -> None:
