@@ -154,7 +154,7 @@ def test_the_thing_counted_is_never_part_of_the_text_it_is_counted_in(tool: str,
     assessment = judge(tool, text)
     assert assessment.confidence < 0.75  # below any threshold a policy may set
     assert counted in assessment.unexplained
-    assert "not accounted for" in assessment.reason
+    assert "does not count" in assessment.reason
 
 
 def test_a_counted_noun_the_tool_names_leaves_the_text_after_it() -> None:
@@ -585,3 +585,10 @@ def test_a_confirmed_phrasing_does_not_teach_what_its_values_were() -> None:
     read = scan("I scored 45 out of 60 on a test. What percentage is that?")
     found = extract(read, SPECS["mean"]["parameters"], learnt)
     assert assess(read, found, learnt, generic=GENERIC).confidence < 0.75
+
+
+def test_each_thing_a_request_counts_must_be_what_the_tool_counts() -> None:
+    """ "how many characters *and words*": count_characters counts the one, not the other."""
+    assessment = judge("count_characters", "how many characters and words are in 'hello big world'")
+    assert assessment.confidence == 0.0
+    assert "does not count" in assessment.reason

@@ -210,3 +210,11 @@ def test_a_participle_after_a_conversion_is_a_step_of_its_own() -> None:
     assert [s.text for s in steps] == ["what is 4 feet in meters", "rounded to two decimals"]
     # a value rounded is still one step
     assert len(plan("what is 1/3 rounded to 2 decimal places", ["round"])) == 1
+
+
+def test_a_part_with_its_own_instruction_is_not_given_the_one_before() -> None:
+    """ "... and then from the result subtract 3": the part says what to do itself."""
+    steps = plan("subtract 5 from 20 and then from the result subtract 3", ["subtract"])
+    assert [s.text for s in steps] == ["subtract 5 from 20", "from the result subtract 3"]
+    # a part that is only the rest of an instruction still repeats it
+    assert plan("multiply 3.5 by 4, then by 2", ["multiply"])[1].text == "multiply it by 2"

@@ -98,6 +98,7 @@ def assess(
     content = 0
     accounted = 0
     counted_params: set[str] = set()
+    miscounted: set[str] = set()
     gives = str((returns or {}).get("type", ""))
     labels = context_words(read, taken, counted, wording, gives)
     unset = _unset_words(extraction, wording.name)
@@ -142,8 +143,11 @@ def assess(
                     or _distributed(token, read.tokens)
                     or token.word in OPERATORS
                     or token.word in MULTIPLIERS
+                    or token.index in counted  # counted, and not what the tool counts
                 )
             ):
+                if token.index in counted:
+                    miscounted.add(token.text)
                 # a value, a word narrowing what is asked, or an operation the tool does not
                 # do ("what is 5 plus 3 and I want it *doubled*")
                 unused.append(token.text)
@@ -190,6 +194,9 @@ def assess(
         confidence, reason = 0.0, f"the value for {name} does not fit: {why}"
     elif extraction.missing:
         confidence, reason = 0.0, f"no value for {', '.join(extraction.missing)}"
+    elif unused and set(unused) <= miscounted:
+        confidence = 0.0
+        reason = f"the request counts {_quote(unused)}, which {wording.name} does not count"
     elif unused:
         confidence = 0.0
         reason = f"the request gives {_quote(unused)}, which {wording.name} does not take"
@@ -409,6 +416,16 @@ def _counted(read: Scan) -> frozenset[int]:
             j += 1
         if j < len(tokens) and tokens[j].kind == "word":
             out.add(j)
+            # "how many characters *and words*": each thing counted
+            while (
+                j + 2 < len(tokens)
+                and tokens[j + 1].kind == "word"
+                and tokens[j + 1].word in {"and", "or"}
+                and tokens[j + 2].kind == "word"
+                and not is_neutral(tokens[j + 2].word)
+            ):
+                j += 2
+                out.add(j)
     return frozenset(out)
 
 

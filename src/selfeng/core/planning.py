@@ -191,6 +191,8 @@ def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
         tokens = scan(out[i]).tokens
         if not tokens or tokens[0].kind != "word" or tokens[0].word not in _SHAPE_WORDS:
             continue
+        if any(t.kind == "word" and _instructs(t.word, vocabulary) for t in tokens[1:]):
+            continue  # "from the result *subtract* 3": its own instruction, later in it
         verb = _WORD.findall(out[i - 1].lower())[:1]
         if verb and verb[0] not in _QUESTION_STARTS and _instructs(verb[0], vocabulary):
             out[i] = f"{verb[0]} it {out[i]}"
