@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import JsonValue
 
@@ -104,7 +104,10 @@ class Wordings:
 
     def refresh(self, registry: RegistryState) -> None:
         """Bring the wordings up to date with ``registry``."""
-        seen = (id(registry), registry["revision"], registry["phrases_revision"])
+        # the live ``tools`` table, not the view passed: a read-only view is a new object at
+        # every read, so its ``id`` never matched and every step worked all wordings out again
+        tools = dict.get(cast(dict[str, Any], registry), "tools")
+        seen = (id(tools), registry["revision"], registry["phrases_revision"])
         if seen == self._seen:
             return
         wordings: dict[str, ToolWording] = {}

@@ -30,10 +30,10 @@ from selfeng.consumers.executing import (
 )
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, template
-from selfeng.core.evidence import asks_quantity, is_quantity
+from selfeng.core.evidence import asks_quantity, gives_word, is_quantity
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
-from selfeng.core.values import format_value
+from selfeng.core.values import format_value, json_type
 from selfeng.projections.patterns import Criteria, meets
 from selfeng.projections.registry import VersionRecord
 from selfeng.schemas import ArgumentsExtracted, RequestReceived, Step
@@ -141,7 +141,7 @@ class StepRunner:
             run = self._try(req, decision, weighed, previous, context)
             if run.ok and counting and not is_quantity(run.value):
                 # "how many items are in {...}" answered with the list itself: no answer
-                kind = _KINDS.get(type(run.value).__name__, "something else")
+                kind = gives_word(json_type(run.value))
                 first_error = first_error or (
                     f"the request asks how many, and {weighed.candidate.tool} gave {kind}, "
                     "not a number"
@@ -315,7 +315,3 @@ class StepRunner:
             out.answer = out.reason = run.error or "the tool failed"
             raise StepFailed
         return run.value
-
-
-_KINDS = {"list": "a list", "dict": "a record", "str": "text", "NoneType": "nothing"}
-"""How a person calls the kind of a result that is not a number."""

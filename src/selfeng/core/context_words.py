@@ -137,11 +137,7 @@ def _scene(read: Scan, taken: frozenset[int], wording: ToolWording) -> frozenset
     tokens = read.tokens
     if not tokens or not any(t.kind == "word" and t.word in REFERENCES for t in tokens):
         return frozenset()
-    sentences: list[list[Token]] = [[]]
-    for t in tokens:
-        if sentences[-1] and _PUNCTUATION_END.search(read.text[sentences[-1][-1].end : t.start]):
-            sentences.append([])
-        sentences[-1].append(t)
+    sentences = read.sentences
     if len(sentences) < 2 or not any(
         t.kind == "word" and t.word in REFERENCES for t in sentences[-1]
     ):
@@ -171,21 +167,10 @@ F")."""
 
 def _values_in_sentence(read: Scan, token: Token) -> int:
     """How many values the sentence holding ``token`` gives."""
-    tokens = read.tokens
-    first = token.index
-    while first > 0 and not _PUNCTUATION_END.search(
-        read.text[tokens[first - 1].end : tokens[first].start]
-    ):
-        first -= 1
-    last = token.index
-    while last + 1 < len(tokens) and not _PUNCTUATION_END.search(
-        read.text[tokens[last].end : tokens[last + 1].start]
-    ):
-        last += 1
-    return sum(1 for t in tokens[first : last + 1] if t.kind in VALUE_KINDS)
-
-
-_PUNCTUATION_END = re.compile(r"[.?!;]")
+    for sentence in read.sentences:
+        if sentence[0].index <= token.index <= sentence[-1].index:
+            return sum(1 for t in sentence if t.kind in VALUE_KINDS)
+    return 0
 
 
 def _measures(read: Scan, known: frozenset[int]) -> frozenset[int]:

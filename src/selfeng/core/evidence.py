@@ -47,6 +47,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.list_values import unit_labels
 from selfeng.core.scanning import Scan, Token
+from selfeng.core.values import json_type
 from selfeng.core.wording import ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
@@ -386,7 +387,7 @@ def asks_quantity(text: str) -> bool:
 
 def is_quantity(value: object) -> bool:
     """Whether a result is a number (what a request asking how many wants)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return json_type(value) == "number"
 
 
 def gives_word(kind: str) -> str:
@@ -398,6 +399,7 @@ def gives_word(kind: str) -> str:
         "integer": "a whole number",
         "array": "a list",
         "object": "a record",
+        "null": "nothing",
     }.get(kind, kind)
 
 

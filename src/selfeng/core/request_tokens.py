@@ -6,6 +6,7 @@ and the evidence check work on its tokens.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -13,6 +14,8 @@ from typing import Literal
 from pydantic import JsonValue
 
 from selfeng.core.language import POINTING_STEMS, REFERENCE_STEMS, stem
+
+_SENTENCE_END = re.compile(r"[.?!;]")
 
 TokenKind = Literal["word", "number", "date", "quoted", "json", "array", "symbol", "unclear"]
 """What a token is. ``unclear``: a value that cannot be read safely (an ambiguous or
@@ -68,6 +71,16 @@ class Scan:
     def between(self, first: int, last: int) -> str:
         """The request's text from token ``first`` to token ``last``, as written."""
         return self.text[self.tokens[first].start : self.tokens[last].end]
+
+    @cached_property
+    def sentences(self) -> tuple[tuple[Token, ...], ...]:
+        """The tokens of each sentence, in order (a ".", "?", "!" or ";" ends one)."""
+        out: list[list[Token]] = []
+        for t in self.tokens:
+            if not out or _SENTENCE_END.search(self.text[out[-1][-1].end : t.start]):
+                out.append([])
+            out[-1].append(t)
+        return tuple(tuple(sentence) for sentence in out)
 
     @cached_property
     def value_counts(self) -> frozenset[int]:

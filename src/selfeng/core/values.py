@@ -90,3 +90,16 @@ def spaced_code(name: str, schema: Mapping[str, Any], value: JsonValue) -> str |
     if _CODE_NAME.search(name) or _CODE_DESCRIPTION.search(description) or " ID" in description:
         return f"{value!r} has spaces, and {name} holds a code"
     return None
+
+
+def json_type(value: object) -> str:
+    """The JSON Schema type of a value ("array" for a list, "null" for None)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"

@@ -210,8 +210,6 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                         "at": event.occurred_at.isoformat(),
                     }
                     state["running"] = [n for n in state["running"] if n != name]
-            case RequestCompleted(policy_arm=str(label)) if event.key not in state["requests"]:
-                self._completed(state, event, label)  # the usual case: its first completion
             case RequestCompleted(policy_arm=str(label)):
                 row = self._row(state, event.key)
                 found = arm_of(state, label) if row["arm"] is None else None
@@ -284,32 +282,6 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                 )
             ):
                 self._update(state, key, row, experiment=name, arm=labels[label])
-
-    @staticmethod
-    def _completed(state: ExperimentsState, event: RequestCompleted, label: str) -> None:
-        """A request's row from its first completion, counted in its arm's sums (what
-        ``_update`` does for a new row, in one step: this runs for every request an
-        experiment serves)."""
-        requests = state["requests"]
-        while len(requests) >= MAX_REQUESTS:
-            del requests[next(iter(requests))]
-        found = arm_of(state, label)
-        row = RequestRow(
-            label=label,
-            experiment=found[0] if found else None,
-            arm=found[1] if found else None,
-            completed=True,
-            ok=event.ok,
-            wrong=False,
-            cached=event.cached,
-            latency_us=round(event.duration_ms * 1000),
-            llm_calls=0,
-            llm_tokens=0,
-        )
-        requests[event.key] = row
-        outcome = _outcome_of(state, row)
-        if outcome is not None:
-            _add(outcome, row, 1)
 
     @staticmethod
     def _row(state: ExperimentsState, key: str) -> RequestRow:
