@@ -100,6 +100,13 @@ def test_a_reference_to_no_earlier_answer_is_explained(seeded: Selfeng) -> None:
     assert not any(isinstance(e, ToolExecuted) for e in answer.events)
 
 
+def test_that_joining_a_clause_points_at_no_earlier_answer(seeded: Selfeng) -> None:
+    answer = Agent(seeded).ask("email my boss that I'm running late")
+    assert not answer.ok
+    assert "earlier answer" not in answer.text
+    assert "I have no tool for that yet" in answer.text
+
+
 @pytest.mark.parametrize("prompt", ["", "   ", "x" * 30_000])
 def test_empty_and_huge_prompts_get_a_clear_answer(seeded: Selfeng, prompt: str) -> None:
     answer = Agent(seeded).ask(prompt)
