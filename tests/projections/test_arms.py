@@ -4,12 +4,14 @@ fork until the experiment concludes, and then reaches main only if the arm is ke
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from selfeng.core.log import RecordBatch
 from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.log.sqlite import SqliteLog
@@ -163,6 +165,53 @@ def test_an_arm_holds_nothing_of_its_siblings_and_a_fork_outside_the_experiment_
     append_events(log, [ExperimentConcluded(experiment="e1", winner="lenient")])
     assert cached(engine, "manual") == {"early", "lenient"}
     assert cached(engine) == {"early", "lenient"}
+
+
+def test_an_arm_passes_over_its_siblings_requests_and_counts_them_as_a_fold_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request path's events for one arm are passed over by its sibling arm's fork
+    (nothing there learns from them), not folded; what any fork or projection then holds,
+    and how many events each counts, equal a fold from the log's start."""
+    log = MemoryLog()
+    engine = ProjectionEngine(log, MemoryStore())
+    append_events(log, [*design(), ForkCreated(fork="manual")])
+    engine.catch_up()
+    runners = [engine.main, *(engine.runner(engine.fork(f)) for f in ("e1.control", "manual"))]
+    control = runners[1]
+    folded: list[int] = []
+    fold = control.fold
+
+    def counted(batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:
+        folded.append(1)
+        return fold(batch, known)
+
+    monkeypatch.setattr(control, "fold", counted)
+
+    def appended(*events: Event) -> None:
+        """As ``Selfeng.append`` does: appended, then folded by every live runner."""
+        stored = append_events(log, list(events))
+        for runner in runners:
+            assert runner.fold_appended(stored, events)
+
+    for runner in runners:
+        runner.catch_up()
+    appended(ran("lenient", "e1.lenient"), ran("lenient again", "e1.lenient"))
+    assert folded == []  # another arm's request: passed over
+    appended(ran("control", "e1.control"))
+    appended(ran("main line"))
+    appended(ran("mixed", "e1.lenient"), ran("main line too"))
+    assert folded == [1, 1, 1]
+    assert cached(engine, "e1.control") == {"control", "main line", "main line too"}
+    assert control.position == engine.main.position
+    results = [r for fork in ("main", "e1.control", "manual") for r in verify(engine, fork)]
+    assert all(r.equal and r.live_events == r.replayed_events for r in results), [
+        r for r in results if not r.equal or r.live_events != r.replayed_events
+    ]
+    # once the sibling is kept, its lessons are the fork's too: folded, not passed over
+    appended(ExperimentConcluded(experiment="e1", winner="lenient"))
+    appended(ran("late lenient", "e1.lenient"))
+    assert folded == [1, 1, 1, 1, 1]
 
 
 def test_held_lessons_are_kept_across_a_restart(tmp_path: Path) -> None:

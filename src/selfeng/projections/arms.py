@@ -107,6 +107,12 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
             return True
         return state["decided"].get(arm or "") == "kept"
 
+    def ignored(self, state: ArmLessonsState) -> set[str]:
+        """The arms whose events this fold and this fork's arm-scoped folds leave as they
+        are: the other arms of the experiments this fork is an arm of, unless kept."""
+        decided = state["decided"]
+        return {a for a in self.siblings(state, self.own) if decided.get(a) != "kept"}
+
     @staticmethod
     def siblings(state: ArmLessonsState, fork: str) -> set[str]:
         """The forks of the other arms of the experiments ``fork`` is an arm of: their

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from pydantic import JsonValue
@@ -123,6 +123,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         for slot in self._slots:
             for type_name in slot.types if slot.on_event is not None else ():
                 self._event_slots.setdefault(type_name, []).append(slot)
+        self._sibling_types = self._types_only_arms_fold()
         self.base = base
         self._since_checkpoint = 0
         self._since_snapshot = 0
@@ -296,9 +297,48 @@ class ProjectionRunner(FoldLoops, SlotGroups):
             return False
         if known is None:
             known = {e.event_id.bytes: e for e in events}
-        self.fold(RecordBatch(records, GlobalPosition(offsets[-1])), known)
+        batch = RecordBatch(records, GlobalPosition(offsets[-1]))
+        if self._sibling_types and self._siblings_only(records, known):
+            self._passed(batch)
+        else:
+            self.fold(batch, known)
         self._dirty = True
         return True
+
+    def _types_only_arms_fold(self) -> frozenset[str]:
+        """In a fork that is an experiment's arm: the event types that only its arm-scoped
+        folds and ``arm_lessons`` fold, which all leave a sibling arm's event as it is."""
+        lessons = self._lessons
+        if lessons is None or self.fork.name == MAIN.name or self._record_slots:
+            return frozenset()
+        group = {id(s) for s in [lessons, *self._arm_slots]}
+        return frozenset(
+            t for t, slots in self._event_slots.items() if all(id(s) in group for s in slots)
+        )
+
+    def _siblings_only(self, records: Sequence[StoredRecord], known: Mapping[bytes, Event]) -> bool:
+        """Whether every record is an event of a sibling arm (another arm of an experiment
+        this fork is an arm of) that nothing here folds but the arm folds, which ignore it:
+        the request path's events for the other arm, which this fork need not look at."""
+        lessons = self._lessons
+        assert lessons is not None
+        ignored = cast(ArmLessonsProjection, lessons.projection).ignored(lessons.state)
+        for record in records:
+            event = known.get(record.event_id)
+            if (
+                event is None
+                or record.type not in self._sibling_types
+                or event.__dict__.get("policy_arm") not in ignored
+            ):
+                return False
+        return True
+
+    def _passed(self, batch: RecordBatch) -> None:
+        """Count and pass ``batch`` as a fold that changed nothing would."""
+        for record in batch.records:
+            for slot in self._event_slots[record.type]:
+                slot.events += 1
+        self._moved(batch, len(batch.records))
 
     @_locked
     def fold(self, batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:
@@ -313,11 +353,20 @@ class ProjectionRunner(FoldLoops, SlotGroups):
             applied = self._fold_records(batch, known, uneven)
         finally:
             self._recording(False)
-        for slot in slots:
-            slot.position = slot.position.latest(batch.position)
+        self._moved(batch, applied, uneven)
+        return applied
+
+    def _moved(self, batch: RecordBatch, applied: int, uneven: bool = False) -> None:
+        slots = self._slots
+        if uneven:
+            for slot in slots:
+                slot.position = slot.position.latest(batch.position)
+        else:  # every slot is at one place: the same place after
+            position = slots[0].position.latest(batch.position)
+            for slot in slots:
+                slot.position = position
         self._since_checkpoint += applied
         self._since_snapshot += applied
-        return applied
 
     def _recording(self, on: bool) -> None:
         for slot in self._slots:
