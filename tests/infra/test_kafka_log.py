@@ -106,9 +106,13 @@ def test_a_foreign_message_without_headers_is_delivered_not_dropped(
     producer.send(topic, value=b"\xff\xfe not json at all", key=None).get()
     producer.send(topic, value=orjson.dumps(whole), key=None).get()
     producer.send(topic, value=None, key=b"tomb").get()  # a tombstone
+    # our three headers, but none of them valid: read from the body like no headers at all
+    odd = [("type", b"\xff"), ("schema_version", b"x"), ("event_id", b"short")]
+    producer.send(topic, value=b'{"key": "odd"}', key=None, headers=odd).get()
     log.append([rec("a", 0)])
     got = read_all(log)
-    assert len(got) == 5
+    assert len(got) == 6
+    assert next(r for r in got if r.data == b'{"key": "odd"}').key == "odd"
     foreign = {r.data: r for r in got if r.key != "a"}
     truncated = foreign[b'{"type": "RequestRec']
     assert (truncated.type, truncated.version, truncated.key) == ("", 0, "t")
@@ -122,7 +126,7 @@ def test_a_foreign_message_without_headers_is_delivered_not_dropped(
     # derived ids are stable: another reader derives the same ones
     again = {r.data: r.event_id for r in read_all(log)}
     assert again == {r.data: r.event_id for r in got}
-    assert len({r.event_id for r in got}) == 5
+    assert len({r.event_id for r in got}) == 6
 
 
 def test_a_duplicate_from_a_bare_producer_is_delivered_once(

@@ -128,18 +128,25 @@ class KnownIds:
         every process, whatever each saw first.
         """
         out = []
+        # the window's and the known ids' dicts directly: this runs once per record read
+        delivered, seen = window._items, self.known._items
+        delivered_max, seen_max = window.size, self.known.size
         with self.lock:
             for key, r in records:
-                here = (r.topic, r.partition, r.offset)
-                if key in window:
+                if key in delivered:
                     continue
-                known = self.known.get(key)
+                here = (r.topic, r.partition, r.offset)
+                known = seen.get(key)
                 if known is not None and known != here:
-                    if known[:2] != here[:2] or known[2] < here[2]:
+                    if known[0] != here[0] or known[1] != here[1] or known[2] < here[2]:
                         continue
-                    self.known.replace(key, here)
-                window.add(key, here)
+                    seen[key] = here  # the copy read now is the first: it keeps its place
+                delivered[key] = here
+                if len(delivered) > delivered_max:
+                    delivered.popitem(last=False)
                 if known is None:
-                    self.known.add(key, here)
+                    seen[key] = here
+                    if len(seen) > seen_max:
+                        seen.popitem(last=False)
                 out.append(r)
         return out

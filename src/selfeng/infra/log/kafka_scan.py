@@ -81,6 +81,14 @@ class Scan:
                 continue
             stop = self._stop(tp)
             nxt = self.next[tp]
+            if (
+                messages
+                and messages[0].offset >= nxt
+                and (stop is None or messages[-1].offset < stop)
+            ):  # the usual case, all of them (offsets rise within a partition)
+                out.extend(messages)
+                nxt = messages[-1].offset + 1
+                messages = ()
             for m in messages:
                 if m.offset < nxt:
                     continue  # from before a seek
