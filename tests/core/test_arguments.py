@@ -503,9 +503,10 @@ def test_a_mixed_number_is_one_value() -> None:
 
 def test_a_number_counting_earlier_answers_is_no_value() -> None:
     """ "add those *two* results together": how many results, not the number 2."""
-    found, missing = fill("add_numbers", "add those two results together")
-    assert 2.0 not in found.values()
-    assert missing
+    for text in ("add those two results together", "add those two together"):
+        found, missing = fill("add_numbers", text)
+        assert 2.0 not in found.values(), text
+        assert missing, text
 
 
 def test_the_ends_of_a_range_are_no_list_of_two() -> None:

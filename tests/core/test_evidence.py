@@ -4,6 +4,7 @@ import pytest
 
 from selfeng.core.arguments import extract
 from selfeng.core.evidence import Assessment, assess
+from selfeng.core.policies import default_values, policy_float
 from selfeng.core.scanning import scan
 from selfeng.core.tooldef import parse_tool
 from selfeng.core.wording import generic_stems, tool_wording
@@ -213,6 +214,16 @@ def test_a_possessed_thing_before_an_instruction_word_is_no_text() -> None:
 def test_a_negated_word_does_not_ask_for_its_tool() -> None:
     assert judge("to_uppercase", "turn off the caps on this: I AM SO LOUD").confidence == 0.0
     assert judge("to_uppercase", "put this in caps: i am so loud").confidence == 1.0
+
+
+def test_off_after_a_number_is_a_discount_the_tool_must_say_it_does() -> None:
+    """ "15% off of 200" is 170: a tool for "15% of 200" does not answer it ("off" stems to
+    "of"), the expression tool, whose description says "off", does."""
+    off = judge("percent_of", "whats 15% off of 200")
+    assert off.confidence < policy_float(default_values(), "answer.min_confidence")
+    assert "off" in off.unexplained
+    assert judge("evaluate_expression", "whats 15% off of 200").confidence == 1.0
+    assert judge("percent_of", "whats 15% of 200").confidence == 1.0
 
 
 def test_a_title_is_no_text_given() -> None:

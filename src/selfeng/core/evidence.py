@@ -248,6 +248,10 @@ def _account(
             names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
+        if token.word == "off" and token.index > 0 and tokens[token.index - 1].kind == "number":
+            # "15% *off* 200": a discount, an operation of its own ("of" is its stem, so
+            # only the word as written shows a tool does it)
+            return True, wording.says("off"), False
         if is_neutral(token.word):
             return False, True, False
         names, part = wording.matches(token.word)

@@ -24,6 +24,7 @@ _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _CHAIN_WORDS = frozenset({"and", "then", "now", "next", "finally", "after", "that"})
 _MULTIPLES = {"double": 2.0, "twice": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5}
 _POWER_VERB_WORDS = {"square": "squared", "cube": "cubed"}
+_POINTING = frozenset({"these", "those"})
 _NOT_A_NUMBER_BEFORE_ONE = frozenset(
     {"which", "this", "that", "the", "each", "every", "any", "no", "another", "other", "last"}
 )
@@ -117,6 +118,11 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
         if run_end > i:
             previous = out[-1].word if out and out[-1].kind == "word" else ""
             lone_one = run_end == i + 1 and r.word == "one"
+            if previous in _POINTING:
+                # "add *those two* together": how many things are pointed at, not a value
+                out.extend(raw[i:run_end])
+                i = run_end
+                continue
             if not (lone_one and previous in _NOT_A_NUMBER_BEFORE_ONE):
                 out.append(RawToken("number", r.start, raw[run_end - 1].end, value=float(value),
                                     integer=True))  # fmt: skip

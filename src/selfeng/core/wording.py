@@ -73,6 +73,10 @@ class ToolWording:
         """Whether a stem is part of the tool's wording at all."""
         return word_stem in self.does or word_stem in self.takes
 
+    def says(self, written: str) -> bool:
+        """Whether its name or description has this very word (no stem, no short form)."""
+        return self.spelled is not None and written.lower() in self.spelled.known
+
     def described(self, written: str) -> bool:
         """Whether a word (or a short form of one) is in the tool's name or description as
         written: its own wording, not what confirmed phrasings added."""
