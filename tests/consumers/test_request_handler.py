@@ -100,8 +100,15 @@ def test_a_reference_to_no_earlier_answer_is_explained(seeded: Selfeng) -> None:
     assert not any(isinstance(e, ToolExecuted) for e in answer.events)
 
 
-def test_that_joining_a_clause_points_at_no_earlier_answer(seeded: Selfeng) -> None:
-    answer = Agent(seeded).ask("email my boss that I'm running late")
+@pytest.mark.parametrize(
+    "prompt", ["email my boss that I'm running late", "whisper this: be quiet please"]
+)
+def test_words_that_point_at_no_earlier_answer_are_not_read_as_one(
+    seeded: Selfeng, prompt: str
+) -> None:
+    """ "that" joining a clause, and "this" before a colon (the text after it), point at no
+    earlier answer: the answer must not say one is missing."""
+    answer = Agent(seeded).ask(prompt)
     assert not answer.ok
     assert "earlier answer" not in answer.text
     assert "I have no tool for that yet" in answer.text
