@@ -220,11 +220,11 @@ def test_a_sandbox_that_cannot_start_is_a_clear_answer_and_a_failure_event(
 
 
 def test_the_candidate_that_accounts_for_more_of_the_request_answers(seeded: Selfeng) -> None:
-    """Both count tools fit "Count the letters in the word banana"; count_words is closer in
-    wording but leaves "letters" unexplained, count_characters accounts for every word."""
+    """Two count tools fit "Count the letters in the word banana"; count_words is closer in
+    wording but leaves "letters" unexplained, count_letters accounts for every word."""
     answer = Agent(seeded).ask("Count the letters in the word banana")
     assert answer.ok, answer.text
-    assert answer.tools == ("count_characters@1",)
+    assert answer.tools == ("count_letters@1",)
     assert answer.text == "6"
 
 

@@ -350,6 +350,23 @@ def test_a_date_difference_written_as_a_subtraction_takes_the_first_as_the_end(t
     assert found == {"start": "2024-11-28", "end": "2024-12-25"}
 
 
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("days between 2025-12-25 and 2025-07-04", {"start": "2025-07-04", "end": "2025-12-25"}),
+        ("days between 2025-07-04 and 2025-12-25", {"start": "2025-07-04", "end": "2025-12-25"}),
+        # "from ... to" gives an order, and keeps it
+        ("days from 2025-12-25 to 2025-07-04", {"start": "2025-12-25", "end": "2025-07-04"}),
+    ],
+)
+def test_dates_between_two_ends_go_as_a_span_the_earlier_first(
+    text: str, arguments: dict[str, str]
+) -> None:
+    found, missing = fill("days_between", text)
+    assert missing == []
+    assert found == arguments
+
+
 FIND = '''
 def find(path: str = ".", name: str | None = None) -> list:
     """Find the files and directories under a path whose file name contains a name.

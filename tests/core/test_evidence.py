@@ -226,6 +226,33 @@ def test_off_after_a_number_is_a_discount_the_tool_must_say_it_does() -> None:
     assert judge("percent_of", "whats 15% of 200").confidence == 1.0
 
 
+@pytest.mark.parametrize(
+    ("tool", "text"),
+    [
+        ("standard_deviation", "sample standard deviation of 2, 4, 4, 4, 5, 5, 7, 9"),
+        ("mean", "geometric mean of 2 and 8"),
+        ("count_letters", "how many capital letters are in 'Hello World'"),
+    ],
+)
+def test_a_word_naming_a_kind_of_what_the_tool_does_means_no_answer(tool: str, text: str) -> None:
+    """ "*sample* standard deviation" is another computation than the tool's: it must not
+    answer with its own (2.0 for 2.138)."""
+    assessment = judge(tool, text)
+    assert assessment.confidence == 0.0
+    assert "a kind of it" in assessment.reason
+    plain = text.replace("sample ", "").replace("geometric ", "").replace("capital ", "")
+    assert judge(tool, plain).confidence == 1.0
+    assert judge("reverse_string", "quickly reverse 'abc'").confidence == 1.0
+
+
+def test_letters_are_counted_by_the_letter_counter_and_characters_by_the_other() -> None:
+    letters, characters = "how many letters are in 'hello world'", "how many characters in 'ab'"
+    assert judge("count_letters", letters).confidence == 1.0
+    assert judge("count_characters", letters).confidence == 0.0
+    assert judge("count_characters", characters).confidence == 1.0
+    assert judge("count_letters", characters).confidence == 0.0
+
+
 def test_a_title_is_no_text_given() -> None:
     assessment = judge("count_words", "How many words are in the Gettysburg Address?")
     assert assessment.confidence == 0.0

@@ -96,6 +96,7 @@ def assess(
     unused: list[str] = []
     unexplained: list[str] = []
     unclear: list[str] = []
+    narrowed: list[str] = []
     content = 0
     accounted = 0
     counted_params: set[str] = set()
@@ -137,6 +138,8 @@ def assess(
             unclear.append(token.note or token.text)
         else:
             unexplained.append(token.text)
+            if _narrows_name(token, read.tokens, wording):
+                narrowed.append(token.text)
             if token.kind in VALUE_KINDS or (
                 token.kind == "word"
                 and (
@@ -195,6 +198,12 @@ def assess(
         confidence, reason = 0.0, f"the value for {name} does not fit: {why}"
     elif extraction.missing:
         confidence, reason = 0.0, f"no value for {', '.join(extraction.missing)}"
+    elif narrowed:
+        confidence = 0.0
+        reason = (
+            f"the request asks for a kind of it ({_quote(narrowed)}) that {wording.name} does "
+            "not say it is"
+        )
     elif unused and set(unused) <= miscounted:
         confidence = 0.0
         reason = f"the request counts {_quote(unused)}, which {wording.name} does not count"
@@ -334,6 +343,21 @@ def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
 
 
 _DISTRIBUTIVES = frozenset({"each", "every", "per"})
+
+
+def _narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -> bool:
+    """Whether an unexplained word stands right before a word naming what the tool does,
+    as a kind of it: "*sample* standard deviation", "*geometric* mean", "*capital* letters".
+    The tool does one kind, and does not say it is this one. (An adverb before a verb,
+    "*quickly* reverse", says how, not which; a short word typed for another, "can *u*
+    multiply", says nothing of which.)"""
+    k = token.index + 1
+    if token.kind != "word" or k >= len(tokens) or len(token.word) < 3:
+        return False
+    if token.word.endswith("ly"):
+        return False
+    after = tokens[k]
+    return after.kind == "word" and wording.matches(after.word)[0]
 
 
 def _distributed(token: Token, tokens: Sequence[Token]) -> bool:

@@ -79,9 +79,26 @@ def _date_by_role(
         marked = [d for d in dates if _marks(roles[name], tokens, d)]
         if marked:
             return marked[0]
+    if _between(dates, tokens):
+        # "days *between* 2025-12-25 *and* 2025-07-04": "between" gives no order, so the
+        # dates go as a span does, the earlier first (ISO dates sort as they fall)
+        dates = sorted(dates, key=lambda d: str(d.value))
     others = [r for n, r in roles.items() if n != name]
     unmarked = [d for d in dates if not any(_marks(r, tokens, d) for r in others)]
     return unmarked[0] if unmarked else dates[0]
+
+
+def _between(dates: Sequence[Token], tokens: Sequence[Token]) -> bool:
+    """Whether the two dates are the ends of "between A and B"."""
+    if len(dates) != 2:
+        return False
+    first, second = sorted(dates, key=lambda d: d.index)
+    return (
+        _word_before(tokens, first) == "between"
+        and second.index == first.index + 2
+        and tokens[first.index + 1].kind == "word"
+        and tokens[first.index + 1].word == "and"
+    )
 
 
 _OPERATORS = frozenset({"minus"})

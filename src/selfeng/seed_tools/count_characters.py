@@ -2,7 +2,8 @@
 
 
 def count_characters(text: str, include_spaces: bool = True) -> int:
-    """Count the characters (letters) in a text, the length of a string.
+    """Count the characters in a text (spaces, digits and punctuation too), the length of
+    a string.
 
     Args:
         text: the text whose characters are counted.
