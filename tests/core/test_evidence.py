@@ -288,6 +288,37 @@ def test_an_operator_in_an_expression_asks_for_the_evaluator() -> None:
     assert judge("evaluate_expression", "calculate 17 mod 5").confidence == 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "expression"),
+    [
+        ("increase 200 by 15%", "increase 200 by 15%"),
+        ("reduce 80 by 25 percent", "reduce 80 by 25 percent"),
+        ("what's 7 percent more than 200?", "7 percent more than 200"),
+    ],
+)
+def test_a_change_by_a_percentage_is_an_expression(text: str, expression: str) -> None:
+    found = extract(
+        scan(text), SPECS["evaluate_expression"]["parameters"], WORDINGS["evaluate_expression"]
+    )
+    assert found.arguments == {"expression": expression}
+    assert judge("evaluate_expression", text).confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    "text", ["What's 1/4 as a percentage?", "what is 3 divided by 4, written as a percentage"]
+)
+def test_a_percentage_asked_as_the_answers_form_is_given_only_by_a_percentage_tool(
+    text: str,
+) -> None:
+    """ "1/4 as a percentage" is 25, not the 0.25 an expression or a division gives."""
+    for tool in ("evaluate_expression", "divide_numbers"):
+        assert judge(tool, text).confidence == 0.0, tool
+    assert (
+        judge("percentage_change", "what is the change in percent from 40 to 50").confidence == 1.0
+    )
+    assert judge("percent_of", "What's 15 percent of 80?").confidence == 1.0
+
+
 def test_the_words_naming_the_text_after_a_colon_say_what_it_is() -> None:
     text = "How many words does this recipe step have: Preheat the oven and grease the pan."
     assert judge("count_words", text).confidence == 1.0

@@ -140,6 +140,8 @@ def assess(
             unexplained.append(token.text)
             if _narrows_name(token, read.tokens, wording):
                 narrowed.append(token.text)
+            if _percent_as_form(token, read.tokens):
+                unused.append(token.text)  # "1/4 *as a percentage*": a form it does not give
             if token.kind in VALUE_KINDS or (
                 token.kind == "word"
                 and (
@@ -257,6 +259,9 @@ def _account(
             names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
+        if _percent_as_form(token, tokens):
+            gives = "percent" in wording.name
+            return True, gives, gives
         if token.word == "off" and token.index > 0 and tokens[token.index - 1].kind == "number":
             # "15% *off* 200": a discount, an operation of its own ("of" is its stem, so
             # only the word as written shows a tool does it)
@@ -343,6 +348,25 @@ def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
 
 
 _DISTRIBUTIVES = frozenset({"each", "every", "per"})
+
+
+_AS_FORM = frozenset({"as", "in", "into", "to"})
+_PERCENT_OPERATIONS = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
+
+
+def _percent_as_form(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether "percent" or "percentage" names the form the answer is asked in ("what's 1/4
+    *as a percentage*", "3/4 *in percent*"), not an operation ("percent *of*", "percentage
+    *change*"): only a tool that gives a percentage (its name says so) gives that."""
+    if token.word not in {"percent", "percentage"}:
+        return False
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in _AS_FORM:
+        return False
+    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
+    return not (after is not None and after.kind == "word" and after.word in _PERCENT_OPERATIONS)
 
 
 def _narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -> bool:

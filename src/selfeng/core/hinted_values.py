@@ -19,8 +19,12 @@ from selfeng.core.wording import Roles
 CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 """The words that lead to a conversion's target unit."""
 _UNIT_FILLERS = frozenset({"degree", "degrees", "deg", "degs", "°"})
-_MATH_WORDS = OPERATORS | frozenset(
-    {"of", "by", "to", "the", "power", "square", "cube", "and", "off"}
+_CHANGE_VERBS = frozenset({"increase", "decrease", "reduce"})
+"""Verbs an expression may start with: "*increase* 200 by 15%"."""
+_MATH_WORDS = (
+    OPERATORS
+    | _CHANGE_VERBS
+    | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and", "off", "more", "than"})
 )
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
 _EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")
@@ -334,7 +338,7 @@ def _math_edge(t: Token, *, leading: bool = False) -> bool:
     if t.kind == "number" or (t.kind == "symbol" and t.word in {"(", ")"}):
         return True
     if leading:
-        return t.word in {"square", "cube", "sqrt", "minus", "-"} or t.word == "minus"
+        return t.word in {"square", "cube", "sqrt", "minus", "-"} | _CHANGE_VERBS
     return t.word in {"squared", "cubed"}
 
 

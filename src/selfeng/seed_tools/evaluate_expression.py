@@ -13,6 +13,15 @@ _WORDS = [
     (r"%\s*of\b", "%*"),
     (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1)*"),
     (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+off\s+(?:of\s+)?(\d+(?:\.\d+)?)", r"\2-\1%*\2"),
+    (r"\bincrease\s+(\d+(?:\.\d+)?)\s+by\s+(\d+(?:\.\d+)?)\s*(?:%|percent)", r"\1+\2%*\1"),
+    (
+        r"\b(?:decrease|reduce)\s+(\d+(?:\.\d+)?)\s+by\s+(\d+(?:\.\d+)?)\s*(?:%|percent)",
+        r"\1-\2%*\1",
+    ),
+    (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+more\s+than\s+(\d+(?:\.\d+)?)", r"\2+\1%*\2"),
+    (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+less\s+than\s+(\d+(?:\.\d+)?)", r"\2-\1%*\2"),
+    (r"(\d+(?:\.\d+)?)\s+more\s+than\s+(\d+(?:\.\d+)?)", r"\2+\1"),
+    (r"(\d+(?:\.\d+)?)\s+less\s+than\s+(\d+(?:\.\d+)?)", r"\2-\1"),
     (r"\bpercent\b", "%"),
     (r"\bmultiplied\s+by\b", "*"),
     (r"\bdivided\s+by\b", "/"),
@@ -173,7 +182,8 @@ class _Parser:
 
 def evaluate_expression(expression: str) -> float:
     """Evaluate an arithmetic expression: numbers with plus, minus, times, divided by (over),
-    powers (squared, cubed, to the power of), percent of, square roots, modulo (mod, the
+    powers (squared, cubed, to the power of), percent of, a percentage off, more or less
+    (increase or decrease a number by a percentage), square roots, modulo (mod, the
     remainder) and brackets.
 
     Args:
@@ -205,6 +215,15 @@ def test_words() -> None:
     assert evaluate_expression("2 to the power of 3") == 8
     assert evaluate_expression("2 to the 10th power") == 1024
     assert evaluate_expression("3 to the 4th") == 81
+
+
+def test_a_number_increased_or_decreased_by_a_percentage() -> None:
+    assert evaluate_expression("increase 200 by 15%") == 230
+    assert evaluate_expression("decrease 80 by 25 percent") == 60
+    assert evaluate_expression("25% more than 80") == 100
+    assert evaluate_expression("25% less than 80") == 60
+    assert evaluate_expression("5 more than 3") == 8
+    assert evaluate_expression("5 less than 20") == 15
 
 
 def test_a_percentage_off_an_amount() -> None:
