@@ -101,7 +101,12 @@ def test_a_reference_to_no_earlier_answer_is_explained(seeded: Selfeng) -> None:
 
 
 @pytest.mark.parametrize(
-    "prompt", ["email my boss that I'm running late", "whisper this: be quiet please"]
+    "prompt",
+    [
+        "email my boss that I'm running late",
+        "whisper this: be quiet please",
+        "what is the sum of the first 10 numbers",
+    ],
 )
 def test_words_that_point_at_no_earlier_answer_are_not_read_as_one(
     seeded: Selfeng, prompt: str
@@ -111,7 +116,6 @@ def test_words_that_point_at_no_earlier_answer_are_not_read_as_one(
     answer = Agent(seeded).ask(prompt)
     assert not answer.ok
     assert "earlier answer" not in answer.text
-    assert "I have no tool for that yet" in answer.text
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", "x" * 30_000])

@@ -294,6 +294,7 @@ def test_an_operator_in_an_expression_asks_for_the_evaluator() -> None:
         ("increase 200 by 15%", "increase 200 by 15%"),
         ("reduce 80 by 25 percent", "reduce 80 by 25 percent"),
         ("what's 7 percent more than 200?", "7 percent more than 200"),
+        ("what is the remainder of 17 divided by 5", "remainder of 17 divided by 5"),
     ],
 )
 def test_a_change_by_a_percentage_is_an_expression(text: str, expression: str) -> None:
@@ -302,6 +303,10 @@ def test_a_change_by_a_percentage_is_an_expression(text: str, expression: str) -
     )
     assert found.arguments == {"expression": expression}
     assert judge("evaluate_expression", text).confidence == 1.0
+
+
+def test_the_remainder_of_a_division_is_not_the_division() -> None:
+    assert judge("divide_numbers", "what is the remainder of 17 divided by 5").confidence == 0.0
 
 
 @pytest.mark.parametrize(

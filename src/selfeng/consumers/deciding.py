@@ -41,13 +41,13 @@ from selfeng.schemas import Candidate, Evidence
 
 _REFERENCE = re.compile(
     r"\b(the (result|answer|output|value|number|sum|total|product|outcome|difference|"
-    r"quotient)|it|that(?!\s+(?:i|you|we|he|she|they|it)\b)|this|them|previous|last one)\b"
-    r"(?!\s*:)",
+    r"quotient)\b(?!\s+of\b)|it|that(?!\s+(?:i|you|we|he|she|they|it)\b)|this|them|previous|"
+    r"last one)\b(?!\s*:)",
     re.IGNORECASE,
 )
 """Words pointing at an earlier answer. "that" before a subject ("tell my boss *that I*'m
-late") joins a clause and points at nothing, and a word before a colon ("shout *this*: be
-quiet") points at the text after it."""
+late") joins a clause and points at nothing, a word before a colon ("shout *this*: be
+quiet") points at the text after it, and "the sum *of* ..." says what it is of."""
 
 FailureKind = Literal["missing", "reference", "abstain"]
 """Why a step is not answered: a required value is missing; it refers to an earlier answer

@@ -19,8 +19,9 @@ from selfeng.core.wording import Roles
 CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 """The words that lead to a conversion's target unit."""
 _UNIT_FILLERS = frozenset({"degree", "degrees", "deg", "degs", "°"})
-_CHANGE_VERBS = frozenset({"increase", "decrease", "reduce"})
-"""Verbs an expression may start with: "*increase* 200 by 15%"."""
+_CHANGE_VERBS = frozenset({"increase", "decrease", "reduce", "remainder"})
+"""Words an expression may start with: "*increase* 200 by 15%", "the *remainder* of 17
+divided by 5"."""
 _MATH_WORDS = (
     OPERATORS
     | _CHANGE_VERBS

@@ -114,7 +114,7 @@ CONJUNCTIONS = frozenset({"and", "or", "but", "nor", "so", "yet", "if", "then", 
 OPERATORS = frozenset(
     {
         "plus", "minus", "less", "times", "multiplied", "divided", "over", "squared", "cubed",
-        "power", "root", "percent", "mod", "modulo", "sqrt", "raised",
+        "power", "root", "percent", "mod", "modulo", "sqrt", "raised", "remainder",
     }
 )  # fmt: skip
 """Arithmetic words: content a tool must account for, never neutral."""

@@ -13,6 +13,7 @@ _WORDS = [
     (r"%\s*of\b", "%*"),
     (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1)*"),
     (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+off\s+(?:of\s+)?(\d+(?:\.\d+)?)", r"\2-\1%*\2"),
+    (r"\bremainder\s+of\s+(\d+(?:\.\d+)?)\s+(?:divided\s+by|/)\s+(\d+(?:\.\d+)?)", r"\1 mod \2"),
     (r"\bincrease\s+(\d+(?:\.\d+)?)\s+by\s+(\d+(?:\.\d+)?)\s*(?:%|percent)", r"\1+\2%*\1"),
     (
         r"\b(?:decrease|reduce)\s+(\d+(?:\.\d+)?)\s+by\s+(\d+(?:\.\d+)?)\s*(?:%|percent)",
@@ -215,6 +216,10 @@ def test_words() -> None:
     assert evaluate_expression("2 to the power of 3") == 8
     assert evaluate_expression("2 to the 10th power") == 1024
     assert evaluate_expression("3 to the 4th") == 81
+
+
+def test_the_remainder_of_a_division() -> None:
+    assert evaluate_expression("the remainder of 17 divided by 5") == 2
 
 
 def test_a_number_increased_or_decreased_by_a_percentage() -> None:
