@@ -72,6 +72,8 @@ def test_a_follow_up_without_values_takes_the_previous_ones(seeded: Selfeng) -> 
     assert median.ok, median.text
     assert median.value == 8
     assert agent.ask("and the largest?", session_id="s-vals").value == 12
+    total = agent.ask("and the sum", session_id="s-vals")  # an operation's noun, as well
+    assert total.value == 24, total.text
     # one number is no list: nothing to take
     assert agent.ask("What is 15% of 200?", session_id="s-one").value == 30
     assert not agent.ask("And the median?", session_id="s-one").ok

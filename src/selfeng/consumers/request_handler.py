@@ -61,6 +61,13 @@ MAX_STEPS = 12
 """Steps of one request's plan the handler answers; a longer plan is refused."""
 
 
+_OPERATION_NOUNS = frozenset(
+    {"the sum", "the total", "the product", "the difference", "the quotient"}
+)
+"""What may point at an earlier answer or ask a new question of the same values ("and the
+*sum*?"): the full question is tried first."""
+
+
 class RequestHandler:
     """Answers requests with registered tools; pure apart from running them in the sandbox."""
 
@@ -223,8 +230,10 @@ class RequestHandler:
         The full text comes first: "and 25%?" after "What is 15% of 200?" asks for 25% of
         200, not 25% of the answer 30 (a follow-up that only continues, "times 5", has a word
         the previous request did not, and is not restated)."""
-        if refers_back(step.text):
+        pointing = refers_back(step.text)
+        if pointing and pointing.lower() not in _OPERATION_NOUNS:
             return decision  # "and lowercase it": the previous answer, as it says
+        # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
         restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
         if restated is None or restated == step.text:
             return decision
