@@ -298,7 +298,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         if known is None:
             known = {e.event_id.bytes: e for e in events}
         batch = RecordBatch(records, GlobalPosition(offsets[-1]))
-        if self._sibling_types and self._siblings_only(records, known):
+        if self._sibling_types and self._aligned and self._siblings_only(records, known):
             self._passed(batch)
         else:
             self.fold(batch, known)
