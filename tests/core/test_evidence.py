@@ -125,6 +125,19 @@ def test_a_noun_pointing_at_a_value_does_not_ask_for_a_tool() -> None:
     assert judge("count_words", "How many words are in 'to be or not'?").confidence == 1.0
 
 
+def test_a_decimal_asked_as_the_answers_form_is_what_a_number_is() -> None:
+    text = "what is 7 divided by 8 as a decimal"
+    read = scan(text)
+    spec = SPECS["divide_numbers"]
+    found = extract(read, spec["parameters"], WORDINGS["divide_numbers"])
+    assessment = assess(read, found, WORDINGS["divide_numbers"], returns=spec["returns"])
+    assert assessment.confidence == 1.0, assessment.reason
+    # a tool that gives text does not give a decimal
+    spec = SPECS["reverse_string"]
+    found = extract(read, spec["parameters"], WORDINGS["reverse_string"])
+    assert assess(read, found, WORDINGS["reverse_string"], returns=spec["returns"]).confidence == 0
+
+
 def test_words_of_a_parameter_left_to_its_default_are_not_accounted_for() -> None:
     # round_number keeps 0 decimal places by default: "as a decimal" asks for more
     assert judge("round_number", "What is 3/8 as a decimal?").confidence < 0.75

@@ -114,6 +114,14 @@ def assess(
             continue
         if token.index in labels and not wording.matches(token.word)[1]:
             continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
+        if (
+            gives in {"number", "integer"}
+            and token.word == "decimal"
+            and token.index not in taken
+            and stem(token.word) not in unset
+            and _as_form(token, read.tokens)
+        ):
+            continue  # "2/3 *as a decimal*": the form a number comes in, which it gives
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
             # the request says something of a parameter left to its default ("not counting
             # the *spaces*"): not understood, so not accounted for
@@ -351,22 +359,26 @@ _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 
 
 _AS_FORM = frozenset({"as", "in", "into", "to"})
-_PERCENT_OPERATIONS = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
+_OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 
 
 def _percent_as_form(token: Token, tokens: Sequence[Token]) -> bool:
     """Whether "percent" or "percentage" names the form the answer is asked in ("what's 1/4
     *as a percentage*", "3/4 *in percent*"), not an operation ("percent *of*", "percentage
     *change*"): only a tool that gives a percentage (its name says so) gives that."""
-    if token.word not in {"percent", "percentage"}:
-        return False
+    return token.word in {"percent", "percentage"} and _as_form(token, tokens)
+
+
+def _as_form(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word names the form the answer is asked in: after "as", "in", "into" or
+    "to" (and an article), and not followed by what it is of ("in percent *of*")."""
     i = token.index - 1
     while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
         i -= 1
     if i < 0 or tokens[i].kind != "word" or tokens[i].word not in _AS_FORM:
         return False
     after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
-    return not (after is not None and after.kind == "word" and after.word in _PERCENT_OPERATIONS)
+    return not (after is not None and after.kind == "word" and after.word in _OPERATION_AFTER)
 
 
 def _narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -> bool:
