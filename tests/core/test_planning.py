@@ -81,6 +81,20 @@ def test_two_questions_about_the_same_values_share_them() -> None:
         "How many words are in 'see you'",
         "how many characters are in 'see you'",
     ]
+    # the values first, then a second question without its own: the same values
+    assert texts("how many words are in 'a b c' and how many characters") == [
+        "how many words are in 'a b c'",
+        "how many characters are in 'a b c'",
+    ]
+    assert texts("what's the mean of 2, 4, 9 and what's the median") == [
+        "what's the mean of 2, 4, 9",
+        "what's the median of 2, 4, 9",
+    ]
+    # operands of the first question's own operation are not what the next is of
+    assert texts("what is 5 plus 3 and what is the square root") == [
+        "what is 5 plus 3",
+        "what is the square root",
+    ]
 
 
 def test_statements_are_the_context_of_the_question() -> None:

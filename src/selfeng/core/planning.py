@@ -174,7 +174,9 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     steps = _merge_framing([(p, j) for p, j in zip(cleaned, joined_by_and, strict=True) if p])
     if not steps:
         return [PlanStep(request.strip(), False)]
-    texts = _borrow_tails([p for p, _ in steps], [j for _, j in steps])
+    joined = [j for _, j in steps]
+    texts = _borrow_tails([p for p, _ in steps], joined)
+    texts = _ask_of_the_same(texts, joined)
     texts = _continue_verbs(texts, vocabulary)
     return [
         PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
@@ -298,6 +300,41 @@ def _borrow_tails(parts: list[str], joined: list[bool]) -> list[str]:
             first -= 1
         out[i] = f"{out[i]} {out[i + 1][tail[first].start :]}"
     return out
+
+
+_ASKS_HOW = frozenset({"how", "what", "whats", "what's", "which"})
+
+
+def _ask_of_the_same(parts: list[str], joined: list[bool]) -> list[str]:
+    """A question with no values of its own, joined by "and" to a question that has them,
+    asks of the same values: "how many words are in 'a b c' *and how many characters*" ->
+    "how many characters are in 'a b c'" (not the characters of the word count, 3). A part
+    that points at the answer ("and how many digits does *it* have") is left to do so."""
+    out = list(parts)
+    for i in range(1, len(parts)):
+        if not joined[i]:
+            continue
+        tail, head = scan(out[i]).tokens, scan(out[i - 1]).tokens
+        if any(_is_value(t) for t in tail) or _REFERENCE.search(out[i]):
+            continue
+        if not _asks(tail) or not _asks(head) or not any(_is_value(t) for t in head):
+            continue
+        value = next(j for j, t in enumerate(head) if _is_value(t))
+        first = value
+        while (
+            first > 0
+            and head[first - 1].kind == "word"
+            and head[first - 1].word in (_SHAPE_WORDS | _COPULAS | {"the", "these", "those"})
+        ):
+            first -= 1
+        if first == 0 or not any(head[k].word in _SHAPE_WORDS for k in range(first, value)):
+            continue  # "what is *5 plus 3*": operands of its own question, not what it is of
+        out[i] = f"{out[i]} {out[i - 1][head[first].start :]}"
+    return out
+
+
+def _asks(tokens: Sequence[Token]) -> bool:
+    return bool(tokens) and tokens[0].kind == "word" and tokens[0].word in _ASKS_HOW
 
 
 def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]]:
