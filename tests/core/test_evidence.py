@@ -323,7 +323,12 @@ def test_the_remainder_of_a_division_is_not_the_division() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["What's 1/4 as a percentage?", "what is 3 divided by 4, written as a percentage"]
+    "text",
+    [
+        "What's 1/4 as a percentage?",
+        "what is 3 divided by 4, written as a percentage",
+        "12 divided by 5 as a fraction",
+    ],
 )
 def test_a_percentage_asked_as_the_answers_form_is_given_only_by_a_percentage_tool(
     text: str,

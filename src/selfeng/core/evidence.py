@@ -148,7 +148,7 @@ def assess(
             unexplained.append(token.text)
             if _narrows_name(token, read.tokens, wording):
                 narrowed.append(token.text)
-            if _percent_as_form(token, read.tokens):
+            if _asked_form(token, read.tokens):
                 unused.append(token.text)  # "1/4 *as a percentage*": a form it does not give
             if token.kind in VALUE_KINDS or (
                 token.kind == "word"
@@ -267,8 +267,8 @@ def _account(
             names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
-        if _percent_as_form(token, tokens):
-            gives = "percent" in wording.name
+        if _asked_form(token, tokens):
+            gives = _FORMS[token.word] in wording.name
             return True, gives, gives
         if token.word == "off" and token.index > 0 and tokens[token.index - 1].kind == "number":
             # "15% *off* 200": a discount, an operation of its own ("of" is its stem, so
@@ -362,11 +362,17 @@ _AS_FORM = frozenset({"as", "in", "into", "to"})
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 
 
-def _percent_as_form(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether "percent" or "percentage" names the form the answer is asked in ("what's 1/4
-    *as a percentage*", "3/4 *in percent*"), not an operation ("percent *of*", "percentage
-    *change*"): only a tool that gives a percentage (its name says so) gives that."""
-    return token.word in {"percent", "percentage"} and _as_form(token, tokens)
+_FORMS = {"percent": "percent", "percentage": "percent", "fraction": "fraction"}
+"""Forms of a number no plain number is in, and the word a tool's name has when it gives
+them."""
+
+
+def _asked_form(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether the word names a form the answer is asked in that a plain number is not in
+    ("what's 1/4 *as a percentage*", "3/4 *in percent*", "12 divided by 5 *as a
+    fraction*"), not an operation ("percent *of*", "percentage *change*"): only a tool whose
+    name says that form gives it."""
+    return token.word in _FORMS and _as_form(token, tokens)
 
 
 def _as_form(token: Token, tokens: Sequence[Token]) -> bool:
