@@ -264,6 +264,9 @@ def test_letters_are_counted_by_the_letter_counter_and_characters_by_the_other()
     assert judge("count_characters", letters).confidence == 0.0
     assert judge("count_characters", characters).confidence == 1.0
     assert judge("count_letters", characters).confidence == 0.0
+    # neither counts spaces ("a b c" has 2): the letter counter's own words must not say so
+    for tool in ("count_letters", "count_characters", "count_words"):
+        assert judge(tool, "how many spaces are in 'a b c'").confidence == 0.0, tool
 
 
 def test_a_title_is_no_text_given() -> None:

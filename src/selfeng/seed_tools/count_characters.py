@@ -2,8 +2,7 @@
 
 
 def count_characters(text: str, include_spaces: bool = True) -> int:
-    """Count the characters in a text (spaces, digits and punctuation too), the length of
-    a string.
+    """Count the characters in a text, every one of them: the length of a string.
 
     Args:
         text: the text whose characters are counted.

@@ -2,8 +2,7 @@
 
 
 def count_letters(text: str) -> int:
-    """Count the letters in a text: letters of any alphabet only, not spaces, digits or
-    punctuation.
+    """Count the letters in a text, those of any alphabet, and nothing else.
 
     Args:
         text: the text whose letters are counted.
