@@ -350,6 +350,13 @@ def test_a_date_difference_written_as_a_subtraction_takes_the_first_as_the_end(t
     assert found == {"start": "2024-11-28", "end": "2024-12-25"}
 
 
+@pytest.mark.parametrize("text", ["what's 10 power 3", "10 to the power of 3", "10 ^ 3"])
+def test_a_word_between_two_numbers_is_their_operation_not_a_name_of_one(text: str) -> None:
+    """ "10 *power* 3" is 10 cubed: "power" sits between the numbers, unlike "2 *decimal*
+    places", where the word after a number names what it is."""
+    assert fill("power", text) == ({"base": 10.0, "exponent": 3.0}, [])
+
+
 @pytest.mark.parametrize(
     ("text", "arguments"),
     [

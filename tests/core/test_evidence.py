@@ -229,6 +229,15 @@ def test_a_negated_word_does_not_ask_for_its_tool() -> None:
     assert judge("to_uppercase", "put this in caps: i am so loud").confidence == 1.0
 
 
+@pytest.mark.parametrize("text", ["round 3.7 down", "round 3.2 up"])
+def test_a_direction_after_a_number_is_an_operation_the_tool_must_say_it_does(text: str) -> None:
+    """ "round 3.7 down" is 3, not the nearest whole number 4."""
+    assessment = judge("round_number", text)
+    assert assessment.confidence < policy_float(default_values(), "answer.min_confidence")
+    assert judge("round_number", "round 3.7").confidence == 1.0
+    assert judge("sum_numbers", "add up 5, 10, 15, 20").confidence == 1.0
+
+
 def test_off_after_a_number_is_a_discount_the_tool_must_say_it_does() -> None:
     """ "15% off of 200" is 170: a tool for "15% of 200" does not answer it ("off" stems to
     "of"), the expression tool, whose description says "off", does."""

@@ -270,10 +270,15 @@ def _account(
         if _asked_form(token, tokens):
             gives = _FORMS[token.word] in wording.name
             return True, gives, gives
-        if token.word == "off" and token.index > 0 and tokens[token.index - 1].kind == "number":
-            # "15% *off* 200": a discount, an operation of its own ("of" is its stem, so
-            # only the word as written shows a tool does it)
-            return True, wording.says("off"), False
+        if (
+            token.word in _DIRECTIONS
+            and token.index > 0
+            and tokens[token.index - 1].kind == "number"
+        ):
+            # "15% *off* 200": a discount; "round 3.7 *down*": which way. An operation of
+            # its own, which only a tool whose description says the word does ("of" is
+            # the stem of "off", so only the word as written shows it)
+            return True, wording.says(token.word), False
         if is_neutral(token.word):
             return False, True, False
         names, part = wording.matches(token.word)
@@ -358,6 +363,8 @@ def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
 _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 
 
+_DIRECTIONS = frozenset({"off", "up", "down"})
+"""Words right after a number that say what is done to it ("15% off", "3.7 down")."""
 _AS_FORM = frozenset({"as", "in", "into", "to"})
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 

@@ -39,7 +39,11 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
     if 0 <= j < len(tokens) and tokens[j].kind in {"word", "symbol"}:
         following = tokens[j + 1].word if j + 1 < len(tokens) else ""
         after = comparative(tokens[j].word, following)
-        worded = tokens[j].kind == "word"
+        # a word naming it ("2 *decimal* places"), not one between two values ("10 *power*
+        # 3", where it is the operation)
+        worded = tokens[j].kind == "word" and not (
+            j + 1 < len(tokens) and tokens[j + 1].kind == "number"
+        )
     return before, after, worded
 
 
