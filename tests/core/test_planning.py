@@ -108,6 +108,9 @@ def test_a_participle_after_a_comma_continues_the_chain() -> None:
         "What is 17.5% of 230",
         "rounded to the nearest dollar",
     ]
+    # the request's last word, after a conversion or a value: a step on what came before
+    assert texts("convert 72 F to C rounded") == ["convert 72 F to C", "rounded"]
+    assert texts("what's 10 divided by 3 rounded") == ["what's 10 divided by 3", "rounded"]
 
 
 def test_values_and_lists_are_never_split() -> None:

@@ -339,21 +339,25 @@ def _asks(tokens: Sequence[Token]) -> bool:
 
 def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]]:
     """``text`` split before an instruction's participle that follows a value and leads to
-    its own ("15% of 80 *rounded* to the nearest whole number": round what came before);
-    operators ("multiplied by") are no new step. Each piece with its offset."""
+    its own, or ends the request ("15% of 80 *rounded* to the nearest whole number", "72 F
+    to C *rounded*": round what came before); operators ("multiplied by") are no new step.
+    Each piece with its offset."""
     known = _instruction_stems(frozenset(vocabulary))
     tokens = scan(text).tokens
     cuts: list[int] = []
-    for t in tokens[1:-1]:
-        before, after = tokens[t.index - 1], tokens[t.index + 1]
+    for t in tokens[1:]:
+        before = tokens[t.index - 1]
+        after = tokens[t.index + 1] if t.index + 1 < len(tokens) else None
         if (
             t.kind == "word"
             and t.word.endswith("ed")
             and t.word not in OPERATORS
             and stem(t.word) in known
             and (_is_value(before) or _converted_to(tokens, t.index))
-            and after.kind == "word"
-            and after.word in {"to", "into", "in", "as"}
+            and (
+                after is None  # "... to C *rounded*": the last word, on what came before
+                or (after.kind == "word" and after.word in {"to", "into", "in", "as"})
+            )
             and _operates(tokens[: t.index])
         ):
             cuts.append(t.start)
