@@ -39,9 +39,13 @@ from selfeng.projections.registry import (
 from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
 from selfeng.schemas import Candidate, Evidence
 
+OPERATION_NOUNS = frozenset({"sum", "total", "product", "difference", "quotient"})
+"""Nouns of an operation's result: they may point at an earlier answer ("add 8 to *the
+sum*") or ask a new question of the same values ("and *the sum*?")."""
 _REFERENCE = re.compile(
-    r"\b(the (result|answer|output|value|number|sum|total|product|outcome|difference|"
-    r"quotient)\b(?!\s+of\b)|it|that(?!\s+(?:i|you|we|he|she|they|it)\b)|this|them|previous|"
+    r"\b(the (result|answer|output|value|number|outcome|"
+    + "|".join(sorted(OPERATION_NOUNS))
+    + r")\b(?!\s+of\b)|it|that(?!\s+(?:i|you|we|he|she|they|it)\b)|this|them|previous|"
     r"last one)\b(?!\s*:)",
     re.IGNORECASE,
 )

@@ -32,7 +32,13 @@ from collections.abc import Callable, Mapping
 
 from pydantic import JsonValue
 
-from selfeng.consumers.deciding import Decider, Decision, predicted_output, refers_back
+from selfeng.consumers.deciding import (
+    OPERATION_NOUNS,
+    Decider,
+    Decision,
+    predicted_output,
+    refers_back,
+)
 from selfeng.consumers.executing import EventIds, Executor, HandlerState, Outcome
 from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
@@ -59,13 +65,6 @@ MAX_PROMPT = 20_000
 """Characters of a prompt the handler reads; a longer one is answered with a refusal."""
 MAX_STEPS = 12
 """Steps of one request's plan the handler answers; a longer plan is refused."""
-
-
-_OPERATION_NOUNS = frozenset(
-    {"the sum", "the total", "the product", "the difference", "the quotient"}
-)
-"""What may point at an earlier answer or ask a new question of the same values ("and the
-*sum*?"): the full question is tried first."""
 
 
 class RequestHandler:
@@ -231,7 +230,7 @@ class RequestHandler:
         200, not 25% of the answer 30 (a follow-up that only continues, "times 5", has a word
         the previous request did not, and is not restated)."""
         pointing = refers_back(step.text)
-        if pointing and pointing.lower() not in _OPERATION_NOUNS:
+        if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:
             return decision  # "and lowercase it": the previous answer, as it says
         # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
         restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))

@@ -31,6 +31,7 @@ from typing import Any
 
 from selfeng.core.arguments import Extraction
 from selfeng.core.context_words import LOOSE_OPERATORS, VALUE_KINDS, context_words
+from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
@@ -365,7 +366,6 @@ _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 
 _DIRECTIONS = frozenset({"off", "up", "down"})
 """Words right after a number that say what is done to it ("15% off", "3.7 down")."""
-_AS_FORM = frozenset({"as", "in", "into", "to"})
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 
 
@@ -388,7 +388,7 @@ def _as_form(token: Token, tokens: Sequence[Token]) -> bool:
     i = token.index - 1
     while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
         i -= 1
-    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in _AS_FORM:
+    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in CONVERSION_WORDS:
         return False
     after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
     return not (after is not None and after.kind == "word" and after.word in _OPERATION_AFTER)
