@@ -82,6 +82,16 @@ def test_no_fitting_tool_asks_for_one_and_says_so(seeded: Selfeng) -> None:
     assert synthesis[0].request_id == answer.request_id
 
 
+def test_a_long_request_is_not_echoed_back_whole(seeded: Selfeng) -> None:
+    prompt = "zorble" + " flim blat" * 400  # resembles no tool: the message quotes it
+    answer = Agent(seeded).ask(prompt)
+    assert not answer.ok
+    assert len(answer.text) < 600
+    assert f"({len(prompt):,} characters)" in answer.text
+    synthesis = next(e for e in answer.events if isinstance(e, ToolSynthesisRequested))
+    assert synthesis.need == prompt  # the event keeps it whole
+
+
 def test_a_missing_value_is_named(seeded: Selfeng) -> None:
     answer = Agent(seeded).ask("What is 25% of?")
     assert not answer.ok

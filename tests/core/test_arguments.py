@@ -7,7 +7,7 @@ from selfeng.core.arguments import extract, template
 from selfeng.core.scanning import scan
 from selfeng.core.token_pool import PREVIOUS
 from selfeng.core.tooldef import parse_tool
-from selfeng.core.values import format_value
+from selfeng.core.values import format_value, shown
 from selfeng.core.wording import tool_wording
 from selfeng.seed_tools import seed_sources
 
@@ -262,9 +262,22 @@ def test_the_template_is_the_wording_without_the_values() -> None:
     assert template(read, found) == "Subtract {b} from {a}"
 
 
+def test_a_long_text_is_quoted_by_its_ends() -> None:
+    assert shown("short") == "short"
+    long = "count the words in " + "lorem ipsum " * 1000 + "the end"
+    quoted = shown(long)
+    assert len(quoted) < 150
+    assert quoted.startswith("count the words in lorem")
+    assert quoted.endswith(f"the end ({len(long):,} characters)")
+
+
 def test_values_read_as_text() -> None:
     assert format_value(25.0) == "25"
     assert format_value(2.5) == "2.5"
+    assert format_value(64 ** (1 / 3)) == "4"  # binary noise past 15 digits is not shown
+    assert format_value(0.1 + 0.2) == "0.3"
+    assert format_value(1 / 3) == "0.333333333333333"
+    assert format_value(float("inf")) == "inf"
     assert format_value([1, 2]) == "[1,2]"
     assert format_value("x") == "x"
     assert format_value(True) == "true"
@@ -537,6 +550,8 @@ def test_the_ends_of_a_range_are_no_list_of_two() -> None:
     assert fill("sum_numbers", "sum of all numbers from 1 to 100")[1] == ["numbers"]
     assert fill("sum_numbers", "add up 1 through 10")[1] == ["numbers"]
     assert fill("sum_numbers", "sum of 1 and 100")[0] == {"numbers": [1.0, 100.0]}
+    assert fill("sum_numbers", "sum 1 to 10")[1] == ["numbers"]
+    assert fill("sum_numbers", "add 5 to 10")[0] == {"numbers": [5.0, 10.0]}
 
 
 def test_a_difference_between_two_numbers_is_their_distance() -> None:
@@ -545,6 +560,7 @@ def test_a_difference_between_two_numbers_is_their_distance() -> None:
         "a": 10.0,
         "b": 3.5,
     }
+    assert fill("subtract_numbers", "difference of 3 and 10")[0] == {"a": 10.0, "b": 3.0}
     assert fill("subtract_numbers", "subtract 10 from 3.5")[0] == {"a": 3.5, "b": 10.0}
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from selfeng.core.arguments import extract
 from selfeng.core.evidence import Assessment, assess
+from selfeng.core.language import stem
 from selfeng.core.policies import default_values, policy_float
 from selfeng.core.scanning import scan
 from selfeng.core.tooldef import parse_tool
@@ -696,3 +697,45 @@ def test_each_thing_a_request_counts_must_be_what_the_tool_counts() -> None:
     assessment = judge("count_characters", "how many characters and words are in 'hello big world'")
     assert assessment.confidence == 0.0
     assert "does not count" in assessment.reason
+
+
+def test_an_amount_with_a_percentage_applied_is_no_share_of_it() -> None:
+    """ "80 after a 30% discount" is the price left (56), not the discount (24)."""
+    for text in (
+        "what's 80 after a 30% discount",
+        "what's 200 with a 15% tip",
+        "what's 50 including 8% tax",
+    ):
+        assert judge("percent_of", text).confidence == 0.0, text
+    assert judge("percent_of", "what's a 30% discount on 80").confidence == 1.0
+    assert judge("round_number", "round 3.14159 with 2 decimals").confidence > 0.0
+
+
+def test_a_letter_glued_to_a_number_that_may_multiply_it_is_unclear() -> None:
+    """ "10k" is ten thousand (or a unit), never the 10 it reads as."""
+    for tool, text in (
+        ("divide_numbers", "what's 10k divided by 4"),
+        ("add_numbers", "what's 2.5m plus 1"),
+    ):
+        assessment = judge(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert assessment.unclear, text
+    assert judge("convert_length", "5m in feet").confidence == 1.0
+    assert judge("convert_temperature", "300K in C").confidence == 1.0
+
+
+def test_a_word_the_description_scopes_needs_a_scope_in_the_request() -> None:
+    """to_uppercase capitalizes *every letter*: "capitalize 'new york'" may mean the first."""
+    assert judge("to_uppercase", "capitalize 'new york'").confidence == 0.0
+    for text in ("capitalize every letter of hello", "capitalize everything in 'shout this'"):
+        assert judge("to_uppercase", text).confidence == 1.0, text
+    assert WORDINGS["to_uppercase"].scoped == {stem("capitalize"): frozenset({"letter"})}
+
+
+def test_two_numbers_joined_by_to_span_a_range_unless_added() -> None:
+    """ "sum 1 to 10" is the numbers from 1 to 10, not 1 + 10; "add 5 to 10" is 15."""
+    for text in ("sum 1 to 10", "what is the sum of 1 to 100", "add 5 through 10"):
+        assert judge("add_numbers", text).confidence == 0.0, text
+    assert judge("add_numbers", "add 5 to 10").confidence == 1.0
+    assert judge("round_number", "round 3.14159 to 2 decimals").confidence == 1.0
+    assert judge("percentage_change", "change from 50 to 65 in percent").confidence > 0.0

@@ -235,3 +235,13 @@ def test_a_part_with_its_own_instruction_is_not_given_the_one_before() -> None:
     assert [s.text for s in steps] == ["subtract 5 from 20", "from the result subtract 3"]
     # a part that is only the rest of an instruction still repeats it
     assert plan("multiply 3.5 by 4, then by 2", ["multiply"])[1].text == "multiply it by 2"
+
+
+def test_an_operation_after_a_comma_works_on_the_result_before_it() -> None:
+    """ "3 plus 4, times 2" is 14: the comma closes the sum (not "3 times 2" again)."""
+    assert texts("what's 3 plus 4, times 2") == ["what's 3 plus 4", "times 2"]
+    assert texts("add 3 and 4, times 2") == ["add 3 and 4", "times 2"]
+    assert texts("Convert 10 km to miles, 30 C to F") == [
+        "Convert 10 km to miles",
+        "Convert 30 C to F",
+    ]

@@ -27,6 +27,7 @@ from selfeng.core.planning import PlanStep, search_text, with_earlier_values
 from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
 from selfeng.core.spelling import Spelling
+from selfeng.core.values import shown
 from selfeng.core.wording import ToolWording, generic_stems, tool_wording
 from selfeng.projections.registry import (
     RegistryState,
@@ -381,12 +382,15 @@ def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKin
     ]  # fmt: skip
     unclear = next((w for w in decision.weighed if w.assessment.unclear), None)
     if unclear is not None and unclear.assessment.intent:
-        return "missing", f"I could not read a value of “{text}”: {unclear.assessment.unclear[0]}"
+        return (
+            "missing",
+            f"I could not read a value of “{shown(text)}”: {unclear.assessment.unclear[0]}",
+        )
     if reference and previous is None and (missing or not decision.weighed):
         return (
             "reference",
-            f"“{text}” refers to an earlier answer (“{reference}”), but there is none to use: "
-            "ask in the same session, or give the value",
+            f"“{shown(text)}” refers to an earlier answer (“{reference}”), but there is none "
+            "to use: ask in the same session, or give the value",
         )
     if missing:
         best = missing[0]
@@ -394,11 +398,11 @@ def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKin
         why = "; ".join(best.extraction.mistyped.values())
         return (
             "missing",
-            f"I could not find a value for {', '.join(names)} in “{text}” "
+            f"I could not find a value for {', '.join(names)} in “{shown(text)}” "
             f"(the tool {best.candidate.tool} needs it{': ' + why if why else ''})",
         )
     if not decision.weighed:
-        return "abstain", f"no registered tool resembles “{text}”"
+        return "abstain", f"no registered tool resembles “{shown(text)}”"
     closest = decision.weighed[0]
     return "abstain", f"the closest tool, {closest.candidate.tool}, does not fit: " + (
         closest.evidence.reason

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 
 from selfeng.consumers.learner import Learner
+from selfeng.core.values import shown
 from selfeng.projections.cache import cache_key
 from selfeng.projections.lessons import initial_lessons, rated_lessons
 from selfeng.projections.registry import phrase_of
@@ -117,15 +118,15 @@ def summary(
         if was == now:
             continue
         if was in {"learnt", "confirmed"} and now == "rejected":
-            lines.append(f"took back “{phrase}” as a phrasing of {step.tool}")
+            lines.append(f"took back “{shown(phrase)}” as a phrasing of {step.tool}")
         if now == "rejected":
-            lines.append(f"{step.tool} will not answer “{phrase}” again")
+            lines.append(f"{step.tool} will not answer “{shown(phrase)}” again")
         elif now == "confirmed" and was == "learnt":
-            lines.append(f"confirmed “{phrase}” as a phrasing of {step.tool}")
+            lines.append(f"confirmed “{shown(phrase)}” as a phrasing of {step.tool}")
         elif now == "confirmed":
-            lines.append(f"learnt “{phrase}” as a phrasing of {step.tool}")
+            lines.append(f"learnt “{shown(phrase)}” as a phrasing of {step.tool}")
         elif was == "rejected":
-            lines.append(f"{step.tool} may answer “{phrase}” again")
+            lines.append(f"{step.tool} may answer “{shown(phrase)}” again")
     if cache_keys:
         n = len(cache_keys)
         lines.append(f"dropped {n} cached result{'s' if n != 1 else ''}")

@@ -48,6 +48,7 @@ from selfeng.core.follow_ups import continued, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
+from selfeng.core.values import shown
 from selfeng.projections.registry import active_tools
 from selfeng.projections.sessions import SessionAnswer, previous_answer
 from selfeng.schemas import (
@@ -269,7 +270,7 @@ class RequestHandler:
         total: int,
     ) -> None:
         received, state, ids, out = req.received, req.state, req.ids, req.out
-        where = f" (part {decision.index + 1}: “{decision.step.text}”)" if total > 1 else ""
+        where = f" (part {decision.index + 1}: “{shown(decision.step.text)}”)" if total > 1 else ""
         out.reason = decision.reason
         if decision.failure == "missing":
             out.answer = decision.reason + "."

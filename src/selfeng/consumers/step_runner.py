@@ -33,7 +33,7 @@ from selfeng.core.arguments import extract, template
 from selfeng.core.evidence import asks_quantity, gives_word, is_quantity
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
-from selfeng.core.values import format_value, json_type
+from selfeng.core.values import format_value, json_type, shown
 from selfeng.projections.patterns import Criteria, meets
 from selfeng.projections.registry import VersionRecord
 from selfeng.schemas import ArgumentsExtracted, RequestReceived, Step
@@ -201,7 +201,7 @@ class StepRunner:
         if extraction.missing or extraction.mistyped:
             names = ", ".join([*extraction.missing, *extraction.mistyped])
             return Run(
-                error=f"I could not find a value for {names} in “{decision.step.text}” "
+                error=f"I could not find a value for {names} in “{shown(decision.step.text)}” "
                 f"(the tool {chosen.tool} needs it).",
                 kind="missing",
             )
@@ -293,7 +293,7 @@ class StepRunner:
         )
         if missing:
             out.answer = (
-                f"I could not find a value for {', '.join(missing)} in “{text}” "
+                f"I could not find a value for {', '.join(missing)} in “{shown(text)}” "
                 f"(the tool {name} needs it)."
             )
             out.reason = out.answer

@@ -41,6 +41,7 @@ from selfeng.core.log import ConcurrencyConflict
 from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.sandbox import SandboxUnavailable
 from selfeng.core.tooldef import ToolDefinition, ToolSourceError, parse_tool
+from selfeng.core.values import shown
 from selfeng.projections.registry import RegistryState, active_tools, next_version
 from selfeng.schemas import (
     ChatMessage,
@@ -343,7 +344,7 @@ class Synthesizer(Learner):
     ) -> list[Event]:
         """The honest answer: what was tried, and how a person can add the tool."""
         text = (
-            f"I could not write a tool for “{event.need}”: {why}. A person can add one with "
+            f"I could not write a tool for “{shown(event.need)}”: {why}. A person can add one with "
             f"`selfeng tools add FILE.py --answer {event.request_id}`."
         )
         response = ResponseSynthesized.following(

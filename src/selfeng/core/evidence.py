@@ -48,8 +48,8 @@ from selfeng.core.language import (
 )
 from selfeng.core.list_values import unit_labels
 from selfeng.core.scanning import Scan, Token
-from selfeng.core.values import json_type
-from selfeng.core.wording import ToolWording
+from selfeng.core.values import json_type, shown
+from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
 
@@ -113,7 +113,22 @@ def assess(
             content += 1
             unexplained.append(token.text)
             continue
-        if token.index in labels and not wording.matches(token.word)[1]:
+        if (
+            _magnitude(token, read.tokens)
+            and token.index not in taken
+            and not wording.matches(token.word)[1]
+        ):
+            # "10k divided by 4": ten thousand, or a unit the tool does not take; either way
+            # not the 10 it was read as
+            content += 1
+            written = read.tokens[token.index - 1].text + token.text
+            unclear.append(f"“{written}”: thousands or millions, or a unit?")
+            continue
+        if (
+            token.index in labels
+            and not wording.matches(token.word)[1]
+            and not _operates(token, read.tokens)
+        ):
             continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
         if (
             gives in {"number", "integer"}
@@ -126,6 +141,23 @@ def assess(
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
             # the request says something of a parameter left to its default ("not counting
             # the *spaces*"): not understood, so not accounted for
+            content += 1
+            unexplained.append(token.text)
+            continue
+        if (
+            token.kind == "word"
+            and not wording.says(token.word)
+            and _spans(token, read.tokens, taken)
+        ):
+            # "sum 1 to 10": the numbers from 1 to 10, which a tool that never says "to"
+            # does not take
+            content += 1
+            unexplained.append(token.text)
+            unused.append(token.text)
+            continue
+        if token.kind == "word" and token.index not in taken and _unscoped(token, read, wording):
+            # "capitalize 'new york'" for a tool that capitalizes *every letter*: the first
+            # letters may be meant
             content += 1
             unexplained.append(token.text)
             continue
@@ -158,6 +190,7 @@ def assess(
                     or _distributed(token, read.tokens)
                     or token.word in OPERATORS
                     or token.word in MULTIPLIERS
+                    or _operates(token, read.tokens)
                     or token.index in counted  # counted, and not what the tool counts
                 )
             ):
@@ -271,14 +304,9 @@ def _account(
         if _asked_form(token, tokens):
             gives = _FORMS[token.word] in wording.name
             return True, gives, gives
-        if (
-            token.word in _DIRECTIONS
-            and token.index > 0
-            and tokens[token.index - 1].kind == "number"
-        ):
-            # "15% *off* 200": a discount; "round 3.7 *down*": which way. An operation of
-            # its own, which only a tool whose description says the word does ("of" is
-            # the stem of "off", so only the word as written shows it)
+        if _operates(token, tokens):
+            # an operation of its own, which only a tool whose description says the word
+            # does ("of" is the stem of "off", so only the word as written shows it)
             return True, wording.says(token.word), False
         if is_neutral(token.word):
             return False, True, False
@@ -366,6 +394,11 @@ _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 
 _DIRECTIONS = frozenset({"off", "up", "down"})
 """Words right after a number that say what is done to it ("15% off", "3.7 down")."""
+_ADD = stem("add")
+_RANGE_WORDS = frozenset({"to", "through", "thru"})
+"""Words between two numbers that may make them the ends of a range ("1 to 10")."""
+_ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "without"})
+"""Words joining an amount to a percentage that changes it ("80 after a 30% discount")."""
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 
 
@@ -407,6 +440,64 @@ def _narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -
         return False
     after = tokens[k]
     return after.kind == "word" and wording.matches(after.word)[0]
+
+
+_MAGNITUDES = frozenset({"k", "m", "b", "bn", "mn"})
+"""Letters glued to a number that may multiply it ("10k") as well as name a unit."""
+
+
+def _magnitude(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether ``token`` is a letter glued to the number before it that may say thousands or
+    millions ("10*k*", "2.5*m*")."""
+    if token.kind != "word" or token.word not in _MAGNITUDES or token.index == 0:
+        return False
+    number = tokens[token.index - 1]
+    return number.kind == "number" and number.end == token.start and not number.percent
+
+
+def _unscoped(token: Token, read: Scan, wording: ToolWording) -> bool:
+    """Whether ``token`` is a word the tool's description scopes ("capitalize *every
+    letter*") used with no scope: neither a quantifier nor what it is scoped to."""
+    scope = wording.scoped.get(stem(token.word))
+    if not scope:
+        return False
+    said = {t.word for t in read.tokens if t.kind == "word"}
+    return not (said & QUANTIFIERS) and not any(stem(w) in scope for w in said)
+
+
+def _spans(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
+    """Whether ``token`` joins two numbers the tool took as the ends of a range ("sum 1
+    *to* 10"), not as two operands ("add 5 *to* 10")."""
+    if token.word not in _RANGE_WORDS or token.index == 0 or token.index + 1 >= len(tokens):
+        return False
+    first, last = tokens[token.index - 1], tokens[token.index + 1]
+    if first.kind != "number" or last.kind != "number" or not {first.index, last.index} <= taken:
+        return False
+    lead = tokens[first.index - 1] if first.index > 0 else None
+    return token.word != "to" or lead is None or stem(lead.word) != _ADD
+
+
+def _operates(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a small word says what is done to the numbers around it: "15% *off* 200" (a
+    discount), "round 3.7 *down*" (which way), "80 *after* a 30% discount" and "200 *with*
+    a 15% tip" (the amount once the share is applied)."""
+    if token.word in _DIRECTIONS:
+        return token.index > 0 and tokens[token.index - 1].kind == "number"
+    return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
+
+
+def _joins_amount_and_share(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether ``token`` stands between an amount and a percentage ("80 *with* a 15% tip")."""
+    before = next((t for t in reversed(tokens[: token.index]) if t.word not in ARTICLES), None)
+    after = next((t for t in tokens[token.index + 1 :] if t.word not in ARTICLES), None)
+    return (
+        before is not None
+        and after is not None
+        and before.kind == "number"
+        and not before.percent
+        and after.kind == "number"
+        and after.percent
+    )
 
 
 def _distributed(token: Token, tokens: Sequence[Token]) -> bool:
@@ -579,6 +670,6 @@ def _stative(token: Token, tokens: Sequence[Token]) -> bool:
 
 
 def _quote(texts: list[str]) -> str:
-    shown = [f"“{t}”" for t in texts[:4]]
+    quoted = [f"“{shown(t, 60)}”" for t in texts[:4]]
     more = f" and {len(texts) - 4} more" if len(texts) > 4 else ""
-    return ", ".join(shown) + more
+    return ", ".join(quoted) + more

@@ -62,7 +62,9 @@ def _a_range(tokens: Sequence[Token], numbers: list[Token]) -> bool:
     between = tokens[first.index + 1 : last.index]
     before = tokens[first.index - 1] if first.index > 0 else None
     joined = [t.word for t in between] in (["to"], ["through"], ["thru"])
-    return joined and ((before is not None and before.word == "from") or between[0].word != "to")
+    # "add 5 *to* 10" joins two addends; "sum 1 to 10", "from 1 to 10" span a range
+    adds = before is not None and stem(before.word) == stem("add")
+    return joined and (between[0].word != "to" or not adds)
 
 
 def _unlike(read: Scan, numbers: list[Token]) -> bool:

@@ -168,16 +168,16 @@ def numbers_by_role(
 
 
 def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) -> list[Token]:
-    """Numbers left to go by order, with "the *difference between* 3.5 and 10" read as the
-    distance between them: the larger first (a difference between two numbers is not
-    negative; "between" gives no order)."""
+    """Numbers left to go by order, with "the *difference between* 3.5 and 10" (or "*of* 3
+    and 10") read as the distance between them: the larger first (a difference between two
+    numbers, as people ask for it, is not negative; "between" gives no order)."""
     if len(rest) != 2 or any(t.index < 2 for t in rest):
         return rest
     first, second = rest
     lead = [tokens[first.index - 2].word, tokens[first.index - 1].word]
     linked = second.index == first.index + 2 and tokens[first.index + 1].word == "and"
     smaller = float(first.value or 0) < float(second.value or 0)  # type: ignore[arg-type]
-    if lead == ["difference", "between"] and linked and smaller:
+    if lead[0] == "difference" and lead[1] in {"between", "of"} and linked and smaller:
         return [second, first]
     return rest
 

@@ -161,6 +161,10 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
                     instruction = False  # a statement, then its question: one step
                 if _calculation(current) and _calculation(piece):
                     instruction = True  # "2 to the 10th power, and 1,000 divided by 8"
+                if "," in separator and _operator_led(piece) and _has_value(current):
+                    # "3 plus 4, *times 2*": the comma closes the sum; what follows
+                    # works on its result, as "then times 2" would
+                    instruction, repeated = True, None
                 if repeated is not None or instruction:
                     parts.append(current)
                     joined_by_and.append(by_and)
@@ -505,6 +509,22 @@ def _with_values_of(
         at = mine.end
     out.append(before[at:])
     return "".join(out)
+
+
+def _has_value(text: str) -> bool:
+    return any(_is_value(t) for t in scan(text).tokens)
+
+
+def _operator_led(text: str) -> bool:
+    """Whether ``text`` starts with an arithmetic operation and a value ("times 2", "+ 5",
+    "divided by 3")."""
+    tokens = scan(text).tokens
+    return (
+        len(tokens) >= 2
+        and (tokens[0].kind == "symbol" or tokens[0].kind == "word")
+        and tokens[0].word in OPERATORS
+        and any(_is_value(t) for t in tokens[1:])
+    )
 
 
 def _is_value(t: Token) -> bool:

@@ -29,8 +29,12 @@ def type_of(schema: Mapping[str, Any]) -> str:
 
 
 def format_value(value: JsonValue) -> str:
-    """A value as text: 25.0 reads "25", other numbers as Python writes them, lists and
-    objects as compact JSON (the same as a composite tool's hand-off)."""
+    """A value as text: 25.0 reads "25", other numbers as Python writes them to 15
+    significant digits (a float's last bits are binary noise: 64 ** (1/3) reads "4", not
+    "3.9999999999999996", as on a calculator), lists and objects as compact JSON (the same
+    as a composite tool's hand-off)."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = float(f"{value:.15g}")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
@@ -38,6 +42,15 @@ def format_value(value: JsonValue) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return repr(value)
     return orjson.dumps(value).decode()
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` as a message quotes it: whole when short, else its start and end around an
+    ellipsis, with its length (a pasted page is not echoed back whole)."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 2 // 3].rstrip(), text[-(limit // 4) :].lstrip()
+    return f"{head} … {tail} ({len(text):,} characters)"
 
 
 def coerce(value: JsonValue, schema: Mapping[str, Any]) -> tuple[JsonValue, str | None]:

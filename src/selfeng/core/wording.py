@@ -22,6 +22,7 @@ from typing import Any
 from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.language import (
     ARTICLES,
+    NEUTRAL,
     NEUTRAL_STEMS,
     OUTPUT_STEMS,
     POINTING_STEMS,
@@ -64,6 +65,10 @@ class ToolWording:
     spelled: Abbreviations | None = None
     """Its name's and description's words as written, for the short words people type
     ("avg", "std dev")."""
+    scoped: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Stems of the words its description gives a scope ("capitalize *every letter*"), with
+    the stems of what they are scoped to: a request asks for them only with a scope of its
+    own ("capitalize 'new york'" may mean only the first letters)."""
 
     def names(self, word_stem: str) -> bool:
         """Whether a stem says what the tool does."""
@@ -163,7 +168,24 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         roles={p: _roles(p, s, description) for p, s in properties.items()},
         joined=frozenset(_compounds(description) | _compounds(" ".join(camel_words(name)))),
         spelled=Abbreviations([*camel_words(name), *words(_without_examples(description))]),
+        scoped=_scoped(_without_examples(description)),
     )
+
+
+QUANTIFIERS = frozenset({"every", "all", "everything", "entire", "whole"})
+"""Words that give what is done a scope: all of it."""
+
+
+def _scoped(description: str) -> dict[str, frozenset[str]]:
+    """Word stem -> stems of its scope, for each word the description follows with "every"
+    or "all" and a noun in the same clause ("capitalize every letter")."""
+    out: dict[str, set[str]] = {}
+    for segment in re.split(r"[:;,.()\[\]]", description):
+        ws = [w.lower() for w in words(segment)]
+        for verb, quantifier, noun in zip(ws, ws[1:], ws[2:], strict=False):
+            if quantifier in {"every", "all"} and verb not in NEUTRAL and noun not in NEUTRAL:
+                out.setdefault(stem(verb), set()).add(stem(noun))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 _EXAMPLE = re.compile(r"\"[^\"]*\"|“[^”]*”|'[^'\s][^']*'|`[^`]*`")

@@ -3,7 +3,13 @@
 import math
 import re
 
+_FRACTION = r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)"
 _WORDS = [
+    # an exponent said in words that is a fraction is the whole fraction: "64 to the 1/3"
+    (
+        r"\b(?:to\s+the(?:\s+power\s+of)?|raised\s+to(?:\s+the\s+power\s+of)?)\s+" + _FRACTION,
+        r"^(\1)",
+    ),
     (r"\bto\s+the\s+power\s+of\b", "^"),
     (r"\bto\s+the\s+(\d+(?:\.\d+)?)(?:st|nd|rd|th)?(?:\s+power)?\b", r"^\1"),
     (r"\braised\s+to(?:\s+the\s+power\s+of)?\b", "^"),
@@ -247,6 +253,11 @@ def test_a_percentage_added_or_taken_away_is_a_share_of_the_amount() -> None:
     assert evaluate_expression("(200 - 50%) * 2") == 200
     assert evaluate_expression("50 - 10% * 2") == 49.8
     assert evaluate_expression("10% of 50 + 5") == 10
+
+
+def test_an_exponent_in_words_that_is_a_fraction() -> None:
+    assert evaluate_expression("64 to the 1/3") == 4
+    assert evaluate_expression("8 raised to the power of 1/3") == 2
 
 
 def test_refuses_what_is_not_arithmetic() -> None:

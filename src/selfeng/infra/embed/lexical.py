@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal
@@ -106,9 +106,27 @@ def _prepare(text: str, max_chars: int) -> str:
 def words(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
     """The lower-cased, unstemmed words of a text, stop words and numbers dropped."""
     out: list[str] = []
-    for raw in _WORD.findall(_prepare(text, max_chars)):
-        out.extend(_token_words(raw))
+    for raw, unit in _runs(text, max_chars):
+        out.extend((raw.lower(),) if unit else _token_words(raw))
     return out
+
+
+def _runs(text: str, max_chars: int) -> Iterator[tuple[str, bool]]:
+    """The text's word runs, each with whether it is a unit's single letter: a letter right
+    after a number ("40 c", "5 m"), and the one it is converted to ("c *to f*")."""
+    unit_next = last_unit = False
+    for raw in _WORD.findall(_prepare(text, max_chars)):
+        unit = unit_next and _unit_letter(raw)
+        yield raw, unit
+        unit_next = not unit and (raw.isdigit() or (last_unit and raw.lower() in _CONVERTING))
+        last_unit = unit
+
+
+_CONVERTING = frozenset({"to", "in", "into"})
+
+
+def _unit_letter(raw: str) -> bool:
+    return len(raw) == 1 and raw.isascii() and raw.isalpha() and raw.lower() not in STOPWORDS
 
 
 @lru_cache(maxsize=65_536)
@@ -129,6 +147,8 @@ def _token_words(raw: str) -> tuple[str, ...]:
     segments = _SEGMENTS.findall(raw)  # letters and digits apart: ResNet50 -> ResNet, 50
     for segment in segments if len(segments) > 1 else ():
         out.extend(_keep(segment.lower()))
+    if len(segments) == 2 and segments[0].isdigit() and _unit_letter(segments[1]):
+        out.append(segments[1].lower())  # "20c": a number and its unit's letter
     for segment in segments:  # camelCase apart: ResNet -> Res, Net
         parts = _CAMEL.findall(segment) if segment.isascii() else []
         for part in parts if len(parts) > 1 else ():
@@ -196,8 +216,8 @@ class LexicalEmbedder(Embedder):
     def terms(self, text: str) -> list[str]:
         """The terms a text is matched by: its words, stemmed."""
         out: list[str] = []
-        for raw in _WORD.findall(_prepare(text, self.max_chars)):
-            out.extend(self._run_terms(raw))
+        for raw, unit in _runs(text, self.max_chars):
+            out.extend((raw.lower(),) if unit else self._run_terms(raw))
         return out
 
     @property
