@@ -126,7 +126,8 @@ def test_tokenisation() -> None:
 def test_a_letter_after_a_number_is_a_unit() -> None:
     """ "40 c to f": the letters are units, as a capital F or C on its own is."""
     assert words("40 c to f") == ["c", "f"]
-    assert words("what's 20c in f") == ["20c", "c"]
+    assert words("what's 20c in f") == ["20c", "f"]
+    assert words("3D ResNet") == ["3d", "resnet", "res", "net"]
     assert words("5 m") == ["m"]
     assert words("a to f") == []  # no number: single letters stay out
     embedder = LexicalEmbedder()

@@ -113,13 +113,17 @@ def words(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
 
 def _runs(text: str, max_chars: int) -> Iterator[tuple[str, bool]]:
     """The text's word runs, each with whether it is a unit's single letter: a letter right
-    after a number ("40 c", "5 m"), and the one it is converted to ("c *to f*")."""
+    after a number ("40 c", "5 m"), and the one it is converted to ("40 c *to f*", "20c *in
+    f*")."""
     unit_next = last_unit = False
     for raw in _WORD.findall(_prepare(text, max_chars)):
         unit = unit_next and _unit_letter(raw)
         yield raw, unit
         unit_next = not unit and (raw.isdigit() or (last_unit and raw.lower() in _CONVERTING))
-        last_unit = unit
+        last_unit = unit or _GLUED_UNIT.fullmatch(raw) is not None
+
+
+_GLUED_UNIT = re.compile(r"[0-9]+[^\W\d_]")
 
 
 _CONVERTING = frozenset({"to", "in", "into"})
@@ -147,8 +151,6 @@ def _token_words(raw: str) -> tuple[str, ...]:
     segments = _SEGMENTS.findall(raw)  # letters and digits apart: ResNet50 -> ResNet, 50
     for segment in segments if len(segments) > 1 else ():
         out.extend(_keep(segment.lower()))
-    if len(segments) == 2 and segments[0].isdigit() and _unit_letter(segments[1]):
-        out.append(segments[1].lower())  # "20c": a number and its unit's letter
     for segment in segments:  # camelCase apart: ResNet -> Res, Net
         parts = _CAMEL.findall(segment) if segment.isascii() else []
         for part in parts if len(parts) > 1 else ():
