@@ -181,6 +181,24 @@ def test_a_bad_rating_of_one_request_of_a_confirmed_phrasing_blocks_that_request
     assert rebuilt.state("registry") == app.state("registry")
 
 
+def test_a_bad_rating_of_a_phrasing_of_nothing_but_values_blocks_that_request_only(
+    app: Selfeng,
+) -> None:
+    """ "what's {expression}" says nothing but "what's": a bad rating of "what's 1/4 of 20"
+    is about that request, not about every expression asked with "what's"."""
+    agent = Agent(app)
+    rated = agent.ask("what's 1/4 of 20")
+    assert rated.tools == ("evaluate_expression@1",)
+    result = agent.feedback(rated.request_id, "bad")
+    assert "will not answer this request again" in result.changed
+    assert not agent.ask("what's 1/4 of 20").ok
+    other = agent.ask("what's 2 + 3 * 4")
+    assert other.tools == ("evaluate_expression@1",)
+    assert other.value == 14
+    rebuilt = rebuild(app.log, default_projections, MAIN)
+    assert rebuilt.state("registry") == app.state("registry")
+
+
 def test_a_confirmed_phrasing_does_not_teach_how_it_pointed_at_its_value(seeded: Selfeng) -> None:
     """Confirming "reverse the word 'desserts'" teaches reverse_string its phrasing, not
     that "word" is what it does: "Reverse the order of the words in ..." asks for words

@@ -1,12 +1,7 @@
 import pytest
 
-from selfeng.core.planning import (
-    PlanStep,
-    plan,
-    search_text,
-    tool_vocabulary,
-    with_earlier_values,
-)
+from selfeng.core.planning import PlanStep, plan
+from selfeng.core.step_text import search_text, tool_vocabulary, with_earlier_values
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,11 @@ from pydantic import JsonValue
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import Extraction, extract, template
 from selfeng.core.evidence import Assessment, assess
-from selfeng.core.planning import PlanStep, search_text, with_earlier_values
+from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
 from selfeng.core.spelling import Spelling
+from selfeng.core.step_text import search_text, with_earlier_values
 from selfeng.core.values import shown
 from selfeng.core.wording import ToolWording, generic_stems, tool_wording
 from selfeng.projections.registry import (
@@ -36,6 +37,7 @@ from selfeng.projections.registry import (
     confirmed_phrasings,
     normalise_phrase,
     rejected_request,
+    says_more_than_values,
 )
 from selfeng.projections.skill_graph import SkillGraphState, prefer_chains
 from selfeng.schemas import Candidate, Evidence
@@ -291,9 +293,12 @@ class Decider:
         good, users, bad = _record(registry, candidate.tool, phrase)
         confidence = assessment.confidence
         reason = assessment.reason
-        if bad > users or rejected_request(registry, candidate.tool, step.text):
-            # more bad ratings than confirmations: the phrasing; as many: a rating about
-            # this request's values, so only this request (users confirmed the phrasing)
+        if (bad > users and says_more_than_values(phrase)) or rejected_request(
+            registry, candidate.tool, step.text
+        ):
+            # more bad ratings than confirmations: the phrasing; as many, or a phrasing of
+            # nothing but values ("what's {expression}"): a rating about this request's
+            # values, so only this request
             confidence = 0.0
             reason = f"a user rated {candidate.tool}'s answer to this phrasing bad"
         accepted = confidence >= min_confidence

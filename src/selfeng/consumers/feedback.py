@@ -22,7 +22,7 @@ from selfeng.consumers.learner import Learner
 from selfeng.core.values import shown
 from selfeng.projections.cache import cache_key
 from selfeng.projections.lessons import initial_lessons, rated_lessons
-from selfeng.projections.registry import phrase_of
+from selfeng.projections.registry import phrase_of, says_more_than_values
 from selfeng.schemas import (
     CacheHit,
     Event,
@@ -119,7 +119,9 @@ def summary(
             continue
         if was in {"learnt", "confirmed"} and now == "rejected":
             lines.append(f"took back “{shown(phrase)}” as a phrasing of {step.tool}")
-        if now == "rejected":
+        if now == "rejected" and not says_more_than_values(phrase):
+            lines.append(f"{step.tool} will not answer this request again")
+        elif now == "rejected":
             lines.append(f"{step.tool} will not answer “{shown(phrase)}” again")
         elif now == "confirmed" and was == "learnt":
             lines.append(f"confirmed “{shown(phrase)}” as a phrasing of {step.tool}")

@@ -28,9 +28,9 @@ from selfeng.consumers.executing import EventIds, Executor, HandlerState, Outcom
 from selfeng.consumers.llm_planner import LLMPlanner, Plan, function_spec
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.plan_templates import TemplateCall, literal_words, match, plan_template
-from selfeng.core.planning import search_text
 from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.scanning import scan
+from selfeng.core.step_text import search_text
 from selfeng.core.values import coerce, format_value
 from selfeng.projections.plans import PlansState, best_variant
 from selfeng.projections.registry import active_tools

@@ -53,10 +53,10 @@ from pydantic import JsonValue
 from selfeng.core.abbreviations import Abbreviations
 from selfeng.core.embedder import Embedder
 from selfeng.core.language import camel_words, words
-from selfeng.core.planning import tool_vocabulary
 from selfeng.core.policies import policy_float, policy_int
 from selfeng.core.search import Match, ToolIndex
 from selfeng.core.search_documents import Document, strip_placeholders
+from selfeng.core.step_text import tool_vocabulary
 from selfeng.core.vector_store import VectorStore
 from selfeng.projections.registry import (
     RegistryState,

@@ -31,7 +31,6 @@ from typing import Any
 
 from selfeng.core.arguments import Extraction
 from selfeng.core.context_words import LOOSE_OPERATORS, VALUE_KINDS, context_words
-from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
@@ -41,7 +40,6 @@ from selfeng.core.language import (
     OUTPUT_STEMS,
     POINTING_STEMS,
     PREPOSITIONS,
-    TEXT_PARTS,
     is_neutral,
     qualifies,
     stem,
@@ -49,7 +47,21 @@ from selfeng.core.language import (
 from selfeng.core.list_values import unit_labels
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.values import json_type, shown
-from selfeng.core.wording import QUANTIFIERS, ToolWording
+from selfeng.core.word_rules import (
+    FORMS,
+    asks_form,
+    between_operands,
+    distributed,
+    glued_magnitude,
+    names_form,
+    narrows_name,
+    negated,
+    operates,
+    spans_range,
+    stative,
+    unscoped,
+)
+from selfeng.core.wording import ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
 
@@ -114,7 +126,7 @@ def assess(
             unexplained.append(token.text)
             continue
         if (
-            _magnitude(token, read.tokens)
+            glued_magnitude(token, read.tokens)
             and token.index not in taken
             and not wording.matches(token.word)[1]
         ):
@@ -127,7 +139,7 @@ def assess(
         if (
             token.index in labels
             and not wording.matches(token.word)[1]
-            and not _operates(token, read.tokens)
+            and not operates(token, read.tokens)
         ):
             continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
         if (
@@ -135,7 +147,7 @@ def assess(
             and token.word == "decimal"
             and token.index not in taken
             and stem(token.word) not in unset
-            and _as_form(token, read.tokens)
+            and names_form(token, read.tokens)
         ):
             continue  # "2/3 *as a decimal*": the form a number comes in, which it gives
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
@@ -147,7 +159,7 @@ def assess(
         if (
             token.kind == "word"
             and not wording.says(token.word)
-            and _spans(token, read.tokens, taken)
+            and spans_range(token, read.tokens, taken)
         ):
             # "sum 1 to 10": the numbers from 1 to 10, which a tool that never says "to"
             # does not take
@@ -155,7 +167,7 @@ def assess(
             unexplained.append(token.text)
             unused.append(token.text)
             continue
-        if token.kind == "word" and token.index not in taken and _unscoped(token, read, wording):
+        if token.kind == "word" and token.index not in taken and unscoped(token, read, wording):
             # "capitalize 'new york'" for a tool that capitalizes *every letter*: the first
             # letters may be meant
             content += 1
@@ -179,18 +191,18 @@ def assess(
             unclear.append(token.note or token.text)
         else:
             unexplained.append(token.text)
-            if _narrows_name(token, read.tokens, wording):
+            if narrows_name(token, read.tokens, wording):
                 narrowed.append(token.text)
-            if _asked_form(token, read.tokens):
+            if asks_form(token, read.tokens):
                 unused.append(token.text)  # "1/4 *as a percentage*": a form it does not give
             if token.kind in VALUE_KINDS or (
                 token.kind == "word"
                 and (
                     qualifies(token.word)
-                    or _distributed(token, read.tokens)
+                    or distributed(token, read.tokens)
                     or token.word in OPERATORS
                     or token.word in MULTIPLIERS
-                    or _operates(token, read.tokens)
+                    or operates(token, read.tokens)
                     or token.index in counted  # counted, and not what the tool counts
                 )
             ):
@@ -203,8 +215,8 @@ def assess(
             names
             and token.stem not in generic
             and stem(token.word) not in generic
-            and not _negated(token, read.tokens)
-            and not _stative(token, read.tokens)
+            and not negated(token, read.tokens)
+            and not stative(token, read.tokens)
         ):
             intent.append(token.text)
     for extra in _coordinated(read, extraction, wording, taken):
@@ -301,10 +313,10 @@ def _account(
             names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
-        if _asked_form(token, tokens):
-            gives = _FORMS[token.word] in wording.name
+        if asks_form(token, tokens):
+            gives = FORMS[token.word] in wording.name
             return True, gives, gives
-        if _operates(token, tokens):
+        if operates(token, tokens):
             # an operation of its own, which only a tool whose description says the word
             # does ("of" is the stem of "off", so only the word as written shows it)
             return True, wording.says(token.word), False
@@ -314,7 +326,7 @@ def _account(
         if (
             stem(token.word) in POINTING_STEMS
             and token.index not in counted
-            and not _distributed(token, tokens)
+            and not distributed(token, tokens)
         ):
             # "another *word* for happy": a noun pointing at a value never asks for a tool
             # on its own; "how many *words*" (counted) does, and so does "each *word*"
@@ -322,7 +334,7 @@ def _account(
             return names, True, False
         if stem(token.word) in OUTPUT_STEMS and not names and not part:
             return False, True, False  # "*write* it backwards": how to give the answer
-        if token.word in LOOSE_OPERATORS and not _between_operands(token, tokens):
+        if token.word in LOOSE_OPERATORS and not between_operands(token, tokens):
             return True, False, False  # "how *many* times does 7 go into 84": no product
         return True, part, names
     if token.kind == "symbol":
@@ -387,143 +399,6 @@ def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
         if k > t.index + 1 and k < len(tokens) and tokens[k].word == ")":
             out.update((t.index, k))
     return out
-
-
-_DISTRIBUTIVES = frozenset({"each", "every", "per"})
-
-
-_DIRECTIONS = frozenset({"off", "up", "down"})
-"""Words right after a number that say what is done to it ("15% off", "3.7 down")."""
-_ADD = stem("add")
-_RANGE_WORDS = frozenset({"to", "through", "thru"})
-"""Words between two numbers that may make them the ends of a range ("1 to 10")."""
-_ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "without"})
-"""Words joining an amount to a percentage that changes it ("80 after a 30% discount")."""
-_OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
-
-
-_FORMS = {"percent": "percent", "percentage": "percent", "fraction": "fraction"}
-"""Forms of a number no plain number is in, and the word a tool's name has when it gives
-them."""
-
-
-def _asked_form(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether the word names a form the answer is asked in that a plain number is not in
-    ("what's 1/4 *as a percentage*", "3/4 *in percent*", "12 divided by 5 *as a
-    fraction*"), not an operation ("percent *of*", "percentage *change*"): only a tool whose
-    name says that form gives it."""
-    return token.word in _FORMS and _as_form(token, tokens)
-
-
-def _as_form(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a word names the form the answer is asked in: after "as", "in", "into" or
-    "to" (and an article), and not followed by what it is of ("in percent *of*")."""
-    i = token.index - 1
-    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
-        i -= 1
-    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in CONVERSION_WORDS:
-        return False
-    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
-    return not (after is not None and after.kind == "word" and after.word in _OPERATION_AFTER)
-
-
-def _narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -> bool:
-    """Whether an unexplained word stands right before a word naming what the tool does,
-    as a kind of it: "*sample* standard deviation", "*geometric* mean", "*capital* letters".
-    The tool does one kind, and does not say it is this one. (An adverb before a verb,
-    "*quickly* reverse", says how, not which; a short word typed for another, "can *u*
-    multiply", says nothing of which.)"""
-    k = token.index + 1
-    if token.kind != "word" or k >= len(tokens) or len(token.word) < 3:
-        return False
-    if token.word.endswith("ly"):
-        return False
-    after = tokens[k]
-    return after.kind == "word" and wording.matches(after.word)[0]
-
-
-_MAGNITUDES = frozenset({"k", "m", "b", "bn", "mn"})
-"""Letters glued to a number that may multiply it ("10k") as well as name a unit."""
-
-
-def _magnitude(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether ``token`` is a letter glued to the number before it that may say thousands or
-    millions ("10*k*", "2.5*m*")."""
-    if token.kind != "word" or token.word not in _MAGNITUDES or token.index == 0:
-        return False
-    number = tokens[token.index - 1]
-    return number.kind == "number" and number.end == token.start and not number.percent
-
-
-def _unscoped(token: Token, read: Scan, wording: ToolWording) -> bool:
-    """Whether ``token`` is a word the tool's description scopes ("capitalize *every
-    letter*") used with no scope: neither a quantifier nor what it is scoped to."""
-    scope = wording.scoped.get(stem(token.word))
-    if not scope:
-        return False
-    said = {t.word for t in read.tokens if t.kind == "word"}
-    return not (said & QUANTIFIERS) and not any(stem(w) in scope for w in said)
-
-
-def _spans(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
-    """Whether ``token`` joins two numbers the tool took as the ends of a range ("sum 1
-    *to* 10"), not as two operands ("add 5 *to* 10")."""
-    if token.word not in _RANGE_WORDS or token.index == 0 or token.index + 1 >= len(tokens):
-        return False
-    first, last = tokens[token.index - 1], tokens[token.index + 1]
-    if first.kind != "number" or last.kind != "number" or not {first.index, last.index} <= taken:
-        return False
-    lead = tokens[first.index - 1] if first.index > 0 else None
-    return token.word != "to" or lead is None or stem(lead.word) != _ADD
-
-
-def _operates(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a small word says what is done to the numbers around it: "15% *off* 200" (a
-    discount), "round 3.7 *down*" (which way), "80 *after* a 30% discount" and "200 *with*
-    a 15% tip" (the amount once the share is applied)."""
-    if token.word in _DIRECTIONS:
-        return token.index > 0 and tokens[token.index - 1].kind == "number"
-    return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
-
-
-def _joins_amount_and_share(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether ``token`` stands between an amount and a percentage ("80 *with* a 15% tip")."""
-    before = next((t for t in reversed(tokens[: token.index]) if t.word not in ARTICLES), None)
-    after = next((t for t in tokens[token.index + 1 :] if t.word not in ARTICLES), None)
-    return (
-        before is not None
-        and after is not None
-        and before.kind == "number"
-        and not before.percent
-        and after.kind == "number"
-        and after.percent
-    )
-
-
-def _distributed(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a noun names what to act on one by one: after "each", "every" or "per"
-    ("reverse *each word*"), or the parts of a value given after it ("reverse the *words*
-    in 'one two three'")."""
-    j = token.index - 1
-    if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES:
-        return True
-    return stem(token.word) in TEXT_PARTS and _parts_of_value(token, tokens)
-
-
-_PART_LINKS = frozenset({"in", "of", "within", "inside"})
-
-
-def _parts_of_value(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a plural noun is linked to a value after it ("*words* in 'one two three'")."""
-    if token.word == stem(token.word):
-        return False  # "the word banana" points at one value
-    k = token.index + 1
-    if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in _PART_LINKS:
-        return False
-    k += 1
-    while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
-        k += 1
-    return k < len(tokens) and tokens[k].kind in VALUE_KINDS
 
 
 _QUANTITY = re.compile(
@@ -631,42 +506,6 @@ def _asked_operands(read: Scan) -> frozenset[int]:
         ):
             out.add(t.index)
     return frozenset(out)
-
-
-def _between_operands(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether an operator word has a value (or a word for the previous answer) next to it."""
-    for j in (token.index - 1, token.index + 1):
-        if 0 <= j < len(tokens):
-            near = tokens[j]
-            if near.kind in {"number", "symbol", "date", "array"} or (
-                near.kind == "word" and near.word in {"it", "that", "this", "them", "result"}
-            ):
-                return True
-    return False
-
-
-_NEGATIONS = frozenset({"not", "no", "without", "don't", "dont", "never", "off", "non"})
-
-
-def _negated(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a word asking for a tool is negated ("turn *off* the caps", "*not* in
-    uppercase"): then it asks for something else."""
-    return any(
-        t.kind == "word" and t.word in _NEGATIONS
-        for t in tokens[max(0, token.index - 2) : token.index]
-    )
-
-
-_STATE_LEADS = ARTICLES | frozenset({"is", "are", "was", "were", "be", "been", "being"})
-
-
-def _stative(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a tool's verb is a participle describing a state ("once the list *is
-    sorted*", "in *the sorted* file"), not asking for the action."""
-    if token.kind != "word" or not token.word.endswith("ed") or token.index == 0:
-        return False
-    before = tokens[token.index - 1]
-    return before.kind == "word" and before.word in _STATE_LEADS
 
 
 def _quote(texts: list[str]) -> str:

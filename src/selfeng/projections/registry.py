@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from selfeng.core.language import is_neutral, words
 from selfeng.projections.base import FoldContext, Projection, add_ms
 from selfeng.projections.lessons import initial_lessons
 from selfeng.schemas import (
@@ -94,6 +95,16 @@ class RegistryState(TypedDict):
 def normalise_phrase(text: str) -> str:
     """The form a phrasing is learnt and compared in: lower case, single spaces."""
     return re.sub(r"\s+", " ", text.strip().lower())
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def says_more_than_values(phrase: str) -> bool:
+    """Whether a phrasing has a word besides its values and framing: "reverse {text}" does,
+    "what's {expression}" does not. A bad rating of an answer to one that does not is about
+    that request's values, not about a way of asking."""
+    return any(not is_neutral(w) for w in words(_PLACEHOLDER.sub(" ", phrase)))
 
 
 def _new_stats() -> VersionStats:

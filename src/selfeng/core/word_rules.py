@@ -1,0 +1,191 @@
+"""What one word of a request does to the values around it, read with its neighbours.
+
+The evidence check (:mod:`selfeng.core.evidence`) asks these of every word a tool does not
+plainly account for: whether it names the form the answer is asked in ("1/4 *as a
+percentage*"), a kind of what the tool does ("*sample* standard deviation"), an operation
+of its own between values ("15% *off* 200", "80 *after* a 30% discount", "sum 1 *to* 10"),
+a magnitude glued to a number ("10*k*"), what to act on one by one ("reverse *each word*"),
+or whether a word asking for a tool is negated or only describes a state. Every rule reads
+word shapes and positions, never a list of requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from selfeng.core.context_words import VALUE_KINDS
+from selfeng.core.hinted_values import CONVERSION_WORDS
+from selfeng.core.language import ARTICLES, TEXT_PARTS, stem
+from selfeng.core.scanning import Scan, Token
+from selfeng.core.wording import QUANTIFIERS, ToolWording
+
+_DISTRIBUTIVES = frozenset({"each", "every", "per"})
+"""Words before a noun that make it what to act on one by one ("*each* word")."""
+_DIRECTIONS = frozenset({"off", "up", "down"})
+"""Words right after a number that say what is done to it ("15% off", "3.7 down")."""
+_ADD = stem("add")
+_RANGE_WORDS = frozenset({"to", "through", "thru"})
+"""Words between two numbers that may make them the ends of a range ("1 to 10")."""
+_ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "without"})
+"""Words joining an amount to a percentage that changes it ("80 after a 30% discount")."""
+_OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
+
+
+FORMS = {"percent": "percent", "percentage": "percent", "fraction": "fraction"}
+"""Forms of a number no plain number is in, and the word a tool's name has when it gives
+them."""
+
+
+def asks_form(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether the word names a form the answer is asked in that a plain number is not in
+    ("what's 1/4 *as a percentage*", "3/4 *in percent*", "12 divided by 5 *as a
+    fraction*"), not an operation ("percent *of*", "percentage *change*"): only a tool whose
+    name says that form gives it."""
+    return token.word in FORMS and names_form(token, tokens)
+
+
+def names_form(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word names the form the answer is asked in: after "as", "in", "into" or
+    "to" (and an article), and not followed by what it is of ("in percent *of*")."""
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in CONVERSION_WORDS:
+        return False
+    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
+    return not (after is not None and after.kind == "word" and after.word in _OPERATION_AFTER)
+
+
+def narrows_name(token: Token, tokens: Sequence[Token], wording: ToolWording) -> bool:
+    """Whether an unexplained word stands right before a word naming what the tool does,
+    as a kind of it: "*sample* standard deviation", "*geometric* mean", "*capital* letters".
+    The tool does one kind, and does not say it is this one. (An adverb before a verb,
+    "*quickly* reverse", says how, not which; a short word typed for another, "can *u*
+    multiply", says nothing of which.)"""
+    k = token.index + 1
+    if token.kind != "word" or k >= len(tokens) or len(token.word) < 3:
+        return False
+    if token.word.endswith("ly"):
+        return False
+    after = tokens[k]
+    return after.kind == "word" and wording.matches(after.word)[0]
+
+
+_MAGNITUDES = frozenset({"k", "m", "b", "bn", "mn"})
+"""Letters glued to a number that may multiply it ("10k") as well as name a unit."""
+
+
+def glued_magnitude(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether ``token`` is a letter glued to the number before it that may say thousands or
+    millions ("10*k*", "2.5*m*")."""
+    if token.kind != "word" or token.word not in _MAGNITUDES or token.index == 0:
+        return False
+    number = tokens[token.index - 1]
+    return number.kind == "number" and number.end == token.start and not number.percent
+
+
+def unscoped(token: Token, read: Scan, wording: ToolWording) -> bool:
+    """Whether ``token`` is a word the tool's description scopes ("capitalize *every
+    letter*") used with no scope: neither a quantifier nor what it is scoped to."""
+    scope = wording.scoped.get(stem(token.word))
+    if not scope:
+        return False
+    said = {t.word for t in read.tokens if t.kind == "word"}
+    return not (said & QUANTIFIERS) and not any(stem(w) in scope for w in said)
+
+
+def spans_range(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
+    """Whether ``token`` joins two numbers the tool took as the ends of a range ("sum 1
+    *to* 10"), not as two operands ("add 5 *to* 10")."""
+    if token.word not in _RANGE_WORDS or token.index == 0 or token.index + 1 >= len(tokens):
+        return False
+    first, last = tokens[token.index - 1], tokens[token.index + 1]
+    if first.kind != "number" or last.kind != "number" or not {first.index, last.index} <= taken:
+        return False
+    lead = tokens[first.index - 1] if first.index > 0 else None
+    return token.word != "to" or lead is None or stem(lead.word) != _ADD
+
+
+def operates(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a small word says what is done to the numbers around it: "15% *off* 200" (a
+    discount), "round 3.7 *down*" (which way), "80 *after* a 30% discount" and "200 *with*
+    a 15% tip" (the amount once the share is applied)."""
+    if token.word in _DIRECTIONS:
+        return token.index > 0 and tokens[token.index - 1].kind == "number"
+    return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
+
+
+def _joins_amount_and_share(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether ``token`` stands between an amount and a percentage ("80 *with* a 15% tip")."""
+    before = next((t for t in reversed(tokens[: token.index]) if t.word not in ARTICLES), None)
+    after = next((t for t in tokens[token.index + 1 :] if t.word not in ARTICLES), None)
+    return (
+        before is not None
+        and after is not None
+        and before.kind == "number"
+        and not before.percent
+        and after.kind == "number"
+        and after.percent
+    )
+
+
+def distributed(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a noun names what to act on one by one: after "each", "every" or "per"
+    ("reverse *each word*"), or the parts of a value given after it ("reverse the *words*
+    in 'one two three'")."""
+    j = token.index - 1
+    if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES:
+        return True
+    return stem(token.word) in TEXT_PARTS and parts_of_value(token, tokens)
+
+
+_PART_LINKS = frozenset({"in", "of", "within", "inside"})
+
+
+def parts_of_value(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a plural noun is linked to a value after it ("*words* in 'one two three'")."""
+    if token.word == stem(token.word):
+        return False  # "the word banana" points at one value
+    k = token.index + 1
+    if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in _PART_LINKS:
+        return False
+    k += 1
+    while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
+        k += 1
+    return k < len(tokens) and tokens[k].kind in VALUE_KINDS
+
+
+def between_operands(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether an operator word has a value (or a word for the previous answer) next to it."""
+    for j in (token.index - 1, token.index + 1):
+        if 0 <= j < len(tokens):
+            near = tokens[j]
+            if near.kind in {"number", "symbol", "date", "array"} or (
+                near.kind == "word" and near.word in {"it", "that", "this", "them", "result"}
+            ):
+                return True
+    return False
+
+
+_NEGATIONS = frozenset({"not", "no", "without", "don't", "dont", "never", "off", "non"})
+
+
+def negated(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word asking for a tool is negated ("turn *off* the caps", "*not* in
+    uppercase"): then it asks for something else."""
+    return any(
+        t.kind == "word" and t.word in _NEGATIONS
+        for t in tokens[max(0, token.index - 2) : token.index]
+    )
+
+
+_STATE_LEADS = ARTICLES | frozenset({"is", "are", "was", "were", "be", "been", "being"})
+
+
+def stative(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a tool's verb is a participle describing a state ("once the list *is
+    sorted*", "in *the sorted* file"), not asking for the action."""
+    if token.kind != "word" or not token.word.endswith("ed") or token.index == 0:
+        return False
+    before = tokens[token.index - 1]
+    return before.kind == "word" and before.word in _STATE_LEADS
