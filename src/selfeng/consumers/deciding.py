@@ -56,9 +56,9 @@ _REFERENCE = re.compile(
 late") joins a clause and points at nothing, a word before a colon ("shout *this*: be
 quiet") points at the text after it, and "the sum *of* ..." says what it is of."""
 
-FailureKind = Literal["missing", "reference", "abstain"]
+FailureKind = Literal["missing", "reference", "abstain", "ambiguous"]
 """Why a step is not answered: a required value is missing; it refers to an earlier answer
-that does not exist; no tool fits."""
+that does not exist; no tool fits; two tools fit equally and one has effects."""
 
 
 @dataclass
@@ -169,6 +169,8 @@ def predicted_output(record: VersionRecord) -> JsonValue:
         return [0.0]
     if kind == "boolean":
         return True
+    if kind == "object":
+        return {}  # a record hands on its fields by name, which are not known before it runs
     return "text"
 
 
@@ -231,6 +233,14 @@ class Decider:
             # goes first ("count the *letters* in the word banana": count_characters, not the
             # closer count_words that leaves "letters" unexplained); ties keep search order
             best = max(accepted, key=lambda w: w.evidence.confidence)
+            rival = _rival_with_effects(best, accepted, active)
+            if rival is not None:
+                decision.failure = "ambiguous"
+                decision.reason = (
+                    f"it fits {best.candidate.tool} and {rival.candidate.tool} equally well, "
+                    "and one of them changes things: say which is meant"
+                )
+                return decision
             decision.chosen = best
             decision.fallbacks.extend(w for w in accepted if w is not best)
         if decision.chosen is None:
@@ -320,6 +330,29 @@ class Decider:
             reason=reason,
         )
         return Weighed(candidate, extraction, assessment, evidence, uses_previous)
+
+
+def _rival_with_effects(
+    best: Weighed, accepted: list[Weighed], active: Mapping[str, tuple[int, VersionRecord]]
+) -> Weighed | None:
+    """Another tool that fits the step as well as ``best`` does, by the same evidence, when
+    either has effects (is not deterministic): running one on a guess could change the
+    wrong thing ("remove 'Zeta Corp' from the list": from which memory?). Confirmed uses of
+    the phrasing break the tie; between deterministic tools the search order does."""
+
+    def effects(w: Weighed) -> bool:
+        return not bool(active[w.candidate.tool][1]["spec"].get("deterministic", True))
+
+    for w in accepted:
+        if w is best or w.candidate.tool == best.candidate.tool:
+            continue
+        tied = (
+            w.evidence.confidence == best.evidence.confidence
+            and w.evidence.confirmed_uses == best.evidence.confirmed_uses
+        )
+        if tied and (effects(best) or effects(w)):
+            return w
+    return None
 
 
 def _record(registry: RegistryState, tool: str, phrase: str) -> tuple[int, int, int]:

@@ -275,7 +275,7 @@ class RequestHandler:
         if decision.failure == "missing":
             out.answer = decision.reason + "."
             return
-        if decision.failure == "reference":
+        if decision.failure in {"reference", "ambiguous"}:
             out.answer = decision.reason[0].upper() + decision.reason[1:] + "."
             return
         best = decision.weighed[0].candidate.score if decision.weighed else None

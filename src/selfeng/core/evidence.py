@@ -236,7 +236,9 @@ def assess(
     elif mixed:
         confidence = 0.0
         reason = f"the request adds or averages values in different units ({', '.join(mixed)})"
-    elif gives in {"string", "boolean"} and _QUANTITY.search(read.text):
+    elif gives in _NO_QUANTITY and _QUANTITY.search(read.text):
+        # decided before the tool runs: a tool with effects ("sort" for "how many lines
+        # are in the sorted file") must not run for an answer that cannot be given
         confidence = 0.0
         reason = f"the request asks for a quantity, and {wording.name} gives {gives_word(gives)}"
     elif gives and gives != "boolean" and _asks_yes_or_no(read):
@@ -401,6 +403,9 @@ def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:
     return out
 
 
+_NO_QUANTITY = frozenset({"string", "boolean", "object", "array"})
+"""What a tool may say it returns that never answers "how many" (the step checks the value
+too, for a tool that says nothing)."""
 _QUANTITY = re.compile(
     r"\bhow\s+(?:many|much|long|far|old|big|heavy|tall)\b|\bnumber\s+of\b|\bcount\b",
     re.IGNORECASE,
