@@ -580,3 +580,16 @@ def test_deg_before_a_unit_is_a_filler_as_degrees_is() -> None:
     assert found["value"] == 10.0
     assert str(found["from_unit"]).lower() == "c"
     assert str(found["to_unit"]).lower() == "f"
+
+
+def test_a_thing_pointed_at_but_not_given_is_no_text() -> None:
+    """ "uppercase this file" points at a file elsewhere: no text to upper-case."""
+    for tool, text in (
+        ("to_uppercase", "uppercase this file"),
+        ("reverse_string", "reverse image search this photo"),
+        ("reverse_string", "reverse the order of these steps"),
+        ("count_words", "count the words in this paragraph"),
+    ):
+        assert fill(tool, text)[1] == ["text"], text
+    assert fill("to_uppercase", "uppercase i love this song")[0] == {"text": "i love this song"}
+    assert fill("reverse_string", "reverse this word banana")[0] == {"text": "banana"}

@@ -177,7 +177,24 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     lead = run[: run.index(head) + 1]
     if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
         return True
-    return _titled(trimmed, tokens)
+    return _titled(trimmed, tokens) or _pointed_at(trimmed)
+
+
+_DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
+
+
+def _pointed_at(run: list[Token]) -> bool:
+    """Whether a short run of words ends by pointing at a thing the request does not give
+    ("uppercase *this file*", "reverse *the order of these steps*", "reverse image search
+    *this photo*"): a photo, a file or steps elsewhere, not a text. A sentence that says
+    something of it ("*I* love this song") has a pronoun, and is a text."""
+    words = [t for t in run if t.kind == "word"]
+    return (
+        len(words) == len(run)
+        and 2 <= len(words) <= 5
+        and words[-2].word in _DEMONSTRATIVES
+        and not any(t.word in PRONOUNS for t in words)
+    )
 
 
 def _number_list(run: Sequence[Token]) -> bool:
