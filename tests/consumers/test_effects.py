@@ -1,5 +1,6 @@
-"""Tools with effects are not run on a guess: a tie between fitting tools, a stand-in that a
-record would not give, or a quantity asked of a tool that gives none."""
+"""No answer on a guess: tools with effects are not run on a tie between fitting tools, a
+stand-in a record would not give, or a quantity asked of a tool that gives none; pure tools
+that fit equally must agree."""
 
 from __future__ import annotations
 
@@ -77,11 +78,25 @@ def test_two_tools_with_effects_that_fit_equally_are_not_guessed_between(app: Se
     assert chosen.tools == ("remove_from_cache@1",)
 
 
-def test_deterministic_tools_that_fit_equally_still_answer(app: Selfeng) -> None:
-    """ "add 5 and 7" fits add_numbers and sum_numbers alike: both pure, either answers."""
+def test_pure_tools_that_fit_equally_answer_when_they_agree(app: Selfeng) -> None:
+    """ "add 5 and 7" fits add_numbers and sum_numbers alike: both run, both say 12."""
     answer = Agent(app).ask("add 5 and 7")
     assert answer.ok
     assert answer.value == 12
+    ran = {e.tool for e in _ran(answer)}
+    assert ran == {"add_numbers", "sum_numbers"}
+    assert answer.tools == ("add_numbers@1",)  # the other's run is no step of the answer
+
+
+def test_pure_tools_that_fit_equally_and_disagree_give_no_answer(app: Selfeng) -> None:
+    """ "count sheep": one word, or five letters? Neither is a guess worth giving."""
+    answer = Agent(app).ask("count sheep")
+    assert not answer.ok
+    assert "answer differently" in answer.text
+    assert "1" in answer.text
+    assert "5" in answer.text
+    assert len(_ran(answer)) >= 2
+    assert "sheep" not in str(app.registry()["phrases"].get("count_words", {}))
 
 
 def test_a_quantity_is_not_asked_of_a_tool_that_gives_a_record(app: Selfeng) -> None:

@@ -589,7 +589,9 @@ def test_a_thing_pointed_at_but_not_given_is_no_text() -> None:
         ("reverse_string", "reverse image search this photo"),
         ("reverse_string", "reverse the order of these steps"),
         ("count_words", "count the words in this paragraph"),
+        ("reverse_string", "reverse the charges on my card"),
     ):
         assert fill(tool, text)[1] == ["text"], text
     assert fill("to_uppercase", "uppercase i love this song")[0] == {"text": "i love this song"}
+    assert fill("to_uppercase", "uppercase i love my dog")[0] == {"text": "i love my dog"}
     assert fill("reverse_string", "reverse this word banana")[0] == {"text": "banana"}

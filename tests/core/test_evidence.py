@@ -739,3 +739,10 @@ def test_two_numbers_joined_by_to_span_a_range_unless_added() -> None:
     assert judge("add_numbers", "add 5 to 10").confidence == 1.0
     assert judge("round_number", "round 3.14159 to 2 decimals").confidence == 1.0
     assert judge("percentage_change", "change from 50 to 65 in percent").confidence > 0.0
+
+
+def test_a_noun_before_count_is_what_is_counted() -> None:
+    """ "the word count of ..." counts words: count_letters does not answer it."""
+    text = "give me the word count of: It was the best of times"
+    assert judge("count_letters", text).confidence == 0.0
+    assert judge("count_words", text).confidence == 1.0

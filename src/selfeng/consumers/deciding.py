@@ -83,6 +83,9 @@ class Decision:
     weighed: list[Weighed] = field(default_factory=list)
     chosen: Weighed | None = None
     fallbacks: list[Weighed] = field(default_factory=list)
+    rivals: list[Weighed] = field(default_factory=list)
+    """Deterministic tools that fit as well as the chosen one: their answers must agree
+    with its answer ("count sheep": one word, or five characters?)."""
     failure: FailureKind | None = None
     reason: str = ""
 
@@ -233,8 +236,12 @@ class Decider:
             # goes first ("count the *letters* in the word banana": count_characters, not the
             # closer count_words that leaves "letters" unexplained); ties keep search order
             best = max(accepted, key=lambda w: w.evidence.confidence)
-            rival = _rival_with_effects(best, accepted, active)
-            if rival is not None:
+            tied = _tied(best, accepted)
+            effects = [w for w in (best, *tied) if _has_effects(w, active)]
+            if tied and effects:
+                # running one on a guess could change the wrong thing ("remove 'Zeta Corp'
+                # from the list": from which memory?)
+                rival = tied[0] if effects[0] is best else effects[0]
                 decision.failure = "ambiguous"
                 decision.reason = (
                     f"it fits {best.candidate.tool} and {rival.candidate.tool} equally well, "
@@ -242,6 +249,7 @@ class Decider:
                 )
                 return decision
             decision.chosen = best
+            decision.rivals = tied  # pure: run too, and their answers must agree
             decision.fallbacks.extend(w for w in accepted if w is not best)
         if decision.chosen is None:
             decision.failure, decision.reason = _failure(decision, previous)
@@ -332,27 +340,28 @@ class Decider:
         return Weighed(candidate, extraction, assessment, evidence, uses_previous)
 
 
-def _rival_with_effects(
-    best: Weighed, accepted: list[Weighed], active: Mapping[str, tuple[int, VersionRecord]]
-) -> Weighed | None:
-    """Another tool that fits the step as well as ``best`` does, by the same evidence, when
-    either has effects (is not deterministic): running one on a guess could change the
-    wrong thing ("remove 'Zeta Corp' from the list": from which memory?). Confirmed uses of
-    the phrasing break the tie; between deterministic tools the search order does."""
+TIE_SCORE = 0.8
+"""A candidate as confident as the best whose search score is at least this share of the
+best's is tied with it: neither the evidence nor the wording tells them apart."""
 
-    def effects(w: Weighed) -> bool:
-        return not bool(active[w.candidate.tool][1]["spec"].get("deterministic", True))
 
-    for w in accepted:
-        if w is best or w.candidate.tool == best.candidate.tool:
-            continue
-        tied = (
-            w.evidence.confidence == best.evidence.confidence
-            and w.evidence.confirmed_uses == best.evidence.confirmed_uses
-        )
-        if tied and (effects(best) or effects(w)):
-            return w
-    return None
+def _tied(best: Weighed, accepted: list[Weighed]) -> list[Weighed]:
+    """The other tools that fit the step exactly as well as ``best`` does: the same
+    confidence, as many confirmed uses of the phrasing (which would break the tie), and a
+    search score close to its ("count sheep": count_words 0.54, count_letters 0.51; not
+    "the square root of 50": square_root 0.88, evaluate_expression 0.47)."""
+    return [
+        w
+        for w in accepted
+        if w.candidate.tool != best.candidate.tool
+        and w.evidence.confidence == best.evidence.confidence
+        and w.evidence.confirmed_uses == best.evidence.confirmed_uses
+        and w.candidate.score >= TIE_SCORE * best.candidate.score
+    ]
+
+
+def _has_effects(w: Weighed, active: Mapping[str, tuple[int, VersionRecord]]) -> bool:
+    return not bool(active[w.candidate.tool][1]["spec"].get("deterministic", True))
 
 
 def _record(registry: RegistryState, tool: str, phrase: str) -> tuple[int, int, int]:

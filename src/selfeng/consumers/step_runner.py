@@ -149,6 +149,8 @@ class StepRunner:
                 continue
             if run.ok:
                 del out.steps[steps_before:-1]  # a tool that failed before it: not a step
+                if weighed is decision.chosen:
+                    self._check_rivals(req, decision, run, previous, context)
                 return run.value, weighed
             first_error = first_error or run.error
             if run.kind not in {"bad_arguments", "exception"}:
@@ -157,6 +159,33 @@ class StepRunner:
         out.answer = first_error or "the tool failed"
         out.reason = out.answer
         raise StepFailed
+
+    def _check_rivals(
+        self,
+        req: RequestContext,
+        decision: Decision,
+        run: Run,
+        previous: JsonValue | None,
+        context: dict[str, JsonValue],
+    ) -> None:
+        """Run the pure tools that fit the step as well as the chosen one; when one answers
+        otherwise, which answer is meant is a guess ("count sheep": 1 word, 5 characters),
+        so the step fails and says so. Their runs are events of the request, not steps."""
+        out = req.out
+        assert decision.chosen is not None
+        for rival in decision.rivals:
+            kept = len(out.steps)
+            other = self._try(req, decision, rival, previous, context)
+            del out.steps[kept:]
+            if other.ok and other.value != run.value:
+                chosen, tool = decision.chosen.candidate.tool, rival.candidate.tool
+                out.answer = (
+                    f"“{shown(decision.step.text)}” fits {chosen} and {tool} equally well, "
+                    f"and they answer differently ({format_value(run.value)} and "
+                    f"{format_value(other.value)}): say which is meant"
+                )
+                out.reason = f"{chosen} and {tool} fit equally and disagree"
+                raise StepFailed
 
     def _try(
         self,

@@ -459,6 +459,14 @@ def _counted(read: Scan) -> frozenset[int]:
     for t in tokens:
         if t.kind != "word" or t.word not in _COUNTING:
             continue
+        before = tokens[t.index - 1] if t.index > 0 else None
+        if (
+            t.word == "count"
+            and before is not None
+            and before.kind == "word"
+            and not is_neutral(before.word)
+        ):
+            out.add(before.index)  # "the *word* count of ...": a count of words
         if t.word == "of" and not (t.index > 0 and tokens[t.index - 1].word == "number"):
             continue
         j = t.index + 1

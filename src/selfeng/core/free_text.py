@@ -186,14 +186,15 @@ _DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
 def _pointed_at(run: list[Token]) -> bool:
     """Whether a short run of words ends by pointing at a thing the request does not give
     ("uppercase *this file*", "reverse *the order of these steps*", "reverse image search
-    *this photo*"): a photo, a file or steps elsewhere, not a text. A sentence that says
-    something of it ("*I* love this song") has a pronoun, and is a text."""
+    *this photo*", "reverse the charges on *my card*"): a photo, a file, steps or a card
+    elsewhere, not a text. A sentence that says something of it ("*I* love this song") has
+    a subject pronoun, and is a text."""
     words = [t for t in run if t.kind == "word"]
     return (
         len(words) == len(run)
-        and 2 <= len(words) <= 5
-        and words[-2].word in _DEMONSTRATIVES
-        and not any(t.word in PRONOUNS for t in words)
+        and 2 <= len(words) <= 6
+        and (words[-2].word in _DEMONSTRATIVES or words[-2].word in POSSESSIVES)
+        and not any(t.word in PRONOUNS and t.word not in POSSESSIVES for t in words)
     )
 
 
