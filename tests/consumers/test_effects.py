@@ -113,3 +113,14 @@ def test_a_record_does_not_stand_in_for_a_value_the_next_step_needs(app: Selfeng
     answer = Agent(app).ask("sort the lines of 'a.txt' and then sort the file")
     assert not answer.ok
     assert not _ran(answer)
+
+
+def test_answers_agree_to_nine_significant_digits() -> None:
+    """One tool rounds to ten decimals, another does not: the same answer."""
+    from selfeng.consumers.step_runner import _same
+
+    assert _same(21.3333333333, 64 / 3)
+    assert _same(12, 12.0)
+    assert not _same(1, 5)
+    assert not _same(True, 1)
+    assert _same("olleh", "olleh")

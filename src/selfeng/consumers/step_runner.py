@@ -14,6 +14,7 @@ Also here: what every step of one request reads and appends to (``RequestContext
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,7 +178,7 @@ class StepRunner:
             kept = len(out.steps)
             other = self._try(req, decision, rival, previous, context)
             del out.steps[kept:]
-            if other.ok and other.value != run.value:
+            if other.ok and not _same(other.value, run.value):
                 chosen, tool = decision.chosen.candidate.tool, rival.candidate.tool
                 out.answer = (
                     f"“{shown(decision.step.text)}” fits {chosen} and {tool} equally well, "
@@ -344,3 +345,16 @@ class StepRunner:
             out.answer = out.reason = run.error or "the tool failed"
             raise StepFailed
         return run.value
+
+
+def _same(a: JsonValue, b: JsonValue) -> bool:
+    """Whether two answers agree: numbers to nine significant digits (one tool rounds its
+    result to ten decimals, another does not), anything else exactly."""
+    if (
+        isinstance(a, int | float)
+        and isinstance(b, int | float)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
