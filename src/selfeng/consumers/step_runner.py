@@ -349,7 +349,9 @@ class StepRunner:
 
 def _same(a: JsonValue, b: JsonValue) -> bool:
     """Whether two answers agree: numbers to nine significant digits (one tool rounds its
-    result to ten decimals, another does not), anything else exactly."""
+    result to ten decimals, another does not), anything else exactly (a yes is no 1)."""
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
     if (
         isinstance(a, int | float)
         and isinstance(b, int | float)
