@@ -746,3 +746,14 @@ def test_a_noun_before_count_is_what_is_counted() -> None:
     text = "give me the word count of: It was the best of times"
     assert judge("count_letters", text).confidence == 0.0
     assert judge("count_words", text).confidence == 1.0
+
+
+def test_halve_is_a_multiple_not_a_rounding() -> None:
+    """round_number's description once said "halves round away from zero": "halve 90" was
+    read as asking for it. It says "a tie" now, and "halve" is a multiple of 0.5."""
+    assert judge("round_number", "halve 90").confidence == 0.0
+    assessment = judge("multiply_numbers", "halve 90")
+    assert assessment.confidence == 1.0
+    read = scan("halve 90")
+    found = extract(read, SPECS["multiply_numbers"]["parameters"], WORDINGS["multiply_numbers"])
+    assert sorted(found.arguments.values()) == [0.5, 90.0]  # type: ignore[type-var]

@@ -22,7 +22,9 @@ _POWER_WORDS = {"squared": 2, "cubed": 3}
 _POWER_VERBS = {"square": 2, "cube": 3}
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _CHAIN_WORDS = frozenset({"and", "then", "now", "next", "finally", "after", "that"})
-_MULTIPLES = {"double": 2.0, "twice": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5}
+_MULTIPLES = {
+    "double": 2.0, "twice": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5, "halve": 0.5,
+}  # fmt: skip
 _POWER_VERB_WORDS = {"square": "squared", "cube": "cubed"}
 _POINTING = frozenset({"these", "those"})
 _NOT_A_NUMBER_BEFORE_ONE = frozenset(
