@@ -2,7 +2,7 @@
 
 
 def count_letters(text: str) -> int:
-    """Count the letters in a text, those of any alphabet, and nothing else.
+    """Count the letters in a text (of any alphabet).
 
     Args:
         text: the text whose letters are counted.

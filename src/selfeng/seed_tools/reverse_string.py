@@ -2,8 +2,8 @@
 
 
 def reverse_string(text: str) -> str:
-    """Reverse a string or text: its characters in reverse order, backwards ("hello"
-    becomes "olleh").
+    """Reverse a string or text: its characters in reverse order, backwards ("hello" to
+    "olleh").
 
     Args:
         text: the text to reverse.

@@ -5,8 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 def round_number(x: float, digits: int = 0) -> float:
     """Round a number to a number of decimal places (digits after the point); to the
-    nearest whole number by default. A tie (a last digit of 5) rounds away from zero, as
-    written (2.5 to 3, 2.675 to 2.68), the way people and spreadsheets round.
+    nearest whole number by default. 2.5 rounds to 3, and 2.675 to 2.68.
 
     Args:
         x: the number to round.

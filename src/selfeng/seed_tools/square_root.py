@@ -4,7 +4,7 @@ import math
 
 
 def square_root(x: float) -> float:
-    """The square root (sqrt) of a non-negative number.
+    """The square root (sqrt) of a number.
 
     Args:
         x: the number (zero or more).

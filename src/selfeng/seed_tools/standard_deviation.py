@@ -4,7 +4,7 @@ import math
 
 
 def standard_deviation(numbers: list[float]) -> float:
-    """The standard deviation (spread) of a list of numbers, population form.
+    """The population standard deviation (spread) of a list of numbers.
 
     Args:
         numbers: the numbers (at least one).
