@@ -437,7 +437,8 @@ def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKin
         return (
             "reference",
             f"“{shown(text)}” refers to an earlier answer (“{reference}”), but there is none "
-            "to use: ask in the same session, or give the value",
+            "to use (a follow-up takes the answer just before it in the same session, when "
+            "that request was answered): give the value",
         )
     if missing:
         best = missing[0]
