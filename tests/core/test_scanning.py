@@ -129,3 +129,18 @@ def test_a_percent_sign_between_two_numbers_is_unclear() -> None:
         True,
         False,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("a quarter of 80", 0.25), ("two thirds of 60", 2 / 3), ("3 fifths of 10", 0.6)],
+)
+def test_a_share_in_words_before_of_is_a_multiple(text: str, value: float) -> None:
+    first = scan(text).tokens[0]
+    assert first.kind == "number"
+    assert first.value == pytest.approx(value)
+    assert first.word == "times"
+
+
+def test_an_ordinal_after_the_names_a_place_not_a_share() -> None:
+    assert not any(t.kind == "number" for t in scan("the third of May").tokens)

@@ -51,6 +51,14 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                                 integer=nxt.integer))  # fmt: skip
             i += 2
             continue
+        share = _share_of(raw, i)
+        if share is not None:
+            # "a quarter of 80", "two thirds of 60": a share that multiplies what follows
+            value, end = share
+            out.append(RawToken("number", r.start, raw[end].end, value=value, word="times",
+                                integer=value.is_integer()))  # fmt: skip
+            i = end + 1
+            continue
         if r.kind == "word" and r.word in _MULTIPLES and _multiplies_what_follows(raw, i):
             out.append(RawToken("number", r.start, r.end, value=_MULTIPLES[r.word], word="times",
                                 integer=float(_MULTIPLES[r.word]).is_integer()))  # fmt: skip
@@ -196,6 +204,35 @@ def _operand_before(out: list[RawToken]) -> bool:
     return bool(out) and (
         out[-1].kind == "number" or out[-1].word == ")" or out[-1].word in REFERENCES
     )
+
+
+_DENOMINATORS = {
+    "half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4,
+    "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6,
+    "eighth": 8, "eighths": 8, "tenth": 10, "tenths": 10,
+}  # fmt: skip
+
+
+def _share_of(raw: list[RawToken], i: int) -> tuple[float, int] | None:
+    """A share written in words before "of" at ``i`` ("*a quarter* of 80", "*two thirds*
+    of 60", "*3 fifths* of 10"): its value and the index of its last word; None otherwise.
+    An ordinal after "the" names a place ("the third of May"), not a share."""
+    if i + 2 >= len(raw):
+        return None
+    r, denominator, link = raw[i], raw[i + 1], raw[i + 2]
+    if denominator.kind != "word" or denominator.word not in _DENOMINATORS:
+        return None
+    if link.kind != "word" or link.word != "of":
+        return None
+    if r.kind == "word" and r.word in {"a", "one"}:
+        numerator = 1.0
+    elif r.kind == "word" and r.word in _NUMBER_WORDS:
+        numerator = float(_NUMBER_WORDS[r.word])
+    elif r.kind == "number" and r.integer and not r.percent and isinstance(r.value, int | float):
+        numerator = float(r.value)
+    else:
+        return None
+    return numerator / _DENOMINATORS[denominator.word], i + 1
 
 
 def _powers_what_follows(raw: list[RawToken], i: int) -> bool:
