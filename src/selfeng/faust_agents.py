@@ -59,7 +59,9 @@ def build_service(
     """The faust app answering the requests of the log at ``url`` with ``host`` and running
     its learners; the worker counts what its agents handled."""
     names = FaustNames.from_url(url)
-    app = faust.App(names.topics.group(APP_NAME), **faust_settings(names))
+    app_id = names.topics.group(APP_NAME)
+    datadir = host.settings.home / "faust" / app_id  # this worker's home, not the cwd
+    app = faust.App(app_id, **faust_settings(names, app_id, datadir))
     worker = Worker(host, requests=requests, learners=learners)
     if requests:
         _agent(app, names, "answer", TYPES, worker, None)

@@ -3,6 +3,9 @@ that keeps a fold in faust tables (plain dicts here)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from selfeng.core.mapper import append_events
 from selfeng.core.records import StoredRecord
 from selfeng.infra.faust.envelope import pack, unpack
@@ -114,3 +117,16 @@ def test_a_worker_killed_in_the_middle_of_a_commit_counts_nothing_twice() -> Non
         for name in expected.names():
             differences = json_differences(expected.dumped(name), resumed.dumped(name))
             assert differences == [], (kill_after, name, differences[:3])
+
+
+def test_faust_keeps_its_files_out_of_the_current_directory(tmp_path: Path) -> None:
+    """faust's default data folder is "{app id}-data" in the current directory: a worker
+    started in a checkout would litter it. The fold's is in the temp folder, or the home."""
+    from selfeng.infra.faust.app import faust_settings
+    from selfeng.infra.faust.names import FaustNames
+
+    names = FaustNames.from_url("kafka://127.0.0.1:9092?namespace=litter")
+    default = Path(faust_settings(names)["datadir"])
+    assert default.is_absolute()
+    assert default.parent == Path(tempfile.gettempdir()) / "selfeng-faust"
+    assert faust_settings(names, datadir=tmp_path / "faust")["datadir"] == str(tmp_path / "faust")

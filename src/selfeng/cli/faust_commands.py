@@ -56,7 +56,7 @@ def worker(ctx: Context, loglevel: str) -> None:
         from selfeng.infra.faust.app import run_worker
     except ImportError as exc:
         raise _not_installed(exc) from exc
-    run_worker(url, loglevel=loglevel)
+    run_worker(url, loglevel=loglevel, datadir=ctx.settings.home / "faust")
 
 
 @faust_group.command("serve")

@@ -62,8 +62,10 @@ and dead letters are counted, not appended (the embedded live engine appends the
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import faust
@@ -223,11 +225,19 @@ class FaustFold:
         self.runner = None
 
 
-def faust_settings(names: FaustNames) -> dict[str, Any]:
-    """The faust app settings that work on tansu (and on Apache Kafka)."""
+def faust_settings(
+    names: FaustNames, app_id: str | None = None, datadir: Path | None = None
+) -> dict[str, Any]:
+    """The faust app settings that work on tansu (and on Apache Kafka). ``datadir`` is
+    where faust keeps its app's files (the tables live in memory and their changelogs, so
+    nothing there must survive): by default a folder for ``app_id`` in the system's temp
+    folder, never the current directory, faust's own default."""
     settings = names.settings
     session = settings.session_timeout_ms / 1000
+    folder = datadir or Path(tempfile.gettempdir()) / "selfeng-faust" / (app_id or names.app_id)
+    folder.parent.mkdir(parents=True, exist_ok=True)  # faust makes the folder, not its parents
     return {
+        "datadir": str(folder),
         "broker": [f"kafka://{host}" for host in settings.bootstrap],
         "store": "memory://",
         "autodiscover": False,
@@ -247,7 +257,11 @@ def faust_settings(names: FaustNames) -> dict[str, Any]:
 
 
 def build_app(
-    url: str, factory: ProjectionFactory = default_projections, *, log: KafkaLog | None = None
+    url: str,
+    factory: ProjectionFactory = default_projections,
+    *,
+    log: KafkaLog | None = None,
+    datadir: Path | None = None,
 ) -> FaustFold:
     """The faust app folding the projections of ``factory`` over the log at ``url``.
 
@@ -257,7 +271,7 @@ def build_app(
     names = FaustNames.from_url(url)
     log = log if log is not None else KafkaLog.from_url(url)
     create_fold_topic(names)
-    app = faust.App(names.app_id, **faust_settings(names))
+    app = faust.App(names.app_id, **faust_settings(names, names.app_id, datadir))
     sources = app.topic(
         *names.sources(),
         key_type=bytes,
@@ -320,12 +334,13 @@ def run_worker(
     factory: ProjectionFactory = default_projections,
     *,
     loglevel: str = "warning",
+    datadir: Path | None = None,
 ) -> None:
     """Run a faust worker folding the log at ``url`` until it is stopped (SIGINT, SIGTERM).
 
     Never returns: faust's worker exits the process when it stops.
     """
-    fold = build_app(url, factory)
+    fold = build_app(url, factory, datadir=datadir)
     run_app(fold.app, loglevel=loglevel, closing=fold.log)
 
 
