@@ -53,3 +53,13 @@ def test_a_comparative_is_read_as_the_superlative_the_wording_has() -> None:
     assert wording.readings("Bigger") == ["biggest"]
     assert wording.readings("greater") == []  # no "greatest" in this wording
     assert "largest" in wording.expand("Which is larger, 17 or 71?")
+
+
+def test_a_blend_of_two_words_in_a_row_is_read_as_both() -> None:
+    """ "stdev" and "stddev" join the beginnings of "standard deviation"."""
+    words = Abbreviations(["the", "population", "standard", "deviation", "of", "numbers"])
+    assert words.readings("stdev") == ["standard", "deviation"]
+    assert words.readings("stddev") == ["standard", "deviation"]
+    assert words.readings("devstd") == []  # not in the order the wording has them
+    assert words.readings("popnum") == []  # "population" and "numbers" are not in a row
+    assert "standard deviation" in words.expand("stdev of 1, 2")

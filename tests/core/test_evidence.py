@@ -757,3 +757,13 @@ def test_halve_is_a_multiple_not_a_rounding() -> None:
     read = scan("halve 90")
     found = extract(read, SPECS["multiply_numbers"]["parameters"], WORDINGS["multiply_numbers"])
     assert sorted(found.arguments.values()) == [0.5, 90.0]  # type: ignore[type-var]
+
+
+def test_a_signed_number_to_an_even_power_is_unclear() -> None:
+    """(-3)² is 9 and -(3²) is -9: "-3 squared" is a guess either way; "-2 cubed" is not."""
+    for tool, text in (("power", "what's -3 squared"), ("power", "-3^2")):
+        assessment = judge(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert assessment.unclear, text
+    assert judge("power", "-2 cubed").confidence == 1.0
+    assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0

@@ -57,6 +57,7 @@ from selfeng.core.word_rules import (
     narrows_name,
     negated,
     operates,
+    signed_base,
     spans_range,
     stative,
     unscoped,
@@ -124,6 +125,13 @@ def assess(
             # for what it gives
             content += 1
             unexplained.append(token.text)
+            continue
+        if signed_base(token, read.tokens):
+            content += 1
+            unclear.append(
+                f"“{token.text}” to an even power: ({token.text}) to it, or minus "
+                f"{token.text[1:]} to it?"
+            )
             continue
         if (
             glued_magnitude(token, read.tokens)

@@ -189,3 +189,31 @@ def stative(token: Token, tokens: Sequence[Token]) -> bool:
         return False
     before = tokens[token.index - 1]
     return before.kind == "word" and before.word in _STATE_LEADS
+
+
+_POWER_LEADS = (
+    ("to", "the", "power", "of"),
+    ("raised", "to", "the", "power", "of"),
+    ("raised", "to"),
+)
+
+
+def signed_base(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a number written with its minus sign is raised to an even power ("-3
+    squared", "-3^2"): (-3)² is 9 and -(3²) is -9, and which is meant is a guess. (A
+    bracket says it: "(-3) squared".)"""
+    if token.kind != "number" or token.text[:1] not in "-\u2212":
+        return False
+    rest = tokens[token.index + 1 :]
+    exponent: object = None
+    if rest and rest[0].kind == "number" and rest[0].word == "squared":
+        exponent = 2.0
+    elif len(rest) > 1 and rest[0].kind == "symbol" and rest[0].word == "power":
+        exponent = rest[1].value if rest[1].kind == "number" else None
+    else:
+        for lead in _POWER_LEADS:
+            words = tuple(t.word for t in rest[: len(lead)])
+            if words == lead and len(rest) > len(lead) and rest[len(lead)].kind == "number":
+                exponent = rest[len(lead)].value
+                break
+    return isinstance(exponent, int | float) and float(exponent) % 2 == 0
