@@ -52,14 +52,13 @@ from selfeng.core.word_rules import (
     asks_form,
     between_operands,
     distributed,
-    glued_magnitude,
     names_form,
     narrows_name,
     negated,
     operates,
-    signed_base,
     spans_range,
     stative,
+    unclear_value,
     unscoped,
 )
 from selfeng.core.wording import ToolWording
@@ -126,23 +125,10 @@ def assess(
             content += 1
             unexplained.append(token.text)
             continue
-        if signed_base(token, read.tokens):
+        doubt = unclear_value(token, read.tokens, taken, wording)
+        if doubt is not None:
             content += 1
-            unclear.append(
-                f"“{token.text}” to an even power: ({token.text}) to it, or minus "
-                f"{token.text[1:]} to it?"
-            )
-            continue
-        if (
-            glued_magnitude(token, read.tokens)
-            and token.index not in taken
-            and not wording.matches(token.word)[1]
-        ):
-            # "10k divided by 4": ten thousand, or a unit the tool does not take; either way
-            # not the 10 it was read as
-            content += 1
-            written = read.tokens[token.index - 1].text + token.text
-            unclear.append(f"“{written}”: thousands or millions, or a unit?")
+            unclear.append(doubt)
             continue
         if (
             token.index in labels

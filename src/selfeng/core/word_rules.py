@@ -4,7 +4,8 @@ The evidence check (:mod:`selfeng.core.evidence`) asks these of every word a too
 plainly account for: whether it names the form the answer is asked in ("1/4 *as a
 percentage*"), a kind of what the tool does ("*sample* standard deviation"), an operation
 of its own between values ("15% *off* 200", "80 *after* a 30% discount", "sum 1 *to* 10"),
-a magnitude glued to a number ("10*k*"), what to act on one by one ("reverse *each word*"),
+a value it makes unclear ("10*k*", "-3 *squared*"), what to act on one by one ("reverse
+*each word*"),
 or whether a word asking for a tool is negated or only describes a state. Every rule reads
 word shapes and positions, never a list of requests.
 """
@@ -217,3 +218,24 @@ def signed_base(token: Token, tokens: Sequence[Token]) -> bool:
                 exponent = rest[len(lead)].value
                 break
     return isinstance(exponent, int | float) and float(exponent) % 2 == 0
+
+
+def unclear_value(
+    token: Token, tokens: Sequence[Token], taken: frozenset[int], wording: ToolWording
+) -> str | None:
+    """Why a value written around ``token`` cannot be read safely for this tool, if it
+    cannot: a signed number to an even power, or a magnitude letter glued to a number that
+    the tool does not take as a unit ("10k divided by 4": ten thousand, or a unit; either
+    way not the 10 it was read as)."""
+    if signed_base(token, tokens):
+        return (
+            f"“{token.text}” to an even power: ({token.text}) to it, or minus "
+            f"{token.text[1:]} to it?"
+        )
+    if (
+        glued_magnitude(token, tokens)
+        and token.index not in taken
+        and not wording.matches(token.word)[1]
+    ):
+        return f"“{tokens[token.index - 1].text}{token.text}”: thousands or millions, or a unit?"
+    return None
