@@ -5,9 +5,8 @@ plainly account for: whether it names the form the answer is asked in ("1/4 *as 
 percentage*"), a kind of what the tool does ("*sample* standard deviation"), an operation
 of its own between values ("15% *off* 200", "80 *after* a 30% discount", "sum 1 *to* 10"),
 a value it makes unclear ("10*k*", "-3 *squared*"), what to act on one by one ("reverse
-*each word*"),
-or whether a word asking for a tool is negated or only describes a state. Every rule reads
-word shapes and positions, never a list of requests.
+*each word*"), or whether a word asking for a tool is negated or only describes a state.
+Every rule reads word shapes and positions, never a list of requests.
 """
 
 from __future__ import annotations
