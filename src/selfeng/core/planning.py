@@ -487,7 +487,7 @@ def _operator_led(text: str) -> bool:
     tokens = scan(text).tokens
     return (
         len(tokens) >= 2
-        and (tokens[0].kind == "symbol" or tokens[0].kind == "word")
+        and tokens[0].kind in {"symbol", "word"}
         and tokens[0].word in OPERATORS
         and any(_is_value(t) for t in tokens[1:])
     )
