@@ -766,4 +766,6 @@ def test_a_signed_number_to_an_even_power_is_unclear() -> None:
         assert assessment.confidence == 0.0, text
         assert assessment.unclear, text
     assert judge("power", "-2 cubed").confidence == 1.0
+    bracketed = judge("power", "what's (-3) squared")  # the bracket says which
+    assert bracketed.confidence == 1.0, bracketed.reason
     assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0

@@ -87,7 +87,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                                 word=r.word, integer=True))  # fmt: skip
             i += 1
             continue
-        if r.kind == "word" and r.word in _POWER_WORDS and out and out[-1].kind == "number":
+        if r.kind == "word" and r.word in _POWER_WORDS and _after_a_value(out):
             out.append(RawToken("number", r.start, r.end, value=float(_POWER_WORDS[r.word]),
                                 word=r.word, integer=True))  # fmt: skip
             i += 1
@@ -233,6 +233,16 @@ def _share_of(raw: list[RawToken], i: int) -> tuple[float, int] | None:
     else:
         return None
     return numerator / _DENOMINATORS[denominator.word], i + 1
+
+
+def _after_a_value(out: list[RawToken]) -> bool:
+    """Whether what was read last is a number, or a bracket closing around one ("(-3)
+    squared")."""
+    if not out:
+        return False
+    if out[-1].kind == "number":
+        return True
+    return out[-1].word == ")" and len(out) >= 2 and out[-2].kind == "number"
 
 
 def _powers_what_follows(raw: list[RawToken], i: int) -> bool:
