@@ -58,13 +58,23 @@ def _a_range(tokens: Sequence[Token], numbers: list[Token]) -> bool:
     10"): the numbers between them, not a list of two."""
     if len(numbers) != 2 or numbers[0].index < 0:
         return False
-    first, last = numbers
+    return spans(tokens, *numbers)
+
+
+_RANGE_WORDS = frozenset({"to", "through", "thru"})
+_ADD = stem("add")
+
+
+def spans(tokens: Sequence[Token], first: Token, last: Token) -> bool:
+    """Whether ``first`` and ``last`` are the ends of a range: one of "to", "through" or
+    "thru" alone between them, and not "add 5 *to* 10", which joins two addends ("sum 1
+    to 10", "from 1 to 10" and "add 5 through 10" span a range)."""
     between = tokens[first.index + 1 : last.index]
+    if len(between) != 1 or between[0].word not in _RANGE_WORDS:
+        return False
     before = tokens[first.index - 1] if first.index > 0 else None
-    joined = [t.word for t in between] in (["to"], ["through"], ["thru"])
-    # "add 5 *to* 10" joins two addends; "sum 1 to 10", "from 1 to 10" span a range
-    adds = before is not None and stem(before.word) == stem("add")
-    return joined and (between[0].word != "to" or not adds)
+    adds = before is not None and stem(before.word) == _ADD
+    return between[0].word != "to" or not adds
 
 
 def _unlike(read: Scan, numbers: list[Token]) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import ARTICLES, TEXT_PARTS, stem
+from selfeng.core.list_values import spans
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
 
@@ -23,9 +24,6 @@ _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 """Words before a noun that make it what to act on one by one ("*each* word")."""
 _DIRECTIONS = frozenset({"off", "up", "down"})
 """Words right after a number that say what is done to it ("15% off", "3.7 down")."""
-_ADD = stem("add")
-_RANGE_WORDS = frozenset({"to", "through", "thru"})
-"""Words between two numbers that may make them the ends of a range ("1 to 10")."""
 _ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "without"})
 """Words joining an amount to a percentage that changes it ("80 after a 30% discount")."""
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
@@ -97,13 +95,12 @@ def unscoped(token: Token, read: Scan, wording: ToolWording) -> bool:
 def spans_range(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
     """Whether ``token`` joins two numbers the tool took as the ends of a range ("sum 1
     *to* 10"), not as two operands ("add 5 *to* 10")."""
-    if token.word not in _RANGE_WORDS or token.index == 0 or token.index + 1 >= len(tokens):
+    if token.index == 0 or token.index + 1 >= len(tokens):
         return False
     first, last = tokens[token.index - 1], tokens[token.index + 1]
     if first.kind != "number" or last.kind != "number" or not {first.index, last.index} <= taken:
         return False
-    lead = tokens[first.index - 1] if first.index > 0 else None
-    return token.word != "to" or lead is None or stem(lead.word) != _ADD
+    return spans(tokens, first, last)
 
 
 def operates(token: Token, tokens: Sequence[Token]) -> bool:

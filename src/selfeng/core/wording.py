@@ -172,6 +172,11 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
     )
 
 
+def _clauses(description: str) -> list[str]:
+    """A description's parts between punctuation: a role or a scope never spans two."""
+    return re.split(r"[:;,.()\[\]]", description)
+
+
 QUANTIFIERS = frozenset({"every", "all", "everything", "entire", "whole"})
 """Words that give what is done a scope: all of it."""
 
@@ -180,7 +185,7 @@ def _scoped(description: str) -> dict[str, frozenset[str]]:
     """Word stem -> stems of its scope, for each word the description follows with "every"
     or "all" and a noun in the same clause ("capitalize every letter")."""
     out: dict[str, set[str]] = {}
-    for segment in re.split(r"[:;,.()\[\]]", description):
+    for segment in _clauses(description):
         ws = [w.lower() for w in words(segment)]
         for verb, quantifier, noun in zip(ws, ws[1:], ws[2:], strict=False):
             if quantifier in {"every", "all"} and verb not in NEUTRAL and noun not in NEUTRAL:
@@ -212,7 +217,7 @@ def _roles(param: str, schema: Any, description: str) -> Roles:
     after: set[str] = set()
     written: set[str] = set()
     name = param.lower()
-    for segment in re.split(r"[:;,.()\[\]]", description):  # no role across punctuation
+    for segment in _clauses(description):  # no role across punctuation
         _neighbours_of(name, [w.lower() for w in words(segment)], before, after, written)
     return Roles(
         before=frozenset(before),

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from selfeng.core.language import is_neutral, words
+from selfeng.core.search_documents import strip_placeholders
 from selfeng.projections.base import FoldContext, Projection, add_ms
 from selfeng.projections.lessons import initial_lessons
 from selfeng.schemas import (
@@ -97,14 +98,11 @@ def normalise_phrase(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower())
 
 
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-
-
 def says_more_than_values(phrase: str) -> bool:
     """Whether a phrasing has a word besides its values and framing: "reverse {text}" does,
     "what's {expression}" does not. A bad rating of an answer to one that does not is about
     that request's values, not about a way of asking."""
-    return any(not is_neutral(w) for w in words(_PLACEHOLDER.sub(" ", phrase)))
+    return any(not is_neutral(w) for w in words(strip_placeholders(phrase)))
 
 
 def _new_stats() -> VersionStats:
