@@ -30,6 +30,26 @@ def test_numbers(text: str, values: list[float]) -> None:
     assert [t.value for t in scan(text).tokens if t.kind == "number"] == values
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("uppercase abc123", ["uppercase", "abc123"]),
+        ("the code x7y9", ["the", "code", "x7y9"]),
+        ("h2o and mp3", ["h2o", "and", "mp3"]),
+        ("user_id of ba123", ["user_id", "of", "ba123"]),
+    ],
+)
+def test_letters_and_digits_glued_are_one_word(text: str, words: list[str]) -> None:
+    """Nothing of a code or an identifier is dropped: its digits are no number of their
+    own, and they stay in the word (so a text taken from it is whole)."""
+    assert kinds(text) == [("word", w) for w in words]
+
+
+def test_an_x_glued_between_numbers_multiplies() -> None:
+    assert kinds("3x4") == [("number", 3.0), ("symbol", None), ("number", 4.0)]
+    assert scan("3x4").tokens[1].word == "times"
+
+
 def test_a_minus_between_numbers_is_an_operator() -> None:
     assert kinds("10-5") == [("number", 10.0), ("symbol", None), ("number", 5.0)]
     assert [t.word for t in scan("10 - 5").tokens] == ["", "minus", ""]

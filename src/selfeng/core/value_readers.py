@@ -52,6 +52,11 @@ _NUMBER = re.compile(
 _UNIT_AFTER = re.compile(r"[^\W\d_]{1,3}(?![\w'\u2019-])")
 """One to three letters glued after a number and ending the word: a unit ("20C", "5kg")."""
 _SYMBOL = re.compile(r"\*\*|[+\-\u2212*/\u00d7÷^()=]")
+_MIXED_WORD = re.compile(r"\w*[^\W\d_]\w*(?:['\u2019-]\w+)*(?:\.\w+)*", re.UNICODE)
+"""Letters and digits glued into one word: a code, a name or an identifier ("abc123",
+"h2o", "ba123", "user_id"). Tried first, where the number reader left the digits alone."""
+_TIMES_GLUED = re.compile(r"[xX]\d")
+"""An "x" glued between two numbers: "3x4" multiplies."""
 _WORD = re.compile(
     r"°?[^\W\d_]+(?:['\u2019-][^\W\d_]+)*(?:\.[\w]+)*|[A-Za-z_]\w*(?:\.\w+)+", re.UNICODE
 )
@@ -195,10 +200,16 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
         before = text[start - 1] if start > 0 else " "
         after = text[m.end("num") :] if not m.group("den") else text[m.end("den") :]
         unit = _UNIT_AFTER.match(after) is not None  # "20C", "100km", "5kg": a unit glued on
+        times_before = before in "xX" and start > 1 and text[start - 2].isdigit()
         glued = (
-            before.isalpha()
+            (before.isalpha() and not times_before)
             or before == "_"
-            or (after[:1].isalpha() and not m.group("ord") and not unit)
+            or (
+                after[:1].isalpha()
+                and not m.group("ord")
+                and not unit
+                and not _TIMES_GLUED.match(after)
+            )
         )
         if glued and not m.group("pct"):
             continue  # part of a word or identifier (abc123, 3rd-party, x2y)
@@ -248,9 +259,13 @@ def _is_sign(text: str, at: int) -> bool:
 
 
 def read_words_and_symbols(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for m in _MIXED_WORD.finditer(text):
+        if any(c.isdigit() or c == "_" for c in m.group(0)) and spans.free(m.start(), m.end()):
+            raw.append(RawToken("word", m.start(), m.end(), word=_word(m.group(0))))
+            spans.take(m.start(), m.end())
     for m in _WORD.finditer(text):
         if spans.free(m.start(), m.end()):
-            word = m.group(0).lower().replace("\u2019", "'").lstrip("°")
+            word = _word(m.group(0))
             if word == "x" and _between_numbers(text, m.start(), m.end()):
                 raw.append(RawToken("symbol", m.start(), m.end(), word="times"))
             else:
@@ -263,6 +278,10 @@ def read_words_and_symbols(text: str, spans: Spans, raw: list[RawToken]) -> None
                 RawToken("symbol", m.start(), m.end(), word=SYMBOL_WORDS.get(symbol, symbol))
             )
             spans.take(m.start(), m.end())
+
+
+def _word(text: str) -> str:
+    return text.lower().replace("\u2019", "'").lstrip("°")
 
 
 def _between_numbers(text: str, start: int, end: int) -> bool:
