@@ -171,7 +171,21 @@ def test_a_composite_is_registered_only_when_its_recorded_runs_pass(app: Selfeng
 
 
 @pytest.mark.parametrize(
-    "value", [25.0, 0.12, 3, -7, True, None, [1, "ñ", 2.5], {"a": 1, "b": [True]}, "x y", 1e21]
+    "value",
+    [
+        25.0,
+        0.12,
+        3,
+        -7,
+        True,
+        None,
+        [1, "ñ", 2.5],
+        {"a": 1, "b": [True]},
+        "x y",
+        1e21,
+        64 ** (1 / 3),
+        float("inf"),
+    ],
 )
 @pytest.mark.parametrize("kind", ["string", "number", "integer", "array", "any"])
 def test_the_composite_hands_off_values_as_the_handler_does(value: JsonValue, kind: str) -> None:

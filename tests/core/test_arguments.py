@@ -278,6 +278,12 @@ def test_values_read_as_text() -> None:
     assert format_value(0.1 + 0.2) == "0.3"
     assert format_value(1 / 3) == "0.333333333333333"
     assert format_value(float("inf")) == "inf"
+    # past 10**15 a float's whole digits are noise: 1e100 is not 1000...0159028911...
+    assert format_value(10.0**100) == "1e+100"
+    assert format_value(9999999999.0 * 9999999999.0) == "9.999999998e+19"
+    assert format_value(-(2.0**60)) == "-1.15292150460685e+18"
+    assert format_value(123456789012345.0) == "123456789012345"
+    assert format_value(2**70) == str(2**70)  # an int is exact
     assert format_value([1, 2]) == "[1,2]"
     assert format_value("x") == "x"
     assert format_value(True) == "true"

@@ -160,6 +160,10 @@ def _handoff(value: Any, kind: str) -> Any:
             return value
         if isinstance(value, bool) or value is None:
             return {True: "true", False: "false", None: "null"}[value]
+        if isinstance(value, float) and value - value == 0:  # finite: as format_value reads it
+            value = float(f"{value:.15g}")
+            if abs(value) >= 1e15:
+                return f"{value:.15g}"
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         if isinstance(value, int | float):

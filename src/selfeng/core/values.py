@@ -32,9 +32,13 @@ def format_value(value: JsonValue) -> str:
     """A value as text: 25.0 reads "25", other numbers as Python writes them to 15
     significant digits (a float's last bits are binary noise: 64 ** (1/3) reads "4", not
     "3.9999999999999996", as on a calculator), lists and objects as compact JSON (the same
-    as a composite tool's hand-off)."""
+    as a composite tool's hand-off). A float of 10**15 or more reads in scientific notation
+    ("1e+100", "9.999999998e+19"): written out whole, its digits past the fifteenth would be
+    binary noise, not the number."""
     if isinstance(value, float) and math.isfinite(value):
         value = float(f"{value:.15g}")
+        if abs(value) >= 1e15:
+            return f"{value:.15g}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
