@@ -22,8 +22,11 @@ def test_every_directory_of_the_package_is_a_regular_package() -> None:
 def test_the_embedded_default_installs_light() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {dep.split(">")[0].split("[")[0].split("=")[0] for dep in project["dependencies"]}
-    # pydantic, orjson, click, rich; and the default (lexical) embedder's bm25s stack.
-    assert names == {"pydantic", "orjson", "click", "rich", "bm25s", "numpy", "scipy", "PyStemmer"}
+    # pydantic, orjson, msgspec (the folds' decoder), click, rich; and the default (lexical)
+    # embedder's bm25s stack.
+    assert names == {
+        "pydantic", "orjson", "msgspec", "click", "rich", "bm25s", "numpy", "scipy", "PyStemmer"
+    }  # fmt: skip
     extras = project["optional-dependencies"]
     assert {"kafka", "postgres", "docker", "openai", "all", "test"} <= set(extras)
     assert project["scripts"]["selfeng"] == "selfeng.cli:main"

@@ -71,7 +71,7 @@ class ArmLessonsState(TypedDict):
 
 def arm_of(event: Event) -> str | None:
     """The fork that served the event's request (None for the main line or other events)."""
-    arm = event.__dict__.get("policy_arm")
+    arm = getattr(event, "policy_arm", None)  # not every type has one
     return arm if isinstance(arm, str) else None
 
 

@@ -7,6 +7,7 @@ state stays small however long the log grows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypedDict
 
 from selfeng.core.records import StoredRecord
@@ -43,27 +44,35 @@ class EventCounts(RecordProjection[EventCountsState]):
     def apply(
         self, state: EventCountsState, record: StoredRecord, ctx: FoldContext
     ) -> EventCountsState:
-        state["total"] += 1
-        by_type, by_topic = state["by_type"], state["by_topic"]
-        type_name = record.type or "(no type)"
-        by_type[type_name] = by_type.get(type_name, 0) + 1
-        by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
-        ts = record.timestamp_ms
-        minute = ts // 60_000
-        last = state["last_ms"]
-        if last is None:
-            state["first_ms"] = state["last_ms"] = ts
-        else:
-            if ts < state["first_ms"]:  # type: ignore[operator]
-                state["first_ms"] = ts
-            if ts > last:
-                state["last_ms"] = ts
-                if minute > last // 60_000:
-                    self._trim(state["per_minute"], minute)
-            elif minute <= last // 60_000 - WINDOW_MINUTES:
-                return state  # older than the window: counted, but not in throughput
-        per_minute = state["per_minute"]
-        per_minute[minute] = per_minute.get(minute, 0) + 1
+        return self.apply_batch(state, (record,), ctx)
+
+    def apply_batch(
+        self, state: EventCountsState, records: Sequence[StoredRecord], ctx: FoldContext
+    ) -> EventCountsState:
+        # one loop over the batch with the state's heads in locals: this fold sees every
+        # record of a replay, and a call per record was a tenth of the replay's time
+        by_type, by_topic, per_minute = state["by_type"], state["by_topic"], state["per_minute"]
+        first, last = state["first_ms"], state["last_ms"]
+        for record in records:
+            type_name = record.type or "(no type)"
+            by_type[type_name] = by_type.get(type_name, 0) + 1
+            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            ts = record.timestamp_ms
+            minute = ts // 60_000
+            if last is None or first is None:
+                first = last = ts
+            else:
+                if ts < first:
+                    first = ts
+                if ts > last:
+                    if minute > last // 60_000:
+                        self._trim(per_minute, minute)
+                    last = ts
+                elif minute <= last // 60_000 - WINDOW_MINUTES:
+                    continue  # older than the window: counted, but not in throughput
+            per_minute[minute] = per_minute.get(minute, 0) + 1
+        state["total"] += len(records)
+        state["first_ms"], state["last_ms"] = first, last
         return state
 
     @staticmethod

@@ -11,13 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+from selfeng.core.fold_views import fold_event
 from selfeng.core.log import EventLog, RecordBatch
-from selfeng.core.mapper import (
-    DecodeError,
-    append_events,
-    dead_letter_for_record,
-    from_record,
-)
+from selfeng.core.mapper import DecodeError, append_events, dead_letter_for_record
 from selfeng.core.records import StoredRecord
 from selfeng.projections.slots import Slot
 from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
@@ -46,10 +42,11 @@ class FoldLoops:
         # record goes straight to the projections of its type, decoded once.
         record_slots, event_slots = self._record_slots, self._event_slots
         checking = self.dead_letters is not None
-        for record in batch.records:
-            for slot in record_slots:
-                slot.state = slot.on_record(slot.state, record, slot.ctx)  # type: ignore[misc]
-                slot.events += 1
+        records = batch.records
+        for slot in record_slots:  # record folds see nothing but records: the batch at once
+            slot.state = slot.on_records(slot.state, records, slot.ctx)  # type: ignore[misc]
+            slot.events += len(records)
+        for record in records:
             interested = event_slots.get(record.type)
             if interested is None:
                 if record.type not in EVENT_TYPES:
@@ -104,7 +101,7 @@ class FoldLoops:
 
     def _decode(self, record: StoredRecord) -> Event | None:
         try:
-            return from_record(record)
+            return fold_event(record)
         except DecodeError as error:
             self._dead_letter(record, error)
             return None

@@ -199,7 +199,7 @@ def _gated(apply: EventFold | None, gate: ArmLessonsProjection, lessons: Slot) -
     admits = gate.admits
 
     def on_event(state: Any, event: Event, ctx: FoldContext) -> Any:
-        if event.__dict__.get("policy_arm") is None or admits(lessons.state, event):
+        if getattr(event, "policy_arm", None) is None or admits(lessons.state, event):
             return apply(state, event, ctx)
         return state
 

@@ -7,7 +7,7 @@ the projection's initial state, and the runner notes why it rebuilds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ class Slot:
     ctx: FoldContext  # the fork's context, policies readable only if the projection says so
     on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
     on_event: Callable[[Any, Event, FoldContext], Any] | None = None
+    on_records: Callable[[Any, Sequence[StoredRecord], FoldContext], Any] | None = None
     tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
 
 
@@ -58,7 +59,7 @@ def load_slot(
     if isinstance(projection, Projection):
         slot.types, slot.on_event = projection.type_names(), projection.apply
     else:
-        slot.on_record = projection.apply
+        slot.on_record, slot.on_records = projection.apply, projection.apply_batch
     return slot, reason
 
 
