@@ -278,3 +278,46 @@ def test_only_the_first_conclusion_decides() -> None:
     append_events(log, [ExperimentConcluded(experiment="e1", winner=None, reason="stop")])
     append_events(log, [ran("late lenient", "e1.lenient"), ran("late control", "e1.control")])
     assert cached(engine) == {"lenient", "late lenient"}
+
+
+def test_a_fold_passes_over_unarmed_events_of_its_armed_only_types() -> None:
+    """``armed_only`` lets the fold loop skip a call: sound only if such an event changes
+    nothing, in any state (here with an experiment running and an event held)."""
+    from selfeng.projections.base import MAIN, FoldContext, Projection
+    from selfeng.projections.catalog import default_projections
+    from selfeng.schemas import CacheHit, RequestCompleted, Step
+
+    step = Step(query="q", tool="t", version=1, ok=True)
+    unarmed: dict[str, Event] = {
+        "ToolExecuted": ToolExecuted(
+            key="r", tool="t", version=1, ok=True, duration_ms=1, sandbox="s"
+        ),
+        "CacheHit": CacheHit(key="r", tool="t", version=1, cache_key="k"),
+        "RequestCompleted": RequestCompleted(key="r", ok=True, answer="a", steps=(step,)),
+        "FeedbackApplied": FeedbackApplied(
+            key="r",
+            rating="bad",
+            feedback_id="f",
+            answer_id="a",
+            steps=(step,),
+            before=("learnt",),
+            after=("rejected",),
+        ),
+    }
+    armed = ToolExecuted(key="q", tool="t", version=1, ok=True, duration_ms=1, sandbox="s",
+                         policy_arm="e1.lenient")  # fmt: skip
+    ctx = FoldContext(MAIN, lambda name: None)
+    checked = 0
+    for projection in default_projections(MAIN):
+        if not isinstance(projection, Projection) or not projection.armed_only:
+            continue
+        state = projection.initial()
+        for event in [*design(), armed]:
+            if event.type in projection.type_names():
+                state = projection.apply(state, event, ctx)
+        before = orjson.dumps(projection.dump(state), option=orjson.OPT_SORT_KEYS)
+        for type_name in projection.armed_only:
+            state = projection.apply(state, unarmed[type_name], ctx)
+            checked += 1
+        assert orjson.dumps(projection.dump(state), option=orjson.OPT_SORT_KEYS) == before
+    assert checked == 5  # arm_lessons: four types; experiments: RequestCompleted

@@ -1,6 +1,13 @@
+import random
+
 from selfeng.core.records import StoredRecord
 from selfeng.projections.base import FoldContext, ForkSpec
-from selfeng.projections.events import WINDOW_MINUTES, EventCounts, recent_rate
+from selfeng.projections.events import (
+    WINDOW_MINUTES,
+    EventCounts,
+    EventCountsState,
+    recent_rate,
+)
 
 CTX = FoldContext(ForkSpec(), lambda name: None)
 
@@ -37,3 +44,47 @@ def test_the_throughput_window_is_bounded() -> None:
     newest = max(int(m) for m in state["per_minute"])
     assert min(int(m) for m in state["per_minute"]) > newest - WINDOW_MINUTES
     assert len(state["per_minute"]) <= WINDOW_MINUTES // 7 + 1
+
+
+def one_by_one(records: list[StoredRecord]) -> EventCountsState:
+    """The fold written a record at a time, as it was before it took batches."""
+    state = EventCounts().initial()
+    for r in records:
+        state["total"] += 1
+        name = r.type or "(no type)"
+        state["by_type"][name] = state["by_type"].get(name, 0) + 1
+        state["by_topic"][r.topic] = state["by_topic"].get(r.topic, 0) + 1
+        ts, last, minute = r.timestamp_ms, state["last_ms"], r.timestamp_ms // 60_000
+        if last is None:
+            state["first_ms"] = state["last_ms"] = ts
+        else:
+            state["first_ms"] = min(ts, state["first_ms"])  # type: ignore[type-var]
+            if ts > last:
+                state["last_ms"] = ts
+                if minute > last // 60_000:
+                    EventCounts._trim(state["per_minute"], minute)
+            elif minute <= last // 60_000 - WINDOW_MINUTES:
+                continue
+        state["per_minute"][minute] = state["per_minute"].get(minute, 0) + 1
+    return state
+
+
+def test_a_batch_counts_as_its_records_one_by_one() -> None:
+    """The fold loop hands the fold whole batches: the counts, the span and the window's
+    buckets are those of folding each record in turn, whatever the order or the cuts."""
+    rnd = random.Random(7)
+    for _ in range(200):
+        records = [
+            rec(rnd.choice(["A", "B", ""]), rnd.choice(["t1", "t2"]),
+                rnd.randrange(0, 3 * WINDOW_MINUTES) * 60_000 + rnd.randrange(60_000))
+            for _ in range(rnd.randrange(1, 60))
+        ]  # fmt: skip
+        p = EventCounts()
+        batched, at = p.initial(), 0
+        while at < len(records):
+            cut = rnd.randrange(1, 20)
+            batched = p.apply_batch(batched, records[at : at + cut], CTX)
+            at += cut
+        expected = one_by_one(records)
+        assert batched == expected
+        assert list(batched["per_minute"]) == list(expected["per_minute"])  # the same order

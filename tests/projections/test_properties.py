@@ -39,6 +39,7 @@ from selfeng.schemas import (
 from tests.projections.helpers import interleave
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ARMS = st.sampled_from([None, None, None, "f1", "f2"])  # the fork that served a request
 POLICY_NAMES = ["retrieval.threshold", "cache.ttl_seconds", "composite.min_frequency", "x.custom"]
 VALUES = st.one_of(
     st.floats(min_value=-1, max_value=2, allow_nan=False).map(lambda f: round(f, 3)),
@@ -74,6 +75,7 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
             sandbox="s",
             cacheable=draw(st.booleans()),
             occurred_at=at,
+            policy_arm=draw(ARMS),
         )
     if kind == 13:  # a request that failed before any tool ran (the synthesis fold keeps it)
         return RequestCompleted(
@@ -84,7 +86,9 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
             occurred_at=at,
         )
     if kind == 10:
-        return CacheHit(key=request, tool=tool, version=1, cache_key="k", occurred_at=at)
+        return CacheHit(
+            key=request, tool=tool, version=1, cache_key="k", occurred_at=at, policy_arm=draw(ARMS)
+        )
     if kind in {11, 12}:
         steps = tuple(
             Step(
@@ -133,6 +137,7 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
             steps=steps,
             session_id=session,
             occurred_at=at,
+            policy_arm=draw(ARMS),
         )
     if kind == 0:
         return RequestReceived(key=draw(st.sampled_from("abcd")), prompt="q", occurred_at=at)
@@ -153,8 +158,15 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
     if kind == 4:
         return ForkDropped(fork=draw(st.sampled_from(["f1", "f2"])), occurred_at=at)
     if kind == 5:
+        if draw(st.booleans()):
+            return ExperimentStarted(
+                experiment="e", arms={"a": "main"}, split={"a": 1.0}, occurred_at=at
+            )
         return ExperimentStarted(
-            experiment="e", arms={"a": "main"}, split={"a": 1.0}, occurred_at=at
+            experiment="e2",
+            arms={"control": "main", "b": "f1"},
+            split={"control": 0.5, "b": 0.5},
+            occurred_at=at,
         )
     if kind == 6:
         return ToolRegistered(tool=draw(st.sampled_from(["t1", "t2"])), version=1, occurred_at=at)

@@ -92,6 +92,7 @@ class ArmLessonsProjection(Projection[ArmLessonsState]):
         ExperimentStarted,
         ExperimentConcluded,
     )
+    armed_only = frozenset({"ToolExecuted", "CacheHit", "RequestCompleted", "FeedbackApplied"})
     tables = ("held",)
 
     def __init__(self, own: str = "main") -> None:

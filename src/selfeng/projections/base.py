@@ -89,6 +89,10 @@ class Projection(ABC, Generic[S]):
     """Whether the fold learns from answers (phrasings, stats, the cache, ...): then every
     fork folds its own copy, and what a request served by one arm teaches stays in that arm's
     fork until its experiment promotes it (:mod:`.arms`)."""
+    armed_only: ClassVar[frozenset[str]] = frozenset()
+    """Types of ``handles`` whose events this fold reads only when they carry a policy arm
+    (an event of the main line changes nothing): the fold loop passes over the others
+    without a call."""
     tables: ClassVar[tuple[str, ...]] = ()
     """Top-level maps of the state kept as keyed rows (``selfeng.projections.tables``): a
     checkpoint writes only the rows a fold changed. The state must then be a dict whose

@@ -7,13 +7,18 @@ state stays small however long the log grows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter, floordiv
 from typing import TypedDict
 
 from selfeng.core.records import StoredRecord
 from selfeng.projections.base import FoldContext, RecordProjection
 
 WINDOW_MINUTES = 24 * 60
+
+_TYPE, _TOPIC, _TIME = attrgetter("type"), attrgetter("topic"), attrgetter("timestamp_ms")
 
 
 class EventCountsState(TypedDict):
@@ -49,30 +54,30 @@ class EventCounts(RecordProjection[EventCountsState]):
     def apply_batch(
         self, state: EventCountsState, records: Sequence[StoredRecord], ctx: FoldContext
     ) -> EventCountsState:
-        # one loop over the batch with the state's heads in locals: this fold sees every
-        # record of a replay, and a call per record was a tenth of the replay's time
+        # This fold sees every record of a replay: counted a batch at a time in C (Counter,
+        # map), not a record at a time in Python (that was a tenth of a replay's time).
+        if not records:
+            return state
         by_type, by_topic, per_minute = state["by_type"], state["by_topic"], state["per_minute"]
+        for type_name, count in Counter(map(_TYPE, records)).items():
+            type_name = type_name or "(no type)"
+            by_type[type_name] = by_type.get(type_name, 0) + count
+        for topic, count in Counter(map(_TOPIC, records)).items():
+            by_topic[topic] = by_topic.get(topic, 0) + count
+        times = list(map(_TIME, records))
         first, last = state["first_ms"], state["last_ms"]
-        for record in records:
-            type_name = record.type or "(no type)"
-            by_type[type_name] = by_type.get(type_name, 0) + 1
-            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
-            ts = record.timestamp_ms
-            minute = ts // 60_000
-            if last is None or first is None:
-                first = last = ts
-            else:
-                if ts < first:
-                    first = ts
-                if ts > last:
-                    if minute > last // 60_000:
-                        self._trim(per_minute, minute)
-                    last = ts
-                elif minute <= last // 60_000 - WINDOW_MINUTES:
-                    continue  # older than the window: counted, but not in throughput
-            per_minute[minute] = per_minute.get(minute, 0) + 1
+        state["first_ms"] = min(times) if first is None else min(first, *times)
+        state["last_ms"] = newest = max(times) if last is None else max(last, *times)
+        newest_minute = newest // 60_000
+        if last is not None and newest_minute > last // 60_000:
+            self._trim(per_minute, newest_minute)
+        # the minutes within the window of the newest record: the same buckets, whatever
+        # order the records came in (one older than the window is counted, not in throughput)
+        oldest = newest_minute - WINDOW_MINUTES
+        for minute, count in Counter(map(floordiv, times, repeat(60_000))).items():
+            if minute > oldest:
+                per_minute[minute] = per_minute.get(minute, 0) + count
         state["total"] += len(records)
-        state["first_ms"], state["last_ms"] = first, last
         return state
 
     @staticmethod

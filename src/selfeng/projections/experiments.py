@@ -188,6 +188,7 @@ class ExperimentsProjection(Projection[ExperimentsState]):
     name = "experiments"
     version = 1
     handles = (ExperimentStarted, ExperimentConcluded, RequestCompleted, FeedbackGiven, LLMCalled)
+    armed_only = frozenset({"RequestCompleted"})  # an arm's answers are the outcomes
     tables = ("experiments", "requests")
 
     def initial(self) -> ExperimentsState:

@@ -30,6 +30,8 @@ class FoldLoops:
     _slots: list[Slot]
     _record_slots: list[Slot]
     _event_slots: dict[str, list[Slot]]
+    _unarmed_slots: dict[str, list[Slot]]  # as _event_slots, less the folds that read only
+    # events of a policy arm of that type (``Projection.armed_only``)
     dead_letters: DeadLetterSink | None
     dead_letter_count: int
 
@@ -40,31 +42,47 @@ class FoldLoops:
             return self._fold_uneven(batch, known)
         # Every projection is at the same place (the usual case, and every replay): each
         # record goes straight to the projections of its type, decoded once.
-        record_slots, event_slots = self._record_slots, self._event_slots
+        record_slots, event_slots, unarmed_slots = (
+            self._record_slots,
+            self._event_slots,
+            self._unarmed_slots,
+        )
         checking = self.dead_letters is not None
         records = batch.records
         for slot in record_slots:  # record folds see nothing but records: the batch at once
             slot.state = slot.on_records(slot.state, records, slot.ctx)  # type: ignore[misc]
             slot.events += len(records)
+        decode = self._decode
+        folded: dict[str, int] = {}  # events folded by type, added to the slots' counts after
         for record in records:
-            interested = event_slots.get(record.type)
+            type_name = record.type
+            interested = event_slots.get(type_name)
             if interested is None:
-                if record.type not in EVENT_TYPES:
+                if type_name not in EVENT_TYPES:
                     self._dead_letter(record, _unknown_type(record))
                 elif checking and not (known and record.event_id in known):
                     # a type no projection here folds is still checked, so a bad record of
                     # any type is dead-lettered (events this process appended are known good)
-                    self._decode(record)
+                    decode(record)
                 continue
             event = known.get(record.event_id) if known else None
             if event is None:
-                event = self._decode(record)
-                if event is None:
+                try:  # the usual case, without _decode's call
+                    event = fold_event(record)
+                except DecodeError as error:
+                    self._dead_letter(record, error)
                     continue
-            for slot in interested:
-                slot.state = slot.on_event(slot.state, event, slot.ctx)  # type: ignore[misc]
-                slot.events += 1
-        return len(batch.records)
+            folded[type_name] = folded.get(type_name, 0) + 1
+            if getattr(event, "policy_arm", None) is None:  # nearly every event
+                for slot in unarmed_slots[type_name]:
+                    slot.state = slot.on_unarmed(slot.state, event, slot.ctx)  # type: ignore[misc]
+            else:
+                for slot in interested:
+                    slot.state = slot.on_event(slot.state, event, slot.ctx)  # type: ignore[misc]
+        for type_name, count in folded.items():
+            for slot in event_slots[type_name]:
+                slot.events += count
+        return len(records)
 
     def _fold_uneven(self, batch: RecordBatch, known: Mapping[bytes, Event] | None) -> int:
         """Fold a batch when some projections are further on than others (after a rebuild of

@@ -22,9 +22,9 @@ TEACHES = frozenset({"learnt", "confirmed"})
 
 def initial_lessons(completed: RequestCompleted) -> tuple[LessonStatus, ...]:
     """Each step's status when its answer is completed, before any rating."""
+    ok = completed.ok
     return tuple(
-        "learnt" if completed.ok and step.ok and step.confident else "none"
-        for step in completed.steps
+        ["learnt" if ok and step.ok and step.confident else "none" for step in completed.steps]
     )
 
 

@@ -105,6 +105,14 @@ def says_more_than_values(phrase: str) -> bool:
     return any(not is_neutral(w) for w in words(strip_placeholders(phrase)))
 
 
+def _stats(state: RegistryState, key: str) -> VersionStats:
+    """A version's stats row, added when it has none."""
+    stats = state["stats"].get(key)
+    if stats is None:
+        stats = state["stats"][key] = _new_stats()
+    return stats
+
+
 def _new_stats() -> VersionStats:
     return VersionStats(
         executions=0,
@@ -153,13 +161,13 @@ class RegistryProjection(Projection[RegistryState]):
         match event:
             # the frequent types first: each case is a type check
             case ToolExecuted(tool=name, version=version, ok=ok, duration_ms=ms):
-                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats = _stats(state, f"{name}@{version}")
                 stats["executions"] += 1
                 stats["successes"] += 1 if ok else 0
                 stats["total_ms"] = add_ms(stats["total_ms"], ms)
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
             case CacheHit(tool=name, version=version):
-                stats = state["stats"].setdefault(f"{name}@{version}", _new_stats())
+                stats = _stats(state, f"{name}@{version}")
                 stats["cache_hits"] += 1
                 stats["last_used_ms"] = _later(stats["last_used_ms"], event)
             case RequestCompleted(steps=steps):
@@ -278,7 +286,7 @@ def _lesson(
     # events, the same whatever order requests of different keys are folded in
     state["phrases_revision"] += 1
     phrase = phrase_of(step)
-    stats = state["stats"].setdefault(f"{step.tool}@{step.version}", _new_stats())
+    stats = _stats(state, f"{step.tool}@{step.version}")
     if status == "rejected":
         stats["rejected"] = max(0, stats["rejected"] + sign)
         _count(state["rejected"].setdefault(step.tool, {}), phrase, sign, at, mark=sole)

@@ -29,7 +29,7 @@ from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
 from selfeng.projections.arms import ArmLessonsProjection
-from selfeng.projections.base import MAIN, AnyProjection, FoldContext, ForkSpec
+from selfeng.projections.base import MAIN, AnyProjection, FoldContext, ForkSpec, Projection
 from selfeng.projections.folding import DeadLetterSink, FoldLoops
 from selfeng.projections.policies import PoliciesProjection, PoliciesState
 from selfeng.projections.slot_groups import SlotGroups
@@ -120,9 +120,15 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         )
         self._record_slots = [s for s in self._slots if s.on_record is not None]
         self._event_slots = {}
+        self._unarmed_slots = {}
         for slot in self._slots:
             for type_name in slot.types if slot.on_event is not None else ():
                 self._event_slots.setdefault(type_name, []).append(slot)
+                unarmed = self._unarmed_slots.setdefault(type_name, [])
+                if not isinstance(slot.projection, Projection) or (
+                    type_name not in slot.projection.armed_only
+                ):
+                    unarmed.append(slot)
         self._sibling_types = self._types_only_arms_fold()
         self.base = base
         self._since_checkpoint = 0

@@ -87,8 +87,9 @@ class SlotGroups:
         gate = lessons.projection
         assert isinstance(gate, ArmLessonsProjection)
         for slot in scoped:
+            slot.on_unarmed = slot.on_event
             slot.on_event = _gated(slot.on_event, gate, lessons)
-        lessons.on_event = _releasing(lessons.on_event, gate, scoped)
+        lessons.on_event = lessons.on_unarmed = _releasing(lessons.on_event, gate, scoped)
         self._arm_slots, self._lessons = scoped, lessons
 
     def adopt(self, events: Sequence[Event]) -> None:

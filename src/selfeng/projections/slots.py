@@ -32,6 +32,8 @@ class Slot:
     ctx: FoldContext  # the fork's context, policies readable only if the projection says so
     on_record: Callable[[Any, StoredRecord, FoldContext], Any] | None = None
     on_event: Callable[[Any, Event, FoldContext], Any] | None = None
+    on_unarmed: Callable[[Any, Event, FoldContext], Any] | None = None  # the same fold, for
+    # an event of no policy arm: the arm gate's call skipped (every such event passes it)
     on_records: Callable[[Any, Sequence[StoredRecord], FoldContext], Any] | None = None
     tables: TableSet | None = None  # its keyed tables, when a store keeps them as rows
 
@@ -57,7 +59,8 @@ def load_slot(
         projection, seed, tables, ctx, log=log, store=None if fresh else store, fork=fork
     )
     if isinstance(projection, Projection):
-        slot.types, slot.on_event = projection.type_names(), projection.apply
+        slot.types = projection.type_names()
+        slot.on_event = slot.on_unarmed = projection.apply
     else:
         slot.on_record, slot.on_records = projection.apply, projection.apply_batch
     return slot, reason
