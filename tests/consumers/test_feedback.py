@@ -199,6 +199,32 @@ def test_a_bad_rating_of_a_phrasing_of_nothing_but_values_blocks_that_request_on
     assert rebuilt.state("registry") == app.state("registry")
 
 
+def test_an_answer_rated_bad_is_not_given_to_that_request_again_by_another_tool(
+    app: Selfeng,
+) -> None:
+    """Blocking the tool that answered is not enough: the next candidate may give the same
+    answer ("what's 40% of 90": percent_of, then the expression tool, both 36)."""
+    agent = Agent(app)
+    rated = agent.ask("what's 40% of 90")
+    assert rated.text == "36"
+    result = agent.feedback(rated.request_id, "bad")
+    assert "“36” will not be given to this request again" in result.changed
+    assert result.applied is not None
+    assert (result.applied.prompt, result.applied.answer) == ("what's 40% of 90", "36")
+    again = agent.ask("what's 40% of 90")
+    assert not again.ok
+    assert again.value is None
+    assert "“36”, is one you rated bad for this request" in (again.text or "")
+    assert agent.ask("What's 40% of  90").ok is False  # the same request, written as it was
+    assert agent.ask("what's 40% of 80").value == 32  # another request is not touched
+    # a good rating of the rated answer takes the block back
+    undone = agent.feedback(rated.request_id, "good")
+    assert "“36” may be given to this request again" in undone.changed
+    assert agent.ask("what's 40% of 90").text == "36"
+    rebuilt = rebuild(app.log, default_projections, MAIN)
+    assert rebuilt.state("registry") == app.state("registry")
+
+
 def test_a_confirmed_phrasing_does_not_teach_how_it_pointed_at_its_value(seeded: Selfeng) -> None:
     """Confirming "reverse the word 'desserts'" teaches reverse_string its phrasing, not
     that "word" is what it does: "Reverse the order of the words in ..." asks for words

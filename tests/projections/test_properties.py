@@ -110,6 +110,7 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
                 occurred_at=at,
             )  # fmt: skip
             out: list[Event] = [completed]
+            prompt = draw(st.sampled_from(["flip it", "Flip  it", "more"]))
             before = initial_lessons(completed)
             for rating in draw(st.lists(st.sampled_from(["good", "bad"]), min_size=1, max_size=3)):
                 after = rated_lessons(steps, rating)
@@ -125,6 +126,8 @@ def events(draw: st.DrawFn) -> Event | list[Event]:
                         cache_keys=tuple(draw(st.lists(st.sampled_from(["k", "k2"]), max_size=2))),
                         session_id=session,
                         occurred_at=at + timedelta(seconds=1),
+                        prompt=prompt,
+                        answer="a",
                     )
                 )
                 before = after

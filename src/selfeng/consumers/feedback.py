@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from selfeng.consumers.learner import Learner
 from selfeng.core.values import shown
 from selfeng.projections.cache import cache_key
-from selfeng.projections.lessons import initial_lessons, rated_lessons
+from selfeng.projections.lessons import initial_lessons, rated_lessons, rejected
 from selfeng.projections.registry import phrase_of, says_more_than_values
 from selfeng.schemas import (
     CacheHit,
@@ -64,13 +64,14 @@ def applied_for(feedback: FeedbackGiven, history: Sequence[Event]) -> FeedbackAp
     answer: RequestCompleted | None = None
     statuses: tuple[LessonStatus, ...] = ()
     session: str | None = None
+    prompt = ""
     cache_keys: list[str] = []
     for event in history:
         if event.event_id == feedback.event_id:
             break
         match event:
             case RequestReceived(session_id=sid):
-                session = sid
+                session, prompt = sid, event.prompt
             case RequestCompleted(awaiting_tool=False):
                 answer = event
                 statuses = initial_lessons(event)
@@ -100,7 +101,9 @@ def applied_for(feedback: FeedbackGiven, history: Sequence[Event]) -> FeedbackAp
         after=after,
         cache_keys=keys,
         session_id=session,
-        summary=summary(answer.steps, statuses, after, keys),
+        summary=summary(answer.steps, statuses, after, keys, answer.answer),
+        prompt=prompt,
+        answer=answer.answer,
         producer=PRODUCER,
     )
 
@@ -110,9 +113,15 @@ def summary(
     before: Sequence[LessonStatus],
     after: Sequence[LessonStatus],
     cache_keys: Sequence[str],
+    answer: str = "",
 ) -> str:
     """What a rating changed, for a person."""
     lines: list[str] = []
+    if answer and rejected(before) != rejected(after):
+        if rejected(after):
+            lines.append(f"“{shown(answer)}” will not be given to this request again")
+        else:
+            lines.append(f"“{shown(answer)}” may be given to this request again")
     for step, was, now in zip(steps, before, after, strict=False):
         phrase = phrase_of(step)
         if was == now:

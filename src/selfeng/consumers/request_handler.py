@@ -49,7 +49,7 @@ from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
 from selfeng.core.values import shown
-from selfeng.projections.registry import active_tools
+from selfeng.projections.registry import active_tools, rejected_answer
 from selfeng.projections.sessions import SessionAnswer, previous_answer
 from selfeng.schemas import (
     Event,
@@ -134,6 +134,14 @@ class RequestHandler:
                     self._answer(RequestContext(received, state, ids, out), steps, pinned or {})
                 except StepFailed:
                     out.ok = False
+                if out.ok and rejected_answer(state.registry, received.prompt, out.answer):
+                    # whichever tool gave it: a user rated this answer to this request bad
+                    out.ok, out.value = False, None
+                    out.reason = "this answer to this request was rated bad"
+                    out.answer = (
+                        f"The answer I find, “{shown(out.answer)}”, is one you rated bad for "
+                        "this request, and I have no other."
+                    )
         text = out.answer
         response = ResponseSynthesized.following(
             received, event_id=ids.next(), text=text, value=out.value, producer=self.producer

@@ -38,3 +38,9 @@ def rated_lessons(steps: Sequence[Step], rating: str) -> tuple[LessonStatus, ...
 def confirmed(statuses: Sequence[LessonStatus]) -> bool:
     """Whether an answer with these step statuses counts as a confirmed success."""
     return bool(statuses) and all(status in TEACHES for status in statuses)
+
+
+def rejected(statuses: Sequence[LessonStatus]) -> bool:
+    """Whether an answer with these step statuses was rated bad (every step rejected): its
+    answer is not given to the same request again."""
+    return bool(statuses) and all(status == "rejected" for status in statuses)

@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 from selfeng.core.language import is_neutral, words
 from selfeng.core.search_documents import strip_placeholders
 from selfeng.projections.base import FoldContext, Projection, add_ms
-from selfeng.projections.lessons import initial_lessons
+from selfeng.projections.lessons import initial_lessons, rejected
 from selfeng.schemas import (
     CacheHit,
     Event,
@@ -89,6 +89,9 @@ class RegistryState(TypedDict):
     rejected: dict[str, dict[str, list[int]]]
     # tool -> the exact request (step text, normalised) -> [bad ratings, last ms, sole]
     rejected_requests: dict[str, dict[str, list[int]]]
+    # the request (as asked, normalised) -> answer -> answers to it rated bad, less those a
+    # later rating took back: an answer counted here is not given to that request again
+    rejected_answers: dict[str, dict[str, int]]
     revision: int  # changes when the set of usable tools changes
     phrases_revision: int  # one more for every phrasing learnt, taken back or rejected
 
@@ -129,7 +132,7 @@ class RegistryProjection(Projection[RegistryState]):
     """Tools, versions, status, per-version stats and learnt phrasings."""
 
     name = "registry"
-    version = 4
+    version = 5
     handles = (
         ToolProposed,
         ToolVerified,
@@ -143,7 +146,7 @@ class RegistryProjection(Projection[RegistryState]):
         FeedbackApplied,
     )
     arm_scoped = True
-    tables = ("tools", "stats", "phrases", "rejected", "rejected_requests")
+    tables = ("tools", "stats", "phrases", "rejected", "rejected_requests", "rejected_answers")
 
     def initial(self) -> RegistryState:
         return RegistryState(
@@ -152,6 +155,7 @@ class RegistryProjection(Projection[RegistryState]):
             phrases={},
             rejected={},
             rejected_requests={},
+            rejected_answers={},
             revision=0,
             phrases_revision=0,
         )
@@ -181,6 +185,8 @@ class RegistryProjection(Projection[RegistryState]):
                     if was != now:
                         _lesson(state, step, was, -1, at, sole=sole)
                         _lesson(state, step, now, +1, at, sole=sole)
+                if event.prompt and rejected(before) != rejected(after):
+                    _reject_answer(state, event.prompt, event.answer, +1 if rejected(after) else -1)
             case ToolProposed(tool=name, version=version, spec=spec, code=code, tests=tests):
                 tool = tools.setdefault(name, _new_tool())
                 tool["versions"][str(version)] = VersionRecord(
@@ -378,6 +384,23 @@ def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
         for p, seen in state["phrases"].get(tool, {}).items()
         if seen[0] > 0 and len(seen) > 2 and seen[2]
     ]
+
+
+def _reject_answer(state: RegistryState, prompt: str, answer: str, sign: int) -> None:
+    answers = state.setdefault("rejected_answers", {}).setdefault(normalise_phrase(prompt), {})
+    count = answers.get(answer, 0) + sign
+    if count > 0:
+        answers[answer] = count
+    else:
+        answers.pop(answer, None)
+    if not answers:
+        del state["rejected_answers"][normalise_phrase(prompt)]
+
+
+def rejected_answer(state: RegistryState, prompt: str, answer: str) -> bool:
+    """Whether a user rated ``answer`` to exactly this request (as asked) bad."""
+    found = state.get("rejected_answers", {}).get(normalise_phrase(prompt))
+    return bool(found and found.get(answer, 0) > 0)
 
 
 def rejected_request(state: RegistryState, tool: str, text: str) -> bool:

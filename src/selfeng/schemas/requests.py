@@ -329,3 +329,8 @@ class FeedbackApplied(RequestEvent):
     """The conversation of the request, if any."""
     summary: str = ""
     """What changed, for a person."""
+    prompt: str = ""
+    """The rated request as it was asked (empty in events written before it was kept)."""
+    answer: str = ""
+    """The rated answer as it was given: a bad rating keeps it from being given to the same
+    request again, whichever tool would give it."""
