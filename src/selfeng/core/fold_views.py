@@ -124,16 +124,21 @@ def _mirror(
     return mirror
 
 
-def _decoders() -> dict[str, Callable[[bytes], Any]]:
+Decoder = tuple[Callable[[bytes], Any], int, str | None]
+"""A mirrored type's decoder, its current schema version and its key field."""
+
+
+def _decoders() -> dict[str, Decoder]:
     models: dict[type[BaseModel], type[msgspec.Struct]] = {}
-    decoders: dict[str, Callable[[bytes], Any]] = {}
+    decoders: dict[str, Decoder] = {}
     for name, cls in EVENT_TYPES.items():
-        if cls.family != "requests":
+        if cls.family != "requests" or "policy_arm" not in cls.model_fields:
             continue  # rare types are not worth a second decoder (and their folds dump models)
         try:
-            decoders[name] = msgspec.json.Decoder(_mirror(cls, models)).decode
+            decode = msgspec.json.Decoder(_mirror(cls, models)).decode
         except _NotMirrored:
             continue
+        decoders[name] = (decode, CURRENT_VERSION[name], cls.key_field)
     return decoders
 
 
@@ -151,19 +156,23 @@ def fold_event(record: StoredRecord) -> Event:
 
     Raises DecodeError when the record is not a valid event (pydantic decides).
     """
-    decode = _DECODERS.get(record.type)
-    if decode is not None and CURRENT_VERSION[record.type] == record.version:
-        try:
-            event = decode(record.data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return from_record(record)
-        key = event.key
-        if (
-            key
-            and key == record.key
-            and event.event_id.bytes == record.event_id
-            and getattr(event, "policy_arm", None) is None
-            and (event.key_field is None or key == str(getattr(event, event.key_field)))
-        ):
-            return event  # type: ignore[no-any-return]
+    found = _DECODERS.get(record.type)
+    if found is None:
+        return from_record(record)
+    decode, version, key_field = found
+    if record.version != version:
+        return from_record(record)  # an older version: the upcasters bring it up to date
+    try:
+        event = decode(record.data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return from_record(record)
+    key = event.key
+    if (
+        key
+        and key == record.key
+        and event.policy_arm is None
+        and event.event_id.int == int.from_bytes(record.event_id)
+        and (key_field is None or key == str(getattr(event, key_field)))
+    ):
+        return event  # type: ignore[no-any-return]
     return from_record(record)

@@ -97,6 +97,13 @@ class SkillGraphProjection(Projection[SkillGraphState]):
     def apply(self, state: SkillGraphState, event: Event, ctx: FoldContext) -> SkillGraphState:
         tools = state["tools"]
         match event:
+            # the frequent types first: each case is a type check
+            case RequestCompleted():
+                _count_handoffs(state["edges"], event)
+            case FeedbackApplied(steps=steps, before=before, after=after):
+                was, now = confirmed(before), confirmed(after)
+                if was != now:
+                    _recount_handoffs(state["edges"], steps, +1 if now else -1)
             case ToolProposed(tool=name, version=version, spec=spec):
                 dumped = spec.model_dump(mode="json")
                 node = tools.setdefault(name, ToolNode(active=None, versions={}))
@@ -120,12 +127,6 @@ class SkillGraphProjection(Projection[SkillGraphState]):
                 if known is not None:
                     every = [int(v) for v in known["versions"]] if version is None else [version]
                     _retire(known, every, "deprecated")
-            case RequestCompleted():
-                _count_handoffs(state["edges"], event)
-            case FeedbackApplied(steps=steps, before=before, after=after):
-                was, now = confirmed(before), confirmed(after)
-                if was != now:
-                    _recount_handoffs(state["edges"], steps, +1 if now else -1)
         return state
 
 
@@ -146,8 +147,11 @@ def _retire(node: ToolNode | None, versions: Iterable[int], status: VersionStatu
 
 def _count_handoffs(edges: dict[str, Edge], event: RequestCompleted) -> None:
     """Count every hand-off of a completed request (a step fed by a failed one is skipped)."""
+    steps = event.steps
+    if len(steps) < 2:
+        return  # most requests: one step, no hand-off
     success = confirmed(initial_lessons(event))
-    for prev, cur in pairwise(event.steps):
+    for prev, cur in pairwise(steps):
         if cur.handoff is None or not prev.ok:
             continue
         edge = edges.setdefault(

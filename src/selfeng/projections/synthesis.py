@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from selfeng.projections.base import FoldContext, Projection
-from selfeng.projections.retention import Retention, forget
+from selfeng.projections.retention import DAY_MS, Retention, forget
 from selfeng.schemas import (
     Event,
     LLMCalled,
@@ -123,12 +123,24 @@ class SynthesisProjection(Projection[SynthesisState]):
 
     def apply(self, state: SynthesisState, event: Event, ctx: FoldContext) -> SynthesisState:
         at_ms = int(event.occurred_at.timestamp() * 1000)
-        if RETENTION.expired(state["newest_day"], at_ms):
-            return state
-        state["newest_day"], moved = RETENTION.advance(state["newest_day"], at_ms)
-        if moved:
-            _forget_inactive(state)
+        newest = state["newest_day"]
+        if newest is None or at_ms // DAY_MS != newest:  # not the usual case: the newest day's
+            if RETENTION.expired(newest, at_ms):
+                return state
+            state["newest_day"], moved = RETENTION.advance(newest, at_ms)
+            if moved:
+                _forget_inactive(state)
         match event:
+            # the frequent type first: each case is a type check
+            case RequestCompleted(ok=False) if not event.steps:
+                at = _iso(event)
+                answer = state["answers"].setdefault(event.key, _new_answer(at))
+                if event.producer == SYNTHESIZER:
+                    answer["gave_up"], answer["gave_up_at"] = event.answer, at
+            case RequestCompleted(ok=True):
+                known = state["answers"].get(event.key)
+                if known is not None and known["answered_by"] is None:
+                    known["answered_by"], known["answered_at"] = list(event.tools), _iso(event)
             case ToolSynthesisRequested(request_id=request_id):
                 state["requests"][request_id] = RequestRecord(
                     need=event.need,
@@ -179,15 +191,6 @@ class SynthesisProjection(Projection[SynthesisState]):
                         event_id=str(event.event_id),
                     )
                 )
-            case RequestCompleted(ok=False) if not event.steps:
-                at = _iso(event)
-                answer = state["answers"].setdefault(event.key, _new_answer(at))
-                if event.producer == SYNTHESIZER:
-                    answer["gave_up"], answer["gave_up_at"] = event.answer, at
-            case RequestCompleted(ok=True):
-                known = state["answers"].get(event.key)
-                if known is not None and known["answered_by"] is None:
-                    known["answered_by"], known["answered_at"] = list(event.tools), _iso(event)
         return state
 
 
