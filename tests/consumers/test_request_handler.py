@@ -137,6 +137,24 @@ def test_empty_and_huge_prompts_get_a_clear_answer(seeded: Selfeng, prompt: str)
     assert isinstance(answer.events[-2], ResponseSynthesized)
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "sum " + "1, " * 6_600,  # planning scanned the growing list once per number: 196 s
+        "get field a from " + '{"a":' * 1_000 + "1" + "}" * 1_000,  # RecursionError
+        "what is " + "{" * 9_000 + "}" * 9_000,  # every bracket walked to its match: 5 s
+        "reverse " + "1-" * 9_000,  # every token checked against every span read: 6 s
+    ],
+    ids=["long list", "deep json", "nested brackets", "many tokens"],
+)
+def test_a_long_request_of_any_shape_is_answered_or_declined(seeded: Selfeng, prompt: str) -> None:
+    """Up to 20,000 characters of any shape: read in about linear time (the comments say
+    what each shape cost before), never an exception."""
+    answer = Agent(seeded).ask(prompt)
+    assert isinstance(answer.events[-1], RequestCompleted)
+    assert answer.text
+
+
 def test_a_prompt_in_another_language_is_answered_or_declined_cleanly(seeded: Selfeng) -> None:
     answer = Agent(seeded).ask("¿Cuál es el 25% de 100?")
     assert isinstance(answer.events[-1], RequestCompleted)

@@ -4,7 +4,7 @@ units of a conversion, percentages. Such a parameter takes only a value of its k
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -223,13 +223,24 @@ def _json_object(token: Token) -> Any:
     return value if isinstance(value, dict) else None
 
 
-def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every path to a named field (keys only: list items have no name)."""
+def _paths(value: Any) -> list[tuple[str, ...]]:
+    """Every path to a named field (keys only: list items have no name), depth first, in
+    the document's order; walked with a stack, not recursion, so a document nested a
+    thousand deep is read, not a RecursionError."""
     out: list[tuple[str, ...]] = []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            out.append((*prefix, str(key)))
-            out.extend(_paths(inner, (*prefix, str(key))))
+    if not isinstance(value, dict):
+        return out
+    stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str, ...]]] = [(iter(value.items()), ())]
+    while stack:
+        items, prefix = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = (*prefix, str(entry[0]))
+        out.append(path)
+        if isinstance(entry[1], dict):
+            stack.append((iter(entry[1].items()), path))
     return out
 
 

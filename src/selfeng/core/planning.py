@@ -125,8 +125,10 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
                 instruction = _starts_instruction(piece, vocabulary) and not _modifier(piece)
                 if instruction and not _starts_instruction(current, vocabulary):
                     instruction = False  # a statement, then its question: one step
-                if _calculation(current) and _calculation(piece):
-                    instruction = True  # "2 to the 10th power, and 1,000 divided by 8"
+                if _calculation(piece) and _calculation(current):
+                    # "2 to the 10th power, and 1,000 divided by 8" (the piece first: it is
+                    # short, and ``current`` grows with every piece of a long list)
+                    instruction = True
                 if "," in separator and _operator_led(piece) and _has_value(current):
                     # "3 plus 4, *times 2*": the comma closes the sum; what follows
                     # works on its result, as "then times 2" would

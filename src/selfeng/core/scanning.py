@@ -47,7 +47,7 @@ def _scan_cached(text: str) -> Scan:
 
 
 def _read(text: str) -> Scan:
-    spans = Spans()
+    spans = Spans(len(text))
     raw: list[RawToken] = []
     read_json(text, spans, raw)
     read_quotes(text, spans, raw)
