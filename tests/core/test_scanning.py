@@ -23,6 +23,15 @@ def kinds(text: str) -> list[tuple[str, object]]:
         ("twenty-five", [25.0]),
         ("one hundred and five", [105.0]),
         ("a dozen eggs", [12.0]),
+        ("two dozen eggs", [24.0]),  # was 14: "dozen" added, not multiplied
+        ("two thousand three hundred and forty-five", [2345.0]),  # was 2300 and 45
+        ("two hundred and twenty five", [225.0]),
+        ("twelve hundred", [1200.0]),
+        ("one hundred and one hundred", [100.0, 100.0]),  # was 10,100
+        ("twenty thirty", [20.0, 30.0]),  # was 50: a tens word after a tens word
+        ("one two three", [1.0, 2.0, 3.0]),  # was 6
+        ("a thousand thousand", [1000.0, 1000.0]),  # scales only fall in one number
+        ("one million two hundred thousand", [1_200_000.0]),
         ("the 3rd of 4", [3.0, 4.0]),
     ],
 )
@@ -174,3 +183,10 @@ def test_a_long_run_of_one_shape_is_read(unit: str) -> None:
     tokens = scan(text).tokens
     assert all(t.start < t.end for t in tokens)
     assert "".join(text[t.start : t.end] for t in tokens) in text
+
+
+def test_number_words_without_end_are_read_without_overflow() -> None:
+    """ "one hundred and one hundred and ..." multiplied without bound: 1,200 of them raised
+    OverflowError (a number past a float's range) and stopped the request."""
+    tokens = scan("what is " + "one hundred and " * 1_200 + "one").tokens
+    assert {t.value for t in tokens if t.kind == "number"} == {100.0, 101.0}  # the last: 101

@@ -92,7 +92,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                                 word=r.word, integer=True))  # fmt: skip
             i += 1
             continue
-        if r.kind == "word" and r.word in _SCALES and _counted(out):
+        if r.kind == "word" and r.word in _SCALES and _counted(out, text):
             # "1 million", "2.5 thousand": the scale multiplies the number before it
             n = out.pop()
             value = float(n.value or 0.0) * _SCALES[r.word]  # type: ignore[arg-type]
@@ -168,9 +168,12 @@ def _after(out: list[RawToken], *before: str) -> bool:
     )
 
 
-def _counted(out: list[RawToken]) -> bool:
-    """Whether the token before is a plain number a scale word can multiply."""
-    return bool(out) and out[-1].kind == "number" and not out[-1].percent and not out[-1].word
+def _counted(out: list[RawToken], text: str) -> bool:
+    """Whether the token before is a plain number in digits a scale word can multiply ("1
+    million"; number words took their scales already: "a thousand thousand" is no number)."""
+    if not out or out[-1].kind != "number" or out[-1].percent or out[-1].word:
+        return False
+    return any(c.isdigit() for c in text[out[-1].start : out[-1].end])
 
 
 _ONE_OF = frozenset({"in", "per"})
@@ -269,34 +272,66 @@ def _applies_to_what_follows(raw: list[RawToken], i: int) -> bool:
 
 
 def _number_word_run(text: str, raw: list[RawToken], i: int) -> tuple[int, int]:
-    """The end of a run of number words starting at ``i`` and its value (``i`` if none)."""
+    """The end of a run of number words starting at ``i`` and its value (``i`` if none).
+
+    The run follows how numbers are said: a group below a thousand (a tens word before a
+    unit, "hundred" after a count below a hundred, then "and" and what is below a hundred),
+    groups closed by falling scales ("two million three hundred thousand"), "dozen" a count
+    of twelve. A word that does not fit ends the run ("twenty thirty" is two numbers, not
+    50; "two dozen" is 24, not 14), and one after "and" ends it before the "and": "one
+    hundred and one hundred" is 100 and 100, not 10,100.
+    """
     total = 0
-    current = 0
+    current = 0  # the group being read, below a thousand
+    last_scale = 0  # the scale that closed the last group: the next must be smaller
     j = i
     seen = False
+    before_and: tuple[int, int] | None = None  # where the run stood at its last "and"
     while j < len(raw) and raw[j].kind == "word":
         word = raw[j].word
         parts = word.split("-")
-        if all(p in _NUMBER_WORDS for p in parts):
-            current += sum(_NUMBER_WORDS[p] for p in parts)
+        fits = True
+        if word == "dozen":
+            if 0 < current < 100:
+                current *= 12  # "two dozen"
+            elif not seen:
+                current = 12  # "a dozen", "dozen"
+            else:
+                fits = False
             seen = True
+        elif all(p in _NUMBER_WORDS for p in parts):
+            value = sum(_NUMBER_WORDS[p] for p in parts)
+            fits = _fits(current, value, seen)
+            if fits:
+                current += value
+                seen = True
         elif word in _SCALES and (seen or (j > i and raw[j - 1].word == "a")):
             scale = _SCALES[word]
-            if scale == 100:
-                current = (current or 1) * 100
+            if seen and current == 0:
+                fits = False  # a scale needs a count: "thousand" after "two million"
+            elif scale == 100:
+                fits = current < 100
+                if fits:
+                    current = (current or 1) * 100
+            elif last_scale and scale >= last_scale:
+                fits = False  # "a thousand thousand"
             else:
                 total += (current or 1) * scale
-                current = 0
+                current, last_scale = 0, scale
             seen = True
         elif (
             word == "a"
             and j + 1 < len(raw)
             and raw[j + 1].word in {"hundred", "thousand", "dozen", "million"}
         ):
-            current += 0  # "a hundred": the scale word follows
-        elif word == "and" and seen and j + 1 < len(raw) and raw[j + 1].word in _NUMBER_WORDS:
-            pass  # "one hundred and five"
+            pass  # "a hundred": the scale word follows
+        elif word == "and" and seen and j + 1 < len(raw) and _is_number_word(raw[j + 1].word):
+            before_and = (j, total + current)  # "one hundred and five"
         else:
+            break
+        if not fits:
+            if before_and is not None:
+                return before_and  # "one hundred | and one hundred"
             break
         j += 1
         gap = text[raw[j - 1].end : raw[j].start] if j < len(raw) else ""
@@ -307,3 +342,19 @@ def _number_word_run(text: str, raw: list[RawToken], i: int) -> tuple[int, int]:
     while j > i and raw[j - 1].word in {"a", "and"}:
         j -= 1
     return j, total + current
+
+
+def _is_number_word(word: str) -> bool:
+    return all(p in _NUMBER_WORDS for p in word.split("-"))
+
+
+def _fits(current: int, value: int, seen: bool) -> bool:
+    """Whether a number word below a hundred continues the group read so far: a tens word,
+    a teen or a compound ("twenty-five") only where the group's last two digits are free,
+    a unit also after a tens word ("twenty *five*"), zero only alone."""
+    if value == 0:
+        return not seen
+    low = current % 100
+    if value >= 10:
+        return low == 0
+    return low == 0 or (low >= 20 and low % 10 == 0)
