@@ -132,6 +132,15 @@ def test_unquoted_text_keeps_its_own_small_words() -> None:
     assert fill("count_characters", "How many characters are in hello")[0] == {"text": "hello"}
 
 
+def test_an_unquoted_text_keeps_the_emoji_around_its_words() -> None:
+    """No token holds an emoji: the text from the first word to the last dropped those at
+    its ends ("uppercase 🙂 hi" was "HI")."""
+    assert fill("to_uppercase", "uppercase 🙂 hi")[0] == {"text": "🙂 hi"}
+    assert fill("reverse_string", "reverse 🎉 party time 🎉")[0] == {"text": "🎉 party time 🎉"}
+    assert fill("to_uppercase", "uppercase i ❤️ nyc")[0] == {"text": "i ❤️ nyc"}
+    assert fill("to_uppercase", "uppercase hello world, please")[0] == {"text": "hello world"}
+
+
 def test_a_request_does_not_start_with_an_unquoted_value() -> None:
     """Its first word is what it asks: never swallowed into a text argument."""
     assert fill("reverse_string", "Sort 5, 2, 8, 1 in ascending order")[1] == ["text"]

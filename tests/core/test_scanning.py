@@ -18,6 +18,8 @@ def kinds(text: str) -> list[tuple[str, object]]:
         ("$45.50 each", [45.5]),
         ("add -5 and 3", [-5.0, 3.0]),
         ("negative 45", [-45.0]),
+        ("negative twenty plus 5", [-20.0, 5.0]),  # was 20: a sign before number words
+        ("convert minus forty celsius", [-40.0]),
         ("minus 5 plus 2", [-5.0, 2.0]),
         ("1/3", [1 / 3]),
         ("twenty-five", [25.0]),

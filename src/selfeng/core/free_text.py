@@ -4,6 +4,7 @@ run of unquoted words where the request marks a value by where it stands."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from selfeng.core.language import (
     is_neutral,
     stem,
 )
-from selfeng.core.scanning import Token
+from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
 from selfeng.core.wording import ToolWording
 
@@ -58,8 +59,29 @@ def text_value(
     if run and any(t.kind == "word" and stem(t.word) in foreign for t in run):
         return None  # "... orders and aim to review ...": what other tools do, not a text
     if run and (len(run) == 1 or not _IDENTIFIER.search(name)):
-        return pool.scan.between(run[0].index, run[-1].index).rstrip("?!.,;"), run, True
+        start, end = _with_symbols(pool.scan, run)
+        return pool.scan.text[start:end].rstrip("?!.,;"), run, True
     return None  # an identifier ("file_name", "booking_id") is never a run of words
+
+
+def _with_symbols(scan: Scan, run: list[Token]) -> tuple[int, int]:
+    """Where a run of words starts and ends in the request, with the symbols written right
+    before or after it, which no token holds: "uppercase 🙂 hi" is "🙂 HI", not "HI"."""
+    text, tokens = scan.text, scan.tokens
+    start, end = run[0].start, run[-1].end
+    before = tokens[run[0].index - 1].end if run[0].index > 0 else 0
+    after = tokens[run[-1].index + 1].start if run[-1].index + 1 < len(tokens) else len(text)
+    left, right = text[before:start], text[end:after]
+    if left.strip() and all(c.isspace() or _symbol(c) for c in left):
+        start = before + len(left) - len(left.lstrip())
+    if right.strip() and all(c.isspace() or _symbol(c) for c in right):
+        end += len(right.rstrip())
+    return start, end
+
+
+def _symbol(char: str) -> bool:
+    """An emoji or another pictograph (and what joins or modifies one)."""
+    return unicodedata.category(char) in {"So", "Sk"} or char in "\u200d\ufe0f"
 
 
 _IDENTIFIER = re.compile(

@@ -40,17 +40,21 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
     while i < len(raw):
         r = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else None
-        if (
-            r.kind == "word"
-            and nxt is not None
-            and nxt.kind == "number"
-            and not nxt.percent
-            and (r.word == "negative" or (r.word == "minus" and not _operand_before(out)))
-        ):
+        signed = r.kind == "word" and (
+            r.word == "negative" or (r.word == "minus" and not _operand_before(out))
+        )
+        if signed and nxt is not None and nxt.kind == "number" and not nxt.percent:
             out.append(RawToken("number", r.start, nxt.end, value=-float(nxt.value or 0.0),  # type: ignore[arg-type]
                                 integer=nxt.integer))  # fmt: skip
             i += 2
             continue
+        if signed and nxt is not None and nxt.kind == "word":
+            run_end, words_value = _number_word_run(text, raw, i + 1)
+            if run_end > i + 1:  # "negative twenty": the sign of a number in words
+                out.append(RawToken("number", r.start, raw[run_end - 1].end,
+                                    value=-float(words_value), integer=True))  # fmt: skip
+                i = run_end
+                continue
         share = _share_of(raw, i)
         if share is not None:
             # "a quarter of 80", "two thirds of 60": a share that multiplies what follows
