@@ -769,3 +769,15 @@ def test_a_signed_number_to_an_even_power_is_unclear() -> None:
     bracketed = judge("power", "what's (-3) squared")  # the bracket says which
     assert bracketed.confidence == 1.0, bracketed.reason
     assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0
+
+
+def test_a_word_after_a_percentage_that_says_what_another_tool_does_is_no_label() -> None:
+    """ "a 15% *tip* on 60" is 9, the tip; "a 20% *increase* on 50" asks for the increase or
+    for the amount it leads to (10 or 60?), and "increase" is what another tool does."""
+    foreign = frozenset({stem("increase"), stem("change")})
+    read = scan("what's a 20% increase on 50")
+    found = extract(read, SPECS["percent_of"]["parameters"], WORDINGS["percent_of"])
+    assert assess(read, found, WORDINGS["percent_of"], foreign=foreign).confidence < 1.0
+    tip = scan("what's a 15% tip on 60")
+    found = extract(tip, SPECS["percent_of"]["parameters"], WORDINGS["percent_of"])
+    assert assess(tip, found, WORDINGS["percent_of"], foreign=foreign).confidence == 1.0

@@ -192,3 +192,11 @@ def test_number_words_without_end_are_read_without_overflow() -> None:
     OverflowError (a number past a float's range) and stopped the request."""
     tokens = scan("what is " + "one hundred and " * 1_200 + "one").tokens
     assert {t.value for t in tokens if t.kind == "number"} == {100.0, 101.0}  # the last: 101
+
+
+@pytest.mark.parametrize("text", ["round 17 to the nearest ten", "round 17 to the nearest 10"])
+def test_the_unit_a_value_is_rounded_to_is_named_not_counted(text: str) -> None:
+    """ "the nearest ten" is no count of decimal places (round_number gave 17 for it)."""
+    nearest = [t for t in scan(text).tokens if t.kind == "number"][-1]
+    assert nearest.value == 10.0
+    assert nearest.word == "nearest"

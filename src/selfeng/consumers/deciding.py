@@ -306,6 +306,7 @@ class Decider:
             wording,
             generic=self.wordings.generic,
             returns=record["spec"].get("returns"),
+            foreign=self.wordings.foreign(candidate.tool),
         )
         phrase = normalise_phrase(template(read, extraction))
         good, users, bad = _record(registry, candidate.tool, phrase)

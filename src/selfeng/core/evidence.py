@@ -96,11 +96,13 @@ def assess(
     *,
     generic: frozenset[str] = frozenset(),
     returns: Mapping[str, Any] | None = None,
+    foreign: frozenset[str] = frozenset(),
 ) -> Assessment:
     """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``.
 
     ``returns`` is the JSON Schema of the tool's output: a request that asks for a quantity
-    ("how many", "number of") is not answered by a tool that gives text."""
+    ("how many", "number of") is not answered by a tool that gives text. ``foreign``: stems
+    of what other tools do (a word after a percentage that says one is no label)."""
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
     counted = _counted(read)
@@ -115,7 +117,7 @@ def assess(
     counted_params: set[str] = set()
     miscounted: set[str] = set()
     gives = str((returns or {}).get("type", ""))
-    labels = context_words(read, taken, counted, wording, gives)
+    labels = context_words(read, taken, counted, wording, gives) - _changes(read, foreign)
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     for token in read.tokens:
@@ -519,3 +521,18 @@ def _quote(texts: list[str]) -> str:
     quoted = [f"“{shown(t, 60)}”" for t in texts[:4]]
     more = f" and {len(texts) - 4} more" if len(texts) > 4 else ""
     return ", ".join(quoted) + more
+
+
+def _changes(read: Scan, foreign: frozenset[str]) -> frozenset[int]:
+    """Words right after a percentage that say what another tool does ("a 20% *increase*
+    on 50"): what is done with the percentage (the increase, or the amount it leads to?),
+    not what it is of, as "a 15% *tip*" is."""
+    tokens = read.tokens
+    return frozenset(
+        t.index
+        for t in tokens[1:]
+        if t.kind == "word"
+        and tokens[t.index - 1].kind == "number"
+        and tokens[t.index - 1].percent
+        and stem(t.word) in foreign
+    )

@@ -18,7 +18,7 @@ from selfeng.core.values import type_of
 from selfeng.core.wording import Roles, ToolWording, comparative
 
 _EXPONENT_WORDS = frozenset({"squared", "cubed", "power"})  # "power": "to the 8th"
-_NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion"})
+_NAMED_QUANTITIES = frozenset({"hundred", "thousand", "million", "billion", "nearest"})
 _EXPONENT_STEMS = frozenset({stem("exponent"), stem("power")})
 
 
@@ -96,7 +96,7 @@ def numbers_by_role(
             # "5 squared", "square it": the power a word names goes to the exponent
             return 3.0 if role.own & _EXPONENT_STEMS else -math.inf
         if token.word in _NAMED_QUANTITIES:
-            return -math.inf  # "the nearest hundred" is no count of decimal places
+            return -math.inf  # "the nearest hundred", "the nearest ten": no count of places
         if before and before in role.before and not _other_preposition(tokens, token, role):
             s += 1.0
         if after and after in role.after:

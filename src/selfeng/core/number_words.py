@@ -6,6 +6,7 @@ thousand"), "negative"/"minus" before a number, multiples ("double", "half"), an
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from selfeng.core.language import REFERENCES
 from selfeng.core.value_readers import RawToken
@@ -144,7 +145,20 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                 continue
         out.append(r)
         i += 1
-    return _one_unit_asked_about(out)
+    return _one_unit_asked_about(_rounding_units(out))
+
+
+def _rounding_units(raw: list[RawToken]) -> list[RawToken]:
+    """ "to the nearest *ten*", "the nearest *10*": the unit a value is rounded to, named, not
+    a count (of decimal places, or anything else a tool takes), as "the nearest hundred" is."""
+    out = list(raw)
+    for i, r in enumerate(out):
+        j = i - 1
+        while j >= 0 and out[j].kind == "word" and out[j].word in {"the", "a"}:
+            j -= 1
+        if r.kind == "number" and not r.word and j >= 0 and out[j].word == "nearest":
+            out[i] = replace(r, word="nearest")
+    return out
 
 
 _DIGIT_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)$", re.IGNORECASE)
