@@ -352,11 +352,6 @@ def _same(a: JsonValue, b: JsonValue) -> bool:
     result to ten decimals, another does not), anything else exactly (a yes is no 1)."""
     if isinstance(a, bool) != isinstance(b, bool):
         return False
-    if (
-        isinstance(a, int | float)
-        and isinstance(b, int | float)
-        and not isinstance(a, bool)
-        and not isinstance(b, bool)
-    ):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)  # two bools: True is 1.0
     return a == b

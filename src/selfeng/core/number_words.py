@@ -307,7 +307,6 @@ def _number_word_run(text: str, raw: list[RawToken], i: int) -> tuple[int, int]:
     before_and: tuple[int, int] | None = None  # where the run stood at its last "and"
     while j < len(raw) and raw[j].kind == "word":
         word = raw[j].word
-        parts = word.split("-")
         fits = True
         if word == "dozen":
             if 0 < current < 100:
@@ -317,8 +316,8 @@ def _number_word_run(text: str, raw: list[RawToken], i: int) -> tuple[int, int]:
             else:
                 fits = False
             seen = True
-        elif all(p in _NUMBER_WORDS for p in parts):
-            value = sum(_NUMBER_WORDS[p] for p in parts)
+        elif _is_number_word(word):
+            value = sum(_NUMBER_WORDS[p] for p in word.split("-"))
             fits = _fits(current, value, seen)
             if fits:
                 current += value

@@ -387,14 +387,16 @@ def confirmed_phrasings(state: RegistryState, tool: str) -> list[str]:
 
 
 def _reject_answer(state: RegistryState, prompt: str, answer: str, sign: int) -> None:
-    answers = state.setdefault("rejected_answers", {}).setdefault(normalise_phrase(prompt), {})
+    """Count a bad rating of ``answer`` to ``prompt`` (+1), or take one back (-1)."""
+    request = normalise_phrase(prompt)
+    answers = state.setdefault("rejected_answers", {}).setdefault(request, {})
     count = answers.get(answer, 0) + sign
     if count > 0:
         answers[answer] = count
     else:
         answers.pop(answer, None)
     if not answers:
-        del state["rejected_answers"][normalise_phrase(prompt)]
+        del state["rejected_answers"][request]
 
 
 def rejected_answer(state: RegistryState, prompt: str, answer: str) -> bool:
