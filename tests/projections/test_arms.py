@@ -26,6 +26,7 @@ from selfeng.schemas import (
     ExperimentStarted,
     FeedbackApplied,
     ForkCreated,
+    RequestReceived,
     ToolExecuted,
 )
 
@@ -197,6 +198,11 @@ def test_an_arm_passes_over_its_siblings_requests_and_counts_them_as_a_fold_woul
     for runner in runners:
         runner.catch_up()
     appended(ran("lenient", "e1.lenient"), ran("lenient again", "e1.lenient"))
+    # with the request's other events, which nothing in the fork folds (the request path
+    # appends them in the same batches), and such events alone, of any arm
+    asked = RequestReceived(key="request-asked", prompt="uppercase asked", policy_arm="e1.lenient")
+    appended(asked, ran("asked", "e1.lenient"))
+    appended(RequestReceived(key="request-plain", prompt="uppercase plain"))
     assert folded == []  # another arm's request: passed over
     appended(ran("control", "e1.control"))
     appended(ran("main line"))

@@ -1,3 +1,5 @@
+import pytest
+
 from selfeng.core.tooldef import parse_tool
 from selfeng.projections.base import FoldContext, ForkSpec
 from selfeng.projections.registry import (
@@ -8,6 +10,7 @@ from selfeng.projections.registry import (
     stats_of,
     success_rate,
 )
+from selfeng.projections.views import frozen
 from selfeng.schemas import (
     CacheHit,
     Event,
@@ -186,3 +189,28 @@ def test_latency_sums_do_not_depend_on_the_fold_order() -> None:
     backward = fold(list(reversed(runs)))["stats"]["reverse_string@1"]["total_ms"]
     assert forward == backward
     assert abs(forward - sum(durations)) < 1e-3
+
+
+def test_active_tools_of_a_view_hands_out_read_only_records_as_they_were_read() -> None:
+    """Read from a read-only view (as every reader outside a fold is), the records handed
+    out refuse changes and stay as they were when a later fold changes the live state."""
+    projection = RegistryProjection()
+    state = fold(
+        [
+            proposed(1),
+            ToolVerified(tool="reverse_string", version=1, report=report(2)),
+            ToolRegistered(tool="reverse_string", version=1),
+        ]
+    )
+    active = active_tools(frozen(state))
+    version, record = active["reverse_string"]
+    assert version == 1
+    assert record["status"] == "registered"
+    with pytest.raises(TypeError, match="read-only"):
+        record["status"] = "deprecated"
+    with pytest.raises(TypeError, match="read-only"):
+        record["spec"]["description"] = "changed"
+    projection.apply(state, ToolDeprecated(tool="reverse_string", version=1, reason="x"), CTX)
+    assert record["status"] == "registered"  # the view as it was read
+    assert active_tools(frozen(state)) == {}
+    assert active_tools(state) == {}

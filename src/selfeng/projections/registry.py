@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from selfeng.core.language import is_neutral, words
 from selfeng.core.search_documents import strip_placeholders
 from selfeng.projections.base import FoldContext, Projection, add_ms
 from selfeng.projections.lessons import initial_lessons, rejected
+from selfeng.projections.views import FrozenDict, frozen
 from selfeng.schemas import (
     CacheHit,
     Event,
@@ -350,15 +351,27 @@ def _count(phrases: dict[str, list[int]], phrase: str, sign: int, at: int, *, ma
 
 
 def active_tools(state: RegistryState) -> dict[str, tuple[int, VersionRecord]]:
-    """The tools that can be used: name -> (active version, its record)."""
+    """The tools that can be used: name -> (active version, its record).
+
+    Read from the live rows under a read-only view, a row at a time (each read is one C
+    call, atomic under the GIL, as a view's copies are), and only the records returned are
+    handed out as views: through views, every tool's row and versions were copied to be
+    looked at, and the request path asks this four times (a sixth of a cached answer).
+    """
+    tools = cast(dict[str, ToolRecord], dict.get(cast(dict[str, Any], state), "tools"))
+    hand_out = frozen if isinstance(state, FrozenDict) else _as_is
     out = {}
-    for name, tool in state["tools"].items():
+    for name, tool in list(dict.items(tools)):
         active = tool["active"]
         if active is not None:
             record = tool["versions"].get(str(active))
             if record is not None and record["status"] == "registered":
-                out[name] = (active, record)
+                out[name] = (active, hand_out(record))
     return out
+
+
+def _as_is(value: VersionRecord) -> VersionRecord:
+    return value
 
 
 def stats_of(state: RegistryState, name: str, version: int) -> VersionStats:

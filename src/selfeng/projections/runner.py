@@ -323,26 +323,33 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         )
 
     def _siblings_only(self, records: Sequence[StoredRecord], known: Mapping[bytes, Event]) -> bool:
-        """Whether every record is an event of a sibling arm (another arm of an experiment
-        this fork is an arm of) that nothing here folds but the arm folds, which ignore it:
-        the request path's events for the other arm, which this fork need not look at."""
+        """Whether every record is an event this process appended that nothing here folds,
+        or an event of a sibling arm (another arm of an experiment this fork is an arm of)
+        that nothing here folds but the arm folds, which ignore it: the request path's
+        events for the other arm, which this fork need not look at."""
         lessons = self._lessons
         assert lessons is not None
-        ignored = cast(ArmLessonsProjection, lessons.projection).ignored(lessons.state)
+        ignored: set[str] | None = None
+        folded_here, sibling_types = self._event_slots, self._sibling_types
         for record in records:
             event = known.get(record.event_id)
-            if (
-                event is None
-                or record.type not in self._sibling_types
-                or event.__dict__.get("policy_arm") not in ignored
-            ):
+            if event is None:
+                return False
+            if record.type not in folded_here:
+                continue  # nothing here folds it, and this process appended it: valid
+            if record.type not in sibling_types:
+                return False
+            if ignored is None:
+                ignored = cast(ArmLessonsProjection, lessons.projection).ignored(lessons.state)
+            if event.__dict__.get("policy_arm") not in ignored:
                 return False
         return True
 
     def _passed(self, batch: RecordBatch) -> None:
         """Count and pass ``batch`` as a fold that changed nothing would."""
+        event_slots = self._event_slots
         for record in batch.records:
-            for slot in self._event_slots[record.type]:
+            for slot in event_slots.get(record.type, ()):
                 slot.events += 1
         self._moved(batch, len(batch.records))
 
