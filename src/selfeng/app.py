@@ -190,7 +190,7 @@ class Selfeng(Closeable):
         """The request as the arm that answers it serves it, and that arm's state: an arm
         that names no live fork is answered by main, and the handler's events say main."""
         received = self.assigned(received)
-        state = self.handler_state(received.policy_arm)
+        state = self.handler_state(received.policy_arm, stale_ok=received.session_id is None)
         if received.policy_arm != state.arm:
             received = received.model_copy(update={"policy_arm": state.arm})
         return received, state
@@ -353,9 +353,14 @@ class Selfeng(Closeable):
 
     # -- requests ----------------------------------------------------------------------------
 
-    def handler_state(self, arm: str | None = None) -> HandlerState:
+    def handler_state(self, arm: str | None = None, *, stale_ok: bool = False) -> HandlerState:
         """The projections the handler reads, for the live policies or a fork's. An arm that
-        names no live fork (never created, or dropped) is answered by main, and says why."""
+        names no live fork (never created, or dropped) is answered by main, and says why.
+
+        With ``stale_ok`` they may be as old as the log's ``staleness`` for what other
+        processes appended (``EventLog.staleness``; a Kafka log's read is a fetch from every
+        partition). A request in a session is not answered from stale state: its previous
+        request may have been answered by another worker just now."""
         note = ""
         try:
             fork = self.engine.fork(arm or MAIN.name)
@@ -363,7 +368,7 @@ class Selfeng(Closeable):
             fork, note = MAIN, f"{exc.args[0]}: main answered"
             logger.warning("request for policy arm %r: %s", arm, note)
         runner: ProjectionRunner = self.engine.runner(fork)
-        runner.catch_up(lazy=True)
+        runner.catch_up(lazy=True, stale_ok=stale_ok)
         policies: PoliciesState = runner.state("policies")
         return HandlerState(
             policies=policy_values(policies),

@@ -335,6 +335,13 @@ def test_url_options() -> None:
     assert KafkaSettings.from_url(looking.to_url()) == looking
     with pytest.raises(ValueError, match="whole number"):
         KafkaSettings.from_url("kafka://h:1?dedupe_lookback=-1")
+    assert KafkaSettings.from_url("kafka://h:1").staleness_ms == 200
+    always = KafkaSettings.from_url("kafka://h:1?staleness_ms=0")
+    assert always.staleness_ms == 0
+    assert always.to_url() == "kafka://h:1?staleness_ms=0"
+    assert KafkaSettings.from_url(always.to_url()) == always
+    with pytest.raises(ValueError, match="whole number"):
+        KafkaSettings.from_url("kafka://h:1?staleness_ms=0.5")
 
 
 def _payloads(records: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]

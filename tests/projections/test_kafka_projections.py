@@ -10,9 +10,12 @@ import pytest
 
 pytest.importorskip("kafka", reason="kafka-python is not installed: pip install 'selfeng[kafka]'")
 
+from selfeng.agent import Agent
 from selfeng.app import Selfeng
+from selfeng.core.backends import open_sandbox
 from selfeng.core.mapper import append_events, from_record
 from selfeng.core.positions import PartitionPosition
+from selfeng.core.settings import Settings
 from selfeng.infra.log.kafka import KafkaLog
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.store.memory import MemoryStore
@@ -140,3 +143,93 @@ def test_arms_are_kept_apart_on_kafka(kafka_log: KafkaLog) -> None:
     append_events(kafka_log, [ExperimentConcluded(experiment="e1", winner="lenient")])
     assert cached(engine) == mains | early
     assert all(r.equal for r in verify(engine))
+
+
+def test_what_a_process_appends_on_kafka_is_folded_without_reading_it_back(
+    kafka_bootstrap: str,
+) -> None:
+    """A runner folds this process's appends at once when they are the next records of
+    their partitions; another process's record in between is a gap, read back as usual."""
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}"
+    with KafkaLog.from_url(url) as log, KafkaLog.from_url(url) as other:
+        append_events(log, history()[:12])
+        runner = ProjectionRunner(log, None, default_projections(MAIN))
+        runner.catch_up()
+        mine: list[Event] = [
+            RequestReceived(key="mine", prompt="a"),
+            FeedbackGiven(key="mine", rating="good"),
+        ]
+        stored = append_events(log, mine)
+        assert runner.fold_appended(stored, mine)
+        assert all(runner.position.covers(record) for record in stored)
+        append_events(other, [FeedbackGiven(key="mine", rating="bad")])  # same partition
+        later: list[Event] = [FeedbackGiven(key="mine", rating="good")]
+        stored = append_events(log, later)
+        assert not runner.fold_appended(stored, later)  # the other's record comes first
+        assert not runner.position.covers(stored[0])
+        runner.catch_up()
+        assert dumped(runner) == dumped(rebuild(log, default_projections, MAIN))
+        given = sum(isinstance(e, FeedbackGiven) for e in history()[:12])
+        assert runner.dumped("events")["by_type"]["FeedbackGiven"] == given + 3
+
+
+def test_a_request_path_catch_up_reads_kafka_once_per_staleness_window(
+    kafka_bootstrap: str,
+) -> None:
+    """Within the log's staleness a lazy catch-up that may be stale (the request path's) does
+    not fetch: what other processes appended shows at the next read. Any other reads."""
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}"
+    with (
+        KafkaLog.from_url(f"{url}&staleness_ms=600000") as log,
+        KafkaLog.from_url(url) as other,
+    ):
+        assert log.staleness == 600.0
+        assert other.staleness == 0.2  # the default
+        runner = ProjectionRunner(log, None, default_projections(MAIN))
+        runner.catch_up()
+
+        def threshold() -> object:
+            return runner.state("policies")["policies"]["retrieval.threshold"]["value"]
+
+        before = threshold()
+        append_events(other, [PolicyChanged(name="retrieval.threshold", value=0.55)])
+        assert runner.catch_up(lazy=True, stale_ok=True) == 0
+        assert threshold() == before
+        assert runner.catch_up(lazy=True) == 1
+        assert threshold() == 0.55
+        append_events(other, [PolicyChanged(name="retrieval.threshold", value=0.6)])
+        assert runner.catch_up(lazy=True, stale_ok=True) == 0
+        assert runner.catch_up() == 1
+        assert threshold() == 0.6
+
+
+def test_a_request_in_a_session_is_answered_from_state_read_to_the_end(
+    kafka_bootstrap: str,
+) -> None:
+    """Two processes on one log, each allowed stale state for a long while: the second
+    still continues the session the first answered a moment ago (a worker answering the
+    next request of a session reads the log first)."""
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}&staleness_ms=600000"
+
+    def process() -> Selfeng:
+        return Selfeng(
+            KafkaLog.from_url(url),
+            MemoryStore(),
+            settings=Settings.resolve(env={}),
+            sandbox=open_sandbox("subprocess://"),
+            llm=None,
+        )
+
+    with process() as first, process() as second:
+        first.seed_tools()
+        second.engine.main.catch_up()  # read to the end just now: within its staleness
+        assert Agent(first).ask("What is 25% of 80?", session_id="s-kafka").value == 20
+        asking = Agent(second, seed=False)  # the first seeded: nothing to look up here
+        follow_up = asking.ask("Now reverse the result", session_id="s-kafka")
+        assert follow_up.ok, follow_up.text
+        assert follow_up.text == "02"
+        # without a session, within its staleness, the second does not read what is new
+        first.append([PolicyChanged(name="retrieval.threshold", value=0.55)])
+        assert asking.ask("What is 3 plus 4?").value == 7
+        policies = second.engine.main.state("policies")["policies"]
+        assert policies["retrieval.threshold"]["value"] != 0.55

@@ -137,6 +137,11 @@ class EventLog(Closeable, ABC):
 
     url: str
     """Where the log is."""
+    staleness: float = 0.0
+    """How long (seconds) a request may be answered from projections that read this log to
+    its end that long ago, without reading it again (what this process appends is folded at
+    once either way). 0 for logs whose read of nothing new costs microseconds (the embedded
+    ones); a Kafka log's read is a fetch from every partition (``staleness_ms``)."""
 
     @property
     def log_id(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -24,7 +25,7 @@ import orjson
 from pydantic import JsonValue
 
 from selfeng.core.log import EventLog, RecordBatch
-from selfeng.core.positions import GlobalPosition, Position
+from selfeng.core.positions import GlobalPosition, PartitionPosition, Position
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
@@ -135,6 +136,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         self._since_snapshot = 0
         self._dirty = False
         self._checkpointed_at = time.monotonic()
+        self._read_to_end_at = -math.inf  # when the last catch-up to the log's end began
 
     def _load(self, projection: AnyProjection, seed: Checkpoint | None) -> Slot:
         slot, reason = load_slot(
@@ -214,16 +216,31 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         progress: Progress | None = None,
         save: bool = True,
         lazy: bool = False,
+        stale_ok: bool = False,
     ) -> int:
         """Fold every record up to the end of the log (or ``until``); return how many.
 
         With ``save`` (the default, when the runner has a store) state is checkpointed as it
         goes and at the end; with ``lazy`` only as often as ``checkpoint_every`` and
         ``checkpoint_seconds`` say (the request path's catch-ups, a few events each), and
-        ``flush`` saves the rest.
+        ``flush`` saves the rest. With ``stale_ok`` (the request path's) a lazy catch-up
+        within the log's ``staleness`` of the last read to its end does not read it: what
+        other processes appended since shows at the next read, what this one appended is
+        folded already when it follows what was read (``fold_appended``).
         """
         if self.base is not None:
-            self.base.catch_up(until=until, save=save, lazy=lazy)
+            self.base.catch_up(until=until, save=save, lazy=lazy, stale_ok=stale_ok)
+        started = time.monotonic()
+        if (
+            lazy
+            and stale_ok
+            and until is None
+            and progress is None
+            and started - self._read_to_end_at < self.log.staleness
+        ):
+            if save and self.store is not None and self._since_checkpoint:
+                self._maybe_checkpoint()
+            return 0
         save = save and self.store is not None
         self._align(until)
         start = self.position
@@ -250,10 +267,15 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         finally:
             if progress is not None:
                 progress.finish()
+        if until is None:
+            self._read_to_end_at = started
         if save and (folded or self.position != start):
             self._dirty = True
         if save and self._dirty and not lazy:
             self.checkpoint()
+        elif save and self._since_checkpoint:
+            # what fold_appended folded, when nothing was read: saved as often as lazy says
+            self._maybe_checkpoint()
         return folded
 
     @_locked
@@ -292,18 +314,16 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         known: Mapping[bytes, Event] | None = None,
     ) -> bool:
         """Fold events this process just appended, without reading them back, when they are
-        exactly the next records of a log with one global order; False (nothing done)
-        otherwise, and a later catch-up reads them as usual. ``known``: the events by id, when
-        the caller has them (one map for every runner)."""
-        position = self.position
-        if not records or not isinstance(position, GlobalPosition):
-            return False
-        offsets = [r.offset for r in records]
-        if offsets != list(range(position.offset + 1, position.offset + 1 + len(records))):
+        exactly the next records of the log (of a log with one global order) or of each of
+        their partitions (of a partitioned log); False (nothing done) otherwise, and a later
+        catch-up reads them as usual. ``known``: the events by id, when the caller has them
+        (one map for every runner)."""
+        after = _after_appended(self.position, records)
+        if after is None:
             return False
         if known is None:
             known = {e.event_id.bytes: e for e in events}
-        batch = RecordBatch(records, GlobalPosition(offsets[-1]))
+        batch = RecordBatch(records, after)
         if self._sibling_types and self._aligned and self._siblings_only(records, known):
             self._passed(batch)
         else:
@@ -469,3 +489,27 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         """Checkpoint now and keep the checkpoint in the snapshot history."""
         self._since_snapshot = self.snapshot_every
         self.checkpoint()
+
+
+def _after_appended(position: Position, records: Sequence[StoredRecord]) -> Position | None:
+    """The position after ``records`` when they are the next records from ``position``: the
+    next offsets of a log with one global order, or of each record's partition (another
+    process's record in between, a transaction's marker or a producer's retried copy is a
+    gap: None, and the records are read back from the log)."""
+    if not records:
+        return None
+    if isinstance(position, GlobalPosition):
+        first = position.offset + 1
+        for expected, record in enumerate(records, first):
+            if record.offset != expected:
+                return None
+        return GlobalPosition(first + len(records) - 1)
+    if isinstance(position, PartitionPosition):
+        offsets = dict(position.offsets)
+        for record in records:
+            where = (record.topic, record.partition)
+            if record.offset != offsets.get(where, 0):
+                return None
+            offsets[where] = record.offset + 1
+        return PartitionPosition(offsets)
+    return None

@@ -1,7 +1,8 @@
 """``kafka://host:port``: the log on any Kafka-protocol broker (Apache Kafka, tansu, ...).
 
 URL: ``kafka://host:port[,host2:port2]?namespace=NS&partitions=6&replication=1
-&session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000``.
+&session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000
+&staleness_ms=200``.
 
 Topics. Each logical topic (``selfeng.requests``, ...) is one Kafka topic, named
 ``NS.selfeng.requests`` when a namespace is given (so tests and users can share a broker).
@@ -116,6 +117,7 @@ from selfeng.infra.log.kafka_admin import (
     DEFAULT_PARTITIONS,
     DEFAULT_REPLICATION,
     DEFAULT_SESSION_TIMEOUT_MS,
+    DEFAULT_STALENESS_MS,
     KafkaSettings,
     TopicNames,
     default_topics,
@@ -144,6 +146,7 @@ class KafkaLog(EventLog):
         transactions: bool = False,
         dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
         dedupe_lookback: int = DEFAULT_DEDUPE_LOOKBACK,
+        staleness_ms: int = DEFAULT_STALENESS_MS,
         url: str | None = None,
     ) -> None:
         hosts = (bootstrap,) if isinstance(bootstrap, str) else tuple(bootstrap)
@@ -156,8 +159,10 @@ class KafkaLog(EventLog):
             transactions=transactions,
             dedupe_window=dedupe_window,
             dedupe_lookback=dedupe_lookback,
+            staleness_ms=staleness_ms,
         )
         self.url = url or self.settings.to_url()
+        self.staleness = staleness_ms / 1000
         self.topics = TopicNames(default_topics() if topics is None else topics, namespace)
         self._clients = KafkaClients(self.settings, self.topics)
         self._known = KnownIds(self._clients)
@@ -183,6 +188,7 @@ class KafkaLog(EventLog):
             transactions=s.transactions,
             dedupe_window=s.dedupe_window,
             dedupe_lookback=s.dedupe_lookback,
+            staleness_ms=s.staleness_ms,
             url=url,
         )
 

@@ -22,6 +22,7 @@ DEFAULT_REPLICATION = 1
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 DEFAULT_DEDUPE_WINDOW = 100_000
 DEFAULT_DEDUPE_LOOKBACK = 2_000
+DEFAULT_STALENESS_MS = 200
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -33,6 +34,7 @@ _OPTIONS = (
     "transactions",
     "dedupe_window",
     "dedupe_lookback",
+    "staleness_ms",
 )
 
 
@@ -48,7 +50,8 @@ class KafkaSettings:
     """What a ``kafka://`` URL says.
 
     ``kafka://host:port[,host2:port2]?namespace=NS&partitions=6&replication=1
-    &session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000``
+    &session_timeout_ms=10000&transactions=false&dedupe_window=100000&dedupe_lookback=2000
+    &staleness_ms=200``
     """
 
     bootstrap: tuple[str, ...]
@@ -68,6 +71,9 @@ class KafkaSettings:
     dedupe_lookback: int = DEFAULT_DEDUPE_LOOKBACK
     """How many records before its start a process re-reads in each partition, once, to
     remember their ids: a copy of one of them after the start is then not delivered again."""
+    staleness_ms: int = DEFAULT_STALENESS_MS
+    """How long a request may be answered from projections that read the log to its end that
+    long ago (``EventLog.staleness``); 0 reads every partition before every request."""
 
     @classmethod
     def from_url(cls, url: str) -> KafkaSettings:
@@ -103,6 +109,7 @@ class KafkaSettings:
             transactions=transactions_text in _TRUE,
             dedupe_window=_positive(options, "dedupe_window", DEFAULT_DEDUPE_WINDOW),
             dedupe_lookback=_count(options, "dedupe_lookback", DEFAULT_DEDUPE_LOOKBACK),
+            staleness_ms=_count(options, "staleness_ms", DEFAULT_STALENESS_MS),
         )
 
     def to_url(self) -> str:
@@ -115,6 +122,7 @@ class KafkaSettings:
             "session_timeout_ms",
             "dedupe_window",
             "dedupe_lookback",
+            "staleness_ms",
         )
         for name in names:
             if getattr(self, name) != getattr(defaults, name):
