@@ -223,3 +223,21 @@ def test_threads_folding_one_runner_never_count_a_record_twice(tmp_path: Path) -
         thread.join(10)
     runner.catch_up()
     assert runner.state("events")["total"] == 300
+
+
+def test_what_a_process_folded_as_it_appended_is_checkpointed_by_its_next_catch_up() -> None:
+    """A process that appends and folds its own events (nothing to read back) still saves
+    them as often as ``checkpoint_seconds`` says: a process killed after an hour of answers
+    resumes from a second ago, not from its start."""
+    log, store = MemoryLog(), MemoryStore()
+    runner = ProjectionRunner(log, store, [EventCounts()], checkpoint_seconds=0.0)
+    runner.catch_up()
+    for event in requests(3):
+        stored = append_events(log, [event])
+        assert runner.fold_appended(stored, [event])
+    assert store.load("main", "events") is None  # folded, not saved yet
+    assert runner.catch_up(lazy=True) == 0  # nothing to read
+    saved = store.load("main", "events")
+    assert saved is not None
+    assert saved.events == 3
+    assert saved.position == runner.position

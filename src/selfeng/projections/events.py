@@ -19,6 +19,7 @@ from selfeng.projections.base import FoldContext, RecordProjection
 WINDOW_MINUTES = 24 * 60
 
 _TYPE, _TOPIC, _TIME = attrgetter("type"), attrgetter("topic"), attrgetter("timestamp_ms")
+_SMALL = 16  # records in a batch up to which counting in a loop is cheaper than Counters
 
 
 class EventCountsState(TypedDict):
@@ -58,6 +59,8 @@ class EventCounts(RecordProjection[EventCountsState]):
         # map), not a record at a time in Python (that was a tenth of a replay's time).
         if not records:
             return state
+        if len(records) <= _SMALL:
+            return self._few(state, records)
         by_type, by_topic, per_minute = state["by_type"], state["by_topic"], state["per_minute"]
         for type_name, count in Counter(map(_TYPE, records)).items():
             type_name = type_name or "(no type)"
@@ -77,6 +80,32 @@ class EventCounts(RecordProjection[EventCountsState]):
         for minute, count in Counter(map(floordiv, times, repeat(60_000))).items():
             if minute > oldest:
                 per_minute[minute] = per_minute.get(minute, 0) + count
+        state["total"] += len(records)
+        return state
+
+    def _few(self, state: EventCountsState, records: Sequence[StoredRecord]) -> EventCountsState:
+        """``apply_batch`` for the request path's few records at a time, where building three
+        Counters cost more than counting in a loop (34 µs a cached answer, against 6)."""
+        by_type, by_topic, per_minute = state["by_type"], state["by_topic"], state["per_minute"]
+        first, last = state["first_ms"], state["last_ms"]
+        newest = max(r.timestamp_ms for r in records)
+        if last is not None and newest < last:
+            newest = last
+        newest_minute = newest // 60_000
+        if last is not None and newest_minute > last // 60_000:
+            self._trim(per_minute, newest_minute)
+        oldest = newest_minute - WINDOW_MINUTES
+        for record in records:
+            type_name = record.type or "(no type)"
+            by_type[type_name] = by_type.get(type_name, 0) + 1
+            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            at = record.timestamp_ms
+            if first is None or at < first:
+                first = at
+            minute = at // 60_000
+            if minute > oldest:
+                per_minute[minute] = per_minute.get(minute, 0) + 1
+        state["first_ms"], state["last_ms"] = first, newest
         state["total"] += len(records)
         return state
 
