@@ -85,7 +85,7 @@ class EventCounts(RecordProjection[EventCountsState]):
 
     def _few(self, state: EventCountsState, records: Sequence[StoredRecord]) -> EventCountsState:
         """``apply_batch`` for the request path's few records at a time, where building three
-        Counters cost more than counting in a loop (34 µs a cached answer, against 6)."""
+        Counters cost more than counting in a loop (34 µs a cached answer, against 13)."""
         by_type, by_topic, per_minute = state["by_type"], state["by_topic"], state["per_minute"]
         first, last = state["first_ms"], state["last_ms"]
         newest = max(r.timestamp_ms for r in records)
