@@ -215,10 +215,16 @@ class Selfeng(Closeable):
         records (no read back); otherwise their next catch-up reads them.
         """
         stored = append_events(self.log, list(events), expected_versions=expected_versions)
+        self.fold_held(stored, events)
+        return stored
+
+    def fold_held(self, records: Sequence[StoredRecord], events: Sequence[Event]) -> None:
+        """Fold records this process holds with their events (it appended them, or consumed
+        them from the log) into every projection runner they are the next records of; the
+        others read them at their next catch-up (``ProjectionRunner.fold_appended``)."""
         known = {e.event_id.bytes: e for e in events}
         for runner in self.engine.runners():
-            runner.fold_appended(stored, events, known)
-        return stored
+            runner.fold_appended(records, events, known)
 
     def record(
         self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None

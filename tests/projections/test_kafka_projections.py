@@ -12,6 +12,7 @@ pytest.importorskip("kafka", reason="kafka-python is not installed: pip install 
 
 from selfeng.agent import Agent
 from selfeng.app import Selfeng
+from selfeng.consumers.worker import Worker
 from selfeng.core.backends import open_sandbox
 from selfeng.core.mapper import append_events, from_record
 from selfeng.core.positions import PartitionPosition
@@ -32,6 +33,7 @@ from selfeng.schemas import (
     FeedbackGiven,
     ForkCreated,
     PolicyChanged,
+    RequestCompleted,
     RequestReceived,
     ToolRegistered,
 )
@@ -233,3 +235,41 @@ def test_a_request_in_a_session_is_answered_from_state_read_to_the_end(
         assert asking.ask("What is 3 plus 4?").value == 7
         policies = second.engine.main.state("policies")["policies"]
         assert policies["retrieval.threshold"]["value"] != 0.55
+
+
+def test_a_worker_folds_the_request_it_consumed_and_its_answer_without_reading_them(
+    kafka_bootstrap: str,
+) -> None:
+    """A client's request is the record before the worker's answer in its partition: the
+    worker folds the request it consumed, so its answer is folded as it is appended, and its
+    state holds the answer before it reads the log again."""
+    url = f"kafka://{kafka_bootstrap}?namespace={unique_namespace()}&staleness_ms=600000"
+
+    def process() -> Selfeng:
+        return Selfeng(
+            KafkaLog.from_url(url),
+            MemoryStore(),
+            settings=Settings.resolve(env={}),
+            sandbox=open_sandbox("subprocess://"),
+            llm=None,
+        )
+
+    with process() as client, process() as serving:
+        client.seed_tools()
+        serving.engine.main.catch_up()
+        request = RequestReceived(prompt="What is 6 times 7?")
+        (record,) = client.append([request])
+        Worker(serving).process(record)
+        runner = serving.engine.main
+        completed = [
+            r
+            for b in serving.log.read(types=["RequestCompleted"])
+            for r in b.records
+            if r.key == request.key
+        ]
+        assert len(completed) == 1
+        assert runner.position.covers(record)
+        assert runner.position.covers(completed[0])  # folded without a read
+        answer = from_record(completed[0])
+        assert isinstance(answer, RequestCompleted)
+        assert answer.value == 42

@@ -86,6 +86,10 @@ class WorkerHost(Protocol):
         """Register the starter tools not registered yet."""
         ...
 
+    def fold_held(self, records: Sequence[StoredRecord], events: Sequence[Event]) -> None:
+        """Fold records this process holds into its projections, where they are next."""
+        ...
+
     def handle(self, received: RequestReceived, *, learn: bool = True) -> list[Event]:
         """Answer a request in the log: append and return the handler's events."""
         ...
@@ -275,6 +279,9 @@ class Worker:
                 logger.info("%s was answered before this member got it", record.source)
                 self._count("already_answered")
                 return
+            # the request is the record before the answer in its partition: folded now, the
+            # answer is folded as it is appended instead of at the next read of the log
+            self.app.fold_held([record], [event])
             self.app.handle(event, learn=False)
             self._count("handled")
         elif isinstance(event, ToolProposed):
