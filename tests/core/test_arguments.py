@@ -132,6 +132,25 @@ def test_unquoted_text_keeps_its_own_small_words() -> None:
     assert fill("count_characters", "How many characters are in hello")[0] == {"text": "hello"}
 
 
+def test_a_phrase_led_by_an_article_is_the_text_whole() -> None:
+    """ "quick" is a word of asking ("a quick question: ..."), but after an article and before
+    a noun it is part of the phrase: "the quick brown fox in uppercase" was "BROWN FOX"."""
+    assert fill("to_uppercase", "the quick brown fox in uppercase")[0] == {
+        "text": "the quick brown fox"
+    }
+    assert fill("to_lowercase", "THE QUICK BROWN FOX in lowercase please")[0] == {
+        "text": "THE QUICK BROWN FOX"
+    }
+    assert fill("to_lowercase", "lowercase THE QUICK BROWN FOX")[0] == {
+        "text": "THE QUICK BROWN FOX"
+    }
+    # the article before a word that points at the value still frames it
+    assert fill("to_uppercase", "the word hello in uppercase")[0] == {"text": "hello"}
+    assert fill("to_uppercase", "the given text hello world in uppercase")[0] == {
+        "text": "hello world"
+    }
+
+
 def test_an_unquoted_text_keeps_the_emoji_around_its_words() -> None:
     """No token holds an emoji: the text from the first word to the last dropped those at
     its ends ("uppercase 🙂 hi" was "HI")."""

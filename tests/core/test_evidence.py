@@ -286,6 +286,10 @@ def test_a_title_is_no_text_given() -> None:
     assert judge("count_words", "Count the words in 'War and Peace'").confidence == 1.0
     assert judge("reverse_string", "REVERSE HELLO WORLD").confidence == 1.0
     assert judge("count_words", "How many words are in 'the Gettysburg Address'?").confidence == 1.0
+    # a text written all in capitals is a text, not a name ("the" is capitalised with it)
+    assert judge("to_lowercase", "lowercase THE QUICK BROWN FOX").confidence == 1.0
+    assert judge("count_words", "how many words in THE QUICK BROWN FOX").confidence == 1.0
+    assert judge("count_words", "how many words in the NASA charter").confidence == 0.0
 
 
 def test_naming_a_field_of_the_document_given_asks_for_it() -> None:

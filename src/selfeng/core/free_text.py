@@ -183,8 +183,11 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     head = trimmed[0]
     if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed) or _number_list(trimmed):
         return True
-    if head.kind == "word" and (head.word in CONJUNCTIONS or head.index == tokens[0].index):
+    if head.kind == "word" and head.word in CONJUNCTIONS:
         return True
+    if head.kind == "word" and head.index == tokens[0].index:
+        # the request's verb, unless an article leads a phrase ("the quick brown fox in ...")
+        return not (head.word in ARTICLES and _modified_noun(trimmed[1:]))
     if head.kind == "word" and head.word in AUXILIARIES:
         return True  # "how many words *does* the English language have": the question's clause
     if (
@@ -194,7 +197,11 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         and not is_neutral(trimmed[1].word)
     ):
         return True
-    if head.word == "the" and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:]):
+    if (
+        head.word == "the"
+        and not head.text.isupper()  # "THE QUICK BROWN FOX": written in capitals, not a name
+        and any(t.kind == "word" and t.text[:1].isupper() for t in trimmed[1:])
+    ):
         return True
     lead = run[: run.index(head) + 1]
     if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
@@ -287,6 +294,23 @@ def _points(token: Token) -> bool:
     )
 
 
+def _modified_noun(rest: Sequence[Token]) -> bool:
+    """Whether the words after an article are a word of asking used as a modifier, then a
+    word of content: "the *quick brown* fox", "a *simple* plan". The article begins a phrase
+    that is itself the value, so none of it frames the request ("the *exact number* of",
+    "the *given word* hello" point at a value instead)."""
+    if len(rest) < 2 or rest[0].kind != "word" or rest[1].kind != "word":
+        return False
+    modifier, noun = rest[0], rest[1]
+    return (
+        is_neutral(modifier.word)
+        and modifier.word not in OUTPUT_VERBS
+        and not _points(modifier)
+        and not is_neutral(noun.word)
+        and not _points(noun)
+    )
+
+
 _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
 
 
@@ -301,6 +325,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
         first = run[0]
         nxt = run[1] if len(run) > 1 else None
         if at_start and (is_neutral(first.word) or first.word in OUTPUT_VERBS):
+            if first.word in ARTICLES and _modified_noun(run[1:]):
+                break  # "the quick brown fox in uppercase": the phrase is the value
             run.pop(0)  # "What is ...", "Print ..." at the start of a request
         elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
