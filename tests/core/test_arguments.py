@@ -144,11 +144,29 @@ def test_a_phrase_led_by_an_article_is_the_text_whole() -> None:
     assert fill("to_lowercase", "lowercase THE QUICK BROWN FOX")[0] == {
         "text": "THE QUICK BROWN FOX"
     }
+    assert fill("to_uppercase", "the big apple in uppercase")[0] == {"text": "the big apple"}
+    assert fill("to_uppercase", "a b c in uppercase")[0] == {"text": "a b c"}  # was "b c"
+    assert fill("to_uppercase", "make the quick brown fox uppercase")[0] == {
+        "text": "the quick brown fox"
+    }
     # the article before a word that points at the value still frames it
     assert fill("to_uppercase", "the word hello in uppercase")[0] == {"text": "hello"}
     assert fill("to_uppercase", "the given text hello world in uppercase")[0] == {
         "text": "hello world"
     }
+    assert fill("reverse_string", "reverse the simple text abc")[0] == {"text": "abc"}
+
+
+def test_a_phrase_asked_about_is_no_text_given() -> None:
+    """ "what is the capital of France in uppercase" wants PARIS: after a question word a
+    phrase led by an article names a thing asked about (it was "CAPITAL OF FRANCE")."""
+    for text in (
+        "what is the capital of france in uppercase",
+        "what's the big apple in uppercase",
+    ):
+        found, missing = fill("to_uppercase", text)
+        assert missing == ["text"], (text, found)
+    assert fill("to_uppercase", "what is hello world in uppercase")[0] == {"text": "hello world"}
 
 
 def test_an_unquoted_text_keeps_the_emoji_around_its_words() -> None:

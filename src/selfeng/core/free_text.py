@@ -23,6 +23,7 @@ from selfeng.core.language import (
     POSSESSIVES,
     PREPOSITIONS,
     PRONOUNS,
+    QUESTION_WORDS,
     REFERENCE_STEMS,
     is_neutral,
     stem,
@@ -185,9 +186,13 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if head.kind == "word" and head.word in CONJUNCTIONS:
         return True
-    if head.kind == "word" and head.index == tokens[0].index:
+    if (
+        head.kind == "word"
+        and head.index == tokens[0].index
         # the request's verb, unless an article leads a phrase ("the quick brown fox in ...")
-        return not (head.word in ARTICLES and _modified_noun(trimmed[1:]))
+        and not (head.word in ARTICLES and _phrase_follows(trimmed[1:]))
+    ):
+        return True
     if head.kind == "word" and head.word in AUXILIARIES:
         return True  # "how many words *does* the English language have": the question's clause
     if (
@@ -294,21 +299,41 @@ def _points(token: Token) -> bool:
     )
 
 
-def _modified_noun(rest: Sequence[Token]) -> bool:
-    """Whether the words after an article are a word of asking used as a modifier, then a
-    word of content: "the *quick brown* fox", "a *simple* plan". The article begins a phrase
-    that is itself the value, so none of it frames the request ("the *exact number* of",
-    "the *given word* hello" point at a value instead)."""
-    if len(rest) < 2 or rest[0].kind != "word" or rest[1].kind != "word":
+def _modifiers(rest: Sequence[Token]) -> int:
+    """How many words of asking lead ``rest`` as modifiers ("the *quick* brown fox", "the
+    *given* text hello", "a *simple* plan"): words that frame a request elsewhere ("a quick
+    question") but neither point at a value nor say how to give it."""
+    i = 0
+    while (
+        i < min(len(rest), 2)
+        and rest[i].kind == "word"
+        and is_neutral(rest[i].word)
+        and rest[i].word not in OUTPUT_VERBS | ARTICLES | DETERMINERS
+        and not _points(rest[i])
+    ):
+        i += 1
+    return i
+
+
+def _phrase_follows(rest: Sequence[Token]) -> bool:
+    """Whether the words after an article are a phrase of content, perhaps after modifiers:
+    "the *big apple*", "the *quick brown fox*", "a *b c*", "the *3 little pigs*". The article
+    begins the value then, and frames nothing; not "the exact number of", "the given word
+    hello", which point at a value."""
+    i = _modifiers(rest)
+    if i >= len(rest):
         return False
-    modifier, noun = rest[0], rest[1]
-    return (
-        is_neutral(modifier.word)
-        and modifier.word not in OUTPUT_VERBS
-        and not _points(modifier)
-        and not is_neutral(noun.word)
-        and not _points(noun)
-    )
+    word = rest[i]
+    if word.kind == "number":
+        return True
+    return word.kind == "word" and not is_neutral(word.word) and not _points(word)
+
+
+def _points_past_modifiers(rest: Sequence[Token]) -> int:
+    """How many modifiers stand between an article and a word that points at a value ("the
+    *simple* text abc"), or -1 when no such word follows."""
+    i = _modifiers(rest)
+    return i if i < len(rest) and _points(rest[i]) else -1
 
 
 _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
@@ -321,19 +346,25 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
     link to the instruction that follows ("... to uppercase"), politeness, and what the
     request is for ("Paris *for a test*": a text that holds those words is quoted)."""
     run = list(run)
+    asked = False  # the request's framing began with a question word
     while run and run[0].kind == "word":
         first = run[0]
         nxt = run[1] if len(run) > 1 else None
         if at_start and (is_neutral(first.word) or first.word in OUTPUT_VERBS):
-            if first.word in ARTICLES and _modified_noun(run[1:]):
-                break  # "the quick brown fox in uppercase": the phrase is the value
+            if first.word in ARTICLES and _phrase_follows(run[1:]):
+                # "(make) the big apple in uppercase": the phrase is the value; but "what is
+                # the capital of France in uppercase" asks about a thing, and gives no text
+                if asked:
+                    return []
+                break
+            asked = asked or first.word.split("'")[0] in QUESTION_WORDS  # "what's"
             run.pop(0)  # "What is ...", "Print ..." at the start of a request
         elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
         elif first.word in ARTICLES | DETERMINERS and (
-            len(run) == 1 or (nxt is not None and _points(nxt))
+            (pointing := _points_past_modifiers(run[1:])) >= 0 or len(run) == 1
         ):
-            run.pop(0)  # "the word banana"
+            del run[: 1 + max(0, pointing)]  # "the (simple) word banana"
         elif first.word in DIMENSIONS and nxt is not None and nxt.word in AUXILIARIES:
             del run[:2]  # "characters *long is* ...": the question's measure, then its verb
         elif not at_start and _links(run):
