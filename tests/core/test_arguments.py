@@ -157,6 +157,13 @@ def test_a_phrase_led_by_an_article_is_the_text_whole() -> None:
     assert fill("reverse_string", "reverse the simple text abc")[0] == {"text": "abc"}
 
 
+def test_how_many_after_a_counting_verb_is_the_question_not_a_text() -> None:
+    """ "count how many words are in my essay" counted "how many" (2): the essay is not given."""
+    assert fill("count_words", "count how many words are in my essay") == ({}, ["text"])
+    found = fill("count_words", "count how many words are in hello big world")[0]
+    assert found == {"text": "hello big world"}
+
+
 def test_a_phrase_asked_about_is_no_text_given() -> None:
     """ "what is the capital of France in uppercase" wants PARIS: after a question word a
     phrase led by an article names a thing asked about (it was "CAPITAL OF FRANCE")."""

@@ -196,6 +196,12 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     if head.kind == "word" and head.word in AUXILIARIES:
         return True  # "how many words *does* the English language have": the question's clause
     if (
+        len(trimmed) >= 2
+        and trimmed[-2].word.split("'")[0] in QUESTION_WORDS
+        and trimmed[-1].word in {"many", "much"}
+    ):
+        return True  # "count *how many* words are in my essay": the question, not a text
+    if (
         len(trimmed) == 2
         and head.text.lower() in ARTICLES  # also "a" read as one ("how many words in a line")
         and trimmed[1].kind == "word"
