@@ -164,6 +164,17 @@ def test_how_many_after_a_counting_verb_is_the_question_not_a_text() -> None:
     assert found == {"text": "hello big world"}
 
 
+def test_two_values_joined_are_not_one_text() -> None:
+    """ "reverse both hello and world" gave "dlrow dna olleh htob", and "how many characters in
+    hello and in world" 18: each asks for two answers, not one for the words joined."""
+    assert fill("reverse_string", "reverse both hello and world") == ({}, ["text"])
+    assert fill("count_characters", "how many characters in hello and in world") == ({}, ["text"])
+    # a text that holds a conjunction is still one text
+    assert fill("reverse_string", "reverse salt and pepper")[0] == {"text": "salt and pepper"}
+    found = fill("count_words", "how many words in i live in paris and london")[0]
+    assert found == {"text": "i live in paris and london"}
+
+
 def test_a_phrase_asked_about_is_no_text_given() -> None:
     """ "what is the capital of France in uppercase" wants PARIS: after a question word a
     phrase led by an article names a thing asked about (it was "CAPITAL OF FRANCE")."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from pydantic import JsonValue
@@ -217,7 +218,27 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     lead = run[: run.index(head) + 1]
     if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
         return True
+    if _two_values(trimmed, lead[-2] if len(lead) > 1 else None):
+        return True
     return _titled(trimmed, tokens) or _pointed_at(trimmed)
+
+
+_CORRELATIVES = frozenset({"both", "either", "neither"})
+
+
+def _two_values(run: list[Token], link: Token | None) -> bool:
+    """Whether a run of words joins two values, each for the tool on its own: "reverse *both
+    hello and world*", "characters in *hello and in world*" (the link that led to the first
+    is said again after the conjunction). Taken as one text, the answer would be for neither."""
+    words = [t for t in run if t.kind == "word"]
+    if run[0].word in _CORRELATIVES and any(t.word in CONJUNCTIONS for t in words[1:]):
+        return True
+    if link is None or link.kind != "word" or link.word not in PREPOSITIONS:
+        return False
+    return any(
+        a.kind == "word" and a.word in CONJUNCTIONS and b.kind == "word" and b.word == link.word
+        for a, b in pairwise(run)
+    )
 
 
 _DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
