@@ -610,6 +610,16 @@ def test_a_second_value_for_a_parameter_that_took_one_is_left_over() -> None:
     assert assessment.confidence == 0.0
     assert assessment.unused == ("inches",)
     assert judge("convert_length", "What is 6 feet in meters?").confidence == 1.0
+    # the link said again, the value before the one taken, a short form the parameters list:
+    # "convert 5 km to miles and to feet" gave the feet alone
+    for tool, text in (
+        ("convert_length", "convert 5 km to miles and to feet"),
+        ("convert_length", "5 km in miles and in feet"),
+        ("convert_temperature", "convert 100 f to c or k"),
+        ("convert_temperature", "convert 100 f to c and to k"),
+    ):
+        assert judge(tool, text).confidence == 0.0, text
+    assert judge("convert_temperature", "convert 100 f to c").confidence == 1.0
 
 
 def test_values_in_different_units_are_not_added() -> None:

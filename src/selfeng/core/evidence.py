@@ -347,26 +347,45 @@ def _coordinated(
     read: Scan, extraction: Extraction, wording: ToolWording, taken: frozenset[int]
 ) -> list[Token]:
     """Words joined by "and"/"or" to a word a structured parameter took, that the tool's
-    own description names (a value of its kind): "in meters *and inches*", "to C *or K*"."""
+    own description names (a value of its kind), after it or before it, with the link said
+    again or not: "in meters *and inches*", "to C *or K*", "to *miles* and to feet"."""
     if not extraction.structured:
         return []
     tokens = read.tokens
     params = {i for name in extraction.structured for i in extraction.took.get(name, ())}
     out: list[Token] = []
     for i in sorted(params):
-        if not 0 <= i < len(tokens) - 2 or tokens[i].kind != "word":
+        if not 0 <= i < len(tokens) or tokens[i].kind != "word":
             continue
-        link, word = tokens[i + 1], tokens[i + 2]
-        if (
-            link.kind == "word"
-            and link.word in {"and", "or"}
-            and word.kind == "word"
-            and word.index not in taken
-            and not is_neutral(word.word)
-            and wording.described(word.text)
-        ):
-            out.append(word)
+        for step in (1, -1):
+            word = _joined_to(tokens, i, step)
+            if (
+                word is not None
+                and word.index not in taken
+                and not is_neutral(word.word)
+                # its own description, or its parameters' ("or C, F, K")
+                and (wording.described(word.text) or stem(word.word) in wording.takes)
+                and word not in out
+            ):
+                out.append(word)
     return out
+
+
+def _joined_to(tokens: Sequence[Token], i: int, step: int) -> Token | None:
+    """The word joined to ``tokens[i]`` by "and"/"or" on one side (``step`` 1: after it, -1:
+    before it), past a preposition said again on the side of the later word ("miles *and
+    to* feet")."""
+    k = i + step
+    if step < 0 and 0 <= k < len(tokens) and tokens[k].word in PREPOSITIONS:
+        k += step  # "miles and *to* feet", seen from feet
+    if not 0 <= k < len(tokens) or tokens[k].kind != "word" or tokens[k].word not in {"and", "or"}:
+        return None
+    k += step
+    if step > 0 and 0 <= k < len(tokens) and tokens[k].word in PREPOSITIONS:
+        k += step  # "feet and *to* miles", seen from feet
+    if not 0 <= k < len(tokens) or tokens[k].kind != "word":
+        return None
+    return tokens[k]
 
 
 def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
