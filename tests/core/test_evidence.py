@@ -591,6 +591,15 @@ def test_the_parts_of_a_text_must_be_what_the_tool_acts_on() -> None:
     assert judge("count_words", "How many words are in 'to be or not'").confidence == 1.0
     # the word that points at one value is no part of it
     assert judge("reverse_string", "reverse the word 'banana'").confidence == 1.0
+    # unquoted, and "word order": "reverse the order of words in hello world" was "dlrow olleh"
+    for text in (
+        "reverse the order of words in hello world",
+        "reverse the words in hello world",
+        "reverse the word order of hello world",
+    ):
+        assert judge("reverse_string", text).confidence == 0.0, text
+    assert judge("count_words", "count the words in hello world").confidence == 1.0
+    assert judge("reverse_string", "reverse the characters in hello").confidence == 1.0
 
 
 def test_a_number_outside_the_list_given_is_left_over() -> None:

@@ -195,7 +195,7 @@ def assess(
                 token.kind == "word"
                 and (
                     qualifies(token.word)
-                    or distributed(token, read.tokens)
+                    or distributed(token, read.tokens, taken)
                     or token.word in OPERATORS
                     or token.word in MULTIPLIERS
                     or operates(token, read.tokens)
@@ -324,7 +324,7 @@ def _account(
         if (
             stem(token.word) in POINTING_STEMS
             and token.index not in counted
-            and not distributed(token, tokens)
+            and not distributed(token, tokens, taken)
         ):
             # "another *word* for happy": a noun pointing at a value never asks for a tool
             # on its own; "how many *words*" (counted) does, and so does "each *word*"

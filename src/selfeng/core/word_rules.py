@@ -11,7 +11,7 @@ Every rule reads word shapes and positions, never a list of requests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
@@ -126,21 +126,34 @@ def _joins_amount_and_share(token: Token, tokens: Sequence[Token]) -> bool:
     )
 
 
-def distributed(token: Token, tokens: Sequence[Token]) -> bool:
+def distributed(
+    token: Token, tokens: Sequence[Token], taken: Collection[int] = frozenset()
+) -> bool:
     """Whether a noun names what to act on one by one: after "each", "every" or "per"
     ("reverse *each word*"), or the parts of a value given after it ("reverse the *words*
-    in 'one two three'")."""
+    in 'one two three'", or in an unquoted text a parameter took, ``taken``)."""
     j = token.index - 1
     if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES:
         return True
-    return stem(token.word) in TEXT_PARTS and parts_of_value(token, tokens)
+    if stem(token.word) not in TEXT_PARTS:
+        return False
+    k = token.index + 1
+    if k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in _ORDERS:
+        return True  # "reverse the *word* order": the words are what is put in order
+    return parts_of_value(token, tokens, taken)
+
+
+_ORDERS = frozenset({"order", "sequence", "orders"})
 
 
 _PART_LINKS = frozenset({"in", "of", "within", "inside"})
 
 
-def parts_of_value(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether a plural noun is linked to a value after it ("*words* in 'one two three'")."""
+def parts_of_value(
+    token: Token, tokens: Sequence[Token], taken: Collection[int] = frozenset()
+) -> bool:
+    """Whether a plural noun is linked to a value after it ("*words* in 'one two three'"),
+    or to words a parameter took (``taken``: "*words* in hello world")."""
     if token.word == stem(token.word):
         return False  # "the word banana" points at one value
     k = token.index + 1
@@ -149,7 +162,7 @@ def parts_of_value(token: Token, tokens: Sequence[Token]) -> bool:
     k += 1
     while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
         k += 1
-    return k < len(tokens) and tokens[k].kind in VALUE_KINDS
+    return k < len(tokens) and (tokens[k].kind in VALUE_KINDS or k in taken)
 
 
 def between_operands(token: Token, tokens: Sequence[Token]) -> bool:
