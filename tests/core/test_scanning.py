@@ -162,6 +162,16 @@ def test_a_percent_sign_between_two_numbers_is_unclear() -> None:
     ]
 
 
+def test_two_operators_in_a_row_are_unclear() -> None:
+    """ "9 - - 1" gave 8 and "7 // 2" gave 3.5: the second operator was taken for the first
+    again. Minus a negative number, floor division or a typo: not read as any."""
+    for text in ("what's 9 - - 1", "what is 7 // 2", "5 + * 2"):
+        assert [t.kind for t in scan(text).tokens].count("unclear") == 1, text
+    # a sign glued to its number, a power and brackets are no second operator
+    for text in ("9 - -1", "3 * -2", "2 ** 3", "(2+3)*(4+5)", "2 * (3 + 4)"):
+        assert "unclear" not in [t.kind for t in scan(text).tokens], text
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("a quarter of 80", 0.25), ("two thirds of 60", 2 / 3), ("3 fifths of 10", 0.6)],

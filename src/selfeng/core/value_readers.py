@@ -294,13 +294,28 @@ def read_words_and_symbols(text: str, spans: Spans, raw: list[RawToken]) -> None
             else:
                 raw.append(RawToken("word", m.start(), m.end(), word=word))
             spans.take(m.start(), m.end())
+    previous: re.Match[str] | None = None
     for m in _SYMBOL.finditer(text):
         if spans.free(m.start(), m.end()):
             symbol = m.group(0)
-            raw.append(
-                RawToken("symbol", m.start(), m.end(), word=SYMBOL_WORDS.get(symbol, symbol))
-            )
+            if (
+                previous is not None
+                and symbol in _OPERATOR_SYMBOLS
+                and previous.group(0) in _OPERATOR_SYMBOLS
+                and not text[previous.end() : m.start()].strip()
+            ):
+                # "9 - - 1" (minus a negative, or a typo?), "7 // 2" (floor division)
+                shown = text[previous.start() : m.end()]
+                note = f"“{shown}”: two operators in a row"
+                raw.append(RawToken("unclear", m.start(), m.end(), note=note))
+            else:
+                word = SYMBOL_WORDS.get(symbol, symbol)
+                raw.append(RawToken("symbol", m.start(), m.end(), word=word))
             spans.take(m.start(), m.end())
+            previous = m
+
+
+_OPERATOR_SYMBOLS = frozenset(SYMBOL_WORDS) - {"%", "x"}
 
 
 def _word(text: str) -> str:
