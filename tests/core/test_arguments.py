@@ -164,6 +164,16 @@ def test_how_many_after_a_counting_verb_is_the_question_not_a_text() -> None:
     assert found == {"text": "hello big world"}
 
 
+def test_thanks_at_the_end_and_where_a_text_is_are_not_the_text() -> None:
+    """ "uppercase hello please and thank you" gave "HELLO PLEASE AND THANK YOU", and
+    "uppercase the text below" gave "BELOW"."""
+    assert fill("to_uppercase", "uppercase hello please and thank you")[0] == {"text": "hello"}
+    assert fill("to_uppercase", "uppercase hello thank you")[0] == {"text": "hello"}
+    assert fill("to_uppercase", "uppercase the text below") == ({}, ["text"])
+    assert fill("to_uppercase", "uppercase rock and roll")[0] == {"text": "rock and roll"}
+    assert fill("to_uppercase", "uppercase thank you")[0] == {"text": "thank you"}
+
+
 def test_two_values_joined_are_not_one_text() -> None:
     """ "reverse both hello and world" gave "dlrow dna olleh htob", and "how many characters in
     hello and in world" 18: each asks for two answers, not one for the words joined."""

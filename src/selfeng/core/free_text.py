@@ -187,6 +187,8 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if head.kind == "word" and head.word in CONJUNCTIONS:
         return True
+    if len(trimmed) == 1 and head.kind == "word" and is_neutral(head.word):
+        return True  # "uppercase the text *below*": where a text is, not the text
     if (
         head.kind == "word"
         and head.index == tokens[0].index
@@ -408,11 +410,18 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
         if run[i].word == "for" and run[i + 1].word in ARTICLES | POSSESSIVES | PRONOUNS:
             del run[i:]  # "Paris *for a test*", "london *for my sign*": why or for whom
             break
+    polite = False  # a word of politeness was trimmed from the end
     while run:
         last = run[-1]
         before = run[-2] if len(run) > 1 else None
         if last.kind == "word" and (last.word in _POLITE or _ADVERB.fullmatch(last.word)):
             run.pop()
+            polite = polite or last.word in _POLITE
+        elif len(run) > 2 and last.word == "you" and before is not None and before.word == "thank":
+            del run[-2:]  # "hello *thank you*"
+            polite = True
+        elif polite and last.kind == "word" and last.word in CONJUNCTIONS:
+            run.pop()  # "hello please *and* thank you"
         elif (
             last.kind == "word"
             and last.word in PRONOUNS
