@@ -345,6 +345,10 @@ def test_the_remainder_of_a_division_is_not_the_division() -> None:
         "What's 1/4 as a percentage?",
         "what is 3 divided by 4, written as a percentage",
         "12 divided by 5 as a fraction",
+        # a numeral system: "2 plus 2 in binary" was 4 (100)
+        "what's 12 divided by 3 in binary",
+        "12 divided by 4 in hex please",
+        "what's 12 divided by 2 in roman numerals",
     ],
 )
 def test_a_percentage_asked_as_the_answers_form_is_given_only_by_a_percentage_tool(

@@ -29,9 +29,18 @@ _ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "wi
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
 
 
-FORMS = {"percent": "percent", "percentage": "percent", "fraction": "fraction"}
-"""Forms of a number no plain number is in, and the word a tool's name has when it gives
-them."""
+FORMS = {
+    "percent": "percent",
+    "percentage": "percent",
+    "fraction": "fraction",
+    "binary": "binary",
+    "hex": "hex",
+    "hexadecimal": "hex",
+    "octal": "octal",
+    "roman": "roman",
+}
+"""Forms of a number no plain number is in (a share, a numeral system), and the word a
+tool's name has when it gives them."""
 
 
 def asks_form(token: Token, tokens: Sequence[Token]) -> bool:
