@@ -808,3 +808,11 @@ def test_a_word_after_a_percentage_that_says_what_another_tool_does_is_no_label(
     tip = scan("what's a 15% tip on 60")
     found = extract(tip, SPECS["percent_of"]["parameters"], WORDINGS["percent_of"])
     assert assess(tip, found, WORDINGS["percent_of"], foreign=foreign).confidence == 1.0
+
+
+def test_a_greeting_that_opens_the_request_asks_for_nothing() -> None:
+    """ "Hey, can you reverse "stressed" for me?" was declined: "Hey" was unexplained."""
+    assert judge("reverse_string", 'Hey, can you reverse "stressed" for me?').confidence == 1.0
+    assert judge("reverse_string", 'Hi! reverse "abc"').confidence == 1.0
+    # a greeting anywhere else is a word like another, and a text may start with one
+    assert judge("reverse_string", "hey").confidence == 0.0

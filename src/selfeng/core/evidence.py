@@ -34,6 +34,7 @@ from selfeng.core.context_words import LOOSE_OPERATORS, VALUE_KINDS, context_wor
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
+    GREETINGS,
     MULTIPLIERS,
     NEUTRAL_STEMS,
     OPERATORS,
@@ -311,6 +312,8 @@ def _account(
             names = True  # a fraction inside an expression the tool evaluates: "7/2"
         return True, True, names
     if token.kind == "word":
+        if token.index == 0 and token.word in GREETINGS:
+            return False, True, False  # "*Hey*, can you reverse ...": a greeting
         if asks_form(token, tokens):
             gives = FORMS[token.word] in wording.name
             return True, gives, gives

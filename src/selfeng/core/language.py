@@ -103,6 +103,9 @@ AUXILIARIES = frozenset(
 )  # fmt: skip
 """Auxiliary and light verbs, and the existential "there"."""
 
+GREETINGS = frozenset({"hi", "hey", "hello", "hiya", "heya", "yo", "howdy", "greetings"})
+"""Words that open a message by greeting (they say nothing of what is asked)."""
+
 QUESTION_WORDS = frozenset(
     {"what", "whats", "which", "who", "whom", "whose", "when", "where", "why", "how", "hows"}
 )
