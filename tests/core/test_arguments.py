@@ -172,6 +172,7 @@ def test_thanks_at_the_end_and_where_a_text_is_are_not_the_text() -> None:
     assert fill("to_uppercase", "uppercase the text below") == ({}, ["text"])
     assert fill("to_uppercase", "uppercase rock and roll")[0] == {"text": "rock and roll"}
     assert fill("to_uppercase", "uppercase thank you")[0] == {"text": "thank you"}
+    assert fill("reverse_string", "Reverse the string ok")[0] == {"text": "ok"}
 
 
 def test_two_values_joined_are_not_one_text() -> None:

@@ -187,7 +187,7 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if head.kind == "word" and head.word in CONJUNCTIONS:
         return True
-    if len(trimmed) == 1 and head.kind == "word" and is_neutral(head.word):
+    if len(trimmed) == 1 and head.kind == "word" and head.word in _WHERE:
         return True  # "uppercase the text *below*": where a text is, not the text
     if (
         head.kind == "word"
@@ -226,6 +226,8 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
 
 
 _CORRELATIVES = frozenset({"both", "either", "neither"})
+_WHERE = frozenset({"below", "above", "following", "here", "there", "attached", "beneath"})
+"""Words that say where a text is (elsewhere in a message or a file), not what it is."""
 
 
 def _two_values(run: list[Token], link: Token | None) -> bool:
