@@ -175,6 +175,25 @@ def test_thanks_at_the_end_and_where_a_text_is_are_not_the_text() -> None:
     assert fill("reverse_string", "Reverse the string ok")[0] == {"text": "ok"}
 
 
+def test_a_run_that_says_which_part_to_act_on_is_no_text() -> None:
+    """ "uppercase only the vowels in hello" gave "ONLY THE VOWELS IN HELLO", "lowercase all but
+    the first letter of HELLO" gave "all but the first", "uppercase the word after hello in
+    hello world" gave "HELLO IN HELLO WORLD" and "uppercase a word of advice" "ADVICE"."""
+    for tool, text in (
+        ("to_uppercase", "uppercase only the vowels in hello"),
+        ("to_uppercase", "uppercase the word after hello in hello world"),
+        ("to_uppercase", "uppercase a word of advice"),
+    ):
+        assert "text" not in fill(tool, text)[0], text
+    # the instruction's own words are not the text (HELLO is; "first" is left to the evidence)
+    found = fill("to_lowercase", "lowercase all but the first letter of HELLO")[0]
+    assert found.get("text") != "all but the first"
+    # the letters of a text are the text; a text may hold "in"
+    assert fill("to_uppercase", "uppercase the letters in hello")[0] == {"text": "hello"}
+    found = fill("count_words", "how many words in i live in paris")[0]
+    assert found == {"text": "i live in paris"}
+
+
 def test_two_values_joined_are_not_one_text() -> None:
     """ "reverse both hello and world" gave "dlrow dna olleh htob", and "how many characters in
     hello and in world" 18: each asks for two answers, not one for the words joined."""

@@ -19,6 +19,7 @@ from selfeng.core.language import (
     DETERMINERS,
     DIMENSIONS,
     FUNCTION_WORDS,
+    ORDINALS,
     OUTPUT_VERBS,
     POINTING_STEMS,
     POSSESSIVES,
@@ -222,9 +223,37 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if _two_values(trimmed, lead[-2] if len(lead) > 1 else None):
         return True
+    if _names_a_part(trimmed, _PART_STEMS) or _names_a_part(run, _UNIT_STEMS):
+        return True
     return _titled(trimmed, tokens) or _pointed_at(trimmed)
 
 
+def _names_a_part(run: list[Token], parts: frozenset[str]) -> bool:
+    """Whether a run of words says which part of a value to act on rather than giving one:
+    a part (``parts``, by stem) linked to what it is in or placed by ("uppercase *only the
+    vowels in hello*", "uppercase *the word after hello* in hello world"), or a run that
+    ends on which one ("lowercase *all but the first* letter of HELLO"). Taken whole, the
+    answer would be the instruction itself in capitals."""
+    last = run[-1]
+    if last.kind == "word" and last.word in ORDINALS | {"other"}:
+        return True
+    return any(
+        a.kind == "word"
+        and stem(a.word) in parts
+        and b.kind == "word"
+        and b.word in _PART_LINKS
+        and i + 2 < len(run)
+        for i, (a, b) in enumerate(pairwise(run))
+    )
+
+
+_UNIT_STEMS = frozenset(stem(w) for w in ("word", "line", "sentence", "paragraph"))
+"""Parts of a text above its characters: acting on one of them is not acting on the text
+("the word after hello in ..."); acting on all its letters is ("reverse the letters in ...")."""
+_PART_STEMS = _UNIT_STEMS | frozenset(
+    stem(w) for w in ("letter", "vowel", "consonant", "character", "digit")
+)
+_PART_LINKS = frozenset({"in", "of", "within", "inside", "after", "before"})
 _CORRELATIVES = frozenset({"both", "either", "neither"})
 _WHERE = frozenset({"below", "above", "following", "here", "there", "attached", "beneath"})
 """Words that say where a text is (elsewhere in a message or a file), not what it is."""
