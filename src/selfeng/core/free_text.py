@@ -25,13 +25,14 @@ from selfeng.core.language import (
     POSSESSIVES,
     PREPOSITIONS,
     PRONOUNS,
-    QUESTION_WORDS,
     REFERENCE_STEMS,
     is_neutral,
+    is_question_word,
     stem,
 )
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
+from selfeng.core.word_rules import PART_LINKS
 from selfeng.core.wording import ToolWording
 
 
@@ -201,7 +202,7 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True  # "how many words *does* the English language have": the question's clause
     if (
         len(trimmed) >= 2
-        and trimmed[-2].word.split("'")[0] in QUESTION_WORDS
+        and is_question_word(trimmed[-2].word)
         and trimmed[-1].word in {"many", "much"}
     ):
         return True  # "count *how many* words are in my essay": the question, not a text
@@ -235,13 +236,13 @@ def _names_a_part(run: list[Token], parts: frozenset[str]) -> bool:
     ends on which one ("lowercase *all but the first* letter of HELLO"). Taken whole, the
     answer would be the instruction itself in capitals."""
     last = run[-1]
-    if last.kind == "word" and last.word in ORDINALS | {"other"}:
+    if last.kind == "word" and last.word in _WHICH_ONE:
         return True
     return any(
         a.kind == "word"
         and stem(a.word) in parts
         and b.kind == "word"
-        and b.word in _PART_LINKS
+        and b.word in _PLACED_BY
         and i + 2 < len(run)
         for i, (a, b) in enumerate(pairwise(run))
     )
@@ -253,7 +254,8 @@ _UNIT_STEMS = frozenset(stem(w) for w in ("word", "line", "sentence", "paragraph
 _PART_STEMS = _UNIT_STEMS | frozenset(
     stem(w) for w in ("letter", "vowel", "consonant", "character", "digit")
 )
-_PART_LINKS = frozenset({"in", "of", "within", "inside", "after", "before"})
+_PLACED_BY = PART_LINKS | {"after", "before"}
+_WHICH_ONE = ORDINALS | {"other"}
 _CORRELATIVES = frozenset({"both", "either", "neither"})
 _WHERE = frozenset({"below", "above", "following", "here", "there", "attached", "beneath"})
 """Words that say where a text is (elsewhere in a message or a file), not what it is."""
@@ -417,7 +419,7 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
                 if asked:
                     return []
                 break
-            asked = asked or first.word.split("'")[0] in QUESTION_WORDS  # "what's"
+            asked = asked or is_question_word(first.word)
             run.pop(0)  # "What is ...", "Print ..." at the start of a request
         elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)

@@ -111,6 +111,13 @@ QUESTION_WORDS = frozenset(
 )
 """Question words."""
 
+
+def is_question_word(word: str) -> bool:
+    """Whether a word (as scanned, lower case) is a question word, contracted or not
+    ("what", "what's", "how's")."""
+    return word.split("'")[0] in QUESTION_WORDS
+
+
 CONJUNCTIONS = frozenset({"and", "or", "but", "nor", "so", "yet", "if", "then", "also"})
 """Conjunctions and the adverbs that join instructions."""
 

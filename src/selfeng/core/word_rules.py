@@ -155,7 +155,8 @@ def distributed(
 _ORDERS = frozenset({"order", "sequence", "orders"})
 
 
-_PART_LINKS = frozenset({"in", "of", "within", "inside"})
+PART_LINKS = frozenset({"in", "of", "within", "inside"})
+"""Words linking a part of a value to the value it is in ("the words *in* ...")."""
 
 
 def parts_of_value(
@@ -166,7 +167,7 @@ def parts_of_value(
     if token.word == stem(token.word):
         return False  # "the word banana" points at one value
     k = token.index + 1
-    if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in _PART_LINKS:
+    if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in PART_LINKS:
         return False
     k += 1
     while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
