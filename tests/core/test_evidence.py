@@ -604,6 +604,9 @@ def test_the_parts_of_a_text_must_be_what_the_tool_acts_on() -> None:
         assert judge("reverse_string", text).confidence == 0.0, text
     assert judge("count_words", "count the words in hello world").confidence == 1.0
     assert judge("reverse_string", "reverse the characters in hello").confidence == 1.0
+    # a plural whose stem is not the word itself: "sentences", "lines"
+    for text in ('Reverse the order of the sentences in "a b. c d."', 'reverse the lines in "a b"'):
+        assert judge("reverse_string", text).confidence == 0.0, text
 
 
 def test_a_number_outside_the_list_given_is_left_over() -> None:

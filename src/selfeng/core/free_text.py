@@ -26,6 +26,7 @@ from selfeng.core.language import (
     PREPOSITIONS,
     PRONOUNS,
     REFERENCE_STEMS,
+    TEXT_PART_STEMS,
     is_neutral,
     is_question_word,
     stem,
@@ -224,7 +225,7 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         return True
     if _two_values(trimmed, lead[-2] if len(lead) > 1 else None):
         return True
-    if _names_a_part(trimmed, _PART_STEMS) or _names_a_part(run, _UNIT_STEMS):
+    if _names_a_part(trimmed, _PART_STEMS) or _names_a_part(run, TEXT_PART_STEMS):
         return True
     return _titled(trimmed, tokens) or _pointed_at(trimmed)
 
@@ -248,10 +249,7 @@ def _names_a_part(run: list[Token], parts: frozenset[str]) -> bool:
     )
 
 
-_UNIT_STEMS = frozenset(stem(w) for w in ("word", "line", "sentence", "paragraph"))
-"""Parts of a text above its characters: acting on one of them is not acting on the text
-("the word after hello in ..."); acting on all its letters is ("reverse the letters in ...")."""
-_PART_STEMS = _UNIT_STEMS | frozenset(
+_PART_STEMS = TEXT_PART_STEMS | frozenset(
     stem(w) for w in ("letter", "vowel", "consonant", "character", "digit")
 )
 _PLACED_BY = PART_LINKS | {"after", "before"}

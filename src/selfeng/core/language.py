@@ -261,6 +261,7 @@ def stems(text: str) -> list[str]:
 NEUTRAL_STEMS = frozenset(stem(w) for w in NEUTRAL)
 """Stems of the neutral words."""
 POINTING_STEMS = frozenset(stem(w) for w in POINTING_NOUNS)
+TEXT_PART_STEMS = frozenset(stem(w) for w in TEXT_PARTS)
 OUTPUT_STEMS = frozenset(stem(w) for w in OUTPUT_VERBS)
 """The output verbs' stems ("*spelled* backwards")."""
 """Stems of the pointing nouns."""

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
-from selfeng.core.language import ARTICLES, TEXT_PARTS, stem
+from selfeng.core.language import ARTICLES, TEXT_PART_STEMS, stem
 from selfeng.core.list_values import spans
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
@@ -144,7 +144,7 @@ def distributed(
     j = token.index - 1
     if j >= 0 and tokens[j].kind == "word" and tokens[j].word in _DISTRIBUTIVES:
         return True
-    if stem(token.word) not in TEXT_PARTS:
+    if stem(token.word) not in TEXT_PART_STEMS:
         return False
     k = token.index + 1
     if k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in _ORDERS:
