@@ -337,6 +337,37 @@ def test_a_background_refresh_serves_the_old_index_until_the_new_one_is_ready() 
     assert embedder.fits == 2
 
 
+def test_at_exit_a_running_rebuild_is_waited_for_and_no_more_start() -> None:
+    """A daemon builder stopped inside numpy's or scipy's C++ code while the interpreter
+    finalizes aborts the process ("terminate called without an active exception"): at exit
+    (``settle``, which an atexit hook runs for every search) the running build is waited
+    for, and later refreshes build in the caller's thread."""
+    embedder = Gated()
+    search = ToolSearch(embedder)
+    state = registry()
+    search.refresh(state)
+    embedder.hold = True
+    state["phrases"]["to_uppercase"] = {"shout {text}": [1, 1, 1]}
+    state["phrases_revision"] += 1
+    search.refresh(state)
+    assert embedder.entered.wait(10)  # a background build is running, held at the gate
+    assert search.settle(0.05) is False  # still building: settle waits for it
+    worker = search._worker
+    embedder.gate.set()
+    assert search.settle(10)
+    assert worker is not None
+    worker.join(10)
+    assert not worker.is_alive()
+    assert search._worker is None
+    built = search.builds
+    state["phrases"]["to_uppercase"]["yell {text}"] = [1, 1, 1]
+    state["phrases_revision"] += 1
+    search.refresh(state)
+    assert search.builds == built + 1  # built before refresh returned, in this thread
+    assert search._worker is None
+    assert search in search_module._LIVE
+
+
 def test_changes_during_a_rebuild_are_coalesced_into_one_more() -> None:
     embedder = Gated()
     search = ToolSearch(embedder)

@@ -645,6 +645,27 @@ def test_values_in_different_units_are_not_added() -> None:
     assert assessment.confidence == 0.0
     assert "different units" in assessment.reason
     assert judge("add_numbers", "what is 3 kg plus 5 kg").confidence == 1.0
+
+
+def test_an_answer_asked_in_another_unit_is_not_given() -> None:
+    """ "3 feet plus 2 feet in inches" gave 5: the answer is asked in a unit the values are
+    not in. In their own unit, in total, or a quantity named ("in weight") it is given."""
+    for tool, text in (
+        ("add_numbers", "what's 3 feet plus 2 feet in inches"),
+        ("add_numbers", "how much is 2 lbs plus 3 lbs in ounces"),
+        ("multiply_numbers", "what is 5 meters times 2 in cm"),
+        ("add_numbers", "what is 20 dollars plus 5 dollars in euros"),
+    ):
+        assessment = judge(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert "asks for the answer in" in assessment.reason, text
+    for tool, text in (
+        ("add_numbers", "what's 3 feet plus 2 feet in feet"),
+        ("add_numbers", "what's 5 apples plus 3 apples in total"),
+        ("add_numbers", "3 eggs plus 4 eggs in all"),
+        ("percentage_change", "I went from 90 kg to 81 kg, what's my percentage change in weight?"),
+    ):
+        assert judge(tool, text).confidence > 0.0, text
     assert judge("add_numbers", "what is 3 kg + 500 g").confidence == 0.0  # "+" adds too
     assert judge("divide_numbers", "divide 100 km by 2 hours").confidence > 0.0
 
@@ -819,3 +840,11 @@ def test_a_greeting_that_opens_the_request_asks_for_nothing() -> None:
     assert judge("reverse_string", 'Hi! reverse "abc"').confidence == 1.0
     # a greeting anywhere else is a word like another, and a text may start with one
     assert judge("reverse_string", "hey").confidence == 0.0
+
+
+def test_a_number_asked_for_in_words_is_not_given_as_digits() -> None:
+    """ "what is 99 + 1 in words" gave 100."""
+    for text in ("what is 99 + 1 in words", "what is 99 + 1 as text"):
+        assert judge_returning("add_numbers", text).confidence == 0.0, text
+    assert judge_returning("add_numbers", "what is 99 + 1").confidence == 1.0
+    assert judge("count_words", "count the words in hello world").confidence == 1.0

@@ -39,10 +39,12 @@ depend on the whole corpus: see :mod:`selfeng.infra.store.tool_vectors`).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Collection, Mapping
 from typing import Any, Final, cast
 
@@ -249,6 +251,8 @@ class ToolSearch:
         self._fields: dict[tuple[str, int], tuple[object, tuple[tuple[str, float], ...]]] = {}
         self._generation = 0  # of the newest build asked for
         self._installed = 0  # of the build installed
+        self._settled = False  # the interpreter is exiting: no more background builds
+        _LIVE.add(self)
 
     def refresh(
         self, registry: RegistryState, policies: Mapping[str, JsonValue] | None = None
@@ -262,7 +266,7 @@ class ToolSearch:
         seen = _signature(registry)
         if seen == self._seen and not reweighed:
             return
-        sync = not self.background or not self.index.fingerprint or reweighed
+        sync = not self.background or not self.index.fingerprint or reweighed or self._settled
         if seen[:2] != self._tools_seen:
             everything = active_tools(registry)
             active = {n: t for n, t in everything.items() if not t[1]["spec"].get("composition")}
@@ -331,11 +335,26 @@ class ToolSearch:
             finally:
                 self._waiting -= 1
 
+    def settle(self, timeout: float | None = None) -> bool:
+        """Start no more background builds and wait for the one running (False on timeout).
+        Run at interpreter exit: a daemon thread stopped inside numpy's or scipy's C++ code
+        while the interpreter finalizes aborts the process ("terminate called without an
+        active exception")."""
+        with self._cond:
+            self._settled = True
+            self._pending = None
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: not self._building, timeout)
+
     def _drain(self) -> None:
         """The background builder: builds the newest pending snapshot, then waits for the
         next one; after ``_BUILDER_IDLE_S`` with none it ends."""
         while True:
             with self._cond:
+                if self._settled:
+                    self._building, self._pending, self._worker = False, None, None
+                    self._cond.notify_all()
+                    return
                 if self._pending is None:
                     self._building = False
                     self._cond.notify_all()
@@ -512,3 +531,14 @@ class ToolSearch:
 
 def _uses(stats: VersionStats) -> int:
     return stats["executions"] + stats["cache_hits"]
+
+
+_LIVE: weakref.WeakSet[ToolSearch] = weakref.WeakSet()
+"""Every search of this process, settled at exit."""
+_EXIT_WAIT_S: Final = 10.0
+
+
+@atexit.register
+def _settle_all() -> None:
+    for search in list(_LIVE):
+        search.settle(_EXIT_WAIT_S)

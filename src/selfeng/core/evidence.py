@@ -31,10 +31,12 @@ from typing import Any
 
 from selfeng.core.arguments import Extraction
 from selfeng.core.context_words import LOOSE_OPERATORS, VALUE_KINDS, context_words
+from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
     GREETINGS,
+    MEASURES,
     MULTIPLIERS,
     NEUTRAL_STEMS,
     OPERATORS,
@@ -62,9 +64,11 @@ from selfeng.core.word_rules import (
     unclear_value,
     unscoped,
 )
-from selfeng.core.wording import ToolWording
+from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
+_SPELT = frozenset({"words", "letters", "text"})
+"""Forms of a number written out ("in *words*", "as *text*")."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,17 @@ def assess(
             and names_form(token, read.tokens)
         ):
             continue  # "2/3 *as a decimal*": the form a number comes in, which it gives
+        if (
+            gives in {"number", "integer"}
+            and token.word in _SPELT
+            and token.index not in taken
+            and names_form(token, read.tokens)
+        ):
+            # "99 + 1 *in words*": a number spelt out, which a tool giving a number does not
+            content += 1
+            unexplained.append(token.text)
+            unused.append(token.text)
+            continue
         if token.kind == "word" and token.index not in taken and stem(token.word) in unset:
             # the request says something of a parameter left to its default ("not counting
             # the *spaces*"): not understood, so not accounted for
@@ -222,6 +237,7 @@ def assess(
         unexplained.append(extra.text)
         unused.append(extra.text)
     mixed = _mixed_units(read, taken)
+    converted = _asked_in_other_unit(read, taken, unexplained)
     if extraction.handoff is not None:
         content += 1
         accounted += 1
@@ -233,6 +249,13 @@ def assess(
     elif mixed:
         confidence = 0.0
         reason = f"the request adds or averages values in different units ({', '.join(mixed)})"
+    elif converted:
+        # "3 feet plus 2 feet *in inches*": the answer in a unit its values are not in
+        confidence = 0.0
+        reason = (
+            f"the request asks for the answer in {_quote(converted)}, and {wording.name} "
+            "does not convert to it"
+        )
     elif gives in _NO_QUANTITY and _QUANTITY.search(read.text):
         # decided before the tool runs: a tool with effects ("sort" for "how many lines
         # are in the sorted file") must not run for an answer that cannot be given
@@ -404,6 +427,38 @@ def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
     ):
         return []
     return sorted(units)
+
+
+def _asked_in_other_unit(read: Scan, taken: frozenset[int], unexplained: list[str]) -> list[str]:
+    """Words left unexplained right after "in", "to", "into" or "as" when the values the
+    tool takes carry units and the word is none of them: "3 feet plus 2 feet *in inches*",
+    "5 m times 2 *in cm*". The answer is asked in another unit, which a tool that took
+    the values as plain numbers does not give ("3 feet plus 2 feet *in feet*" is 5). How to
+    combine them ("in *total*", "in *all*") and which quantity ("in *weight*") are no
+    unit."""
+    tokens = read.tokens
+    numbers = [tokens[i] for i in sorted(taken) if 0 <= i < len(tokens)]
+    units = unit_labels(read, [t for t in numbers if t.kind == "number"])
+    if not units or not unexplained:
+        return []
+    left = set(unexplained)
+    out: list[str] = []
+    for t in tokens[1:]:
+        before = tokens[t.index - 1]
+        if (
+            t.kind == "word"
+            and t.text in left
+            and t.index not in taken
+            and before.kind == "word"
+            and before.word in CONVERSION_WORDS
+            and before.index not in taken
+            and stem(t.word) not in units
+            and t.word not in ADDITIVE  # "in *total*": how to combine them, not a unit
+            and t.word not in QUANTIFIERS  # "in *all*"
+            and t.word not in MEASURES  # "percentage change in *weight*": which quantity
+        ):
+            out.append(t.text)
+    return out
 
 
 def _brackets_around(read: Scan, taken: frozenset[int]) -> set[int]:

@@ -53,6 +53,13 @@ DIMENSIONS = frozenset(
 """Adjectives of measure: "how *long* is ...", "12 feet *wide*" say which quantity a
 measurement is, not what to do with it."""
 
+MEASURES = frozenset(
+    {"weight", "length", "height", "width", "depth", "distance", "size", "area", "volume",
+     "temperature", "time", "duration", "speed", "age", "price", "cost", "value", "amount"}
+)  # fmt: skip
+"""Nouns of what is measured: "percentage change *in weight*" says which quantity, where
+"3 feet plus 2 feet *in inches*" names a unit to give the answer in."""
+
 OUTPUT_VERBS = frozenset({"write", "print", "display", "spell", "type"})
 """Verbs of giving the answer a form ("*write* 'racecar level' backwards", "*spell* it
 backwards"): neutral, unless the tool's own wording says them (a tool that writes files)."""
