@@ -848,3 +848,58 @@ def test_a_number_asked_for_in_words_is_not_given_as_digits() -> None:
         assert judge_returning("add_numbers", text).confidence == 0.0, text
     assert judge_returning("add_numbers", "what is 99 + 1").confidence == 1.0
     assert judge("count_words", "count the words in hello world").confidence == 1.0
+
+
+def judge_among_all(tool: str, text: str) -> Assessment:
+    """``judge_returning``, with what the other starter tools do (as the handler weighs)."""
+    read = scan(text)
+    found = extract(read, SPECS[tool]["parameters"], WORDINGS[tool])
+    vocabulary = frozenset(s for w in WORDINGS.values() for s in w.does) - GENERIC
+    return assess(
+        read,
+        found,
+        WORDINGS[tool],
+        generic=GENERIC,
+        returns=SPECS[tool]["returns"],
+        foreign=vocabulary - WORDINGS[tool].does,
+    )
+
+
+def test_what_another_tool_does_to_the_result_is_not_left_undone() -> None:
+    """ "what is 10 divided by 3 rounded up" gave 3.33333333333333, "what's 7 divided by 2
+    as a whole number" 3.5 and "the sum of squares of 1, 2, 3" 6."""
+    for tool, text in (
+        ("divide_numbers", "what is 10 divided by 3 rounded up"),
+        ("divide_numbers", "what's 7 divided by 2 as a whole number"),
+    ):
+        assert judge_among_all(tool, text).confidence == 0.0, text
+    # "squares" names what is done to each value, not what they are, as "scores" would
+    squares = judge_among_all("sum_numbers", "what's the sum of squares of 1, 2, 3")
+    assert "squares" in squares.unexplained
+    minimum = policy_float(default_values(), "answer.min_confidence")
+    assert squares.confidence < minimum
+    # what other tools' words say as context or a unit is no operation left undone
+    for tool, text in (
+        ("percentage_change", "The population grew from 1200 to 1500, percentage increase?"),
+        ("sum_numbers", "the total of 4 and 5"),
+        ("mean", "what is the average of the scores of 88, 92"),
+        ("divide_numbers", "what's 10 divided by 2"),
+    ):
+        assert judge_among_all(tool, text).confidence > 0.0, text
+
+
+def test_rounding_up_or_down_is_not_rounding_to_the_nearest() -> None:
+    """ "11 divided by 3, rounded down" gave 4: its second step, "rounded down", was read as
+    rounding to the nearest ("down" was a neutral word)."""
+    wording, parameters = WORDINGS["round_number"], SPECS["round_number"]["parameters"]
+    for text in ("rounded down", "round it up", "rounded up to 2 decimals"):
+        read = scan(text)
+        found = extract(read, parameters, wording, previous=3.667, use_previous=True)
+        assert found.arguments.get("x") == 3.667, text
+        assert assess(read, found, wording, generic=GENERIC).confidence == 0.0, text
+    read = scan("rounded")
+    found = extract(read, parameters, wording, previous=3.667, use_previous=True)
+    assert assess(read, found, wording, generic=GENERIC).confidence == 1.0
+    assert judge("round_number", "round 3.7 down").confidence == 0.0
+    assert judge("round_number", "round 3.7").confidence == 1.0
+    assert judge("sum_numbers", "add up 5, 10, 15 and 20").confidence == 1.0

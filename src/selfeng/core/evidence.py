@@ -68,6 +68,7 @@ from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
 _SPELT = frozenset({"words", "letters", "text"})
+_WHOLE = frozenset({"whole", "integer", "int"})
 """Forms of a number written out ("in *words*", "as *text*")."""
 
 
@@ -152,6 +153,17 @@ def assess(
         ):
             continue  # "2/3 *as a decimal*": the form a number comes in, which it gives
         if (
+            gives == "number"
+            and token.word in _WHOLE
+            and token.index not in taken
+            and names_form(token, read.tokens)
+        ):
+            # "7 divided by 2 *as a whole* number": a form a number need not come in
+            content += 1
+            unexplained.append(token.text)
+            unused.append(token.text)
+            continue
+        if (
             gives in {"number", "integer"}
             and token.word in _SPELT
             and token.index not in taken
@@ -216,6 +228,9 @@ def assess(
                     or token.word in MULTIPLIERS
                     or operates(token, read.tokens)
                     or token.index in counted  # counted, and not what the tool counts
+                    # what another tool does to the result, left undone: "10 divided by
+                    # 3 *rounded* up"
+                    or (token.word.endswith("ed") and stem(token.word) in foreign)
                 )
             ):
                 if token.index in counted:
@@ -601,15 +616,23 @@ def _quote(texts: list[str]) -> str:
 
 
 def _changes(read: Scan, foreign: frozenset[str]) -> frozenset[int]:
-    """Words right after a percentage that say what another tool does ("a 20% *increase*
-    on 50"): what is done with the percentage (the increase, or the amount it leads to?),
-    not what it is of, as "a 15% *tip*" is."""
+    """Words that say what another tool does where a label would stand: right after a
+    percentage ("a 20% *increase* on 50": what is done with the percentage, the increase or
+    the amount it leads to?, not what it is of, as "a 15% *tip*" is), or right before "of"
+    and the values ("the sum of *squares* of 1, 2, 3": what is done to each of them, not
+    what they are, as "the *scores* of 88, 92" are)."""
     tokens = read.tokens
-    return frozenset(
-        t.index
-        for t in tokens[1:]
-        if t.kind == "word"
-        and tokens[t.index - 1].kind == "number"
-        and tokens[t.index - 1].percent
-        and stem(t.word) in foreign
-    )
+    out: set[int] = set()
+    for t in tokens[1:]:
+        if t.kind != "word" or stem(t.word) not in foreign:
+            continue
+        before = tokens[t.index - 1]
+        after = tokens[t.index + 1 : t.index + 3]
+        if (before.kind == "number" and before.percent) or (
+            len(after) == 2
+            and after[0].kind == "word"
+            and after[0].word == "of"
+            and after[1].kind in {"number", "array"}
+        ):
+            out.add(t.index)
+    return frozenset(out)

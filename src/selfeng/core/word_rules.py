@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
-from selfeng.core.language import ARTICLES, TEXT_PART_STEMS, stem
+from selfeng.core.language import ARTICLES, REFERENCES, TEXT_PART_STEMS, stem
 from selfeng.core.list_values import spans
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
@@ -24,6 +24,9 @@ _DISTRIBUTIVES = frozenset({"each", "every", "per"})
 """Words before a noun that make it what to act on one by one ("*each* word")."""
 _DIRECTIONS = frozenset({"off", "up", "down"})
 """Words right after a number that say what is done to it ("15% off", "3.7 down")."""
+_WAYS = frozenset({"up", "down"})
+_ROUND = stem("round")
+_POINTED = REFERENCES | ARTICLES
 _ADJUSTING = frozenset({"with", "after", "before", "including", "excluding", "without"})
 """Words joining an amount to a percentage that changes it ("80 after a 30% discount")."""
 _OPERATION_AFTER = frozenset({"of", "off", "more", "less", "than", "change", "difference"})
@@ -115,9 +118,18 @@ def spans_range(token: Token, tokens: Sequence[Token], taken: frozenset[int]) ->
 def operates(token: Token, tokens: Sequence[Token]) -> bool:
     """Whether a small word says what is done to the numbers around it: "15% *off* 200" (a
     discount), "round 3.7 *down*" (which way), "80 *after* a 30% discount" and "200 *with*
-    a 15% tip" (the amount once the share is applied)."""
+    a 15% tip" (the amount once the share is applied), "*rounded* down" (which way: to
+    the nearest is no longer meant)."""
     if token.word in _DIRECTIONS:
-        return token.index > 0 and tokens[token.index - 1].kind == "number"
+        if token.index == 0:
+            return False
+        before = tokens[token.index - 1]
+        if before.kind == "number":
+            return True
+        k = token.index - 1  # "round *it* up", "rounded *the result* down"
+        while k > 0 and tokens[k].kind == "word" and tokens[k].word in _POINTED:
+            k -= 1
+        return token.word in _WAYS and tokens[k].kind == "word" and tokens[k].stem == _ROUND
     return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
 
 
