@@ -188,7 +188,7 @@ class Agent(Closeable):
 
     def feedback(
         self,
-        request_id: str,
+        answer: str | Answer,
         rating: Literal["good", "bad"],
         comment: str = "",
         *,
@@ -200,7 +200,12 @@ class Agent(Closeable):
         wrong for that phrasing (the same request is not answered by it again) and drops the
         cached results. In process the change is applied at once; through a worker, this
         waits up to ``timeout`` seconds for the worker to apply it.
+
+        ``answer`` is the :class:`Answer` rated, or its ``request_id``.
         """
+        request_id = answer.request_id if isinstance(answer, Answer) else answer
+        if rating not in ("good", "bad"):
+            raise ValueError(f"a rating is 'good' or 'bad', not {rating!r}")
         event = FeedbackGiven(key=request_id, rating=rating, comment=comment, producer=self.client)
         if self.worker:
             position = self.app.log.head()

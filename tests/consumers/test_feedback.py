@@ -112,7 +112,8 @@ def test_an_answer_not_confident_enough_is_learnt_only_when_rated_good(app: Self
     assert 0.75 <= answer.confidence < 0.95
     phrases = app.registry()["phrases"].get("round_number", {})
     assert not any("homework" in p for p in phrases)
-    result = agent.feedback(answer.request_id, "good")
+    result = agent.feedback(answer, "good")  # the answer itself, or its request id
+    assert result.request_id == answer.request_id
     assert result.applied is not None
     assert result.applied.after == ("confirmed",)
     assert "learnt" in result.changed
@@ -240,3 +241,10 @@ def test_a_confirmed_phrasing_does_not_teach_how_it_pointed_at_its_value(seeded:
     assert not answer.ok, answer.text
     # nor that "write" asks for reverse_string
     assert not agent.ask("write 'hello'").ok
+
+
+def test_a_rating_other_than_good_or_bad_is_refused(app: Selfeng) -> None:
+    agent = Agent(app)
+    answer = agent.ask("what is 2 plus 2")
+    with pytest.raises(ValueError, match="'good' or 'bad'"):
+        agent.feedback(answer, "great")  # type: ignore[arg-type]

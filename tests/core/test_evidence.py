@@ -600,9 +600,14 @@ def test_the_parts_of_a_text_must_be_what_the_tool_acts_on() -> None:
         "reverse the order of words in hello world",
         "reverse the words in hello world",
         "reverse the word order of hello world",
+        "reverse the words hello world",  # a plural right before the text: its words
+        "reverse the words 'one two three'",
     ):
         assert judge("reverse_string", text).confidence == 0.0, text
     assert judge("count_words", "count the words in hello world").confidence == 1.0
+    assert judge("count_words", "count the words hello world").confidence == 1.0
+    assert judge("reverse_string", "reverse the word banana").confidence == 1.0
+    assert judge("reverse_string", "reverse the sentence 'I am here'").confidence == 1.0
     assert judge("reverse_string", "reverse the characters in hello").confidence == 1.0
     # a plural whose stem is not the word itself: "sentences", "lines"
     for text in ('Reverse the order of the sentences in "a b. c d."', 'reverse the lines in "a b"'):
@@ -903,3 +908,29 @@ def test_rounding_up_or_down_is_not_rounding_to_the_nearest() -> None:
     assert judge("round_number", "round 3.7 down").confidence == 0.0
     assert judge("round_number", "round 3.7").confidence == 1.0
     assert judge("sum_numbers", "add up 5, 10, 15 and 20").confidence == 1.0
+
+
+def test_a_value_left_out_of_the_others_is_not_taken_with_them() -> None:
+    """ "sum of 1, 2, 3 without 3" gave 9 and "the mean of 1, 2, 3 excluding 3" 2.25: the
+    word leaving a value out was read as a label of it ("electricity 92")."""
+    for tool, text in (
+        ("sum_numbers", "sum of 1, 2, 3 without 3"),
+        ("sum_numbers", "sum of 1, 2, 3 apart from 3"),
+        ("sum_numbers", "sum of 1, 2, 3 other than 3"),
+        ("mean", "what is the mean of 1, 2, 3 excluding 3"),
+        ("median", "median of 4, 8, 9 except 9"),
+    ):
+        assessment = judge(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert assessment.unused, text
+    assert judge("sum_numbers", "sum of 1, 2, 3").confidence == 1.0
+    # what to leave out of a text, a parameter says: no value follows the word
+    spaces = judge("count_characters", "count the characters in 'a b' without spaces")
+    assert spaces.confidence == 1.0
+
+
+def test_which_ends_count_narrows_what_is_asked() -> None:
+    """ "days between 2024-01-01 and 2024-03-01 inclusive" gave 60 (61 counts both ends)."""
+    text = "days between 2024-01-01 and 2024-03-01 inclusive"
+    assert judge("days_between", text).confidence == 0.0
+    assert judge("days_between", "days between 2024-01-01 and 2024-03-01").confidence == 1.0

@@ -55,6 +55,7 @@ from selfeng.core.word_rules import (
     asks_form,
     between_operands,
     distributed,
+    excludes,
     names_form,
     narrows_name,
     negated,
@@ -127,6 +128,12 @@ def assess(
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     for token in read.tokens:
+        if token.index not in taken and excludes(token, read.tokens):
+            # "the sum of 1, 2, 3 *excluding* 3": which values to take, not a label of one
+            content += 1
+            unexplained.append(token.text)
+            unused.append(token.text)
+            continue
         if token.index in asked:
             # "10 percent of *what* is 5": the request asks for a value the tool takes, not
             # for what it gives

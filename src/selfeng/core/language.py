@@ -310,10 +310,17 @@ _NOT_SUPERLATIVES = frozenset(
 )  # fmt: skip
 
 
+_NARROWING = frozenset(
+    {"most", "least", "unique", "distinct", "only", "inclusive", "exclusive", "inclusively",
+     "exclusively"}
+)  # fmt: skip
+
+
 def qualifies(word: str) -> bool:
-    """Whether a word narrows what is asked: an ordinal ("the *first* letter") or a
-    superlative ("the *longest* word", "the *most* expensive")."""
+    """Whether a word narrows what is asked: an ordinal ("the *first* letter"), a
+    superlative ("the *longest* word", "the *most* expensive") or which ends count
+    ("days between ... *inclusive*")."""
     w = word.lower()
-    if w in ORDINALS or w in {"most", "least", "unique", "distinct", "only"}:
+    if w in ORDINALS or w in _NARROWING:
         return True
     return len(w) > 5 and w.endswith("est") and w not in _NOT_SUPERLATIVES

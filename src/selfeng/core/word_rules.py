@@ -175,16 +175,45 @@ def parts_of_value(
     token: Token, tokens: Sequence[Token], taken: Collection[int] = frozenset()
 ) -> bool:
     """Whether a plural noun is linked to a value after it ("*words* in 'one two three'"),
-    or to words a parameter took (``taken``: "*words* in hello world")."""
-    if token.word == stem(token.word):
-        return False  # "the word banana" points at one value
+    or to words a parameter took (``taken``: "*words* in hello world"), or stands right
+    before either ("reverse the *words* hello world": their order, as a plural says)."""
+    if not (token.word.endswith("s") and stem(token.word[:-1]) == stem(token.word)):
+        return False  # "the word banana", "the sentence 'I am here'" point at one value
     k = token.index + 1
+    if k < len(tokens) and (tokens[k].kind in VALUE_KINDS or k in taken):
+        return True
     if k >= len(tokens) or tokens[k].kind != "word" or tokens[k].word not in PART_LINKS:
         return False
     k += 1
     while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
         k += 1
     return k < len(tokens) and (tokens[k].kind in VALUE_KINDS or k in taken)
+
+
+_EXCLUDING = frozenset(
+    {"excluding", "except", "excepting", "without", "besides", "barring", "omitting",
+     "ignoring", "skipping"}
+)  # fmt: skip
+_EXCLUDING_PAIRS = {"apart": "from", "other": "than", "not": "counting", "leaving": "out"}
+
+
+def excludes(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a word leaves the value after it out of the others ("the sum of 1, 2, 3
+    *excluding* 3", "*apart from* 3", "*other than* 3"): which values to take, which a tool
+    taking them all does not do. Not before a percentage ("200 *without* a 15% tip" is an
+    amount and a share)."""
+    if token.kind != "word":
+        return False
+    k = token.index + 1
+    if token.word in _EXCLUDING_PAIRS:
+        if k >= len(tokens) or tokens[k].word != _EXCLUDING_PAIRS[token.word]:
+            return False
+        k += 1
+    elif token.word not in _EXCLUDING:
+        return False
+    while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
+        k += 1
+    return k < len(tokens) and tokens[k].kind in VALUE_KINDS and not tokens[k].percent
 
 
 def between_operands(token: Token, tokens: Sequence[Token]) -> bool:
