@@ -934,3 +934,12 @@ def test_which_ends_count_narrows_what_is_asked() -> None:
     text = "days between 2024-01-01 and 2024-03-01 inclusive"
     assert judge("days_between", text).confidence == 0.0
     assert judge("days_between", "days between 2024-01-01 and 2024-03-01").confidence == 1.0
+
+
+def test_a_word_that_multiplies_a_value_is_no_label_of_it() -> None:
+    """ "what is half a dozen plus a dozen" gave 24: "half" was set aside as what the
+    dozen is of, as "electricity 92" is."""
+    assessment = judge("add_numbers", "what is half a dozen plus a dozen")
+    assert "half" in assessment.unexplained
+    assert assessment.confidence == 0.0
+    assert judge("add_numbers", "what is a dozen plus a dozen").confidence == 1.0

@@ -210,3 +210,24 @@ def test_the_unit_a_value_is_rounded_to_is_named_not_counted(text: str) -> None:
     nearest = [t for t in scan(text).tokens if t.kind == "number"][-1]
     assert nearest.value == 10.0
     assert nearest.word == "nearest"
+
+
+def test_digits_grouped_by_underscores_are_one_number() -> None:
+    """ "what is 1_000 plus 1" gave 2: "_000" was dropped without a word."""
+    numbers = [t for t in scan("what is 1_000 plus 1").tokens if t.kind == "number"]
+    assert [t.value for t in numbers] == [1000.0, 1.0]
+    assert [t.value for t in scan("1_000_000.5").tokens] == [1000000.5]
+    # digits and underscores that are no number are unclear, never dropped
+    for text in ("2.5_0", "1__000", "_5", "5_"):
+        assert [t.kind for t in scan(f"what is {text} plus 1").tokens if t.kind != "word"] == [
+            "unclear",
+            "number",
+        ], text
+    assert [t.kind for t in scan("uppercase user_id").tokens] == ["word", "word"]
+
+
+def test_a_hexadecimal_literal_is_no_product() -> None:
+    """ "what is 0x10 plus 1" gave 1 (0 times 10, plus 1)."""
+    tokens = scan("what is 0x10 plus 1").tokens
+    assert [t.kind for t in tokens] == ["word", "word", "unclear", "word", "number"]
+    assert [t.value for t in scan("5x3").tokens if t.kind == "number"] == [5.0, 3.0]

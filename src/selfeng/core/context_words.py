@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from selfeng.core.language import (
     COPULAS,
     DIMENSIONS,
+    MULTIPLIERS,
     OPERATORS,
     PERIODS,
     POSSESSIVES,
@@ -258,7 +259,14 @@ def _possessed(read: Scan) -> frozenset[int]:
 
 
 def _label_word(token: Token) -> bool:
-    return token.kind == "word" and not is_neutral(token.word) and token.word not in OPERATORS
+    """A word that may say what a value is of: not one that multiplies it ("*half* a
+    dozen")."""
+    return (
+        token.kind == "word"
+        and not is_neutral(token.word)
+        and token.word not in OPERATORS
+        and token.word not in MULTIPLIERS
+    )
 
 
 def _acts(token: Token, tokens: Sequence[Token]) -> bool:

@@ -204,7 +204,24 @@ def _date_token(m: re.Match[str], form: str) -> RawToken:
         return RawToken("unclear", m.start(), m.end(), note=f"“{m.group(0)}” is not a date")
 
 
+_GROUPED = re.compile(r"(?<![\w.])(\d+(?:_\d+)+)(\.\d+)?(?![\w.])")
+"""Digits grouped by underscores, as code writes them ("1_000")."""
+_HEX = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
+"""A hexadecimal literal ("0x10"), which "x" between two numbers would multiply."""
+
+
 def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for m in _GROUPED.finditer(text):
+        if spans.free(m.start(), m.end()):
+            digits = m.group(0).replace("_", "")
+            value, integer = float(digits), m.group(2) is None
+            raw.append(RawToken("number", m.start(), m.end(), value=value, integer=integer))
+            spans.take(m.start(), m.end())
+    for m in _HEX.finditer(text):
+        if spans.free(m.start(), m.end()):
+            note = f"“{m.group(0)}” is a hexadecimal number, or 0 times {m.group(0)[2:]}?"
+            raw.append(RawToken("unclear", m.start(), m.end(), note=note))
+            spans.take(m.start(), m.end())
     for m in _NUMBER.finditer(text):
         start, end = m.start(), m.end()
         if m.group("ord") and m.group("den"):
@@ -222,6 +239,7 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
         glued = (
             (before.isalpha() and not times_before)
             or before == "_"
+            or after[:1] == "_"
             or (
                 after[:1].isalpha()
                 and not m.group("ord")
@@ -279,12 +297,15 @@ def _is_sign(text: str, at: int) -> bool:
 def read_words_and_symbols(text: str, spans: Spans, raw: list[RawToken]) -> None:
     for m in _MIXED_WORD.finditer(text):
         found = m.group(0)
-        if (
-            any(c.isdigit() or c == "_" for c in found)
-            and any(c.isalpha() for c in found)
-            and spans.free(m.start(), m.end())
-        ):
+        if not spans.free(m.start(), m.end()):
+            continue
+        if any(c.isdigit() or c == "_" for c in found) and any(c.isalpha() for c in found):
             raw.append(RawToken("word", m.start(), m.end(), word=_word(found)))
+            spans.take(m.start(), m.end())
+        elif "_" in found and any(c.isdigit() for c in found):
+            # digits and underscores no reader took ("2.5_0"): never silently dropped
+            note = f"“{found}” is not a number as written"
+            raw.append(RawToken("unclear", m.start(), m.end(), note=note))
             spans.take(m.start(), m.end())
     for m in _WORD.finditer(text):
         if spans.free(m.start(), m.end()):
