@@ -79,6 +79,32 @@ def test_a_follow_up_without_values_takes_the_previous_ones(seeded: Selfeng) -> 
     assert not agent.ask("And the median?", session_id="s-one").ok
 
 
+def test_the_question_asked_again_another_way_is_not_asked_of_the_answer(
+    seeded: Selfeng,
+) -> None:
+    """ "and cubed?" after "what's 3 squared" gave 729 (9 cubed): it asks 3 cubed, and the
+    previous answer or the previous values could be meant, so it is declined; a follow-up
+    for another tool ("and rounded?" after a division) continues from the answer."""
+    agent = Agent(seeded)
+    assert agent.ask("what's 3 squared", session_id="s-again").value == 9
+    again = agent.ask("and cubed?", session_id="s-again")
+    assert not again.ok
+    assert "again another way" in again.text
+    assert agent.ask("round 3.14159", session_id="s-round").value == 3
+    assert not agent.ask("to 2 decimals", session_id="s-round").ok
+    assert agent.ask("what is 10 divided by 4", session_id="s-on").value == 2.5
+    rounded = agent.ask("and rounded?", session_id="s-on")
+    assert rounded.ok, rounded.text
+    assert rounded.value == 3
+    assert agent.ask("what's 4 squared", session_id="s-it").value == 16
+    assert agent.ask("square it again", session_id="s-it").value == 256  # "it": the answer
+    # a conversion goes on from the unit its answer is in: the same quantity either way
+    assert agent.ask("convert 40 celsius to fahrenheit", session_id="s-k").value == 104
+    kelvin = agent.ask("what about in kelvin", session_id="s-k")
+    assert kelvin.ok, kelvin.text
+    assert kelvin.value == 313.15
+
+
 def test_a_follow_up_that_starts_with_an_operator_works_on_the_answer(seeded: Selfeng) -> None:
     agent = Agent(seeded)
     assert agent.ask("Add 3 and 4", session_id="s-op").value == 7

@@ -943,3 +943,19 @@ def test_a_word_that_multiplies_a_value_is_no_label_of_it() -> None:
     assert "half" in assessment.unexplained
     assert assessment.confidence == 0.0
     assert judge("add_numbers", "what is a dozen plus a dozen").confidence == 1.0
+
+
+def test_each_of_several_values_is_not_one_answer() -> None:
+    """ "now add 10 to each" after "mean of 2, 4, 6" gave 14 (10 added to the mean), and
+    "add 10 to each of 1, 2, 3" gave 16: an answer for each value is asked."""
+    for tool, text in (
+        ("add_numbers", "add 10 to each"),
+        ("sum_numbers", "add 10 to each of 1, 2, 3"),
+        ("multiply_numbers", "double each of them"),
+    ):
+        assert judge_returning(tool, text).confidence == 0.0, text
+    for tool, text in (
+        ("add_numbers", "add both numbers 4 and 5"),
+        ("multiply_numbers", "tickets are 45.50 each and we need 3, what's the cost"),
+    ):
+        assert "each" not in judge_returning(tool, text).unused, text

@@ -48,6 +48,7 @@ from selfeng.core.follow_ups import continued, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
+from selfeng.core.scanning import scan
 from selfeng.core.values import shown
 from selfeng.projections.registry import active_tools, rejected_answer
 from selfeng.projections.sessions import SessionAnswer, previous_answer
@@ -244,6 +245,13 @@ class RequestHandler:
         # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
         restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
         if restated is None or restated == step.text:
+            if not pointing and self._asked_again(decision, session.get("query", "")):
+                decision.fallbacks, decision.rivals = [], []
+                decision.chosen, decision.failure = None, "ambiguous"
+                decision.reason = (
+                    "it asks the previous question again another way without saying of "
+                    "what: the previous answer, or the previous request's values?"
+                )
             return decision
         state = req.state
         full = self.decider.decide(
@@ -255,6 +263,24 @@ class RequestHandler:
             skill_graph=state.skill_graph,
         )
         return full if full.chosen is not None else decision
+
+    def _asked_again(self, decision: Decision, earlier_query: str) -> bool:
+        """Whether a follow-up that names no value took the previous answer for a tool the
+        previous request asked for by name: "and cubed?" after "what's 3 squared" asks for
+        3 cubed (the question again, another way), not the answer 9 cubed, where "and
+        rounded?" after "10 divided by 3" continues from the answer."""
+        chosen = decision.chosen
+        if chosen is None or not chosen.uses_previous:
+            return False
+        if any(not took for took in chosen.extraction.took.values()):
+            # a conversion that continues from the unit the answer is in ("what about in
+            # kelvin" after "and 40?" to fahrenheit): the same quantity either way
+            return False
+        wording = self.decider.wordings.by_tool.get(chosen.candidate.tool)
+        if wording is None:
+            return False
+        # any token's word: "squared" is read as a number (the exponent 2)
+        return any(t.word and wording.matches(t.word)[0] for t in scan(earlier_query).tokens)
 
     def _searched(self, req: RequestContext, decision: Decision) -> ToolSearched:
         policies = req.state.policies

@@ -128,6 +128,13 @@ def assess(
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     for token in read.tokens:
+        if gives != "array" and _each_of_several(token, read.tokens):
+            # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
+            # several values, and the tool gives one
+            content += 1
+            unexplained.append(token.text)
+            unused.append(token.text)
+            continue
         if token.index not in taken and excludes(token, read.tokens):
             # "the sum of 1, 2, 3 *excluding* 3": which values to take, not a label of one
             content += 1
@@ -449,6 +456,21 @@ def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
     ):
         return []
     return sorted(units)
+
+
+_DISTRIBUTIVE_PRONOUNS = frozenset({"each", "both", "every"})
+
+
+def _each_of_several(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether "each", "both" or "every" stands for several values on its own, with no noun
+    after it ("add 10 to *each*", "*each* of them"; in "*both* numbers" it is a noun's, in
+    "$45.50 *each*" a price's)."""
+    if token.kind != "word" or token.word not in _DISTRIBUTIVE_PRONOUNS:
+        return False
+    if token.index > 0 and tokens[token.index - 1].kind == "number":
+        return False  # "$45.50 *each*": apiece
+    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
+    return after is None or (after.kind == "word" and after.word in {"of", "one"})
 
 
 def _asked_in_other_unit(read: Scan, taken: frozenset[int], unexplained: list[str]) -> list[str]:
