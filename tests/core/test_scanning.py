@@ -231,3 +231,13 @@ def test_a_hexadecimal_literal_is_no_product() -> None:
     tokens = scan("what is 0x10 plus 1").tokens
     assert [t.kind for t in tokens] == ["word", "word", "unclear", "word", "number"]
     assert [t.value for t in scan("5x3").tokens if t.kind == "number"] == [5.0, 3.0]
+
+
+@pytest.mark.parametrize("text", ["sum of 1, 2, 3, ..., 10", "sum of 1 … 10", "1, 2, etc., 10"])
+def test_values_left_out_between_numbers_are_unclear(text: str) -> None:
+    """ "sum of 1, 2, 3, ..., 10" gave 16: the dots were dropped, and 10 summed with 1, 2, 3."""
+    assert "unclear" in [t.kind for t in scan(text).tokens]
+
+
+def test_dots_after_one_number_leave_nothing_out() -> None:
+    assert [t.kind for t in scan("what is 3... plus 2").tokens].count("unclear") == 0

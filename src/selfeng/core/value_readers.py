@@ -210,7 +210,16 @@ _HEX = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
 """A hexadecimal literal ("0x10"), which "x" between two numbers would multiply."""
 
 
+_ELIDED = re.compile(r"(?<=\d)[\s,]*(?:\.{3,}|\u2026|\betc\b\.?)[\s,]*(?=[-\u2212]?\d)")
+"""Values left out between two numbers ("1, 2, 3, ..., 10", "1 … 10")."""
+
+
 def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
+    for m in _ELIDED.finditer(text):
+        if spans.free(m.start(), m.end()):
+            note = f"“{m.group(0).strip(' ,')}” leaves values out: which ones?"
+            raw.append(RawToken("unclear", m.start(), m.end(), note=note))
+            spans.take(m.start(), m.end())
     for m in _GROUPED.finditer(text):
         if spans.free(m.start(), m.end()):
             digits = m.group(0).replace("_", "")
