@@ -959,3 +959,14 @@ def test_each_of_several_values_is_not_one_answer() -> None:
         ("multiply_numbers", "tickets are 45.50 each and we need 3, what's the cost"),
     ):
         assert "each" not in judge_returning(tool, text).unused, text
+
+
+def test_a_second_thing_joined_on_is_left_over() -> None:
+    """ "convert 1 mile to km and back" gave 1.609344: "and back" asks for more."""
+    assessment = judge("convert_length", "convert 1 mile to km and back")
+    assert assessment.confidence == 0.0
+    assert assessment.unused == ("back",)
+    assert judge("convert_length", "convert 1 mile to km").confidence == 1.0
+    assert judge("to_uppercase", "uppercase salt and pepper").confidence == 1.0
+    separately = judge("convert_weight", "Convert 10 kg to pounds, and separately")
+    assert "separately" not in separately.unused

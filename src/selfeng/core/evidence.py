@@ -245,6 +245,8 @@ def assess(
                     # what another tool does to the result, left undone: "10 divided by
                     # 3 *rounded* up"
                     or (token.word.endswith("ed") and stem(token.word) in foreign)
+                    # a second thing asked, joined on: "convert 1 mile to km and *back*"
+                    or _joined_on(token, read.tokens, taken)
                 )
             ):
                 if token.index in counted:
@@ -456,6 +458,19 @@ def _mixed_units(read: Scan, taken: frozenset[int]) -> list[str]:
     ):
         return []
     return sorted(units)
+
+
+_JOINING = frozenset({"and", "then"})
+
+
+def _joined_on(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
+    """Whether a word the tool leaves unexplained comes right after "and" or "then" (not a
+    value's): another thing asked after the one the tool does ("... to km and *back*",
+    "... and *then* ...")."""
+    if token.word.endswith("ly"):
+        return False  # "and *separately*, what's ...": how, not what
+    k = token.index - 1
+    return k >= 0 and k not in taken and tokens[k].kind == "word" and tokens[k].word in _JOINING
 
 
 _DISTRIBUTIVE_PRONOUNS = frozenset({"each", "both", "every"})
