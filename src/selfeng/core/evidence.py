@@ -69,8 +69,9 @@ from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
 _SPELT = frozenset({"words", "letters", "text"})
-_WHOLE = frozenset({"whole", "integer", "int"})
 """Forms of a number written out ("in *words*", "as *text*")."""
+_WHOLE = frozenset({"whole", "integer", "int"})
+"""Forms of a number with no fraction ("as a *whole* number", "as an *integer*")."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def assess(
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     for token in read.tokens:
-        if gives != "array" and _each_of_several(token, read.tokens):
+        if gives != "array" and token.index not in taken and _each_of_several(token, read.tokens):
             # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
             # several values, and the tool gives one
             content += 1
@@ -465,8 +466,7 @@ _JOINING = frozenset({"and", "then"})
 
 def _joined_on(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
     """Whether a word the tool leaves unexplained comes right after "and" or "then" (not a
-    value's): another thing asked after the one the tool does ("... to km and *back*",
-    "... and *then* ...")."""
+    value's): another thing asked after the one the tool does ("... to km and *back*")."""
     if token.word.endswith("ly"):
         return False  # "and *separately*, what's ...": how, not what
     k = token.index - 1
