@@ -970,3 +970,21 @@ def test_a_second_thing_joined_on_is_left_over() -> None:
     assert judge("to_uppercase", "uppercase salt and pepper").confidence == 1.0
     separately = judge("convert_weight", "Convert 10 kg to pounds, and separately")
     assert "separately" not in separately.unused
+
+
+def test_what_to_leave_out_or_how_often_ends_an_unquoted_text() -> None:
+    """ "how many letters in hello world excluding spaces" gave 25 and "reverse the word
+    banana twice" gave "eciwt ananab": the text ran on over them."""
+    letters = judge("count_letters", "how many letters in hello world excluding spaces")
+    assert letters.confidence < 1.0
+    read = scan("how many letters in hello world excluding spaces")
+    found = extract(read, SPECS["count_letters"]["parameters"], WORDINGS["count_letters"])
+    assert found.arguments["text"] == "hello world"
+    assert judge("reverse_string", "reverse the word banana twice").confidence == 0.0
+    assert judge("reverse_string", "reverse the word banana").confidence == 1.0
+
+
+def test_significant_figures_are_not_decimal_places() -> None:
+    """ "round 3.14159 to 2 significant figures" gave 3.14 (3.1 has two)."""
+    assert judge("round_number", "round 3.14159 to 2 significant figures").confidence == 0.0
+    assert judge("round_number", "round 3.14159 to 2 decimal places").confidence == 1.0

@@ -240,3 +240,16 @@ def test_an_operation_after_a_comma_works_on_the_result_before_it() -> None:
         "Convert 10 km to miles",
         "Convert 30 C to F",
     ]
+
+
+def test_a_part_that_points_at_the_answer_is_no_repeat_of_the_instruction() -> None:
+    """ "round 3.14159 to 2 decimals and double it" was read as two roundings ("round
+    3.14159 to double it"): "double" reads as a value, so the part had the shape of the
+    instruction's end. "it" points at the answer."""
+    steps = plan("round 3.14159 to 2 decimals and double it")
+    assert [s.text for s in steps] == ["round 3.14159 to 2 decimals", "double it"]
+    assert steps[1].uses_previous
+    assert [s.text for s in plan("convert 10 km to miles and 30 C to F")] == [
+        "convert 10 km to miles",
+        "convert 30 C to F",
+    ]

@@ -260,12 +260,13 @@ def _possessed(read: Scan) -> frozenset[int]:
 
 def _label_word(token: Token) -> bool:
     """A word that may say what a value is of: not one that multiplies it ("*half* a
-    dozen")."""
+    dozen"), nor one that narrows what is asked ("2 *significant* figures")."""
     return (
         token.kind == "word"
         and not is_neutral(token.word)
         and token.word not in OPERATORS
         and token.word not in MULTIPLIERS
+        and not qualifies(token.word)
     )
 
 

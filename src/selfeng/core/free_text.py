@@ -19,6 +19,7 @@ from selfeng.core.language import (
     DETERMINERS,
     DIMENSIONS,
     FUNCTION_WORDS,
+    MULTIPLIERS,
     ORDINALS,
     OUTPUT_VERBS,
     POINTING_STEMS,
@@ -33,7 +34,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
-from selfeng.core.word_rules import PART_LINKS
+from selfeng.core.word_rules import EXCLUDING, PART_LINKS
 from selfeng.core.wording import ToolWording
 
 
@@ -440,6 +441,12 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
     for i in range(1, len(run) - 1):
         if run[i].word == "for" and run[i + 1].word in ARTICLES | POSSESSIVES | PRONOUNS:
             del run[i:]  # "Paris *for a test*", "london *for my sign*": why or for whom
+            break
+    for i in range(1, len(run)):
+        if run[i].kind == "word" and (run[i].word in EXCLUDING or run[i].word in MULTIPLIERS):
+            # "hello world *excluding spaces*", "banana *twice*": what to leave out or how
+            # often, which a text written out would quote
+            del run[i:]
             break
     polite = False  # a word of politeness was trimmed from the end
     while run:

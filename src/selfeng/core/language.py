@@ -312,7 +312,7 @@ _NOT_SUPERLATIVES = frozenset(
 
 _NARROWING = frozenset(
     {"most", "least", "unique", "distinct", "only", "inclusive", "exclusive", "inclusively",
-     "exclusively"}
+     "exclusively", "significant"}
 )  # fmt: skip
 
 

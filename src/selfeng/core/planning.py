@@ -433,8 +433,8 @@ def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None
     """``after`` as a step of its own when it has the shape of the end of ``before`` (values
     and the little words between them) and ``before`` is an instruction: it applies to
     ``after`` too. "Convert 10 km to miles" + "30 C to F" -> "Convert 30 C to F"."""
-    if not _starts_instruction(before, vocabulary):
-        return None
+    if not _starts_instruction(before, vocabulary) or _REFERENCE.search(after):
+        return None  # "... and double *it*": on the answer, not a second one of the same
     tail = scan(after).tokens
     if len(tail) < 2 or not any(_is_value(t) for t in tail):
         return None

@@ -190,10 +190,11 @@ def parts_of_value(
     return k < len(tokens) and (tokens[k].kind in VALUE_KINDS or k in taken)
 
 
-_EXCLUDING = frozenset(
+EXCLUDING = frozenset(
     {"excluding", "except", "excepting", "without", "besides", "barring", "omitting",
      "ignoring", "skipping"}
 )  # fmt: skip
+"""Words that leave what follows them out ("*excluding* 3", "*without* spaces")."""
 _EXCLUDING_PAIRS = {"apart": "from", "other": "than", "not": "counting", "leaving": "out"}
 
 
@@ -209,7 +210,7 @@ def excludes(token: Token, tokens: Sequence[Token]) -> bool:
         if k >= len(tokens) or tokens[k].word != _EXCLUDING_PAIRS[token.word]:
             return False
         k += 1
-    elif token.word not in _EXCLUDING:
+    elif token.word not in EXCLUDING:
         return False
     while k < len(tokens) and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
         k += 1
