@@ -671,6 +671,12 @@ def test_an_answer_asked_in_another_unit_is_not_given() -> None:
         ("percentage_change", "I went from 90 kg to 81 kg, what's my percentage change in weight?"),
     ):
         assert judge(tool, text).confidence > 0.0, text
+    # what a request counts is the unit of its answer too: "how many days ... in weeks" gave 21
+    weeks = judge("days_between", "how many days between 2024-03-10 and 2024-03-31 in weeks")
+    assert weeks.confidence == 0.0
+    assert "asks for the answer in" in weeks.reason
+    days = judge("days_between", "how many days between 2024-03-10 and 2024-03-31 in days")
+    assert days.confidence > 0.0
     assert judge("add_numbers", "what is 3 kg + 500 g").confidence == 0.0  # "+" adds too
     assert judge("divide_numbers", "divide 100 km by 2 hours").confidence > 0.0
 

@@ -269,7 +269,7 @@ def assess(
         unexplained.append(extra.text)
         unused.append(extra.text)
     mixed = _mixed_units(read, taken)
-    converted = _asked_in_other_unit(read, taken, unexplained)
+    converted = _asked_in_other_unit(read, taken, unexplained, counted)
     if extraction.handoff is not None:
         content += 1
         accounted += 1
@@ -488,16 +488,20 @@ def _each_of_several(token: Token, tokens: Sequence[Token]) -> bool:
     return after is None or (after.kind == "word" and after.word in {"of", "one"})
 
 
-def _asked_in_other_unit(read: Scan, taken: frozenset[int], unexplained: list[str]) -> list[str]:
+def _asked_in_other_unit(
+    read: Scan, taken: frozenset[int], unexplained: list[str], counted: frozenset[int]
+) -> list[str]:
     """Words left unexplained right after "in", "to", "into" or "as" when the values the
-    tool takes carry units and the word is none of them: "3 feet plus 2 feet *in inches*",
-    "5 m times 2 *in cm*". The answer is asked in another unit, which a tool that took
-    the values as plain numbers does not give ("3 feet plus 2 feet *in feet*" is 5). How to
-    combine them ("in *total*", "in *all*") and which quantity ("in *weight*") are no
-    unit."""
+    tool takes carry units, or the request counts something, and the word is none of them:
+    "3 feet plus 2 feet *in inches*", "5 m times 2 *in cm*", "how many days between ... *in
+    weeks*". The answer is asked in another unit, which a tool that took the values as
+    plain numbers, or counts what was asked, does not give ("3 feet plus 2 feet *in feet*"
+    is 5). How to combine them ("in *total*", "in *all*") and which quantity ("in
+    *weight*") are no unit."""
     tokens = read.tokens
     numbers = [tokens[i] for i in sorted(taken) if 0 <= i < len(tokens)]
     units = unit_labels(read, [t for t in numbers if t.kind == "number"])
+    units |= {stem(tokens[i].word) for i in counted if 0 <= i < len(tokens)}
     if not units or not unexplained:
         return []
     left = set(unexplained)
