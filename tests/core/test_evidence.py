@@ -994,3 +994,12 @@ def test_significant_figures_are_not_decimal_places() -> None:
     """ "round 3.14159 to 2 significant figures" gave 3.14 (3.1 has two)."""
     assert judge("round_number", "round 3.14159 to 2 significant figures").confidence == 0.0
     assert judge("round_number", "round 3.14159 to 2 decimal places").confidence == 1.0
+
+
+def test_a_form_the_tool_says_it_gives_is_given() -> None:
+    """ "round 3.7 to a whole number" gave 4, until the whole-number form was declined for
+    every tool giving a number; round_number's wording says it rounds to whole numbers."""
+    for text in ("round 3.7 to a whole number", "round 3.7 as a whole number"):
+        assert judge_returning("round_number", text).confidence == 1.0, text
+    divided = judge_returning("divide_numbers", "what's 7 divided by 2 as a whole number")
+    assert divided.confidence == 0.0

@@ -68,10 +68,13 @@ from selfeng.core.word_rules import (
 from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
-_SPELT = frozenset({"words", "letters", "text"})
-"""Forms of a number written out ("in *words*", "as *text*")."""
-_WHOLE = frozenset({"whole", "integer", "int"})
-"""Forms of a number with no fraction ("as a *whole* number", "as an *integer*")."""
+_NUMBER_FORMS = {
+    **dict.fromkeys(("words", "letters", "text"), frozenset({"number", "integer"})),
+    **dict.fromkeys(("whole", "integer", "int"), frozenset({"number"})),
+}
+"""Forms of a number, and the kinds of answer that need not come in them: written out ("in
+*words*", "as *text*"), which no number is; with no fraction ("as a *whole* number"), which
+any number need not be."""
 
 
 @dataclass(frozen=True)
@@ -168,23 +171,14 @@ def assess(
         ):
             continue  # "2/3 *as a decimal*": the form a number comes in, which it gives
         if (
-            gives == "number"
-            and token.word in _WHOLE
+            gives in _NUMBER_FORMS.get(token.word, ())
             and token.index not in taken
             and names_form(token, read.tokens)
+            and not wording.matches(token.word)[0]
         ):
-            # "7 divided by 2 *as a whole* number": a form a number need not come in
-            content += 1
-            unexplained.append(token.text)
-            unused.append(token.text)
-            continue
-        if (
-            gives in {"number", "integer"}
-            and token.word in _SPELT
-            and token.index not in taken
-            and names_form(token, read.tokens)
-        ):
-            # "99 + 1 *in words*": a number spelt out, which a tool giving a number does not
+            # "99 + 1 *in words*", "7 divided by 2 *as a whole* number": a form a tool
+            # giving a number does not give, unless its wording says it does ("round 3.7 to
+            # a *whole* number")
             content += 1
             unexplained.append(token.text)
             unused.append(token.text)
