@@ -132,15 +132,13 @@ def assess(
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     for token in read.tokens:
-        if gives != "array" and token.index not in taken and _each_of_several(token, read.tokens):
+        if token.index not in taken and (
             # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
             # several values, and the tool gives one
-            content += 1
-            unexplained.append(token.text)
-            unused.append(token.text)
-            continue
-        if token.index not in taken and excludes(token, read.tokens):
+            (gives != "array" and _each_of_several(token, read.tokens))
             # "the sum of 1, 2, 3 *excluding* 3": which values to take, not a label of one
+            or excludes(token, read.tokens)
+        ):
             content += 1
             unexplained.append(token.text)
             unused.append(token.text)

@@ -10,6 +10,7 @@ ways or is impossible, and a fraction over zero, are ``unclear`` tokens.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -214,23 +215,39 @@ _ELIDED = re.compile(r"(?<=\d)[\s,]*(?:\.{3,}|\u2026|\betc\b\.?)[\s,]*(?=[-\u221
 """Values left out between two numbers ("1, 2, 3, ..., 10", "1 … 10")."""
 
 
+def _read_whole(
+    pattern: re.Pattern[str],
+    text: str,
+    spans: Spans,
+    raw: list[RawToken],
+    token: Callable[[re.Match[str]], RawToken],
+) -> None:
+    """Each free match of ``pattern`` as the one token ``token`` makes of it."""
+    for m in pattern.finditer(text):
+        if spans.free(m.start(), m.end()):
+            raw.append(token(m))
+            spans.take(m.start(), m.end())
+
+
+def _elided(m: re.Match[str]) -> RawToken:
+    note = f"“{m.group(0).strip(' ,')}” leaves values out: which ones?"
+    return RawToken("unclear", m.start(), m.end(), note=note)
+
+
+def _grouped(m: re.Match[str]) -> RawToken:
+    value, integer = float(m.group(0).replace("_", "")), m.group(2) is None
+    return RawToken("number", m.start(), m.end(), value=value, integer=integer)
+
+
+def _hex(m: re.Match[str]) -> RawToken:
+    note = f"“{m.group(0)}” is a hexadecimal number, or 0 times {m.group(0)[2:]}?"
+    return RawToken("unclear", m.start(), m.end(), note=note)
+
+
 def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
-    for m in _ELIDED.finditer(text):
-        if spans.free(m.start(), m.end()):
-            note = f"“{m.group(0).strip(' ,')}” leaves values out: which ones?"
-            raw.append(RawToken("unclear", m.start(), m.end(), note=note))
-            spans.take(m.start(), m.end())
-    for m in _GROUPED.finditer(text):
-        if spans.free(m.start(), m.end()):
-            digits = m.group(0).replace("_", "")
-            value, integer = float(digits), m.group(2) is None
-            raw.append(RawToken("number", m.start(), m.end(), value=value, integer=integer))
-            spans.take(m.start(), m.end())
-    for m in _HEX.finditer(text):
-        if spans.free(m.start(), m.end()):
-            note = f"“{m.group(0)}” is a hexadecimal number, or 0 times {m.group(0)[2:]}?"
-            raw.append(RawToken("unclear", m.start(), m.end(), note=note))
-            spans.take(m.start(), m.end())
+    _read_whole(_ELIDED, text, spans, raw, _elided)
+    _read_whole(_GROUPED, text, spans, raw, _grouped)
+    _read_whole(_HEX, text, spans, raw, _hex)
     for m in _NUMBER.finditer(text):
         start, end = m.start(), m.end()
         if m.group("ord") and m.group("den"):

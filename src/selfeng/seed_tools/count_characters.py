@@ -17,7 +17,8 @@ def count_characters(text: str, include_spaces: bool = True) -> int:
 def _characters(text: str) -> list[str]:
     """The characters a reader sees, each with the code points that are part of it: a
     letter and its accents, an emoji and its skin tone or variation, people joined by a
-    zero-width joiner, a flag's two letters, CR LF (Unicode's grapheme clusters, simply)."""
+    zero-width joiner, a flag's two letters, CR LF (Unicode's grapheme clusters, simply).
+    reverse_string has the same: a tool file stands alone, in its sandbox."""
     out: list[str] = []
     for ch in text:
         cp = ord(ch)

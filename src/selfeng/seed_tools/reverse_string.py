@@ -16,7 +16,8 @@ def reverse_string(text: str) -> str:
 def _characters(text: str) -> list[str]:
     """The characters a reader sees, each with the code points that are part of it: a
     letter and its accents, an emoji and its skin tone or variation, people joined by a
-    zero-width joiner, a flag's two letters, CR LF (Unicode's grapheme clusters, simply)."""
+    zero-width joiner, a flag's two letters, CR LF (Unicode's grapheme clusters, simply).
+    count_characters has the same: a tool file stands alone, in its sandbox."""
     out: list[str] = []
     for ch in text:
         cp = ord(ch)
