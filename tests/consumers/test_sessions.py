@@ -105,6 +105,23 @@ def test_the_question_asked_again_another_way_is_not_asked_of_the_answer(
     assert kelvin.value == 313.15
 
 
+def test_it_for_a_text_or_the_number_counted_in_it_is_asked_back(seeded: Selfeng) -> None:
+    """ "reverse it" after "how many letters in 'apple'" gave 5, the count reversed, where
+    the word may be meant; after a product, or for a number tool, "it" is the answer."""
+    agent = Agent(seeded)
+    assert agent.ask('how many letters in "apple"', session_id="s-text").value == 5
+    reversed_ = agent.ask("reverse it", session_id="s-text")
+    assert not reversed_.ok
+    assert "which one?" in reversed_.text
+    assert not reversed_.text.endswith("?.")
+    assert agent.ask('how many letters in "pear"', session_id="s-count").value == 4
+    assert agent.ask("double it", session_id="s-count").value == 8
+    assert agent.ask("what is 12 times 4", session_id="s-num").value == 48
+    assert agent.ask("reverse it", session_id="s-num").value == "84"
+    assert agent.ask('uppercase "good morning"', session_id="s-up").value == "GOOD MORNING"
+    assert agent.ask("now lowercase it", session_id="s-up").value == "good morning"
+
+
 def test_a_follow_up_that_starts_with_an_operator_works_on_the_answer(seeded: Selfeng) -> None:
     agent = Agent(seeded)
     assert agent.ask("Add 3 and 4", session_id="s-op").value == 7
@@ -131,6 +148,11 @@ def test_several_questions_in_one_request_are_all_answered(seeded: Selfeng) -> N
     assert chained.value == "52"  # a chain answers with its last step only
     both = Agent(seeded).ask("Find the biggest of 5, 19, 3, 12 and also the total of those numbers")
     assert both.value == [19, 39]  # "those numbers": the values the first part was given
+    also = Agent(seeded).ask("convert 5 km to miles and also to feet")
+    assert also.value == [3.106856, 16404.19968]  # asked as well: both are the answer
+    assert "3.106856" in also.text
+    then = Agent(seeded).ask("average of 4 and 6, then double it")
+    assert then.value == 10
 
 
 def test_a_part_no_tool_answers_means_no_answer(seeded: Selfeng) -> None:

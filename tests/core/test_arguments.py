@@ -116,6 +116,9 @@ def test_operands_go_where_the_wording_puts_them(
         # a verb giving the answer a form starts the request, and is not the text
         ("print hello in uppercase", "hello"),
         ("type hello world in all caps", "hello world"),
+        # a dash set apart stands as a colon ("- URGENT MEETING" was the answer)
+        ("make this all caps - urgent meeting", "urgent meeting"),
+        ("uppercase -hello", "-hello"),
     ],
 )
 def test_text_after_a_colon_or_in_quotes_is_kept_whole(text: str, expected: str) -> None:

@@ -218,6 +218,11 @@ def test_a_number_saying_how_many_values_there_are_is_no_value() -> None:
     found = extract(scan("the mean of 3 values: 4, 5, 6"), SPECS["mean"]["parameters"])
     assert found.arguments == {"numbers": [4.0, 5.0, 6.0]}
     assert judge("multiply_numbers", "multiply two by three").confidence == 1.0
+    # "the average of one number 5" gave 3, the mean of 1 and 5: one before the values'
+    # noun counts them too, while "add 1 number to 5" adds the 1
+    found = extract(scan("the average of one number 5"), SPECS["mean"]["parameters"])
+    assert found.arguments.get("numbers") != [1.0, 5.0]
+    assert judge("add_numbers", "add 1 number to 5").confidence == 1.0
 
 
 def test_a_possessed_thing_before_an_instruction_word_is_no_text() -> None:
@@ -754,6 +759,17 @@ def test_a_confirmed_phrasing_does_not_teach_what_its_values_were() -> None:
     assert assess(read, found, learnt, generic=GENERIC).confidence < 0.75
 
 
+def test_a_confirmed_phrasing_does_not_teach_the_things_its_numbers_count() -> None:
+    """Confirming "add 10 to my 2 apples" taught add_numbers "apples": in the second pass
+    "I bought 3 apples at $2 each, how much" was answered 5 (3 + 2)."""
+    learnt = tool_wording("add_numbers", SPECS["add_numbers"], ["add {a} to my {b} apples"])
+    assert stem("apples") not in learnt.does
+    assert stem("add") in learnt.does
+    read = scan("I bought 3 apples at $2 each, how much")
+    found = extract(read, SPECS["add_numbers"]["parameters"], learnt)
+    assert assess(read, found, learnt, generic=GENERIC).confidence < 0.75
+
+
 def test_each_thing_a_request_counts_must_be_what_the_tool_counts() -> None:
     """ "how many characters *and words*": count_characters counts the one, not the other."""
     assessment = judge("count_characters", "how many characters and words are in 'hello big world'")
@@ -866,6 +882,7 @@ def judge_among_all(tool: str, text: str) -> Assessment:
     read = scan(text)
     found = extract(read, SPECS[tool]["parameters"], WORDINGS[tool])
     vocabulary = frozenset(s for w in WORDINGS.values() for s in w.does) - GENERIC
+    verbs = frozenset(stem(name.split("_")[0]) for name in WORDINGS) - GENERIC
     return assess(
         read,
         found,
@@ -873,15 +890,20 @@ def judge_among_all(tool: str, text: str) -> Assessment:
         generic=GENERIC,
         returns=SPECS[tool]["returns"],
         foreign=vocabulary - WORDINGS[tool].does,
+        commands=verbs - WORDINGS[tool].does,
     )
 
 
 def test_what_another_tool_does_to_the_result_is_not_left_undone() -> None:
     """ "what is 10 divided by 3 rounded up" gave 3.33333333333333, "what's 7 divided by 2
-    as a whole number" 3.5 and "the sum of squares of 1, 2, 3" 6."""
+    as a whole number" 3.5, "the sum of squares of 1, 2, 3" 6 and "sum of squares of 3 and
+    4" 7 (one word left over of four was within the confidence asked)."""
     for tool, text in (
         ("divide_numbers", "what is 10 divided by 3 rounded up"),
         ("divide_numbers", "what's 7 divided by 2 as a whole number"),
+        ("add_numbers", "sum of squares of 3 and 4"),
+        # "the percentage *difference*" is another measure than the change (it gave -20)
+        ("percentage_change", "what's the percentage difference between 40 and 50"),
     ):
         assert judge_among_all(tool, text).confidence == 0.0, text
     # "squares" names what is done to each value, not what they are, as "scores" would
@@ -891,6 +913,7 @@ def test_what_another_tool_does_to_the_result_is_not_left_undone() -> None:
     assert squares.confidence < minimum
     # what other tools' words say as context or a unit is no operation left undone
     for tool, text in (
+        ("subtract_numbers", "what's the difference between 45 and 17"),
         ("percentage_change", "The population grew from 1200 to 1500, percentage increase?"),
         ("sum_numbers", "the total of 4 and 5"),
         ("mean", "what is the average of the scores of 88, 92"),
@@ -1003,3 +1026,73 @@ def test_a_form_the_tool_says_it_gives_is_given() -> None:
         assert judge_returning("round_number", text).confidence == 1.0, text
     divided = judge_returning("divide_numbers", "what's 7 divided by 2 as a whole number")
     assert divided.confidence == 0.0
+
+
+def test_the_previous_answer_is_an_operand_of_an_expression_with_operators_of_its_own() -> None:
+    """ "times that by itself" after 5 + 5 gave 10: the previous answer went whole into the
+    expression, and "times ... by itself" was left undone."""
+    parameters = SPECS["evaluate_expression"]["parameters"]
+    wording = WORDINGS["evaluate_expression"]
+    operated = extract(
+        scan("it times that by itself"), parameters, wording, previous=10.0, use_previous=True
+    )
+    assert operated.handoff is None
+    assert operated.arguments.get("expression") != "10"
+    whole = extract(scan("evaluate it"), parameters, wording, previous="2 + 3", use_previous=True)
+    assert whole.handoff == "expression"
+
+
+def test_a_dash_set_apart_between_words_is_punctuation() -> None:
+    assert judge_among_all("reverse_string", "reverse - abc").confidence == 1.0
+    assert judge_among_all("subtract_numbers", "what is 10 - 3").confidence == 1.0
+
+
+def test_an_operation_outside_the_expression_taken_is_left_undone() -> None:
+    """ "what is 100 squared root" gave 10000 (the expression "100 squared")."""
+    assert judge_among_all("evaluate_expression", "what is 100 squared root").confidence == 0.0
+    assert judge_among_all("evaluate_expression", "what's 5 squared plus 3").confidence == 1.0
+
+
+def test_a_place_to_round_to_named_by_an_ordinal_is_not_left_out() -> None:
+    """ "what is 3.14159 rounded to the nearest hundredth" gave 3."""
+    text = "what is 3.14159 rounded to the nearest hundredth"
+    assert judge_among_all("round_number", text).confidence == 0.0
+
+
+def test_a_request_that_starts_with_another_tools_instruction_asks_for_it() -> None:
+    """ "round 22.7 degrees celsius to fahrenheit" gave 72.86, the conversion unrounded."""
+    text = "round 22.7 degrees celsius to fahrenheit"
+    assert judge_among_all("convert_temperature", text).confidence == 0.0
+    assert (
+        judge_among_all("convert_temperature", "convert 22.7 celsius to fahrenheit").confidence
+        == 1.0
+    )
+    # a verb another tool's name ends with is no instruction of that tool's
+    text = 'Change "NASA Launches New ROVER" to small letters'
+    assert "Change" not in judge_among_all("to_lowercase", text).unused
+
+
+def test_a_clause_that_starts_with_another_tools_instruction_asks_for_it() -> None:
+    """ "My phone number is 555-1234, reverse it" gave -679: "reverse", past the comma, was
+    read as a label of 1234 ("12 eggs")."""
+    text = "My phone number is 555-1234, reverse it"
+    assessment = judge_among_all("subtract_numbers", text)
+    assert assessment.confidence == 0.0
+    assert "reverse" in assessment.unused
+    # past a comma, a word right before a number of its own labels that one
+    bills = "Add up my monthly bills: rent 1,450, electricity 92, internet 60, phone 45"
+    assert judge_among_all("sum_numbers", bills).confidence == 1.0
+
+
+def test_a_number_as_many_values_follow_counts_them() -> None:
+    """ "My three kids are 4, 7 and 12, what's their average age" gave 6.5, the mean of 3,
+    4, 7 and 12."""
+    found = extract(
+        scan("My three kids are 4, 7 and 12, what's their average age"),
+        SPECS["mean"]["parameters"],
+        WORDINGS["mean"],
+    )
+    assert found.arguments == {"numbers": [4.0, 7.0, 12.0]}
+    # a number that as many numbers do not follow is a value ("2 apples and 2 oranges")
+    both = extract(scan("add 2 apples and 3 apples"), SPECS["add_numbers"]["parameters"])
+    assert both.arguments == {"a": 2.0, "b": 3.0}

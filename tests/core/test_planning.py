@@ -26,6 +26,23 @@ def test_requests_split_into_steps(request_text: str, steps: list[tuple[str, boo
     assert plan(request_text) == [PlanStep(text, uses) for text, uses in steps]
 
 
+def test_a_step_asked_as_well_as_the_one_before_is_marked() -> None:
+    """After "also" the step before is an answer too, even when this one works on it."""
+    steps = plan("convert 5 km to miles and also to feet", VOCABULARY)
+    assert [(s.text, s.uses_previous, s.also) for s in steps] == [
+        ("convert 5 km to miles", False, False),
+        ("convert it to feet", True, True),
+    ]
+    assert [s.also for s in plan("convert 5 km to miles, then to feet", VOCABULARY)] == [
+        False,
+        False,
+    ]
+    assert [s.also for s in plan("average of 4 and 6, and also double it", VOCABULARY)] == [
+        False,
+        True,
+    ]
+
+
 def test_tool_names_count_as_instructions() -> None:
     vocabulary = tool_vocabulary(["shout_text"])
     assert [s.text for s in plan("take hello and shout it", vocabulary)] == [
@@ -55,6 +72,13 @@ def test_independent_questions_are_steps_of_their_own() -> None:
     assert texts("divide 84 by 7, and separately multiply 13 by 6") == [
         "divide 84 by 7",
         "separately multiply 13 by 6",
+    ]
+    # an instruction of its own is no repeat of the one before, whatever its shape ("add 2
+    # multiply 4 and 5" answered 11)
+    assert texts("add 2 and 3, multiply 4 and 5, divide 10 by 2") == [
+        "add 2 and 3",
+        "multiply 4 and 5",
+        "divide 10 by 2",
     ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 from pydantic import JsonValue
@@ -23,6 +23,7 @@ from pydantic import JsonValue
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import Extraction, extract, template
 from selfeng.core.evidence import Assessment, assess
+from selfeng.core.language import NEUTRAL_STEMS, camel_words, stem
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
@@ -108,6 +109,11 @@ class Wordings:
         self.generic: frozenset[str] = frozenset()
         self.vocabulary: frozenset[str] = frozenset()
         """Every tool's own stems (its "does" wording), the generic ones left out."""
+        self.defined: frozenset[str] = frozenset()
+        """``vocabulary`` as the tools' names and descriptions give it (no learnt phrasing)."""
+        self.verbs: frozenset[str] = frozenset()
+        """The stems of the tools' names' first words (names are verb-first:
+        ``round_number``), the generic ones left out."""
         self.spelling = Spelling(())
         """Every tool's name and description words, to read misspelt words against."""
 
@@ -115,6 +121,19 @@ class Wordings:
         """Stems that say what other tools do (and ``tool`` does not)."""
         own = self.by_tool.get(tool)
         return self.vocabulary - (own.does if own is not None else frozenset())
+
+    def operations(self, tool: str) -> frozenset[str]:
+        """Stems that other tools' own names and descriptions say they do, and ``tool``
+        does not: a request's word that names one asks for another tool. Learnt phrasings
+        are left out, so that learning never makes a right answer's word another tool's."""
+        own = self.by_tool.get(tool)
+        return self.defined - (own.does if own is not None else frozenset())
+
+    def commands(self, tool: str) -> frozenset[str]:
+        """The verbs of other tools' names that ``tool`` does not say it does: a request
+        that starts with one ("*round* 22.7 C to F") asks for another tool."""
+        own = self.by_tool.get(tool)
+        return self.verbs - (own.does if own is not None else frozenset())
 
     def refresh(self, registry: RegistryState) -> None:
         """Bring the wordings up to date with ``registry``."""
@@ -141,6 +160,12 @@ class Wordings:
             self.vocabulary = frozenset(s for w in wordings.values() for s in w.does) - (
                 self.generic
             )
+            self.defined = frozenset(s for w in wordings.values() for s in w.defined) - (
+                self.generic
+            )
+            self.verbs = frozenset(
+                stem(words[0]) for name in wordings if (words := camel_words(name))
+            ) - (self.generic | NEUTRAL_STEMS)
             self.spelling = Spelling(
                 {word for w in wordings.values() if w.spelled for word in w.spelled.known}
             )
@@ -204,7 +229,7 @@ class Decider:
         if previous is not None and not isinstance(previous, list):
             restated = with_earlier_values(step.text, dict(context or {}))
             if restated is not None:  # "the total of those numbers": the values given before
-                step = PlanStep(restated, uses_previous=False)
+                step = replace(step, text=restated, uses_previous=False)
         if pinned is not None:
             candidates = self.search.pinned(step.text, pinned, policies)
         else:
@@ -213,7 +238,7 @@ class Decider:
                 candidates = prefer_chains(candidates, previous_tool, skill_graph)
         read = scan(step.text)
         if previous is not None and not step.uses_previous and refers_back(step.text):
-            step = PlanStep(step.text, uses_previous=True)  # a follow-up in a session
+            step = replace(step, uses_previous=True)  # a follow-up in a session
         decision = Decision(index=index, step=step, read=read, candidates=candidates)
         active = active_tools(registry)
         weigh = (read, step, registry, previous, context, min_confidence, active)
@@ -306,7 +331,8 @@ class Decider:
             wording,
             generic=self.wordings.generic,
             returns=record["spec"].get("returns"),
-            foreign=self.wordings.foreign(candidate.tool),
+            foreign=self.wordings.operations(candidate.tool),
+            commands=self.wordings.commands(candidate.tool),
         )
         phrase = normalise_phrase(template(read, extraction))
         good, users, bad = _record(registry, candidate.tool, phrase)

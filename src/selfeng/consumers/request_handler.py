@@ -49,7 +49,7 @@ from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
 from selfeng.core.scanning import scan
-from selfeng.core.values import shown
+from selfeng.core.values import format_value, shown
 from selfeng.projections.registry import active_tools, rejected_answer
 from selfeng.projections.sessions import SessionAnswer, previous_answer
 from selfeng.schemas import (
@@ -241,6 +241,13 @@ class RequestHandler:
         the previous request did not, and is not restated)."""
         pointing = refers_back(step.text)
         if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:
+            if _text_or_its_count(decision, session):
+                decision.fallbacks, decision.rivals = [], []
+                decision.chosen, decision.failure = None, "ambiguous"
+                decision.reason = (
+                    f"“{pointing}” may be the text the previous request was about or the "
+                    f"number it answered ({format_value(session['value'])}): which one?"
+                )
             return decision  # "and lowercase it": the previous answer, as it says
         # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
         restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
@@ -310,7 +317,8 @@ class RequestHandler:
             out.answer = decision.reason + "."
             return
         if decision.failure in {"reference", "ambiguous"}:
-            out.answer = decision.reason[0].upper() + decision.reason[1:] + "."
+            reason = decision.reason[0].upper() + decision.reason[1:]
+            out.answer = reason if reason.endswith("?") else reason + "."
             return
         best = decision.weighed[0].candidate.score if decision.weighed else None
         out.events.append(
@@ -337,3 +345,15 @@ class RequestHandler:
                 f"I have no tool for that yet{where}{why}. I asked for one to be written; a "
                 f"person can add one with `selfeng tools add FILE.py --answer {received.key}`."
             )
+
+
+def _text_or_its_count(decision: Decision, session: SessionAnswer) -> bool:
+    """Whether "it" hands a number the previous request found in a text ("how many letters
+    in 'apple'") to a parameter that takes text ("reverse it"): the text or the number?"""
+    chosen = decision.chosen
+    if chosen is None or chosen.extraction.handoff is None:
+        return False
+    value = chosen.extraction.arguments.get(chosen.extraction.handoff)
+    if not isinstance(value, str) or isinstance(session["value"], str):
+        return False
+    return any(isinstance(v, str) for v in session["arguments"].values())

@@ -77,8 +77,12 @@ class StepRunner:
         a step cannot be answered (``req.out`` says why)."""
         state, out = req.state, req.out
         learn_at = policy_float(state.policies, "learning.min_confidence")
+        # a step is a part of the answer unless the next one works on its output and was
+        # not asked as well as it ("to miles, then to feet" against "and *also* to feet")
         feeds_next = [
-            i + 1 < len(decisions) and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
+            i + 1 < len(decisions)
+            and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
+            and not decisions[i + 1].step.also
             for i in range(len(decisions))
         ]
         outputs: dict[int, Any] = {}
@@ -256,6 +260,8 @@ class StepRunner:
         criteria = Criteria.of(state.policies) if composites else None
         for length in range(len(decisions) - at, 1, -1):
             run = decisions[at : at + length]
+            if any(d.step.also for d in run[1:]):
+                continue  # a composite answers with its last output only
             tools = tuple(d.chosen.candidate.tool for d in run)  # type: ignore[union-attr]
             found = composites.get(tools)
             if found is None:

@@ -36,10 +36,11 @@ from typing import Any
 from pydantic import JsonValue
 
 from selfeng.core.free_text import text_value
-from selfeng.core.hinted_values import by_hint, strict, wants_path
+from selfeng.core.hinted_values import by_hint, strict, wants_expression, wants_path
 from selfeng.core.language import (
     ARTICLES,
     DETERMINERS,
+    OPERATORS,
     REFERENCE_STEMS,
     is_neutral,
     stem,
@@ -151,7 +152,7 @@ def extract(
 
     # 1. The previous output: where the wording points at it, to a parameter it fits.
     if pool.previous is not None:
-        target = _previous_target(pending, pool.previous, wording)
+        target = _previous_target(pending, pool, wording)
         if target is not None:
             fill(target, pool.previous.value, [pool.previous])
     # 2. Parameters that say what they want.
@@ -334,9 +335,18 @@ def _place_previous(
 
 
 def _previous_target(
-    pending: Mapping[str, dict[str, Any]], previous: Token, wording: ToolWording | None
+    pending: Mapping[str, dict[str, Any]], pool: TokenPool, wording: ToolWording | None
 ) -> str | None:
-    fits = [name for name, schema in pending.items() if _fits(previous, schema)]
+    previous = pool.previous
+    assert previous is not None
+    # with an operator of its own ("times that by itself") the request makes an expression
+    # of which the previous output is one operand, not the whole
+    operated = any(t.word in OPERATORS for t in pool.tokens())
+    fits = [
+        name
+        for name, schema in pending.items()
+        if _fits(previous, schema) and not (operated and wants_expression(name, schema))
+    ]
     if not fits:
         return None
     if previous.kind == "number" and len(fits) > 1 and wording is not None:

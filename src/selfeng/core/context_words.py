@@ -65,21 +65,29 @@ def context_words(
         | _colon_label(read)
         | _when(read)
         | read.value_counts
+        | _counted_things(read)
     )
     return words - counted - taken
 
 
 def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
     """Words that say what a value the tool takes is of: a word right after a number ("12
-    eggs", "5.2 km") or right before a value, a preposition or colon between at most ("score
-    among 88, 92", "sales: 120, 135")."""
+    eggs", "5.2 km"; past a comma only before a number of its own: "rent 1,450, *electricity*
+    92", not "555-1234, *reverse* it") or right before a value, a preposition or colon
+    between at most ("score among 88, 92", "sales: 120, 135")."""
     tokens = read.tokens
     out: set[int] = set()
     for t in tokens:
         if t.index not in taken or t.kind not in {"number", "array"}:
             continue
         nxt = tokens[t.index + 1] if t.index + 1 < len(tokens) else None
-        if t.kind == "number" and nxt is not None and _label_word(nxt) and not _acts(nxt, tokens):
+        if (
+            t.kind == "number"
+            and nxt is not None
+            and _label_word(nxt)
+            and not _acts(nxt, tokens)
+            and (not read.text[t.end : nxt.start].strip() or _labels_next(nxt, tokens, taken))
+        ):
             out.add(nxt.index)
         j = t.index - 1
         linked = j >= 0 and tokens[j].kind == "word" and tokens[j].word in _LABEL_LINKS
@@ -94,6 +102,23 @@ def _labels(read: Scan, taken: frozenset[int]) -> frozenset[int]:
 
 
 _LABEL_LINKS = frozenset({"among", "of", "in", "from", "between", "for"})
+
+
+def _labels_next(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> bool:
+    """Whether a word stands right before a number the tool takes ("*electricity* 92")."""
+    k = token.index + 1
+    return k < len(tokens) and k in taken and tokens[k].kind == "number"
+
+
+def _counted_things(read: Scan) -> frozenset[int]:
+    """The plural noun after a number that counts the values ("my three *kids* are 4, 7 and
+    12"): what the values are of."""
+    tokens = read.tokens
+    return frozenset(
+        i + 1
+        for i in read.value_counts
+        if i + 1 < len(tokens) and tokens[i + 1].kind == "word" and _label_word(tokens[i + 1])
+    )
 
 
 def _subjects(read: Scan, taken: frozenset[int]) -> frozenset[int]:

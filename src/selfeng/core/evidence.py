@@ -60,6 +60,7 @@ from selfeng.core.word_rules import (
     narrows_name,
     negated,
     operates,
+    separating_dash,
     spans_range,
     stative,
     unclear_value,
@@ -108,12 +109,15 @@ def assess(
     generic: frozenset[str] = frozenset(),
     returns: Mapping[str, Any] | None = None,
     foreign: frozenset[str] = frozenset(),
+    commands: frozenset[str] = frozenset(),
 ) -> Assessment:
     """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``.
 
     ``returns`` is the JSON Schema of the tool's output: a request that asks for a quantity
     ("how many", "number of") is not answered by a tool that gives text. ``foreign``: stems
-    of what other tools do (a word after a percentage that says one is no label)."""
+    of what other tools' names and descriptions say they do (a word after a percentage that
+    says one is no label); ``commands``: the verbs of other tools' names (a request that
+    starts with one asks for another tool)."""
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
     counted = _counted(read)
@@ -128,9 +132,12 @@ def assess(
     counted_params: set[str] = set()
     miscounted: set[str] = set()
     gives = str((returns or {}).get("type", ""))
-    labels = context_words(read, taken, counted, wording, gives) - _changes(read, foreign)
+    changes = _changes(read, foreign)
+    labels = context_words(read, taken, counted, wording, gives) - changes
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
+    outside = _outside_expression(read, extraction)
+    leading = _leading_words(read)
     for token in read.tokens:
         if token.index not in taken and (
             # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
@@ -138,6 +145,10 @@ def assess(
             (gives != "array" and _each_of_several(token, read.tokens))
             # "the sum of 1, 2, 3 *excluding* 3": which values to take, not a label of one
             or excludes(token, read.tokens)
+            # "100 squared *root*": an operation the expression taken does not hold
+            or token.index in outside
+            # "*round* 22.7 degrees celsius to fahrenheit": the instruction is another tool's
+            or (token.index in leading and stem(token.word) in commands)
         ):
             content += 1
             unexplained.append(token.text)
@@ -238,6 +249,9 @@ def assess(
                     # what another tool does to the result, left undone: "10 divided by
                     # 3 *rounded* up"
                     or (token.word.endswith("ed") and stem(token.word) in foreign)
+                    # what another tool does to each value: "the sum of *squares* of 3
+                    # and 4"
+                    or token.index in changes
                     # a second thing asked, joined on: "convert 1 mile to km and *back*"
                     or _joined_on(token, read.tokens, taken)
                 )
@@ -386,7 +400,7 @@ def _account(
             return True, False, False  # "how *many* times does 7 go into 84": no product
         return True, part, names
     if token.kind == "symbol":
-        if token.word in _IGNORED_SYMBOLS:
+        if token.word in _IGNORED_SYMBOLS or separating_dash(token, tokens):
             return False, True, False
         names, part = wording.matches(token.word)
         return True, part, names
@@ -655,12 +669,55 @@ def _quote(texts: list[str]) -> str:
     return ", ".join(quoted) + more
 
 
+def _outside_expression(read: Scan, extraction: Extraction) -> frozenset[int]:
+    """Operator words no parameter took, when a parameter took an expression with operators
+    of its own ("100 squared *root*"): what the expression evaluated leaves out."""
+    tokens = read.tokens
+    inside = [
+        i
+        for name in extraction.structured
+        for i in extraction.took.get(name, ())
+        if 0 <= i < len(tokens) and tokens[i].word in OPERATORS
+    ]
+    if not inside:
+        return frozenset()
+    taken = extraction.taken
+    return frozenset(
+        t.index for t in tokens if t.kind == "word" and t.word in OPERATORS and t.index not in taken
+    )
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:.?!]")
+
+
+def _leading_words(read: Scan) -> frozenset[int]:
+    """The first word of the request and of each clause after a comma or a sentence's end,
+    when nothing but neutral words come before it: the instruction of an imperative
+    ("please *round* 22.7 ...", "my number is 555-1234, *reverse* it"; after an article it
+    is a noun, "the *population* grew")."""
+    out: set[int] = set()
+    looking = True
+    tokens = read.tokens
+    for t in tokens:
+        if t.index > 0 and _CLAUSE_BREAK.search(read.text[tokens[t.index - 1].end : t.start]):
+            looking = True
+        if not looking:
+            continue
+        if t.kind != "word" or t.word in ARTICLES:
+            looking = False
+        elif not is_neutral(t.word):
+            out.add(t.index)
+            looking = False
+    return frozenset(out)
+
+
 def _changes(read: Scan, foreign: frozenset[str]) -> frozenset[int]:
     """Words that say what another tool does where a label would stand: right after a
     percentage ("a 20% *increase* on 50": what is done with the percentage, the increase or
     the amount it leads to?, not what it is of, as "a 15% *tip*" is), or right before "of"
     and the values ("the sum of *squares* of 1, 2, 3": what is done to each of them, not
-    what they are, as "the *scores* of 88, 92" are)."""
+    what they are, as "the *scores* of 88, 92" are; "the percentage *difference* between 40
+    and 50")."""
     tokens = read.tokens
     out: set[int] = set()
     for t in tokens[1:]:
@@ -671,7 +728,7 @@ def _changes(read: Scan, foreign: frozenset[str]) -> frozenset[int]:
         if (before.kind == "number" and before.percent) or (
             len(after) == 2
             and after[0].kind == "word"
-            and after[0].word == "of"
+            and after[0].word in {"of", "between"}
             and after[1].kind in {"number", "array"}
         ):
             out.add(t.index)

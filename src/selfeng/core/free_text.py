@@ -34,7 +34,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
-from selfeng.core.word_rules import EXCLUDING, PART_LINKS
+from selfeng.core.word_rules import DASHES, EXCLUDING, PART_LINKS
 from selfeng.core.wording import ToolWording
 
 
@@ -407,6 +407,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
     link to the instruction that follows ("... to uppercase"), politeness, and what the
     request is for ("Paris *for a test*": a text that holds those words is quoted)."""
     run = list(run)
+    while len(run) > 1 and run[0].text in DASHES and run[1].start > run[0].end:
+        run.pop(0)  # "make this all caps *-* urgent meeting": a dash set apart, as a colon
     asked = False  # the request's framing began with a question word
     while run and run[0].kind == "word":
         first = run[0]

@@ -62,7 +62,7 @@ def by_hint(
         return None
     if kind == "string" and wants_path(name, schema):
         return _json_path(pool)
-    if kind == "string" and any(h in said for h in _EXPRESSION_HINTS):
+    if wants_expression(name, schema):
         return _expression(pool)
     if kind == "string" and "unit" in name.lower():
         return _unit(name, pool, pending)
@@ -143,6 +143,11 @@ def wants_date(name: str, schema: Mapping[str, Any]) -> bool:
     """A parameter for a date takes only a date (never other words)."""
     said = hints(name, schema)
     return "date" in said or "yyyy" in said or schema.get("format") == "date"
+
+
+def wants_expression(name: str, schema: Mapping[str, Any]) -> bool:
+    """A parameter for an arithmetic expression's text ("expression", "formula", ...)."""
+    return type_of(schema) == "string" and any(h in hints(name, schema) for h in _EXPRESSION_HINTS)
 
 
 def wants_path(name: str, schema: Mapping[str, Any]) -> bool:

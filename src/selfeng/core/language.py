@@ -278,6 +278,12 @@ FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
 """Stems of the closed-class words."""
 
 
+def is_plural(word: str) -> bool:
+    """Whether a (lower-case) word is a plural: it ends in "s" and shares its singular's
+    stem ("apples", "words"; not "sentence", not "is")."""
+    return len(word) > 2 and word.endswith("s") and stem(word[:-1]) == stem(word)
+
+
 def is_neutral(word: str) -> bool:
     """Whether a word says nothing about which tool is wanted."""
     s = stem(word)
@@ -294,11 +300,12 @@ def camel_words(name: str) -> list[str]:
 ORDINALS = frozenset(
     {
         "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-        "tenth", "last", "penultimate", "next",
+        "tenth", "last", "penultimate", "next", "hundredth", "thousandth", "tenths",
+        "hundredths", "thousandths",
     }
 )  # fmt: skip
-"""Ordinals: they pick one of several, so a tool that does not account for them answers
-another question."""
+"""Ordinals: they pick one of several (or a place: "to the nearest *hundredth*"), so a tool
+that does not account for them answers another question."""
 
 _NOT_SUPERLATIVES = frozenset(
     {

@@ -67,6 +67,9 @@ class PlanStep:
     """The words of the step."""
     uses_previous: bool
     """Whether it works on the previous step's output."""
+    also: bool = False
+    """Asked as well as the step before it ("..., and *also* to feet"): that step's output
+    is part of the answer even when this one works on it."""
 
 
 def _starts_instruction(text: str, vocabulary: Collection[str]) -> bool:
@@ -109,14 +112,15 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
     protected = _protected(scan(text))
     parts: list[str] = []
     joined_by_and: list[bool] = []  # part i joined to part i-1 by a plain "and" or comma
+    added: list[bool] = []  # part i asked as well as part i-1 ("also")
     for sentence, offset in _sentences(text, protected, vocabulary):
         inner = [(s - offset, e - offset) for s, e in protected]
         chunks = [
-            (part, at + offset)
-            for chunk, at in _split(sentence, _SEPARATOR, inner)
-            for part, offset in _participles(chunk, vocabulary)
+            (part, at + offset, also and not within)
+            for chunk, at, also in _split_marking_also(sentence, inner)
+            for within, (part, offset) in enumerate(_participles(chunk, vocabulary))
         ]
-        for chunk, at in chunks:
+        for chunk, at, also in chunks:
             pieces = _split_keeping(chunk, _AND, [(s - at, e - at) for s, e in inner])
             current = pieces[0][1]
             by_and = False  # how ``current`` was separated from the part before it
@@ -136,24 +140,41 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
                 if repeated is not None or instruction:
                     parts.append(current)
                     joined_by_and.append(by_and)
-                    by_and = True
+                    added.append(also)
+                    by_and, also = True, False
                     current = repeated if repeated is not None else piece
                 else:
                     current = f"{current}{separator}{piece}"
             parts.append(current)
             joined_by_and.append(by_and)
+            added.append(also)
     cleaned = [_LEADING.sub("", p).strip().strip(",").strip() for p in parts]
-    steps = _merge_framing([(p, j) for p, j in zip(cleaned, joined_by_and, strict=True) if p])
+    steps = _merge_framing(
+        [(p, j, a) for p, j, a in zip(cleaned, joined_by_and, added, strict=True) if p]
+    )
     if not steps:
         return [PlanStep(request.strip(), False)]
-    joined = [j for _, j in steps]
-    texts = _borrow_tails([p for p, _ in steps], joined)
+    joined = [j for _, j, _ in steps]
+    texts = _borrow_tails([p for p, _, _ in steps], joined)
     texts = _ask_of_the_same(texts, joined)
     texts = _continue_verbs(texts, vocabulary)
     return [
-        PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)))
-        for i, part in enumerate(texts)
+        PlanStep(part, uses_previous=i > 0 and bool(_REFERENCE.search(part)), also=i > 0 and also)
+        for i, (part, (_, _, also)) in enumerate(zip(texts, steps, strict=True))
     ]
+
+
+def _split_marking_also(
+    sentence: str, protected: list[tuple[int, int]]
+) -> list[tuple[str, int, bool]]:
+    """``sentence`` split at ``_SEPARATOR``: each piece with its offset and whether the
+    separator before it said "also"."""
+    out: list[tuple[str, int, bool]] = []
+    end = 0
+    for piece, at in _split(sentence, _SEPARATOR, protected):
+        out.append((piece, at, "also" in sentence[end:at].lower()))
+        end = at + len(piece)
+    return out
 
 
 def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
@@ -202,25 +223,30 @@ def _modifier(piece: str) -> bool:
     )
 
 
-def _merge_framing(steps: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+def _merge_framing(steps: list[tuple[str, bool, bool]]) -> list[tuple[str, bool, bool]]:
     """A part of nothing but framing ("Could you", from "Could you also provide ...") is no
-    step: it joins the part after it."""
-    out: list[tuple[str, bool]] = []
+    step: it joins the part after it (and is joined as that framing was)."""
+    out: list[tuple[str, bool, bool]] = []
     carry = ""
-    for text, joined in steps:
+    carried_also = False
+    for text, joined, also in steps:
         if not any(not is_neutral(w) for w in _WORD.findall(text.lower())) and not any(
             _is_value(t) for t in scan(text).tokens
         ):
+            carried_also = also if not carry else carried_also
             carry = f"{carry} {text}".strip()
             continue
-        out.append((f"{carry} {text}".strip() if carry else text, joined if not carry else False))
+        if carry:
+            out.append((f"{carry} {text}", False, carried_also))
+        else:
+            out.append((text, joined, also))
         carry = ""
     if carry:
         if out:
-            last, joined = out[-1]
-            out[-1] = (f"{last} {carry}", joined)
+            last, joined, also = out[-1]
+            out[-1] = (f"{last} {carry}", joined, also)
         else:
-            out.append((carry, False))
+            out.append((carry, False, False))
     return out
 
 
@@ -446,8 +472,8 @@ def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None
     elided = _with_values_of(before, head, after, tail)
     if elided is not None:
         return elided
-    if _shape(head[-len(tail) :]) != _shape(tail):
-        return None
+    if _shape(head[-len(tail) :]) != _shape(tail) or _starts_instruction(after, vocabulary):
+        return None  # not the same shape, or an instruction of its own ("*multiply* 4 and 5")
     lead = before[: head[-len(tail)].start].rstrip()
     return f"{lead} {after}" if lead else None
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import JsonValue
 
-from selfeng.core.language import POINTING_STEMS, REFERENCE_STEMS, stem
+from selfeng.core.language import POINTING_STEMS, REFERENCE_STEMS, is_plural, stem
 
 _SENTENCE_END = re.compile(r"[.?!;]")
 
@@ -86,18 +86,32 @@ class Scan:
     def value_counts(self) -> frozenset[int]:
         """Numbers that say how many values there are, not what they are: "add *two*
         numbers", "the mean of *3* values: 4, 5, 6", "add those *two* results" (a number right
-        before a plural noun that points at values or at earlier answers)."""
+        before a plural noun that points at values or at earlier answers), a one before such
+        a noun in the singular that the values follow ("the average of *one* number 5"), and
+        a number before any plural noun that as many numbers follow ("my *three* kids are 4,
+        7 and 12")."""
         out: set[int] = set()
         for t, nxt in zip(self.tokens, self.tokens[1:], strict=False):
+            if t.kind != "number" or t.percent or nxt.kind != "word":
+                continue
             if (
-                t.kind == "number"
-                and not t.percent
-                and nxt.kind == "word"
-                and nxt.word.endswith("s")
-                and (nxt.stem in POINTING_STEMS or nxt.stem in REFERENCE_STEMS)
-            ):
+                (nxt.stem in POINTING_STEMS or nxt.stem in REFERENCE_STEMS)
+                and (nxt.word.endswith("s") or (t.value == 1 and self._values_follow(nxt.index)))
+            ) or (is_plural(nxt.word) and self._as_many_follow(t, nxt.index)):
                 out.add(t.index)
         return frozenset(out)
+
+    def _as_many_follow(self, count: Token, index: int) -> bool:
+        """Whether as many numbers as ``count`` says (two or more) come after token
+        ``index``."""
+        if not isinstance(count.value, int | float) or count.value < 2:
+            return False
+        after = sum(1 for t in self.tokens[index + 1 :] if t.kind == "number")
+        return after == count.value
+
+    def _values_follow(self, index: int) -> bool:
+        """Whether the token after token ``index`` is a number (punctuation is no token)."""
+        return index + 1 < len(self.tokens) and self.tokens[index + 1].kind == "number"
 
     def colon_text(self) -> str | None:
         """The text after the instruction's colon, as written (a trailing "?" or "." removed:

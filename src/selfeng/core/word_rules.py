@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
-from selfeng.core.language import ARTICLES, REFERENCES, TEXT_PART_STEMS, stem
+from selfeng.core.language import ARTICLES, REFERENCES, TEXT_PART_STEMS, is_plural, stem
 from selfeng.core.list_values import spans
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
@@ -177,7 +177,7 @@ def parts_of_value(
     """Whether a plural noun is linked to a value after it ("*words* in 'one two three'"),
     or to words a parameter took (``taken``: "*words* in hello world"), or stands right
     before either ("reverse the *words* hello world": their order, as a plural says)."""
-    if not (token.word.endswith("s") and stem(token.word[:-1]) == stem(token.word)):
+    if not is_plural(token.word):
         return False  # "the word banana", "the sentence 'I am here'" point at one value
     k = token.index + 1
     if k < len(tokens) and (tokens[k].kind in VALUE_KINDS or k in taken):
@@ -300,3 +300,21 @@ def unclear_value(
     ):
         return f"“{tokens[token.index - 1].text}{token.text}”: thousands or millions, or a unit?"
     return None
+
+
+DASHES = frozenset({"-", "\u2013", "\u2014"})
+"""Hyphen-minus, en dash and em dash."""
+
+
+def separating_dash(token: Token, tokens: Sequence[Token]) -> bool:
+    """A dash set apart between two words, as a colon would stand: "make this all caps *-*
+    urgent meeting" (between numbers, or written against a word, it is a minus sign)."""
+    if token.text not in DASHES or token.index == 0 or token.index + 1 >= len(tokens):
+        return False
+    before, after = tokens[token.index - 1], tokens[token.index + 1]
+    return (
+        before.kind == "word"
+        and after.kind == "word"
+        and before.end < token.start
+        and token.end < after.start
+    )

@@ -24,9 +24,11 @@ from selfeng.core.language import (
     ARTICLES,
     NEUTRAL,
     NEUTRAL_STEMS,
+    OPERATORS,
     OUTPUT_STEMS,
     POINTING_STEMS,
     camel_words,
+    is_plural,
     stem,
     words,
 )
@@ -60,6 +62,8 @@ class ToolWording:
     *places*") but never show on their own that the tool is wanted."""
     roles: Mapping[str, Roles] = field(default_factory=dict)
     """Each parameter's roles."""
+    defined: frozenset[str] = frozenset()
+    """The stems of ``does`` that its name and description give (no learnt phrasing)."""
     joined: frozenset[str] = frozenset()
     """Compounds its wording writes apart or together ("upper case" / "uppercase"), joined."""
     spelled: Abbreviations | None = None
@@ -119,15 +123,27 @@ _NOT_LEARNT = POINTING_STEMS | OUTPUT_STEMS
 @lru_cache(maxsize=4096)
 def _context_stems(phrase: str) -> frozenset[str]:
     """Stems of the words that gave a phrasing's values their context ("my *test scores*
-    were {numbers}"), read as the request was, with its values in place."""
+    were {numbers}"), read as the request was, with its values in place, and the things a
+    number counts ("add {a} to my {b} *apples*"): taught as the tool's, they made it the
+    answer to any request about apples."""
     from selfeng.core.context_words import value_context  # it reads wordings: no cycle
     from selfeng.core.scanning import scan
 
     read = scan(re.sub(r"\{[^}]*\}", "7", phrase))
     taken = frozenset(t.index for t in read.tokens if t.kind == "number")
     tokens = read.tokens
+    counted = {
+        t.index
+        for t in tokens[1:]
+        if t.kind == "word"
+        and tokens[t.index - 1].index in taken
+        and is_plural(t.word)
+        and t.word not in OPERATORS
+    }
     return frozenset(
-        stem(tokens[i].word) for i in value_context(read, taken) if tokens[i].kind == "word"
+        stem(tokens[i].word)
+        for i in value_context(read, taken) | counted
+        if tokens[i].kind == "word"
     )
 
 
@@ -140,6 +156,7 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
     for part in camel_words(name):
         does.add(stem(part))
     does.update(stem(w) for w in words(_without_examples(description)) if len(w) > 1)
+    defined = set(does)
     for phrase in confirmed:
         # what a phrasing points at its value with ("the *word* {text}"), how it asks for
         # the answer ("*write* {text} backwards") or what its values were ("*my test scores*
@@ -166,6 +183,7 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         does=frozenset(does),
         takes=frozenset(takes - does),
         roles={p: _roles(p, s, description) for p, s in properties.items()},
+        defined=frozenset(does & defined),
         joined=frozenset(_compounds(description) | _compounds(" ".join(camel_words(name)))),
         spelled=Abbreviations([*camel_words(name), *words(_without_examples(description))]),
         scoped=_scoped(_without_examples(description)),
