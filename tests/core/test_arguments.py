@@ -698,3 +698,26 @@ def test_a_thing_pointed_at_but_not_given_is_no_text() -> None:
     assert fill("to_uppercase", "uppercase i love this song")[0] == {"text": "i love this song"}
     assert fill("to_uppercase", "uppercase i love my dog")[0] == {"text": "i love my dog"}
     assert fill("reverse_string", "reverse this word banana")[0] == {"text": "banana"}
+
+
+def test_a_verb_of_its_own_starts_a_text_and_is_no_link_to_it() -> None:
+    """ "uppercase go to school" gave "SCHOOL": "go to" was read as the link of "are in"."""
+    found, _ = fill("to_uppercase", "uppercase go to school")
+    assert found.get("text") != "school"
+    found, _ = fill("count_characters", "how many characters are in hello world")
+    assert found == {"text": "hello world"}
+
+
+def test_the_words_leading_to_the_form_asked_are_not_the_text() -> None:
+    """ "write hello in capital letters" gave "HELLO IN CAPITAL"."""
+    found, _ = fill("to_uppercase", "write hello in capital letters")
+    assert found.get("text") != "hello in capital"
+
+
+def test_a_text_the_tools_own_word_may_stand_in_is_not_cut_at_it() -> None:
+    """ "reverse come back soon" gave "noos": "back" is reverse_string's word, so the text
+    was taken from after it."""
+    found, _ = fill("reverse_string", "reverse come back soon")
+    assert found.get("text") != "soon"
+    found, _ = fill("count_letters", "count the letters in banana")
+    assert found == {"text": "banana"}

@@ -1096,3 +1096,41 @@ def test_a_number_as_many_values_follow_counts_them() -> None:
     # a number that as many numbers do not follow is a value ("2 apples and 2 oranges")
     both = extract(scan("add 2 apples and 3 apples"), SPECS["add_numbers"]["parameters"])
     assert both.arguments == {"a": 2.0, "b": 3.0}
+
+
+def test_a_second_thing_asked_of_the_same_values_is_left_over() -> None:
+    """ "what's the mean, median and max of 4, 1, 7" answered its second part, "median and
+    max of 4, 1, 7", with the median alone: "max" was read as what the values are."""
+    assessment = judge_among_all("median", "median and max of 4, 1, 7")
+    assert assessment.confidence == 0.0
+    assert "max" in assessment.unused
+    assert judge_among_all("median", "median and the max of 4, 1, 7").confidence == 0.0
+    # two words for what the tool does are one thing asked
+    assert judge_among_all("sum_numbers", "what's the sum and total of 3 and 4").confidence == 1.0
+
+
+def test_two_operations_offered_around_or_are_unclear() -> None:
+    """ "what's 10 plus or minus 2" gave 8: "minus 2" was read as the number -2."""
+    for text in ("what's 10 plus or minus 2", "10 times or divided by 2"):
+        assessment = judge_among_all("add_numbers", text)
+        assert assessment.confidence == 0.0
+        assert assessment.unclear, text
+    assert judge_among_all("subtract_numbers", "what's 5 minus minus 3").confidence == 1.0
+
+
+def test_a_word_that_turns_a_value_into_another_is_no_label() -> None:
+    """ "what's the negative of 10 plus 3" gave 13."""
+    assessment = judge_among_all("add_numbers", "what's the negative of 10 plus 3")
+    assert assessment.confidence == 0.0
+    assert "negative" in assessment.unused
+    assert judge_among_all("add_numbers", "what is negative five plus 3").confidence == 1.0
+
+
+def test_a_number_asked_in_letters_is_no_count_of_letters_nor_a_case() -> None:
+    """ "what's my grade in letters: 85" and "write 85 in letters" gave 0 (count_letters),
+    then 85 (to_lowercase): "in letters" is the form the answer is asked in."""
+    for tool in ("count_letters", "to_lowercase", "to_uppercase"):
+        for text in ("what's my grade in letters: 85", "write 85 in letters"):
+            assert judge_among_all(tool, text).confidence == 0.0, (tool, text)
+    assert judge_among_all("to_lowercase", "convert HELLO to small letters").confidence == 1.0
+    assert judge_among_all("count_letters", "how many letters in hello").confidence == 1.0

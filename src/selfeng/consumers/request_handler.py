@@ -314,11 +314,10 @@ class RequestHandler:
         where = f" (part {decision.index + 1}: “{shown(decision.step.text)}”)" if total > 1 else ""
         out.reason = decision.reason
         if decision.failure == "missing":
-            out.answer = decision.reason + "."
+            out.answer = _sentence(decision.reason)
             return
         if decision.failure in {"reference", "ambiguous"}:
-            reason = decision.reason[0].upper() + decision.reason[1:]
-            out.answer = reason if reason.endswith("?") else reason + "."
+            out.answer = _sentence(decision.reason[0].upper() + decision.reason[1:])
             return
         best = decision.weighed[0].candidate.score if decision.weighed else None
         out.events.append(
@@ -357,3 +356,8 @@ def _text_or_its_count(decision: Decision, session: SessionAnswer) -> bool:
     if not isinstance(value, str) or isinstance(session["value"], str):
         return False
     return any(isinstance(v, str) for v in session["arguments"].values())
+
+
+def _sentence(text: str) -> str:
+    """``text`` ended as a sentence: a full stop, unless it asks a question."""
+    return text if text.endswith("?") else text + "."

@@ -69,8 +69,9 @@ from selfeng.core.word_rules import (
 from selfeng.core.wording import QUANTIFIERS, ToolWording
 
 _IGNORED_SYMBOLS = frozenset({"="})
+_WRITTEN_FORMS = frozenset({"words", "letters", "text"})
 _NUMBER_FORMS = {
-    **dict.fromkeys(("words", "letters", "text"), frozenset({"number", "integer"})),
+    **dict.fromkeys(_WRITTEN_FORMS, frozenset({"number", "integer"})),
     **dict.fromkeys(("whole", "integer", "int"), frozenset({"number"})),
 }
 """Forms of a number, and the kinds of answer that need not come in them: written out ("in
@@ -133,7 +134,8 @@ def assess(
     miscounted: set[str] = set()
     gives = str((returns or {}).get("type", ""))
     changes = _changes(read, foreign)
-    labels = context_words(read, taken, counted, wording, gives) - changes
+    asked_too = _asked_with(read, taken, wording) - counted  # a count says it more precisely
+    labels = context_words(read, taken, counted, wording, gives) - changes - asked_too
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     outside = _outside_expression(read, extraction)
@@ -149,6 +151,8 @@ def assess(
             or token.index in outside
             # "*round* 22.7 degrees celsius to fahrenheit": the instruction is another tool's
             or (token.index in leading and stem(token.word) in commands)
+            # "the median and *max* of 4, 1, 7": a second thing asked of the same values
+            or token.index in asked_too
         ):
             content += 1
             unexplained.append(token.text)
@@ -183,11 +187,11 @@ def assess(
             gives in _NUMBER_FORMS.get(token.word, ())
             and token.index not in taken
             and names_form(token, read.tokens)
-            and not wording.matches(token.word)[0]
+            and (token.word in _WRITTEN_FORMS or not wording.matches(token.word)[0])
         ):
             # "99 + 1 *in words*", "7 divided by 2 *as a whole* number": a form a tool
             # giving a number does not give, unless its wording says it does ("round 3.7 to
-            # a *whole* number")
+            # a *whole* number"; a tool that counts letters gives no number *in letters*)
             content += 1
             unexplained.append(token.text)
             unused.append(token.text)
@@ -267,6 +271,9 @@ def assess(
             and stem(token.word) not in generic
             and not negated(token, read.tokens)
             and not stative(token, read.tokens)
+            # "write 85 *in letters*": the form the answer is asked in, which asks for no
+            # tool on its own ("in *small* letters" does)
+            and not (token.word in _WRITTEN_FORMS and names_form(token, read.tokens))
         ):
             intent.append(token.text)
     for extra in _coordinated(read, extraction, wording, taken):
@@ -477,6 +484,31 @@ def _joined_on(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> 
         return False  # "and *separately*, what's ...": how, not what
     k = token.index - 1
     return k >= 0 and k not in taken and tokens[k].kind == "word" and tokens[k].word in _JOINING
+
+
+def _asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> frozenset[int]:
+    """Words joined by "and" or "or" to a word that asks for the tool, that the tool does
+    not say it does: a second thing asked ("the median *and max* of 4, 1, 7"), not what the
+    values are."""
+    tokens = read.tokens
+    out: set[int] = set()
+    for t in tokens:
+        if t.kind != "word" or t.index in taken or t.index < 2 or is_neutral(t.word):
+            continue
+        k = t.index - 1
+        while k > 0 and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
+            k -= 1  # "the median and *the* max"
+        if tokens[k].kind != "word" or tokens[k].word not in {"and", "or"} or k == 0:
+            continue
+        before = tokens[k - 1]
+        if (
+            before.kind == "word"
+            and before.index not in taken
+            and wording.matches(before.word)[0]
+            and not any(wording.matches(t.word))
+        ):
+            out.add(t.index)
+    return frozenset(out)
 
 
 _DISTRIBUTIVE_PRONOUNS = frozenset({"each", "both", "every"})

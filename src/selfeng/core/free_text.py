@@ -143,7 +143,8 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     if current:
         runs.append((current, at_start, after_own, False))
     best: list[Token] = []
-    for run, starts, after, before in runs:
+    between: list[Token] = []  # the run before ``best``, when it stood between two own words
+    for at, (run, starts, after, before) in enumerate(runs):
         if run[0].index in counting:
             run = _past_counted(run)
         trimmed = _trim(run, at_start=starts, before_own=before)
@@ -153,7 +154,24 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
             continue
         if len(trimmed) >= len(best):
             best = trimmed
+            earlier = runs[at - 1] if at > 0 else None
+            between = earlier[0] if earlier is not None and earlier[2] and earlier[3] else []
+    if best and _split_by_own_word(between, best):
+        return []  # "reverse *come back soon*": the tool's own word "back" may be the text's
     return best
+
+
+_FRAME_BETWEEN = ARTICLES | DETERMINERS | PREPOSITIONS | frozenset({"is", "are"})
+
+
+def _split_by_own_word(before: list[Token], run: list[Token]) -> bool:
+    """Whether a text run right after one of the tool's words follows words of its own
+    between that word and the instruction ("reverse *come* back soon"): one text the tool's
+    word stands in, or the part after it? Little words there ("count *the* letters in
+    banana") frame the value."""
+    if not before or not run or run[0].index != before[-1].index + 2:
+        return False
+    return any(t.kind != "word" or t.word not in _FRAME_BETWEEN for t in before)
 
 
 _COUNTING_STEMS = frozenset({stem("count"), stem("tally")})
@@ -339,15 +357,24 @@ def _anchored(
 _INSTRUCTION_VERBS = frozenset({"make", "turn", "convert", "change", "put", "set"}) | OUTPUT_VERBS
 
 
+_MOTION_VERBS = frozenset(
+    {"go", "goes", "going", "come", "comes", "get", "gets", "getting", "got", "let", "lets",
+     "like", "want", "wants", "wanted", "need", "needs"}
+)  # fmt: skip
+_LINKING = (AUXILIARIES | {"there"}) - _MOTION_VERBS
+"""Auxiliaries that link an instruction to its value ("are in"); a verb of its own ("*go*
+to school") starts a text."""
+
+
 def _links(run: list[Token]) -> bool:
     """Whether a run starts with the words that link an instruction to its value: auxiliaries
-    then a preposition ("are in", "is there in", "of")."""
+    then a preposition ("are in", "is there in", "of"; not "uppercase *go to* school")."""
     for token in run:
         if token.kind != "word":
             return False
         if token.word in PREPOSITIONS:
             return True
-        if token.word not in AUXILIARIES | {"there"}:
+        if token.word not in _LINKING:
             return False
     return False
 
@@ -398,6 +425,10 @@ def _points_past_modifiers(rest: Sequence[Token]) -> int:
 
 
 _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
+
+
+_FORM_LINKS = frozenset({"in", "into", "to"})
+"""Prepositions before the form a text is asked in ("hello *in* capital letters")."""
 
 
 def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
@@ -476,6 +507,15 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             and (last.word in PREPOSITIONS | ARTICLES | DETERMINERS | AUXILIARIES)
         ):
             run.pop()  # "hello world to uppercase"
+        elif (
+            before_own
+            and len(run) > 2
+            and last.kind == "word"
+            and before is not None
+            and before.kind == "word"
+            and before.word in _FORM_LINKS
+        ):
+            del run[-2:]  # "hello *in capital* letters": the words that lead to the tool's
         elif last.kind == "symbol" and last.word not in {")"}:
             run.pop()
         else:

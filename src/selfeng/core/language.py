@@ -77,9 +77,11 @@ ADDITIVE = frozenset(
 can be, unlike multiplying ("15 dollars times 6 tickets") or dividing ("100 km in 2 hours")."""
 
 MULTIPLIERS = frozenset(
-    {"double", "doubled", "triple", "tripled", "half", "halved", "twice", "squared", "cubed"}
-)
-"""Words that multiply or raise a value ("I want it *doubled*")."""
+    {"double", "doubled", "triple", "tripled", "half", "halved", "twice", "squared", "cubed",
+     "negative", "opposite", "reciprocal", "inverse"}
+)  # fmt: skip
+"""Words that multiply or raise a value ("I want it *doubled*", "the *negative* of 10": by
+minus one, "the *reciprocal* of 4": to the minus one)."""
 
 COPULAS = frozenset({"is", "are", "was", "were"})
 """Forms of "be" that link a subject to what it is ("a marathon *is* 26.2 miles")."""

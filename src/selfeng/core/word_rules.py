@@ -15,7 +15,14 @@ from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
-from selfeng.core.language import ARTICLES, REFERENCES, TEXT_PART_STEMS, is_plural, stem
+from selfeng.core.language import (
+    ARTICLES,
+    OPERATORS,
+    REFERENCES,
+    TEXT_PART_STEMS,
+    is_plural,
+    stem,
+)
 from selfeng.core.list_values import spans
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
@@ -299,6 +306,26 @@ def unclear_value(
         and not wording.matches(token.word)[1]
     ):
         return f"“{tokens[token.index - 1].text}{token.text}”: thousands or millions, or a unit?"
+    either = either_operation(token, tokens)
+    if either is not None:
+        return f"“{either}”: which one?"
+    return None
+
+
+def either_operation(token: Token, tokens: Sequence[Token]) -> str | None:
+    """The words of two operations offered as alternatives around an "or" ("10 *plus or
+    minus* 2", "times or divided by"), read as one operation and a signed number otherwise."""
+    if token.kind != "word" or token.word != "or" or token.index == 0:
+        return None
+    before = tokens[token.index - 1]
+    after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
+    if after is None or before.word not in OPERATORS:
+        return None
+    signed = (after.kind == "number" and after.text[:1] in "-+\u2212") or (
+        after.kind == "number" and after.text.split()[0].lower() in OPERATORS
+    )
+    if after.word in OPERATORS or signed:
+        return f"{before.text} or {after.text.split()[0]}"
     return None
 
 
