@@ -122,6 +122,27 @@ def test_it_for_a_text_or_the_number_counted_in_it_is_asked_back(seeded: Selfeng
     assert agent.ask("now lowercase it", session_id="s-up").value == "good morning"
 
 
+def test_a_bare_number_for_one_of_two_kinds_of_values_is_asked_back(seeded: Selfeng) -> None:
+    """ "and 20" after "now 15 percent" (of 250) gave 3, 15 percent of 20: the 20 may be the
+    percentage as well. A percentage sign, or a word the previous request had, says which."""
+    agent = Agent(seeded)
+    assert agent.ask("what's 15 percent of 250", session_id="s-bare").value == 37.5
+    bare = agent.ask("and 20", session_id="s-bare")
+    assert not bare.ok
+    assert "which one?" in bare.text
+    assert agent.ask("what's 15% of 200", session_id="s-pct").value == 30
+    assert agent.ask("and 25%?", session_id="s-pct").value == 50
+    assert agent.ask("what's 15% of 200", session_id="s-of").value == 30
+    assert agent.ask("and of 300?", session_id="s-of").value == 45
+
+
+def test_a_percentage_joined_to_the_answer_changes_it(seeded: Selfeng) -> None:
+    """ "and with 10% tax?" after a total of 7.45 gave 0.745, the tax alone."""
+    agent = Agent(seeded)
+    assert agent.ask("what's 2.50 plus 4.95", session_id="s-tax").value == 7.45
+    assert not agent.ask("and with 10% tax?", session_id="s-tax").ok
+
+
 def test_a_follow_up_that_starts_with_an_operator_works_on_the_answer(seeded: Selfeng) -> None:
     agent = Agent(seeded)
     assert agent.ask("Add 3 and 4", session_id="s-op").value == 7

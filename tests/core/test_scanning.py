@@ -35,6 +35,11 @@ def kinds(text: str) -> list[tuple[str, object]]:
         ("a thousand thousand", [1000.0, 1000.0]),  # scales only fall in one number
         ("one million two hundred thousand", [1_200_000.0]),
         ("the 3rd of 4", [3.0, 4.0]),
+        # "round twelve point seven" rounded 12 to 7 places: a decimal read out
+        ("round twelve point seven", [12.7]),
+        ("three point one four times 2", [3.14, 2.0]),
+        ("one point oh five", [1.05]),
+        ("the point is five", [5.0]),
     ],
 )
 def test_numbers(text: str, values: list[float]) -> None:

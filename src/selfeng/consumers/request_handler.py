@@ -44,7 +44,7 @@ from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
-from selfeng.core.follow_ups import continued, restate
+from selfeng.core.follow_ups import bare_number_for, continued, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
@@ -251,6 +251,11 @@ class RequestHandler:
             return decision  # "and lowercase it": the previous answer, as it says
         # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
         restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
+        unsaid = bare_number_for(step.text, session.get("query", ""))
+        if unsaid is not None:
+            decision.fallbacks, decision.rivals = [], []
+            decision.chosen, decision.failure, decision.reason = None, "ambiguous", unsaid
+            return decision
         if restated is None or restated == step.text:
             if not pointing and self._asked_again(decision, session.get("query", "")):
                 decision.fallbacks, decision.rivals = [], []

@@ -38,6 +38,8 @@ def restate(
     if not earlier_query or len(words) > _MAX_WORDS:
         return None
     values = [t for t in tokens if t.kind in _VALUE_KINDS]
+    if values and bare_number_for(text, earlier_query) is not None:
+        return None  # "and 20?" after "15 percent of 250": 20 percent, or of 20?
     if values:
         return _new_values(tokens, values, earlier_query)
     if any(t.kind not in {"word", "symbol"} for t in tokens):
@@ -85,6 +87,28 @@ def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str
             at = t.end
     out.append(earlier_query[at:])
     return "".join(out)
+
+
+def bare_number_for(text: str, earlier_query: str) -> str | None:
+    """Why a follow-up that gives a plain number and nothing that says what it stands for
+    cannot be written out, when the previous request had numbers of two kinds ("and 20?"
+    after "15 percent of 250": 20 percent, or 15 percent of 20?); None otherwise."""
+    tokens = scan(text).tokens
+    numbers = [t for t in scan(earlier_query).tokens if t.kind == "number"]
+    new = [t for t in tokens if t.kind == "number"]
+    if (
+        len(new) != 1
+        or new[0].percent
+        or len({_kind(t) for t in numbers}) < 2
+        or any(t.kind not in {"word", "number", "symbol"} for t in tokens)
+        or any(t.kind == "word" and t.word not in _OPENERS for t in tokens)
+    ):
+        return None
+    shown_as = new[0].text
+    return (
+        f"“{shown_as}” may take the place of any of the previous request's numbers "
+        f"({', '.join(t.text for t in numbers)}): which one?"
+    )
 
 
 def _same_values(text: str, earlier_arguments: Mapping[str, JsonValue]) -> str | None:

@@ -138,6 +138,13 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                 out.extend(raw[i:run_end])
                 i = run_end
                 continue
+            point_end, digits = _point_digits(raw, run_end)
+            if digits:
+                # "twelve point seven": a decimal read out, digit by digit after the point
+                out.append(RawToken("number", r.start, raw[point_end - 1].end,
+                                    value=float(f"{value}.{digits}"), integer=False))  # fmt: skip
+                i = point_end
+                continue
             if not (lone_one and previous in _NOT_A_NUMBER_BEFORE_ONE):
                 out.append(RawToken("number", r.start, raw[run_end - 1].end, value=float(value),
                                     integer=True))  # fmt: skip
@@ -359,6 +366,21 @@ def _number_word_run(text: str, raw: list[RawToken], i: int) -> tuple[int, int]:
     while j > i and raw[j - 1].word in {"a", "and"}:
         j -= 1
     return j, total + current
+
+
+_DIGIT_WORDS = {w: str(n) for w, n in _NUMBER_WORDS.items() if n < 10} | {"oh": "0"}
+
+
+def _point_digits(raw: list[RawToken], k: int) -> tuple[int, str]:
+    """The digits read out after "point" at ``k`` ("point *one four*"), and where they end;
+    no digits when there is no "point" there, or no digit word after it."""
+    if k >= len(raw) or raw[k].kind != "word" or raw[k].word != "point":
+        return k, ""
+    end, digits = k + 1, ""
+    while end < len(raw) and raw[end].kind == "word" and raw[end].word in _DIGIT_WORDS:
+        digits += _DIGIT_WORDS[raw[end].word]
+        end += 1
+    return (end, digits) if digits else (k, "")
 
 
 def _is_number_word(word: str) -> bool:

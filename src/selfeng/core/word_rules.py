@@ -140,17 +140,24 @@ def operates(token: Token, tokens: Sequence[Token]) -> bool:
     return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
 
 
+_OPENING = frozenset({"and", "so", "then", "now", "what", "about", "how"})
+"""Words a follow-up opens with ("*and* with 10% tax?")."""
+
+
 def _joins_amount_and_share(token: Token, tokens: Sequence[Token]) -> bool:
-    """Whether ``token`` stands between an amount and a percentage ("80 *with* a 15% tip")."""
+    """Whether ``token`` stands between an amount and a percentage ("80 *with* a 15% tip"),
+    the amount said or pointed at ("it with 10% tax"), or left to the previous answer at the
+    start of a follow-up ("and *with* 10% tax?")."""
     before = next((t for t in reversed(tokens[: token.index]) if t.word not in ARTICLES), None)
     after = next((t for t in tokens[token.index + 1 :] if t.word not in ARTICLES), None)
-    return (
-        before is not None
-        and after is not None
-        and before.kind == "number"
-        and not before.percent
-        and after.kind == "number"
-        and after.percent
+    if after is None or after.kind != "number" or not after.percent:
+        return False
+    if before is None or all(
+        t.kind == "word" and t.word in _OPENING for t in tokens[: token.index]
+    ):
+        return True
+    return (before.kind == "number" and not before.percent) or (
+        before.kind == "word" and before.word in REFERENCES
     )
 
 
