@@ -1134,3 +1134,10 @@ def test_a_number_asked_in_letters_is_no_count_of_letters_nor_a_case() -> None:
             assert judge_among_all(tool, text).confidence == 0.0, (tool, text)
     assert judge_among_all("to_lowercase", "convert HELLO to small letters").confidence == 1.0
     assert judge_among_all("count_letters", "how many letters in hello").confidence == 1.0
+
+
+def test_an_answer_asked_in_another_form_at_the_end_is_declined() -> None:
+    """ "what is 2 plus 2 in french" gave 4: with no unit on the values, a word left over
+    after "in" at the request's end is the form the whole answer is asked in."""
+    assert judge_among_all("add_numbers", "what is 2 plus 2 in french").confidence == 0.0
+    assert judge_among_all("multiply_numbers", "what is 5 times 3 in total").confidence >= 0.75

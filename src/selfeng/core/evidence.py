@@ -540,7 +540,7 @@ def _asked_in_other_unit(
     numbers = [tokens[i] for i in sorted(taken) if 0 <= i < len(tokens)]
     units = unit_labels(read, [t for t in numbers if t.kind == "number"])
     units |= {stem(tokens[i].word) for i in counted if 0 <= i < len(tokens)}
-    if not units or not unexplained:
+    if not unexplained:
         return []
     left = set(unexplained)
     out: list[str] = []
@@ -554,6 +554,9 @@ def _asked_in_other_unit(
             and before.word in CONVERSION_WORDS
             and before.index not in taken
             and stem(t.word) not in units
+            # with no unit to differ from, only as the request's last word: "2 plus 2 *in
+            # french*", the form the whole answer is asked in
+            and (units or t.index == len(tokens) - 1)
             and t.word not in ADDITIVE  # "in *total*": how to combine them, not a unit
             and t.word not in QUANTIFIERS  # "in *all*"
             and t.word not in MEASURES  # "percentage change in *weight*": which quantity
