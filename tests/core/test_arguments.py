@@ -721,3 +721,15 @@ def test_a_text_the_tools_own_word_may_stand_in_is_not_cut_at_it() -> None:
     assert found.get("text") != "soon"
     found, _ = fill("count_letters", "count the letters in banana")
     assert found == {"text": "banana"}
+
+
+def test_an_instruction_verb_ends_the_framing_and_the_text_starts_after_it() -> None:
+    """ "make go to bed uppercase" gave "BED" and "put i am in love in upper case" "LOVE": the
+    text's own first words were trimmed as framing after "make" and "put"."""
+    found, _ = fill("to_uppercase", "make go to bed uppercase")
+    assert found.get("text") != "bed"
+    found, _ = fill("to_uppercase", "put i am in love in upper case")
+    assert found == {"text": "i am in love"}
+    # the words before the tool's word are trimmed only right before it
+    found, _ = fill("to_uppercase", "convert welcome to paris to uppercase")
+    assert found == {"text": "welcome to paris"}

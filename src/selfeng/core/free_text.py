@@ -453,6 +453,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
                 break
             asked = asked or is_question_word(first.word)
             run.pop(0)  # "What is ...", "Print ..." at the start of a request
+            if first.word in _INSTRUCTION_VERBS - OUTPUT_VERBS:
+                at_start = False  # "make *go to bed* uppercase": the text starts after it
         elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
         elif first.word in ARTICLES | DETERMINERS and (
@@ -482,6 +484,7 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             del run[i:]
             break
     polite = False  # a word of politeness was trimmed from the end
+    ending = len(run)  # the run's length before its end was trimmed
     while run:
         last = run[-1]
         before = run[-2] if len(run) > 1 else None
@@ -509,6 +512,7 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             run.pop()  # "hello world to uppercase"
         elif (
             before_own
+            and len(run) == ending  # right before the tool's word: "welcome to paris *to* ..."
             and len(run) > 2
             and last.kind == "word"
             and before is not None
