@@ -1141,3 +1141,9 @@ def test_an_answer_asked_in_another_form_at_the_end_is_declined() -> None:
     after "in" at the request's end is the form the whole answer is asked in."""
     assert judge_among_all("add_numbers", "what is 2 plus 2 in french").confidence == 0.0
     assert judge_among_all("multiply_numbers", "what is 5 times 3 in total").confidence >= 0.75
+
+
+def test_a_dash_set_apart_after_a_list_is_punctuation() -> None:
+    text = "numbers: 4 8 12 - what's the median"
+    assert judge_among_all("median", text).confidence == 1.0
+    assert judge_among_all("subtract_numbers", "what is 10 - 3").confidence == 1.0

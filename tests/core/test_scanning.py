@@ -246,3 +246,10 @@ def test_values_left_out_between_numbers_are_unclear(text: str) -> None:
 
 def test_dots_after_one_number_leave_nothing_out() -> None:
     assert [t.kind for t in scan("what is 3... plus 2").tokens].count("unclear") == 0
+
+
+def test_numbers_joined_by_slashes_in_a_row_are_unclear() -> None:
+    """ "sum of 1/2/3" gave 1.67: 1, then the fraction 2/3."""
+    assert [t.kind for t in scan("sum of 1/2/3").tokens] == ["word", "word", "unclear"]
+    assert [t.value for t in scan("what is 7/2").tokens if t.kind == "number"] == [3.5]
+    assert [t.kind for t in scan("2024/01/15").tokens] == ["date"]

@@ -213,6 +213,9 @@ _HEX = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
 
 _ELIDED = re.compile(r"(?<=\d)[\s,]*(?:\.{3,}|\u2026|\betc\b\.?)[\s,]*(?=[-\u2212]?\d)")
 """Values left out between two numbers ("1, 2, 3, ..., 10", "1 … 10")."""
+_SLASHED = re.compile(r"(?<![\w./])\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?){2,}(?![\w/])")
+"""Numbers joined by two slashes or more ("1/2/3"), no date: a list, a date written short or
+divisions in a row."""
 
 
 def _read_whole(
@@ -239,6 +242,11 @@ def _grouped(m: re.Match[str]) -> RawToken:
     return RawToken("number", m.start(), m.end(), value=value, integer=integer)
 
 
+def _slashed(m: re.Match[str]) -> RawToken:
+    note = f"“{m.group(0)}”: a list, a date or divisions in a row?"
+    return RawToken("unclear", m.start(), m.end(), note=note)
+
+
 def _hex(m: re.Match[str]) -> RawToken:
     note = f"“{m.group(0)}” is a hexadecimal number, or 0 times {m.group(0)[2:]}?"
     return RawToken("unclear", m.start(), m.end(), note=note)
@@ -248,6 +256,7 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
     _read_whole(_ELIDED, text, spans, raw, _elided)
     _read_whole(_GROUPED, text, spans, raw, _grouped)
     _read_whole(_HEX, text, spans, raw, _hex)
+    _read_whole(_SLASHED, text, spans, raw, _slashed)
     for m in _NUMBER.finditer(text):
         start, end = m.start(), m.end()
         if m.group("ord") and m.group("den"):

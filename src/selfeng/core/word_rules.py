@@ -341,13 +341,14 @@ DASHES = frozenset({"-", "\u2013", "\u2014"})
 
 
 def separating_dash(token: Token, tokens: Sequence[Token]) -> bool:
-    """A dash set apart between two words, as a colon would stand: "make this all caps *-*
-    urgent meeting" (between numbers, or written against a word, it is a minus sign)."""
+    """A dash set apart before a word, as a colon would stand: "make this all caps *-*
+    urgent meeting", "numbers: 4 8 12 *-* what's the median" (before a number, or written
+    against a word, it is a minus sign)."""
     if token.text not in DASHES or token.index == 0 or token.index + 1 >= len(tokens):
         return False
     before, after = tokens[token.index - 1], tokens[token.index + 1]
     return (
-        before.kind == "word"
+        before.kind in {"word", "number"}
         and after.kind == "word"
         and before.end < token.start
         and token.end < after.start
