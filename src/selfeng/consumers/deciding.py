@@ -119,21 +119,22 @@ class Wordings:
 
     def foreign(self, tool: str) -> frozenset[str]:
         """Stems that say what other tools do (and ``tool`` does not)."""
-        own = self.by_tool.get(tool)
-        return self.vocabulary - (own.does if own is not None else frozenset())
+        return self._not_own(self.vocabulary, tool)
 
     def operations(self, tool: str) -> frozenset[str]:
         """Stems that other tools' own names and descriptions say they do, and ``tool``
         does not: a request's word that names one asks for another tool. Learnt phrasings
         are left out, so that learning never makes a right answer's word another tool's."""
-        own = self.by_tool.get(tool)
-        return self.defined - (own.does if own is not None else frozenset())
+        return self._not_own(self.defined, tool)
 
     def commands(self, tool: str) -> frozenset[str]:
         """The verbs of other tools' names that ``tool`` does not say it does: a request
         that starts with one ("*round* 22.7 C to F") asks for another tool."""
+        return self._not_own(self.verbs, tool)
+
+    def _not_own(self, stems: frozenset[str], tool: str) -> frozenset[str]:
         own = self.by_tool.get(tool)
-        return self.verbs - (own.does if own is not None else frozenset())
+        return stems - own.does if own is not None else stems
 
     def refresh(self, registry: RegistryState) -> None:
         """Bring the wordings up to date with ``registry``."""

@@ -240,29 +240,26 @@ class RequestHandler:
         200, not 25% of the answer 30 (a follow-up that only continues, "times 5", has a word
         the previous request did not, and is not restated)."""
         pointing = refers_back(step.text)
+        earlier = session.get("query", "")
         if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:
             if _text_or_its_count(decision, session):
-                decision.fallbacks, decision.rivals = [], []
-                decision.chosen, decision.failure = None, "ambiguous"
-                decision.reason = (
+                return _asked_back(
+                    decision,
                     f"“{pointing}” may be the text the previous request was about or the "
-                    f"number it answered ({format_value(session['value'])}): which one?"
+                    f"number it answered ({format_value(session['value'])}): which one?",
                 )
             return decision  # "and lowercase it": the previous answer, as it says
+        unsaid = bare_number_for(step.text, earlier)
+        if unsaid is not None:  # "and 20?" after "15 percent of 250"
+            return _asked_back(decision, unsaid)
         # "and the sum?" after "mean of 4, 8, 15": a new question about the same values
-        restated = restate(step.text, session.get("query", ""), session.get("arguments", {}))
-        unsaid = bare_number_for(step.text, session.get("query", ""))
-        if unsaid is not None:
-            decision.fallbacks, decision.rivals = [], []
-            decision.chosen, decision.failure, decision.reason = None, "ambiguous", unsaid
-            return decision
+        restated = restate(step.text, earlier, session.get("arguments", {}))
         if restated is None or restated == step.text:
-            if not pointing and self._asked_again(decision, session.get("query", "")):
-                decision.fallbacks, decision.rivals = [], []
-                decision.chosen, decision.failure = None, "ambiguous"
-                decision.reason = (
+            if not pointing and self._asked_again(decision, earlier):
+                return _asked_back(
+                    decision,
                     "it asks the previous question again another way without saying of "
-                    "what: the previous answer, or the previous request's values?"
+                    "what: the previous answer, or the previous request's values?",
                 )
             return decision
         state = req.state
@@ -349,6 +346,14 @@ class RequestHandler:
                 f"I have no tool for that yet{where}{why}. I asked for one to be written; a "
                 f"person can add one with `selfeng tools add FILE.py --answer {received.key}`."
             )
+
+
+def _asked_back(decision: Decision, reason: str) -> Decision:
+    """``decision`` declined as a question back to the asker: it can be read more than one
+    way, and ``reason`` asks which."""
+    decision.fallbacks, decision.rivals = [], []
+    decision.chosen, decision.failure, decision.reason = None, "ambiguous", reason
+    return decision
 
 
 def _text_or_its_count(decision: Decision, session: SessionAnswer) -> bool:

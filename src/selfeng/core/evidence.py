@@ -135,7 +135,7 @@ def assess(
     gives = str((returns or {}).get("type", ""))
     changes = _changes(read, foreign)
     asked_too = _asked_with(read, taken, wording) - counted  # a count says it more precisely
-    labels = context_words(read, taken, counted, wording, gives) - changes - asked_too
+    labels = context_words(read, taken, counted, wording, gives) - changes
     unset = _unset_words(extraction, wording.name)
     asked = _asked_operands(read)
     outside = _outside_expression(read, extraction)
@@ -536,12 +536,12 @@ def _asked_in_other_unit(
     plain numbers, or counts what was asked, does not give ("3 feet plus 2 feet *in feet*"
     is 5). How to combine them ("in *total*", "in *all*") and which quantity ("in
     *weight*") are no unit."""
+    if not unexplained:
+        return []
     tokens = read.tokens
     numbers = [tokens[i] for i in sorted(taken) if 0 <= i < len(tokens)]
     units = unit_labels(read, [t for t in numbers if t.kind == "number"])
     units |= {stem(tokens[i].word) for i in counted if 0 <= i < len(tokens)}
-    if not unexplained:
-        return []
     left = set(unexplained)
     out: list[str] = []
     for t in tokens[1:]:

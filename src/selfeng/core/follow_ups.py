@@ -32,14 +32,13 @@ def restate(
     text: str, earlier_query: str, earlier_arguments: Mapping[str, JsonValue]
 ) -> str | None:
     """``text`` written out in full from the previous request of its session, or None when it
-    does not read as a follow-up of it (or could be read more than one way)."""
+    does not read as a follow-up of it (or could be read more than one way; a plain number
+    that could take the place of two kinds of value is ``bare_number_for``'s to ask, first)."""
     tokens = scan(text).tokens
     words = [t for t in tokens if t.kind == "word"]
     if not earlier_query or len(words) > _MAX_WORDS:
         return None
     values = [t for t in tokens if t.kind in _VALUE_KINDS]
-    if values and bare_number_for(text, earlier_query) is not None:
-        return None  # "and 20?" after "15 percent of 250": 20 percent, or of 20?
     if values:
         return _new_values(tokens, values, earlier_query)
     if any(t.kind not in {"word", "symbol"} for t in tokens):

@@ -328,12 +328,9 @@ def either_operation(token: Token, tokens: Sequence[Token]) -> str | None:
     after = tokens[token.index + 1] if token.index + 1 < len(tokens) else None
     if after is None or before.word not in OPERATORS:
         return None
-    signed = (after.kind == "number" and after.text[:1] in "-+\u2212") or (
-        after.kind == "number" and after.text.split()[0].lower() in OPERATORS
-    )
-    if after.word in OPERATORS or signed:
-        return f"{before.text} or {after.text.split()[0]}"
-    return None
+    first = after.text.split()[0]  # "minus 2", read as one signed number
+    signed = after.kind == "number" and (first[0] in "-+\u2212" or first.lower() in OPERATORS)
+    return f"{before.text} or {first}" if after.word in OPERATORS or signed else None
 
 
 DASHES = frozenset({"-", "\u2013", "\u2014"})

@@ -136,7 +136,7 @@ def _context_stems(phrase: str) -> frozenset[str]:
         t.index
         for t in tokens[1:]
         if t.kind == "word"
-        and tokens[t.index - 1].index in taken
+        and t.index - 1 in taken
         and is_plural(t.word)
         and t.word not in OPERATORS
     }
