@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from selfeng.core.fold_views import fold_event
 from selfeng.core.log import EventLog, RecordBatch
 from selfeng.core.mapper import DecodeError, append_events, dead_letter_for_record
 from selfeng.core.records import StoredRecord
+from selfeng.projections.arms import ArmLessonsProjection
 from selfeng.projections.slots import Slot
 from selfeng.schemas import EVENT_TYPES, DeadLetter, Event
 
@@ -32,6 +34,8 @@ class FoldLoops:
     _event_slots: dict[str, list[Slot]]
     _unarmed_slots: dict[str, list[Slot]]  # as _event_slots, less the folds that read only
     # events of a policy arm of that type (``Projection.armed_only``)
+    _refused_slots: dict[str, list[Slot]]  # as _event_slots, less the arm-scoped folds
+    _lessons: Slot | None  # the ``arm_lessons`` slot that gates the arm-scoped folds
     dead_letters: DeadLetterSink | None
     dead_letter_count: int
 
@@ -53,6 +57,8 @@ class FoldLoops:
             slot.state = slot.on_records(slot.state, records, slot.ctx)  # type: ignore[misc]
             slot.events += len(records)
         decode = self._decode
+        lessons, refused_slots = self._lessons, self._refused_slots
+        admits = cast(ArmLessonsProjection, lessons.projection).admits if lessons else None
         folded: dict[str, int] = {}  # events folded by type, added to the slots' counts after
         for record in records:
             type_name = record.type
@@ -77,8 +83,10 @@ class FoldLoops:
                 for slot in unarmed_slots[type_name]:
                     slot.state = slot.on_unarmed(slot.state, event, slot.ctx)  # type: ignore[misc]
             else:
-                for slot in interested:
-                    slot.state = slot.on_event(slot.state, event, slot.ctx)  # type: ignore[misc]
+                if admits is not None and not admits(lessons.state, event):  # type: ignore[union-attr]
+                    interested = refused_slots[type_name]
+                for slot in interested:  # the folds ungated: the gate was asked once, above
+                    slot.state = slot.on_unarmed(slot.state, event, slot.ctx)  # type: ignore[misc]
         for type_name, count in folded.items():
             for slot in event_slots[type_name]:
                 slot.events += count

@@ -130,6 +130,13 @@ class ProjectionRunner(FoldLoops, SlotGroups):
                     type_name not in slot.projection.armed_only
                 ):
                     unarmed.append(slot)
+        # an event of a policy arm is asked of the arm gate once, not once per gated fold:
+        # admitted, every fold of its type takes it ungated; refused, the arm-scoped ones
+        # (which would all leave it as it is) are passed over
+        scoped = {id(s) for s in self._arm_slots}
+        self._refused_slots = {
+            t: [s for s in slots if id(s) not in scoped] for t, slots in self._event_slots.items()
+        }
         self._sibling_types = self._types_only_arms_fold()
         self.base = base
         self._since_checkpoint = 0
@@ -350,7 +357,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         lessons = self._lessons
         assert lessons is not None
         ignored: set[str] | None = None
-        folded_here, sibling_types = self._event_slots, self._sibling_types
+        folded_here, sibling_types, own = self._event_slots, self._sibling_types, self.fork.name
         for record in records:
             event = known.get(record.event_id)
             if event is None:
@@ -359,9 +366,12 @@ class ProjectionRunner(FoldLoops, SlotGroups):
                 continue  # nothing here folds it, and this process appended it: valid
             if record.type not in sibling_types:
                 return False
+            arm = event.__dict__.get("policy_arm")
+            if arm == own:
+                return False  # the serving fork's own answer: no need to ask the gate
             if ignored is None:
                 ignored = cast(ArmLessonsProjection, lessons.projection).ignored(lessons.state)
-            if event.__dict__.get("policy_arm") not in ignored:
+            if arm not in ignored:
                 return False
         return True
 
