@@ -208,3 +208,29 @@ def test_the_session_projection_keeps_the_newest_answer_not_rated_bad() -> None:
     state = projection.apply(state, bad, ctx)  # type: ignore[arg-type]
     assert previous_answer(state, "s") is None  # the newest was rated bad: nothing to use
     assert previous_answer(state, "nope") is None
+
+
+def test_a_follow_up_that_makes_a_value_another_asks_the_question_again(seeded: Selfeng) -> None:
+    """ "make that 25%" after "what's 15% of 80" gave 3, 25% of the answer 12."""
+    agent = Agent(seeded)
+    assert agent.ask("what's 15% of 80", session_id="s-make").value == 12
+    assert agent.ask("make that 25%", session_id="s-make").value == 20
+    assert agent.ask("convert 10 km to miles", session_id="s-km").ok
+    changed = agent.ask("change it to 30 km", session_id="s-km")
+    assert round(float(changed.value), 3) == 18.641  # type: ignore[arg-type]
+    # which of two values it replaces is asked back; a form, not a value, works on the answer
+    assert agent.ask("what's 12 times 12", session_id="s-which").value == 144
+    assert not agent.ask("make it 13", session_id="s-which").ok
+    assert agent.ask("reverse hello", session_id="s-up").ok
+    assert agent.ask("make it uppercase", session_id="s-up").value == "OLLEH"
+
+
+def test_the_list_is_not_the_one_number_answered_before(seeded: Selfeng) -> None:
+    """ "what if I add 100 to the list" after the median of 10, 20, 30 gave 120."""
+    agent = Agent(seeded)
+    assert agent.ask("average of 10, 20, 30", session_id="s-list").value == 20
+    added = agent.ask("what if I add 100 to the list", session_id="s-list")
+    assert added.value != 120
+    assert not added.ok
+    assert agent.ask("average of 10, 20, 30", session_id="s-add").value == 20
+    assert agent.ask("and add 7", session_id="s-add").value == 27  # the answer, as it says

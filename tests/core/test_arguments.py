@@ -733,3 +733,21 @@ def test_an_instruction_verb_ends_the_framing_and_the_text_starts_after_it() -> 
     # the words before the tool's word are trimmed only right before it
     found, _ = fill("to_uppercase", "convert welcome to paris to uppercase")
     assert found == {"text": "welcome to paris"}
+
+
+def test_words_for_the_whole_of_a_text_are_not_part_of_it() -> None:
+    """ "capitalize everything in the cat sat" gave "EVERYTHING IN THE CAT SAT"."""
+    assert fill("to_uppercase", "capitalize everything in the cat sat")[0] == {
+        "text": "the cat sat"
+    }
+    assert fill("to_uppercase", "uppercase all of the cat sat")[0] == {"text": "the cat sat"}
+    assert fill("reverse_string", "reverse everything in hello world")[0] == {"text": "hello world"}
+    # "all" alone, or before another word, is the text's own
+    assert fill("to_uppercase", "uppercase all in one go")[0] == {"text": "all in one go"}
+
+
+def test_a_question_or_message_named_before_a_text_points_at_it() -> None:
+    """ "uppercase the question what time is it" gave "THE QUESTION WHAT TIME IS IT"."""
+    found, _ = fill("to_uppercase", "uppercase the question what time is it")
+    assert found == {"text": "what time is it"}
+    assert fill("to_uppercase", "uppercase the message meet at noon")[0] == {"text": "meet at noon"}

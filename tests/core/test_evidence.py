@@ -1147,3 +1147,22 @@ def test_a_dash_set_apart_after_a_list_is_punctuation() -> None:
     text = "numbers: 4 8 12 - what's the median"
     assert judge_among_all("median", text).confidence == 1.0
     assert judge_among_all("subtract_numbers", "what is 10 - 3").confidence == 1.0
+
+
+def test_one_letter_named_by_its_kind_is_not_every_letter() -> None:
+    """ "count the letter a in banana" gave 9 (the letters of "a in banana"), "count the
+    character x in xylophone" 14 and "count the number 7 in 1777" 2: each asks for one letter
+    or digit, which no starter tool counts."""
+    assert judge_among_all("count_letters", "count the letter a in banana").confidence == 0.0
+    text = "count the character x in xylophone"
+    assert judge_among_all("count_characters", text).confidence == 0.0
+    for tool in ("count_letters", "count_characters", "count_words"):
+        assert judge_among_all(tool, "count the number 7 in 1777").confidence == 0.0, tool
+    # the word named is the text when nothing else is
+    assert judge_among_all("count_characters", "how many characters in the word x").confidence
+    assert judge_among_all("count_letters", "count the letters in banana").confidence == 1.0
+
+
+def test_a_question_announced_is_framing() -> None:
+    """ "quick question, what's 17% of 230?" was declined: "question" was left unexplained."""
+    assert judge_among_all("percent_of", "quick question, what's 17% of 230?").confidence == 1.0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from selfeng.core.follow_ups import continued, restate
+from selfeng.core.follow_ups import continued, made_into, restate
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,23 @@ def test_a_leading_operator_continues_from_the_answer() -> None:
     assert continued("* 3") == "it * 3"
     assert continued("-10") is None  # a number
     assert continued("overall, what is 2 plus 2") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("make that 25%", "25%"),
+        ("ok, change it to 30 km", "30 km"),
+        ("make it 13 instead", "13 instead"),
+        ("make it uppercase", None),
+        ("make 25% of that", None),
+    ],
+)
+def test_made_into(text: str, values: str | None) -> None:
+    assert made_into(text) == values
+
+
+def test_the_previous_words_in_another_order_ask_another_question() -> None:
+    """ "what about 0 c to f" after "convert 100 f to c" gave -17.78 (0 F in C)."""
+    assert restate("what about 0 c to f", "convert 100 f to c", {}) is None
+    assert restate("what about 0 f to c", "convert 100 f to c", {}) == "convert 0 f to c"

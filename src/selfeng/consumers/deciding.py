@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any, Literal, cast
 
 from pydantic import JsonValue
@@ -23,7 +24,15 @@ from pydantic import JsonValue
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import Extraction, extract, template
 from selfeng.core.evidence import Assessment, assess
-from selfeng.core.language import NEUTRAL_STEMS, camel_words, stem
+from selfeng.core.language import (
+    ARTICLES,
+    COLLECTIONS,
+    DETERMINERS,
+    NEUTRAL_STEMS,
+    POSSESSIVES,
+    camel_words,
+    stem,
+)
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.scanning import Scan, scan
@@ -432,6 +441,8 @@ def extract_for(
     alone = extract(read, parameters, wording, foreign=foreign)
     if not alone.missing and not alone.mistyped:
         return alone, False
+    if not isinstance(previous, list) and _names_values(read):
+        return alone, False  # "add 100 to the list" after an answer of one number
     found = extract(
         read,
         parameters,
@@ -444,6 +455,16 @@ def extract_for(
     if found.handoff is not None and len(found.missing) < len(alone.missing) + len(alone.mistyped):
         return found, True
     return alone, False
+
+
+def _names_values(read: Scan) -> bool:
+    """Whether a step names several values it works on ("add 100 to *the list*", "*my
+    numbers*"), which one earlier answer is not."""
+    leading = ARTICLES | DETERMINERS | POSSESSIVES
+    return any(
+        a.word in leading and b.kind == "word" and b.word in COLLECTIONS
+        for a, b in pairwise(read.tokens)
+    )
 
 
 def _failure(decision: Decision, previous: JsonValue | None) -> tuple[FailureKind, str]:

@@ -44,7 +44,7 @@ from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
-from selfeng.core.follow_ups import bare_number_for, continued, restate
+from selfeng.core.follow_ups import bare_number_for, continued, made_into, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.sandbox import Sandbox
@@ -241,6 +241,9 @@ class RequestHandler:
         the previous request did not, and is not restated)."""
         pointing = refers_back(step.text)
         earlier = session.get("query", "")
+        values = made_into(step.text)
+        if values is not None:  # "make that 25%" after "15% of 80": 25% of 80
+            return self._remade(req, decision, values, session)
         if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:
             if _text_or_its_count(decision, session):
                 return _asked_back(
@@ -262,8 +265,14 @@ class RequestHandler:
                     "what: the previous answer, or the previous request's values?",
                 )
             return decision
+        full = self._in_full(req, restated)
+        return full if full.chosen is not None else decision
+
+    def _in_full(self, req: RequestContext, restated: str) -> Decision:
+        """The decision for a follow-up written out in full: on its own values, not the
+        previous answer."""
         state = req.state
-        full = self.decider.decide(
+        return self.decider.decide(
             0,
             PlanStep(restated, uses_previous=False),
             state.policies,
@@ -271,7 +280,27 @@ class RequestHandler:
             previous=None,
             skill_graph=state.skill_graph,
         )
-        return full if full.chosen is not None else decision
+
+    def _remade(
+        self, req: RequestContext, decision: Decision, values: str, session: SessionAnswer
+    ) -> Decision:
+        """A follow-up that gives values to take the place of the previous request's ("make
+        that 25%"), decided as the previous request written out with them; asked back when
+        it cannot be written out one way, or the written-out request is not answered."""
+        earlier = session.get("query", "")
+        unsaid = bare_number_for(values, earlier)
+        if unsaid is not None:  # "make it 20" after "15 percent of 250"
+            return _asked_back(decision, unsaid)
+        restated = restate(values, earlier, session.get("arguments", {}))
+        if restated is not None and restated != values:
+            full = self._in_full(req, restated)
+            if full.chosen is not None:
+                return full
+        return _asked_back(
+            decision,
+            f"“{values}” may take the place of a value of the previous request "
+            f"(“{shown(earlier)}”) or work on its answer: which one?",
+        )
 
     def _asked_again(self, decision: Decision, earlier_query: str) -> bool:
         """Whether a follow-up that names no value took the previous answer for a tool the

@@ -56,6 +56,7 @@ from selfeng.core.word_rules import (
     between_operands,
     distributed,
     excludes,
+    named_by_kind,
     names_form,
     narrows_name,
     negated,
@@ -153,6 +154,8 @@ def assess(
             or (token.index in leading and stem(token.word) in commands)
             # "the median and *max* of 4, 1, 7": a second thing asked of the same values
             or token.index in asked_too
+            # "count the letter *a* in banana": one letter of the text, not every letter
+            or named_by_kind(token, read.tokens)
         ):
             content += 1
             unexplained.append(token.text)

@@ -60,6 +60,25 @@ def continued(text: str) -> str | None:
     return f"it {text.strip()}" if _CONTINUES.match(text) else None
 
 
+_MADE_INTO = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|now|actually|and|so|but|no|sorry|wait|then)[\s,]+)*"
+    r"(?:make|change|set)\s+(?:it|that|this)\s+(?:to\s+|into\s+)?(?P<values>.*\S)\s*$",
+    re.IGNORECASE,
+)
+
+
+def made_into(text: str) -> str | None:
+    """The values a follow-up such as "make that 25%" or "change it to 30 km" gives: they
+    take the place of the previous request's (to be restated), not work on its answer ("25%
+    of the answer"). None when the follow-up does not read so ("make it uppercase" gives
+    no value: it works on the answer)."""
+    found = _MADE_INTO.match(text)
+    if found is None:
+        return None
+    values = found.group("values")
+    return values if any(t.kind in _VALUE_KINDS for t in scan(values).tokens) else None
+
+
 def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str) -> str | None:
     """ "What about 20 km?" after "Convert 10 km to miles": "Convert 20 km to miles". Every
     word of the follow-up must be a framing word or one the previous request has."""
@@ -70,6 +89,11 @@ def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str
             return None  # "what about in feet?": a new word, another question
         if t.kind not in {"word", "symbol", *_VALUE_KINDS}:
             return None
+    if not _in_order(
+        [t.word for t in tokens if t.kind == "word" and not _framing(t.word)],
+        [t.word for t in earlier if t.kind == "word"],
+    ):
+        return None  # "what about 0 c to f" after "convert 100 f to c": asked the other way
     replaced: dict[int, Token] = {}
     for kind in {_kind(v) for v in values}:
         new = [v for v in values if _kind(v) == kind]
@@ -86,6 +110,13 @@ def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str
             at = t.end
     out.append(earlier_query[at:])
     return "".join(out)
+
+
+def _in_order(words: list[str], earlier: list[str]) -> bool:
+    """Whether ``words`` come in ``earlier`` in the same order (a follow-up that says the
+    previous request's words in another order asks another question)."""
+    remaining = iter(earlier)
+    return all(word in remaining for word in words)
 
 
 def bare_number_for(text: str, earlier_query: str) -> str | None:

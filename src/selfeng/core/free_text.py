@@ -34,7 +34,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
-from selfeng.core.word_rules import DASHES, EXCLUDING, PART_LINKS
+from selfeng.core.word_rules import DASHES, EXCLUDING, PART_LINKS, named_by_kind, names_one
 from selfeng.core.wording import ToolWording
 
 
@@ -147,6 +147,8 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     for at, (run, starts, after, before) in enumerate(runs):
         if run[0].index in counting:
             run = _past_counted(run)
+        elif len(run) > 2 and named_by_kind(run[0], pool.scan.tokens) and run[1].word in _IN_TEXT:
+            run = run[2:]  # "the letter *a in* banana": the one letter, then the text
         trimmed = _trim(run, at_start=starts, before_own=before)
         if not trimmed or not _anchored(run, trimmed, starts, after, before):
             continue
@@ -195,6 +197,15 @@ def _past_counted(run: list[Token]) -> list[Token]:
         and run[i + 1].word in _IN_TEXT
     ):
         return run[i + 2 :]
+    if (
+        i + 3 < len(run)
+        and run[i].kind == "word"
+        and stem(run[i].word) in _PART_STEMS | POINTING_STEMS
+        and names_one(run[i + 1])
+        and run[i + 2].kind == "word"
+        and run[i + 2].word in _IN_TEXT
+    ):
+        return run[i + 3 :]  # "the letter *a* in banana": one letter counted, in banana
     return run
 
 
@@ -427,6 +438,11 @@ def _points_past_modifiers(rest: Sequence[Token]) -> int:
 _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
 
 
+_THE_WHOLE = frozenset(
+    {("everything", link) for link in ("in", "of", "within", "inside")} | {("all", "of")}
+)
+"""Words that say the tool acts on the whole of the value that follows them."""
+
 _FORM_LINKS = frozenset({"in", "into", "to"})
 """Prepositions before the form a text is asked in ("hello *in* capital letters")."""
 
@@ -463,6 +479,8 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             del run[: 1 + max(0, pointing)]  # "the (simple) word banana"
         elif first.word in DIMENSIONS and nxt is not None and nxt.word in AUXILIARIES:
             del run[:2]  # "characters *long is* ...": the question's measure, then its verb
+        elif not at_start and nxt is not None and (first.word, nxt.word) in _THE_WHOLE:
+            del run[:2]  # "capitalize *everything in* the cat sat": all of the value
         elif not at_start and _links(run):
             while run[0].word not in PREPOSITIONS:
                 run.pop(0)

@@ -47,6 +47,12 @@ PRONOUNS = frozenset(
 POSSESSIVES = frozenset({"my", "our", "your", "their", "his", "her"})
 """Possessive determiners: what follows is the asker's (or someone's) own thing."""
 
+COLLECTIONS = frozenset(
+    {"list", "lists", "set", "array", "series", "sequence", "numbers", "values", "figures",
+     "items", "entries", "data", "scores", "amounts"}
+)  # fmt: skip
+"""Nouns of several values: "add 100 to *the list*" names values, not one number."""
+
 DIMENSIONS = frozenset(
     {"long", "wide", "tall", "high", "deep", "thick", "heavy", "old", "far", "big"}
 )
@@ -154,7 +160,7 @@ FRAMING = frozenset(
         "wonder", "wondering", "curious", "able", "possible", "try", "quick", "simple",
         "use", "using", "following", "below", "above", "given", "new", "resulting", "say",
         "put", "turn",
-        "said", "whether", "exact", "approximately", "roughly", "about",
+        "said", "whether", "exact", "approximately", "roughly", "about", "question",
     }
 )  # fmt: skip
 """Politeness and the generic verbs and nouns of asking ("can you *find* the ...")."""
@@ -164,6 +170,7 @@ POINTING_NOUNS = frozenset(
         "word", "words", "text", "string", "strings", "sentence", "sentences", "phrase",
         "phrases", "line", "number", "numbers", "value", "values", "list", "figure",
         "figures", "thing", "item", "items", "input", "data", "entry", "term", "expression",
+        "question", "message",
     }
 )  # fmt: skip
 """Nouns that point at a value ("the word banana", "these numbers: ...")."""
