@@ -253,3 +253,12 @@ def test_numbers_joined_by_slashes_in_a_row_are_unclear() -> None:
     assert [t.kind for t in scan("sum of 1/2/3").tokens] == ["word", "word", "unclear"]
     assert [t.value for t in scan("what is 7/2").tokens if t.kind == "number"] == [3.5]
     assert [t.kind for t in scan("2024/01/15").tokens] == ["date"]
+
+
+def test_a_number_in_scientific_notation_is_one_number() -> None:
+    """ "largest of 1e2, 50, 75" gave 75: "1e2" was read as a word, then as a label."""
+    numbers = [t.value for t in scan("largest of 1e2, 50, 2.5E-3").tokens if t.kind == "number"]
+    assert numbers == [100.0, 50.0, 0.0025]
+    assert [t.value for t in scan("5-1e2").tokens if t.kind == "number"] == [5.0, 100.0]
+    assert scan("multiply 1e400 by 2").tokens[1].kind == "unclear"
+    assert all(t.kind == "word" for t in scan("uppercase abc1e5").tokens)

@@ -9,6 +9,7 @@ ways or is impossible, and a fraction over zero, are ``unclear`` tokens.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -207,6 +208,8 @@ def _date_token(m: re.Match[str], form: str) -> RawToken:
 
 _GROUPED = re.compile(r"(?<![\w.])(\d+(?:_\d+)+)(\.\d+)?(?![\w.])")
 """Digits grouped by underscores, as code writes them ("1_000")."""
+_SCIENTIFIC = re.compile(r"(?<![\w.])[-\u2212]?\d+(?:\.\d+)?[eE][-+\u2212]?\d+(?![\w.])")
+"""A number in scientific notation ("1e2", "2.5E-3")."""
 _HEX = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
 """A hexadecimal literal ("0x10"), which "x" between two numbers would multiply."""
 
@@ -242,6 +245,13 @@ def _grouped(m: re.Match[str]) -> RawToken:
     return RawToken("number", m.start(), m.end(), value=value, integer=integer)
 
 
+def _scientific(m: re.Match[str]) -> RawToken:
+    value = float(m.group(0).replace("\u2212", "-"))
+    if not math.isfinite(value):
+        return RawToken("unclear", m.start(), m.end(), note=f"“{m.group(0)}” is too large")
+    return RawToken("number", m.start(), m.end(), value=value, integer=value.is_integer())
+
+
 def _slashed(m: re.Match[str]) -> RawToken:
     note = f"“{m.group(0)}”: a list, a date or divisions in a row?"
     return RawToken("unclear", m.start(), m.end(), note=note)
@@ -256,6 +266,7 @@ def read_numbers(text: str, spans: Spans, raw: list[RawToken]) -> None:
     _read_whole(_ELIDED, text, spans, raw, _elided)
     _read_whole(_GROUPED, text, spans, raw, _grouped)
     _read_whole(_HEX, text, spans, raw, _hex)
+    _read_whole(_SCIENTIFIC, text, spans, raw, _scientific)
     _read_whole(_SLASHED, text, spans, raw, _slashed)
     for m in _NUMBER.finditer(text):
         start, end = m.start(), m.end()
