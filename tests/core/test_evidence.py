@@ -1166,3 +1166,14 @@ def test_one_letter_named_by_its_kind_is_not_every_letter() -> None:
 def test_a_question_announced_is_framing() -> None:
     """ "quick question, what's 17% of 230?" was declined: "question" was left unexplained."""
     assert judge_among_all("percent_of", "quick question, what's 17% of 230?").confidence == 1.0
+
+
+def test_two_values_after_the_preposition_that_marks_a_later_one_are_unclear() -> None:
+    """ "power of 2 and 5" gave 25: "base to the power of exponent" marks the exponent with
+    "of", which here governs both values."""
+    judged = judge_among_all("power", "power of 2 and 5")
+    assert judged.confidence == 0.0
+    assert judged.unclear
+    assert judge_among_all("power", "2 to the power of 5").confidence == 1.0
+    # "of" marks the dividend, which the pair's first value is anyway
+    assert judge_among_all("divide_numbers", "the quotient of 10 and 2").confidence == 1.0

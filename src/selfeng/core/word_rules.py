@@ -316,7 +316,31 @@ def unclear_value(
     either = either_operation(token, tokens)
     if either is not None:
         return f"“{either}”: which one?"
+    pair = marked_pair(token, tokens, taken, wording)
+    if pair is not None:
+        return f"“{pair}”: which value is which?"
     return None
+
+
+def marked_pair(
+    token: Token, tokens: Sequence[Token], taken: frozenset[int], wording: ToolWording
+) -> str | None:
+    """The words of two values joined by "and" or "or" right after the preposition that
+    marks one parameter's value ("power *of 2 and 5*": "base to the power of exponent"
+    marks the exponent, and "of" here governs both, so which is the base?); None when the
+    value after the preposition is not such a pair, or the parameter it marks is the
+    tool's first, which the pair's first value takes either way ("the quotient *of* 10 and
+    2"). A request that says which ("2 to the power of 5") reads as written."""
+    at = token.index
+    if token.kind != "number" or at < 1 or at + 2 >= len(tokens) or at not in taken:
+        return None
+    link, joint, other = tokens[at - 1], tokens[at + 1], tokens[at + 2]
+    if link.kind != "word" or joint.word not in {"and", "or"} or other.kind != "number":
+        return None
+    marking = [p for p, r in wording.roles.items() if link.word in r.before_words]
+    if len(marking) != 1 or other.index not in taken or marking[0] == next(iter(wording.roles)):
+        return None  # the value it marks comes first anyway ("the quotient of 10 and 2")
+    return f"{link.text} {token.text} {joint.text} {other.text}"
 
 
 def either_operation(token: Token, tokens: Sequence[Token]) -> str | None:
