@@ -223,6 +223,11 @@ def test_a_follow_up_that_makes_a_value_another_asks_the_question_again(seeded: 
     assert not agent.ask("make it 13", session_id="s-which").ok
     assert agent.ask("reverse hello", session_id="s-up").ok
     assert agent.ask("make it uppercase", session_id="s-up").value == "OLLEH"
+    # a word of its own says what to do with the answer: "25% bigger" is no 25% of it
+    assert agent.ask("add 3 and 4", session_id="s-times").value == 7
+    assert agent.ask("make it 10 times bigger", session_id="s-times").value == 70
+    assert agent.ask("what's 15% of 80", session_id="s-bigger").value == 12
+    assert agent.ask("make it 25% bigger", session_id="s-bigger").value != 3
 
 
 def test_the_list_is_not_the_one_number_answered_before(seeded: Selfeng) -> None:

@@ -1177,3 +1177,9 @@ def test_two_values_after_the_preposition_that_marks_a_later_one_are_unclear() -
     assert judge_among_all("power", "2 to the power of 5").confidence == 1.0
     # "of" marks the dividend, which the pair's first value is anyway
     assert judge_among_all("divide_numbers", "the quotient of 10 and 2").confidence == 1.0
+
+
+def test_a_comparative_after_a_number_changes_it() -> None:
+    """ "make 12 25% bigger" gave 3, 25% of 12: "bigger" was taken for a label."""
+    assert judge_among_all("percent_of", "make 12 25% bigger").confidence == 0.0
+    assert judge_among_all("percent_of", "what is 25% of 12").confidence == 1.0

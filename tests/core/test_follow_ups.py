@@ -61,10 +61,11 @@ def test_a_leading_operator_continues_from_the_answer() -> None:
         ("make it 13 instead", "13 instead"),
         ("make it uppercase", None),
         ("make 25% of that", None),
+        ("make it 10 times bigger", None),  # what to do with the answer
     ],
 )
 def test_made_into(text: str, values: str | None) -> None:
-    assert made_into(text) == values
+    assert made_into(text, "convert 10 km to miles") == values
 
 
 def test_the_previous_words_in_another_order_ask_another_question() -> None:

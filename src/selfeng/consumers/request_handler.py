@@ -241,7 +241,7 @@ class RequestHandler:
         the previous request did not, and is not restated)."""
         pointing = refers_back(step.text)
         earlier = session.get("query", "")
-        values = made_into(step.text)
+        values = made_into(step.text, earlier)
         if values is not None:  # "make that 25%" after "15% of 80": 25% of 80
             return self._remade(req, decision, values, session)
         if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:

@@ -54,6 +54,7 @@ from selfeng.core.word_rules import (
     FORMS,
     asks_form,
     between_operands,
+    compares,
     distributed,
     excludes,
     named_by_kind,
@@ -176,6 +177,7 @@ def assess(
             token.index in labels
             and not wording.matches(token.word)[1]
             and not operates(token, read.tokens)
+            and not compares(token, read.tokens)
         ):
             continue  # "12 *eggs*", "*score* among 88, 92", "*my* test *scores*": whose
         if (
@@ -252,6 +254,7 @@ def assess(
                     or token.word in OPERATORS
                     or token.word in MULTIPLIERS
                     or operates(token, read.tokens)
+                    or compares(token, read.tokens)
                     or token.index in counted  # counted, and not what the tool counts
                     # what another tool does to the result, left undone: "10 divided by
                     # 3 *rounded* up"

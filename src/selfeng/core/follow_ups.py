@@ -67,28 +67,37 @@ _MADE_INTO = re.compile(
 )
 
 
-def made_into(text: str) -> str | None:
+def made_into(text: str, earlier_query: str) -> str | None:
     """The values a follow-up such as "make that 25%" or "change it to 30 km" gives: they
     take the place of the previous request's (to be restated), not work on its answer ("25%
-    of the answer"). None when the follow-up does not read so ("make it uppercase" gives
-    no value: it works on the answer)."""
+    of the answer"). None when the follow-up does not read so: "make it uppercase" gives no
+    value, and "make it 10 times bigger" says what to do with the answer (a word the
+    previous request did not say)."""
     found = _MADE_INTO.match(text)
     if found is None:
         return None
     values = found.group("values")
-    return values if any(t.kind in _VALUE_KINDS for t in scan(values).tokens) else None
+    tokens = scan(values).tokens
+    if not any(t.kind in _VALUE_KINDS for t in tokens) or _unsaid(tokens, earlier_query):
+        return None
+    return values
+
+
+def _unsaid(tokens: Sequence[Token], earlier_query: str) -> bool:
+    """Whether a follow-up has a word of its own, neither framing nor said in the previous
+    request."""
+    said = {t.word for t in scan(earlier_query).tokens if t.kind == "word"}
+    return any(t.kind == "word" and t.word not in said and not _framing(t.word) for t in tokens)
 
 
 def _new_values(tokens: Sequence[Token], values: list[Token], earlier_query: str) -> str | None:
     """ "What about 20 km?" after "Convert 10 km to miles": "Convert 20 km to miles". Every
     word of the follow-up must be a framing word or one the previous request has."""
     earlier = scan(earlier_query).tokens
-    said = {t.word for t in earlier if t.kind == "word"}
-    for t in tokens:
-        if t.kind == "word" and t.word not in said and not _framing(t.word):
-            return None  # "what about in feet?": a new word, another question
-        if t.kind not in {"word", "symbol", *_VALUE_KINDS}:
-            return None
+    if _unsaid(tokens, earlier_query):
+        return None  # "what about in feet?": a new word, another question
+    if any(t.kind not in {"word", "symbol", *_VALUE_KINDS} for t in tokens):
+        return None
     if not _in_order(
         [t.word for t in tokens if t.kind == "word" and not _framing(t.word)],
         [t.word for t in earlier if t.kind == "word"],

@@ -53,6 +53,14 @@ COLLECTIONS = frozenset(
 )  # fmt: skip
 """Nouns of several values: "add 100 to *the list*" names values, not one number."""
 
+COMPARATIVES = frozenset(
+    {"bigger", "larger", "smaller", "greater", "higher", "lower", "more", "less", "fewer",
+     "longer", "shorter", "heavier", "lighter", "cheaper", "dearer", "faster", "slower",
+     "older", "younger", "wider", "narrower", "taller", "deeper", "hotter", "colder",
+     "warmer", "cooler"}
+)  # fmt: skip
+"""Comparatives of amount and size: right after a number ("25% *bigger*") they change it."""
+
 DIMENSIONS = frozenset(
     {"long", "wide", "tall", "high", "deep", "thick", "heavy", "old", "far", "big"}
 )

@@ -17,6 +17,7 @@ from selfeng.core.context_words import VALUE_KINDS
 from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ARTICLES,
+    COMPARATIVES,
     OPERATORS,
     REFERENCES,
     TEXT_PART_STEMS,
@@ -138,6 +139,14 @@ def operates(token: Token, tokens: Sequence[Token]) -> bool:
             k -= 1
         return token.word in _WAYS and tokens[k].kind == "word" and tokens[k].stem == _ROUND
     return token.word in _ADJUSTING and _joins_amount_and_share(token, tokens)
+
+
+def compares(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether a comparative right after a number says what is done to it ("make 12 25%
+    *bigger*", "3 *more*"): an amount changed, not a label of the number."""
+    return (
+        token.word in COMPARATIVES and token.index > 0 and tokens[token.index - 1].kind == "number"
+    )
 
 
 _OPENING = frozenset({"and", "so", "then", "now", "what", "about", "how"})
