@@ -239,3 +239,15 @@ def test_the_list_is_not_the_one_number_answered_before(seeded: Selfeng) -> None
     assert not added.ok
     assert agent.ask("average of 10, 20, 30", session_id="s-add").value == 20
     assert agent.ask("and add 7", session_id="s-add").value == 27  # the answer, as it says
+
+
+def test_a_request_that_corrects_itself_is_declined_and_says_why(seeded: Selfeng) -> None:
+    """ "2+2, just kidding, 3+3" answered both parts, and "add 3 and 4, actually 3 and 5"
+    gave 11 for "add 3 actually 3 and 5"."""
+    agent = Agent(seeded)
+    for text in ("2+2, just kidding, 3+3", "add 3 and 4, actually 3 and 5"):
+        answer = agent.ask(text)
+        assert not answer.ok
+        assert "takes back" in answer.text
+        assert not any(isinstance(e, ToolExecuted | ToolSynthesisRequested) for e in answer.events)
+    assert agent.ask("sorry, what's 5 times 4").value == 20

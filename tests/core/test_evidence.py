@@ -1183,3 +1183,11 @@ def test_a_comparative_after_a_number_changes_it() -> None:
     """ "make 12 25% bigger" gave 3, 25% of 12: "bigger" was taken for a label."""
     assert judge_among_all("percent_of", "make 12 25% bigger").confidence == 0.0
     assert judge_among_all("percent_of", "what is 25% of 12").confidence == 1.0
+
+
+def test_a_light_verb_confirmed_with_a_tool_is_not_learnt_as_what_it_does() -> None:
+    """Confirming "take the square root of 16" taught square_root "take": in the second pass
+    "how long does it take to walk 5 km" was answered 2.236, the square root of 5."""
+    learnt = tool_wording("square_root", SPECS["square_root"], ["take the square root of {x}"])
+    assert stem("take") not in learnt.does
+    assert stem("root") in learnt.does

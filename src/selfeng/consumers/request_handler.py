@@ -47,6 +47,7 @@ from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
 from selfeng.core.follow_ups import bare_number_for, continued, made_into, restate
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
+from selfeng.core.retractions import taken_back
 from selfeng.core.sandbox import Sandbox
 from selfeng.core.scanning import scan
 from selfeng.core.values import format_value, shown
@@ -119,6 +120,12 @@ class RequestHandler:
                 f"The request is {len(prompt):,} characters long; I read at most {MAX_PROMPT:,}."
             )
             out.reason = "request too long"
+        elif (marker := taken_back(prompt)) is not None:
+            out.answer = (
+                f"The request takes back part of what it asks (“{marker}”), and which part "
+                "stands would be a guess: ask again with only what you mean."
+            )
+            out.reason = "the request corrects itself"
         else:
             self.search.refresh(state.registry, state.policies)
             self.decider.wordings.refresh(state.registry)

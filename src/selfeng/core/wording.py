@@ -115,9 +115,13 @@ class ToolWording:
         return False, self.accounts(s)
 
 
-_NOT_LEARNT = POINTING_STEMS | OUTPUT_STEMS
+_LIGHT_VERBS = frozenset(stem(w) for w in ("take", "took", "get", "got", "do", "go", "have"))
+"""Verbs that carry an operation named by the noun after them ("*take* the square root")."""
+_NOT_LEARNT = POINTING_STEMS | OUTPUT_STEMS | _LIGHT_VERBS
 """Words a confirmed phrasing does not teach as its tool's: those pointing at a value ("the
-*word* {text}") and those asking for the answer's form ("*write* {text} backwards")."""
+*word* {text}"), those asking for the answer's form ("*write* {text} backwards") and light
+verbs ("*take* the square root of {x}" taught square_root "take", and "how long does it
+*take* to walk 5 km" was answered with the square root of 5)."""
 
 
 @lru_cache(maxsize=4096)
