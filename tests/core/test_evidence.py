@@ -1191,3 +1191,18 @@ def test_a_light_verb_confirmed_with_a_tool_is_not_learnt_as_what_it_does() -> N
     learnt = tool_wording("square_root", SPECS["square_root"], ["take the square root of {x}"])
     assert stem("take") not in learnt.does
     assert stem("root") in learnt.does
+
+
+def test_a_count_after_the_values_counts_them() -> None:
+    """ "I scored 72, 88 and 95 in three tests. What was my average score?" gave 64.5, the
+    mean of 72, 88, 95 and 3: a count in words, or after a preposition, of as many values
+    given before it."""
+    for text in (
+        "I scored 72, 88 and 95 in three tests. What was my average score?",
+        "I scored 72, 88 and 95 in 3 tests, average?",
+    ):
+        found = extract(scan(text), SPECS["mean"]["parameters"], WORDINGS["mean"])
+        assert found.arguments == {"numbers": [72.0, 88.0, 95.0]}, text
+    # a number before a plural noun, with values before it, is still a value
+    found = extract(scan("add 4 and 5 and 2 apples"), SPECS["sum_numbers"]["parameters"])
+    assert found.arguments == {"numbers": [4.0, 5.0, 2.0]}

@@ -89,7 +89,7 @@ class Scan:
         before a plural noun that points at values or at earlier answers), a one before such
         a noun in the singular that the values follow ("the average of *one* number 5"), and
         a number before any plural noun that as many numbers follow ("my *three* kids are 4,
-        7 and 12")."""
+        7 and 12") or, written in words, come before ("72, 88 and 95 in *three* tests")."""
         out: set[int] = set()
         for t, nxt in zip(self.tokens, self.tokens[1:], strict=False):
             if t.kind != "number" or t.percent or nxt.kind != "word":
@@ -103,11 +103,16 @@ class Scan:
 
     def _as_many_follow(self, count: Token, index: int) -> bool:
         """Whether as many numbers as ``count`` says (two or more) come after token
-        ``index``."""
+        ``index``, or came before it and none after, for a count written in words or linked
+        by a preposition ("I scored 72, 88 and 95 in *three* tests", "... *in 3* tests")."""
         if not isinstance(count.value, int | float) or count.value < 2:
             return False
         after = sum(1 for t in self.tokens[index + 1 :] if t.kind == "number")
-        return after == count.value
+        if after == count.value:
+            return True
+        before = sum(1 for t in self.tokens[: count.index] if t.kind == "number")
+        linked = count.index > 0 and self.tokens[count.index - 1].word in _COUNT_LINKS
+        return after == 0 and before == count.value and (count.text.isalpha() or linked)
 
     def _values_follow(self, index: int) -> bool:
         """Whether the token after token ``index`` is a number (punctuation is no token)."""
@@ -119,6 +124,10 @@ class Scan:
         if self.colon is None:
             return None
         return _trim_end(self.text[self.colon[0] : self.colon[1]])
+
+
+_COUNT_LINKS = frozenset({"in", "over", "across", "from", "for", "on", "during"})
+"""Prepositions before the count of values given earlier ("72, 88 and 95 *in* 3 tests")."""
 
 
 def _trim_end(text: str) -> str:
