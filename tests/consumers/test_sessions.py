@@ -251,3 +251,17 @@ def test_a_request_that_corrects_itself_is_declined_and_says_why(seeded: Selfeng
         assert "takes back" in answer.text
         assert not any(isinstance(e, ToolExecuted | ToolSynthesisRequested) for e in answer.events)
     assert agent.ask("sorry, what's 5 times 4").value == 20
+
+
+def test_a_number_put_with_the_answer_of_an_aggregate_is_asked_back(seeded: Selfeng) -> None:
+    """ "and with 12 added?" after "now the average" (of 3, 6, 9) gave 18, the answer plus
+    12; the average of 3, 6, 9 and 12 may be meant."""
+    agent = Agent(seeded)
+    assert agent.ask("sum 3, 6, 9", session_id="s-with").value == 18
+    assert agent.ask("now the average", session_id="s-with").value == 6
+    added = agent.ask("and with 12 added?", session_id="s-with")
+    assert not added.ok
+    assert "which one?" in added.text
+    # an instruction on the answer is one
+    assert agent.ask("average of 3, 6, 9", session_id="s-add7").value == 6
+    assert agent.ask("and add 7", session_id="s-add7").value == 13
