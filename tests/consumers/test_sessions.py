@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selfeng.agent import Agent
+from selfeng.agent import Agent, Answer
 from selfeng.app import Selfeng
 from selfeng.projections.sessions import SessionsProjection, previous_answer
 from selfeng.schemas import (
@@ -12,6 +12,14 @@ from selfeng.schemas import (
     ToolExecuted,
     ToolSynthesisRequested,
 )
+
+
+def asked_back(agent: Agent, follow_up: str, session: str) -> Answer:
+    """Ask ``follow_up`` in ``session`` and check it is asked back, not answered."""
+    answer = agent.ask(follow_up, session_id=session)
+    assert not answer.ok
+    assert "which one?" in answer.text
+    return answer
 
 
 def test_a_follow_up_uses_the_previous_answer_of_its_session(seeded: Selfeng) -> None:
@@ -110,10 +118,7 @@ def test_it_for_a_text_or_the_number_counted_in_it_is_asked_back(seeded: Selfeng
     the word may be meant; after a product, or for a number tool, "it" is the answer."""
     agent = Agent(seeded)
     assert agent.ask('how many letters in "apple"', session_id="s-text").value == 5
-    reversed_ = agent.ask("reverse it", session_id="s-text")
-    assert not reversed_.ok
-    assert "which one?" in reversed_.text
-    assert not reversed_.text.endswith("?.")
+    assert not asked_back(agent, "reverse it", "s-text").text.endswith("?.")
     assert agent.ask('how many letters in "pear"', session_id="s-count").value == 4
     assert agent.ask("double it", session_id="s-count").value == 8
     assert agent.ask("what is 12 times 4", session_id="s-num").value == 48
@@ -127,9 +132,7 @@ def test_a_bare_number_for_one_of_two_kinds_of_values_is_asked_back(seeded: Self
     percentage as well. A percentage sign, or a word the previous request had, says which."""
     agent = Agent(seeded)
     assert agent.ask("what's 15 percent of 250", session_id="s-bare").value == 37.5
-    bare = agent.ask("and 20", session_id="s-bare")
-    assert not bare.ok
-    assert "which one?" in bare.text
+    asked_back(agent, "and 20", "s-bare")
     assert agent.ask("what's 15% of 200", session_id="s-pct").value == 30
     assert agent.ask("and 25%?", session_id="s-pct").value == 50
     assert agent.ask("what's 15% of 200", session_id="s-of").value == 30
@@ -220,7 +223,7 @@ def test_a_follow_up_that_makes_a_value_another_asks_the_question_again(seeded: 
     assert round(float(changed.value), 3) == 18.641  # type: ignore[arg-type]
     # which of two values it replaces is asked back; a form, not a value, works on the answer
     assert agent.ask("what's 12 times 12", session_id="s-which").value == 144
-    assert not agent.ask("make it 13", session_id="s-which").ok
+    asked_back(agent, "make it 13", "s-which")
     assert agent.ask("reverse hello", session_id="s-up").ok
     assert agent.ask("make it uppercase", session_id="s-up").value == "OLLEH"
     # a word of its own says what to do with the answer: "25% bigger" is no 25% of it
@@ -259,9 +262,7 @@ def test_a_number_put_with_the_answer_of_an_aggregate_is_asked_back(seeded: Self
     agent = Agent(seeded)
     assert agent.ask("sum 3, 6, 9", session_id="s-with").value == 18
     assert agent.ask("now the average", session_id="s-with").value == 6
-    added = agent.ask("and with 12 added?", session_id="s-with")
-    assert not added.ok
-    assert "which one?" in added.text
+    asked_back(agent, "and with 12 added?", "s-with")
     # an instruction on the answer is one
     assert agent.ask("average of 3, 6, 9", session_id="s-add7").value == 6
     assert agent.ask("and add 7", session_id="s-add7").value == 13

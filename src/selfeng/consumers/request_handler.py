@@ -27,7 +27,6 @@ written for it), so handling the same request twice stores nothing twice.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -45,7 +44,13 @@ from selfeng.consumers.llm_planner import LLMPlanner
 from selfeng.consumers.planned import PlannedAnswers
 from selfeng.consumers.search import ToolSearch
 from selfeng.consumers.step_runner import RequestContext, StepFailed, StepRunner
-from selfeng.core.follow_ups import bare_number_for, continued, made_into, restate
+from selfeng.core.follow_ups import (
+    bare_number_for,
+    continued,
+    included_with,
+    made_into,
+    restate,
+)
 from selfeng.core.planning import PlanStep, plan
 from selfeng.core.policies import policy_float
 from selfeng.core.retractions import taken_back
@@ -251,10 +256,12 @@ class RequestHandler:
         earlier = session.get("query", "")
         values = made_into(step.text, earlier)
         if values is not None:  # "make that 25%" after "15% of 80": 25% of 80
-            return self._remade(req, decision, values, session)
-        included = _included_in_answer_or_values(decision, session)
-        if included is not None:  # "and with 12 added?" after the mean of 3, 6, 9
-            return _asked_back(decision, included)
+            return self._remade(req, decision, values, earlier, session)
+        chosen = decision.chosen
+        if chosen is not None and chosen.extraction.handoff is not None:
+            included = included_with(step.text, session["value"], session["arguments"])
+            if included is not None:  # "and with 12 added?" after the mean of 3, 6, 9
+                return _asked_back(decision, included)
         if pointing and pointing.lower().removeprefix("the ") not in OPERATION_NOUNS:
             if _text_or_its_count(decision, session):
                 return _asked_back(
@@ -293,12 +300,17 @@ class RequestHandler:
         )
 
     def _remade(
-        self, req: RequestContext, decision: Decision, values: str, session: SessionAnswer
+        self,
+        req: RequestContext,
+        decision: Decision,
+        values: str,
+        earlier: str,
+        session: SessionAnswer,
     ) -> Decision:
-        """A follow-up that gives values to take the place of the previous request's ("make
-        that 25%"), decided as the previous request written out with them; asked back when
-        it cannot be written out one way, or the written-out request is not answered."""
-        earlier = session.get("query", "")
+        """A follow-up that gives values to take the place of the previous request's
+        (``earlier``: "make that 25%"), decided as the previous request written out with
+        them; asked back when it cannot be written out one way, or the written-out request
+        is not answered."""
         unsaid = bare_number_for(values, earlier)
         if unsaid is not None:  # "make it 20" after "15 percent of 250"
             return _asked_back(decision, unsaid)
@@ -394,41 +406,6 @@ def _asked_back(decision: Decision, reason: str) -> Decision:
     decision.fallbacks, decision.rivals = [], []
     decision.chosen, decision.failure, decision.reason = None, "ambiguous", reason
     return decision
-
-
-_INCLUDED = frozenset({"added", "included", "including", "include", "plus"})
-"""Words that may put a number among the previous request's values ("and *with* 12
-*added*?"), as well as add it to the answer."""
-
-
-def _included_in_answer_or_values(decision: Decision, session: SessionAnswer) -> str | None:
-    """Why a follow-up that puts a number "with" the previous answer ("and with 12 added?"
-    after "the average of 3, 6, 9") is asked back: added to the answer 6, or among the
-    values 3, 6, 9 (the average of 3, 6, 9, 12)? None when it does not read so, or when
-    both readings are one: the previous answer was the values' sum."""
-    chosen = decision.chosen
-    if chosen is None or chosen.extraction.handoff is None:
-        return None
-    words = {t.word for t in scan(decision.step.text).tokens if t.kind == "word"}
-    if "with" not in words or not words & _INCLUDED:
-        return None
-    lists = [
-        v
-        for v in session["arguments"].values()
-        if isinstance(v, list)
-        and len(v) > 1
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
-    ]
-    answer = session["value"]
-    if len(lists) != 1 or not isinstance(answer, int | float) or isinstance(answer, bool):
-        return None
-    if math.isclose(math.fsum(lists[0]), float(answer)):  # type: ignore[arg-type]
-        return None  # a sum: adding to the values adds to the answer
-    shown_values = ", ".join(format_value(x) for x in lists[0])
-    return (
-        f"the number may be added to the answer ({format_value(answer)}) or put among the "
-        f"values ({shown_values}): which one?"
-    )
 
 
 def _text_or_its_count(decision: Decision, session: SessionAnswer) -> bool:

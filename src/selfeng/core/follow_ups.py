@@ -15,6 +15,7 @@ text. Anything else is left alone, and the follow-up gets the honest answer it g
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -22,6 +23,7 @@ from pydantic import JsonValue
 
 from selfeng.core.language import FRAMING, FUNCTION_WORDS, is_neutral
 from selfeng.core.scanning import Token, scan
+from selfeng.core.values import number_lists
 
 _VALUE_KINDS = frozenset({"number", "date", "quoted"})
 _OPENERS = frozenset({"what", "about", "how", "and", "now", "then", "instead", "for", "with"})
@@ -150,13 +152,40 @@ def bare_number_for(text: str, earlier_query: str) -> str | None:
     )
 
 
+_INCLUDED = frozenset({"added", "included", "including", "include", "plus"})
+"""Words that may put a number among the previous request's values ("and *with* 12
+*added*?"), as well as add it to the answer."""
+
+
+def included_with(
+    text: str, answer: JsonValue, earlier_arguments: Mapping[str, JsonValue]
+) -> str | None:
+    """Why a follow-up that puts a number "with" the previous answer ("and with 12 added?"
+    after "the average of 3, 6, 9") cannot be read one way: added to the answer 6, or among
+    the values 3, 6, 9 (the average of 3, 6, 9, 12)? None when it does not read so, or when
+    both readings are one: the previous answer was the values' sum."""
+    words = {t.word for t in scan(text).tokens if t.kind == "word"}
+    if "with" not in words or not words & _INCLUDED:
+        return None
+    lists = number_lists(earlier_arguments)
+    if len(lists) != 1 or not isinstance(answer, int | float) or isinstance(answer, bool):
+        return None
+    if math.isclose(math.fsum(lists[0]), answer):
+        return None  # a sum: adding to the values adds to the answer
+    values = ", ".join(_number_text(x) for x in lists[0])
+    return (
+        f"the number may be added to the answer ({_number_text(answer)}) or put among the "
+        f"values ({values}): which one?"
+    )
+
+
 def _same_values(text: str, earlier_arguments: Mapping[str, JsonValue]) -> str | None:
     """ "And the median?" after "the average of 4, 8, 12": "And the median of 4, 8, 12"."""
-    lists = [v for v in earlier_arguments.values() if isinstance(v, list) and _numbers(v)]
+    lists = number_lists(earlier_arguments)
     texts = [v for v in earlier_arguments.values() if isinstance(v, str) and v.strip()]
     body = text.rstrip().rstrip("?.!").rstrip()
     if len(lists) == 1 and not texts:
-        numbers = ", ".join(_number_text(x) for x in lists[0])  # type: ignore[arg-type]
+        numbers = ", ".join(_number_text(x) for x in lists[0])
         return f"{body} of {numbers}"
     if len(texts) == 1 and not lists and '"' not in texts[0]:
         return f'{body} of "{texts[0]}"'
@@ -169,14 +198,6 @@ def _framing(word: str) -> bool:
 
 def _kind(t: Token) -> str:
     return "percent" if t.kind == "number" and t.percent else t.kind
-
-
-def _numbers(value: JsonValue) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) > 1
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
-    )
 
 
 def _number_text(value: float) -> str:

@@ -34,7 +34,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.token_pool import TokenPool
-from selfeng.core.word_rules import DASHES, EXCLUDING, PART_LINKS, named_by_kind, names_one
+from selfeng.core.word_rules import DASHES, EXCLUDING, PART_LINKS, named_by_kind
 from selfeng.core.wording import ToolWording
 
 
@@ -147,8 +147,7 @@ def _free_run(pool: TokenPool, wording: ToolWording | None) -> list[Token]:
     for at, (run, starts, after, before) in enumerate(runs):
         if run[0].index in counting:
             run = _past_counted(run)
-        elif len(run) > 2 and named_by_kind(run[0], pool.scan.tokens) and run[1].word in _IN_TEXT:
-            run = run[2:]  # "the letter *a in* banana": the one letter, then the text
+        run = _past_named(run, pool.scan.tokens)
         trimmed = _trim(run, at_start=starts, before_own=before)
         if not trimmed or not _anchored(run, trimmed, starts, after, before):
             continue
@@ -197,15 +196,21 @@ def _past_counted(run: list[Token]) -> list[Token]:
         and run[i + 1].word in _IN_TEXT
     ):
         return run[i + 2 :]
-    if (
-        i + 3 < len(run)
-        and run[i].kind == "word"
-        and stem(run[i].word) in _PART_STEMS | POINTING_STEMS
-        and names_one(run[i + 1])
-        and run[i + 2].kind == "word"
-        and run[i + 2].word in _IN_TEXT
-    ):
-        return run[i + 3 :]  # "the letter *a* in banana": one letter counted, in banana
+    return run
+
+
+def _past_named(run: list[Token], tokens: Sequence[Token]) -> list[Token]:
+    """A run without the one letter, digit or word it names by kind and its link: "(the
+    letter) *a in* banana" -> banana (that letter is left for the evidence to account for,
+    and no tool that acts on every letter does)."""
+    for i, token in enumerate(run[:3]):
+        if (
+            named_by_kind(token, tokens)
+            and i + 2 < len(run)
+            and run[i + 1].kind == "word"
+            and run[i + 1].word in _IN_TEXT
+        ):
+            return run[i + 2 :]
     return run
 
 

@@ -11,6 +11,7 @@ from pydantic import JsonValue
 
 from selfeng.core.language import camel_words
 from selfeng.core.scanning import scan
+from selfeng.core.values import number_lists
 
 _EARLIER_VALUES = re.compile(
     r"\b(?:(?:all|both)\s+(?:of\s+)?)?(?:those|these|the same|the above)\s+([a-z]+s)\b",
@@ -27,16 +28,10 @@ def with_earlier_values(text: str, earlier: JsonValue | None) -> str | None:
     found = _EARLIER_VALUES.search(text)
     if found is None or any(t.kind == "number" for t in scan(text).tokens):
         return None
-    lists = [
-        v
-        for v in (earlier.values() if isinstance(earlier, dict) else ())
-        if isinstance(v, list)
-        and len(v) > 1
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-    ]
+    lists = number_lists(earlier)
     if len(lists) != 1:
         return None
-    values = ", ".join(_number_text(x) for x in lists[0])  # type: ignore[arg-type]
+    values = ", ".join(_number_text(x) for x in lists[0])
     return text[: found.start()] + values + text[found.end() :]
 
 

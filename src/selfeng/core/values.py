@@ -48,6 +48,20 @@ def format_value(value: JsonValue) -> str:
     return orjson.dumps(value).decode()
 
 
+def number_lists(arguments: object) -> list[list[float]]:
+    """The lists of two numbers or more among a step's ``arguments`` (a dict; anything else
+    has none): the values an aggregate was given."""
+    if not isinstance(arguments, Mapping):
+        return []
+    return [
+        [float(x) for x in v]
+        for v in arguments.values()
+        if isinstance(v, list)
+        and len(v) > 1
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+    ]
+
+
 def shown(text: str, limit: int = 120) -> str:
     """``text`` as a message quotes it: whole when short, else its start and end around an
     ellipsis, with its length (a pasted page is not echoed back whole)."""

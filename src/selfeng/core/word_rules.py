@@ -386,11 +386,11 @@ def separating_dash(token: Token, tokens: Sequence[Token]) -> bool:
 
 
 _NAMING_STEMS = frozenset(
-    stem(w) for w in ("letter", "character", "char", "symbol", "digit", "number", "word")
+    stem(w) for w in ("letter", "character", "char", "symbol", "digit", "number", "word", "vowel")
 )
 
 
-def names_one(token: Token) -> bool:
+def _names_one(token: Token) -> bool:
     """Whether a token may name one letter, digit or word by itself: a single character, a
     number or a quoted text ("the letter *a*", "the number *7*", "the word *'the'*")."""
     return token.kind in {"number", "quoted"} or (token.kind == "word" and len(token.text) == 1)
@@ -400,7 +400,7 @@ def named_by_kind(token: Token, tokens: Sequence[Token]) -> bool:
     """Whether a token names one letter, digit or word right after the singular noun of
     its kind: "count the letter *a* in banana" asks for the a's, and a tool that counts
     every letter would answer another question."""
-    if token.index == 0 or not names_one(token):
+    if token.index == 0 or not _names_one(token):
         return False
     kind = tokens[token.index - 1]
     return (
