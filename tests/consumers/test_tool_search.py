@@ -13,7 +13,8 @@ import pytest
 from pydantic import JsonValue
 
 from selfeng.consumers import search as search_module
-from selfeng.consumers.search import MAX_USES, ToolSearch, representative, tool_document
+from selfeng.consumers.search import ToolSearch
+from selfeng.consumers.tool_documents import MAX_USES, representative, tool_document, tool_fields
 from selfeng.core.embedder import WeightedTexts
 from selfeng.core.policies import default_values
 from selfeng.infra.embed.lexical import LexicalDocuments, LexicalEmbedder
@@ -412,7 +413,7 @@ def test_a_tools_fields_are_worked_out_once_per_version(monkeypatch: pytest.Monk
     """The handler hands the search read-only views, a new one at every read: the fields
     are still remembered per version, not worked out again at every build."""
     worked: list[str] = []
-    real = search_module.tool_fields
+    real = tool_fields
 
     def counted(name: str, record: Any) -> tuple[tuple[str, float], ...]:
         worked.append(name)

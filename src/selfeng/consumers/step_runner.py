@@ -31,7 +31,7 @@ from selfeng.consumers.executing import (
 )
 from selfeng.consumers.search import ToolSearch
 from selfeng.core.arguments import extract, template
-from selfeng.core.evidence import asks_quantity, gives_word, is_quantity
+from selfeng.core.evidence_words import asks_quantity, gives_word, is_quantity
 from selfeng.core.planning import PlanStep
 from selfeng.core.policies import policy_float
 from selfeng.core.values import format_value, json_type, shown

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from selfeng.core import text_runs
 from selfeng.core.hinted_values import PATH_HINTS, hints
 from selfeng.core.language import (
     ARTICLES,
@@ -22,11 +23,9 @@ from selfeng.core.language import (
     MULTIPLIERS,
     ORDINALS,
     OUTPUT_VERBS,
-    POINTING_STEMS,
     POSSESSIVES,
     PREPOSITIONS,
     PRONOUNS,
-    REFERENCE_STEMS,
     TEXT_PART_STEMS,
     is_neutral,
     is_question_word,
@@ -54,7 +53,7 @@ def text_value(
     colon = pool.scan.colon_text()
     if colon and all(pool.free[i] for i in pool.scan.colon_tokens):
         inside = [pool.scan.tokens[i] for i in sorted(pool.scan.colon_tokens)]
-        if _number_list(inside):
+        if text_runs.number_list(inside):
             return None
         return colon, inside, False
     if any(h in hints(name, schema) for h in PATH_HINTS):
@@ -221,7 +220,9 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     given: "the alphabet", a title ("the Gettysburg Address", "War and Peace"), the asker's
     own thing ("reverse my name")."""
     head = trimmed[0]
-    if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed) or _number_list(trimmed):
+    if text_runs.number_list(trimmed):
+        return True
+    if all(t.kind == "word" and t.word in FUNCTION_WORDS for t in trimmed):
         return True
     if head.kind == "word" and head.word in CONJUNCTIONS:
         return True
@@ -231,7 +232,7 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
         head.kind == "word"
         and head.index == tokens[0].index
         # the request's verb, unless an article leads a phrase ("the quick brown fox in ...")
-        and not (head.word in ARTICLES and _phrase_follows(trimmed[1:]))
+        and not (head.word in ARTICLES and text_runs.phrase_follows(trimmed[1:]))
     ):
         return True
     if head.kind == "word" and head.word in AUXILIARIES:
@@ -258,11 +259,11 @@ def _not_a_text(run: list[Token], trimmed: list[Token], tokens: Sequence[Token])
     lead = run[: run.index(head) + 1]
     if lead[-1].word in POSSESSIVES or (len(lead) > 1 and lead[-2].word in POSSESSIVES):
         return True
-    if _two_values(trimmed, lead[-2] if len(lead) > 1 else None):
+    if text_runs.two_values(trimmed, lead[-2] if len(lead) > 1 else None):
         return True
     if _names_a_part(trimmed, _PART_STEMS) or _names_a_part(run, TEXT_PART_STEMS):
         return True
-    return _titled(trimmed, tokens) or _pointed_at(trimmed)
+    return text_runs.titled(trimmed, tokens) or text_runs.pointed_at(trimmed)
 
 
 def _names_a_part(run: list[Token], parts: frozenset[str]) -> bool:
@@ -289,66 +290,8 @@ _PART_STEMS = TEXT_PART_STEMS | frozenset(
 )
 _PLACED_BY = PART_LINKS | {"after", "before"}
 _WHICH_ONE = ORDINALS | {"other"}
-_CORRELATIVES = frozenset({"both", "either", "neither"})
 _WHERE = frozenset({"below", "above", "following", "here", "there", "attached", "beneath"})
 """Words that say where a text is (elsewhere in a message or a file), not what it is."""
-
-
-def _two_values(run: list[Token], link: Token | None) -> bool:
-    """Whether a run of words joins two values, each for the tool on its own: "reverse *both
-    hello and world*", "characters in *hello and in world*" (the link that led to the first
-    is said again after the conjunction). Taken as one text, the answer would be for neither."""
-    words = [t for t in run if t.kind == "word"]
-    if run[0].word in _CORRELATIVES and any(t.word in CONJUNCTIONS for t in words[1:]):
-        return True
-    if link is None or link.kind != "word" or link.word not in PREPOSITIONS:
-        return False
-    return any(
-        a.kind == "word" and a.word in CONJUNCTIONS and b.kind == "word" and b.word == link.word
-        for a, b in pairwise(run)
-    )
-
-
-_DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
-
-
-def _pointed_at(run: list[Token]) -> bool:
-    """Whether a short run of words ends by pointing at a thing the request does not give
-    ("uppercase *this file*", "reverse *the order of these steps*", "reverse image search
-    *this photo*", "reverse the charges on *my card*"): a photo, a file, steps or a card
-    elsewhere, not a text. A sentence that says something of it ("*I* love this song") has
-    a subject pronoun, and is a text."""
-    words = [t for t in run if t.kind == "word"]
-    return (
-        len(words) == len(run)
-        and 2 <= len(words) <= 6
-        and (words[-2].word in _DEMONSTRATIVES or words[-2].word in POSSESSIVES)
-        and not any(t.word in PRONOUNS and t.word not in POSSESSIVES for t in words)
-    )
-
-
-def _number_list(run: Sequence[Token]) -> bool:
-    """Several numbers and nothing else ("10, 20 and 30"): a list of values, not a text. Its
-    characters reversed or counted would answer a question nobody asked ("reverse the list
-    10, 20, 30" is not "03 ,02 ,01"); a text of digits is quoted or one number."""
-    numbers = [t for t in run if t.kind == "number"]
-    return len(numbers) >= 2 and all(
-        t.kind == "number" or (t.kind == "word" and t.word in CONJUNCTIONS) for t in run
-    )
-
-
-def _titled(run: list[Token], tokens: Sequence[Token]) -> bool:
-    """Whether a run of words is written as a title (two or more capitalised words, small
-    words aside) in a request that is otherwise written in lower case."""
-    words = [t for t in run if t.kind == "word"]
-    capitalised = [t for t in words if t.text[:1].isupper() and not t.text.isupper()]
-    small = all(t in capitalised or t.word in FUNCTION_WORDS for t in words)
-    inside = {t.index for t in run}
-    lower_elsewhere = any(
-        t.kind == "word" and t.index not in inside and t.index > 0 and t.text[:1].islower()
-        for t in tokens
-    )
-    return len(capitalised) >= 2 and small and lower_elsewhere
 
 
 _SENTENCE_END = re.compile(r"[.?!;]")
@@ -395,51 +338,6 @@ def _links(run: list[Token]) -> bool:
     return False
 
 
-def _points(token: Token) -> bool:
-    """A word that points at a value rather than being one ("the *word* banana", "the
-    *result*")."""
-    return token.kind == "word" and (
-        stem(token.word) in POINTING_STEMS or stem(token.word) in REFERENCE_STEMS
-    )
-
-
-def _modifiers(rest: Sequence[Token]) -> int:
-    """How many words of asking lead ``rest`` as modifiers ("the *quick* brown fox", "the
-    *given* text hello", "a *simple* plan"): words that frame a request elsewhere ("a quick
-    question") but neither point at a value nor say how to give it."""
-    i = 0
-    while (
-        i < min(len(rest), 2)
-        and rest[i].kind == "word"
-        and is_neutral(rest[i].word)
-        and rest[i].word not in OUTPUT_VERBS | ARTICLES | DETERMINERS
-        and not _points(rest[i])
-    ):
-        i += 1
-    return i
-
-
-def _phrase_follows(rest: Sequence[Token]) -> bool:
-    """Whether the words after an article are a phrase of content, perhaps after modifiers:
-    "the *big apple*", "the *quick brown fox*", "a *b c*", "the *3 little pigs*". The article
-    begins the value then, and frames nothing; not "the exact number of", "the given word
-    hello", which point at a value."""
-    i = _modifiers(rest)
-    if i >= len(rest):
-        return False
-    word = rest[i]
-    if word.kind == "number":
-        return True
-    return word.kind == "word" and not is_neutral(word.word) and not _points(word)
-
-
-def _points_past_modifiers(rest: Sequence[Token]) -> int:
-    """How many modifiers stand between an article and a word that points at a value ("the
-    *simple* text abc"), or -1 when no such word follows."""
-    i = _modifiers(rest)
-    return i if i < len(rest) and _points(rest[i]) else -1
-
-
 _POLITE = frozenset({"please", "pls", "plz", "thanks", "thank", "thx", "kindly", "for", "me"})
 
 
@@ -466,7 +364,7 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
         first = run[0]
         nxt = run[1] if len(run) > 1 else None
         if at_start and (is_neutral(first.word) or first.word in OUTPUT_VERBS):
-            if first.word in ARTICLES and _phrase_follows(run[1:]):
+            if first.word in ARTICLES and text_runs.phrase_follows(run[1:]):
                 # "(make) the big apple in uppercase": the phrase is the value; but "what is
                 # the capital of France in uppercase" asks about a thing, and gives no text
                 if asked:
@@ -476,10 +374,12 @@ def _trim(run: list[Token], *, at_start: bool, before_own: bool) -> list[Token]:
             run.pop(0)  # "What is ...", "Print ..." at the start of a request
             if first.word in _INSTRUCTION_VERBS - OUTPUT_VERBS:
                 at_start = False  # "make *go to bed* uppercase": the text starts after it
-        elif _points(first) and (len(run) == 1 or first.word not in DETERMINERS | PRONOUNS):
+        elif text_runs.points(first) and (
+            len(run) == 1 or first.word not in DETERMINERS | PRONOUNS
+        ):
             run.pop(0)  # "word banana", "the result" (but "this is loud" is a value)
         elif first.word in ARTICLES | DETERMINERS and (
-            (pointing := _points_past_modifiers(run[1:])) >= 0 or len(run) == 1
+            (pointing := text_runs.points_past_modifiers(run[1:])) >= 0 or len(run) == 1
         ):
             del run[: 1 + max(0, pointing)]  # "the (simple) word banana"
         elif first.word in DIMENSIONS and nxt is not None and nxt.word in AUXILIARIES:

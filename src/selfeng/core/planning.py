@@ -20,6 +20,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from selfeng.core.language import OPERATORS, PREPOSITIONS, is_neutral, stem
+from selfeng.core.plan_values import (
+    SHAPE_WORDS,
+    calculation,
+    converted_to,
+    has_value,
+    is_value,
+    operates,
+    operator_led,
+    shape,
+    with_values_of,
+)
 from selfeng.core.scanning import Scan, Token, scan
 
 ACTION_VERBS = frozenset(
@@ -50,7 +61,6 @@ _SEPARATOR = re.compile(
 _AND = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
 _WORD = re.compile(r"[a-z']+")
 _LEADING = re.compile(r"^\s*(?:(?:and|then|also|so)\b[\s,]*)+", re.IGNORECASE)
-_SHAPE_WORDS = frozenset({"to", "in", "into", "of", "by", "from", "as", "over", "per"})
 _SKIPPED = frozenset({"the", "a", "an", "and", "please", "now", "just"})
 _COPULAS = frozenset({"is", "are", "was", "were"})
 _QUESTION_STARTS = frozenset(
@@ -129,11 +139,11 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
                 instruction = _starts_instruction(piece, vocabulary) and not _modifier(piece)
                 if instruction and not _starts_instruction(current, vocabulary):
                     instruction = False  # a statement, then its question: one step
-                if _calculation(piece) and _calculation(current):
+                if calculation(piece) and calculation(current):
                     # "2 to the 10th power, and 1,000 divided by 8" (the piece first: it is
                     # short, and ``current`` grows with every piece of a long list)
                     instruction = True
-                if "," in separator and _operator_led(piece) and _has_value(current):
+                if "," in separator and operator_led(piece) and has_value(current):
                     # "3 plus 4, *times 2*": the comma closes the sum; what follows
                     # works on its result, as "then times 2" would
                     instruction, repeated = True, None
@@ -184,7 +194,7 @@ def _continue_verbs(parts: list[str], vocabulary: Collection[str]) -> list[str]:
     out = list(parts)
     for i in range(1, len(out)):
         tokens = scan(out[i]).tokens
-        if not tokens or tokens[0].kind != "word" or tokens[0].word not in _SHAPE_WORDS:
+        if not tokens or tokens[0].kind != "word" or tokens[0].word not in SHAPE_WORDS:
             continue
         if any(t.kind == "word" and _instructs(t.word, vocabulary) for t in tokens[1:]):
             continue  # "from the result *subtract* 3": its own instruction, later in it
@@ -218,7 +228,7 @@ def _modifier(piece: str) -> bool:
     return (
         bool(words)
         and words[0].endswith("ing")
-        and not any(_is_value(t) for t in scan(piece).tokens)
+        and not any(is_value(t) for t in scan(piece).tokens)
         and not _REFERENCE.search(piece)
     )
 
@@ -231,7 +241,7 @@ def _merge_framing(steps: list[tuple[str, bool, bool]]) -> list[tuple[str, bool,
     carried_also = False
     for text, joined, also in steps:
         if not any(not is_neutral(w) for w in _WORD.findall(text.lower())) and not any(
-            _is_value(t) for t in scan(text).tokens
+            is_value(t) for t in scan(text).tokens
         ):
             carried_also = also if not carry else carried_also
             carry = f"{carry} {text}".strip()
@@ -286,14 +296,14 @@ def _borrow_tails(parts: list[str], joined: list[bool]) -> list[str]:
         if not joined[i + 1]:
             continue
         head, tail = scan(out[i]).tokens, scan(out[i + 1]).tokens
-        if any(_is_value(t) for t in head) or not any(_is_value(t) for t in tail):
+        if any(is_value(t) for t in head) or not any(is_value(t) for t in tail):
             continue
-        first = next(j for j, t in enumerate(tail) if _is_value(t))
+        first = next(j for j, t in enumerate(tail) if is_value(t))
         while (
             first > 0
             and tail[first - 1].kind == "word"
             and tail[first - 1].word
-            in (_SHAPE_WORDS | {"are", "is", "the", "these", "those", "between"})
+            in (SHAPE_WORDS | {"are", "is", "the", "these", "those", "between"})
         ):
             first -= 1
         out[i] = f"{out[i]} {out[i + 1][tail[first].start :]}"
@@ -313,19 +323,19 @@ def _ask_of_the_same(parts: list[str], joined: list[bool]) -> list[str]:
         if not joined[i]:
             continue
         tail, head = scan(out[i]).tokens, scan(out[i - 1]).tokens
-        if any(_is_value(t) for t in tail) or _REFERENCE.search(out[i]):
+        if any(is_value(t) for t in tail) or _REFERENCE.search(out[i]):
             continue
-        if not _asks(tail) or not _asks(head) or not any(_is_value(t) for t in head):
+        if not _asks(tail) or not _asks(head) or not any(is_value(t) for t in head):
             continue
-        value = next(j for j, t in enumerate(head) if _is_value(t))
+        value = next(j for j, t in enumerate(head) if is_value(t))
         first = value
         while (
             first > 0
             and head[first - 1].kind == "word"
-            and head[first - 1].word in (_SHAPE_WORDS | _COPULAS | {"the", "these", "those"})
+            and head[first - 1].word in (SHAPE_WORDS | _COPULAS | {"the", "these", "those"})
         ):
             first -= 1
-        if first == 0 or not any(head[k].word in _SHAPE_WORDS for k in range(first, value)):
+        if first == 0 or not any(head[k].word in SHAPE_WORDS for k in range(first, value)):
             continue  # "what is *5 plus 3*": operands of its own question, not what it is of
         out[i] = f"{out[i]} {out[i - 1][head[first].start :]}"
     return out
@@ -351,12 +361,12 @@ def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]
             and t.word.endswith("ed")
             and t.word not in OPERATORS
             and stem(t.word) in known
-            and (_is_value(before) or _converted_to(tokens, t.index))
+            and (is_value(before) or converted_to(tokens, t.index))
             and (
                 after is None  # "... to C *rounded*": the last word, on what came before
                 or (after.kind == "word" and after.word in {"to", "into", "in", "as"})
             )
-            and _operates(tokens[: t.index])
+            and operates(tokens[: t.index])
         ):
             cuts.append(t.start)
     pieces: list[tuple[str, int]] = []
@@ -366,43 +376,6 @@ def _participles(text: str, vocabulary: Collection[str]) -> list[tuple[str, int]
         start = cut
     pieces.append((text[start:], start))
     return pieces
-
-
-def _converted_to(tokens: Sequence[Token], at: int) -> bool:
-    """Whether the words before ``at`` end a conversion of a value: "4 feet *in meters*"
-    (a value, its unit, then "in"/"to"/"into" and the unit it becomes)."""
-    if at < 4:
-        return False
-    value, unit, link, target = tokens[at - 4], tokens[at - 3], tokens[at - 2], tokens[at - 1]
-    return (
-        _is_value(value)
-        and unit.kind == "word"
-        and link.kind == "word"
-        and link.word in {"in", "to", "into"}
-        and target.kind == "word"
-        and not is_neutral(target.word)
-    )
-
-
-def _operates(tokens: Sequence[Token]) -> bool:
-    """Whether these tokens ask for something themselves (two values, or a word of their
-    own): "15% of 80" does, "What's 2/3" is only a value."""
-    values = sum(1 for t in tokens if _is_value(t))
-    words = any(t.kind in {"word", "symbol"} and not is_neutral(t.word) for t in tokens)
-    return values >= 2 or words
-
-
-def _calculation(text: str) -> bool:
-    """Whether a text is a whole calculation of its own: two values or more with an
-    arithmetic word or symbol after the first ("1,000 divided by 8", "2 to the 10th power");
-    one value of a list ("..., and 5") is not."""
-    tokens = scan(text).tokens
-    values = [t.index for t in tokens if _is_value(t)]
-    return len(values) >= 2 and any(
-        t.index > values[0]
-        and ((t.kind == "word" and t.word in OPERATORS) or (t.kind == "symbol" and t.word))
-        for t in tokens
-    )
 
 
 def _protected(read: Scan) -> list[tuple[int, int]]:
@@ -462,76 +435,17 @@ def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None
     if not _starts_instruction(before, vocabulary) or _REFERENCE.search(after):
         return None  # "... and double *it*": on the answer, not a second one of the same
     tail = scan(after).tokens
-    if len(tail) < 2 or not any(_is_value(t) for t in tail):
+    if len(tail) < 2 or not any(is_value(t) for t in tail):
         return None
-    if all(_is_value(t) for t in tail):
+    if all(is_value(t) for t in tail):
         return None  # "3 and 4": a list, not a second instruction
     head = scan(before).tokens
     if len(head) <= len(tail):
         return None
-    elided = _with_values_of(before, head, after, tail)
+    elided = with_values_of(before, head, after, tail)
     if elided is not None:
         return elided
-    if _shape(head[-len(tail) :]) != _shape(tail) or _starts_instruction(after, vocabulary):
+    if shape(head[-len(tail) :]) != shape(tail) or _starts_instruction(after, vocabulary):
         return None  # not the same shape, or an instruction of its own ("*multiply* 4 and 5")
     lead = before[: head[-len(tail)].start].rstrip()
     return f"{lead} {after}" if lead else None
-
-
-def _with_values_of(
-    before: str, head: Sequence[Token], after: str, tail: Sequence[Token]
-) -> str | None:
-    """``before`` with ``after``'s values, when ``after`` restates it with words left out:
-    its words, in order, are some of ``before``'s from the start, and its values as many
-    ("How many characters in 'cat'" + "how many in 'horse'" -> "How many characters in
-    'horse'")."""
-    head_words = [t.word for t in head if not _is_value(t)]
-    tail_words = [t.word for t in tail if not _is_value(t)]
-    head_values = [t for t in head if _is_value(t)]
-    tail_values = [t for t in tail if _is_value(t)]
-    if not tail_words or not head_words or tail_words[0] != head_words[0]:
-        return None
-    if len(head_values) != len(tail_values) or len(tail_words) >= len(head_words):
-        return None
-    remaining = iter(head_words)
-    if not all(word in remaining for word in tail_words):
-        return None  # not a subsequence: another question
-    out, at = [], 0
-    for mine, theirs in zip(head_values, tail_values, strict=True):
-        out.append(before[at : mine.start])
-        out.append(after[theirs.start : theirs.end])
-        at = mine.end
-    out.append(before[at:])
-    return "".join(out)
-
-
-def _has_value(text: str) -> bool:
-    return any(_is_value(t) for t in scan(text).tokens)
-
-
-def _operator_led(text: str) -> bool:
-    """Whether ``text`` starts with an arithmetic operation and a value ("times 2", "+ 5",
-    "divided by 3")."""
-    tokens = scan(text).tokens
-    return (
-        len(tokens) >= 2
-        and tokens[0].kind in {"symbol", "word"}
-        and tokens[0].word in OPERATORS
-        and any(_is_value(t) for t in tokens[1:])
-    )
-
-
-def _is_value(t: Token) -> bool:
-    return t.kind in {"number", "date", "quoted", "json", "array"}
-
-
-def _shape(tokens: Iterable[Token]) -> tuple[str, ...]:
-    out: list[str] = []
-    for t in tokens:
-        if t.kind == "number":
-            out.append("%" if t.percent else "#")
-        elif t.kind == "word":
-            out.append(t.word if t.word in _SHAPE_WORDS else "w")
-        else:
-            out.append(t.kind)
-    return tuple(out)

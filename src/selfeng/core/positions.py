@@ -9,7 +9,7 @@ JSON and back, so a checkpoint stores whichever the log gives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,3 +188,27 @@ def parse_position(text: str) -> Position:
             )
         offsets[(topic.strip(), int(partition))] = int(offset)
     return PartitionPosition(offsets)
+
+
+def after_appended(position: Position, records: Sequence[StoredRecord]) -> Position | None:
+    """The position after ``records`` when they are the next records from ``position``: the
+    next offsets of a log with one global order, or of each record's partition (another
+    process's record in between, a transaction's marker or a producer's retried copy is a
+    gap: None, and the records are read back from the log)."""
+    if not records:
+        return None
+    if isinstance(position, GlobalPosition):
+        first = position.offset + 1
+        for expected, record in enumerate(records, first):
+            if record.offset != expected:
+                return None
+        return GlobalPosition(first + len(records) - 1)
+    if isinstance(position, PartitionPosition):
+        offsets = dict(position.offsets)
+        for record in records:
+            where = (record.topic, record.partition)
+            if record.offset != offsets.get(where, 0):
+                return None
+            offsets[where] = record.offset + 1
+        return PartitionPosition(offsets)
+    return None

@@ -25,7 +25,7 @@ import orjson
 from pydantic import JsonValue
 
 from selfeng.core.log import EventLog, RecordBatch
-from selfeng.core.positions import GlobalPosition, PartitionPosition, Position
+from selfeng.core.positions import Position, after_appended
 from selfeng.core.progress import Progress
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, CheckpointBehind, ProjectionStore, RowChange
@@ -325,7 +325,7 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         their partitions (of a partitioned log); False (nothing done) otherwise, and a later
         catch-up reads them as usual. ``known``: the events by id, when the caller has them
         (one map for every runner)."""
-        after = _after_appended(self.position, records)
+        after = after_appended(self.position, records)
         if after is None:
             return False
         if known is None:
@@ -499,27 +499,3 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         """Checkpoint now and keep the checkpoint in the snapshot history."""
         self._since_snapshot = self.snapshot_every
         self.checkpoint()
-
-
-def _after_appended(position: Position, records: Sequence[StoredRecord]) -> Position | None:
-    """The position after ``records`` when they are the next records from ``position``: the
-    next offsets of a log with one global order, or of each record's partition (another
-    process's record in between, a transaction's marker or a producer's retried copy is a
-    gap: None, and the records are read back from the log)."""
-    if not records:
-        return None
-    if isinstance(position, GlobalPosition):
-        first = position.offset + 1
-        for expected, record in enumerate(records, first):
-            if record.offset != expected:
-                return None
-        return GlobalPosition(first + len(records) - 1)
-    if isinstance(position, PartitionPosition):
-        offsets = dict(position.offsets)
-        for record in records:
-            where = (record.topic, record.partition)
-            if record.offset != offsets.get(where, 0):
-                return None
-            offsets[where] = record.offset + 1
-        return PartitionPosition(offsets)
-    return None
