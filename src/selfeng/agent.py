@@ -20,6 +20,7 @@ from pydantic import JsonValue
 from selfeng.app import Selfeng
 from selfeng.core.closing import Closeable
 from selfeng.core.mapper import from_record
+from selfeng.core.positions import Position
 from selfeng.core.settings import Settings
 from selfeng.schemas import (
     Event,
@@ -164,11 +165,11 @@ class Agent(Closeable):
             arm_note=completed.arm_note,
         )
 
-    def _wait_for(self, received: RequestReceived, after: object, timeout: float) -> list[Event]:
+    def _wait_for(self, received: RequestReceived, after: Position, timeout: float) -> list[Event]:
         stop = threading.Event()
         deadline = time.monotonic() + timeout
         events: list[Event] = []
-        for batch in self.app.log.follow(after, topics={received.topic()}, idle=0.1, stop=stop):  # type: ignore[arg-type]
+        for batch in self.app.log.follow(after, topics={received.topic()}, idle=0.1, stop=stop):
             for record in batch.records:
                 if record.key != received.key or record.event_id == received.event_id.bytes:
                     continue
@@ -226,11 +227,11 @@ class Agent(Closeable):
         )
 
     def _wait_applied(
-        self, feedback: FeedbackGiven, after: object, timeout: float
+        self, feedback: FeedbackGiven, after: Position, timeout: float
     ) -> FeedbackApplied | None:
         stop = threading.Event()
         deadline = time.monotonic() + timeout
-        for batch in self.app.log.follow(after, topics={feedback.topic()}, idle=0.1, stop=stop):  # type: ignore[arg-type]
+        for batch in self.app.log.follow(after, topics={feedback.topic()}, idle=0.1, stop=stop):
             for record in batch.records:
                 if record.key != feedback.key or record.type != "FeedbackApplied":
                     continue

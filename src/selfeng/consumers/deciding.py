@@ -104,6 +104,13 @@ class Decision:
         """The evidence of every candidate weighed, in the order weighed."""
         return tuple(w.evidence for w in self.weighed)
 
+    @property
+    def picked(self) -> Weighed:
+        """The chosen tool, for a decision that chose one (the steps that run)."""
+        if self.chosen is None:
+            raise ValueError(f"step {self.index} chose no tool: {self.reason}")
+        return self.chosen
+
 
 class Wordings:
     """The wording of every active tool, and the stems too common among them to show intent.

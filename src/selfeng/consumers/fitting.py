@@ -81,6 +81,15 @@ def read_acceptance(text: str) -> Acceptance | None:
     return Acceptance(known=True, answer=data["answer"])
 
 
+def _as_float(value: JsonValue) -> float:
+    """A number, or a number written as text with thousands separators ("1,000")."""
+    if isinstance(value, str):
+        return float(value.replace(",", ""))
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"not a number: {type(value).__name__}")
+
+
 def same_answer(value: JsonValue, expected: JsonValue) -> bool:
     """Whether a tool's result is the expected answer (numbers to 1e-6 relative, text without
     regard to case and surrounding space or punctuation)."""
@@ -88,8 +97,7 @@ def same_answer(value: JsonValue, expected: JsonValue) -> bool:
         return value == expected
     if isinstance(expected, int | float) or isinstance(value, int | float):
         try:
-            a = float(value if not isinstance(value, str) else value.replace(",", ""))  # type: ignore[arg-type]
-            b = float(expected if not isinstance(expected, str) else expected.replace(",", ""))  # type: ignore[arg-type]
+            a, b = _as_float(value), _as_float(expected)
         except (TypeError, ValueError):
             return False
         return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)

@@ -81,7 +81,7 @@ class StepRunner:
         # not asked as well as it ("to miles, then to feet" against "and *also* to feet")
         feeds_next = [
             i + 1 < len(decisions)
-            and decisions[i + 1].chosen.uses_previous  # type: ignore[union-attr]
+            and decisions[i + 1].picked.uses_previous
             and not decisions[i + 1].step.also
             for i in range(len(decisions))
         ]
@@ -94,7 +94,7 @@ class StepRunner:
                 length = len(composite[2]["spec"]["composition"])
                 result = self._run_composite(req, decisions[at : at + length], composite, previous)
                 last = at + length - 1
-                confidence = min(d.chosen.evidence.confidence for d in decisions[at : last + 1])  # type: ignore[union-attr]
+                confidence = min(d.picked.evidence.confidence for d in decisions[at : last + 1])
                 self._finish_step(out, confidence, learn_at, answer=not feeds_next[last])
                 outputs[last] = result
                 at += length
@@ -262,7 +262,7 @@ class StepRunner:
             run = decisions[at : at + length]
             if any(d.step.also for d in run[1:]):
                 continue  # a composite answers with its last output only
-            tools = tuple(d.chosen.candidate.tool for d in run)  # type: ignore[union-attr]
+            tools = tuple(d.picked.candidate.tool for d in run)
             found = composites.get(tools)
             if found is None:
                 continue
@@ -271,8 +271,8 @@ class StepRunner:
                 continue
             members = found[2]["spec"]["composition"]
             if all(
-                m["version"] == d.chosen.candidate.version  # type: ignore[union-attr]
-                and (j == 0 or (m["handoff"] is not None) == d.chosen.uses_previous)  # type: ignore[union-attr]
+                m["version"] == d.picked.candidate.version
+                and (j == 0 or (m["handoff"] is not None) == d.picked.uses_previous)
                 for j, (m, d) in enumerate(zip(members, run, strict=True))
             ):
                 return found
@@ -334,10 +334,7 @@ class StepRunner:
             )
             out.reason = out.answer
             raise StepFailed
-        phrase = " and ".join(
-            template(d.read, d.chosen.extraction)  # type: ignore[union-attr]
-            for d in segment
-        )
+        phrase = " and ".join(template(d.read, d.picked.extraction) for d in segment)
         step = Step(
             query=merged.text,
             template=phrase,

@@ -47,6 +47,7 @@ from selfeng.core.language import (
 )
 from selfeng.core.list_values import list_value
 from selfeng.core.number_roles import numbers_by_role
+from selfeng.core.request_tokens import TokenKind
 from selfeng.core.scanning import Scan, Token, scan
 from selfeng.core.token_pool import PREVIOUS, TokenPool
 from selfeng.core.values import coerce, format_value, spaced_code, type_of
@@ -309,7 +310,7 @@ def _place_previous(
                 refs.append(following.index)  # "its digits", "that distance"
             break
     at = tokens[min(refs)].start if refs else -1
-    kind = (
+    kind: TokenKind = (
         "number"
         if isinstance(previous, int | float) and not isinstance(previous, bool)
         else "array"
@@ -320,7 +321,7 @@ def _place_previous(
     )
     pool.previous = Token(
         index=PREVIOUS,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         text="",
         start=at,
         end=at,

@@ -14,6 +14,7 @@ from selfeng.core.hinted_values import wants_percent
 from selfeng.core.language import ARTICLES, PREPOSITIONS, camel_words, stem
 from selfeng.core.scanning import Token
 from selfeng.core.token_pool import TokenPool
+from selfeng.core.value_readers import numeric
 from selfeng.core.values import type_of
 from selfeng.core.wording import Roles, ToolWording, comparative
 
@@ -176,7 +177,7 @@ def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) ->
     first, second = rest
     lead = [tokens[first.index - 2].word, tokens[first.index - 1].word]
     linked = second.index == first.index + 2 and tokens[first.index + 1].word == "and"
-    smaller = float(first.value or 0) < float(second.value or 0)  # type: ignore[arg-type]
+    smaller = numeric(first.value) < numeric(second.value)
     if lead[0] == "difference" and lead[1] in {"between", "of"} and linked and smaller:
         return [second, first]
     return rest

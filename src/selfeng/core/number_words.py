@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from selfeng.core.language import REFERENCES
-from selfeng.core.value_readers import RawToken
+from selfeng.core.value_readers import RawToken, numeric
 
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -45,7 +45,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
             r.word == "negative" or (r.word == "minus" and not _operand_before(out))
         )
         if signed and nxt is not None and nxt.kind == "number" and not nxt.percent:
-            out.append(RawToken("number", r.start, nxt.end, value=-float(nxt.value or 0.0),  # type: ignore[arg-type]
+            out.append(RawToken("number", r.start, nxt.end, value=-numeric(nxt.value),
                                 integer=nxt.integer))  # fmt: skip
             i += 2
             continue
@@ -78,7 +78,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
             # "3 and a half": a mixed number
             part = _FRACTIONS[raw[i + 3].word]
             out.append(RawToken("number", r.start, raw[i + 3].end,
-                                value=float(r.value or 0.0) + part, integer=False))  # type: ignore[arg-type]  # fmt: skip
+                                value=numeric(r.value) + part, integer=False))  # fmt: skip
             i += 4
             continue
         if (
@@ -100,7 +100,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
         if r.kind == "word" and r.word in _SCALES and _counted(out, text):
             # "1 million", "2.5 thousand": the scale multiplies the number before it
             n = out.pop()
-            value = float(n.value or 0.0) * _SCALES[r.word]  # type: ignore[arg-type]
+            value = numeric(n.value) * _SCALES[r.word]
             out.append(RawToken("number", n.start, r.end, value=value, integer=value.is_integer()))
             i += 1
             continue

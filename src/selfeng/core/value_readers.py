@@ -129,6 +129,11 @@ class RawToken:
     note: str = ""
 
 
+def numeric(value: JsonValue) -> float:
+    """A number token's value as a float (0.0 for a value that is no number)."""
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 _MAX_FAILED_BRACKETS = 64
 """Brackets tried as the start of a JSON document that is not one, at most (per kind): each
 try walks to the matching bracket, so without a bound, ten thousand nested brackets that
