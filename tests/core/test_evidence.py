@@ -849,6 +849,20 @@ def test_a_signed_number_to_an_even_power_is_unclear() -> None:
     assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0
 
 
+def test_a_number_signed_in_words_to_an_even_power_is_unclear() -> None:
+    """ "what is minus 3 squared" gave -9 and "negative 2 to the power of 2" 4: a sign
+    written as a word is as much a guess as "-3 squared"."""
+    for tool, text in (
+        ("evaluate_expression", "what is minus 3 squared"),
+        ("power", "what's negative 2 to the power of 2"),
+    ):
+        assessment = judge_among_all(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert any("minus (3 to it)" in u or "minus (2 to it)" in u for u in assessment.unclear)
+    assert judge_among_all("evaluate_expression", "what is minus 3 cubed").confidence == 1.0
+    assert judge_among_all("multiply_numbers", "negative 4 times negative 2").confidence == 1.0
+
+
 def test_a_word_after_a_percentage_that_says_what_another_tool_does_is_no_label() -> None:
     """ "a 15% *tip* on 60" is 9, the tip; "a 20% *increase* on 50" asks for the increase or
     for the amount it leads to (10 or 60?), and "increase" is what another tool does."""
@@ -1177,6 +1191,36 @@ def test_two_values_after_the_preposition_that_marks_a_later_one_are_unclear() -
     assert judge_among_all("power", "2 to the power of 5").confidence == 1.0
     # "of" marks the dividend, which the pair's first value is anyway
     assert judge_among_all("divide_numbers", "the quotient of 10 and 2").confidence == 1.0
+
+
+def test_a_comparison_beside_another_operation_is_unclear() -> None:
+    """ "what is 10 less than 45 times 2" gave 25 and "5 times 10 less than 45" 215: the
+    tool reads a comparison as a sign in place (45 - 10 * 2), which is neither 10 less than
+    90 nor 35 times 2. The same for "more than", a percentage "off", "increase ... by" and a
+    power's verb ("square 2 plus 3" gave 7)."""
+    for text in (
+        "what is 10 less than 45 times 2",
+        "5 times 10 less than 45",
+        "what is 4 more than 9 times 2",
+        "what's 20% more than 80 plus 5",
+        "30% off 120 plus 5",
+        "decrease 200 by 15% times 2",
+        "what's 5 more than 3 squared",
+        "square 2 plus 3",  # a power's verb: of 2, or of 5?
+        "cube 2 plus 1",
+    ):
+        judged = judge_among_all("evaluate_expression", text)
+        assert judged.confidence == 0.0, text
+        assert any("which comes first" in u for u in judged.unclear), text
+    for text in (
+        "what's 10 less than 45",
+        "what's 4 more than 9",
+        "what's 20% more than 80",
+        "30% off 120",
+        "decrease 200 by 15%",
+        "what is 3 plus 4 squared",
+    ):
+        assert judge_among_all("evaluate_expression", text).confidence == 1.0, text
 
 
 def test_a_comparative_after_a_number_changes_it() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -284,6 +285,7 @@ def _expression(pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
         fractions = sum(1 for t in run if _fraction(t))
         numbers = sum(1 for t in run if t.kind == "number") + fractions
         operators = sum(1 for t in run if _operator(t)) + fractions
+        operators += sum(1 for a, b in pairwise(run) if a.word == "more" and b.word == "than")
         roots = any(t.word in {"root", "sqrt"} for t in run)
         # an operation: two operands ("2 + 2", "20% of 50", "5 squared") or a root of one
         if (numbers >= 2 or (roots and numbers >= 1)) and operators >= 1 and len(run) > len(best):

@@ -283,11 +283,16 @@ _POWER_LEADS = (
 )
 
 
+_SIGN_WORDS = frozenset({"minus", "negative"})
+
+
 def signed_base(token: Token, tokens: Sequence[Token]) -> bool:
     """Whether a number written with its minus sign is raised to an even power ("-3
-    squared", "-3^2"): (-3)² is 9 and -(3²) is -9, and which is meant is a guess. (A
-    bracket says it: "(-3) squared".)"""
-    if token.kind != "number" or token.text[:1] not in "-\u2212":
+    squared", "-3^2", "minus 3 squared", "negative 2 to the power of 2"): (-3)² is 9 and
+    -(3²) is -9, and which is meant is a guess. (A bracket says it: "(-3) squared".)"""
+    if token.kind != "number" or not (
+        token.text[:1] in "-\u2212" or token.text.split()[0].lower() in _SIGN_WORDS
+    ):
         return False
     rest = tokens[token.index + 1 :]
     exponent: object = None
@@ -312,9 +317,11 @@ def unclear_value(
     the tool does not take as a unit ("10k divided by 4": ten thousand, or a unit; either
     way not the 10 it was read as)."""
     if signed_base(token, tokens):
+        sign, _, rest = token.text.partition(" ")
+        unsigned = rest if sign.lower() in _SIGN_WORDS else token.text[1:]
         return (
             f"“{token.text}” to an even power: ({token.text}) to it, or minus "
-            f"{token.text[1:]} to it?"
+            f"({unsigned.strip()} to it)?"
         )
     if (
         glued_magnitude(token, tokens)
@@ -325,6 +332,9 @@ def unclear_value(
     either = either_operation(token, tokens)
     if either is not None:
         return f"“{either}”: which one?"
+    within = compared_within(token, tokens, taken)
+    if within is not None:
+        return f"“{within}”: which comes first?"
     pair = marked_pair(token, tokens, taken, wording)
     if pair is not None:
         return f"“{pair}”: which value is which?"
@@ -364,6 +374,56 @@ def either_operation(token: Token, tokens: Sequence[Token]) -> str | None:
     first = after.text.split()[0]  # "minus 2", read as one signed number
     signed = after.kind == "number" and (first[0] in "-+\u2212" or first.lower() in OPERATORS)
     return f"{before.text} or {first}" if after.word in OPERATORS or signed else None
+
+
+_COMPARATIVE_LINKS = frozenset({"more", "less", "fewer"})
+_CHANGES = frozenset({"increase", "decrease", "reduce"})
+_POWER_VERBS = frozenset({"square", "cube"})
+
+
+def compared_within(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> str | None:
+    """The words of an expression that puts a comparison ("10 *less than* 45", "20% *more
+    than* 80", "30% *off* 120", "*increase* 50 *by* 10%") or a power's verb ("*square* 2")
+    beside another operation: "10 less than 45 times 2" is 10 less than 90, or 35 times 2,
+    and neither is 45 - 10 * 2, which reading the comparison as a minus sign in place
+    gives; "square 2 plus 3" squares 2, or 5. None when ``token`` is not such a word, or the
+    values the tool took around it hold no other operation."""
+    at = token.index
+    if at not in taken or at + 1 >= len(tokens):
+        return None
+    if token.kind == "number" and token.text.lower() in _POWER_VERBS:
+        own, first, second = {at}, at + 1, at + 1  # "*square* 2 plus 3": of 2, or of 5?
+    elif token.kind != "word":
+        return None
+    elif token.word == "than" and at >= 2 and tokens[at - 1].word in _COMPARATIVE_LINKS:
+        own, first, second = {at - 1, at}, at - 2, at + 1
+    elif token.word == "off" and at >= 1:
+        own, first, second = {at}, at - 1, at + 1
+    elif token.word in _CHANGES and at + 3 < len(tokens) and tokens[at + 2].word == "by":
+        own, first, second = {at, at + 2}, at + 3, at + 1  # "*increase* 50 *by* 10%"
+    else:
+        return None
+    if first < 0 or tokens[first].kind != "number" or tokens[second].kind != "number":
+        return None
+    if token.word in {"off", *_CHANGES} and not tokens[first].percent:
+        return None
+    start = end = at
+    while start - 1 in taken:
+        start -= 1
+    while end + 1 in taken:
+        end += 1
+    run = tokens[start : end + 1]
+    for t in run:
+        if t.index in own:
+            continue
+        other = (
+            (t.kind in {"word", "symbol"} and t.word in OPERATORS | _CHANGES | {"than", "off"})
+            or (t.kind == "number" and t.word in {"squared", "cubed"})
+            or (t.kind == "number" and t.percent and t.index != first)
+        )
+        if other:
+            return " ".join(t.text for t in run)
+    return None
 
 
 DASHES = frozenset({"-", "\u2013", "\u2014"})
