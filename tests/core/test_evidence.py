@@ -849,6 +849,17 @@ def test_a_signed_number_to_an_even_power_is_unclear() -> None:
     assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0
 
 
+def test_a_percentage_over_a_number_is_unclear() -> None:
+    """ "what's 10% over 50" gave 0.002, 10% divided by 50, where 55 is likelier meant: a
+    percentage "over" an amount is above it, or a fraction; asked back."""
+    for text in ("what's 10% over 50", "what's 20% over 80"):
+        judged = judge_among_all("evaluate_expression", text)
+        assert judged.confidence == 0.0, text
+        assert any("more than" in u for u in judged.unclear), text
+    assert judge_among_all("evaluate_expression", "what's 20 over 4 plus 1").confidence == 1.0
+    assert judge_among_all("divide_numbers", "what is 5 over 2").confidence == 1.0
+
+
 def test_a_number_signed_in_words_to_an_even_power_is_unclear() -> None:
     """ "what is minus 3 squared" gave -9 and "negative 2 to the power of 2" 4: a sign
     written as a word is as much a guess as "-3 squared"."""

@@ -335,6 +335,12 @@ def unclear_value(
     within = compared_within(token, tokens, taken)
     if within is not None:
         return f"“{within}”: which comes first?"
+    if percent_over(token, tokens):
+        before, after = tokens[token.index - 1], tokens[token.index + 1]
+        return (
+            f"“{before.text} over {after.text}”: {before.text} more than {after.text}, "
+            f"or {before.text} divided by {after.text}?"
+        )
     pair = marked_pair(token, tokens, taken, wording)
     if pair is not None:
         return f"“{pair}”: which value is which?"
@@ -374,6 +380,20 @@ def either_operation(token: Token, tokens: Sequence[Token]) -> str | None:
     first = after.text.split()[0]  # "minus 2", read as one signed number
     signed = after.kind == "number" and (first[0] in "-+\u2212" or first.lower() in OPERATORS)
     return f"{before.text} or {first}" if after.word in OPERATORS or signed else None
+
+
+def percent_over(token: Token, tokens: Sequence[Token]) -> bool:
+    """Whether ``token`` is "over" between a percentage and a number ("10% *over* 50"): a
+    percentage above an amount (55), or a fraction written with "over" (0.002)?"""
+    at = token.index
+    return (
+        token.kind == "word"
+        and token.word == "over"
+        and 0 < at < len(tokens) - 1
+        and tokens[at - 1].kind == "number"
+        and tokens[at - 1].percent
+        and tokens[at + 1].kind == "number"
+    )
 
 
 _COMPARATIVE_LINKS = frozenset({"more", "less", "fewer"})
