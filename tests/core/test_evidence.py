@@ -643,6 +643,10 @@ def test_a_second_value_for_a_parameter_that_took_one_is_left_over() -> None:
         ("convert_length", "5 km in miles and in feet"),
         ("convert_temperature", "convert 100 f to c or k"),
         ("convert_temperature", "convert 100 f to c and to k"),
+        # a preposition that ends the request governs nothing: "in" is inches ("convert 5 m
+        # to ft and in" gave the feet alone)
+        ("convert_length", "convert 5 m to ft and in"),
+        ("convert_length", "convert 2 m to ft or in"),
     ):
         assert judge(tool, text).confidence == 0.0, text
     assert judge("convert_temperature", "convert 100 f to c").confidence == 1.0

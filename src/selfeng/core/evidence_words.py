@@ -37,7 +37,8 @@ def coordinated(
 ) -> list[Token]:
     """Words joined by "and"/"or" to a word a structured parameter took, that the tool's
     own description names (a value of its kind), after it or before it, with the link said
-    again or not: "in meters *and inches*", "to C *or K*", "to *miles* and to feet"."""
+    again or not: "in meters *and inches*", "to C *or K*", "to *miles* and to feet", "to ft
+    *and in*"."""
     if not extraction.structured:
         return []
     tokens = read.tokens
@@ -51,7 +52,8 @@ def coordinated(
             if (
                 word is not None
                 and word.index not in taken
-                and not is_neutral(word.word)
+                # a preposition that ends the request governs nothing: a word of its own
+                and (not is_neutral(word.word) or word.index == len(tokens) - 1)
                 # its own description, or its parameters' ("or C, F, K")
                 and (wording.described(word.text) or stem(word.word) in wording.takes)
                 and word not in out
@@ -70,8 +72,9 @@ def joined_to(tokens: Sequence[Token], i: int, step: int) -> Token | None:
     if not 0 <= k < len(tokens) or tokens[k].kind != "word" or tokens[k].word not in {"and", "or"}:
         return None
     k += step
-    if step > 0 and 0 <= k < len(tokens) and tokens[k].word in PREPOSITIONS:
-        k += step  # "feet and *to* miles", seen from feet
+    if step > 0 and 0 <= k < len(tokens) - 1 and tokens[k].word in PREPOSITIONS:
+        k += step  # "feet and *to* miles", seen from feet (a last word governs nothing:
+        # "to ft and *in*" joins a unit, inches)
     if not 0 <= k < len(tokens) or tokens[k].kind != "word":
         return None
     return tokens[k]

@@ -15,9 +15,9 @@ _WORDS = [
     (r"\braised\s+to(?:\s+the\s+power\s+of)?\b", "^"),
     (r"\bsquare\s+root\s+of\b", " sqrt "),
     (r"\bcube\s+root\s+of\b", " cbrt "),
-    (r"\b(?:percent|per\s+cent)\s+of\b", "%*"),
-    (r"%\s*of\b", "%*"),
-    (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1)*"),
+    (r"\b(?:percent|per\s+cent)\s+of\b", "% of "),
+    (r"%\s*of\b", "% of "),
+    (r"(\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?)\s+of\b", r"(\1) of "),
     (r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s+off\s+(?:of\s+)?(\d+(?:\.\d+)?)", r"\2-\1%*\2"),
     (r"\bremainder\s+of\s+(\d+(?:\.\d+)?)\s+(?:divided\s+by|/)\s+(\d+(?:\.\d+)?)", r"\1 mod \2"),
     (r"\bincrease\s+(\d+(?:\.\d+)?)\s+by\s+(\d+(?:\.\d+)?)\s*(?:%|percent)", r"\1+\2%*\1"),
@@ -38,17 +38,18 @@ _WORDS = [
     (r"\bminus\b", "-"),
     (r"\bless\b", "-"),
     (r"\bmod(?:ulo)?\b", " mod "),
-    (r"\bsquare\s+(\d+(?:\.\d+)?)", r"\1^2"),
-    (r"\bcube\s+(\d+(?:\.\d+)?)", r"\1^3"),
-    (r"\bsquared\b", "^2"),
-    (r"\bcubed\b", "^3"),
+    (r"\bsquare\s+(\d+(?:\.\d+)?)", "\\1\u00b2"),
+    (r"\bcube\s+(\d+(?:\.\d+)?)", "\\1\u00b3"),
+    (r"\bsquared\b", "\u00b2"),
+    (r"\bcubed\b", "\u00b3"),
     (r"\bthe\b", " "),
     (r"(?<=\d)\s*[x\u00d7]\s*(?=[\d(])", "*"),
     (r"÷", "/"),
     (r"\u2212", "-"),
     (r"\*\*", "^"),
 ]
-_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(sqrt|cbrt|mod)|([-+*/^%()]))")
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(sqrt|cbrt|mod|of)|([-+*/^%()\u00b2\u00b3]))")
+_POWERS = {"\u00b2": 2.0, "\u00b3": 3.0}  # squared, cubed: applied in the order written
 _MAX_EXPONENT = 1000.0
 _MAX_TOKENS = 500
 
@@ -78,8 +79,12 @@ def _tokens(expression: str) -> list[str]:
 
 class _Parser:
     """expr := term (('+'|'-') term)*; term := unary (('*'|'/'|'mod') unary)*;
-    unary := ('-'|'+') unary | power; power := postfix ('^' unary)?;
-    postfix := primary '%'*; primary := number | '(' expr ')' | ('sqrt'|'cbrt') unary."""
+    unary := ('-'|'+') unary | share; share := power ('of' power)*;
+    power := postfix ('^' unary)?; postfix := primary ('%'|'²'|'³')*;
+    primary := number | '(' expr ')' | ('sqrt'|'cbrt') unary.
+
+    "of" binds before times and divided by ("100 divided by 10% of 50" is 100 / 5), and
+    "squared" and "cubed" apply in the order written ("2 cubed squared" is 8 squared)."""
 
     def __init__(self, tokens: list[str]) -> None:
         self.tokens = tokens
@@ -144,7 +149,16 @@ class _Parser:
         if self.peek() in {"-", "+"}:
             sign = -1.0 if self.take() == "-" else 1.0
             return sign * self.unary()
-        return self.power()
+        return self.share()
+
+    def share(self) -> float:
+        value = self.power()
+        # only a percentage's or a fraction's "of" ("20% of 50", "(1/3) of 90"): "5 of 10"
+        # is no arithmetic
+        while self.peek() == "of" and self.tokens[self.at - 1] in {"%", ")"}:
+            self.take()
+            value *= self.power()
+        return value
 
     def power(self) -> float:
         base = self.postfix()
@@ -162,9 +176,9 @@ class _Parser:
 
     def postfix(self) -> float:
         value = self.primary()
-        while self.peek() == "%":
-            self.take()
-            value /= 100
+        while self.peek() in {"%", *_POWERS}:
+            token = self.take()
+            value = value / 100 if token == "%" else math.pow(value, _POWERS[token])
         return value
 
     def primary(self) -> float:
@@ -247,6 +261,19 @@ def test_a_fraction_of_an_amount() -> None:
     assert evaluate_expression("2/5 of 10") == 4
 
 
+def test_of_binds_before_a_division() -> None:
+    assert evaluate_expression("100 divided by 10 percent of 50") == 20
+    assert evaluate_expression("90 / 1/3 of 90") == 3
+    assert evaluate_expression("10 times 20% of 50") == 100
+
+
+def test_powers_in_words_apply_in_the_order_written() -> None:
+    assert evaluate_expression("2 cubed squared") == 64
+    assert evaluate_expression("3 squared squared") == 81
+    assert evaluate_expression("7 plus 3 squared") == 16
+    assert evaluate_expression("50% of 10 squared") == 50
+
+
 def test_a_percentage_added_or_taken_away_is_a_share_of_the_amount() -> None:
     assert evaluate_expression("100 minus 35 percent") == 65
     assert evaluate_expression("80 + 10%") == 88
@@ -261,7 +288,7 @@ def test_an_exponent_in_words_that_is_a_fraction() -> None:
 
 
 def test_refuses_what_is_not_arithmetic() -> None:
-    for bad in ["__import__('os')", "2 +", "(1 + 2", "1 / 0", "2 ^ 5000", "hello"]:
+    for bad in ["__import__('os')", "2 +", "(1 + 2", "1 / 0", "2 ^ 5000", "hello", "5 of 10"]:
         try:
             evaluate_expression(bad)
         except ValueError:
