@@ -853,6 +853,22 @@ def test_a_signed_number_to_an_even_power_is_unclear() -> None:
     assert judge("add_numbers", "what's -5 plus 3").confidence == 1.0
 
 
+def test_an_answer_asked_in_two_units_is_left_over() -> None:
+    """ "how many feet is 3 meters in inches" gave 118.1 (inches): the count asks for feet,
+    "in" for inches, and the tool converts to one."""
+    for tool, text in (
+        ("convert_length", "how many feet is 3 meters in inches"),
+        ("convert_weight", "how many ounces is 2 kg in grams"),
+    ):
+        assert judge_among_all(tool, text).confidence == 0.0, text
+    for tool, text in (
+        ("convert_length", "how many inches in 5 feet"),
+        ("convert_length", "how many feet is 3 meters"),
+        ("convert_weight", "how many grams in a pound"),
+    ):
+        assert judge_among_all(tool, text).confidence == 1.0, text
+
+
 def test_a_percentage_over_a_number_is_unclear() -> None:
     """ "what's 10% over 50" gave 0.002, 10% divided by 50, where 55 is likelier meant: a
     percentage "over" an amount is above it, or a fraction; asked back."""

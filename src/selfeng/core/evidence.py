@@ -135,6 +135,7 @@ def assess(
     asked = reading.asked_operands(read)
     outside = reading.outside_expression(read, extraction)
     leading = reading.leading_words(read)
+    two_targets = reading.counted_besides_target(read, extraction, counted)
     for token in read.tokens:
         if token.index not in taken and (
             # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
@@ -150,6 +151,8 @@ def assess(
             or token.index in asked_too
             # "count the letter *a* in banana": one letter of the text, not every letter
             or named_by_kind(token, read.tokens)
+            # "how many *feet* is 3 meters in inches": the answer asked in two units
+            or token.index in two_targets
         ):
             content += 1
             unexplained.append(token.text)

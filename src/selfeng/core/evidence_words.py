@@ -285,6 +285,35 @@ def counted(read: Scan) -> frozenset[int]:
     return frozenset(out)
 
 
+def counted_besides_target(
+    read: Scan, extraction: Extraction, counted: frozenset[int]
+) -> frozenset[int]:
+    """Words a request counts in ("how many *feet*") that no parameter took, when a
+    structured parameter took the unit written after "in", "to", "into" or "as": "how many
+    feet is 3 meters in inches" asks for the answer in two units, and the tool gives one."""
+    tokens = read.tokens
+    targets = [
+        i
+        for name in extraction.structured
+        for i in extraction.took.get(name, ())
+        if 0 < i < len(tokens)
+        and tokens[i].kind == "word"
+        and tokens[i - 1].kind == "word"
+        and tokens[i - 1].word in CONVERSION_WORDS
+    ]
+    if not targets:
+        return frozenset()
+    return frozenset(
+        i
+        for i in counted
+        if i not in extraction.taken
+        and 0 <= i < len(tokens)
+        and tokens[i].kind == "word"
+        and not is_neutral(tokens[i].word)
+        and all(stem(tokens[i].word) != stem(tokens[t].word) for t in targets)
+    )
+
+
 def unset_words(extraction: Extraction, tool: str) -> frozenset[str]:
     """The stems of the names and descriptions of parameters left to their defaults
     (``include_spaces``: include, space; "how many decimal places": decimal, place), less
