@@ -31,6 +31,10 @@ def test_shortenings(short: str, long: str) -> None:
         ("avg", "vague"),  # another first letter
         ("ab", "absolute"),  # too short to say
         ("tsd", "standard"),
+        # a word an ending makes the long one of: "and back?" after a conversion reversed
+        # the answer's digits ("back" read as backwards)
+        ("back", "backwards"),
+        ("kind", "kindness"),
     ],
 )
 def test_not_shortenings(short: str, long: str) -> None:

@@ -305,8 +305,14 @@ def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
     )
     assert found.arguments["path"] == "flight.gate"
     assert judge("json_field", 'In {"w": {"temp": 21.5}}, what is w.temp?').confidence == 1.0
-    # a name of several fields is no path
+    # a name of several fields is no path, fields of objects in lists included ("get id
+    # from" this gave 1, the only id it saw)
     assert judge("json_field", 'the name? {"a": {"name": 1}, "b": {"name": 2}}').confidence == 0.0
+    assert judge("json_field", 'get id from {"a": {"id": 1}, "b": [{"id": 2}]}').confidence == 0.0
+    found = extract(
+        scan('get name from {"users": [{"name": "A"}]}'), SPECS["json_field"]["parameters"]
+    )
+    assert found.arguments["path"] == "users.0.name"
     # an ordinal picks an item of a list; one past its end picks nothing
     for text, path in [
         ('the second tag in {"tags": ["a", "b"]}', "tags.1"),

@@ -5,7 +5,8 @@ abbreviates a longer one when it is its beginning ("dev" -> deviation, "chars"
 -> characters, a plural "s" aside) or its first letter and then only consonants found in it
 in order ("std" -> standard, "avg" -> average, "pct" -> percent). Only content words of three
 to five letters count, and the long word must be at least three letters longer: "per" is a
-word of its own, not "percent", and "met" is not "meter". The long words are the tools' own
+word of its own, not "percent", and "met" is not "meter"; nor is a word that an ending
+makes the long one of ("back" is not "backwards"). The long words are the tools' own
 wording, so nothing here is a table of abbreviations: a new tool's words are abbreviated the
 same way.
 """
@@ -25,12 +26,22 @@ _LONGER_BY = 3
 _MAX_READINGS = 3
 
 
+_DERIVING = frozenset(
+    {"wards", "ward", "ness", "ment", "ments", "ful", "less", "ing", "ings", "ship", "hood",
+     "able", "ible", "ish", "ance", "ence", "ly"}
+)  # fmt: skip
+"""Endings that make a word of a word ("back" -> back*wards*, "kind" -> kind*ness*): a word
+that begins a longer one so is a word of its own, not a shortening of it."""
+
+
 def abbreviates(short: str, long: str) -> bool:
     """Whether ``short`` (lower case, as written) is a shortening of ``long``."""
     if not _SHORT.fullmatch(short) or short in FUNCTION_WORDS or short in NEUTRAL:
         return False
     if len(long) < len(short) + _LONGER_BY or short[0] != long[0]:
         return False
+    if long.startswith(short) and long[len(short) :] in _DERIVING:
+        return False  # "and back?" after a conversion: the way back, not backwards
     if short.endswith("s") and long.startswith(short[:-1]):
         return True
     return _shortens(short, long)

@@ -230,23 +230,29 @@ def _json_object(token: Token) -> Any:
 
 
 def _paths(value: Any) -> list[tuple[str, ...]]:
-    """Every path to a named field (keys only: list items have no name), depth first, in
-    the document's order; walked with a stack, not recursion, so a document nested a
-    thousand deep is read, not a RecursionError."""
+    """Every path to a named field, depth first, in the document's order, the fields of
+    the objects in lists included ("b.0.id": a name there makes a name elsewhere no longer
+    the only one); a list item itself has no name. Walked with a stack, not recursion, so a
+    document nested a thousand deep is read, not a RecursionError."""
     out: list[tuple[str, ...]] = []
     if not isinstance(value, dict):
         return out
-    stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str, ...]]] = [(iter(value.items()), ())]
+    stack: list[tuple[Iterator[tuple[Any, Any]], tuple[str, ...], bool]] = [
+        (iter(value.items()), (), True)
+    ]
     while stack:
-        items, prefix = stack[-1]
+        items, prefix, named = stack[-1]
         entry = next(items, None)
         if entry is None:
             stack.pop()
             continue
         path = (*prefix, str(entry[0]))
-        out.append(path)
+        if named:
+            out.append(path)
         if isinstance(entry[1], dict):
-            stack.append((iter(entry[1].items()), path))
+            stack.append((iter(entry[1].items()), path, True))
+        elif isinstance(entry[1], list):
+            stack.append((enumerate(entry[1]), path, False))
     return out
 
 
