@@ -313,6 +313,10 @@ def test_naming_a_field_of_the_document_given_asks_for_it() -> None:
         scan('get name from {"users": [{"name": "A"}]}'), SPECS["json_field"]["parameters"]
     )
     assert found.arguments["path"] == "users.0.name"
+    # past ten thousand named fields no name is searched for (a dotted path still resolves)
+    big = '{"name": "A", "rows": [' + ", ".join(['{"x": 1}'] * 12_000) + "]}"
+    assert judge("json_field", f"get name from {big}").confidence == 0.0
+    assert judge("json_field", f"get rows.0.x from {big}").confidence == 1.0
     # an ordinal picks an item of a list; one past its end picks nothing
     for text, path in [
         ('the second tag in {"tags": ["a", "b"]}', "tags.1"),
@@ -1158,6 +1162,16 @@ def test_a_second_thing_asked_of_the_same_values_is_left_over() -> None:
     assert judge_among_all("median", "median and the max of 4, 1, 7").confidence == 0.0
     # two words for what the tool does are one thing asked
     assert judge_among_all("sum_numbers", "what's the sum and total of 3 and 4").confidence == 1.0
+    # the other way round: "the sum and product of 3 and 4" gave 12, "min and max of 3, 9,
+    # 1" gave 9 ("min" has the stem of "mine", and was taken for a neutral word)
+    for tool, text, other in (
+        ("multiply_numbers", "what's the sum and product of 3 and 4", "sum"),
+        ("largest_number", "min and max of 3, 9, 1", "min"),
+    ):
+        assessment = judge_among_all(tool, text)
+        assert assessment.confidence == 0.0, text
+        assert other in assessment.unused, text
+    assert judge_among_all("largest_number", "what's the max of 3, 9, 1").confidence == 1.0
 
 
 def test_two_operations_offered_around_or_are_unclear() -> None:

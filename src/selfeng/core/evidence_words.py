@@ -19,7 +19,9 @@ from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
+    FUNCTION_WORDS,
     MEASURES,
+    NEUTRAL,
     NEUTRAL_STEMS,
     OPERATORS,
     PREPOSITIONS,
@@ -109,8 +111,8 @@ def joined_on(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> b
 
 def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> frozenset[int]:
     """Words joined by "and" or "or" to a word that asks for the tool, that the tool does
-    not say it does: a second thing asked ("the median *and max* of 4, 1, 7"), not what the
-    values are."""
+    not say it does: a second thing asked ("the median *and max* of 4, 1, 7", "the *sum*
+    and product of 3 and 4"), not what the values are."""
     tokens = read.tokens
     out: set[int] = set()
     for t in tokens:
@@ -129,6 +131,19 @@ def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> froze
             and not any(wording.matches(t.word))
         ):
             out.add(t.index)
+        elif (
+            # the other way round, before what the values are of: "the *sum* and product
+            # of 3 and 4", "*min* and max of 3, 9, 1"
+            before.kind == "word"
+            and before.index not in taken
+            # not is_neutral: "min" has the stem of "mine"
+            and before.word not in FUNCTION_WORDS | NEUTRAL
+            and not any(wording.matches(before.word))
+            and wording.matches(t.word)[0]
+            and t.index + 1 < len(tokens)
+            and tokens[t.index + 1].word in {"of", "in"}
+        ):
+            out.add(before.index)
     return frozenset(out)
 
 

@@ -229,6 +229,10 @@ def _json_object(token: Token) -> Any:
     return value if isinstance(value, dict) else None
 
 
+_MAX_PATHS = 10_000
+"""Named fields a document is searched for a name in, at most."""
+
+
 def _paths(value: Any) -> list[tuple[str, ...]]:
     """Every path to a named field, depth first, in the document's order, the fields of
     the objects in lists included ("b.0.id": a name there makes a name elsewhere no longer
@@ -249,6 +253,8 @@ def _paths(value: Any) -> list[tuple[str, ...]]:
         path = (*prefix, str(entry[0]))
         if named:
             out.append(path)
+            if len(out) > _MAX_PATHS:
+                return []  # too many to say a name is the only one: a dotted path says it
         if isinstance(entry[1], dict):
             stack.append((iter(entry[1].items()), path, True))
         elif isinstance(entry[1], list):
