@@ -19,9 +19,7 @@ from selfeng.core.hinted_values import CONVERSION_WORDS
 from selfeng.core.language import (
     ADDITIVE,
     ARTICLES,
-    FUNCTION_WORDS,
     MEASURES,
-    NEUTRAL,
     NEUTRAL_STEMS,
     OPERATORS,
     PREPOSITIONS,
@@ -136,8 +134,7 @@ def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> froze
             # of 3 and 4", "*min* and max of 3, 9, 1"
             before.kind == "word"
             and before.index not in taken
-            # not is_neutral: "min" has the stem of "mine"
-            and before.word not in FUNCTION_WORDS | NEUTRAL
+            and not is_neutral(before.word)
             and not any(wording.matches(before.word))
             and wording.matches(t.word)[0]
             and t.index + 1 < len(tokens)

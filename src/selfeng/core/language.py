@@ -302,9 +302,14 @@ def is_plural(word: str) -> bool:
 
 
 def is_neutral(word: str) -> bool:
-    """Whether a word says nothing about which tool is wanted."""
+    """Whether a word says nothing about which tool is wanted: a neutral word, or a form of
+    one ("thanks", "numbers"). A word that is its own stem is neutral only as itself: "min"
+    has the stem of "mine" and says minimum."""
+    lowered = word.lower()
+    if lowered in NEUTRAL:
+        return True
     s = stem(word)
-    return s in NEUTRAL_STEMS or word.lower() in NEUTRAL
+    return s in NEUTRAL_STEMS and s != lowered
 
 
 def camel_words(name: str) -> list[str]:
