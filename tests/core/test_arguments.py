@@ -275,6 +275,17 @@ def test_unit_abbreviations(tool: str, text: str, units: tuple[str, str]) -> Non
     assert (found["from_unit"], found["to_unit"]) == units
 
 
+def test_the_link_after_a_unit_filler_is_no_unit() -> None:
+    """ "what's 20 degrees in fahrenheit" ran the tool with the unit "in" (and failed): after
+    "degrees" nothing says which scale, so no source unit is taken, and the request says so."""
+    found, missing = fill("convert_temperature", "what's 20 degrees in fahrenheit")
+    assert missing == ["from_unit"]
+    assert found["to_unit"] == "fahrenheit"
+    found, missing = fill("convert_temperature", "what's 20 degrees c in fahrenheit")
+    assert missing == []
+    assert (found["from_unit"], found["to_unit"]) == ("c", "fahrenheit")
+
+
 @pytest.mark.parametrize(
     "text",
     [

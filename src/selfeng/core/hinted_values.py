@@ -419,6 +419,8 @@ def _unit_word_after(
     t = tokens[i]
     if t.kind != "word" or not pool.free[t.index] or t.word in NEUTRAL - {"in", "m"}:
         return None
+    if t.word in {"in", "to", "into", "as"} and i > at:
+        return None  # "20 degrees *in* fahrenheit": after a filler, the link to the target
     if t.word in {"in", "to", "into", "as"} and i == at:
         # "in" is also the inch's abbreviation: only when a number comes right before it
         previous = tokens[i - 1] if i > 0 else None
