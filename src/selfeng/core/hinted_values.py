@@ -20,12 +20,14 @@ from selfeng.core.wording import Roles
 CONVERSION_WORDS = frozenset({"to", "in", "into", "as"})
 """The words that lead to a conversion's target unit."""
 _UNIT_FILLERS = frozenset({"degree", "degrees", "deg", "degs", "°"})
-_CHANGE_VERBS = frozenset({"increase", "decrease", "reduce", "remainder"})
+CHANGE_VERBS = frozenset({"increase", "decrease", "reduce"})
+"""Verbs that change a number by an amount ("*increase* 200 by 15%")."""
+_LEADING_VERBS = CHANGE_VERBS | {"remainder"}
 """Words an expression may start with: "*increase* 200 by 15%", "the *remainder* of 17
 divided by 5"."""
 _MATH_WORDS = (
     OPERATORS
-    | _CHANGE_VERBS
+    | _LEADING_VERBS
     | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and", "off", "more", "than"})
 )
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
@@ -369,7 +371,7 @@ def _math_edge(t: Token, *, leading: bool = False) -> bool:
     if t.kind == "number" or (t.kind == "symbol" and t.word in {"(", ")"}):
         return True
     if leading:
-        return t.word in {"square", "cube", "sqrt", "minus", "-"} | _CHANGE_VERBS
+        return t.word in {"square", "cube", "sqrt", "minus", "-"} | _LEADING_VERBS
     return t.word in {"squared", "cubed"}
 
 

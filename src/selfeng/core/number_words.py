@@ -20,7 +20,10 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _POWER_WORDS = {"squared": 2, "cubed": 3}
-_POWER_VERBS = {"square": 2, "cube": 3}
+POWER_VERBS = {"square": 2, "cube": 3}
+"""Verbs that raise the number after them to a power ("*square* 12")."""
+SIGN_WORDS = frozenset({"negative", "minus"})
+"""Words that may be a number's sign ("*negative* 5"; "minus" only with no operand before it)."""
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _CHAIN_WORDS = frozenset({"and", "then", "now", "next", "finally", "after", "that"})
 _MULTIPLES = {
@@ -42,7 +45,7 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
         r = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else None
         signed = r.kind == "word" and (
-            r.word == "negative" or (r.word == "minus" and not _operand_before(out))
+            r.word in SIGN_WORDS and (r.word != "minus" or not _operand_before(out))
         )
         if signed and nxt is not None and nxt.kind == "number" and not nxt.percent:
             out.append(RawToken("number", r.start, nxt.end, value=-numeric(nxt.value),
@@ -69,8 +72,8 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                                 integer=float(_MULTIPLES[r.word]).is_integer()))  # fmt: skip
             i += 1
             continue
-        if r.kind == "word" and r.word in _POWER_VERBS and _powers_what_follows(raw, i):
-            out.append(RawToken("number", r.start, r.end, value=float(_POWER_VERBS[r.word]),
+        if r.kind == "word" and r.word in POWER_VERBS and _powers_what_follows(raw, i):
+            out.append(RawToken("number", r.start, r.end, value=float(POWER_VERBS[r.word]),
                                 word=_POWER_VERB_WORDS[r.word], integer=True))  # fmt: skip
             i += 1
             continue

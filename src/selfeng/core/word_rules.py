@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from selfeng.core.context_words import VALUE_KINDS
-from selfeng.core.hinted_values import CONVERSION_WORDS
+from selfeng.core.hinted_values import CHANGE_VERBS, CONVERSION_WORDS
 from selfeng.core.language import (
     ARTICLES,
     COMPARATIVES,
@@ -25,6 +25,7 @@ from selfeng.core.language import (
     stem,
 )
 from selfeng.core.list_values import spans
+from selfeng.core.number_words import POWER_VERBS, SIGN_WORDS
 from selfeng.core.scanning import Scan, Token
 from selfeng.core.wording import QUANTIFIERS, ToolWording
 
@@ -283,15 +284,12 @@ _POWER_LEADS = (
 )
 
 
-_SIGN_WORDS = frozenset({"minus", "negative"})
-
-
 def signed_base(token: Token, tokens: Sequence[Token]) -> bool:
     """Whether a number written with its minus sign is raised to an even power ("-3
     squared", "-3^2", "minus 3 squared", "negative 2 to the power of 2"): (-3)² is 9 and
     -(3²) is -9, and which is meant is a guess. (A bracket says it: "(-3) squared".)"""
     if token.kind != "number" or not (
-        token.text[:1] in "-\u2212" or token.text.split()[0].lower() in _SIGN_WORDS
+        token.text[:1] in "-\u2212" or token.text.split()[0].lower() in SIGN_WORDS
     ):
         return False
     rest = tokens[token.index + 1 :]
@@ -318,7 +316,7 @@ def unclear_value(
     way not the 10 it was read as)."""
     if signed_base(token, tokens):
         sign, _, rest = token.text.partition(" ")
-        unsigned = rest if sign.lower() in _SIGN_WORDS else token.text[1:]
+        unsigned = rest if sign.lower() in SIGN_WORDS else token.text[1:]
         return (
             f"“{token.text}” to an even power: ({token.text}) to it, or minus "
             f"({unsigned.strip()} to it)?"
@@ -397,8 +395,6 @@ def percent_over(token: Token, tokens: Sequence[Token]) -> bool:
 
 
 _COMPARATIVE_LINKS = frozenset({"more", "less", "fewer"})
-_CHANGES = frozenset({"increase", "decrease", "reduce"})
-_POWER_VERBS = frozenset({"square", "cube"})
 
 
 def compared_within(token: Token, tokens: Sequence[Token], taken: frozenset[int]) -> str | None:
@@ -411,7 +407,7 @@ def compared_within(token: Token, tokens: Sequence[Token], taken: frozenset[int]
     at = token.index
     if at not in taken or at + 1 >= len(tokens):
         return None
-    if token.kind == "number" and token.text.lower() in _POWER_VERBS:
+    if token.kind == "number" and token.text.lower() in POWER_VERBS:
         own, first, second = {at}, at + 1, at + 1  # "*square* 2 plus 3": of 2, or of 5?
     elif token.kind != "word":
         return None
@@ -419,13 +415,13 @@ def compared_within(token: Token, tokens: Sequence[Token], taken: frozenset[int]
         own, first, second = {at - 1, at}, at - 2, at + 1
     elif token.word == "off" and at >= 1:
         own, first, second = {at}, at - 1, at + 1
-    elif token.word in _CHANGES and at + 3 < len(tokens) and tokens[at + 2].word == "by":
+    elif token.word in CHANGE_VERBS and at + 3 < len(tokens) and tokens[at + 2].word == "by":
         own, first, second = {at, at + 2}, at + 3, at + 1  # "*increase* 50 *by* 10%"
     else:
         return None
     if first < 0 or tokens[first].kind != "number" or tokens[second].kind != "number":
         return None
-    if token.word in {"off", *_CHANGES} and not tokens[first].percent:
+    if token.word in {"off", *CHANGE_VERBS} and not tokens[first].percent:
         return None
     start = end = at
     while start - 1 in taken:
@@ -437,7 +433,7 @@ def compared_within(token: Token, tokens: Sequence[Token], taken: frozenset[int]
         if t.index in own:
             continue
         other = (
-            (t.kind in {"word", "symbol"} and t.word in OPERATORS | _CHANGES | {"than", "off"})
+            (t.kind in {"word", "symbol"} and t.word in OPERATORS | CHANGE_VERBS | {"than", "off"})
             or (t.kind == "number" and t.word in {"squared", "cubed"})
             or (t.kind == "number" and t.percent and t.index != first)
         )
