@@ -6,13 +6,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
 
 from selfeng.core.log import RecordBatch
 from selfeng.core.mapper import append_events
+from selfeng.core.positions import GlobalPosition, PartitionPosition
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.infra.log.sqlite import SqliteLog
 from selfeng.infra.store.memory import MemoryStore
@@ -92,7 +93,7 @@ def test_the_kept_arms_lessons_reach_main_when_the_experiment_concludes() -> Non
     # a request of the experiment answered after its conclusion is read at once
     append_events(log, [ran("late lenient", "e1.lenient"), ran("late control", "e1.control")])
     assert cached(engine) == {"lenient", "late lenient"}
-    assert engine.main.state("arm_lessons")["held"] == {}
+    assert engine.main.state("arm_lessons")["seen"] == {}
     assert all(r.equal for r in verify(engine))
 
 
@@ -124,7 +125,7 @@ def test_a_rating_teaches_where_the_answer_taught() -> None:
     assert cached(engine) == set()  # released in order: the run, then the rating that undid it
 
 
-def test_a_fork_created_later_copies_main_and_adopts_what_main_held_for_it() -> None:
+def test_a_fork_created_later_copies_main_and_adopts_what_main_passed_over_for_it() -> None:
     log = MemoryLog()
     engine = ProjectionEngine(log, MemoryStore())
     append_events(log, [ran(f"main {i}") for i in range(20)])
@@ -136,7 +137,7 @@ def test_a_fork_created_later_copies_main_and_adopts_what_main_held_for_it() -> 
     lenient = engine.runner(engine.fork("e1.lenient"))
     assert lenient.rebuilt == {}  # copied, not refolded
     assert cached(engine, "e1.lenient") == {f"main {i}" for i in range(20)} | {"early"}
-    assert "e2.x" in {h["fork"] for h in lenient.state("arm_lessons")["held"].values()}
+    assert set(lenient.state("arm_lessons")["seen"]) == {"e2.x"}
     assert all(r.equal for r in verify(engine, "e1.lenient"))  # equal to a fold from 0
 
 
@@ -153,10 +154,16 @@ def test_an_arm_holds_nothing_of_its_siblings_and_a_fork_outside_the_experiment_
     engine.catch_up()
 
     def held(fork: str) -> set[str]:
+        """What a conclusion could release into ``fork``: the events it noted, read back."""
         runner = engine.runner(engine.fork(fork))
         runner.catch_up()
-        rows = runner.state("arm_lessons")["held"].values()
-        return {orjson.loads(h["event"])["arguments"]["text"] for h in rows}
+        seen = runner.state("arm_lessons")["seen"]
+        types = arms.ArmLessonsProjection.armed_only
+        return {
+            cast(ToolExecuted, event).arguments["text"]
+            for arm, since in seen.items()
+            for event in arms.arm_events(log, arm, since, runner.position, types)
+        }
 
     assert held("e1.control") == set()
     assert held("e1.lenient") == set()
@@ -266,14 +273,24 @@ def test_the_result_does_not_depend_on_how_keys_interleave() -> None:
     assert all(r == expected for r in results)
 
 
-def test_what_is_held_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(arms, "MAX_HELD", 3)
+def test_an_arms_events_are_not_copied_only_where_they_start() -> None:
+    """The log holds an undecided arm's events: the fold notes only the first offset of
+    each partition that holds one, so its state does not grow with them."""
     log = MemoryLog()
     engine = ProjectionEngine(log, MemoryStore())
-    append_events(log, [ran(f"never concluded {i}", "nosuch") for i in range(5)])
-    held = engine.state("arm_lessons")["held"]
-    texts = {orjson.loads(h["event"])["arguments"]["text"] for h in held.values()}
-    assert texts == {"never concluded 2", "never concluded 3", "never concluded 4"}
+    stored = append_events(log, [ran(f"never concluded {i}", "nosuch") for i in range(5)])
+    first = {f"{stored[0].topic}:{stored[0].partition}": stored[0].offset}
+    assert engine.state("arm_lessons")["seen"] == {"nosuch": first}
+    append_events(log, [ran(f"never concluded {i}", "nosuch") for i in range(5, 50)])
+    assert engine.state("arm_lessons")["seen"] == {"nosuch": first}
+
+
+def test_start_of_reads_only_the_partitions_an_arm_was_seen_in() -> None:
+    until = PartitionPosition({("requests", 0): 9, ("requests", 1): 4, ("tools", 0): 7})
+    start = arms.start_of({"requests:1": 2}, until)
+    assert start == PartitionPosition({("requests", 0): 9, ("requests", 1): 2, ("tools", 0): 7})
+    assert arms.start_of({"requests:0": 5, "tools:0": 3}, GlobalPosition(12)) == GlobalPosition(2)
+    assert arms.start_of({}, until) is None
 
 
 def test_only_the_first_conclusion_decides() -> None:

@@ -219,9 +219,19 @@ def test_only_the_order_within_a_key_matters(stream: list[Event], rnd: random.Ra
     first, second = MemoryLog(), MemoryLog()
     append_events(first, stream)
     append_events(second, shuffled)
-    assert dumped(rebuild(first, default_projections, MAIN)) == dumped(
+    assert placeless(rebuild(first, default_projections, MAIN)) == placeless(
         rebuild(second, default_projections, MAIN)
     )
+
+
+def placeless(runner: ProjectionRunner) -> dict[str, bytes]:
+    """``dumped``, with the offsets where ``arm_lessons`` notes an undecided arm's events
+    start left out: a place in one log, as a checkpoint's position is, not something learnt
+    from the events, and it moves as keys interleave (what a conclusion reads from there is
+    in the other projections' states)."""
+    state = dict(runner.dumped("arm_lessons"))
+    state["seen"] = {fork: sorted(since) for fork, since in state["seen"].items()}
+    return {**dumped(runner), "arm_lessons": orjson.dumps(state, option=orjson.OPT_SORT_KEYS)}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

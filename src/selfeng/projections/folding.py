@@ -15,6 +15,7 @@ from typing import cast
 from selfeng.core.fold_views import fold_event
 from selfeng.core.log import EventLog, RecordBatch
 from selfeng.core.mapper import DecodeError, append_events, dead_letter_for_record
+from selfeng.core.positions import Position
 from selfeng.core.records import StoredRecord
 from selfeng.projections.arms import ArmLessonsProjection
 from selfeng.projections.slots import Slot
@@ -38,6 +39,29 @@ class FoldLoops:
     _lessons: Slot | None  # the ``arm_lessons`` slot that gates the arm-scoped folds
     dead_letters: DeadLetterSink | None
     dead_letter_count: int
+    _batch: RecordBatch | None  # the batch being folded
+    _at: StoredRecord | None  # the record of the event of a policy arm being folded (and
+    # of every event, on the slower paths): where ``arm_lessons`` notes that arm's events
+
+    def _record_of(self, event: Event) -> StoredRecord:
+        """The record of ``event``, which is being folded."""
+        at, wanted = self._at, event.event_id.bytes
+        if at is not None and at.event_id == wanted:
+            return at
+        for record in self._batch.records if self._batch is not None else ():
+            if record.event_id == wanted:
+                return record
+        raise LookupError(f"the record of {event.type} {event.event_id} is not being folded")
+
+    def _through(self, event: Event, before: Position) -> Position:
+        """The position from ``before`` (where the batch being folded starts) through the
+        record of ``event``, which is being folded."""
+        records = self._batch.records if self._batch is not None else []
+        wanted = event.event_id.bytes
+        for i, record in enumerate(records):
+            if record.event_id == wanted:
+                return before.advanced(records[: i + 1])
+        raise LookupError(f"the record of {event.type} {event.event_id} is not being folded")
 
     def _fold_records(
         self, batch: RecordBatch, known: Mapping[bytes, Event] | None, uneven: bool
@@ -83,6 +107,7 @@ class FoldLoops:
                 for slot in unarmed_slots[type_name]:
                     slot.state = slot.on_unarmed(slot.state, event, slot.ctx)  # type: ignore[misc]
             else:
+                self._at = record
                 if admits is not None and not admits(lessons.state, event):  # type: ignore[union-attr]
                     interested = refused_slots[type_name]
                 for slot in interested:  # the folds ungated: the gate was asked once, above
@@ -98,6 +123,7 @@ class FoldLoops:
         slots = self._slots
         applied = 0
         for record in batch.records:
+            self._at = record
             event: Event | None = None
             decoded = False
             for slot in slots:

@@ -95,6 +95,8 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         self.snapshot_every = snapshot_every
         self.dead_letters = dead_letters
         self.dead_letter_count = 0
+        self._batch: RecordBatch | None = None
+        self._at: StoredRecord | None = None
         self.rebuilt: dict[str, str] = {}
         """Projections whose stored state was discarded, and why."""
         if not any(isinstance(p, PoliciesProjection) for p in projections):
@@ -392,10 +394,12 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         slots = self._slots
         uneven = not self._aligned and any(s.position != slots[0].position for s in slots[1:])
         self._recording(True)
+        self._batch = batch
         try:
             applied = self._fold_records(batch, known, uneven)
         finally:
             self._recording(False)
+            self._batch = self._at = None
         self._moved(batch, applied, uneven)
         return applied
 

@@ -4,7 +4,8 @@ behind up to the others.
 The arm-scoped folds (``Projection.arm_scoped``) and the ``arm_lessons`` fold that gates them
 (:mod:`.arms`) are one group: they start together, move together and are rebuilt together,
 because the gate reads that fold's state. A fork's copy of the group is seeded from the main
-line's (``group_checkpoints``) and adopts what the main line held for its arm.
+line's (``group_checkpoints``) and adopts its arm's events that the main line passed over,
+read again from the log.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from selfeng.core.log import EventLog
+from selfeng.core.log import EventLog, RecordBatch
 from selfeng.core.positions import Position
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, ProjectionStore
-from selfeng.projections.arms import ArmLessonsProjection
+from selfeng.projections.arms import ArmLessonsProjection, arm_events
 from selfeng.projections.base import FoldContext, ForkSpec
 from selfeng.projections.slots import Slot, load_slot
 from selfeng.schemas import Event
@@ -45,7 +46,16 @@ class SlotGroups:
     _aligned: bool
     _dirty: bool
 
+    _batch: RecordBatch | None
+    _at: StoredRecord | None
+
     def _decode(self, record: StoredRecord) -> Event | None:
+        raise NotImplementedError  # FoldLoops'
+
+    def _record_of(self, event: Event) -> StoredRecord:
+        raise NotImplementedError  # FoldLoops'
+
+    def _through(self, event: Event, before: Position) -> Position:
         raise NotImplementedError  # FoldLoops'
 
     def _recording(self, on: bool) -> None:
@@ -89,8 +99,33 @@ class SlotGroups:
         for slot in scoped:
             slot.on_unarmed = slot.on_event
             slot.on_event = _gated(slot.on_event, gate, lessons)
-        lessons.on_event = lessons.on_unarmed = _releasing(lessons.on_event, gate, scoped)
+        lessons.on_event = lessons.on_unarmed = self._releasing(lessons.on_event, gate, lessons)
         self._arm_slots, self._lessons = scoped, lessons
+
+    def _releasing(
+        self, apply: EventFold | None, gate: ArmLessonsProjection, lessons: Slot
+    ) -> EventFold:
+        """The ``arm_lessons`` fold, which notes where each arm event lies, followed by
+        folding what a conclusion released into the arm-scoped folds, at the conclusion's
+        place in the log: the kept arm's events, read again from where they were noted."""
+        assert apply is not None
+        note, types, own = gate.note, gate.armed_only, {"main", gate.own}
+
+        def on_event(state: Any, event: Event, ctx: FoldContext) -> Any:
+            state = apply(state, event, ctx)
+            arm = getattr(event, "policy_arm", None)  # a fold view has no __dict__
+            if arm is not None:
+                if arm not in own:
+                    note(state, arm, self._record_of(event))
+            elif state["released"]:
+                # lessons.position is where this batch starts: its slots move after it
+                until = self._through(event, lessons.position)
+                for release in gate.take_released(state):
+                    fork, since = release["fork"], release["since"]
+                    self._adopt(arm_events(self.log, fork, since, until, types))
+            return state
+
+        return on_event
 
     def adopt(self, events: Sequence[Event]) -> None:
         """Fold ``events`` of this fork's own arm into its arm-scoped folds: what the main
@@ -98,35 +133,38 @@ class SlotGroups:
         with self._lock:
             self._adopt(events)
 
-    def _adopt(self, events: Sequence[Event]) -> None:
+    def _adopt(self, events: Iterable[Event]) -> None:
         for event in events:
             for slot in self._arm_slots:
                 if event.type in slot.types and slot.on_event is not None:
                     slot.state = slot.on_event(slot.state, event, slot.ctx)
-        if events:
             self._dirty = True
 
     def group_checkpoints(self, fork: str) -> tuple[list[Checkpoint], list[Event]]:
         """Seeds for a new fork's arm-scoped folds, taken from this runner's (the main
-        line's) state: each fold's state and position, and the events held for ``fork``,
-        which the fork adopts (so its folds equal a fold from the log's start)."""
+        line's) state: each fold's state and position, and the events of ``fork``'s arm
+        this runner passed over, read again from the log, which the fork adopts (so its
+        folds equal a fold from the log's start)."""
         with self._lock:
             slots, lessons = self._arm_slots, self._lessons
             if lessons is None:
                 return [], []
             gate = lessons.projection
             assert isinstance(gate, ArmLessonsProjection)
-            held = gate.held_for(lessons.state, fork)
+            since = lessons.state["seen"].get(fork)
+            held = (
+                list(arm_events(self.log, fork, since, lessons.position, gate.armed_only))
+                if since
+                else []
+            )
             skipped = {fork, *gate.siblings(lessons.state, fork)}  # as its own fold would
             now = time.time()
             seeds = []
             for slot in [*slots, lessons]:
                 data = slot.projection.dump(slot.state)
                 if slot is lessons:
-                    data = {
-                        **data,
-                        "held": {k: h for k, h in data["held"].items() if h["fork"] not in skipped},
-                    }
+                    seen = {f: at for f, at in data["seen"].items() if f not in skipped}
+                    data = {**data, "seen": seen}
                 seeds.append(
                     Checkpoint(
                         fork=fork,
@@ -167,12 +205,15 @@ class SlotGroups:
             self._recording(True)
             try:
                 for batch in self.log.read(start, until=target, types=types):
+                    self._batch = batch
                     for record in batch.records:
+                        self._at = record
                         self._fold_unit(unit, record)
                     for slot in unit:
                         slot.position = slot.position.latest(batch.position)
             finally:
                 self._recording(False)
+                self._batch = self._at = None
             self._dirty = True
         self._aligned = True
 
@@ -202,25 +243,6 @@ def _gated(apply: EventFold | None, gate: ArmLessonsProjection, lessons: Slot) -
     def on_event(state: Any, event: Event, ctx: FoldContext) -> Any:
         if getattr(event, "policy_arm", None) is None or admits(lessons.state, event):
             return apply(state, event, ctx)
-        return state
-
-    return on_event
-
-
-def _releasing(
-    apply: EventFold | None, gate: ArmLessonsProjection, scoped: list[Slot]
-) -> EventFold:
-    """The ``arm_lessons`` fold, followed by folding what a conclusion released into the
-    arm-scoped folds, at the conclusion's place in the log."""
-    assert apply is not None
-
-    def on_event(state: Any, event: Event, ctx: FoldContext) -> Any:
-        state = apply(state, event, ctx)
-        if state["released"]:
-            for released in gate.take_released(state):
-                for slot in scoped:
-                    if released.type in slot.types and slot.on_event is not None:
-                        slot.state = slot.on_event(slot.state, released, slot.ctx)
         return state
 
     return on_event
