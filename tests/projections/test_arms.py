@@ -160,7 +160,7 @@ def test_an_arm_holds_nothing_of_its_siblings_and_a_fork_outside_the_experiment_
         seen = runner.state("arm_lessons")["seen"]
         types = arms.ArmLessonsProjection.armed_only
         return {
-            cast(ToolExecuted, event).arguments["text"]
+            str(cast(ToolExecuted, event).arguments["text"])
             for arm, since in seen.items()
             for event in arms.arm_events(log, arm, since, runner.position, types)
         }
