@@ -29,6 +29,7 @@ from selfeng.core.embedder import Embedder
 from selfeng.core.llm import LLM
 from selfeng.core.log import ConcurrencyConflict, EventLog
 from selfeng.core.mapper import append_events, from_record
+from selfeng.core.positions import Position
 from selfeng.core.records import StoredRecord
 from selfeng.core.sandbox import Sandbox, SandboxUnavailable
 from selfeng.core.settings import Settings
@@ -223,8 +224,11 @@ class Selfeng(Closeable):
         them from the log) into every projection runner they are the next records of; the
         others read them at their next catch-up (``ProjectionRunner.fold_appended``)."""
         known = {e.event_id.bytes: e for e in events}
+        # the position after the records from where each runner is: runners that move
+        # together are at the same position object, and compute it once
+        afters: dict[int, tuple[Position, Position | None]] = {}
         for runner in self.engine.runners():
-            runner.fold_appended(records, events, known)
+            runner.fold_appended(records, events, known, afters)
 
     def record(
         self, events: Sequence[Event], *, expected_versions: dict[str, int] | None = None

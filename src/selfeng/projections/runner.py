@@ -321,13 +321,23 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         records: Sequence[StoredRecord],
         events: Sequence[Event],
         known: Mapping[bytes, Event] | None = None,
+        afters: dict[int, tuple[Position, Position | None]] | None = None,
     ) -> bool:
         """Fold events this process just appended, without reading them back, when they are
         exactly the next records of the log (of a log with one global order) or of each of
         their partitions (of a partitioned log); False (nothing done) otherwise, and a later
         catch-up reads them as usual. ``known``: the events by id, when the caller has them
-        (one map for every runner)."""
-        after = after_appended(self.position, records)
+        (one map for every runner); ``afters``: the position after ``records`` from each
+        position a runner was at, by the position's id (one map for every runner: runners
+        that move together hold the same position object)."""
+        before = self.position
+        found = afters.get(id(before)) if afters is not None else None
+        if found is not None and found[0] is before:  # kept alive there: its id is its own
+            after = found[1]
+        else:
+            after = after_appended(before, records)
+            if afters is not None:
+                afters[id(before)] = (before, after)
         if after is None:
             return False
         if known is None:

@@ -112,12 +112,13 @@ class SlotGroups:
         note, types, own = gate.note, gate.armed_only, {"main", gate.own}
 
         def on_event(state: Any, event: Event, ctx: FoldContext) -> Any:
-            state = apply(state, event, ctx)
             arm = getattr(event, "policy_arm", None)  # a fold view has no __dict__
-            if arm is not None:
+            if arm is not None:  # the fold itself leaves an arm's event as it is
                 if arm not in own:
                     note(state, arm, self._record_of(event))
-            elif state["released"]:
+                return state
+            state = apply(state, event, ctx)
+            if state["released"]:
                 # lessons.position is where this batch starts: its slots move after it
                 until = self._through(event, lessons.position)
                 for release in gate.take_released(state):
