@@ -225,8 +225,8 @@ class Selfeng(Closeable):
         others read them at their next catch-up (``ProjectionRunner.fold_appended``)."""
         known = {e.event_id.bytes: e for e in events}
         # the position after the records from where each runner is: runners that move
-        # together are at the same position object, and compute it once
-        afters: dict[int, tuple[Position, Position | None]] = {}
+        # together compute it once
+        afters: list[tuple[Position, Position | None]] = []
         for runner in self.engine.runners():
             runner.fold_appended(records, events, known, afters)
 

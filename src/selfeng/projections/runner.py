@@ -41,6 +41,7 @@ from selfeng.schemas import Event
 logger = logging.getLogger(__name__)
 
 _R = TypeVar("_R")
+_UNKNOWN: Any = object()
 
 
 def _locked(method: Callable[..., _R]) -> Callable[..., _R]:
@@ -97,6 +98,8 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         self.dead_letter_count = 0
         self._batch: RecordBatch | None = None
         self._at: StoredRecord | None = None
+        self._lessons_changes = 0  # experiments started or concluded folded by arm_lessons
+        self._ignored: tuple[int, set[str]] | None = None  # _ignored_arms, as of a count
         self.rebuilt: dict[str, str] = {}
         """Projections whose stored state was discarded, and why."""
         if not any(isinstance(p, PoliciesProjection) for p in projections):
@@ -321,31 +324,31 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         records: Sequence[StoredRecord],
         events: Sequence[Event],
         known: Mapping[bytes, Event] | None = None,
-        afters: dict[int, tuple[Position, Position | None]] | None = None,
+        afters: list[tuple[Position, Position | None]] | None = None,
     ) -> bool:
         """Fold events this process just appended, without reading them back, when they are
         exactly the next records of the log (of a log with one global order) or of each of
         their partitions (of a partitioned log); False (nothing done) otherwise, and a later
         catch-up reads them as usual. ``known``: the events by id, when the caller has them
         (one map for every runner); ``afters``: the position after ``records`` from each
-        position a runner was at, by the position's id (one map for every runner: runners
-        that move together hold the same position object)."""
+        position a runner was at (one list for every runner: runners that move together
+        compute it once, and then share the position object)."""
         before = self.position
-        found = afters.get(id(before)) if afters is not None else None
-        if found is not None and found[0] is before:  # kept alive there: its id is its own
-            after = found[1]
-        else:
+        after = _UNKNOWN
+        for position, found in afters or ():
+            if position is before or position == before:
+                after = found
+                break
+        if after is _UNKNOWN:
             after = after_appended(before, records)
             if afters is not None:
-                afters[id(before)] = (before, after)
+                afters.append((before, after))
         if after is None:
             return False
         if known is None:
             known = {e.event_id.bytes: e for e in events}
         batch = RecordBatch(records, after)
-        if self._sibling_types and self._aligned and self._siblings_only(records, known):
-            self._passed(batch)
-        else:
+        if not (self._sibling_types and self._aligned and self._passed_siblings(batch, known)):
             self.fold(batch, known)
         self._dirty = True
         return True
@@ -361,39 +364,48 @@ class ProjectionRunner(FoldLoops, SlotGroups):
             t for t, slots in self._event_slots.items() if all(id(s) in group for s in slots)
         )
 
-    def _siblings_only(self, records: Sequence[StoredRecord], known: Mapping[bytes, Event]) -> bool:
-        """Whether every record is an event this process appended that nothing here folds,
-        or an event of a sibling arm (another arm of an experiment this fork is an arm of)
-        that nothing here folds but the arm folds, which ignore it: the request path's
-        events for the other arm, which this fork need not look at."""
-        lessons = self._lessons
-        assert lessons is not None
-        ignored: set[str] | None = None
+    def _passed_siblings(self, batch: RecordBatch, known: Mapping[bytes, Event]) -> bool:
+        """Count and pass ``batch`` as a fold that changed nothing would, when every record
+        is an event this process appended that nothing here folds, or an event of a sibling
+        arm (another arm of an experiment this fork is an arm of) that nothing here folds
+        but the arm folds, which ignore it: the request path's events for the other arm,
+        which this fork need not look at. False (nothing done) otherwise."""
         folded_here, sibling_types, own = self._event_slots, self._sibling_types, self.fork.name
-        for record in records:
+        ignored: set[str] | None = None
+        counted: list[str] = []
+        for record in batch.records:
             event = known.get(record.event_id)
             if event is None:
                 return False
-            if record.type not in folded_here:
+            type_name = record.type
+            if type_name not in folded_here:
                 continue  # nothing here folds it, and this process appended it: valid
-            if record.type not in sibling_types:
+            if type_name not in sibling_types:
                 return False
             arm = event.__dict__.get("policy_arm")
             if arm == own:
                 return False  # the serving fork's own answer: no need to ask the gate
             if ignored is None:
-                ignored = cast(ArmLessonsProjection, lessons.projection).ignored(lessons.state)
+                ignored = self._ignored_arms()
             if arm not in ignored:
                 return False
-        return True
-
-    def _passed(self, batch: RecordBatch) -> None:
-        """Count and pass ``batch`` as a fold that changed nothing would."""
-        event_slots = self._event_slots
-        for record in batch.records:
-            for slot in event_slots.get(record.type, ()):
+            counted.append(type_name)
+        for type_name in counted:
+            for slot in folded_here[type_name]:
                 slot.events += 1
         self._moved(batch, len(batch.records))
+        return True
+
+    def _ignored_arms(self) -> set[str]:
+        """The arms whose events this fork leaves as they are (``ArmLessonsProjection.
+        ignored``), worked out again only when the ``arm_lessons`` fold has folded an
+        experiment's start or conclusion since."""
+        lessons = self._lessons
+        assert lessons is not None
+        if self._ignored is None or self._ignored[0] != self._lessons_changes:
+            gate = cast(ArmLessonsProjection, lessons.projection)
+            self._ignored = (self._lessons_changes, gate.ignored(lessons.state))
+        return self._ignored[1]
 
     @_locked
     def fold(self, batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:

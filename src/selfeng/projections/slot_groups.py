@@ -48,6 +48,7 @@ class SlotGroups:
 
     _batch: RecordBatch | None
     _at: StoredRecord | None
+    _lessons_changes: int
 
     def _decode(self, record: StoredRecord) -> Event | None:
         raise NotImplementedError  # FoldLoops'
@@ -118,6 +119,7 @@ class SlotGroups:
                     note(state, arm, self._record_of(event))
                 return state
             state = apply(state, event, ctx)
+            self._lessons_changes += 1  # an experiment started or concluded
             if state["released"]:
                 # lessons.position is where this batch starts: its slots move after it
                 until = self._through(event, lessons.position)
