@@ -10,11 +10,13 @@ Run: ``python bench/bench_experiments.py [EXPERIMENTS] [--requests N]``.
 2. A/B: the same with a 5-point difference (0.80 against 0.85): the share of experiments that
    declare the better arm (power), that declare the worse one, and the median requests per
    arm to a verdict; experiments stop at ``max_samples`` (5,000 per arm).
-3. Overhead: cached answers through the real handler and ``Agent.ask`` on three SQLite homes
-   in one process: one with an experiment running (assignment by session, arm-labelled
-   events, the arms' folds, the experiments fold and the judge's look) and two with none,
-   whose difference is the noise of the measurement itself; asked in turn, in an order that
-   rotates from round to round, and compared by the median of each round's difference.
+3. Overhead: cached answers through the real handler and ``Agent.ask`` on four SQLite homes
+   in one process: one with an A/A experiment running (two arms with the live policy values:
+   assignment by session, arm-labelled events, the arms' folds, the experiments fold and the
+   judge's look), two with none, whose difference is the noise of the measurement itself,
+   and one whose second arm has a lower retrieval threshold (its answers weigh more
+   candidates: what that arm does costs besides the experiment); asked in turn, in an order
+   that rotates from round to round, and compared by the median of each round's difference.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def overhead_part(rounds: int, per_round: int) -> list[tuple[str, str]]:
     """Three homes in one process: two with no experiment (their difference is the noise of
     the measurement) and one with an experiment running, asked in turn, in an order that
     rotates from round to round."""
-    names = ("plain", "plain again", "experiment")
+    names = ("plain", "plain again", "experiment", "lenient arm")
     with tempfile.TemporaryDirectory(prefix="selfeng-bench-") as tmp:
         apps: dict[str, Selfeng] = {}
         for name in names:
@@ -172,7 +174,17 @@ def overhead_part(rounds: int, per_round: int) -> list[tuple[str, str]]:
             app = Selfeng.open(Settings.resolve(home=home, sandbox="subprocess://", env={}))
             app.seed_tools()
             apps[name] = app
+        # the overhead itself: two arms with the live policy values (an A/A test)
         apps["experiment"].append(
+            [
+                ForkCreated(fork=ARMS["control"]),
+                ForkCreated(fork=ARMS["better"]),
+                started(10**6, 10**6),
+            ]
+        )
+        # and with one arm's policy changed: a lower threshold weighs more candidates, so
+        # that arm's answers cost more for what the arm does, not for the experiment
+        apps["lenient arm"].append(
             [
                 ForkCreated(fork=ARMS["control"]),
                 ForkCreated(fork=ARMS["better"], policies={"retrieval.threshold": 0.3}),
@@ -181,11 +193,11 @@ def overhead_part(rounds: int, per_round: int) -> list[tuple[str, str]]:
         )
         agents = {name: Agent(app, client="bench") for name, app in apps.items()}
         samples: dict[str, list[float]] = {name: [] for name in names}
-        paired: dict[str, list[float]] = {"experiment": [], "plain again": []}
+        paired: dict[str, list[float]] = {name: [] for name in names[1:]}
         try:
             for r in range(rounds + 1):
                 # the order rotates, so no home always runs with a warmer cache
-                order = names[r % 3 :] + names[: r % 3]
+                order = names[r % len(names) :] + names[: r % len(names)]
                 medians: dict[str, float] = {}
                 for name in order:
                     times = []
@@ -219,11 +231,12 @@ def overhead_part(rounds: int, per_round: int) -> list[tuple[str, str]]:
     return [
         ("cached answer, no experiment (median ms)", f"{base:.3f}"),
         (
-            "cached answer, experiment running (median ms)",
+            "cached answer, A/A experiment running (median ms)",
             f"{statistics.median(samples['experiment']):.3f}",
         ),
         ("overhead of assignment and arm folding (median of rounds)", difference("experiment")),
         ("noise: a second home with no experiment (median of rounds)", difference("plain again")),
+        ("with one arm's threshold at 0.3 instead (median of rounds)", difference("lenient arm")),
         ("requests per arm", ", ".join(f"{a} {n}" for a, n in served.items())),
     ]
 
