@@ -39,7 +39,7 @@ from selfeng.core.vector_store import VectorStore
 from selfeng.projections.base import MAIN
 from selfeng.projections.catalog import ProjectionFactory, default_projections
 from selfeng.projections.engine import ProjectionEngine
-from selfeng.projections.experiments import ExperimentsState, assign
+from selfeng.projections.experiments import Assigner, ExperimentsState
 from selfeng.projections.policies import PoliciesState, policy_values
 from selfeng.projections.registry import RegistryState, next_version
 from selfeng.projections.runner import ProjectionRunner
@@ -93,6 +93,7 @@ class Selfeng(Closeable):
         self.handling = threading.RLock()
         """Held while the request handler answers (its search index and wordings are shared
         by one thread at a time); learners run beside it, without it."""
+        self._assign = Assigner()
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Selfeng:
@@ -406,7 +407,7 @@ class Selfeng(Closeable):
             state: ExperimentsState = self.engine.main.state("experiments")
         except KeyError:  # an app built without the experiments projection
             return received
-        found = assign(state, received.session_id or received.key)
+        found = self._assign(state, received.session_id or received.key)
         if found is None:
             return received
         return received.model_copy(update={"policy_arm": found[2]})

@@ -9,6 +9,7 @@ from selfeng.core.mapper import append_events
 from selfeng.infra.log.memory import MemoryLog
 from selfeng.projections.base import MAIN, FoldContext
 from selfeng.projections.experiments import (
+    Assigner,
     ExperimentsProjection,
     ExperimentsState,
     assign,
@@ -148,6 +149,23 @@ def test_assignment_is_sticky_and_follows_the_split() -> None:
     shares = Counter(a[1] for a in first if a is not None)
     assert abs(shares["lenient"] / 4000 - 0.2) < 0.03
     assert {a[2] for a in first if a is not None} == {"e1.control", "e1.lenient"}
+
+
+def test_an_assigner_reads_the_designs_again_when_the_running_experiments_change() -> None:
+    """The request path's ``Assigner`` keeps the running experiments' designs: it assigns
+    as ``assign`` does, and follows a conclusion and a new start."""
+    assigner = Assigner()
+    running = fold([started(split={"control": 0.8, "lenient": 0.2})])
+    assert [assigner(running, f"s{i}") for i in range(500)] == [
+        assign(running, f"s{i}") for i in range(500)
+    ]
+    concluded = fold([started(), ExperimentConcluded(experiment="e1", winner=None)])
+    assert assigner(concluded, "s1") is None
+    other = fold([started(), ExperimentConcluded(experiment="e1"), started("e2")])
+    found = assigner(other, "s1")
+    assert found is not None
+    assert found[0] == "e2"
+    assert found[2].startswith("e2.")
 
 
 def test_the_fold_does_not_depend_on_the_interleaving_of_keys() -> None:

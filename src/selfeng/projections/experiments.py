@@ -399,22 +399,52 @@ def assign(state: ExperimentsState, unit: str) -> tuple[str, str, str] | None:
     """The arm that serves ``unit`` (a session or request id): (experiment, arm, the fork
     that is its ``policy_arm``), or None when no experiment runs. With several running, the
     unit falls in one of them (by its hash), then in one of its arms by the split."""
-    running = list(state["running"])  # a copy: a request thread reads while a fold writes
-    if not running:
-        return None
-    name = running[int(bucket("", unit) * len(running))] if len(running) > 1 else running[0]
-    experiment = state["experiments"].get(name)
-    if experiment is None:
-        return None
-    point = bucket(name, unit)
-    cumulative = 0.0
-    chosen = experiment["control"]
-    for arm, share in list(experiment["split"].items()):
-        cumulative += share
-        if point < cumulative:
-            chosen = arm
-            break
-    return name, chosen, experiment["arms"][chosen]
+    return Assigner()(state, unit)
+
+
+@dataclass(frozen=True)
+class Design:
+    """What assigning a unit to an experiment's arms reads: set when it starts."""
+
+    split: tuple[tuple[str, float], ...]
+    control: str
+    arms: dict[str, str]
+
+
+class Assigner:
+    """``assign``, reading each running experiment's design once, not at every request (a
+    design is set when the experiment starts, and a name is used once)."""
+
+    def __init__(self) -> None:
+        # the running experiments and their designs, replaced as one (threads share it)
+        self._plan: tuple[tuple[str, ...], dict[str, Design]] = ((), {})
+
+    def __call__(self, state: ExperimentsState, unit: str) -> tuple[str, str, str] | None:
+        running = tuple(state["running"])  # a copy: a request thread reads while a fold writes
+        if not running:
+            return None
+        known, designs = self._plan
+        if running != known:
+            designs = {}
+            for name in running:
+                experiment = state["experiments"].get(name)
+                if experiment is not None:
+                    split = tuple(experiment["split"].items())
+                    designs[name] = Design(split, experiment["control"], dict(experiment["arms"]))
+            self._plan = (running, designs)
+        name = running[int(bucket("", unit) * len(running))] if len(running) > 1 else running[0]
+        design = designs.get(name)
+        if design is None:
+            return None
+        point = bucket(name, unit)
+        cumulative = 0.0
+        chosen = design.control
+        for arm, share in design.split:
+            cumulative += share
+            if point < cumulative:
+                chosen = arm
+                break
+        return name, chosen, design.arms[chosen]
 
 
 def moments(outcome: ArmOutcome, metric: str) -> Moments:
