@@ -89,6 +89,22 @@ def test_a_repeated_shape_repeats_the_instruction() -> None:
     ]
     assert texts("What is 15% of 80 and 20% of 50") == ["What is 15% of 80", "What is 20% of 50"]
     assert texts("Add 3 and 4") == ["Add 3 and 4"]  # a list of values is not a second step
+    assert texts("how many inches is 2 feet and 3 feet") == [
+        "how many inches is 2 feet",
+        "how many inches is 3 feet",
+    ]
+
+
+def test_a_quantity_in_two_units_is_one_value_not_two() -> None:
+    """One length written in two units: repeating the question for "3 inches" answered 24
+    and 3 where 27 was asked (the tool that takes one value then declines)."""
+    for request in (
+        "how many inches is 2 feet and 3 inches",
+        "how many cm is 5 feet and 11 inches",
+        "how many minutes is 1 hour and 30 minutes",
+        "how many grams is 2 kg and 300 g",
+    ):
+        assert texts(request) == [request]
 
 
 def test_two_questions_about_the_same_values_share_them() -> None:

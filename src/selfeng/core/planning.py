@@ -428,6 +428,23 @@ def _split_keeping(
     return [(sep, piece) for sep, piece in out]
 
 
+def _one_quantity(head: Sequence[Token], tail: Sequence[Token]) -> bool:
+    """Whether ``tail`` is a count of another unit after a count of one that ends ``head``:
+    one quantity written in two units ("2 feet and 3 inches", "1 hour and 30 minutes"), not
+    a second value to do the same to."""
+    if len(tail) != 2 or len(head) < 2:
+        return False
+    count, unit = tail
+    before_count, before_unit = head[-2:]
+    return (
+        count.kind == before_count.kind == "number"
+        and not count.percent
+        and not before_count.percent
+        and unit.kind == before_unit.kind == "word"
+        and unit.word != before_unit.word
+    )
+
+
 def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None:
     """``after`` as a step of its own when it has the shape of the end of ``before`` (values
     and the little words between them) and ``before`` is an instruction: it applies to
@@ -441,6 +458,8 @@ def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None
         return None  # "3 and 4": a list, not a second instruction
     head = scan(before).tokens
     if len(head) <= len(tail):
+        return None
+    if _one_quantity(head, tail):
         return None
     elided = with_values_of(before, head, after, tail)
     if elided is not None:

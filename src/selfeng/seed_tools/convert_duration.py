@@ -1,0 +1,55 @@
+"""Durations (not dates) between units: weeks to milliseconds."""
+
+_SECONDS = {
+    "ms": 0.001, "millisecond": 0.001,
+    "s": 1.0, "sec": 1.0, "second": 1.0,
+    "min": 60.0, "minute": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0,
+    "day": 86400.0,
+    "wk": 604800.0, "week": 604800.0,
+}  # fmt: skip
+
+
+def _unit(name: str) -> float:
+    key = name.strip().lower()
+    if key not in _SECONDS:
+        key = key.removesuffix("s")
+    if key not in _SECONDS:
+        raise ValueError(
+            f"unknown unit {name!r} (months and years have no fixed length); "
+            f"known: {', '.join(sorted(_SECONDS))}"
+        )
+    return _SECONDS[key]
+
+
+def convert_duration(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a duration between units: weeks, days, hours (h), minutes (min), seconds (s),
+    milliseconds (ms).
+
+    Args:
+        value: the duration to convert.
+        from_unit: the unit it is in, e.g. hours.
+        to_unit: the unit to convert to, e.g. minutes.
+    """
+    return round(value * _unit(from_unit) / _unit(to_unit), 6)
+
+
+def test_hours_to_seconds() -> None:
+    assert convert_duration(2, "hours", "seconds") == 7200
+
+
+def test_minutes_to_hours() -> None:
+    assert convert_duration(90, "min", "h") == 1.5
+
+
+def test_weeks_to_days() -> None:
+    assert convert_duration(3, "weeks", "days") == 21
+
+
+def test_months_are_refused() -> None:
+    try:
+        convert_duration(1, "month", "days")
+    except ValueError as exc:
+        assert "no fixed length" in str(exc)
+    else:
+        raise AssertionError("a month has no fixed length")
