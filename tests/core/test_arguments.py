@@ -286,6 +286,16 @@ def test_the_link_after_a_unit_filler_is_no_unit() -> None:
     assert (found["from_unit"], found["to_unit"]) == ("c", "fahrenheit")
 
 
+def test_an_expression_does_not_run_across_and() -> None:
+    """The expression tool reads no "and": "what is 20% of 50 and 30 percent" gave it
+    "20% of 50 and 30 percent", and it failed; the expression is the run before "and", and
+    what follows is left for the evidence to weigh."""
+    found, _ = fill("evaluate_expression", "what is 20% of 50 and 30 percent")
+    assert found["expression"] == "20% of 50"
+    found, _ = fill("evaluate_expression", "what is 50 plus 10% and 20%")
+    assert found["expression"] == "50 plus 10%"
+
+
 @pytest.mark.parametrize(
     "text",
     [

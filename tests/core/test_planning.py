@@ -95,6 +95,18 @@ def test_a_repeated_shape_repeats_the_instruction() -> None:
     ]
 
 
+def test_a_percentage_ending_a_list_is_an_item_not_an_instruction() -> None:
+    """ "percent" is a word of a tool's name, so "and 100 percent" started a step of its own,
+    which took the mean of 80 and 90 as its base: "mean of 80, 90 and 100 percent" gave 85."""
+    vocabulary = {"percent", "mean", "sum"}
+    for request in ("mean of 80, 90 and 100 percent", "sum of 10, 20 and 5 percent"):
+        assert [s.text for s in plan(request, vocabulary)] == [request]
+    assert [s.text for s in plan("what is 10% of 50 and 20 percent of 80", vocabulary)] == [
+        "what is 10% of 50",
+        "20 percent of 80",
+    ]
+
+
 def test_a_quantity_in_two_units_is_one_value_not_two() -> None:
     """One length written in two units: repeating the question for "3 inches" answered 24
     and 3 where 27 was asked (the tool that takes one value then declines)."""

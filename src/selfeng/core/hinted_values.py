@@ -28,7 +28,7 @@ divided by 5"."""
 _MATH_WORDS = (
     OPERATORS
     | _LEADING_VERBS
-    | frozenset({"of", "by", "to", "the", "power", "square", "cube", "and", "off", "more", "than"})
+    | frozenset({"of", "by", "to", "the", "power", "square", "cube", "off", "more", "than"})
 )
 _MATH_SYMBOLS = frozenset({"plus", "minus", "times", "divided", "power", "(", ")", "="})
 _EXPRESSION_HINTS = ("expression", "formula", "equation", "arithmetic")

@@ -137,6 +137,8 @@ def plan(request: str, vocabulary: Collection[str] = ()) -> list[PlanStep]:
             for separator, piece in pieces[1:]:
                 repeated = _repeats(current, piece, vocabulary)
                 instruction = _starts_instruction(piece, vocabulary) and not _modifier(piece)
+                if instruction and _last_of_a_list(current, piece):
+                    instruction = False  # "the mean of 80, 90 and 100 percent": an item
                 if instruction and not _starts_instruction(current, vocabulary):
                     instruction = False  # a statement, then its question: one step
                 if calculation(piece) and calculation(current):
@@ -426,6 +428,24 @@ def _split_keeping(
         start = m.end()
     out.append((before, text[start:]))
     return [(sep, piece) for sep, piece in out]
+
+
+def _last_of_a_list(current: str, piece: str) -> bool:
+    """Whether ``piece`` is a percentage, or a count and its unit, after a text that ends
+    with a number: the last item of a list ("the mean of 80, 90 and 100 percent"), not an
+    instruction of its own because its unit is a word of a tool's name ("percent")."""
+    tail = scan(piece).tokens
+    head = scan(current).tokens
+    if not head or head[-1].kind != "number":
+        return False
+    if len(tail) == 1:
+        return tail[0].kind == "number" and tail[0].percent
+    return (
+        len(tail) == 2
+        and tail[0].kind == "number"
+        and not tail[0].percent
+        and tail[1].kind == "word"
+    )
 
 
 def _one_quantity(head: Sequence[Token], tail: Sequence[Token]) -> bool:
