@@ -132,7 +132,7 @@ class SlotGroups:
 
     def adopt(self, events: Sequence[Event]) -> None:
         """Fold ``events`` of this fork's own arm into its arm-scoped folds: what the main
-        line held for a fork seeded from it (``ProjectionEngine``)."""
+        line passed over for a fork seeded from it (``ProjectionEngine``)."""
         with self._lock:
             self._adopt(events)
 
