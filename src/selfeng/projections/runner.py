@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import JsonValue
@@ -352,60 +352,6 @@ class ProjectionRunner(FoldLoops, SlotGroups):
             self.fold(batch, known)
         self._dirty = True
         return True
-
-    def _types_only_arms_fold(self) -> frozenset[str]:
-        """In a fork that is an experiment's arm: the event types that only its arm-scoped
-        folds and ``arm_lessons`` fold, which all leave a sibling arm's event as it is."""
-        lessons = self._lessons
-        if lessons is None or self.fork.name == MAIN.name or self._record_slots:
-            return frozenset()
-        group = {id(s) for s in [lessons, *self._arm_slots]}
-        return frozenset(
-            t for t, slots in self._event_slots.items() if all(id(s) in group for s in slots)
-        )
-
-    def _passed_siblings(self, batch: RecordBatch, known: Mapping[bytes, Event]) -> bool:
-        """Count and pass ``batch`` as a fold that changed nothing would, when every record
-        is an event this process appended that nothing here folds, or an event of a sibling
-        arm (another arm of an experiment this fork is an arm of) that nothing here folds
-        but the arm folds, which ignore it: the request path's events for the other arm,
-        which this fork need not look at. False (nothing done) otherwise."""
-        folded_here, sibling_types, own = self._event_slots, self._sibling_types, self.fork.name
-        ignored: set[str] | None = None
-        counted: list[str] = []
-        for record in batch.records:
-            event = known.get(record.event_id)
-            if event is None:
-                return False
-            type_name = record.type
-            if type_name not in folded_here:
-                continue  # nothing here folds it, and this process appended it: valid
-            if type_name not in sibling_types:
-                return False
-            arm = event.__dict__.get("policy_arm")
-            if arm == own:
-                return False  # the serving fork's own answer: no need to ask the gate
-            if ignored is None:
-                ignored = self._ignored_arms()
-            if arm not in ignored:
-                return False
-            counted.append(type_name)
-        for type_name in counted:
-            for slot in folded_here[type_name]:
-                slot.events += 1
-        self._moved(batch, len(batch.records))
-        return True
-
-    def _ignored_arms(self) -> set[str]:
-        """The arms whose events this fork leaves as they are (``ArmLessonsProjection.
-        ignored``), worked out again only when the ``arm_lessons`` fold has folded an
-        experiment's start or conclusion since."""
-        lessons = self._lessons
-        assert lessons is not None
-        if self._ignored is None or self._ignored[0] != self._lessons_changes:
-            gate = cast(ArmLessonsProjection, lessons.projection)
-            self._ignored = (self._lessons_changes, gate.ignored(lessons.state))
-        return self._ignored[1]
 
     @_locked
     def fold(self, batch: RecordBatch, known: Mapping[bytes, Event] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""The runner's slot groups: the folds that keep arms apart, and bringing slots that are
-behind up to the others.
+"""The runner's slot groups: the folds that keep arms apart (and an arm's fork passing over
+its sibling arms' batches), and bringing slots that are behind up to the others.
 
 The arm-scoped folds (``Projection.arm_scoped``) and the ``arm_lessons`` fold that gates them
 (:mod:`.arms`) are one group: they start together, move together and are rebuilt together,
@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import orjson
 
@@ -23,7 +23,7 @@ from selfeng.core.positions import Position
 from selfeng.core.records import StoredRecord
 from selfeng.core.store import Checkpoint, ProjectionStore
 from selfeng.projections.arms import ArmLessonsProjection, arm_events
-from selfeng.projections.base import FoldContext, ForkSpec
+from selfeng.projections.base import MAIN, FoldContext, ForkSpec
 from selfeng.projections.slots import Slot, load_slot
 from selfeng.schemas import Event
 
@@ -49,6 +49,13 @@ class SlotGroups:
     _batch: RecordBatch | None
     _at: StoredRecord | None
     _lessons_changes: int
+    _ignored: tuple[int, set[str]] | None
+    _event_slots: dict[str, list[Slot]]
+    _record_slots: list[Slot]
+    _sibling_types: frozenset[str]
+
+    def _moved(self, batch: RecordBatch, applied: int, uneven: bool = False) -> None:
+        raise NotImplementedError  # the runner's
 
     def _decode(self, record: StoredRecord) -> Event | None:
         raise NotImplementedError  # FoldLoops'
@@ -129,6 +136,60 @@ class SlotGroups:
             return state
 
         return on_event
+
+    def _types_only_arms_fold(self) -> frozenset[str]:
+        """In a fork that is an experiment's arm: the event types that only its arm-scoped
+        folds and ``arm_lessons`` fold, which all leave a sibling arm's event as it is."""
+        lessons = self._lessons
+        if lessons is None or self.fork.name == MAIN.name or self._record_slots:
+            return frozenset()
+        group = {id(s) for s in [lessons, *self._arm_slots]}
+        return frozenset(
+            t for t, slots in self._event_slots.items() if all(id(s) in group for s in slots)
+        )
+
+    def _passed_siblings(self, batch: RecordBatch, known: Mapping[bytes, Event]) -> bool:
+        """Count and pass ``batch`` as a fold that changed nothing would, when every record
+        is an event this process appended that nothing here folds, or an event of a sibling
+        arm (another arm of an experiment this fork is an arm of) that nothing here folds
+        but the arm folds, which ignore it: the request path's events for the other arm,
+        which this fork need not look at. False (nothing done) otherwise."""
+        folded_here, sibling_types, own = self._event_slots, self._sibling_types, self.fork.name
+        ignored: set[str] | None = None
+        counted: list[str] = []
+        for record in batch.records:
+            event = known.get(record.event_id)
+            if event is None:
+                return False
+            type_name = record.type
+            if type_name not in folded_here:
+                continue  # nothing here folds it, and this process appended it: valid
+            if type_name not in sibling_types:
+                return False
+            arm = event.__dict__.get("policy_arm")
+            if arm == own:
+                return False  # the serving fork's own answer: no need to ask the gate
+            if ignored is None:
+                ignored = self._ignored_arms()
+            if arm not in ignored:
+                return False
+            counted.append(type_name)
+        for type_name in counted:
+            for slot in folded_here[type_name]:
+                slot.events += 1
+        self._moved(batch, len(batch.records))
+        return True
+
+    def _ignored_arms(self) -> set[str]:
+        """The arms whose events this fork leaves as they are (``ArmLessonsProjection.
+        ignored``), worked out again only when the ``arm_lessons`` fold has folded an
+        experiment's start or conclusion since."""
+        lessons = self._lessons
+        assert lessons is not None
+        if self._ignored is None or self._ignored[0] != self._lessons_changes:
+            gate = cast(ArmLessonsProjection, lessons.projection)
+            self._ignored = (self._lessons_changes, gate.ignored(lessons.state))
+        return self._ignored[1]
 
     def adopt(self, events: Sequence[Event]) -> None:
         """Fold ``events`` of this fork's own arm into its arm-scoped folds: what the main
