@@ -421,9 +421,9 @@ def _unit_word_after(
     t = tokens[i]
     if t.kind != "word" or not pool.free[t.index] or t.word in NEUTRAL - {"in", "m"}:
         return None
-    if t.word in {"in", "to", "into", "as"} and i > at:
+    if t.word in CONVERSION_WORDS and i > at:
         return None  # "20 degrees *in* fahrenheit": after a filler, the link to the target
-    if t.word in {"in", "to", "into", "as"} and i == at:
+    if t.word in CONVERSION_WORDS:
         # "in" is also the inch's abbreviation: only when a number comes right before it
         previous = tokens[i - 1] if i > 0 else None
         if t.word != "in" or previous is None or previous.kind != "number":

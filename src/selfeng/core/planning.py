@@ -440,29 +440,25 @@ def _last_of_a_list(current: str, piece: str) -> bool:
         return False
     if len(tail) == 1:
         return tail[0].kind == "number" and tail[0].percent
-    return (
-        len(tail) == 2
-        and tail[0].kind == "number"
-        and not tail[0].percent
-        and tail[1].kind == "word"
-    )
+    return len(tail) == 2 and _count_and_unit(*tail)
 
 
 def _one_quantity(head: Sequence[Token], tail: Sequence[Token]) -> bool:
     """Whether ``tail`` is a count of another unit after a count of one that ends ``head``:
     one quantity written in two units ("2 feet and 3 inches", "1 hour and 30 minutes"), not
     a second value to do the same to."""
-    if len(tail) != 2 or len(head) < 2:
-        return False
-    count, unit = tail
-    before_count, before_unit = head[-2:]
     return (
-        count.kind == before_count.kind == "number"
-        and not count.percent
-        and not before_count.percent
-        and unit.kind == before_unit.kind == "word"
-        and unit.word != before_unit.word
+        len(tail) == 2
+        and len(head) >= 2
+        and _count_and_unit(*tail)
+        and _count_and_unit(*head[-2:])
+        and tail[1].word != head[-1].word
     )
+
+
+def _count_and_unit(count: Token, unit: Token) -> bool:
+    """A number that is no percentage, then a word: "3 inches", "100 apples"."""
+    return count.kind == "number" and not count.percent and unit.kind == "word"
 
 
 def _repeats(before: str, after: str, vocabulary: Collection[str]) -> str | None:

@@ -212,9 +212,6 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                     }
                     state["running"] = [n for n in state["running"] if n != name]
             case RequestCompleted(policy_arm=str(label)):
-                if event.key not in state["requests"]:
-                    self._first_completed(state, event, label)
-                    return state
                 row = self._row(state, event.key)
                 found = arm_of(state, label) if row["arm"] is None else None
                 self._update(
@@ -244,32 +241,6 @@ class ExperimentsProjection(Projection[ExperimentsState]):
                     llm_tokens=row["llm_tokens"] + event.prompt_tokens + event.completion_tokens,
                 )
         return state
-
-    def _first_completed(
-        self, state: ExperimentsState, event: RequestCompleted, label: str
-    ) -> None:
-        """A request's row at its answer, when nothing came before (the usual case: no LLM
-        call); what ``_update`` does from a new row, in one step."""
-        found = arm_of(state, label)
-        row = RequestRow(
-            label=label,
-            experiment=found[0] if found else None,
-            arm=found[1] if found else None,
-            completed=True,
-            ok=event.ok,
-            wrong=False,
-            cached=event.cached,
-            latency_us=round(event.duration_ms * 1000),
-            llm_calls=0,
-            llm_tokens=0,
-        )
-        requests = state["requests"]
-        while len(requests) >= MAX_REQUESTS:
-            del requests[next(iter(requests))]
-        requests[event.key] = row
-        outcome = _outcome_of(state, row)
-        if outcome is not None:
-            _add(outcome, row, 1)
 
     def _started(self, state: ExperimentsState, event: ExperimentStarted) -> None:
         name = event.experiment

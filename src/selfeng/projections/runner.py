@@ -98,8 +98,6 @@ class ProjectionRunner(FoldLoops, SlotGroups):
         self.dead_letter_count = 0
         self._batch: RecordBatch | None = None
         self._at: StoredRecord | None = None
-        self._lessons_changes = 0  # experiments started or concluded folded by arm_lessons
-        self._ignored: tuple[int, set[str]] | None = None  # _ignored_arms, as of a count
         self.rebuilt: dict[str, str] = {}
         """Projections whose stored state was discarded, and why."""
         if not any(isinstance(p, PoliciesProjection) for p in projections):

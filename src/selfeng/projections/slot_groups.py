@@ -48,8 +48,6 @@ class SlotGroups:
 
     _batch: RecordBatch | None
     _at: StoredRecord | None
-    _lessons_changes: int
-    _ignored: tuple[int, set[str]] | None
     _event_slots: dict[str, list[Slot]]
     _record_slots: list[Slot]
     _sibling_types: frozenset[str]
@@ -126,7 +124,6 @@ class SlotGroups:
                     note(state, arm, self._record_of(event))
                 return state
             state = apply(state, event, ctx)
-            self._lessons_changes += 1  # an experiment started or concluded
             if state["released"]:
                 # lessons.position is where this batch starts: its slots move after it
                 until = self._through(event, lessons.position)
@@ -170,7 +167,10 @@ class SlotGroups:
             if arm == own:
                 return False  # the serving fork's own answer: no need to ask the gate
             if ignored is None:
-                ignored = self._ignored_arms()
+                lessons = self._lessons
+                assert lessons is not None
+                gate = cast(ArmLessonsProjection, lessons.projection)
+                ignored = gate.ignored(lessons.state)
             if arm not in ignored:
                 return False
             counted.append(type_name)
@@ -179,17 +179,6 @@ class SlotGroups:
                 slot.events += 1
         self._moved(batch, len(batch.records))
         return True
-
-    def _ignored_arms(self) -> set[str]:
-        """The arms whose events this fork leaves as they are (``ArmLessonsProjection.
-        ignored``), worked out again only when the ``arm_lessons`` fold has folded an
-        experiment's start or conclusion since."""
-        lessons = self._lessons
-        assert lessons is not None
-        if self._ignored is None or self._ignored[0] != self._lessons_changes:
-            gate = cast(ArmLessonsProjection, lessons.projection)
-            self._ignored = (self._lessons_changes, gate.ignored(lessons.state))
-        return self._ignored[1]
 
     def adopt(self, events: Sequence[Event]) -> None:
         """Fold ``events`` of this fork's own arm into its arm-scoped folds: what the main
