@@ -136,7 +136,9 @@ def same(value: Any, expected: Any) -> bool:
                 return False
         if not isinstance(number, int | float):
             return False
-        return math.isclose(float(number), float(expected), rel_tol=1e-6, abs_tol=1e-6)
+        # relative: an absolute tolerance would take 1e-06 for 6.2e-07 (1 mm in miles); zero
+        # itself is matched by a tolerance far below any value a request asks for
+        return math.isclose(float(number), float(expected), rel_tol=1e-6, abs_tol=1e-12)
     if isinstance(expected, str):
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -1301,3 +1301,52 @@ def test_a_count_after_the_values_counts_them() -> None:
     # a number before a plural noun, with values before it, is still a value
     found = extract(scan("add 4 and 5 and 2 apples"), SPECS["sum_numbers"]["parameters"])
     assert found.arguments == {"numbers": [4.0, 5.0, 2.0]}
+
+
+def _wording_of(source: str, name: str) -> tuple[dict[str, object], object]:
+    spec = parse_tool(source, name).spec.model_dump(mode="json")
+    return spec, tool_wording(name, spec)
+
+
+_MORE_PERCENTAGES = [
+    (
+        f"def {name}(a: float, b: float) -> float:\n"
+        f'    """{text}\n\n    Args:\n        a: one value.\n        b: another value.\n    """\n'
+        "    return a - b\n\n\n"
+        "def test_it() -> None:\n"
+        f"    assert {name}(2, 1) == 1\n",
+        name,
+    )
+    for name, text in (
+        ("percent_points", "The difference of two percentages in percent points."),
+        ("margin_rate", "A margin as a percent of the price."),
+    )
+]
+
+
+def test_a_tools_own_name_still_shows_it_when_many_tools_share_the_word() -> None:
+    # two more tools that mention percentages make "percent" generic (six tools): percent_of,
+    # whose wording is nothing but "percent", must still be what "25% of 100" asks for
+    extra = [_wording_of(source, name)[1] for source, name in _MORE_PERCENTAGES]
+    generic = generic_stems([*WORDINGS.values(), *extra])  # type: ignore[list-item]
+    assert stem("percent") in generic
+    read = scan("what is 25% of 100")
+    found = extract(read, SPECS["percent_of"]["parameters"], WORDINGS["percent_of"])
+    judged = assess(read, found, WORDINGS["percent_of"], generic=generic)
+    assert judged.confidence == 1.0, judged.reason
+
+
+def test_another_tools_name_said_word_for_word_is_not_a_label() -> None:
+    # "percentage *change* from 50 to 75": a label before a preposition and a value to
+    # percent_ratio, which gave 66.7 (50 of 75) where the change, 50, was asked
+    read = scan("percentage change from 50 and 75")
+    found = extract(read, SPECS["percent_ratio"]["parameters"], WORDINGS["percent_ratio"])
+    named = [("percentag", "chang")]
+    judged = assess(read, found, WORDINGS["percent_ratio"], generic=GENERIC, named=named)
+    assert judged.confidence == 0.0
+    assert "change" in judged.unused
+    # a tool's name word alone is often a label ("2 *days*"); split in two it is the name
+    read = scan("make this lower case please: ThIs Is WeIrD")
+    found = extract(read, SPECS["to_uppercase"]["parameters"], WORDINGS["to_uppercase"])
+    judged = assess(read, found, WORDINGS["to_uppercase"], generic=GENERIC, named=[("lowercas",)])
+    assert judged.confidence == 0.0

@@ -262,3 +262,22 @@ def test_a_number_in_scientific_notation_is_one_number() -> None:
     assert [t.value for t in scan("5-1e2").tokens if t.kind == "number"] == [5.0, 100.0]
     assert scan("multiply 1e400 by 2").tokens[1].kind == "unclear"
     assert all(t.kind == "word" for t in scan("uppercase abc1e5").tokens)
+
+
+def test_a_number_in_words_before_percent_is_a_percentage() -> None:
+    # "fifteen percent of two hundred" was two plain numbers: a tool taking a part and a
+    # whole read 15 of 200 as 7.5%, where 15% of 200 (30) was asked
+    for text, value in (
+        ("fifteen percent of two hundred", 15.0),
+        ("ten per cent of five hundred", 10.0),
+        ("twenty five percent of 80", 25.0),
+    ):
+        first = scan(text).tokens[0]
+        assert (first.kind, first.value, first.percent) == ("number", value, True)
+
+
+def test_a_percent_sign_alone_reads_as_percent() -> None:
+    # "what % of 80 is 20": the sign asks what percentage, and was dropped unread
+    tokens = scan("what % of 80 is 20").tokens
+    assert [(t.kind, t.word) for t in tokens[:2]] == [("word", "what"), ("symbol", "percent")]
+    assert scan("25% of 80").tokens[0].percent  # glued to a number it is that number's

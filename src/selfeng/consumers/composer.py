@@ -251,14 +251,16 @@ class CompositeLearner(Learner):
 def _request_steps(events: Sequence[Event]) -> list[_StepRun]:
     """The steps of a request's last successful answer: arguments, result, hand-off."""
     steps: list[_StepRun] = []
-    runs: dict[int, _StepRun] = {}  # by plan step: a retry with another tool replaces a run
+    # by plan step, then tool: a retry with the same tool replaces its run, and a rival's
+    # run (a tool that fitted as well, run to check the answer) is kept beside the step's
+    runs: dict[int, dict[str, _StepRun]] = {}
     pending: ArgumentsExtracted | None = None
     for event in events:
         if isinstance(event, ArgumentsExtracted):
             pending = event
         elif isinstance(event, ToolExecuted | CacheHit) and pending is not None:
             ok = event.ok if isinstance(event, ToolExecuted) else True
-            runs[pending.step] = _StepRun(
+            runs.setdefault(pending.step, {})[pending.tool] = _StepRun(
                 tool=pending.tool,
                 arguments=dict(pending.arguments),
                 result=event.result if ok else None,
@@ -266,11 +268,14 @@ def _request_steps(events: Sequence[Event]) -> list[_StepRun]:
             )
             pending = None
         elif isinstance(event, RequestCompleted):
-            current = [runs[k] for k in sorted(runs)]
-            if event.ok and len(event.steps) == len(current):
-                for run, step in zip(current, event.steps, strict=True):
-                    run.handoff = step.handoff
-                steps = current
+            by_step = [runs[k] for k in sorted(runs)]
+            if event.ok and len(event.steps) == len(by_step):
+                found = [tools.get(s.tool) for tools, s in zip(by_step, event.steps, strict=True)]
+                current = [run for run in found if run is not None]
+                if len(current) == len(found):
+                    for run, step in zip(current, event.steps, strict=True):
+                        run.handoff = step.handoff
+                    steps = current
             runs, pending = {}, None
     return steps
 

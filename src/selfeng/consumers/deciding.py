@@ -39,7 +39,7 @@ from selfeng.core.scanning import Scan, scan
 from selfeng.core.spelling import Spelling
 from selfeng.core.step_text import search_text, with_earlier_values
 from selfeng.core.values import shown
-from selfeng.core.wording import ToolWording, generic_stems, tool_wording
+from selfeng.core.wording import ToolWording, generic_stems, name_phrase, tool_wording
 from selfeng.projections.registry import (
     RegistryState,
     VersionRecord,
@@ -132,6 +132,9 @@ class Wordings:
         ``round_number``), the generic ones left out."""
         self.spelling = Spelling(())
         """Every tool's name and description words, to read misspelt words against."""
+        self.phrases: dict[str, tuple[str, ...]] = {}
+        """Each tool's name as the words that say what it does (``name_phrase``)."""
+        self._named: dict[str, list[tuple[str, ...]]] = {}  # ``named``, by tool
 
     def foreign(self, tool: str) -> frozenset[str]:
         """Stems that say what other tools do (and ``tool`` does not)."""
@@ -147,6 +150,21 @@ class Wordings:
         """The verbs of other tools' names that ``tool`` does not say it does: a request
         that starts with one ("*round* 22.7 C to F") asks for another tool."""
         return self._not_own(self.verbs, tool)
+
+    def named(self, tool: str) -> list[tuple[str, ...]]:
+        """Other tools' names as phrases, less those ``tool``'s own wording says whole: a
+        request that says one word for word asks for that tool ("percentage *change* from
+        50 to 75" is not a part of a whole, whose label "change" would be)."""
+        found = self._named.get(tool)
+        if found is None:
+            own = self.by_tool.get(tool)
+            does = own.does if own is not None else frozenset()
+            found = self._named[tool] = [
+                phrase
+                for name, phrase in self.phrases.items()
+                if phrase and name != tool and not set(phrase) <= does
+            ]
+        return found
 
     def _not_own(self, stems: frozenset[str], tool: str) -> frozenset[str]:
         own = self.by_tool.get(tool)
@@ -186,6 +204,8 @@ class Wordings:
             self.spelling = Spelling(
                 {word for w in wordings.values() if w.spelled for word in w.spelled.known}
             )
+            self.phrases = {name: name_phrase(name) for name in wordings}
+            self._named = {}
         self.by_tool, self._keys, self._seen = wordings, keys, seen
 
 
@@ -350,6 +370,7 @@ class Decider:
             returns=record["spec"].get("returns"),
             foreign=self.wordings.operations(candidate.tool),
             commands=self.wordings.commands(candidate.tool),
+            named=self.wordings.named(candidate.tool),
         )
         phrase = normalise_phrase(template(read, extraction))
         good, users, bad = _record(registry, candidate.tool, phrase)

@@ -24,6 +24,7 @@ ambiguous date)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,7 @@ def assess(
     returns: Mapping[str, Any] | None = None,
     foreign: frozenset[str] = frozenset(),
     commands: frozenset[str] = frozenset(),
+    named: Sequence[tuple[str, ...]] = (),
 ) -> Assessment:
     """The evidence that ``wording``'s tool, given ``extraction``, answers ``read``.
 
@@ -113,7 +115,16 @@ def assess(
     ("how many", "number of") is not answered by a tool that gives text. ``foreign``: stems
     of what other tools' names and descriptions say they do (a word after a percentage that
     says one is no label); ``commands``: the verbs of other tools' names (a request that
-    starts with one asks for another tool)."""
+    starts with one asks for another tool); ``named``: other tools' names as phrases (a
+    request that says one word for word asks for that tool: its words label no value).
+
+    ``generic`` holds stems too common among the tools to show which one a request wants;
+    when every stem of what this tool does is among them they still show it ("percent" for
+    ``percent_of`` once many tools mention percentages: the request asks for a tool of that
+    kind, and the values and the ranking choose which). A tool with words of its own is
+    shown by those ("convert" alone does not ask for ``convert_length``: its units do)."""
+    if wording.does and wording.does <= generic:
+        generic = generic - wording.does
     taken = extraction.taken
     by_param = {i: name for name, took in extraction.took.items() for i in took}
     counted = reading.counted(read)
@@ -130,7 +141,8 @@ def assess(
     gives = str((returns or {}).get("type", ""))
     changes = reading.changes(read, foreign)
     asked_too = reading.asked_with(read, taken, wording) - counted  # a count says it more precisely
-    labels = context_words(read, taken, counted, wording, gives) - changes
+    spoken = said(read, named)
+    labels = context_words(read, taken, counted, wording, gives) - changes - spoken
     unset = reading.unset_words(extraction, wording.name)
     asked = reading.asked_operands(read)
     outside = reading.outside_expression(read, extraction)
@@ -153,6 +165,8 @@ def assess(
             or named_by_kind(token, read.tokens)
             # "how many *feet* is 3 meters in inches": the answer asked in two units
             or token.index in two_targets
+            # "percentage *change* from 50 to 75": another tool's name, said word for word
+            or (token.index in spoken and not wording.matches(token.word)[0])
         ):
             content += 1
             unexplained.append(token.text)
@@ -417,6 +431,31 @@ def _account(
         names, part = wording.matches(token.word)
         return True, part, names
     return True, False, False
+
+
+def said(read: Scan, phrases: Sequence[tuple[str, ...]]) -> frozenset[int]:
+    """The indexes of the words that say one of ``phrases`` word for word, in order; a
+    phrase of one word only split in two ("lower case" for ``to_lowercase``: alone, a word
+    of a tool's name is often a label, "2 *days*" or "the *length* of 'hello'")."""
+    if not phrases:
+        return frozenset()
+    tokens = read.tokens
+    stems = [stem(t.word) if t.kind == "word" else "" for t in tokens]
+    joined: dict[str, list[int]] = {}  # two words that make one: "lower case"
+    for i, (first, second) in enumerate(itertools.pairwise(tokens)):
+        if stems[i] and stems[i + 1] and first.end < second.start:
+            joined.setdefault(stem(first.word + second.word), []).append(i)
+    out: set[int] = set()
+    for phrase in phrases:
+        if len(phrase) == 1:
+            for i in joined.get(phrase[0], ()):
+                out.update((i, i + 1))
+            continue
+        n = len(phrase)
+        for i in range(len(tokens) - n + 1):
+            if stems[i] == phrase[0] and tuple(stems[i : i + n]) == phrase:
+                out.update(range(i, i + n))
+    return frozenset(out)
 
 
 def _quote(texts: list[str]) -> str:

@@ -86,6 +86,9 @@ def numbers_by_role(
         return []
     roles = wording.roles if wording is not None else {}
     tokens = pool.scan.tokens
+    # prepositions as written: stemming makes "off" of "of"
+    role_links = {b for p in params for b in roles.get(p, Roles()).before_words} & PREPOSITIONS
+    numbers = _within_the_relation(tokens, numbers, role_links)
 
     def score(param: str, token: Token) -> float:
         if type_of(pending[param]) == "integer" and not token.integer:
@@ -123,8 +126,6 @@ def numbers_by_role(
             continue
         assigned[p] = t
         used.add(ti)
-    # prepositions as written: stemming makes "off" of "of"
-    role_links = {b for p in params for b in roles.get(p, Roles()).before_words} & PREPOSITIONS
     # the tool's name, not its learnt phrasings: what a relation is tied to must not change
     # as phrasings are confirmed
     named = {stem(w) for w in camel_words(wording.name)} if wording is not None else set()
@@ -146,13 +147,40 @@ def numbers_by_role(
         head = tokens[i - 1]
         if head.kind == "word" and head.word == "out" and i >= 2:
             head = tokens[i - 2]  # "45 *out of* 60": a part of a whole, not a change to it
-        return head.kind == "number" or (head.kind == "word" and _names(stem(head.word), named))
+        if head.kind == "number" or (
+            head.kind in {"word", "symbol"} and _names(stem(head.word), named)
+        ):
+            return True  # a symbol as its word: "what *%* of 200"
+        # another of these values a word or two before, which the preposition ties this one
+        # to: "did 80 rise *to* 100" gives no whole *of* which 80 is a part ("my bill came
+        # *to* $64.50" ties it to no value, "a 15% tip *on* 64.50" to a percentage)
+        plain = {t.index for t in numbers}
+        before = tokens[max(0, i - 3) : i]
+        return any(
+            t.index in plain and all(u.kind == "word" for u in before[k + 1 :])
+            for k, t in enumerate(before)
+        )
 
-    rest = _larger_first_in_a_difference(
-        tokens, [t for ti, t in enumerate(numbers) if ti not in used]
+    left = [t for ti, t in enumerate(numbers) if ti not in used]
+    rest = _larger_first_in_a_difference(tokens, left)
+    # with nothing placed by a role, two or more values in the order written are a guess
+    # for a later parameter the description makes the whole *of* which an earlier one is a
+    # part, when the request never says "of": "if 80 becomes 100, what percent is that"
+    # names no whole (a change's "from" and "to", a divisor's "by", go by the order people
+    # write them in; the first parameter's "of" belongs to the tool's own phrase, "the sum
+    # *of* a and b")
+    guessed = (
+        not assigned
+        and len(rest) > 1
+        and not any(t.word for t in rest)  # "*halve* 90": a multiple says its own role
+        and not _a_difference(tokens, left)
     )
+    says_of = any(t.kind == "word" and t.word == "of" for t in tokens)
     for p in params:
         if p in assigned or not rest:
+            continue
+        of_a_whole = p != params[0] and "of" in roles.get(p, Roles()).before_words
+        if guessed and of_a_whole and not says_of:
             continue
         candidates = [
             t
@@ -168,18 +196,48 @@ def numbers_by_role(
     return [(p, assigned[p]) for p in params if p in assigned]
 
 
-def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) -> list[Token]:
-    """Numbers left to go by order, with "the *difference between* 3.5 and 10" (or "*of* 3
-    and 10") read as the distance between them: the larger first (a difference between two
-    numbers, as people ask for it, is not negative; "between" gives no order)."""
+def _link(tokens: Sequence[Token], token: Token) -> str:
+    """The preposition right before a value (articles skipped), or ""."""
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    if token.index < 0 or i < 0 or tokens[i].kind != "word" or tokens[i].word not in PREPOSITIONS:
+        return ""
+    return tokens[i].word
+
+
+def _within_the_relation(
+    tokens: Sequence[Token], numbers: list[Token], role_links: set[str]
+) -> list[Token]:
+    """The values, less those tied by a preposition the tool's description marks no
+    parameter with, when another is tied by one it marks: "the percentage *of* 30 *in* 120"
+    relates 120 in a way a tool that takes a part *of* a whole does not say (it is the whole
+    here, and 30 the part); left out, the tool lacks a value and says so, not a guess."""
+    if not role_links or len(numbers) < 2:
+        return numbers
+    links = [_link(tokens, t) for t in numbers]
+    if not any(link in role_links for link in links):
+        return numbers
+    return [t for t, link in zip(numbers, links, strict=True) if not link or link in role_links]
+
+
+def _a_difference(tokens: Sequence[Token], rest: list[Token]) -> bool:
+    """Whether the two values left are "the *difference between* 3.5 and 10" (or "*of* 3
+    and 10"): the distance between them."""
     if len(rest) != 2 or any(t.index < 2 for t in rest):
-        return rest
+        return False
     first, second = rest
     lead = [tokens[first.index - 2].word, tokens[first.index - 1].word]
     linked = second.index == first.index + 2 and tokens[first.index + 1].word == "and"
-    smaller = numeric(first.value) < numeric(second.value)
-    if lead[0] == "difference" and lead[1] in {"between", "of"} and linked and smaller:
-        return [second, first]
+    return lead[0] == "difference" and lead[1] in {"between", "of"} and linked
+
+
+def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) -> list[Token]:
+    """Numbers left to go by order, with a difference (``_a_difference``) read as the
+    distance between them: the larger first (a difference between two numbers, as people
+    ask for it, is not negative; "between" gives no order)."""
+    if _a_difference(tokens, rest) and numeric(rest[0].value) < numeric(rest[1].value):
+        return [rest[1], rest[0]]
     return rest
 
 

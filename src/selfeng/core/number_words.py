@@ -149,6 +149,14 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
                 i = point_end
                 continue
             if not (lone_one and previous in _NOT_A_NUMBER_BEFORE_ONE):
+                after = _percent_after(raw, run_end)
+                if after is not None:
+                    # "fifteen percent": a percentage, as "15 percent" reads
+                    out.append(RawToken("number", r.start, raw[after - 1].end,
+                                        value=float(value), integer=True, percent=True,
+                                        word="percent"))  # fmt: skip
+                    i = after
+                    continue
                 out.append(RawToken("number", r.start, raw[run_end - 1].end, value=float(value),
                                     integer=True))  # fmt: skip
                 i = run_end
@@ -156,6 +164,16 @@ def number_words(text: str, raw: list[RawToken]) -> list[RawToken]:
         out.append(r)
         i += 1
     return _one_unit_asked_about(_rounding_units(out))
+
+
+def _percent_after(raw: list[RawToken], at: int) -> int | None:
+    """Where the tokens after "percent" (or "per cent") at ``at`` start, if it is there."""
+    words = [t.word if t.kind == "word" else "" for t in raw[at : at + 2]]
+    if words[:1] == ["percent"]:
+        return at + 1
+    if words == ["per", "cent"]:
+        return at + 2
+    return None
 
 
 def _rounding_units(raw: list[RawToken]) -> list[RawToken]:

@@ -54,7 +54,7 @@ _NUMBER = re.compile(
 )
 _UNIT_AFTER = re.compile(r"[^\W\d_]{1,3}(?![\w'\u2019-])")
 """One to three letters glued after a number and ending the word: a unit ("20C", "5kg")."""
-_SYMBOL = re.compile(r"\*\*|[+\-\u2212*/\u00d7÷^()=]")
+_SYMBOL = re.compile(r"\*\*|[+\-\u2212*/\u00d7÷^()=%]")
 _MIXED_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*(?:\.\w+)*", re.UNICODE)
 """A run of word characters: taken as one word where it mixes letters with digits or
 underscores, a code, a name or an identifier ("abc123", "h2o", "ba123", "user_id"), and

@@ -274,11 +274,23 @@ def comparative(word: str, following: str) -> str:
     return f"{stem(word)} than" if following.lower() == "than" else stem(word)
 
 
+def name_phrase(name: str) -> tuple[str, ...]:
+    """The stems of a tool's name that say what it does ("percentage change", "standard
+    deviation", "lowercase"; less the neutral words and those pointing at a value, as in
+    ``percent_of`` or ``count_words``): said as the name says them, they ask for that tool."""
+    return tuple(
+        s for s in (stem(w) for w in camel_words(name)) if s not in NEUTRAL_STEMS | POINTING_STEMS
+    )
+
+
 def generic_stems(
-    wordings: Iterable[ToolWording], *, share: float = 0.12, floor: int = 3
+    wordings: Iterable[ToolWording], *, share: float = 0.12, floor: int = 4
 ) -> frozenset[str]:
     """Stems in the "does" wording of more than ``max(floor, share * tools)`` tools: too
-    common ("number", "text") to show which tool a request wants."""
+    common ("number", "text") to show which tool a request wants. A family of four tools
+    still names its kind ("percent": ``percent_of``, ``percent_ratio``,
+    ``percentage_change`` and ``evaluate_expression``'s percentages); a generic stem also
+    stops marking a request as another tool's (``Wordings.foreign``)."""
     counts: dict[str, int] = {}
     total = 0
     for wording in wordings:

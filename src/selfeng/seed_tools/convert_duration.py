@@ -31,7 +31,9 @@ def convert_duration(value: float, from_unit: str, to_unit: str) -> float:
         from_unit: the unit it is in, e.g. hours.
         to_unit: the unit to convert to, e.g. minutes.
     """
-    return round(value * _unit(from_unit) / _unit(to_unit), 6)
+    # 15 significant digits: a float's last bits are noise; decimal places would turn a
+    # small result into 0 (a millisecond in hours) and lose digits a next step reads
+    return float(f"{value * _unit(from_unit) / _unit(to_unit):.15g}")
 
 
 def test_hours_to_seconds() -> None:
@@ -44,6 +46,10 @@ def test_minutes_to_hours() -> None:
 
 def test_weeks_to_days() -> None:
     assert convert_duration(3, "weeks", "days") == 21
+
+
+def test_a_short_duration_is_not_rounded_away() -> None:
+    assert convert_duration(1, "millisecond", "hours") == 2.77777777777778e-07
 
 
 def test_months_are_refused() -> None:

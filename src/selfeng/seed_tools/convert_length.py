@@ -30,11 +30,18 @@ def convert_length(value: float, from_unit: str, to_unit: str) -> float:
         from_unit: the unit it is in, e.g. km.
         to_unit: the unit to convert to, e.g. miles.
     """
-    return round(value * _unit(from_unit) / _unit(to_unit), 6)
+    # 15 significant digits: a float's last bits are noise; decimal places would turn a
+    # small result into 0 (a millisecond in hours) and lose digits a next step reads
+    return float(f"{value * _unit(from_unit) / _unit(to_unit):.15g}")
 
 
 def test_kilometres_to_miles() -> None:
-    assert convert_length(10, "km", "miles") == 6.213712
+    assert round(convert_length(10, "km", "miles"), 6) == 6.213712
+
+
+def test_a_small_length_keeps_its_digits() -> None:
+    assert convert_length(1, "mm", "miles") == 6.21371192237334e-07
+    assert convert_length(1, "inch", "km") == 2.54e-05
 
 
 def test_feet_to_inches() -> None:

@@ -30,7 +30,9 @@ def convert_temperature(value: float, from_unit: str, to_unit: str) -> float:
         out = celsius + 273.15
     else:
         raise ValueError(f"unknown temperature unit {to_unit!r}")
-    return round(out, 4)
+    # 15 significant digits: a float's last bits are noise; decimal places would lose
+    # digits a next step reads (72 F in Celsius, then in Kelvin)
+    return float(f"{out:.15g}")
 
 
 def test_boiling_point() -> None:

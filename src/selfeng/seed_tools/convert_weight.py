@@ -28,11 +28,18 @@ def convert_weight(value: float, from_unit: str, to_unit: str) -> float:
         from_unit: the unit it is in, e.g. kg.
         to_unit: the unit to convert to, e.g. pounds.
     """
-    return round(value * _unit(from_unit) / _unit(to_unit), 6)
+    # 15 significant digits: a float's last bits are noise; decimal places would turn a
+    # small result into 0 (a millisecond in hours) and lose digits a next step reads
+    return float(f"{value * _unit(from_unit) / _unit(to_unit):.15g}")
 
 
 def test_kilograms_to_pounds() -> None:
-    assert convert_weight(1, "kg", "pounds") == 2.204623
+    assert round(convert_weight(1, "kg", "pounds"), 6) == 2.204623
+
+
+def test_a_small_weight_keeps_its_digits() -> None:
+    assert convert_weight(1, "mg", "kg") == 1e-06
+    assert round(convert_weight(1, "gram", "pounds"), 8) == 0.00220462
 
 
 def test_grams_to_kilograms() -> None:

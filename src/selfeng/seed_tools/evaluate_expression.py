@@ -213,7 +213,9 @@ def evaluate_expression(expression: str) -> float:
     value = _Parser(_tokens(expression)).parse()
     if math.isinf(value) or math.isnan(value):
         raise ValueError("the result is too large")
-    return round(value, 10)
+    # 15 significant digits: a float's last bits are noise; decimal places would turn a
+    # small result into 0 (2 * 10^-12) and lose digits a next step reads
+    return float(f"{value:.15g}")
 
 
 def test_symbols_and_precedence() -> None:
