@@ -51,13 +51,22 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
 def _other_preposition(tokens: Sequence[Token], token: Token, role: Roles) -> bool:
     """Whether the preposition before a value is another than the one its stem matched
     ("30% *off* 200" is not "of"): prepositions are compared as written."""
-    i = token.index - 1
-    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
-        i -= 1
-    if token.index < 0 or i < 0 or tokens[i].kind != "word":
+    i = _word_before(tokens, token)
+    if i < 0 or tokens[i].kind != "word":
         return False
     word = tokens[i].word
     return word in PREPOSITIONS and bool(role.before_words) and word not in role.before_words
+
+
+def _word_before(tokens: Sequence[Token], token: Token) -> int:
+    """The index of the token right before a value of the request, articles skipped (-1:
+    none, or the value is not one of the request's tokens)."""
+    if token.index < 0:
+        return -1
+    i = token.index - 1
+    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
+        i -= 1
+    return i
 
 
 def _index_at(tokens: Sequence[Token], at: int) -> int:
@@ -129,6 +138,7 @@ def numbers_by_role(
     # the tool's name, not its learnt phrasings: what a relation is tied to must not change
     # as phrasings are confirmed
     named = {stem(w) for w in camel_words(wording.name)} if wording is not None else set()
+    plain = {t.index for t in numbers}
 
     def clashes(param: str, token: Token) -> bool:
         """Whether a number's preposition ties it to the tool's own word (or to another
@@ -136,10 +146,8 @@ def numbers_by_role(
         with: "what percentage *of* 80 is 20" is not the change *from* an old value ("my
         bill came *to* $64.50" ties the number to the bill, not to the tool's name)."""
         marks = roles.get(param, Roles()).before_words & PREPOSITIONS
-        i = token.index - 1
-        while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
-            i -= 1
-        if not marks or i < 1 or token.index < 0 or tokens[i].kind != "word":
+        i = _word_before(tokens, token)
+        if not marks or i < 1 or tokens[i].kind != "word":
             return False
         link = tokens[i].word
         if link not in PREPOSITIONS or link in role_links:
@@ -154,15 +162,16 @@ def numbers_by_role(
         # another of these values a word or two before, which the preposition ties this one
         # to: "did 80 rise *to* 100" gives no whole *of* which 80 is a part ("my bill came
         # *to* $64.50" ties it to no value, "a 15% tip *on* 64.50" to a percentage)
-        plain = {t.index for t in numbers}
         before = tokens[max(0, i - 3) : i]
         return any(
             t.index in plain and all(u.kind == "word" for u in before[k + 1 :])
             for k, t in enumerate(before)
         )
 
-    left = [t for ti, t in enumerate(numbers) if ti not in used]
-    rest = _larger_first_in_a_difference(tokens, left)
+    rest = [t for ti, t in enumerate(numbers) if ti not in used]
+    difference = _a_difference(tokens, rest)
+    if difference and numeric(rest[0].value) < numeric(rest[1].value):
+        rest.reverse()  # the larger first: a difference as people ask for it is not negative
     # with nothing placed by a role, two or more values in the order written are a guess
     # for a later parameter the description makes the whole *of* which an earlier one is a
     # part, when the request never says "of": "if 80 becomes 100, what percent is that"
@@ -173,7 +182,7 @@ def numbers_by_role(
         not assigned
         and len(rest) > 1
         and not any(t.word for t in rest)  # "*halve* 90": a multiple says its own role
-        and not _a_difference(tokens, left)
+        and not difference
     )
     says_of = any(t.kind == "word" and t.word == "of" for t in tokens)
     for p in params:
@@ -198,10 +207,8 @@ def numbers_by_role(
 
 def _link(tokens: Sequence[Token], token: Token) -> str:
     """The preposition right before a value (articles skipped), or ""."""
-    i = token.index - 1
-    while i >= 0 and tokens[i].kind == "word" and tokens[i].word in ARTICLES:
-        i -= 1
-    if token.index < 0 or i < 0 or tokens[i].kind != "word" or tokens[i].word not in PREPOSITIONS:
+    i = _word_before(tokens, token)
+    if i < 0 or tokens[i].kind != "word" or tokens[i].word not in PREPOSITIONS:
         return ""
     return tokens[i].word
 
@@ -222,23 +229,14 @@ def _within_the_relation(
 
 
 def _a_difference(tokens: Sequence[Token], rest: list[Token]) -> bool:
-    """Whether the two values left are "the *difference between* 3.5 and 10" (or "*of* 3
-    and 10"): the distance between them."""
+    """Whether the two values left to go by order are "the *difference between* 3.5 and 10"
+    (or "*of* 3 and 10"): the distance between them, whose order "between" does not give."""
     if len(rest) != 2 or any(t.index < 2 for t in rest):
         return False
     first, second = rest
     lead = [tokens[first.index - 2].word, tokens[first.index - 1].word]
     linked = second.index == first.index + 2 and tokens[first.index + 1].word == "and"
     return lead[0] == "difference" and lead[1] in {"between", "of"} and linked
-
-
-def _larger_first_in_a_difference(tokens: Sequence[Token], rest: list[Token]) -> list[Token]:
-    """Numbers left to go by order, with a difference (``_a_difference``) read as the
-    distance between them: the larger first (a difference between two numbers, as people
-    ask for it, is not negative; "between" gives no order)."""
-    if _a_difference(tokens, rest) and numeric(rest[0].value) < numeric(rest[1].value):
-        return [rest[1], rest[0]]
-    return rest
 
 
 def _names(word: str, named: set[str]) -> bool:

@@ -45,22 +45,23 @@ class FoldLoops:
 
     def _record_of(self, event: Event) -> StoredRecord:
         """The record of ``event``, which is being folded."""
-        at, wanted = self._at, event.event_id.bytes
-        if at is not None and at.event_id == wanted:
+        at = self._at
+        if at is not None and at.event_id == event.event_id.bytes:
             return at
-        for record in self._batch.records if self._batch is not None else ():
-            if record.event_id == wanted:
-                return record
-        raise LookupError(f"the record of {event.type} {event.event_id} is not being folded")
+        records = self._batch.records if self._batch is not None else []
+        return records[self._index_in_batch(event)]
 
     def _through(self, event: Event, before: Position) -> Position:
         """The position from ``before`` (where the batch being folded starts) through the
         record of ``event``, which is being folded."""
         records = self._batch.records if self._batch is not None else []
+        return before.advanced(records[: self._index_in_batch(event) + 1])
+
+    def _index_in_batch(self, event: Event) -> int:
         wanted = event.event_id.bytes
-        for i, record in enumerate(records):
+        for i, record in enumerate(self._batch.records if self._batch is not None else ()):
             if record.event_id == wanted:
-                return before.advanced(records[: i + 1])
+                return i
         raise LookupError(f"the record of {event.type} {event.event_id} is not being folded")
 
     def _fold_records(
