@@ -257,18 +257,19 @@ def test_off_after_a_number_is_a_discount_the_tool_must_say_it_does() -> None:
 @pytest.mark.parametrize(
     ("tool", "text"),
     [
-        ("standard_deviation", "sample standard deviation of 2, 4, 4, 4, 5, 5, 7, 9"),
+        ("standard_deviation", "weighted standard deviation of 2, 4, 4, 4, 5, 5, 7, 9"),
         ("mean", "geometric mean of 2 and 8"),
         ("count_letters", "how many capital letters are in 'Hello World'"),
     ],
 )
 def test_a_word_naming_a_kind_of_what_the_tool_does_means_no_answer(tool: str, text: str) -> None:
-    """ "*sample* standard deviation" is another computation than the tool's: it must not
-    answer with its own (2.0 for 2.138)."""
+    """ "*weighted* standard deviation" is another computation than the tool's: it must not
+    answer with its own (a sample's, which the tool names as a kind it computes, once gave
+    the population's 2.0 for 2.138)."""
     assessment = judge(tool, text)
     assert assessment.confidence == 0.0
     assert "a kind of it" in assessment.reason
-    plain = text.replace("sample ", "").replace("geometric ", "").replace("capital ", "")
+    plain = text.replace("weighted ", "").replace("geometric ", "").replace("capital ", "")
     assert judge(tool, plain).confidence == 1.0
     assert judge("reverse_string", "quickly reverse 'abc'").confidence == 1.0
 

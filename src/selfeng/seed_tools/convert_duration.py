@@ -1,6 +1,8 @@
 """Durations (not dates) between units: weeks to milliseconds."""
 
 _SECONDS = {
+    "ns": 1e-9, "nanosecond": 1e-9,
+    "µs": 1e-6, "microsecond": 1e-6,
     "ms": 0.001, "millisecond": 0.001,
     "s": 1.0, "sec": 1.0, "second": 1.0,
     "min": 60.0, "minute": 60.0,
@@ -24,7 +26,7 @@ def _unit(name: str) -> float:
 
 def convert_duration(value: float, from_unit: str, to_unit: str) -> float:
     """Convert a duration between units: weeks, days, hours (h), minutes (min), seconds (s),
-    milliseconds (ms).
+    milliseconds (ms), microseconds (µs), nanoseconds (ns).
 
     Args:
         value: the duration to convert.
@@ -50,6 +52,11 @@ def test_weeks_to_days() -> None:
 
 def test_a_short_duration_is_not_rounded_away() -> None:
     assert convert_duration(1, "millisecond", "hours") == 2.77777777777778e-07
+
+
+def test_microseconds_and_nanoseconds() -> None:
+    assert convert_duration(1, "microsecond", "seconds") == 1e-06
+    assert convert_duration(500, "nanoseconds", "ms") == 0.0005
 
 
 def test_months_are_refused() -> None:

@@ -1,11 +1,13 @@
 """Mass units."""
 
 _GRAMS = {
+    "mcg": 0.000001, "µg": 0.000001, "microgram": 0.000001,
     "mg": 0.001, "milligram": 0.001,
     "g": 1.0, "gram": 1.0,
     "kg": 1000.0, "kilogram": 1000.0, "kilo": 1000.0,
     "oz": 28.349523125, "ounce": 28.349523125,
     "lb": 453.59237, "lbs": 453.59237, "pound": 453.59237,
+    "st": 6350.29318, "stone": 6350.29318,
     "t": 1_000_000.0, "tonne": 1_000_000.0,
 }  # fmt: skip
 
@@ -21,7 +23,7 @@ def _unit(name: str) -> float:
 
 def convert_weight(value: float, from_unit: str, to_unit: str) -> float:
     """Convert a weight or mass between units: kilograms (kg), grams (g), pounds (lb, lbs),
-    ounces (oz), tonnes (t).
+    ounces (oz), stone (st), tonnes (t), milligrams (mg), micrograms (mcg).
 
     Args:
         value: the weight to convert.
@@ -40,6 +42,11 @@ def test_kilograms_to_pounds() -> None:
 def test_a_small_weight_keeps_its_digits() -> None:
     assert convert_weight(1, "mg", "kg") == 1e-06
     assert round(convert_weight(1, "gram", "pounds"), 8) == 0.00220462
+
+
+def test_stone() -> None:
+    assert convert_weight(2, "stone", "kg") == 12.70058636
+    assert convert_weight(14, "lbs", "st") == 1
 
 
 def test_grams_to_kilograms() -> None:
