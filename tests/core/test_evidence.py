@@ -274,6 +274,59 @@ def test_a_word_naming_a_kind_of_what_the_tool_does_means_no_answer(tool: str, t
     assert judge("reverse_string", "quickly reverse 'abc'").confidence == 1.0
 
 
+@pytest.mark.parametrize(
+    ("tool", "text", "word"),
+    [
+        ("standard_deviation", "standard error of 1, 2, 3", "error"),
+        ("standard_deviation", "what is the standard score of 5 in 1, 2, 3", "score"),
+        ("square_root", "the square footage of 12", "footage"),
+    ],
+)
+def test_a_word_the_tool_only_writes_before_another_goes_on_to_another_thing(
+    tool: str, text: str, word: str
+) -> None:
+    """ "standard *error* of 1, 2, 3" is not the standard deviation: "error" read as the
+    values' label was accounted for, and the spread was given. It is a word not accounted
+    for now, not a gate: "percentage *growth*" and "percentage *raise*" still go to
+    percentage_change when the rest of the request is its (and so, for now, does "percentage
+    *points* from 40 to 45")."""
+    assessment = judge(tool, text)
+    assert assessment.confidence < policy_float(default_values(), "answer.min_confidence")
+    assert word in assessment.unexplained
+
+
+@pytest.mark.parametrize(
+    ("tool", "text"),
+    [
+        ("standard_deviation", "standard deviation of 1, 2, 3"),
+        ("standard_deviation", "std dev of 1, 2, 3"),  # short forms of the name's words
+        ("percentage_change", "percentage increase from 50 to 75"),  # its description's
+        ("largest_number", "the largest score among 88, 92"),  # "number" binds nothing
+        ("count_words", "count the words in 'a b c'"),
+    ],
+)
+def test_the_name_as_written_or_with_its_own_words_still_answers(tool: str, text: str) -> None:
+    assert judge(tool, text).confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "bound"),
+    [
+        ("standard_deviation", "The standard deviation of numbers.", {"standard": "deviation"}),
+        ("standard_deviation", "The standard deviation, a standard measure.", {}),  # alone
+        ("largest_number", "The largest number of a list.", {}),  # "number" is neutral
+        ("count_words", "Count the words in a text.", {}),
+        ("square_root", "The square root of x (its root).", {"square": "root"}),
+        ("square_root", "The square root of x (the side of a square).", {}),
+    ],
+)
+def test_a_name_word_is_bound_when_never_written_alone(
+    name: str, description: str, bound: dict[str, str]
+) -> None:
+    wording = tool_wording(name, {"description": description})
+    assert dict(wording.bound) == {stem(k): stem(v) for k, v in bound.items()}
+
+
 def test_letters_are_counted_by_the_letter_counter_and_characters_by_the_other() -> None:
     letters, characters = "how many letters are in 'hello world'", "how many characters in 'ab'"
     assert judge("count_letters", letters).confidence == 1.0

@@ -148,6 +148,7 @@ def assess(
     outside = reading.outside_expression(read, extraction)
     leading = reading.leading_words(read)
     two_targets = reading.counted_besides_target(read, extraction, counted)
+    renamed = other_compounds(read, taken, wording)
     for token in read.tokens:
         if token.index not in taken and (
             # "now add 10 to *each*", "add 10 to *each* of 1, 2, 3": an answer for each of
@@ -185,6 +186,8 @@ def assess(
             continue
         if (
             token.index in labels
+            # "standard *error* of 1, 2, 3": another thing than the standard deviation
+            and token.index not in renamed
             and not wording.matches(token.word)[1]
             and not operates(token, read.tokens)
             and not compares(token, read.tokens)
@@ -455,6 +458,30 @@ def said(read: Scan, phrases: Sequence[tuple[str, ...]]) -> frozenset[int]:
         for i in range(len(tokens) - n + 1):
             if stems[i] == phrase[0] and tuple(stems[i : i + n]) == phrase:
                 out.update(range(i, i + n))
+    return frozenset(out)
+
+
+def other_compounds(read: Scan, taken: frozenset[int], wording: ToolWording) -> frozenset[int]:
+    """The indexes of the words that follow a word of the tool's name which its wording
+    never writes alone (``ToolWording.bound``), where the request goes on with a word of no
+    part in the tool's wording: "standard *error* of 1, 2, 3", "the standard *score* of 5"
+    name other things than ``standard_deviation`` (as a label of the values after it, the
+    word was accounted for, and the spread was given)."""
+    bound = wording.bound
+    if not bound:
+        return frozenset()
+    out: set[int] = set()
+    for before, token in itertools.pairwise(read.tokens):
+        follows = bound.get(stem(before.word)) if before.kind == "word" else None
+        if (
+            follows is not None
+            and token.kind == "word"
+            and token.index not in taken
+            and not is_neutral(token.word)
+            and stem(token.word) != follows
+            and not wording.matches(token.word)[1]
+        ):
+            out.add(token.index)
     return frozenset(out)
 
 

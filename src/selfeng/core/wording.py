@@ -73,6 +73,10 @@ class ToolWording:
     """Stems of the words its description gives a scope ("capitalize *every letter*"), with
     the stems of what they are scoped to: a request asks for them only with a scope of its
     own ("capitalize 'new york'" may mean only the first letters)."""
+    bound: Mapping[str, str] = field(default_factory=dict)
+    """Stems of its name's words that its name and description never write alone, each with
+    the stem that always follows it ("standard" -> "deviation"): followed in a request by
+    another noun, such a word names another thing ("standard *error*")."""
 
     def names(self, word_stem: str) -> bool:
         """Whether a stem says what the tool does."""
@@ -191,12 +195,34 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         joined=frozenset(_compounds(description) | _compounds(" ".join(camel_words(name)))),
         spelled=Abbreviations([*camel_words(name), *words(_without_examples(description))]),
         scoped=_scoped(_without_examples(description)),
+        bound=_bound(name, _without_examples(description)),
     )
 
 
 def _clauses(description: str) -> list[str]:
     """A description's parts between punctuation: a role or a scope never spans two."""
     return re.split(r"[:;,.()\[\]]", description)
+
+
+def _bound(name: str, description: str) -> dict[str, str]:
+    """Each word of a tool's name that is always followed by the name's next word wherever
+    the name and description write it, within a clause ("standard deviation"), with that
+    word's stem. Neutral words are never bound, nor bind ("largest *number*")."""
+    parts = [stem(w) for w in camel_words(name)]
+    clauses = [[stem(w) for w in words(c)] for c in _clauses(description)]
+    out: dict[str, str] = {}
+    for first, second in itertools.pairwise(parts):
+        if first == second or first in NEUTRAL_STEMS or second in NEUTRAL_STEMS:
+            continue
+        followers = {
+            clause[i + 1] if i + 1 < len(clause) else None
+            for clause in clauses
+            for i, word in enumerate(clause)
+            if word == first
+        }
+        if followers <= {second}:
+            out[first] = second
+    return out
 
 
 QUANTIFIERS = frozenset({"every", "all", "everything", "entire", "whole"})
