@@ -43,6 +43,7 @@ def test_a_kind_or_unit_the_tool_names_is_answered(
     [
         "what is 10 divided by 0",  # the division fails; no other tool's words fit
         "sample standard deviation of 5",  # one number has no sample spread
+        "sample and population standard deviation of 1, 2, 3",  # two kinds: which?
     ],
 )
 def test_what_no_starter_tool_answers_is_declined(seeded: Selfeng, prompt: str) -> None:

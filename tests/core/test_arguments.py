@@ -772,3 +772,37 @@ def test_a_question_or_message_named_before_a_text_points_at_it() -> None:
     found, _ = fill("to_uppercase", "uppercase the question what time is it")
     assert found == {"text": "what time is it"}
     assert fill("to_uppercase", "uppercase the message meet at noon")[0] == {"text": "meet at noon"}
+
+
+SPREAD = {
+    "type": "object",
+    "properties": {
+        "numbers": {"type": "array", "items": {"type": "number"}},
+        "kind": {"enum": ["population", "sample"], "default": "population"},
+    },
+    "required": ["numbers"],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("sample standard deviation of 2, 4, 6", "sample"),
+        ("standard deviation of the sample 2, 4, 6", "sample"),  # after the noun too
+        ("population standard deviation of 2, 4, 6", "population"),
+        ("standard deviation of 2, 4, 6", None),  # left to its default
+    ],
+)
+def test_an_option_of_an_enum_the_request_names_is_its_value(text: str, kind: str | None) -> None:
+    found = extract(text, SPREAD)
+    assert found.arguments.get("kind") == kind
+    assert found.arguments["numbers"] == [2.0, 4.0, 6.0]
+    assert not found.mistyped
+
+
+def test_two_options_of_one_enum_named_leave_it_undecided() -> None:
+    # "the sample and population standard deviation": both asked, or one of them; either
+    # way not the one the schema happens to list first (it gave the population's alone)
+    found = extract("sample and population standard deviation of 1, 2, 3", SPREAD)
+    assert "kind" not in found.arguments
+    assert "“population” and “sample”" in found.mistyped["kind"]

@@ -83,7 +83,8 @@ class Extraction:
     """Parameters whose value was checked against what the request gives (a path that
     resolves in its JSON document): naming a field of a document given asks for it."""
     mistyped: dict[str, str] = field(default_factory=dict)
-    """Parameters whose only candidate value had the wrong type, and why."""
+    """Parameters whose only candidate value had the wrong type, or that the request named
+    two options for (of an enum), and why."""
     defaults: frozenset[str] = frozenset()
     """Parameters left to their defaults."""
     default_words: frozenset[str] = frozenset()
@@ -179,9 +180,14 @@ def extract(
             if found is not None:
                 fill(name, found[0], found[1])
         elif kind == "enum" or "enum" in schema:
-            found = _enum(schema, pool)
-            if found is not None:
-                fill(name, found[0], found[1])
+            named = _enum(schema, pool)
+            if len(named) > 1:
+                # "the sample and population standard deviation": which one?
+                pending.pop(name)
+                said = " and ".join(f"“{option}”" for option, _ in named)
+                out.mistyped[name] = f"the request names {said}, and it takes one"
+            elif named:
+                fill(name, named[0][0], named[0][1])
     # 5. Text: quoted text a parameter's name labels first ("the *name* 'notes.txt'",
     # "*destination* 'Austin'"), then in order.
     for name, token, label in _labelled_quotes(pending, pool):
@@ -435,14 +441,18 @@ def _said_after(noun: Token, tokens: Sequence[Token]) -> tuple[bool, list[Token]
     return None
 
 
-def _enum(schema: Mapping[str, Any], pool: TokenPool) -> tuple[JsonValue, list[Token]] | None:
+def _enum(schema: Mapping[str, Any], pool: TokenPool) -> list[tuple[JsonValue, list[Token]]]:
+    """The options of an enum the request names (each with its first mention), in the
+    schema's order: one is the value, several leave it undecided."""
+    named: list[tuple[JsonValue, list[Token]]] = []
     for option in schema.get("enum", []) or []:
         if not isinstance(option, str):
             continue
         for t in pool.tokens():
             if t.kind in {"word", "quoted"} and str(t.value or t.word).lower() == option.lower():
-                return option, [t]
-    return None
+                named.append((option, [t]))
+                break
+    return named
 
 
 def template(scanned: str | Scan, extraction: Extraction) -> str:
