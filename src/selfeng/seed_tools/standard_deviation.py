@@ -1,6 +1,7 @@
 """Spread."""
 
 import math
+import statistics
 from typing import Literal
 
 
@@ -18,9 +19,9 @@ def standard_deviation(
         raise ValueError("the standard deviation of no numbers is undefined")
     if kind == "sample" and len(numbers) < 2:
         raise ValueError("the standard deviation of a sample needs at least two numbers")
-    average = sum(numbers) / len(numbers)
-    squares = sum((x - average) ** 2 for x in numbers)
-    return math.sqrt(squares / (len(numbers) - 1 if kind == "sample" else len(numbers)))
+    # the statistics module sums exactly: huge values (1e308) neither overflow nor lose
+    # the spread of values that differ only in their last digits
+    return statistics.stdev(numbers) if kind == "sample" else statistics.pstdev(numbers)
 
 
 def test_known_value() -> None:
@@ -38,6 +39,11 @@ def test_a_sample_of_one_is_refused() -> None:
         assert "two numbers" in str(exc)
     else:
         raise AssertionError("one number has no sample standard deviation")
+
+
+def test_huge_values() -> None:
+    assert standard_deviation([1e308] * 50) == 0
+    assert math.isclose(standard_deviation([1e308, -1e308], "sample"), math.sqrt(2) * 1e308)
 
 
 def test_constant_list() -> None:
