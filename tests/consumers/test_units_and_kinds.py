@@ -44,6 +44,11 @@ def test_a_kind_or_unit_the_tool_names_is_answered(
         "what is 10 divided by 0",  # the division fails; no other tool's words fit
         "sample standard deviation of 5",  # one number has no sample spread
         "sample and population standard deviation of 1, 2, 3",  # two kinds: which?
+        # "sample", an option of the tool's kind, is no word of what it does: "variance"
+        # and "size" were read as the values' labels, and a spread was given
+        "sample variance of 2, 4, 6",
+        "sample size of 10, 20, 30",
+        "what is the whole number part of 7.9",  # 7, not 7.9 rounded (it gave 8)
     ],
 )
 def test_what_no_starter_tool_answers_is_declined(seeded: Selfeng, prompt: str) -> None:

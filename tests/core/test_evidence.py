@@ -309,6 +309,23 @@ def test_the_name_as_written_or_with_its_own_words_still_answers(tool: str, text
     assert judge(tool, text).confidence == 1.0
 
 
+def test_the_options_a_parameter_chooses_from_are_not_what_the_tool_does() -> None:
+    spec = {
+        "description": "The spread of numbers, as a whole population or as a sample.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "numbers": {"type": "array"},
+                "kind": {"enum": ["population", "sample"]},
+            },
+        },
+    }
+    wording = tool_wording("spread", spec)
+    assert stem("sample") not in wording.does
+    assert stem("sample") in wording.takes  # it accounts for the word, as a value
+    assert stem("spread") in wording.does
+
+
 @pytest.mark.parametrize(
     ("name", "description", "bound"),
     [

@@ -341,14 +341,15 @@ _NOT_SUPERLATIVES = frozenset(
 
 _NARROWING = frozenset(
     {"most", "least", "unique", "distinct", "only", "inclusive", "exclusive", "inclusively",
-     "exclusively", "significant"}
+     "exclusively", "significant", "part"}
 )  # fmt: skip
 
 
 def qualifies(word: str) -> bool:
     """Whether a word narrows what is asked: an ordinal ("the *first* letter"), a
-    superlative ("the *longest* word", "the *most* expensive") or which ends count
-    ("days between ... *inclusive*")."""
+    superlative ("the *longest* word", "the *most* expensive"), which ends count ("days
+    between ... *inclusive*") or a part of a value ("the whole number *part* of 7.9" is 7,
+    not 7.9 rounded)."""
     w = word.lower()
     if w in ORDINALS or w in _NARROWING:
         return True

@@ -182,9 +182,11 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
                     takes.update(stem(w) for w in words(option))
     does -= NEUTRAL_STEMS
     # a parameter's name in the description is a role ("base to the power of exponent"),
-    # not what the tool does, unless the tool's own name says it
+    # not what the tool does, unless the tool's own name says it; nor is one of the values
+    # a parameter chooses from ("as a *sample*": "sample variance" asks for no spread)
     named = {stem(w) for w in camel_words(name)}
     does -= {stem(p) for p in properties if stem(p) not in named}
+    does -= _options(properties) - named
     takes -= NEUTRAL_STEMS
     return ToolWording(
         name=name,
@@ -197,6 +199,18 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         scoped=_scoped(_without_examples(description)),
         bound=_bound(name, _without_examples(description)),
     )
+
+
+def _options(properties: Mapping[str, Any]) -> set[str]:
+    """The stems of the words of the options its enum parameters choose from."""
+    return {
+        stem(w)
+        for schema in properties.values()
+        if isinstance(schema, Mapping)
+        for option in schema.get("enum", []) or []
+        if isinstance(option, str)
+        for w in words(option)
+    }
 
 
 def _clauses(description: str) -> list[str]:
