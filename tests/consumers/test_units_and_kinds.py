@@ -54,3 +54,11 @@ def test_a_kind_or_unit_the_tool_names_is_answered(
 def test_what_no_starter_tool_answers_is_declined(seeded: Selfeng, prompt: str) -> None:
     answer = Agent(seeded).ask(prompt)
     assert not answer.ok, answer.text
+
+
+def test_a_second_thing_asked_before_the_kind_is_not_left_out(seeded: Selfeng) -> None:
+    # "the mean and sample standard deviation of ...": both are asked; the spread alone
+    # was given (the option word, taken as the kind, hid "mean and" from the rule for a
+    # second thing asked)
+    answer = Agent(seeded).ask("what's the mean and sample standard deviation of 2, 4, 6")
+    assert not answer.ok or answer.tools == ("mean@1", "standard_deviation@1"), answer.text

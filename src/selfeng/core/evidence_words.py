@@ -114,7 +114,7 @@ def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> froze
     tokens = read.tokens
     out: set[int] = set()
     for t in tokens:
-        if t.kind != "word" or t.index in taken or t.index < 2 or is_neutral(t.word):
+        if t.kind != "word" or t.index < 2 or is_neutral(t.word):
             continue
         k = t.index - 1
         while k > 0 and tokens[k].kind == "word" and tokens[k].word in ARTICLES:
@@ -123,7 +123,8 @@ def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> froze
             continue
         before = tokens[k - 1]
         if (
-            before.kind == "word"
+            t.index not in taken
+            and before.kind == "word"
             and before.index not in taken
             and wording.matches(before.word)[0]
             and not any(wording.matches(t.word))
@@ -131,17 +132,33 @@ def asked_with(read: Scan, taken: frozenset[int], wording: ToolWording) -> froze
             out.add(t.index)
         elif (
             # the other way round, before what the values are of: "the *sum* and product
-            # of 3 and 4", "*min* and max of 3, 9, 1"
+            # of 3 and 4", "*min* and max of 3, 9, 1", "the *mean* and sample standard
+            # deviation of 2, 4, 6"
             before.kind == "word"
             and before.index not in taken
             and not is_neutral(before.word)
             and not any(wording.matches(before.word))
-            and wording.matches(t.word)[0]
-            and t.index + 1 < len(tokens)
-            and tokens[t.index + 1].word in {"of", "in"}
+            and _names_before_values(tokens, t.index, wording)
         ):
             out.add(before.index)
     return frozenset(out)
+
+
+def _names_before_values(tokens: Sequence[Token], start: int, wording: ToolWording) -> bool:
+    """Whether the words from ``start`` up to an "of" or "in" are all the tool's own (what
+    it does, or a value it takes, an option word taken as one: "*sample standard deviation*
+    of"), one of them saying what it does."""
+    names = False
+    j = start
+    while j < len(tokens) and tokens[j].kind == "word":
+        does, own = wording.matches(tokens[j].word)
+        if tokens[j].word in {"of", "in"}:
+            return names and j > start
+        if not own:
+            return False
+        names = names or does
+        j += 1
+    return False
 
 
 _DISTRIBUTIVE_PRONOUNS = frozenset({"each", "both", "every"})
