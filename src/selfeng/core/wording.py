@@ -177,16 +177,15 @@ def tool_wording(name: str, spec: Mapping[str, Any], confirmed: Iterable[str] = 
         if isinstance(schema, Mapping):
             described = _without_examples(str(schema.get("description", "")))
             takes.update(stem(w) for w in words(described))
-            for option in schema.get("enum", []) or []:
-                if isinstance(option, str):
-                    takes.update(stem(w) for w in words(option))
+    options = _options(properties)
+    takes |= options
     does -= NEUTRAL_STEMS
     # a parameter's name in the description is a role ("base to the power of exponent"),
     # not what the tool does, unless the tool's own name says it; nor is one of the values
     # a parameter chooses from ("as a *sample*": "sample variance" asks for no spread)
     named = {stem(w) for w in camel_words(name)}
     does -= {stem(p) for p in properties if stem(p) not in named}
-    does -= _options(properties) - named
+    does -= options - named
     takes -= NEUTRAL_STEMS
     return ToolWording(
         name=name,
