@@ -51,11 +51,8 @@ def _neighbours(tokens: Sequence[Token], token: Token, at: int) -> tuple[str, st
 def _other_preposition(tokens: Sequence[Token], token: Token, role: Roles) -> bool:
     """Whether the preposition before a value is another than the one its stem matched
     ("30% *off* 200" is not "of"): prepositions are compared as written."""
-    i = _word_before(tokens, token)
-    if i < 0 or tokens[i].kind != "word":
-        return False
-    word = tokens[i].word
-    return word in PREPOSITIONS and bool(role.before_words) and word not in role.before_words
+    word = _link(tokens, token)
+    return bool(word) and bool(role.before_words) and word not in role.before_words
 
 
 def _word_before(tokens: Sequence[Token], token: Token) -> int:
